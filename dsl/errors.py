@@ -1,0 +1,127 @@
+"""Errors a user can cause, rendered the way a compiler does: ``file:line:col``, the line, a caret, a hint.
+
+Every error corrigo raises for bad input derives from :class:`CorrigoError`. Errors about the text of a
+spec are :class:`SpecError`\\ s: they carry one or more :class:`Diagnostic`\\ s (several independent
+mistakes in one file are all reported) and the :class:`Source` they point into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CorrigoError",
+    "Diagnostic",
+    "ResourceLimitError",
+    "Source",
+    "Span",
+    "SpecError",
+    "SpecSyntaxError",
+    "SpecTypeError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A spec's text and the path it was read from (``<string>`` for text given directly)."""
+
+    path: str
+    text: str
+
+    def line(self, number: int) -> str:
+        """The 1-based line ``number`` without its line break ('' past the end)."""
+        lines = self.text.splitlines()
+        return lines[number - 1] if 1 <= number <= len(lines) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file, 1-based and end-exclusive in the column, like lark's positions."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One located message: what was found, what was expected, and what to change."""
+
+    message: str
+    span: Span | None
+    hint: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def render(self, source: Source | None) -> str:
+        """``path:line:col: error: message``, then the source line with a caret under the span."""
+        if self.span is None:
+            out = [f"{source.path if source else '<input>'}: error: {self.message}"]
+        else:
+            out = [f"{self.span}: error: {self.message}"]
+            if source is not None and source.line(self.span.line):
+                out.extend(_excerpt(source, self.span))
+        out.extend(f"    = note: {note}" for note in self.notes)
+        if self.hint:
+            out.append(f"    = hint: {self.hint}")
+        return "\n".join(out)
+
+
+def _excerpt(source: Source, span: Span) -> list[str]:
+    """The source line of ``span`` with carets under it (to the end of the line if it spans lines)."""
+    text = source.line(span.line).expandtabs(1)
+    number = str(span.line)
+    gutter = " " * (len(number) + 1)
+    end = span.end_column if span.end_line == span.line else len(text) + 1
+    width = max(1, min(end, len(text) + 1) - span.column)
+    return [
+        f"{gutter}|",
+        f" {number} | {text}",
+        f"{gutter}| {' ' * (span.column - 1)}{'^' * width}",
+    ]
+
+
+class CorrigoError(Exception):
+    """Root of every error corrigo raises on purpose; the CLI prints these without a traceback."""
+
+
+class ResourceLimitError(CorrigoError):
+    """A configured limit (states, iterations, memory) was reached before the work was done."""
+
+
+class SpecError(CorrigoError, ValueError):
+    """A mistake in a spec, with every diagnostic found and the source they point into."""
+
+    def __init__(self, diagnostics: str | Diagnostic | list[Diagnostic] | tuple[Diagnostic, ...],
+                 source: Source | None = None) -> None:
+        if isinstance(diagnostics, str):
+            diagnostics = Diagnostic(diagnostics, None)
+        if isinstance(diagnostics, Diagnostic):
+            diagnostics = (diagnostics,)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """All diagnostics in source order, each with its excerpt."""
+        return "\n\n".join(d.render(self.source) for d in self.diagnostics)
+
+    def with_source(self, source: Source) -> SpecError:
+        """The same error, rendered against ``source`` (for errors raised before the text was known)."""
+        return type(self)(self.diagnostics, source)
+
+    def __reduce__(self):  # keeps the error picklable across processes
+        return (type(self), (self.diagnostics, self.source))
+
+
+class SpecSyntaxError(SpecError):
+    """The text does not follow the grammar of the language."""
+
+
+class SpecTypeError(SpecError):
+    """The text parses but does not make sense: unknown names, type errors, values outside domains."""
+

@@ -1,0 +1,533 @@
+"""The checked spec: names resolved, constants folded, actions expanded, every expression typed.
+
+This is the artifact :func:`dsl.load` returns and the only thing later stages read. Values of state
+variables are *codes*: the integer itself for ``lo..hi`` domains, the position in the list for enums,
+0/1 for bools. Numbers stay exact (``int`` or :class:`fractions.Fraction`) so that exact arithmetic
+downstream (rational re-checks, weight sweeps) starts from exactly what the user wrote.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterator, Union
+
+from .errors import Source, Span
+
+__all__ = [
+    "AcceptsShutdown", "Action", "ActionIs", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
+    "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
+    "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
+    "Next", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
+    "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
+]
+
+Number = Union[int, Fraction]
+
+
+# --- types and domains -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """The type of an expression: ``int``, ``real``, ``bool``, or an enum with its ordered values."""
+
+    kind: str  # "int" | "real" | "bool" | "enum"
+    values: tuple[str, ...] = ()  # the enum's values, in declaration order
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(self.values) + "}" if self.kind == "enum" else self.kind
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in ("int", "real")
+
+
+INT = Type("int")
+REAL = Type("real")
+BOOL = Type("bool")
+
+
+@dataclass(frozen=True, slots=True)
+class IntDomain:
+    """``lo..hi``, both ends included; codes are the values themselves."""
+
+    lo: int
+    hi: int
+
+    @property
+    def type(self) -> Type:
+        return INT
+
+    @property
+    def size(self) -> int:
+        return self.hi - self.lo + 1
+
+    def contains(self, code: int) -> bool:
+        return self.lo <= code <= self.hi
+
+    def decode(self, code: int) -> str:
+        return str(int(code))
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnumDomain:
+    """``{a, b, c}``; codes are positions 0..n-1."""
+
+    values: tuple[str, ...]
+
+    @property
+    def type(self) -> Type:
+        return Type("enum", self.values)
+
+    @property
+    def lo(self) -> int:
+        return 0
+
+    @property
+    def hi(self) -> int:
+        return len(self.values) - 1
+
+    @property
+    def size(self) -> int:
+        return len(self.values)
+
+    def contains(self, code: int) -> bool:
+        return 0 <= code < len(self.values)
+
+    def decode(self, code: int) -> str:
+        return self.values[int(code)]
+
+    def __str__(self) -> str:
+        return "{" + ", ".join(self.values) + "}"
+
+
+@dataclass(frozen=True, slots=True)
+class BoolDomain:
+    """``bool``; codes 0 (false) and 1 (true)."""
+
+    @property
+    def type(self) -> Type:
+        return BOOL
+
+    @property
+    def lo(self) -> int:
+        return 0
+
+    @property
+    def hi(self) -> int:
+        return 1
+
+    @property
+    def size(self) -> int:
+        return 2
+
+    def contains(self, code: int) -> bool:
+        return code in (0, 1)
+
+    def decode(self, code: int) -> str:
+        return "true" if code else "false"
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+Domain = Union[IntDomain, EnumDomain, BoolDomain]
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    """A typed expression over the current state (and, in costs and checks, the action taken)."""
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def traverse(self) -> Iterator[Expr]:
+        """This node and all nodes below it, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.traverse()
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Expr):
+    """A constant: ``bool`` as 0/1-free Python bool, numbers exact, enum values as their code."""
+
+    value: bool | int | Fraction
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VarRef(Expr):
+    """The current value (code) of state variable number ``index``."""
+
+    index: int
+    name: str
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamRef(Expr):
+    """A cost weight declared with ``param``; its value is in ``Spec.params`` (symbolic in sweeps)."""
+
+    name: str
+    type: Type = REAL
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionIs(Expr):
+    """``[move]``: true when the action taken is one of ``actions`` (expanded names like ``move(dock)``)."""
+
+    actions: frozenset[str]
+    written: str  # as the user wrote it, for messages
+    type: Type = BOOL
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Expr):
+    """``-x`` (numeric) or ``!x`` (bool)."""
+
+    op: str  # "-" | "!"
+    operand: Expr
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Expr):
+    """Arithmetic ``+ - * /``, comparison ``< <= > >= == !=``, logic ``&& || -> <->``.
+
+    A bool operand of ``*`` counts as 0/1 (an indicator: ``w * (room == lab)``); ``/`` is real division.
+    """
+
+    op: str
+    left: Expr
+    right: Expr
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Expr):
+    """``min(a, b, ...)``, ``max(a, b, ...)``, ``abs(a)``."""
+
+    function: str
+    args: tuple[Expr, ...]
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional(Expr):
+    """``test ? then : otherwise``."""
+
+    test: Expr
+    then: Expr
+    otherwise: Expr
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.test, self.then, self.otherwise)
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Expr):
+    """``x in {a, b}``: ``values`` are codes of ``operand``'s type."""
+
+    operand: Expr
+    values: tuple[int, ...]
+    type: Type = BOOL
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+
+# --- declarations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Constant:
+    """``const NAME = value``, after ``-D`` overrides; already folded into every expression."""
+
+    name: str
+    value: bool | int | Fraction
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """``param NAME = value in [lo, hi]``: a weight that enters costs and intents linearly."""
+
+    name: str
+    value: Fraction
+    lo: Fraction
+    hi: Fraction
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """``var NAME : domain = initial``; ``initial`` is a code of ``domain``."""
+
+    name: str
+    domain: Domain
+    initial: int
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Formula:
+    """``formula`` or ``label``: a named expression, inlined where used; bool ones become labels."""
+
+    name: str
+    expr: Expr
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """``var' = expr`` inside a branch."""
+
+    variable: int
+    expr: Expr
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """``p -> updates``; an unlabelled branch has probability 1, ``skip`` has no updates."""
+
+    probability: Expr
+    updates: tuple[Update, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One expanded action: ``move(to: room)`` becomes ``move(dock)``, ``move(hall)``, ...
+
+    Branch probabilities sum to 1 in every state where the guard holds.
+    """
+
+    name: str  # expanded, e.g. "move(dock)"
+    base: str  # as declared, e.g. "move"
+    guard: Expr
+    branches: tuple[Branch, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An environment event, applied after the action when its guard holds on the intermediate state.
+
+    Branch probabilities sum to at most 1; the rest of the mass leaves the state unchanged.
+    """
+
+    name: str
+    guard: Expr
+    branches: tuple[Branch, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A named ``cost`` or ``intent`` term: a number for each (state, action)."""
+
+    name: str
+    expr: Expr
+    span: Span | None = field(default=None, compare=False)
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+class Comparison(str, enum.Enum):
+    """The bound of a quantitative check."""
+
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+    def holds(self, value: float | Fraction, bound: float | Fraction) -> bool:
+        return {"<": value < bound, "<=": value <= bound, ">": value > bound, ">=": value >= bound}[self.value]
+
+    @property
+    def is_upper(self) -> bool:
+        """``<``/``<=`` bound the value from above, so the worst case is the maximum."""
+        return self in (Comparison.LT, Comparison.LE)
+
+
+@dataclass(frozen=True, slots=True)
+class Eventually:
+    """``F φ`` or, with ``steps``, ``F<=k φ``."""
+
+    target: Expr
+    steps: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Globally:
+    """``G φ``."""
+
+    target: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Until:
+    """``φ U ψ``."""
+
+    hold: Expr
+    target: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """``X φ``."""
+
+    target: Expr
+
+
+PathFormula = Union[Eventually, Globally, Until, Next]
+
+
+@dataclass(frozen=True, slots=True)
+class NeverCheck:
+    """``never φ``: no reachable state (or state-action pair) of M* satisfies φ."""
+
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class AlwaysCheck:
+    """``always φ``: every reachable state (or state-action pair) of M* satisfies φ."""
+
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class ProbabilityBound:
+    """``P ~ p [ path ]`` with PRISM's min/max semantics over the policies of M*."""
+
+    comparison: Comparison
+    bound: Fraction
+    path: PathFormula
+
+
+@dataclass(frozen=True, slots=True)
+class CostBound:
+    """``cost ~ x`` (the whole intrinsic cost) or ``cost[term] ~ x`` (one term)."""
+
+    comparison: Comparison
+    bound: Fraction
+    term: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptsShutdown:
+    """``accepts_shutdown(request = φ, comply = [a, ...], mechanism = [v, ...])``."""
+
+    request: Expr
+    comply: frozenset[str]  # expanded action names
+    mechanism: tuple[int, ...]  # variable indices
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSeeking:
+    """``power_seeking ~ x`` (Turner et al.'s POWER, relative to a reference policy)."""
+
+    comparison: Comparison
+    bound: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Regret:
+    """``regret(intent) ~ x``: the intent cost the agent's policies lose against the intent-optimal one."""
+
+    intent: str
+    comparison: Comparison
+    bound: Fraction
+
+
+CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking, Regret]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """``check NAME : property``; ``for_all_params`` when declared ``check NAME for all params : ...``."""
+
+    name: str
+    property: CheckKind
+    text: str  # the property as written in the source, for reports
+    for_all_params: bool = False
+    span: Span | None = field(default=None, compare=False)
+
+
+# --- the spec ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A checked spec: everything the compiler needs, nothing it would have to look up again."""
+
+    name: str
+    doc: str
+    source: Source = field(compare=False, repr=False)
+    discount: Fraction
+    constants: tuple[Constant, ...]
+    params: tuple[Parameter, ...]
+    variables: tuple[Variable, ...]
+    formulas: tuple[Formula, ...]  # formulas and labels, in declaration order
+    actions: tuple[Action, ...]  # expanded, in declaration order
+    events: tuple[Event, ...]
+    terminal: Expr | None  # the disjunction of all `terminal` declarations
+    costs: tuple[Term, ...]
+    intents: tuple[Term, ...]
+    checks: tuple[Check, ...]
+
+    @property
+    def path(self) -> str:
+        return self.source.path
+
+    def variable(self, name: str) -> Variable:
+        """The variable called ``name`` (``KeyError`` if there is none)."""
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        raise KeyError(name)
+
+    def param_values(self) -> dict[str, Fraction]:
+        return {p.name: p.value for p in self.params}
+
+    def describe(self, codes: tuple[int, ...] | list[int]) -> str:
+        """``battery=0, room=lab, ...`` for a tuple of variable codes."""
+        return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))

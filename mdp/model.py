@@ -1,0 +1,215 @@
+"""The tabular model: a finite MDP as sparse arrays, in Storm's row-group layout.
+
+Every enabled (state, action) pair is one *row* (a "choice"). The rows of state ``s`` are
+``row_groups[s]:row_groups[s + 1]``, consecutive, in action declaration order. Terminal states have a
+single zero-cost self-loop row named :data:`TERMINAL_ACTION`, so no group is empty and a Bellman backup
+is a minimum over each group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from dsl.errors import SpecError
+from dsl.spec import IntDomain, Variable
+
+__all__ = ["TERMINAL_ACTION", "ModelError", "TabularMDP", "from_arrays"]
+
+TERMINAL_ACTION = "<terminal>"
+"""The action name of the self-loop row of a terminal state (not a valid identifier, so never a user's)."""
+
+
+class ModelError(SpecError):
+    """The model is not a proper MDP: a deadlock, an update out of domain, bad probabilities, an improper cycle.
+
+    For compiled specs the diagnostic points at the source line and names the offending state; for
+    models from arrays it has no location.
+    """
+
+
+@dataclass(frozen=True, eq=False)
+class TabularMDP:
+    """A finite MDP with per-term costs, as produced by :func:`mdp.compile` or :func:`from_arrays`.
+
+    Shapes: ``n`` states, ``m`` rows (enabled state-action choices), ``k`` state variables.
+    """
+
+    P: sp.csr_array  # (m, n) row-stochastic transition probabilities
+    row_groups: npt.NDArray[np.int64]  # (n + 1,) rows of state s: row_groups[s]:row_groups[s+1]
+    row_action: npt.NDArray[np.int32]  # (m,) index into action_names
+    action_names: tuple[str, ...]
+    costs: Mapping[str, npt.NDArray[np.float64]]  # term -> (m,) cost of each row
+    discount: float
+    initial: int
+    terminal: npt.NDArray[np.bool_]  # (n,)
+    labels: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # name -> (n,)
+    intents: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)  # name -> (m,)
+    variables: tuple[Variable, ...] = ()  # decoder: what the columns of state_codes mean
+    state_codes: npt.NDArray[np.int64] | None = None  # (n, k) variable codes of every state
+    name: str = "model"
+
+    @property
+    def n_states(self) -> int:
+        return self.row_groups.shape[0] - 1
+
+    @property
+    def n_rows(self) -> int:
+        return self.P.shape[0]
+
+    @property
+    def n_transitions(self) -> int:
+        return self.P.nnz
+
+    @cached_property
+    def cost(self) -> npt.NDArray[np.float64]:
+        """(m,) the intrinsic cost of every row: the sum of all cost terms."""
+        total = np.zeros(self.n_rows)
+        for vector in self.costs.values():
+            total += vector
+        return total
+
+    @cached_property
+    def row_state(self) -> npt.NDArray[np.int64]:
+        """(m,) the state each row belongs to."""
+        return np.repeat(np.arange(self.n_states, dtype=np.int64), np.diff(self.row_groups))
+
+    def rows(self, state: int) -> range:
+        """The rows (choices) of ``state``."""
+        return range(int(self.row_groups[state]), int(self.row_groups[state + 1]))
+
+    def actions(self, state: int) -> tuple[str, ...]:
+        """The names of the actions enabled in ``state``, in row order."""
+        return tuple(self.action_names[self.row_action[r]] for r in self.rows(state))
+
+    def describe(self, state: int) -> str:
+        """The state as the user wrote its variables: ``battery=0, room=lab, ...``."""
+        if self.state_codes is None:
+            return f"s={state}"
+        codes = self.state_codes[state]
+        return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
+
+
+def from_arrays(
+    transitions: Sequence[npt.ArrayLike | sp.sparray | sp.spmatrix],
+    costs: Sequence[npt.ArrayLike] | Mapping[str, Sequence[npt.ArrayLike]],
+    discount: float,
+    initial: int = 0,
+    action_names: Sequence[str] | None = None,
+    terminal: npt.ArrayLike | None = None,
+) -> TabularMDP:
+    """Build a :class:`TabularMDP` from per-action matrices, the way models from elsewhere come.
+
+    Parameters
+    ----------
+    transitions
+        ``transitions[a]`` is an ``n x n`` (dense or sparse) matrix; row ``s`` is the successor
+        distribution of action ``a`` in state ``s``, or all zeros where ``a`` is not available.
+    costs
+        ``costs[a]`` is a length-``n`` vector, the cost of taking ``a`` in each state; or a mapping
+        ``{term: [vector per action]}`` for named cost terms.
+    discount
+        In ``(0, 1]``.
+    initial
+        The index of the initial state.
+    action_names
+        Names of the actions (default ``a0, a1, ...``).
+    terminal
+        Optional boolean vector of absorbing zero-cost states; their given rows are replaced by the
+        terminal self-loop.
+
+    Returns
+    -------
+    TabularMDP
+        States keep their indices; the decoder writes them as ``s=i``.
+
+    Raises
+    ------
+    ModelError
+        On a negative or non-summing-to-one row, a state with no available action, a shape mismatch,
+        or a discount outside ``(0, 1]``.
+
+    Examples
+    --------
+    >>> model = from_arrays([[[0, 1], [0, 1]], [[1, 0], [0, 1]]], [[1, 1], [2, 0]], discount=0.5)
+    >>> model.n_states, model.n_rows, model.actions(0)
+    (2, 4, ('a0', 'a1'))
+    """
+    matrices = [sp.csr_array(np.asarray(t, dtype=float)) if not sp.issparse(t) else sp.csr_array(t, dtype=float)
+                for t in transitions]
+    if not matrices:
+        raise ModelError("from_arrays needs at least one action")
+    n = matrices[0].shape[0]
+    for a, matrix in enumerate(matrices):
+        if matrix.shape != (n, n):
+            raise ModelError(f"transitions[{a}] has shape {matrix.shape}, expected ({n}, {n})")
+    if not 0 < discount <= 1:
+        raise ModelError(f"discount must lie in (0, 1], got {discount}")
+    if not 0 <= initial < n:
+        raise ModelError(f"initial state {initial} is not in 0..{n - 1}")
+    names = tuple(action_names) if action_names is not None else tuple(f"a{a}" for a in range(len(matrices)))
+    if len(names) != len(matrices):
+        raise ModelError(f"{len(names)} action names for {len(matrices)} actions")
+    term_vectors = costs if isinstance(costs, Mapping) else {"cost": costs}
+    per_term = {}
+    for term, vectors in term_vectors.items():
+        if len(vectors) != len(matrices):
+            raise ModelError(f"cost term '{term}' has {len(vectors)} vectors for {len(matrices)} actions")
+        per_term[term] = np.column_stack([np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in vectors])
+    is_terminal = np.zeros(n, dtype=bool) if terminal is None else np.asarray(terminal, dtype=bool).copy()
+
+    # (n, A) availability and row sums; a row is present where its matrix row has any mass
+    sums = np.column_stack([np.asarray(m.sum(axis=1)).ravel() for m in matrices])
+    for a, matrix in enumerate(matrices):
+        if matrix.nnz and matrix.data.min() < 0:
+            raise ModelError(f"transitions[{a}] has a negative probability")
+    available = (sums > 0) & ~is_terminal[:, None]
+    bad = available & ~np.isclose(sums, 1.0, rtol=0, atol=1e-9)
+    if bad.any():
+        s, a = np.argwhere(bad)[0]
+        raise ModelError(f"row {s} of transitions[{a}] sums to {sums[s, a]:.12g}, expected 1")
+    dead = ~available.any(axis=1) & ~is_terminal
+    if dead.any():
+        raise ModelError(f"state {int(np.flatnonzero(dead)[0])} has no available action and is not terminal")
+
+    terminal_action = len(names)
+    blocks, row_action, row_state = [], [], []
+    for a, matrix in enumerate(matrices):  # rows in (state, action) order after a stable sort below
+        states = np.flatnonzero(available[:, a])
+        blocks.append(matrix[states])
+        row_state.append(states)
+        row_action.append(np.full(states.size, a, dtype=np.int32))
+    loops = np.flatnonzero(is_terminal)
+    blocks.append(sp.csr_array((np.ones(loops.size), (np.arange(loops.size), loops)), shape=(loops.size, n)))
+    row_state.append(loops)
+    row_action.append(np.full(loops.size, terminal_action, dtype=np.int32))
+
+    state_of_row = np.concatenate(row_state)
+    action_of_row = np.concatenate(row_action)
+    order = np.lexsort((action_of_row, state_of_row))
+    P = sp.csr_array(sp.vstack(blocks, format="csr")[order])
+    P.sort_indices()
+    state_of_row, action_of_row = state_of_row[order], action_of_row[order]
+    row_groups = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(state_of_row, minlength=n), out=row_groups[1:])
+    row_costs = {}
+    for term, table in per_term.items():
+        padded = np.column_stack([table, np.zeros(n)])  # the terminal self-loop costs nothing
+        row_costs[term] = padded[state_of_row, action_of_row]
+    return TabularMDP(
+        P=P,
+        row_groups=row_groups,
+        row_action=action_of_row,
+        action_names=names + (TERMINAL_ACTION,),
+        costs=row_costs,
+        discount=float(discount),
+        initial=int(initial),
+        terminal=is_terminal,
+        variables=(Variable("s", IntDomain(0, n - 1), 0),),
+        state_codes=np.arange(n, dtype=np.int64)[:, None],
+    )
