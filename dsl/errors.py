@@ -75,7 +75,7 @@ def _excerpt(source: Source, span: Span) -> list[str]:
     """The source line of ``span`` with carets under it (to the end of the line if it spans lines)."""
     text = source.line(span.line).expandtabs(1)
     number = str(span.line)
-    gutter = " " * (len(number) + 1)
+    gutter = " " * (len(number) + 2)
     end = span.end_column if span.end_line == span.line else len(text) + 1
     width = max(1, min(end, len(text) + 1) - span.column)
     return [

@@ -1,0 +1,453 @@
+"""Text to :class:`syntax.Module`: the lark parser, a transformer into the AST, and readable syntax errors.
+
+Syntax errors never show lark's internals: terminal names become the text they stand for, a truncated
+file is reported at its end, the common slips get a named explanation, and after an error the parser
+resumes at the next declaration so every independent mistake in a file is reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.lexer import PatternStr
+
+from . import syntax as S
+from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
+
+__all__ = ["parse", "DECLARATION_KEYWORDS"]
+
+DECLARATION_KEYWORDS = ("model", "discount", "const", "param", "var", "formula", "label", "action",
+                        "event", "terminal", "cost", "intent", "check")
+_MAX_SYNTAX_ERRORS = 20
+
+
+@lru_cache(maxsize=None)
+def _parser() -> Lark:
+    return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
+                     start=["start", "declarations"], maybe_placeholders=True, lexer="basic")
+
+
+def parse(text: str, path: str = "<string>") -> S.Module:
+    """Parse spec ``text`` (read from ``path``) into its syntax tree.
+
+    Raises
+    ------
+    SpecSyntaxError
+        With one diagnostic per independent syntax error.
+    """
+    source = Source(path, text)
+    try:
+        tree = _parser().parse(text, start="start")
+    except UnexpectedInput as first:
+        raise SpecSyntaxError(_all_syntax_errors(source, first), source) from None
+    try:
+        return _ToAst(path).transform(tree)
+    except VisitError as error:  # errors raised inside the transformer surface unchanged
+        if isinstance(error.orig_exc, SpecError):
+            raise error.orig_exc.with_source(source) from None
+        raise
+
+
+# --- syntax errors -----------------------------------------------------------------------------
+
+
+def _all_syntax_errors(source: Source, first: UnexpectedInput) -> list[Diagnostic]:
+    """The first error, then one per later declaration that also fails to parse."""
+    diagnostics = [_diagnose(source, first)]
+    resume = _next_declaration(source.text, _error_offset(source.text, first))
+    while resume is not None and len(diagnostics) < _MAX_SYNTAX_ERRORS:
+        # blank out what came before (keeping line breaks) so positions stay those of the file
+        masked = re.sub(r"[^\n]", " ", source.text[:resume]) + source.text[resume:]
+        try:
+            _parser().parse(masked, start="declarations")
+            break
+        except UnexpectedInput as error:
+            diagnostics.append(_diagnose(source, error))
+            offset = _error_offset(source.text, error)
+            resume = _next_declaration(source.text, max(offset, resume + 1))
+    return diagnostics
+
+
+def _error_offset(text: str, error: UnexpectedInput) -> int:
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        return error.token.start_pos or 0
+    if isinstance(error, UnexpectedCharacters):
+        return error.pos_in_stream
+    return len(text)
+
+
+_DECLARATION_START = re.compile(r"^[ \t]*(?:%s)\b" % "|".join(DECLARATION_KEYWORDS), re.MULTILINE)
+
+
+def _next_declaration(text: str, offset: int) -> int | None:
+    """The offset of the first line at or after ``offset`` that starts a declaration."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    match = _DECLARATION_START.search(text, line_start)
+    while match is not None and match.end() <= offset:
+        match = _DECLARATION_START.search(text, match.end())
+    return match.start() if match else None
+
+
+# Common slips, recognised by the parser state they leave it in (lark's match_examples).
+_SLIPS = {
+    ("missing ':' before the body", "write ':' after the name and guard, then the outcome: "
+     "`action wait when !off: skip`"): [
+        "model m\naction a when x skip", "model m\naction a skip", "model m\naction a(p: r) skip",
+        "model m\nevent e when x 0.5 -> skip", "model m\naction a when x\n x' = 1",
+    ],
+    ("'=' is not a comparison", "compare with '==': `room == dock`; '=' only assigns in declarations "
+     "and `x' = value` updates"): [
+        "model m\naction a when x = 1: skip", "model m\nformula f = x = 1",
+        "model m\ncheck c: never x = 1", "model m\nterminal x = 1", "model m\naction a when x && y = 1: skip",
+    ],
+    ("an update needs a prime", "write the variable with a prime on the left: `battery' = battery - 1`"): [
+        "model m\naction a: x = 1", "model m\naction a: 0.5 -> x = 1", "model m\naction a: x' = 1, y = 2",
+    ],
+    ("a branch needs '->' between its probability and its outcome", "write `0.9 -> battery' = FULL`"): [
+        "model m\naction a: 0.5 x' = 1", "model m\naction a: 0.5 skip",
+    ],
+    ("missing ':' after the check's name", "write `check NAME : property`"): [
+        "model m\ncheck c never x", "model m\ncheck c P >= 1 [F x]",
+    ],
+}
+
+
+def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
+    text = source.text
+    if isinstance(error, UnexpectedCharacters):
+        char = text[error.pos_in_stream]
+        span = Span(source.path, error.line, error.column, error.line, error.column + 1)
+        if char == '"':
+            return Diagnostic("unterminated string", span, hint='close the doc string with a matching \'"\'')
+        return Diagnostic(f"unexpected character {char!r}", span,
+                          hint=_expected_hint(error.allowed) if error.allowed else None)
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    if token.type == "$END":
+        span = _end_span(source)
+        if error.expected == {"MODEL"}:  # nothing but blanks and comments
+            return Diagnostic("the spec is empty", Span(source.path, 1, 1, 1, 1),
+                              hint="a spec starts with `model NAME`, then declares its variables and actions")
+        return Diagnostic(f"unexpected end of file, expected {_expected_words(error.expected)}", span,
+                          hint="the file seems truncated: finish the last declaration")
+    span = Span(source.path, token.line, token.column, token.end_line or token.line,
+                token.end_column or token.column + len(token))
+    label = _match_slip(error)
+    found = _describe_token(token)
+    if label is not None:
+        message, hint = label
+        return Diagnostic(f"{message}: found {found}", span, hint=hint)
+    if "MODEL" in error.expected and len(error.expected) == 1:
+        return Diagnostic(f"a spec starts with `model NAME`, found {found}", span,
+                          hint="put `model my_agent` on the first line")
+    return Diagnostic(f"unexpected {found}, expected {_expected_words(error.expected)}", span,
+                      hint=_keyword_hint(token, error.expected))
+
+
+def _match_slip(error: UnexpectedToken) -> tuple[str, str] | None:
+    """The named slip whose examples fail in the same parser state on the same kind of token."""
+    return _slip_states().get((error.state.position, error.token.type))
+
+
+@lru_cache(maxsize=None)
+def _slip_states() -> dict[tuple[int, str], tuple[str, str]]:
+    # lark's own match_examples crashes in a debug message when two examples share a state, so the
+    # same idea is done here: remember where each example fails
+    states: dict[tuple[int, str], tuple[str, str]] = {}
+    for label, examples in _SLIPS.items():
+        for example in examples:
+            try:
+                _parser().parse(example, start="start")
+            except UnexpectedToken as error:
+                states.setdefault((error.state.position, error.token.type), label)
+    return states
+
+
+def _end_span(source: Source) -> Span:
+    """Just after the last non-blank character: where a truncated file stops."""
+    body = source.text.rstrip()
+    line = body.count("\n") + 1
+    column = len(body) - (body.rfind("\n") + 1) + 1
+    return Span(source.path, line, column, line, column + 1)
+
+
+_TERMINAL_WORDS = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$END": "end of file"}
+
+
+def _word(terminal: str) -> str:
+    if terminal in _TERMINAL_WORDS:
+        return _TERMINAL_WORDS[terminal]
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal.lower()
+    return f"'{pattern.value}'" if isinstance(pattern, PatternStr) else terminal.lower()
+
+
+def _expected_words(expected: set[str] | frozenset[str]) -> str:
+    names = set(expected)
+    declarations = {t for t in names if _word(t).strip("'") in DECLARATION_KEYWORDS}
+    if len(declarations) >= 6:
+        return "a declaration (" + ", ".join(sorted(_word(t).strip("'") for t in declarations)) + ")"
+    if {"NAME", "NUMBER", "LPAR"} <= names:
+        return "an expression"
+    words = sorted({_word(t) for t in names}, key=lambda w: (w.startswith("a"), w))
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _expected_hint(expected: set[str] | frozenset[str]) -> str:
+    return f"expected {_expected_words(expected)} here"
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "NAME":
+        return f"'{token}'"
+    if token.type == "NUMBER":
+        return f"number {token}"
+    return f"'{token}'"
+
+
+def _keyword_hint(token: Token, expected: set[str] | frozenset[str]) -> str | None:
+    """Did you mean a keyword? (``acton`` for ``action``)."""
+    if token.type != "NAME":
+        return None
+    from difflib import get_close_matches
+
+    keywords = [_word(t).strip("'") for t in expected if _word(t).startswith("'")]
+    close = get_close_matches(str(token), keywords, n=1, cutoff=0.7)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+# --- tree to AST -------------------------------------------------------------------------------
+
+
+def _number(text: str) -> int | Fraction:
+    value = Fraction(text)
+    return int(value) if value.denominator == 1 and re.fullmatch(r"\d+", text) else value
+
+
+@v_args(meta=True, inline=True)
+class _ToAst(Transformer):
+    """One method per grammar rule (or alias), each returning one AST node."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def _span(self, meta) -> Span | None:
+        if getattr(meta, "empty", True):
+            return None
+        return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _ident(self, token: Token) -> S.Ident:
+        return S.Ident(str(token), span=Span(self.path, token.line, token.column, token.end_line,
+                                             token.end_column))
+
+    # module and declarations
+    def start(self, meta, header, *declarations):
+        return S.Module(header, tuple(declarations), span=self._span(meta))
+
+    def declarations(self, meta, *declarations):
+        return tuple(declarations)
+
+    def header(self, meta, name, doc):
+        text = ""
+        if doc is not None:
+            text = str(doc)[3:-3] if str(doc).startswith('"""') else str(doc)[1:-1]
+        return S.Header(self._ident(name), _dedent(text), span=self._span(meta))
+
+    def discount(self, meta, value):
+        return S.Discount(value, span=self._span(meta))
+
+    def const(self, meta, name, value):
+        return S.Const(self._ident(name), value, span=self._span(meta))
+
+    def param(self, meta, name, value, lo, hi):
+        return S.Param(self._ident(name), value, lo, hi, span=self._span(meta))
+
+    def var(self, meta, name, domain, initial):
+        return S.Var(self._ident(name), domain, initial, span=self._span(meta))
+
+    def int_domain(self, meta, lo, hi):
+        return S.IntDomain(lo, hi, span=self._span(meta))
+
+    def enum_domain(self, meta, *values):
+        return S.EnumDomain(tuple(self._ident(v) for v in values), span=self._span(meta))
+
+    def bool_domain(self, meta):
+        return S.BoolDomain(span=self._span(meta))
+
+    def formula(self, meta, name, value):
+        return S.Formula(self._ident(name), value, span=self._span(meta))
+
+    def label(self, meta, name, value):
+        return S.Formula(self._ident(name), value, is_label=True, span=self._span(meta))
+
+    def action(self, meta, name, params, guard, branches):
+        return S.Action(self._ident(name), params or (), guard, branches, span=self._span(meta))
+
+    def action_params(self, meta, *params):
+        return tuple(params)
+
+    def action_param(self, meta, name, domain):
+        if isinstance(domain, Token):
+            domain = S.DomainOf(self._ident(domain), span=self._ident(domain).span)
+        return S.ActionParam(self._ident(name), domain, span=self._span(meta))
+
+    def event(self, meta, name, guard, branches):
+        return S.Event(self._ident(name), guard, branches, span=self._span(meta))
+
+    def certain(self, meta, updates):
+        return (S.Branch(None, updates, span=self._span(meta)),)
+
+    def branches(self, meta, *branches):
+        return tuple(branches)
+
+    def branch(self, meta, probability, updates):
+        return S.Branch(probability, updates, span=self._span(meta))
+
+    def skip(self, meta):
+        return ()
+
+    def updates(self, meta, *updates):
+        return tuple(updates)
+
+    def update(self, meta, target, value):
+        return S.Update(self._ident(target), value, span=self._span(meta))
+
+    def terminal(self, meta, condition):
+        return S.Terminal(condition, span=self._span(meta))
+
+    def cost(self, meta, name, value):
+        return S.Term("cost", self._ident(name), value, span=self._span(meta))
+
+    def intent(self, meta, name, value):
+        return S.Term("intent", self._ident(name), value, span=self._span(meta))
+
+    # checks
+    def check(self, meta, name, for_all, prop):
+        return S.Check(self._ident(name), prop, for_all is not None, span=self._span(meta))
+
+    def for_all_params(self, meta):
+        return True
+
+    def never(self, meta, condition):
+        return S.Never(condition, span=self._span(meta))
+
+    def always(self, meta, condition):
+        return S.Always(condition, span=self._span(meta))
+
+    def probability(self, meta, op, bound, path):
+        return S.Probability(op, bound, path, span=self._span(meta))
+
+    def cost_bound(self, meta, term, op, bound):
+        return S.CostBound(self._ident(term) if term is not None else None, op, bound, span=self._span(meta))
+
+    def named_check(self, meta, name, args, op, bound):
+        return S.NamedCheck(self._ident(name), args, op, bound, span=self._span(meta))
+
+    def arguments(self, meta, *args):
+        return tuple(args)
+
+    def argument(self, meta, name, value):
+        return S.Argument(self._ident(name) if name is not None else None, value, span=self._span(meta))
+
+    def bound_op(self, meta, token):
+        return str(token)
+
+    def eventually(self, meta, target):
+        return S.Eventually(target, span=self._span(meta))
+
+    def bounded_eventually(self, meta, steps, target):
+        return S.Eventually(target, steps, span=self._span(meta))
+
+    def globally(self, meta, target):
+        return S.Globally(target, span=self._span(meta))
+
+    def next(self, meta, target):
+        return S.Next(target, span=self._span(meta))
+
+    def until(self, meta, hold, target):
+        return S.Until(hold, target, span=self._span(meta))
+
+    # expressions
+    def conditional(self, meta, test, then, otherwise):
+        return S.Conditional(test, then, otherwise, span=self._span(meta))
+
+    def _binary(self, meta, op, left, right):
+        return S.Binary(op, left, right, span=self._span(meta))
+
+    def implies(self, meta, left, right):
+        return self._binary(meta, "->", left, right)
+
+    def iff(self, meta, left, right):
+        return self._binary(meta, "<->", left, right)
+
+    def or_(self, meta, left, right):
+        return self._binary(meta, "||", left, right)
+
+    def and_(self, meta, left, right):
+        return self._binary(meta, "&&", left, right)
+
+    def compare(self, meta, left, op, right):
+        return self._binary(meta, op, left, right)
+
+    def arithmetic(self, meta, left, op, right):
+        return self._binary(meta, op, left, right)
+
+    def compare_op(self, meta, token):
+        return str(token)
+
+    add_op = mul_op = compare_op
+
+    def member(self, meta, operand, *values):
+        return S.Member(operand, tuple(values), span=self._span(meta))
+
+    def negate(self, meta, operand):
+        return S.Unary("-", operand, span=self._span(meta))
+
+    def not_(self, meta, operand):
+        return S.Unary("!", operand, span=self._span(meta))
+
+    def number(self, meta, token):
+        return S.Number(_number(str(token)), span=self._token_span(token))
+
+    def true(self, meta):
+        return S.Boolean(True, span=self._span(meta))
+
+    def false(self, meta):
+        return S.Boolean(False, span=self._span(meta))
+
+    def name(self, meta, token):
+        return S.Name(str(token), span=self._token_span(token))
+
+    def min_(self, meta, *args):
+        return S.Call("min", tuple(args), span=self._span(meta))
+
+    def max_(self, meta, *args):
+        return S.Call("max", tuple(args), span=self._span(meta))
+
+    def abs_(self, meta, arg):
+        return S.Call("abs", (arg,), span=self._span(meta))
+
+    def action_set(self, meta, *refs):
+        return S.ActionSet(tuple(refs), span=self._span(meta))
+
+    def action_ref(self, meta, name, *args):
+        given = None if args == (None,) else tuple(args)
+        return S.ActionRef(self._ident(name), given, span=self._span(meta))
+
+    def _token_span(self, token: Token) -> Span:
+        return Span(self.path, token.line, token.column, token.end_line, token.end_column)
+
+
+def _dedent(doc: str) -> str:
+    from textwrap import dedent
+
+    return dedent(doc).strip()

@@ -1,0 +1,349 @@
+"""The abstract syntax tree of a spec, exactly as written: names unresolved, nothing evaluated.
+
+Every node is a frozen dataclass whose ``span`` does not take part in ``==``, so a test can compare
+``parse(text)`` against a tree written without positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterator, Union
+
+from .errors import Span
+
+__all__ = [
+    "Action", "ActionParam", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
+    "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
+    "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
+    "Globally", "Header", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
+    "Next", "Number", "Param", "Path", "Probability", "Property", "Term", "Terminal", "Unary",
+    "Until", "Update", "Var",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    span: Span | None = field(default=None, compare=False, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Ident(Node):
+    """A name at the place it is written."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+# --- expressions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expr(Node):
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def traverse(self) -> Iterator[Expr]:
+        """This node and all nodes below it, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.traverse()
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Expr):
+    """A numeric literal; ``value`` is exact (``int`` or :class:`Fraction`)."""
+
+    value: int | Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class Boolean(Expr):
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Expr):
+    """A variable, constant, param, formula, action parameter or enum value: the checker decides."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Expr):
+    op: str  # "-" | "!"
+    operand: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Expr):
+    op: str  # + - * / == != < <= > >= && || -> <->
+    left: Expr
+    right: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional(Expr):
+    test: Expr
+    then: Expr
+    otherwise: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.test, self.then, self.otherwise)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Expr):
+    function: str  # "min" | "max" | "abs"
+    args: tuple[Expr, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Expr):
+    """``x in {a, b}``."""
+
+    operand: Expr
+    values: tuple[Expr, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand, *self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRef(Node):
+    """``move`` (every expansion) or ``move(dock)`` (one) inside ``[...]``."""
+
+    name: Ident
+    args: tuple[Expr, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSet(Expr):
+    """``[a, b(x)]``: an action indicator in expressions, a list of actions or variables in checks."""
+
+    refs: tuple[ActionRef, ...]
+
+
+# --- declarations ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Header(Node):
+    name: Ident
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Discount(Node):
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Node):
+    name: Ident
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Param(Node):
+    name: Ident
+    value: Expr
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class IntDomain(Node):
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class EnumDomain(Node):
+    values: tuple[Ident, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BoolDomain(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DomainOf(Node):
+    """An action parameter's domain borrowed from a variable: ``to: room``."""
+
+    variable: Ident
+
+
+Domain = Union[IntDomain, EnumDomain, BoolDomain, DomainOf]
+
+
+@dataclass(frozen=True, slots=True)
+class Var(Node):
+    name: Ident
+    domain: Domain
+    initial: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Formula(Node):
+    """``formula`` (``is_label`` false) or ``label``."""
+
+    name: Ident
+    value: Expr
+    is_label: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Update(Node):
+    target: Ident
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Branch(Node):
+    """``p -> updates``; ``probability`` is None for the single branch of a certain body."""
+
+    probability: Expr | None
+    updates: tuple[Update, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionParam(Node):
+    name: Ident
+    domain: Domain
+
+
+@dataclass(frozen=True, slots=True)
+class Action(Node):
+    name: Ident
+    params: tuple[ActionParam, ...]
+    guard: Expr | None
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Event(Node):
+    name: Ident
+    guard: Expr | None
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal(Node):
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Term(Node):
+    """``cost NAME = expr`` or ``intent NAME = expr``."""
+
+    kind: str  # "cost" | "intent"
+    name: Ident
+    value: Expr
+
+
+# --- checks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Eventually(Node):
+    target: Expr
+    steps: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Globally(Node):
+    target: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Until(Node):
+    hold: Expr
+    target: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Next(Node):
+    target: Expr
+
+
+Path = Union[Eventually, Globally, Until, Next]
+
+
+@dataclass(frozen=True, slots=True)
+class Never(Node):
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Always(Node):
+    condition: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Probability(Node):
+    op: str
+    bound: Expr
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class CostBound(Node):
+    term: Ident | None
+    op: str
+    bound: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Argument(Node):
+    name: Ident | None
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class NamedCheck(Node):
+    """``accepts_shutdown(...)``, ``power_seeking <= x``, ``regret(welfare) <= x``, ..."""
+
+    name: Ident
+    args: tuple[Argument, ...] | None
+    op: str | None
+    bound: Expr | None
+
+
+Property = Union[Never, Always, Probability, CostBound, NamedCheck]
+
+
+@dataclass(frozen=True, slots=True)
+class Check(Node):
+    name: Ident
+    property: Property
+    for_all_params: bool = False
+
+
+Declaration = Union[Discount, Const, Param, Var, Formula, Action, Event, Terminal, Term, Check]
+
+
+@dataclass(frozen=True, slots=True)
+class Module(Node):
+    """A whole spec file."""
+
+    header: Header
+    declarations: tuple[Declaration, ...]
