@@ -1,0 +1,1002 @@
+"""From a syntax tree to a checked :class:`~dsl.spec.Spec`: names, types, domains, constants, expansion.
+
+The checker reports every independent mistake it finds, in source order, as one
+:class:`~dsl.errors.SpecTypeError`. An expression that fails to check yields ``None`` and its parents
+stay silent, so one typo gives one message, not a cascade.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from fractions import Fraction
+
+from . import spec as T
+from . import syntax as S
+from .errors import Diagnostic, Source, Span, SpecTypeError
+from .spec import BOOL, INT, REAL, Type
+
+__all__ = ["typecheck", "CHECK_NAMES"]
+
+CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "regret")
+_SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
+Value = bool | int | Fraction
+
+
+def typecheck(module: S.Module, source: Source,
+              overrides: Mapping[str, str | Value] | None = None) -> T.Spec:
+    """Resolve, type and expand ``module``; ``overrides`` replace const and param values (``-D``).
+
+    Raises
+    ------
+    SpecTypeError
+        With every problem found, in source order.
+    """
+    return _Checker(module, source, dict(overrides or {})).run()
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where an expression stands: what it may mention, and how to name the place in messages."""
+
+    where: str  # "a guard", "a cost term", ...
+    bindings: Mapping[str, T.Literal] = field(default_factory=dict)  # action parameters
+    allow_actions: bool = False
+    allow_params: bool = False
+
+
+@dataclass
+class _FormulaInfo:
+    declaration: S.Formula
+    checked: T.Expr | None = None
+    done: bool = False
+
+
+class _Checker:
+    def __init__(self, module: S.Module, source: Source, overrides: dict[str, str | Value]) -> None:
+        self.module = module
+        self.source = source
+        self.overrides = overrides
+        self.diagnostics: list[Diagnostic] = []
+        self.declared: dict[str, S.Node] = {}  # every declared name, for duplicates and messages
+        self.constants: dict[str, T.Constant] = {}
+        self.params: dict[str, T.Parameter] = {}
+        self.variables: dict[str, T.Variable] = {}
+        self.formulas: dict[str, _FormulaInfo] = {}
+        self.visiting: list[str] = []  # formulas being checked, for cycles
+        self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
+        self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
+        self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
+        self.cost_names: list[str] = []
+        self.intent_names: list[str] = []
+
+    # --- driver --------------------------------------------------------------------------------
+
+    def run(self) -> T.Spec:
+        declarations = self.module.declarations
+        self._declare_names(declarations)
+        for declaration in declarations:  # constants, params and variables first: everything uses them
+            if isinstance(declaration, S.Const):
+                self._const(declaration)
+            elif isinstance(declaration, S.Param):
+                self._param(declaration)
+            elif isinstance(declaration, S.Var):
+                self._var(declaration)
+        self._unused_overrides()
+        discount = self._discount([d for d in declarations if isinstance(d, S.Discount)])
+        for declaration in declarations:
+            if isinstance(declaration, S.Formula):
+                self._formula(declaration.name.text)
+        for declaration in declarations:  # actions before terms and checks, which refer to them
+            if isinstance(declaration, S.Action):
+                self._action(declaration)
+        events, costs, intents, terminals, checks = [], [], [], [], []
+        for declaration in declarations:
+            if isinstance(declaration, S.Event):
+                events.append(self._event(declaration))
+            elif isinstance(declaration, S.Terminal):
+                terminals.append(self._expr(declaration.condition, _Scope("a terminal condition"), BOOL))
+            elif isinstance(declaration, S.Term):
+                term = self._term(declaration)
+                (costs if declaration.kind == "cost" else intents).append(term)
+        for declaration in declarations:
+            if isinstance(declaration, S.Check):
+                checks.append(self._check(declaration))
+        if not self.actions and not self.diagnostics:
+            self._error("the spec declares no action", self.module.header.name.span,
+                        hint="add at least one, e.g. `action wait: skip`")
+        if self.diagnostics:
+            unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
+                      for d in self.diagnostics}
+            raise SpecTypeError([unique[k] for k in sorted(unique)], self.source)
+        terminal = None
+        for condition in terminals:
+            terminal = condition if terminal is None else self._fold(
+                T.Binary("||", terminal, condition, BOOL, condition.span))
+        return T.Spec(
+            name=self.module.header.name.text,
+            doc=self.module.header.doc,
+            source=self.source,
+            discount=discount,
+            constants=tuple(self.constants.values()),
+            params=tuple(self.params.values()),
+            variables=tuple(self.variables.values()),
+            formulas=tuple(T.Formula(name, info.checked, info.declaration.span)
+                           for name, info in self.formulas.items() if info.checked is not None),
+            actions=tuple(a for expansions in self.actions.values() for a in expansions),
+            events=tuple(events),
+            terminal=terminal,
+            costs=tuple(costs),
+            intents=tuple(intents),
+            checks=tuple(checks),
+        )
+
+    def _error(self, message: str, span: Span | None, hint: str | None = None,
+               notes: tuple[str, ...] = ()) -> None:
+        self.diagnostics.append(Diagnostic(message, span, hint, notes))
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def _declare_names(self, declarations: tuple[S.Declaration, ...]) -> None:
+        for declaration in declarations:
+            name = getattr(declaration, "name", None)
+            if name is None:
+                continue
+            previous = self.declared.get(name.text)
+            if previous is not None:
+                where = f" at line {previous.span.line}" if previous.span else ""
+                self._error(f"'{name.text}' is already declared{where}", name.span,
+                            hint="give each declaration its own name")
+                continue
+            self.declared[name.text] = declaration
+            if isinstance(declaration, S.Formula):
+                self.formulas[name.text] = _FormulaInfo(declaration)
+            if isinstance(declaration, S.Term):
+                (self.cost_names if declaration.kind == "cost" else self.intent_names).append(name.text)
+
+    def _candidates(self, scope: _Scope) -> list[str]:
+        names = list(scope.bindings) + list(self.constants) + list(self.variables) + list(self.formulas)
+        names += list(self.enum_types)
+        if scope.allow_params:
+            names += list(self.params)
+        return names
+
+    def _unknown(self, name: str, span: Span | None, candidates: list[str], what: str = "name") -> None:
+        close = get_close_matches(name, candidates, n=1, cutoff=0.6)
+        self._error(f"unknown {what} '{name}'", span, hint=f"did you mean '{close[0]}'?" if close else None)
+
+    # --- constants, params, variables ----------------------------------------------------------
+
+    def _constant_value(self, node: S.Expr, what: str, expected: Type | None = None) -> T.Literal | None:
+        """Check ``node`` as an expression that must be known before the model is built."""
+        checked = self._expr(node, _Scope(what), expected)
+        if checked is None:
+            return None
+        if not isinstance(checked, T.Literal):
+            self._error(f"{what} must be a constant, but it depends on the state", node.span,
+                        hint="use numbers, constants and arithmetic only")
+            return None
+        return checked
+
+    def _override(self, name: str, span: Span | None) -> Value | None:
+        if name not in self.overrides:
+            return None
+        raw = self.overrides.pop(name)
+        if isinstance(raw, (bool, int, Fraction)):
+            return raw
+        if isinstance(raw, float):
+            return Fraction(raw)
+        text = str(raw).strip()
+        if text in ("true", "false"):
+            return text == "true"
+        try:
+            value = Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            self._error(f"-D {name}={text}: '{text}' is not a number or a bool", None,
+                        hint=f"write e.g. -D {name}=3 or -D {name}=0.5")
+            return None
+        return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
+
+    def _unused_overrides(self) -> None:
+        for name in list(self.overrides):
+            known = list(self.constants) + list(self.params)
+            close = get_close_matches(name, known, n=1, cutoff=0.6)
+            kind = "a variable" if name in self.variables else "not a constant or param of this spec"
+            self._error(f"-D {name}=...: '{name}' is {kind}", None,
+                        hint=f"did you mean '{close[0]}'?" if close else
+                        ("-D overrides `const` and `param` declarations"
+                         + (f"; this spec has {', '.join(known)}" if known else "")))
+        self.overrides.clear()
+
+    def _const(self, declaration: S.Const) -> None:
+        literal = self._constant_value(declaration.value, f"constant '{declaration.name}'")
+        if literal is None:
+            return
+        value, type_ = literal.value, literal.type
+        override = self._override(declaration.name.text, declaration.span)
+        if override is not None:
+            if isinstance(value, bool) != isinstance(override, bool) or (
+                    type_ == INT and not isinstance(override, int)):
+                self._error(f"-D {declaration.name}={_show(override)}: constant '{declaration.name}' is "
+                            f"of type {type_}", declaration.name.span,
+                            hint=f"give a {type_} value")
+                return
+            value = override if type_ != REAL else Fraction(override)
+        self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
+
+    def _param(self, declaration: S.Param) -> None:
+        name = declaration.name.text
+        parts = [self._constant_value(node, f"the {what} of param '{name}'", REAL)
+                 for node, what in ((declaration.value, "value"), (declaration.lo, "lower end"),
+                                    (declaration.hi, "upper end"))]
+        if any(p is None for p in parts):
+            return
+        value, lo, hi = (Fraction(p.value) for p in parts)  # type: ignore[union-attr]
+        override = self._override(name, declaration.span)
+        if override is not None:
+            value = Fraction(override)
+        if lo > hi:
+            self._error(f"param '{name}' has an empty range [{_show(lo)}, {_show(hi)}]", declaration.lo.span,
+                        hint="write the lower end first")
+            return
+        if not lo <= value <= hi:
+            span = declaration.name.span if override is not None else declaration.value.span
+            self._error(f"param '{name}' = {_show(value)} lies outside its range [{_show(lo)}, {_show(hi)}]",
+                        span, hint="choose a value inside the range, or widen the range")
+            return
+        self.params[name] = T.Parameter(name, value, lo, hi, declaration.span)
+
+    def _domain(self, node: S.Domain, owner: str) -> T.Domain | None:
+        if isinstance(node, S.BoolDomain):
+            return T.BoolDomain()
+        if isinstance(node, S.EnumDomain):
+            values = [v.text for v in node.values]
+            for i, value in enumerate(node.values):
+                if value.text in values[:i]:
+                    self._error(f"'{value}' appears twice in the values of {owner}", value.span)
+                    return None
+                if value.text in self.declared:
+                    self._error(f"enum value '{value}' has the name of a declared "
+                                f"{_kind(self.declared[value.text])}", value.span,
+                                hint="rename one of them: in expressions the two could not be told apart")
+                    return None
+            return T.EnumDomain(tuple(values))
+        if isinstance(node, S.DomainOf):
+            variable = self.variables.get(node.variable.text)
+            if variable is None:
+                self._unknown(node.variable.text, node.variable.span, list(self.variables), "variable")
+                return None
+            return variable.domain
+        lo = self._constant_value(node.lo, f"the lower bound of {owner}", INT)
+        hi = self._constant_value(node.hi, f"the upper bound of {owner}", INT)
+        if lo is None or hi is None:
+            return None
+        for end in (lo, hi):
+            if end.type != INT:
+                self._error(f"the bounds of {owner} must be integers, found {_show(end.value)}", end.span)
+                return None
+        if lo.value > hi.value:
+            self._error(f"{owner} has an empty range {lo.value}..{hi.value}", node.span,
+                        hint="write the smaller bound first")
+            return None
+        return T.IntDomain(int(lo.value), int(hi.value))
+
+    def _var(self, declaration: S.Var) -> None:
+        name = declaration.name.text
+        domain = self._domain(declaration.domain, f"variable '{name}'")
+        if domain is None:
+            return
+        if isinstance(domain, T.EnumDomain):
+            for value in domain.values:
+                types = self.enum_types.setdefault(value, [])
+                if domain.type not in types:
+                    types.append(domain.type)
+        initial = domain.lo
+        if declaration.initial is not None:
+            literal = self._constant_value(declaration.initial, f"the initial value of '{name}'", domain.type)
+            if literal is not None:
+                literal = self._coerce(literal, domain.type, declaration.initial.span, f"'{name}'")
+            if not isinstance(literal, T.Literal):
+                return
+            initial = int(literal.value)
+            if not domain.contains(initial):
+                self._error(f"the initial value {_show(literal.value)} of '{name}' is outside its domain {domain}",
+                            declaration.initial.span, hint=f"choose a value in {domain}")
+                return
+        self.variables[name] = T.Variable(name, domain, initial, declaration.span)
+
+    def _discount(self, declarations: list[S.Discount]) -> Fraction:
+        if not declarations:
+            self._error("the spec has no `discount`", self.module.header.name.span,
+                        hint="add `discount 0.95` (future costs count less) or `discount 1` (total cost "
+                             "until a terminal state)")
+            return Fraction(1)
+        for extra in declarations[1:]:
+            self._error("`discount` is declared twice", extra.span, hint="keep one")
+        literal = self._constant_value(declarations[0].value, "the discount", REAL)
+        if literal is None:
+            return Fraction(1)
+        value = Fraction(literal.value) if not isinstance(literal.value, bool) else None
+        if value is None or not 0 < value <= 1:
+            self._error(f"the discount must lie in (0, 1], found {_show(literal.value)}", declarations[0].value.span,
+                        hint="0.95 weighs a cost 20 steps ahead at about a third; 1 sums costs until a terminal")
+            return Fraction(1)
+        return value
+
+    # --- formulas, actions, events, terms ------------------------------------------------------
+
+    def _formula(self, name: str) -> _FormulaInfo | None:
+        info = self.formulas[name]
+        if info.done:
+            return info
+        if name in self.visiting:
+            cycle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
+            self._error(f"formula '{name}' is defined in terms of itself ({cycle})", info.declaration.name.span)
+            return None
+        self.visiting.append(name)
+        scope = _Scope(f"{'label' if info.declaration.is_label else 'formula'} '{name}'",
+                       allow_actions=True, allow_params=True)
+        checked = self._expr(info.declaration.value, scope)
+        self.visiting.pop()
+        if checked is not None and info.declaration.is_label and checked.type != BOOL:
+            self._error(f"label '{name}' must be a condition, found {checked.type}", info.declaration.value.span,
+                        hint="a label names a set of states; use `formula` for a number")
+            checked = None
+        info.checked, info.done = checked, True
+        return info
+
+    def _action(self, declaration: S.Action) -> None:
+        name = declaration.name.text
+        domains: list[tuple[str, T.Domain]] = []
+        for param in declaration.params:
+            domain = self._domain(param.domain, f"parameter '{param.name}' of action '{name}'")
+            if domain is None:
+                return
+            if param.name.text in self.declared or param.name.text in [n for n, _ in domains]:
+                self._error(f"action parameter '{param.name}' hides another name", param.name.span,
+                            hint="give the parameter a name of its own")
+                return
+            domains.append((param.name.text, domain))
+        self.action_params[name] = declaration.params
+        expansions = []
+        for codes in itertools.product(*(range(d.lo, d.hi + 1) for _, d in domains)):
+            bindings = {p: T.Literal(_literal_value(d, c), d.type, declaration.span)
+                        for (p, d), c in zip(domains, codes)}
+            label = name + (f"({', '.join(d.decode(c) for (_, d), c in zip(domains, codes))})" if domains else "")
+            guard = (self._expr(declaration.guard, _Scope("a guard", bindings), BOOL)
+                     if declaration.guard is not None else T.Literal(True, BOOL))
+            branches = self._branches(declaration.branches, bindings, f"action '{label}'", exact_sum=True)
+            if guard is None or branches is None:
+                continue
+            expansions.append(T.Action(label, name, guard, branches, declaration.span))
+        self.actions[name] = expansions
+
+    def _event(self, declaration: S.Event) -> T.Event | None:
+        guard = (self._expr(declaration.guard, _Scope("an event guard"), BOOL)
+                 if declaration.guard is not None else T.Literal(True, BOOL))
+        branches = self._branches(declaration.branches, {}, f"event '{declaration.name}'", exact_sum=False)
+        if guard is None or branches is None:
+            return None
+        return T.Event(declaration.name.text, guard, branches, declaration.span)
+
+    def _branches(self, nodes: tuple[S.Branch, ...], bindings: Mapping[str, T.Literal], owner: str,
+                  exact_sum: bool) -> tuple[T.Branch, ...] | None:
+        branches, total, all_constant, ok = [], Fraction(0), True, True
+        for node in nodes:
+            if node.probability is None:
+                probability: T.Expr | None = T.Literal(1, INT, node.span)
+            else:
+                probability = self._expr(node.probability, _Scope("a probability", bindings), REAL)
+                if probability is not None and not probability.type.is_numeric:
+                    self._error(f"a probability must be a number, found {probability.type}",
+                                node.probability.span)
+                    probability = None
+            if isinstance(probability, T.Literal):
+                if not 0 <= probability.value <= 1:
+                    self._error(f"probability {_show(probability.value)} of {owner} is outside [0, 1]",
+                                node.probability.span if node.probability else node.span)
+                    ok = False
+                total += Fraction(probability.value)
+            else:
+                all_constant = False
+            updates = self._updates(node.updates, bindings, owner)
+            if probability is None or updates is None:
+                ok = False
+                continue
+            branches.append(T.Branch(probability, updates, node.span))
+        if ok and all_constant and (total != 1 if exact_sum else total > 1):
+            span = nodes[0].span
+            if span is not None and nodes[-1].span is not None:
+                span = Span(span.path, span.line, span.column, nodes[-1].span.end_line, nodes[-1].span.end_column)
+            expected = "sum to 1" if exact_sum else "sum to at most 1"
+            self._error(f"the branch probabilities of {owner} sum to {_show(total)}, they must {expected}",
+                        span, hint="adjust the probabilities" + (
+                            "; an event's missing mass means nothing happens" if not exact_sum else
+                            "; write the remaining case as a `skip` branch"))
+            ok = False
+        return tuple(branches) if ok else None
+
+    def _updates(self, nodes: tuple[S.Update, ...], bindings: Mapping[str, T.Literal],
+                 owner: str) -> tuple[T.Update, ...] | None:
+        updates, seen, ok = [], set(), True
+        names = list(self.variables)
+        for node in nodes:
+            target = node.target.text
+            variable = self.variables.get(target)
+            if variable is None:
+                if target in self.declared:
+                    self._error(f"'{target}' is a {_kind(self.declared[target])}, only variables can be updated",
+                                node.target.span)
+                else:
+                    self._unknown(target, node.target.span, names, "variable")
+                ok = False
+                continue
+            if target in seen:
+                self._error(f"'{target}' is updated twice in one outcome of {owner}", node.target.span,
+                            hint="updates are simultaneous: give each variable one new value")
+                ok = False
+                continue
+            seen.add(target)
+            value = self._expr(node.value, _Scope("an update", bindings), variable.domain.type)
+            if value is None:
+                ok = False
+                continue
+            value = self._coerce(value, variable.domain.type, node.value.span, f"'{target}'")
+            if value is None:
+                ok = False
+                continue
+            if isinstance(value, T.Literal) and not variable.domain.contains(int(value.value)):
+                self._error(f"{owner} sets '{target}' to {_show_literal(value)}, outside its domain "
+                            f"{variable.domain}", node.value.span, hint="keep the value in range, e.g. with min/max")
+                ok = False
+                continue
+            updates.append(T.Update(list(self.variables).index(target), value, node.span))
+        return tuple(updates) if ok else None
+
+    def _term(self, declaration: S.Term) -> T.Term | None:
+        what = "a cost term" if declaration.kind == "cost" else "an intent term"
+        expr = self._expr(declaration.value, _Scope(what, allow_actions=True, allow_params=True))
+        if expr is None:
+            return None
+        if expr.type == BOOL:  # a condition counts 1 where it holds
+            expr = T.Binary("*", T.Literal(1, INT), expr, INT, expr.span)
+        if not expr.type.is_numeric:
+            self._error(f"{what} must be a number, found {expr.type}", declaration.value.span)
+            return None
+        if not self._is_linear(expr, declaration.value.span):
+            return None
+        return T.Term(declaration.name.text, expr, declaration.span)
+
+    def _is_linear(self, expr: T.Expr, span: Span | None) -> bool:
+        """Params must enter costs linearly, so that values are linear in the weights (corrigo sweep)."""
+        def degree(node: T.Expr) -> int | None:
+            if isinstance(node, T.ParamRef):
+                return 1
+            if isinstance(node, T.Binary) and node.op in ("+", "-"):
+                a, b = degree(node.left), degree(node.right)
+                return None if a is None or b is None else max(a, b)
+            if isinstance(node, T.Binary) and node.op == "*":
+                a, b = degree(node.left), degree(node.right)
+                return None if a is None or b is None or a + b > 1 else a + b
+            if isinstance(node, T.Binary) and node.op == "/":
+                a, b = degree(node.left), degree(node.right)
+                return None if a is None or b != 0 else a
+            if isinstance(node, T.Unary) and node.op == "-":
+                return degree(node.operand)
+            if isinstance(node, T.Conditional):
+                test, a, b = degree(node.test), degree(node.then), degree(node.otherwise)
+                return None if test != 0 or a is None or b is None else max(a, b)
+            if any(isinstance(n, T.ParamRef) for n in node.traverse()):
+                return None
+            return 0
+
+        if degree(expr) is None:
+            param = next(n for n in expr.traverse() if isinstance(n, T.ParamRef))
+            self._error(f"param '{param.name}' must enter this term linearly", param.span or span,
+                        hint="write terms as weight * feature, e.g. `w_hunger * (battery <= 1)`; "
+                             "a param cannot be multiplied by a param, divide, or sit inside min/max/abs "
+                             "or a condition")
+            return False
+        return True
+
+    # --- checks --------------------------------------------------------------------------------
+
+    def _check(self, declaration: S.Check) -> T.Check | None:
+        prop = declaration.property
+        state = _Scope("a check")
+        with_actions = _Scope("a check", allow_actions=True)
+        kind: T.CheckKind | None = None
+        if isinstance(prop, (S.Never, S.Always)):
+            condition = self._expr(prop.condition, with_actions, BOOL)
+            if condition is not None:
+                kind = T.NeverCheck(condition) if isinstance(prop, S.Never) else T.AlwaysCheck(condition)
+        elif isinstance(prop, S.Probability):
+            bound = self._bound(prop.bound, "a probability bound", probability=True)
+            path = self._path(prop.path, state)
+            if bound is not None and path is not None:
+                kind = T.ProbabilityBound(T.Comparison(prop.op), bound, path)
+        elif isinstance(prop, S.CostBound):
+            bound = self._bound(prop.bound, "a cost bound")
+            term = None
+            if prop.term is not None:
+                term = prop.term.text
+                if term not in self.cost_names:
+                    if term in self.intent_names:
+                        self._error(f"'{term}' is an intent, not a cost term", prop.term.span,
+                                    hint=f"the agent never sees intents; use `regret({term}) <= x` to check it")
+                    else:
+                        self._unknown(term, prop.term.span, self.cost_names, "cost term")
+                    term = None
+                    bound = None
+            if bound is not None:
+                kind = T.CostBound(T.Comparison(prop.op), bound, term)
+        else:
+            kind = self._named_check(prop, state)
+        if declaration.for_all_params and not self.params:
+            self._error(f"check '{declaration.name}' is for all params, but the spec declares no param",
+                        declaration.name.span, hint="declare weights with `param w = 1 in [0, 10]`")
+            kind = None
+        if kind is None:
+            return None
+        return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
+                       declaration.span)
+
+    def _bound(self, node: S.Expr, what: str, probability: bool = False) -> Fraction | None:
+        literal = self._constant_value(node, what, REAL)
+        if literal is None:
+            return None
+        if not literal.type.is_numeric:
+            self._error(f"{what} must be a number, found {literal.type}", node.span)
+            return None
+        value = Fraction(literal.value)
+        if probability and not 0 <= value <= 1:
+            self._error(f"{what} must lie in [0, 1], found {_show(value)}", node.span)
+            return None
+        return value
+
+    def _path(self, path: S.Path, scope: _Scope) -> T.PathFormula | None:
+        if isinstance(path, S.Until):
+            hold, target = self._expr(path.hold, scope, BOOL), self._expr(path.target, scope, BOOL)
+            return T.Until(hold, target) if hold is not None and target is not None else None
+        target = self._expr(path.target, scope, BOOL)
+        if target is None:
+            return None
+        if isinstance(path, S.Eventually):
+            if path.steps is None:
+                return T.Eventually(target)
+            steps = self._constant_value(path.steps, "a step bound", INT)
+            if steps is None:
+                return None
+            if steps.type != INT or steps.value < 0:
+                self._error(f"a step bound must be a whole number >= 0, found {_show(steps.value)}", path.steps.span)
+                return None
+            return T.Eventually(target, int(steps.value))
+        return T.Globally(target) if isinstance(path, S.Globally) else T.Next(target)
+
+    def _named_check(self, prop: S.NamedCheck, scope: _Scope) -> T.CheckKind | None:
+        name = prop.name.text
+        if name == "accepts_shutdown":
+            return self._accepts_shutdown(prop, scope)
+        if name not in ("power_seeking", "regret"):
+            close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
+            self._error(f"unknown check '{name}'", prop.name.span,
+                        hint=f"did you mean '{close[0]}'?" if close else "a check is one of " + ", ".join(CHECK_NAMES))
+            return None
+        if prop.op is None or prop.bound is None:
+            self._error(f"'{name}' needs a bound", prop.span,
+                        hint=f"e.g. `{name} <= 0.1`" if name == "power_seeking" else "e.g. `regret(welfare) <= 0.1`")
+            return None
+        bound = self._bound(prop.bound, f"the bound of {name}")
+        if bound is None:
+            return None
+        comparison = T.Comparison(prop.op)
+        if name == "power_seeking":
+            if prop.args:
+                self._error("power_seeking takes no arguments", prop.args[0].span, hint="write `power_seeking <= x`")
+                return None
+            return T.PowerSeeking(comparison, bound)
+        args = prop.args or ()
+        if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name):
+            self._error("regret takes the name of one intent term", args[0].span if args else prop.span,
+                        hint="write `regret(welfare) <= x`")
+            return None
+        intent = args[0].value.name
+        if intent not in self.intent_names:
+            if intent in self.cost_names:
+                self._error(f"'{intent}' is a cost term; regret measures an intent", args[0].span,
+                            hint="declare what the designers want with `intent NAME = ...`")
+            else:
+                self._unknown(intent, args[0].span, self.intent_names, "intent")
+            return None
+        return T.Regret(intent, comparison, bound)
+
+    def _accepts_shutdown(self, prop: S.NamedCheck, scope: _Scope) -> T.AcceptsShutdown | None:
+        given: dict[str, S.Argument] = {}
+        ok = True
+        for arg in prop.args or ():
+            if arg.name is None:
+                self._error("name the arguments of accepts_shutdown", arg.span,
+                            hint="write `accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])`")
+                return None
+            if arg.name.text not in _SHUTDOWN_ARGUMENTS:
+                close = get_close_matches(arg.name.text, _SHUTDOWN_ARGUMENTS, n=1, cutoff=0.5)
+                self._error(f"accepts_shutdown has no argument '{arg.name}'", arg.name.span,
+                            hint=f"did you mean '{close[0]}'?" if close else "its arguments are request, comply, mechanism")
+                ok = False
+            given[arg.name.text] = arg
+        missing = [a for a in _SHUTDOWN_ARGUMENTS if a not in given]
+        if missing:
+            self._error(f"accepts_shutdown is missing {', '.join(missing)}", prop.span,
+                        hint="write `accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])`")
+            return None
+        if prop.op is not None:
+            self._error("accepts_shutdown takes no bound", prop.bound.span if prop.bound else prop.span)
+            ok = False
+        request = self._expr(given["request"].value, scope, BOOL)
+        comply = self._action_list(given["comply"].value)
+        mechanism = self._variable_list(given["mechanism"].value)
+        if not ok or request is None or comply is None or mechanism is None:
+            return None
+        return T.AcceptsShutdown(request, comply, mechanism)
+
+    def _action_list(self, node: S.Expr) -> frozenset[str] | None:
+        if not isinstance(node, S.ActionSet):
+            self._error("expected a list of actions like [comply]", node.span)
+            return None
+        resolved = self._resolve_actions(node)
+        return resolved.actions if resolved is not None else None
+
+    def _variable_list(self, node: S.Expr) -> tuple[int, ...] | None:
+        if not isinstance(node, S.ActionSet) or any(ref.args is not None for ref in node.refs):
+            self._error("expected a list of variables like [switch]", node.span)
+            return None
+        indices = []
+        for ref in node.refs:
+            if ref.name.text not in self.variables:
+                self._unknown(ref.name.text, ref.name.span, list(self.variables), "variable")
+                return None
+            indices.append(list(self.variables).index(ref.name.text))
+        return tuple(indices)
+
+    def _text(self, span: Span | None) -> str:
+        if span is None:
+            return ""
+        lines = self.source.text.splitlines()[span.line - 1:span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][span.column - 1:span.end_column - 1]
+        lines[0] = lines[0][span.column - 1:]
+        lines[-1] = lines[-1][:span.end_column - 1]
+        return " ".join(line.strip() for line in lines)
+
+    # --- expressions ---------------------------------------------------------------------------
+
+    def _expr(self, node: S.Expr, scope: _Scope, expected: Type | None = None) -> T.Expr | None:
+        """Check ``node``; ``expected`` only resolves bare enum values (``room == dock``)."""
+        result = self._check_expr(node, scope, expected)
+        if result is not None and expected == BOOL and result.type != BOOL:
+            self._error(f"{scope.where} must be a condition, found {result.type}", node.span,
+                        hint="compare it with something, e.g. `battery > 0`")
+            return None
+        return result
+
+    def _check_expr(self, node: S.Expr, scope: _Scope, expected: Type | None) -> T.Expr | None:
+        span = node.span
+        if isinstance(node, S.Number):
+            return T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span)
+        if isinstance(node, S.Boolean):
+            return T.Literal(node.value, BOOL, span)
+        if isinstance(node, S.Name):
+            return self._name(node, scope, expected)
+        if isinstance(node, S.ActionSet):
+            if not scope.allow_actions:
+                self._error(f"an action indicator like '[{node.refs[0].name}]' cannot be used in {scope.where}",
+                            span, hint="action indicators belong in cost and intent terms and in checks")
+                return None
+            return self._resolve_actions(node)
+        if isinstance(node, S.Unary):
+            operand = self._expr(node.operand, scope)
+            if operand is None:
+                return None
+            if node.op == "!":
+                if operand.type != BOOL:
+                    self._error(f"'!' needs a condition, found {operand.type}", node.operand.span)
+                    return None
+                return self._fold(T.Unary("!", operand, BOOL, span))
+            if not operand.type.is_numeric:
+                self._error(f"'-' needs a number, found {operand.type}", node.operand.span)
+                return None
+            return self._fold(T.Unary("-", operand, operand.type, span))
+        if isinstance(node, S.Binary):
+            return self._binary(node, scope)
+        if isinstance(node, S.Conditional):
+            test = self._expr(node.test, scope, BOOL)
+            then = self._expr(node.then, scope, expected)
+            otherwise = self._expr(node.otherwise, scope, then.type if then is not None else expected)
+            if test is None or then is None or otherwise is None:
+                return None
+            type_ = self._unify(then.type, otherwise.type)
+            if type_ is None:
+                self._error(f"the two cases of '?:' differ in type: {then.type} and {otherwise.type}", span)
+                return None
+            return self._fold(T.Conditional(test, then, otherwise, type_, span))
+        if isinstance(node, S.Call):
+            args = [self._expr(a, scope) for a in node.args]
+            if any(a is None for a in args):
+                return None
+            for arg, arg_node in zip(args, node.args):
+                if not arg.type.is_numeric:  # type: ignore[union-attr]
+                    self._error(f"{node.function} needs numbers, found {arg.type}", arg_node.span)  # type: ignore
+                    return None
+            type_ = INT if all(a.type == INT for a in args) else REAL  # type: ignore[union-attr]
+            return self._fold(T.Call(node.function, tuple(args), type_, span))  # type: ignore[arg-type]
+        if isinstance(node, S.Member):
+            operand = self._expr(node.operand, scope)
+            if operand is None:
+                return None
+            codes = []
+            for value_node in node.values:
+                value = self._expr(value_node, _Scope("a value of 'in {...}'", scope.bindings), operand.type)
+                if value is None:
+                    return None
+                value = self._coerce(value, operand.type, value_node.span, "the left side of 'in'")
+                if value is None:
+                    return None
+                if not isinstance(value, T.Literal):
+                    self._error("the values in 'in {...}' must be constants", value_node.span)
+                    return None
+                if operand.type == REAL or value.type == REAL:
+                    self._error("'in {...}' compares whole values: ints, bools or enum values", value_node.span,
+                                hint="use comparisons like `x >= 0.5` for reals")
+                    return None
+                codes.append(int(value.value))
+            return self._fold(T.Member(operand, tuple(codes), BOOL, span))
+        raise AssertionError(f"unexpected node {node!r}")  # the grammar produces no other node
+
+    def _name(self, node: S.Name, scope: _Scope, expected: Type | None) -> T.Expr | None:
+        name, span = node.name, node.span
+        if name in scope.bindings:
+            literal = scope.bindings[name]
+            return T.Literal(literal.value, literal.type, span)
+        if name in self.constants:
+            constant = self.constants[name]
+            return T.Literal(constant.value, constant.type, span)
+        if name in self.variables:
+            variable = self.variables[name]
+            return T.VarRef(list(self.variables).index(name), name, variable.domain.type, span)
+        if name in self.params:
+            if not scope.allow_params:
+                self._error(f"param '{name}' can only be used in cost and intent terms, not in {scope.where}",
+                            span, hint="use a `const` for numbers that shape the world; params are cost weights")
+                return None
+            return T.ParamRef(name, REAL, span)
+        if name in self.formulas:
+            info = self._formula(name)
+            if info is None or info.checked is None:
+                return None
+            checked = info.checked
+            mentions = list(checked.traverse())
+            if not scope.allow_actions and any(isinstance(n, T.ActionIs) for n in mentions):
+                self._error(f"formula '{name}' mentions an action indicator and cannot be used in {scope.where}",
+                            span)
+                return None
+            if not scope.allow_params and any(isinstance(n, T.ParamRef) for n in mentions):
+                self._error(f"formula '{name}' mentions a param and cannot be used in {scope.where}", span,
+                            hint="params are cost weights: they belong in cost and intent terms only")
+                return None
+            return checked
+        if name in self.enum_types:
+            return self._enum_value(name, span, expected)
+        if name in self.declared:  # declared, but not usable in expressions (or failed to check)
+            declaration = self.declared[name]
+            if isinstance(declaration, (S.Const, S.Param, S.Var)):
+                return None  # its own declaration already reported the problem
+            self._error(f"'{name}' is a {_kind(declaration)}, not a value", span,
+                        hint=f"write '[{name}]' for 'the action taken is {name}'"
+                        if isinstance(declaration, S.Action) else None)
+            return None
+        self._unknown(name, span, self._candidates(scope))
+        return None
+
+    def _enum_value(self, name: str, span: Span | None, expected: Type | None) -> T.Literal | None:
+        types = self.enum_types[name]
+        if expected is not None and expected.kind == "enum":
+            if name in expected.values:
+                return T.Literal(expected.values.index(name), expected, span)
+            self._error(f"'{name}' is not one of the values {expected}", span)
+            return None
+        if len(types) == 1:
+            return T.Literal(types[0].values.index(name), types[0], span)
+        self._error(f"'{name}' is a value of several enums ({', '.join(map(str, types))}); "
+                    "compare it with a variable so its type is known", span)
+        return None
+
+    def _binary(self, node: S.Binary, scope: _Scope) -> T.Expr | None:
+        op, span = node.op, node.span
+        if op in ("==", "!="):  # resolve a bare enum value by the type of the other side
+            if self._is_enum_name(node.left, scope) and not self._is_enum_name(node.right, scope):
+                right = self._expr(node.right, scope)
+                left = self._expr(node.left, scope, right.type if right is not None else None)
+            else:
+                left = self._expr(node.left, scope)
+                right = self._expr(node.right, scope, left.type if left is not None else None)
+        else:
+            left = self._expr(node.left, scope)
+            right = self._expr(node.right, scope)
+        if left is None or right is None:
+            return None
+        lt, rt = left.type, right.type
+        if op in ("&&", "||", "->", "<->"):
+            for side, side_node in ((left, node.left), (right, node.right)):
+                if side.type != BOOL:
+                    self._error(f"'{op}' needs conditions, found {side.type}", side_node.span,
+                                hint="compare numbers first, e.g. `battery > 0`")
+                    return None
+            return self._fold(T.Binary(op, left, right, BOOL, span))
+        if op in ("==", "!="):
+            if lt != rt and lt.kind == rt.kind == "enum" and isinstance(right, T.Literal):
+                right = self._coerce(right, lt, node.right.span, "the left side")
+            elif lt != rt and lt.kind == rt.kind == "enum" and isinstance(left, T.Literal):
+                left = self._coerce(left, rt, node.left.span, "the right side")
+            elif lt != rt and not (lt.is_numeric and rt.is_numeric):
+                self._error(f"cannot compare {lt} with {rt}", span)
+                return None
+            if left is None or right is None:
+                return None
+            return self._fold(T.Binary(op, left, right, BOOL, span))
+        if op in ("<", "<=", ">", ">="):
+            for side, side_node in ((left, node.left), (right, node.right)):
+                if not side.type.is_numeric:
+                    self._error(f"'{op}' compares numbers, found {side.type}", side_node.span)
+                    return None
+            return self._fold(T.Binary(op, left, right, BOOL, span))
+        # arithmetic: a condition counts as 0/1 only as a factor of '*'
+        for side, side_node in ((left, node.left), (right, node.right)):
+            if side.type.is_numeric or (op == "*" and side.type == BOOL):
+                continue
+            hint = ("a condition counts as 0/1 as a factor: write `1 * (condition)`"
+                    if side.type == BOOL else None)
+            self._error(f"'{op}' needs numbers, found {side.type}", side_node.span, hint=hint)
+            return None
+        if op == "/":
+            if isinstance(right, T.Literal) and right.value == 0:
+                self._error("division by zero", node.right.span)
+                return None
+            type_ = REAL
+        else:
+            numeric = [t for t in (lt, rt) if t.is_numeric]
+            type_ = INT if all(t == INT for t in numeric) else REAL
+        return self._fold(T.Binary(op, left, right, type_, span))
+
+    def _is_enum_name(self, node: S.Expr, scope: _Scope) -> bool:
+        return (isinstance(node, S.Name) and node.name in self.enum_types and node.name not in scope.bindings
+                and node.name not in self.declared)
+
+    def _resolve_actions(self, node: S.ActionSet) -> T.ActionIs | None:
+        names: set[str] = set()
+        for ref in node.refs:
+            base = ref.name.text
+            if base not in self.actions:
+                if base in self.action_params:  # declared, but every expansion failed to check
+                    return None
+                self._unknown(base, ref.name.span, list(self.actions), "action")
+                return None
+            expansions = self.actions[base]
+            if ref.args is None:
+                names.update(a.name for a in expansions)
+                continue
+            params = self.action_params[base]
+            if len(ref.args) != len(params):
+                self._error(f"action '{base}' has {len(params)} parameter(s), found {len(ref.args)}", ref.span)
+                return None
+            values = []
+            for arg, param in zip(ref.args, params):
+                domain = self._domain(param.domain, f"parameter '{param.name}'")
+                literal = self._expr(arg, _Scope("an action argument"), domain.type if domain else None)
+                if domain is None or literal is None:
+                    return None
+                if not isinstance(literal, T.Literal) or not domain.contains(int(literal.value)):
+                    self._error(f"'{self._text(arg.span)}' is not a value of parameter '{param.name}' ({domain})",
+                                arg.span)
+                    return None
+                values.append(domain.decode(int(literal.value)))
+            names.add(f"{base}({', '.join(values)})")
+        return T.ActionIs(frozenset(names), self._text(node.span), BOOL, node.span)
+
+    # --- types and folding ---------------------------------------------------------------------
+
+    @staticmethod
+    def _unify(a: Type, b: Type) -> Type | None:
+        if a == b:
+            return a
+        if a.is_numeric and b.is_numeric:
+            return REAL
+        return None
+
+    def _coerce(self, value: T.Expr, target: Type, span: Span | None, what: str) -> T.Expr | None:
+        """``value`` as a value of ``target``: ints widen to reals, enum literals move by name."""
+        if value.type == target or (target == REAL and value.type == INT):
+            return value
+        if (target.kind == "enum" and value.type.kind == "enum" and isinstance(value, T.Literal)
+                and value.type.values[int(value.value)] in target.values):
+            return T.Literal(target.values.index(value.type.values[int(value.value)]), target, value.span)
+        hint = None
+        if target == INT and value.type == REAL:
+            hint = "an int variable takes whole numbers; '/' always gives a real"
+        self._error(f"{what} is of type {target}, found {value.type}", span, hint=hint)
+        return None
+
+    def _fold(self, node: T.Expr) -> T.Expr | None:
+        """Replace ``node`` by a literal when all its operands are literals (exact arithmetic)."""
+        children = node.children
+        if not children or not all(isinstance(c, T.Literal) for c in children):
+            return node
+        values = [c.value for c in children]  # type: ignore[attr-defined]
+        try:
+            value = _evaluate(node, values)
+        except ZeroDivisionError:
+            self._error("division by zero", node.span)  # type: ignore[attr-defined]
+            return None
+        return T.Literal(value, node.type, node.span)  # type: ignore[attr-defined]
+
+
+def _evaluate(node: T.Expr, values: list[Value]) -> Value:
+    """The exact value of ``node`` applied to its operands' values."""
+    if isinstance(node, T.Unary):
+        return (not values[0]) if node.op == "!" else -values[0]
+    if isinstance(node, T.Conditional):
+        return values[1] if values[0] else values[2]
+    if isinstance(node, T.Member):
+        return int(values[0]) in node.values
+    if isinstance(node, T.Call):
+        result = {"min": min, "max": max, "abs": lambda v: abs(v)}[node.function](*values)
+        return _normalise(result, node.type)
+    assert isinstance(node, T.Binary)
+    a, b = values
+    op = node.op
+    if op in ("&&", "||", "->", "<->"):
+        return {"&&": a and b, "||": a or b, "->": (not a) or b, "<->": a == b}[op]
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    a, b = int(a) if isinstance(a, bool) else a, int(b) if isinstance(b, bool) else b
+    if op == "/":
+        return Fraction(a) / Fraction(b)
+    return _normalise({"+": a + b, "-": a - b, "*": a * b}[op], node.type)
+
+
+def _normalise(value: Value, type_: Type) -> Value:
+    return int(value) if type_ == INT else Fraction(value)
+
+
+def _literal_value(domain: T.Domain, code: int) -> Value:
+    return bool(code) if isinstance(domain, T.BoolDomain) else code
+
+
+def _show(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return str(value.numerator)
+        decimal = float(value)
+        return repr(decimal) if Fraction(repr(decimal)) == value else str(value)
+    return str(value)
+
+
+def _show_literal(literal: T.Literal) -> str:
+    if literal.type.kind == "enum":
+        return literal.type.values[int(literal.value)]
+    return _show(literal.value)
+
+
+def _kind(declaration: S.Node) -> str:
+    if isinstance(declaration, S.Formula):
+        return "label" if declaration.is_label else "formula"
+    if isinstance(declaration, S.Term):
+        return f"{declaration.kind} term"
+    return {S.Const: "constant", S.Param: "param", S.Var: "variable", S.Action: "action", S.Event: "event",
+            S.Check: "check"}.get(type(declaration), "declaration")
+
