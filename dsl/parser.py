@@ -110,6 +110,10 @@ _SLIPS = {
     ("a branch needs '->' between its probability and its outcome", "write `0.9 -> battery' = FULL`"): [
         "model m\naction a: 0.5 x' = 1", "model m\naction a: 0.5 skip",
     ],
+    ("a branch probability cannot start with '-'", "probabilities lie in [0, 1]; a leading '-' is read as "
+     "subtraction from the update on the line before"): [
+        "model m\naction a:\n 0.5 -> x' = 1\n -0.5 -> skip", "model m\naction a:\n 0.5 -> x' = 1\n -0.5 -> x' = 2",
+    ],
     ("missing ':' after the check's name", "write `check NAME : property`"): [
         "model m\ncheck c never x", "model m\ncheck c P >= 1 [F x]",
     ],

@@ -426,6 +426,9 @@ class _Checker:
             target = node.target.text
             variable = self.variables.get(target)
             if variable is None:
+                if isinstance(self.declared.get(target), S.Var):
+                    ok = False  # its declaration failed to check and was reported there
+                    continue
                 if target in self.declared:
                     self._error(f"'{target}' is a {_kind(self.declared[target])}, only variables can be updated",
                                 node.target.span)
