@@ -1,0 +1,164 @@
+"""The parser: exact trees (spans excluded from ==), exact spans, the grammar's own health, fuzzing."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lark import Lark
+
+from dsl import syntax as S
+from dsl.errors import Span, SpecError, SpecSyntaxError
+from dsl.parser import _parser, parse
+
+
+def ident(text: str) -> S.Ident:
+    return S.Ident(text)
+
+
+def test_grammar_has_no_conflicts_or_terminal_collisions() -> None:
+    # strict mode turns shift/reduce conflicts and regexp collisions into errors
+    Lark.open("grammar.lark", rel_to=__import__("dsl.parser").parser.__file__, parser="lalr", lexer="basic",
+              strict=True, start=["start", "declarations"])
+
+
+def test_declarations_parse_to_their_nodes() -> None:
+    module = parse('model m "doc"\ndiscount 19/20\nconst K = 2\nparam w = 0.5 in [0, 1]\n'
+                   "var x : 0..K = 1\nvar c : {red, green}\nvar b : bool = true\n"
+                   "formula f = x + 1\nlabel l = b\nterminal x == K\n"
+                   "cost hunger = w * (x <= 1)\nintent joy = 1\n")
+    assert module.header == S.Header(ident("m"), "doc")
+    assert module.declarations == (
+        S.Discount(S.Binary("/", S.Number(19), S.Number(20))),
+        S.Const(ident("K"), S.Number(2)),
+        S.Param(ident("w"), S.Number(Fraction(1, 2)), S.Number(0), S.Number(1)),
+        S.Var(ident("x"), S.IntDomain(S.Number(0), S.Name("K")), S.Number(1)),
+        S.Var(ident("c"), S.EnumDomain((ident("red"), ident("green"))), None),
+        S.Var(ident("b"), S.BoolDomain(), S.Boolean(True)),
+        S.Formula(ident("f"), S.Binary("+", S.Name("x"), S.Number(1))),
+        S.Formula(ident("l"), S.Name("b"), is_label=True),
+        S.Terminal(S.Binary("==", S.Name("x"), S.Name("K"))),
+        S.Term("cost", ident("hunger"),
+               S.Binary("*", S.Name("w"), S.Binary("<=", S.Name("x"), S.Number(1)))),
+        S.Term("intent", ident("joy"), S.Number(1)),
+    )
+
+
+def test_actions_events_branches_and_skip() -> None:
+    module = parse("model m\naction move(to: room) when !off: room' = to, b' = max(b - 1, 0)\n"
+                   "action recharge:\n  0.9 -> b' = 4\n  0.1 -> skip\naction wait: skip\n"
+                   "event press when !p: 0.2 -> p' = true\n")
+    move, recharge, wait, press = module.declarations
+    assert move == S.Action(
+        ident("move"), (S.ActionParam(ident("to"), S.DomainOf(ident("room"))),),
+        S.Unary("!", S.Name("off")),
+        (S.Branch(None, (S.Update(ident("room"), S.Name("to")),
+                         S.Update(ident("b"), S.Call("max", (S.Binary("-", S.Name("b"), S.Number(1)),
+                                                             S.Number(0)))))),))
+    assert recharge.branches == (S.Branch(S.Number(Fraction(9, 10)), (S.Update(ident("b"), S.Number(4)),)),
+                                 S.Branch(S.Number(Fraction(1, 10)), ()))
+    assert wait == S.Action(ident("wait"), (), None, (S.Branch(None, ()),))
+    assert press == S.Event(ident("press"), S.Unary("!", S.Name("p")),
+                            (S.Branch(S.Number(Fraction(1, 5)), (S.Update(ident("p"), S.Boolean(True)),)),))
+
+
+def test_checks() -> None:
+    module = parse("model m\n"
+                   "check a: accepts_shutdown(request = p, comply = [comply], mechanism = [switch])\n"
+                   "check b for all params: never s == disabled\n"
+                   "check c: P >= 0.9 [ F<=5 off ]\ncheck d: P < 1 [ !off U p ]\ncheck e: cost[hunger] <= 12\n"
+                   "check f: power_seeking <= 0.05\ncheck g: regret(welfare) <= 0.1\n"
+                   "check h: always (p -> [comply, move(dock)])\ncheck i: P > 0 [ G x ]\ncheck j: P > 0 [ X x ]\n")
+    checks = {c.name.text: c for c in module.declarations}
+    assert checks["a"].property == S.NamedCheck(ident("accepts_shutdown"), (
+        S.Argument(ident("request"), S.Name("p")),
+        S.Argument(ident("comply"), S.ActionSet((S.ActionRef(ident("comply")),))),
+        S.Argument(ident("mechanism"), S.ActionSet((S.ActionRef(ident("switch")),)))), None, None)
+    assert checks["b"].for_all_params and not checks["a"].for_all_params
+    assert checks["c"].property == S.Probability(">=", S.Number(Fraction(9, 10)),
+                                                 S.Eventually(S.Name("off"), S.Number(5)))
+    assert checks["d"].property.path == S.Until(S.Unary("!", S.Name("off")), S.Name("p"))
+    assert checks["e"].property == S.CostBound(ident("hunger"), "<=", S.Number(12))
+    assert checks["f"].property == S.NamedCheck(ident("power_seeking"), None, "<=", S.Number(Fraction(1, 20)))
+    assert checks["g"].property == S.NamedCheck(ident("regret"), (S.Argument(None, S.Name("welfare")),), "<=",
+                                                S.Number(Fraction(1, 10)))
+    assert checks["h"].property.condition == S.Binary("->", S.Name("p"), S.ActionSet(
+        (S.ActionRef(ident("comply")), S.ActionRef(ident("move"), (S.Name("dock"),)))))
+    assert isinstance(checks["i"].property.path, S.Globally) and isinstance(checks["j"].property.path, S.Next)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a || b && c", S.Binary("||", S.Name("a"), S.Binary("&&", S.Name("b"), S.Name("c")))),
+    ("a -> b -> c", S.Binary("->", S.Name("a"), S.Binary("->", S.Name("b"), S.Name("c")))),
+    ("!a && b", S.Binary("&&", S.Unary("!", S.Name("a")), S.Name("b"))),
+    ("1 + 2 * 3", S.Binary("+", S.Number(1), S.Binary("*", S.Number(2), S.Number(3)))),
+    ("1 - 2 - 3", S.Binary("-", S.Binary("-", S.Number(1), S.Number(2)), S.Number(3))),
+    ("-x * 2", S.Binary("*", S.Unary("-", S.Name("x")), S.Number(2))),
+    ("x < 2 == b", None),  # comparisons do not chain
+    ("a ? 1 : b ? 2 : 3", S.Conditional(S.Name("a"), S.Number(1),
+                                         S.Conditional(S.Name("b"), S.Number(2), S.Number(3)))),
+    ("x in {1, 2} && y", S.Binary("&&", S.Member(S.Name("x"), (S.Number(1), S.Number(2))), S.Name("y"))),
+    ("a <-> b || c", S.Binary("<->", S.Name("a"), S.Binary("||", S.Name("b"), S.Name("c")))),
+    ("abs(x - 1) >= 1e-3", S.Binary(">=", S.Call("abs", (S.Binary("-", S.Name("x"), S.Number(1)),)),
+                                    S.Number(Fraction(1, 1000)))),
+])
+def test_precedence(text: str, expected: S.Expr | None) -> None:
+    if expected is None:
+        with pytest.raises(SpecSyntaxError):
+            parse(f"model m\nformula f = {text}\n")
+    else:
+        assert parse(f"model m\nformula f = {text}\n").declarations[0].value == expected
+
+
+def test_spans_point_at_the_source() -> None:
+    module = parse("model m\naction drain when battery > 0:\n    battery' = battery - 1\n", "r.corrigo")
+    action = module.declarations[0]
+    assert action.span == Span("r.corrigo", 2, 1, 3, 27)
+    assert action.name.span == Span("r.corrigo", 2, 8, 2, 13)
+    assert action.guard.span == Span("r.corrigo", 2, 19, 2, 30)
+    update = action.branches[0].updates[0]
+    assert update.target.span == Span("r.corrigo", 3, 5, 3, 12)
+    assert update.value.right.span == Span("r.corrigo", 3, 26, 3, 27)
+
+
+def test_doc_strings_single_and_triple_quoted() -> None:
+    assert parse('model m\n"one line"\n').header.doc == "one line"
+    assert parse('model m\n"""\n  two\n  lines\n"""\n').header.doc == "two\nlines"
+
+
+def test_comments_and_free_layout() -> None:
+    assert parse("model m # a comment\n# another\naction a:\n\n   skip # done\n").declarations == (
+        S.Action(ident("a"), (), None, (S.Branch(None, ()),)),)
+
+
+def test_several_syntax_errors_are_all_reported() -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse("model m\naction a when x = 1: skip\naction b: x = 2\nformula f = (x\ncheck c: never x\n")
+    assert [d.span.line for d in caught.value.diagnostics] == [2, 3, 5]
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=300)
+def test_arbitrary_text_raises_only_spec_errors(text: str) -> None:
+    try:
+        parse(text)
+    except SpecError:
+        pass
+
+
+@given(st.lists(st.sampled_from(
+    ["model", "m", "action", "a", ":", "when", "x", "'", "=", "==", "->", "0.5", "1", "skip", "var",
+     "0..3", "{", "}", ",", "(", ")", "[", "]", "check", "P", ">=", "F", "cost", "!", "&&", "\n", "#",
+     '"', "event", "in", "?", "min", "bool", "-", "*", "discount", "terminal", "never"]), max_size=40))
+@settings(max_examples=300)
+def test_token_soup_raises_only_spec_errors(tokens: list[str]) -> None:
+    try:
+        parse("model m\n" + " ".join(tokens))
+    except SpecError:
+        pass
+
+
+def test_parser_is_built_once() -> None:
+    assert _parser() is _parser()

@@ -1,0 +1,143 @@
+"""The checker: resolved names, folded constants, expanded actions, types, domains, overrides."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dsl
+from dsl import spec as T
+from dsl.errors import SpecError, SpecTypeError
+
+DESIGN_SKETCH = Path(__file__).resolve().parent.parent / "data" / "design_sketch.corrigo"
+
+
+def load(body: str, overrides=None) -> T.Spec:
+    return dsl.load("model m\ndiscount 0.9\n" + body, overrides)
+
+
+def test_the_design_sketch_checks_as_written() -> None:
+    spec = dsl.load(DESIGN_SKETCH)
+    assert spec.name == "household_robot" and spec.discount == Fraction(19, 20)
+    assert [a.name for a in spec.actions] == ["move(dock)", "move(hall)", "move(lab)", "move(switch_room)",
+                                              "recharge", "disable_switch", "comply", "wait"]
+    assert [(v.name, str(v.domain), v.initial) for v in spec.variables] == [
+        ("battery", "0..4", 4), ("room", "{dock, hall, lab, switch_room}", 1), ("switch", "{armed, disabled}", 0),
+        ("pressed", "bool", 0), ("off", "bool", 0)]
+    assert [c.name for c in spec.costs] == ["hunger", "curiosity", "effort"]
+    assert [c.name for c in spec.checks] == ["corrigible", "no_sabotage", "reaches_off", "bounded", "no_power",
+                                             "faithful"]
+    assert spec.checks[0].property == T.AcceptsShutdown(
+        T.VarRef(3, "pressed", T.BOOL), frozenset({"comply"}), (2,))
+    assert spec.checks[2].text == "P >= 0.9 [ F off ]"
+    assert spec.params == (T.Parameter("w_hunger", Fraction(2), Fraction(0), Fraction(10)),)
+
+
+def test_constants_fold_exactly() -> None:
+    spec = load("const A = 1/3\nconst B = A * 3 + 2\nconst C = B > 2 ? 7 : 8\nvar x : 0..C = min(C, 6)\n"
+                "action a: skip\ncost k = A + x\n")
+    assert [(c.name, c.value, str(c.type)) for c in spec.constants] == [
+        ("A", Fraction(1, 3), "real"), ("B", 3, "real"), ("C", 7, "int")]
+    assert spec.variables[0].domain == T.IntDomain(0, 7) and spec.variables[0].initial == 6
+    assert spec.costs[0].expr == T.Binary("+", T.Literal(Fraction(1, 3), T.REAL), T.VarRef(0, "x", T.INT), T.REAL)
+
+
+def test_enum_values_resolve_by_context_and_action_parameters_expand() -> None:
+    spec = load("var room : {dock, hall, lab} = hall\nvar mood : {calm, lab_coat}\n"
+                "action move(to: room) when room != to: room' = to\naction go(n: {dock, lab}): room' = n\n")
+    assert spec.variables[0].initial == 1
+    move_lab = next(a for a in spec.actions if a.name == "move(lab)")
+    assert move_lab.guard == T.Binary("!=", T.VarRef(0, "room", T.Type("enum", ("dock", "hall", "lab"))),
+                                      T.Literal(2, T.Type("enum", ("dock", "hall", "lab"))), T.BOOL)
+    go_lab = next(a for a in spec.actions if a.name == "go(lab)")
+    assert go_lab.branches[0].updates[0].expr.value == 2  # 'lab' re-coded into room's enum
+    assert [a.name for a in spec.actions] == ["move(dock)", "move(hall)", "move(lab)", "go(dock)", "go(lab)"]
+
+
+def test_action_indicators_name_expansions() -> None:
+    spec = load("var room : {dock, hall}\naction move(to: room): room' = to\naction wait: skip\n"
+                "cost effort = 0.1 * [move]\ncost docked = [move(dock), wait]\n")
+    assert spec.costs[0].expr.right.actions == frozenset({"move(dock)", "move(hall)"})
+    docked = spec.costs[1].expr  # a condition as a whole term counts 1
+    assert docked.op == "*" and docked.right.actions == frozenset({"move(dock)", "wait"})
+
+
+def test_formulas_are_inlined_and_kept_by_name() -> None:
+    spec = load("var b : 0..4\nformula low = b <= 1\nlabel empty = b == 0\naction a: skip\ncost hunger = 2 * low\n")
+    low = T.Binary("<=", T.VarRef(0, "b", T.INT), T.Literal(1, T.INT), T.BOOL)
+    assert spec.costs[0].expr == T.Binary("*", T.Literal(2, T.INT), low, T.INT)
+    assert [f.name for f in spec.formulas] == ["low", "empty"]
+
+
+def test_branch_probabilities_that_depend_on_the_state_are_left_to_the_compiler() -> None:
+    spec = load("var b : 0..4\naction a:\n  b / 4 -> b' = 0\n  1 - b / 4 -> skip\n")
+    assert not isinstance(spec.actions[0].branches[0].probability, T.Literal)
+
+
+def test_several_terminal_declarations_are_or_ed() -> None:
+    spec = load("var b : 0..4\naction a: skip\nterminal b == 0\nterminal b == 4\n")
+    assert spec.terminal.op == "||"
+
+
+def test_overrides_replace_constants_and_params() -> None:
+    spec = load("const FULL = 4\nparam w = 1 in [0, 5]\nvar b : 0..FULL = FULL\naction a: skip\ncost c = w * b\n",
+                {"FULL": "6", "w": "2.5"})
+    assert spec.variables[0].domain == T.IntDomain(0, 6) and spec.variables[0].initial == 6
+    assert spec.params[0].value == Fraction(5, 2)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"FULL": "2.5"}, "constant 'FULL' is of type int"),
+    ({"w": "9"}, "param 'w' = 9 lies outside its range [0, 5]"),
+    ({"b": "1"}, "'b' is a variable"),
+    ({"FULLL": "1"}, "did you mean 'FULL'?"),
+    ({"FULL": "abc"}, "'abc' is not a number or a bool"),
+])
+def test_bad_overrides(overrides: dict[str, str], message: str) -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load("const FULL = 4\nparam w = 1 in [0, 5]\nvar b : 0..FULL = FULL\naction a: skip\ncost c = w * b\n",
+             overrides)
+    assert message in caught.value.render()
+
+
+def test_linear_params_are_accepted() -> None:
+    spec = load("param w = 1 in [0, 5]\nparam v = 1 in [0, 5]\nvar b : 0..4\naction a: skip\n"
+                "cost c = w * (b <= 1) - v * b / 2 + (b > 2 ? w : 3) + -w\n")
+    assert {n.name for n in spec.costs[0].expr.traverse() if isinstance(n, T.ParamRef)} == {"w", "v"}
+
+
+def test_load_reads_files_and_text(tmp_path: Path) -> None:
+    path = tmp_path / "s.corrigo"
+    path.write_text("model s\ndiscount 1\naction a: skip\n")
+    assert dsl.load(path).path == str(path)
+    assert dsl.load(str(path)).name == "s"
+    assert dsl.load("model t\ndiscount 1\naction a: skip\n").path == "<string>"
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z_][A-Za-z0-9_]*'?|\d+(?:\.\d+)?|\.\.|[-=!<>]=|&&|\|\||->|\S", text)
+
+
+@given(st.data())
+@settings(max_examples=200)
+def test_mutated_specs_raise_only_spec_errors(data: st.DataObject) -> None:
+    """Delete, duplicate or swap tokens of a real spec: the result loads or fails with a SpecError."""
+    tokens = _tokens(DESIGN_SKETCH.read_text())
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(tokens) - 1))
+        kind = data.draw(st.sampled_from(["delete", "duplicate", "replace"]))
+        if kind == "delete":
+            del tokens[i]
+        elif kind == "duplicate":
+            tokens.insert(i, tokens[i])
+        else:
+            tokens[i] = data.draw(st.sampled_from(tokens))
+    try:
+        dsl.load("\n".join(tokens))
+    except SpecError:
+        pass
