@@ -1,0 +1,13 @@
+"""The finite MDP: compiled from a checked spec, or built from arrays."""
+
+from .compiler import StateLimitError, compile
+from .model import TERMINAL_ACTION, ModelError, TabularMDP, from_arrays
+
+__all__ = [
+    "StateLimitError",
+    "TERMINAL_ACTION",
+    "ModelError",
+    "TabularMDP",
+    "compile",
+    "from_arrays",
+]

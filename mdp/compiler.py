@@ -1,0 +1,759 @@
+"""Compile a checked spec into a :class:`~mdp.model.TabularMDP` by vectorised breadth-first search.
+
+States are enumerated breadth-first from the initial assignment, a whole frontier (BFS layer) at a
+time, with numpy: no Python loop runs per state. For one layer:
+
+1. Evaluate ``terminal`` and every action's guard on the frontier: an ``(f, A + 1)`` boolean matrix of
+   enabled choices (the last column is the terminal self-loop). Its nonzeros, in row-major order, are
+   the layer's rows in (state, action declaration) order.
+2. Every row gets one slot per branch of its action ("intermediate outcomes"), laid out in row order;
+   each (action, branch) scatters its updated codes, probabilities and row ids into its slots.
+3. Each event, in declaration order, expands the outcomes where its guard holds into one outcome per
+   branch plus one for the mass left over (nothing happens), in place of the parent, so the outcomes
+   stay in row order. Terminal self-loops are not touched by events.
+4. Outcomes are encoded as int64 keys (mixed radix over the variables' domains) and looked up among
+   known states: a dense key -> index table when the key space is moderate, sorted runs of keys
+   (searchsorted, merged like a binomial heap so the total work stays O(n log n)) otherwise. Unknown
+   keys become new states, numbered in the order of their first occurrence: breadth-first numbering
+   with the initial state as 0, which keeps neighbours close in memory for the solver.
+
+The layers' (row, successor, probability) triples are stacked into one CSR matrix at the end, where
+scipy sorts each row and sums duplicate successors. Costs, intents and labels are evaluated on the same
+arrays. Model errors (deadlocks, updates out of domain, bad probabilities, division by zero) are
+collected per layer, with the first offending state of each, and raised together as a
+:class:`~mdp.model.ModelError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from dsl.errors import Diagnostic, ResourceLimitError, Span
+from dsl.spec import ActionIs, Branch, Spec, Update, Variable
+
+from .expressions import DivisionByZeroError, Vectorized, vectorize
+from .model import TERMINAL_ACTION, ModelError, TabularMDP
+
+__all__ = ["StateLimitError", "compile"]
+
+_DENSE_TABLE_LIMIT = 1 << 26
+"""Key spaces up to this size use a dense key -> index table (4 bytes per possible state)."""
+
+_PROBABILITY_TOLERANCE = 1e-9
+"""How far the branch probabilities of an action may sum from 1 (they are floats of exact numbers)."""
+
+_LEFTOVER_ZERO = 1e-12
+"""An event's left-over mass below this is float noise of probabilities that sum to 1."""
+
+_MAX_INT64 = (1 << 63) - 1
+_PATH_SHOWN = 8  # actions shown of a long path to an offending state
+
+
+class StateLimitError(ResourceLimitError):
+    """The model has more states than ``max_states`` allows.
+
+    Attributes
+    ----------
+    limit
+        The ``max_states`` given.
+    n_states
+        States found when the enumeration stopped (more than ``limit``).
+    n_unexplored
+        Of those, states whose successors were not computed yet.
+    """
+
+    def __init__(self, limit: int, n_states: int, n_unexplored: int) -> None:
+        self.limit = limit
+        self.n_states = n_states
+        self.n_unexplored = n_unexplored
+        were = "state was" if n_unexplored == 1 else "states were"
+        super().__init__(f"reached {limit:,} states (--max-states); {n_unexplored:,} {were} still unexplored")
+
+    def __reduce__(self):  # keeps the error picklable
+        return (type(self), (self.limit, self.n_states, self.n_unexplored))
+
+
+def compile(spec: Spec, max_states: int | None = None,
+            progress: Callable[[int, int], object] | None = None) -> TabularMDP:
+    """Enumerate the reachable states of ``spec`` and build its tabular MDP.
+
+    Parameters
+    ----------
+    spec
+        A checked spec (:func:`dsl.load`).
+    max_states
+        Stop with :class:`StateLimitError` once more states than this are found.
+    progress
+        Called once per breadth-first layer as ``progress(n_states_so_far, frontier_size)``.
+
+    Returns
+    -------
+    TabularMDP
+        States numbered breadth-first from the initial state (index 0); rows in state order, then
+        action declaration order (a terminal state has one zero-cost ``TERMINAL_ACTION`` self-loop);
+        ``costs``/``intents`` per term and row; ``labels`` for every bool formula that does not
+        mention actions; ``state_codes`` ``(n, k)`` to decode states.
+
+    Raises
+    ------
+    ModelError
+        A reachable non-terminal state with no enabled action, an update outside its variable's
+        domain, branch probabilities outside ``[0, 1]`` or not summing to 1 (at most 1 for events),
+        or a division by zero. Each diagnostic points at the source and names the offending state.
+    StateLimitError
+        More than ``max_states`` states (a :class:`~dsl.errors.ResourceLimitError`).
+    ResourceLimitError
+        The variables' domains have more combinations than an int64 key can number.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from dsl.errors import Source
+    >>> from dsl.spec import BOOL, INT, Action, Binary, Branch, IntDomain, Literal, Spec, Update, VarRef, Variable
+    >>> x = VarRef(0, "x", INT)
+    >>> step = Action("step", "step", Binary("<", x, Literal(2, INT), BOOL),
+    ...               (Branch(Literal(1, INT), (Update(0, Binary("+", x, Literal(1, INT), INT)),)),))
+    >>> spec = Spec("count", "", Source("<doc>", ""), Fraction(1), (), (), (Variable("x", IntDomain(0, 2), 0),),
+    ...             (), (step,), (), Binary("==", x, Literal(2, INT), BOOL), (), (), ())
+    >>> model = compile(spec)
+    >>> model.n_states, model.state_codes.ravel().tolist(), model.actions(2)
+    (3, [0, 1, 2], ('<terminal>',))
+    """
+    return _Compiler(spec, max_states, progress).run()
+
+
+# --- the compiled spec -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledUpdate:
+    update: Update
+    value: Vectorized
+    lo: int
+    hi: int
+    is_bool: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledBranch:
+    branch: Branch
+    probability: Vectorized
+    updates: tuple[_CompiledUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledChoice:
+    """An action or an event: a guard and branches."""
+
+    name: str
+    kind: str  # "action" | "event"
+    span: Span | None
+    guard: Vectorized
+    branches: tuple[_CompiledBranch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """One model error found in a layer, at the first (lowest-numbered) offending state."""
+
+    state: int
+    message: str
+    span: Span | None
+    hint: str | None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Layer:
+    """What one BFS layer contributes to the model (concatenated at the end)."""
+
+    rows_per_state: npt.NDArray[np.int64]
+    row_action: npt.NDArray[np.int32]
+    entries_per_row: npt.NDArray[np.int64]
+    successors: npt.NDArray[np.int32]
+    probabilities: npt.NDArray[np.float64]
+    terminal: npt.NDArray[np.bool_]
+    costs: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    intents: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+
+
+class _Subset(Sequence[npt.NDArray[np.int64]]):
+    """The columns of the states at ``index``, gathered lazily (only the variables an expression reads)."""
+
+    __slots__ = ("_columns", "_index", "_cache")
+
+    def __init__(self, columns: Sequence[npt.NDArray[np.int64]], index: npt.NDArray[np.int64]) -> None:
+        self._columns = columns
+        self._index = index
+        self._cache: dict[int, npt.NDArray[np.int64]] = {}
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __getitem__(self, j):  # type: ignore[override]
+        column = self._cache.get(j)
+        if column is None:
+            column = self._cache[j] = self._columns[j][self._index]
+        return column
+
+
+class _SortedRuns:
+    """Known states as sorted runs of (key, index): lookups by searchsorted, runs merged by size.
+
+    Used when the key space is too large for a dense table. Runs keep sizes decreasing by at least
+    half, so there are O(log n) of them and each key is merged O(log n) times in total.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+
+    def lookup(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Index of each (sorted, unique) key, -1 where unknown."""
+        out = np.full(keys.shape, -1, dtype=np.int64)
+        for run_keys, run_index in self.runs:
+            position = np.searchsorted(run_keys, keys)
+            np.minimum(position, run_keys.size - 1, out=position)
+            hit = run_keys[position] == keys
+            out[hit] = run_index[position[hit]]
+        return out
+
+    def add(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+        """Add sorted, new keys with their indices."""
+        if keys.size == 0:
+            return
+        self.runs.append((keys, index))
+        while len(self.runs) >= 2 and self.runs[-2][0].size <= 2 * self.runs[-1][0].size:
+            (k1, i1), (k2, i2) = self.runs.pop(), self.runs.pop()
+            merged = np.concatenate([k2, k1])
+            order = np.argsort(merged, kind="stable")  # two sorted runs: timsort merges them linearly
+            self.runs.append((merged[order], np.concatenate([i2, i1])[order]))
+
+
+# --- the enumeration ---------------------------------------------------------------------------
+
+
+class _Compiler:
+    """The state of one compilation; :meth:`run` does the breadth-first enumeration."""
+
+    def __init__(self, spec: Spec, max_states: int | None,
+                 progress: Callable[[int, int], object] | None) -> None:
+        self.spec = spec
+        self.max_states = max_states
+        self.progress = progress
+        params = spec.param_values()
+        self.variables = spec.variables
+        self.k = len(spec.variables)
+
+        # mixed-radix keys: the last variable varies fastest
+        sizes = [v.domain.size for v in spec.variables]
+        space = 1
+        for size in sizes:
+            space *= size
+        if space > _MAX_INT64:
+            raise ResourceLimitError(
+                f"the {self.k} variables have {space:.3g} combinations of values, more than corrigo can "
+                f"number with 64-bit keys (about 9.2e18); shrink their domains")
+        self.key_space = space
+        strides, stride = [], 1
+        for size in reversed(sizes):
+            strides.append(stride)
+            stride *= size
+        self.strides = tuple(reversed(strides))
+        self.key_offset = sum(v.domain.lo * s for v, s in zip(spec.variables, self.strides))
+
+        self.actions = tuple(self._choice(a.name, "action", a.span, a.guard, a.branches, params)
+                             for a in spec.actions)
+        self.events = tuple(self._choice(e.name, "event", e.span, e.guard, e.branches, params)
+                            for e in spec.events)
+        self.action_names = tuple(a.name for a in spec.actions) + (TERMINAL_ACTION,)
+        self.terminal = vectorize(spec.terminal, params) if spec.terminal is not None else None
+        self.costs = tuple((t.name, vectorize(t.expr, params)) for t in spec.costs)
+        self.intents = tuple((t.name, vectorize(t.expr, params)) for t in spec.intents)
+        self.labels = tuple((f.name, vectorize(f.expr, params)) for f in spec.formulas
+                            if f.expr.type.kind == "bool"  # type: ignore[attr-defined]
+                            and not any(isinstance(node, ActionIs) for node in f.expr.traverse()))
+        # per action: its branches' probabilities when they are the same in every state
+        self.constant_probabilities = tuple(
+            [float(b.probability.constant) for b in a.branches]
+            if all(b.probability.is_constant for b in a.branches) else None
+            for a in self.actions)
+
+        # filled while enumerating
+        self.n_states = 0
+        self.layers: list[_Layer] = []
+        self.columns: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(self.k)]  # per variable, per layer
+        self.parent_state: list[npt.NDArray[np.int64]] = []  # per layer: BFS parent of each new state
+        self.parent_action: list[npt.NDArray[np.int32]] = []
+        self.problems: dict[tuple[Any, ...], _Problem] = {}
+        if space <= _DENSE_TABLE_LIMIT:
+            self.table: npt.NDArray[np.int32] | None = np.full(space, -1, dtype=np.int32)
+            self.runs: _SortedRuns | None = None
+        else:
+            self.table, self.runs = None, _SortedRuns()
+
+    def _choice(self, name: str, kind: str, span: Span | None, guard: Any, branches: Sequence[Branch],
+                params: dict[str, Any]) -> _CompiledChoice:
+        compiled = []
+        for branch in branches:
+            updates = []
+            for update in branch.updates:
+                domain = self.variables[update.variable].domain
+                updates.append(_CompiledUpdate(update, vectorize(update.expr, params), domain.lo, domain.hi,
+                                               domain.type.kind == "bool"))
+            compiled.append(_CompiledBranch(branch, vectorize(branch.probability, params), tuple(updates)))
+        return _CompiledChoice(name, kind, span, vectorize(guard, params), tuple(compiled))
+
+    # --- driver --------------------------------------------------------------------------------
+
+    def run(self) -> TabularMDP:
+        initial = [np.array([v.initial], dtype=np.int64) for v in self.variables]
+        for variable, column in zip(self.variables, initial):
+            if not variable.domain.contains(int(column[0])):
+                raise ModelError(Diagnostic(
+                    f"the initial value of '{variable.name}' is outside its domain {variable.domain}",
+                    variable.span), self.spec.source)
+        keys = self._keys(initial, 1)
+        self._remember(keys, np.zeros(1, dtype=np.int64))
+        self._store_new(initial, np.array([-1]), np.array([-1], dtype=np.int32))
+        frontier, size, base = initial, 1, 0
+        while size:
+            frontier, new_size = self._expand(frontier, size, base)
+            base += size
+            size = new_size
+            if self.progress is not None:
+                self.progress(self.n_states, size)
+            if self.max_states is not None and self.n_states > self.max_states:
+                raise StateLimitError(self.max_states, self.n_states, self.n_states - base)
+        return self._finish()
+
+    def _store_new(self, columns: Sequence[npt.NDArray[np.int64]], parent_state: npt.NDArray[np.int64],
+                   parent_action: npt.NDArray[np.int32]) -> None:
+        for j in range(self.k):
+            self.columns[j].append(columns[j])
+        self.parent_state.append(parent_state)
+        self.parent_action.append(parent_action)
+        self.n_states += len(parent_state)
+
+    def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> npt.NDArray[np.int64]:
+        key = np.zeros(size, dtype=np.int64)
+        for column, stride in zip(columns, self.strides):
+            if stride == 1:
+                key += column
+            else:
+                key += column * stride
+        if self.key_offset:
+            key -= self.key_offset
+        return key
+
+    def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+        if self.table is not None:
+            self.table[keys] = index
+        else:
+            assert self.runs is not None
+            order = np.argsort(keys)
+            self.runs.add(keys[order], index[order])
+
+    # --- one layer -----------------------------------------------------------------------------
+
+    def _expand(self, frontier: list[npt.NDArray[np.int64]], f: int,
+                base: int) -> tuple[list[npt.NDArray[np.int64]], int]:
+        """Expand the states ``base .. base + f - 1``; return the next frontier and its size."""
+        n_actions = len(self.actions)
+        at = lambda i: base + i  # noqa: E731  (position in the frontier -> state)
+
+        # 1. enabled choices: (f, A + 1), the last column is the terminal self-loop
+        enabled = np.zeros((f, n_actions + 1), dtype=bool)
+        if self.terminal is not None:
+            enabled[:, n_actions] = self._evaluate(self.terminal, frontier, None, "'terminal'", at)
+        live = ~enabled[:, n_actions]
+        for a, action in enumerate(self.actions):
+            guard = self._evaluate(action.guard, frontier, action.name, f"the guard of '{action.name}'", at)
+            np.logical_and(guard, live, out=enabled[:, a])
+        rows_per_state = enabled.sum(axis=1)
+        deadlocked = np.flatnonzero(rows_per_state == 0)
+        if deadlocked.size:
+            self._deadlock(base + int(deadlocked[0]))
+        row_state, row_action = np.nonzero(enabled)  # the layer's rows, in row order
+        m = row_state.size
+        row_of = np.cumsum(enabled.ravel(), dtype=np.int64).reshape(f, n_actions + 1) - 1
+
+        # 2. intermediate outcomes: one slot per branch of each row, in row order
+        n_branches = np.array([len(a.branches) for a in self.actions] + [1], dtype=np.int64)
+        slots = n_branches[row_action]
+        start = np.cumsum(slots) - slots
+        total = int(slots.sum())
+        out = [np.empty(total, dtype=np.int64) for _ in range(self.k)]
+        out_probability = np.empty(total, dtype=np.float64)
+        out_row = np.empty(total, dtype=np.int64)
+        out_live = np.ones(total, dtype=bool)
+        layer = _Layer(rows_per_state.astype(np.int64), row_action.astype(np.int32), np.empty(0, np.int64),
+                       np.empty(0, np.int32), np.empty(0), ~live)
+        layer.costs = {name: np.zeros(m) for name, _ in self.costs}
+        layer.intents = {name: np.zeros(m) for name, _ in self.intents}
+
+        for a, action in enumerate(self.actions):
+            states = np.flatnonzero(enabled[:, a])
+            if states.size == 0:
+                continue
+            rows = row_of[states, a]
+            first = start[rows]
+            sub = _Subset(frontier, states)
+            where = lambda i, states=states: base + int(states[i])  # noqa: E731
+            context = lambda i, name=action.name: (f"taking action '{name}'",)  # noqa: E731
+            probabilities = self._action_probabilities(a, sub, where)
+            for b, branch in enumerate(action.branches):
+                position = first + b if b else first
+                updated = self._updates(action, branch, sub, where, context)
+                for j in range(self.k):
+                    out[j][position] = updated[j] if j in updated else sub[j]
+                out_probability[position] = probabilities[b]
+                out_row[position] = rows
+            for name, term in self.costs:
+                layer.costs[name][rows] = self._evaluate(term, sub, action.name, f"cost '{name}'", where,
+                                                         context)
+            for name, term in self.intents:
+                layer.intents[name][rows] = self._evaluate(term, sub, action.name, f"intent '{name}'", where,
+                                                           context)
+        terminal_states = np.flatnonzero(~live)
+        if terminal_states.size:
+            position = start[row_of[terminal_states, n_actions]]
+            for j in range(self.k):
+                out[j][position] = frontier[j][terminal_states]
+            out_probability[position] = 1.0
+            out_row[position] = row_of[terminal_states, n_actions]
+            out_live[position] = False
+
+        # 3. events, in declaration order, each on every outcome where its guard holds
+        for event in self.events:
+            out, out_probability, out_row, out_live = self._apply_event(
+                event, out, out_probability, out_row, out_live, row_state, row_action, base)
+        self._raise_problems()
+
+        if np.any(out_probability == 0):
+            keep = out_probability > 0
+            out = [column[keep] for column in out]
+            out_probability, out_row = out_probability[keep], out_row[keep]
+
+        # 4. successors: known states by lookup, new ones numbered in order of first occurrence
+        keys = self._keys(out, out_probability.size)
+        successors, first = self._number(keys)
+        new_columns = [column[first] for column in out]
+        parent_rows = out_row[first]
+        self._store_new(new_columns, base + row_state[parent_rows].astype(np.int64),
+                        row_action[parent_rows].astype(np.int32))
+
+        layer.successors = successors
+        layer.probabilities = out_probability
+        layer.entries_per_row = np.bincount(out_row, minlength=m)
+        self.layers.append(layer)
+        return new_columns, first.size
+
+    def _number(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """Successor index of every key, and the positions of first occurrences of new states, in order."""
+        n = self.n_states
+        if self.table is not None:
+            table = self.table
+            index = table[keys]
+            unknown = np.flatnonzero(index < 0)
+            if unknown.size == 0:
+                return index, unknown
+            new_keys, first = np.unique(keys[unknown], return_index=True)
+            order = np.argsort(first, kind="stable")
+            table[new_keys[order]] = np.arange(n, n + new_keys.size, dtype=np.int32)
+            index[unknown] = table[keys[unknown]]
+            return index, unknown[first[order]]
+        assert self.runs is not None
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        index = self.runs.lookup(unique)
+        missing = np.flatnonzero(index < 0)
+        order = np.argsort(first[missing], kind="stable")
+        numbers = np.empty(missing.size, dtype=np.int64)
+        numbers[order] = np.arange(n, n + missing.size)
+        index[missing] = numbers
+        self.runs.add(unique[missing], numbers)
+        if n + missing.size > np.iinfo(np.int32).max:
+            raise ResourceLimitError(f"more than {np.iinfo(np.int32).max:,} states")
+        return index[inverse].astype(np.int32), first[missing[order]]
+
+    # --- actions and events --------------------------------------------------------------------
+
+    def _action_probabilities(self, a: int, sub: _Subset, where: Callable[[int], int]) -> list[Any]:
+        action = self.actions[a]
+        constant = self.constant_probabilities[a]
+        if constant is not None:
+            values: list[Any] = constant
+        else:
+            values = [self._evaluate(b.probability, sub, action.name, f"a probability of '{action.name}'",
+                                     where) for b in action.branches]
+        for branch, value in zip(action.branches, values):
+            bad = np.logical_or(np.less(value, 0), np.greater(value, 1))
+            if np.any(bad):
+                i = _first(bad)
+                self._problem(("range", id(branch.branch)), where(i), _Problem(
+                    where(i), f"probability {_format(value, i)} of a branch of '{action.name}' is outside [0, 1]",
+                    branch.branch.probability.span or branch.branch.span or action.span,  # type: ignore[attr-defined]
+                    "a probability must lie between 0 and 1 in every state where the guard holds"))
+        total = sum(values[1:], values[0])
+        bad = np.abs(np.subtract(total, 1)) > _PROBABILITY_TOLERANCE
+        if np.any(bad):
+            i = _first(bad)
+            self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
+                where(i), f"the branch probabilities of '{action.name}' sum to {_format(total, i)}, expected 1",
+                action.span, "make the probabilities of the branches add up to 1 in every state where the "
+                "guard holds"))
+        return values
+
+    def _updates(self, choice: _CompiledChoice, branch: _CompiledBranch, sub: _Subset,
+                 where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> dict[int, Any]:
+        """The new codes of the variables a branch updates (scalars or arrays), checked against domains."""
+        updated: dict[int, Any] = {}
+        for u in branch.updates:
+            variable = self.variables[u.update.variable]
+            try:
+                value = u.value.evaluate(sub, choice.name if choice.kind == "action" else None)
+            except DivisionByZeroError as error:
+                self._division(error, where(error.index), f"an update of '{choice.name}'", context(error.index))
+                value = sub[u.update.variable]
+            if u.is_bool:
+                value = np.asarray(value).astype(np.int64) if np.ndim(value) else int(bool(value))
+            else:
+                bad = np.logical_or(np.less(value, u.lo), np.greater(value, u.hi))
+                real = np.asarray(value).dtype.kind == "f"
+                if real:  # a real value may only land on an integer
+                    bad = np.logical_or(bad, np.not_equal(np.rint(value), value))
+                if np.any(bad):
+                    i = _first(bad)
+                    self._problem(("domain", id(u.update) if u.update.span is None else u.update.span),
+                                  where(i), _Problem(
+                        where(i), f"the update gives '{variable.name}' the value {_format(value, i)}, outside its "
+                        f"domain {variable.domain}",
+                        u.update.span or choice.span,
+                        f"clamp it, e.g. {variable.name}' = max({u.lo}, min({u.hi}, ...))", context(i)))
+                    value = np.clip(np.nan_to_num(value), u.lo, u.hi)
+                if real:
+                    value = np.rint(value).astype(np.int64) if np.ndim(value) else int(np.rint(value))
+            updated[u.update.variable] = value
+        return updated
+
+    def _apply_event(self, event: _CompiledChoice, out: list[npt.NDArray[np.int64]],
+                     probability: npt.NDArray[np.float64], row: npt.NDArray[np.int64],
+                     live: npt.NDArray[np.bool_], row_state: npt.NDArray[np.int64],
+                     row_action: npt.NDArray[np.int64], base: int) -> tuple[Any, Any, Any, Any]:
+        """Replace each outcome where the event's guard holds by its branches and the left-over mass."""
+        size = probability.size
+        try:
+            guard = event.guard.evaluate(out, None, live)
+        except DivisionByZeroError as error:
+            state = base + int(row_state[row[error.index]])
+            self._division(error, state, f"the guard of event '{event.name}'",
+                           self._event_notes(out, row, row_state, row_action, base, error.index))
+            return out, probability, row, live
+        firing = np.logical_and(guard, live)
+        fires = np.flatnonzero(firing)
+        if fires.size == 0:
+            return out, probability, row, live
+        sub = _Subset(out, fires)
+        where = lambda i: base + int(row_state[row[fires[i]]])  # noqa: E731
+        context = lambda i: self._event_notes(out, row, row_state, row_action, base, int(fires[i]))  # noqa: E731
+
+        values: list[Any] = []
+        for branch in event.branches:
+            try:
+                value = branch.probability.evaluate(sub, None)
+            except DivisionByZeroError as error:
+                self._division(error, where(error.index), f"a probability of event '{event.name}'",
+                               context(error.index))
+                value = 0.0
+            bad = np.logical_or(np.less(value, 0), np.greater(value, 1))
+            if np.any(bad):
+                i = _first(bad)
+                self._problem(("range", id(branch.branch)), where(i), _Problem(
+                    where(i), f"probability {_format(value, i)} of a branch of event '{event.name}' is outside [0, 1]",
+                    branch.branch.probability.span or branch.branch.span or event.span,  # type: ignore[attr-defined]
+                    "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
+            values.append(value)
+        total = sum(values[1:], values[0]) if values else 0.0
+        bad = np.greater(total, 1 + _PROBABILITY_TOLERANCE)
+        if np.any(bad):
+            i = _first(bad)
+            self._problem(("event-sum", event.span, event.name), where(i), _Problem(
+                where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, more than 1",
+                event.span, "the mass left over (1 - sum) is the chance that nothing happens, so the probabilities "
+                "must not add up to more than 1", context(i)))
+        leftover = np.subtract(1.0, total)
+        leftover = np.where(np.abs(leftover) <= _LEFTOVER_ZERO, 0.0, np.maximum(leftover, 0.0))
+        has_leftover = bool(np.any(leftover > 0))
+
+        # each firing outcome becomes `fan` consecutive outcomes: its branches, then the left-over
+        fan = len(event.branches) + has_leftover
+        growth = fan - 1
+        place = np.arange(size, dtype=np.int64)  # where each old outcome (or its first child) goes
+        if growth:
+            fired_before = np.cumsum(firing, dtype=np.int64)
+            fired_before -= firing
+            place += growth * fired_before
+        first = place[fires]
+        new_size = size + growth * fires.size
+
+        def spread(old: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            new = np.empty(new_size, dtype=old.dtype)
+            new[place] = old
+            if growth:
+                repeated = old[fires]
+                for slot in range(1, fan):
+                    new[first + slot] = repeated
+            return new
+
+        new_out = [spread(column) for column in out]
+        new_probability = spread(probability)
+        parent_probability = probability[fires]
+        for b, branch in enumerate(event.branches):
+            slot = first + b if b else first
+            updated = self._updates(event, branch, sub, where, context)
+            for j, value in updated.items():
+                new_out[j][slot] = value
+            new_probability[slot] = parent_probability * values[b]
+        if has_leftover:
+            new_probability[first + len(event.branches)] = parent_probability * leftover
+        return new_out, new_probability, spread(row), spread(live)
+
+    def _event_notes(self, out: Sequence[npt.NDArray[np.int64]], row: npt.NDArray[np.int64],
+                     row_state: npt.NDArray[np.int64], row_action: npt.NDArray[np.int64], base: int,
+                     position: int) -> tuple[str, ...]:
+        r = int(row[position])
+        action = self.action_names[int(row_action[r])]
+        state = base + int(row_state[r])
+        codes = [int(column[position]) for column in out]
+        if codes == self._codes(state):
+            return (f"after action '{action}'",)
+        return (f"after action '{action}', which led to {self.spec.describe(codes)}",)
+
+    # --- errors --------------------------------------------------------------------------------
+
+    def _evaluate(self, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]], action: str | None,
+                  what: str, where: Callable[[int], int],
+                  context: Callable[[int], tuple[str, ...]] | None = None) -> Any:
+        """Evaluate, turning a division by zero into a recorded problem (the value is then 0).
+
+        ``where`` maps a position in ``columns`` to its state; ``context`` gives notes for it.
+        """
+        try:
+            return expr.evaluate(columns, action)
+        except DivisionByZeroError as error:
+            self._division(error, where(error.index), what, context(error.index) if context else ())
+            return 0
+
+    def _division(self, error: DivisionByZeroError, state: int, what: str, notes: tuple[str, ...]) -> None:
+        span = getattr(error.expr, "span", None)
+        self._problem(("division", span or id(error.expr)), state, _Problem(
+            state, f"division by zero in {what}", span, "guard the division, e.g. `d == 0 ? 0 : n / d`", notes))
+
+    def _deadlock(self, state: int) -> None:
+        self._problem(("deadlock",), state, _Problem(
+            state, "deadlock: no action is enabled in a reachable state that is not terminal", None,
+            "add an action that is enabled there (such as a `wait` action), or make the state `terminal`"))
+
+    def _problem(self, key: tuple[Any, ...], state: int, problem: _Problem) -> None:
+        known = self.problems.get(key)
+        if known is None or state < known.state:
+            self.problems[key] = problem
+
+    def _raise_problems(self) -> None:
+        if not self.problems:
+            return
+        problems = sorted(self.problems.values(), key=lambda p: (
+            p.span is None, (p.span.line, p.span.column) if p.span else (0, 0), p.state))
+        diagnostics = [Diagnostic(p.message, p.span, p.hint,
+                                  (f"in state {self.spec.describe(self._codes(p.state))}",) + p.notes
+                                  + (self._path_note(p.state),))
+                       for p in problems]
+        raise ModelError(diagnostics, self.spec.source)
+
+    def _codes(self, state: int) -> list[int]:
+        for layer_columns in zip(*self.columns) if self.k else ():
+            size = len(layer_columns[0])
+            if state < size:
+                return [int(column[state]) for column in layer_columns]
+            state -= size
+        return []
+
+    def _path_note(self, state: int) -> str:
+        parent_state = np.concatenate(self.parent_state)
+        parent_action = np.concatenate(self.parent_action)
+        actions = []
+        while state > 0:
+            actions.append(self.action_names[int(parent_action[state])])
+            state = int(parent_state[state])
+        if not actions:
+            return "this is the initial state"
+        actions.reverse()
+        steps = f"{len(actions)} step{'s' if len(actions) > 1 else ''}"
+        if len(actions) > _PATH_SHOWN:
+            actions = ["..."] + actions[-_PATH_SHOWN:]
+        return f"reached from the initial state in {steps}: {', '.join(actions)}"
+
+    # --- the model -----------------------------------------------------------------------------
+
+    def _finish(self) -> TabularMDP:
+        n = self.n_states
+        layers = self.layers
+        rows_per_state = np.concatenate([layer.rows_per_state for layer in layers])
+        row_groups = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(rows_per_state, out=row_groups[1:])
+        entries = np.concatenate([layer.entries_per_row for layer in layers])
+        indptr = np.zeros(entries.size + 1, dtype=np.int64)
+        np.cumsum(entries, out=indptr[1:])
+        indices = np.concatenate([layer.successors for layer in layers]).astype(np.int32, copy=False)
+        data = np.concatenate([layer.probabilities for layer in layers])
+        for layer in layers:  # free the per-layer copies before scipy works on the whole matrix
+            layer.successors = layer.probabilities = np.empty(0)
+        if indptr[-1] <= np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        P = sp.csr_array((data, indices, indptr), shape=(entries.size, n))
+        P.sum_duplicates()  # sorts each row's successors and adds up repeated ones
+
+        columns = [np.concatenate(parts) for parts in self.columns]
+        state_codes = np.stack(columns, axis=1) if columns else np.zeros((n, 0), dtype=np.int64)
+        labels = {}
+        for name, formula in self.labels:
+            try:
+                labels[name] = formula(columns, size=n)
+            except DivisionByZeroError as error:
+                self._division(error, error.index, f"formula '{name}'", ())
+        self._raise_problems()
+        return TabularMDP(
+            P=P,
+            row_groups=row_groups,
+            row_action=np.concatenate([layer.row_action for layer in layers]),
+            action_names=self.action_names,
+            costs={name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs},
+            discount=float(self.spec.discount),
+            initial=0,
+            terminal=np.concatenate([layer.terminal for layer in layers]),
+            labels=labels,
+            intents={name: np.concatenate([layer.intents[name] for layer in layers])
+                     for name, _ in self.intents},
+            variables=self.variables,
+            state_codes=state_codes,
+            name=self.spec.name,
+        )
+
+
+def _first(mask: Any) -> int:
+    """The first position where ``mask`` holds (0 for a scalar)."""
+    return int(np.argmax(mask)) if np.ndim(mask) else 0
+
+
+def _format(value: Any, i: int) -> str:
+    x = value[i] if np.ndim(value) else value
+    x = x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, float) and x.is_integer():
+        x = int(x)
+    return f"{x:.6g}" if isinstance(x, float) else str(x)
+

@@ -1,0 +1,663 @@
+"""mdp.compiler and mdp.expressions: compiled models equal hand-enumerated ones; every model error renders exactly."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import mdp.compiler as compiler
+from dsl.errors import ResourceLimitError, Source, Span
+from dsl.spec import (
+    BOOL, INT, REAL, Action, ActionIs, Binary, BoolDomain, Branch, Call, Conditional, EnumDomain, Event, Expr,
+    Formula, IntDomain, Literal, Member, Parameter, ParamRef, Spec, Term, Type, Unary, Update, VarRef, Variable,
+)
+from mdp import TERMINAL_ACTION, ModelError, StateLimitError, compile
+from mdp.expressions import DivisionByZeroError, vectorize
+
+
+# --- building specs in Python ------------------------------------------------------------------
+
+
+class E:
+    """An expression under construction: Python operators build typed spec nodes."""
+
+    def __init__(self, node: Expr) -> None:
+        self.node = node
+
+    @property
+    def type(self) -> Type:
+        return self.node.type  # type: ignore[attr-defined]
+
+    def _arith(self, op: str, other: object, swap: bool = False) -> E:
+        left, right = (wrap(other), self) if swap else (self, wrap(other))
+        real = op == "/" or REAL in (left.type, right.type)
+        return E(Binary(op, left.node, right.node, REAL if real else INT))
+
+    def __add__(self, other): return self._arith("+", other)
+    def __radd__(self, other): return self._arith("+", other, True)
+    def __sub__(self, other): return self._arith("-", other)
+    def __rsub__(self, other): return self._arith("-", other, True)
+    def __mul__(self, other): return self._arith("*", other)
+    def __rmul__(self, other): return self._arith("*", other, True)
+    def __truediv__(self, other): return self._arith("/", other)
+    def __rtruediv__(self, other): return self._arith("/", other, True)
+    def __neg__(self): return E(Unary("-", self.node, self.type))
+    def __invert__(self): return E(Unary("!", self.node, BOOL))
+    def __and__(self, other): return E(Binary("&&", self.node, wrap(other).node, BOOL))
+    def __or__(self, other): return E(Binary("||", self.node, wrap(other).node, BOOL))
+    def __lt__(self, other): return E(Binary("<", self.node, wrap(other).node, BOOL))
+    def __le__(self, other): return E(Binary("<=", self.node, wrap(other).node, BOOL))
+    def __gt__(self, other): return E(Binary(">", self.node, wrap(other).node, BOOL))
+    def __ge__(self, other): return E(Binary(">=", self.node, wrap(other).node, BOOL))
+    def eq(self, other): return E(Binary("==", self.node, wrap(other).node, BOOL))
+    def ne(self, other): return E(Binary("!=", self.node, wrap(other).node, BOOL))
+    def implies(self, other): return E(Binary("->", self.node, wrap(other).node, BOOL))
+    def iff(self, other): return E(Binary("<->", self.node, wrap(other).node, BOOL))
+    def isin(self, *codes: int): return E(Member(self.node, codes))
+    def at(self, span: Span) -> E:
+        """The same node with a source span."""
+        fields = {name: getattr(self.node, name) for name in self.node.__slots__}  # type: ignore[attr-defined]
+        fields["span"] = span
+        return E(type(self.node)(**fields))
+
+
+def wrap(value: object) -> E:
+    if isinstance(value, E):
+        return value
+    if isinstance(value, bool):
+        return E(Literal(value, BOOL))
+    if isinstance(value, int):
+        return E(Literal(value, INT))
+    if isinstance(value, (float, Fraction)):
+        return E(Literal(Fraction(value).limit_denominator(10**9) if isinstance(value, float) else value, REAL))
+    raise TypeError(value)
+
+
+def call(function: str, *args: object) -> E:
+    nodes = [wrap(a) for a in args]
+    real = any(n.type == REAL for n in nodes)
+    return E(Call(function, tuple(n.node for n in nodes), REAL if real else INT))
+
+
+def cond(test: object, then: object, otherwise: object) -> E:
+    t, o = wrap(then), wrap(otherwise)
+    return E(Conditional(wrap(test).node, t.node, o.node, REAL if REAL in (t.type, o.type) else t.type))
+
+
+def did(*actions: str) -> E:
+    return E(ActionIs(frozenset(actions), "[" + ", ".join(actions) + "]"))
+
+
+def param(name: str) -> E:
+    return E(ParamRef(name))
+
+
+class Builder:
+    """Declares variables, actions, events and terms, and builds the :class:`Spec`."""
+
+    def __init__(self, text: str = "", name: str = "test", discount: Fraction = Fraction(19, 20)) -> None:
+        self.source = Source("test.corrigo", text)
+        self.name, self.discount = name, discount
+        self.variables: list[Variable] = []
+        self.actions: list[Action] = []
+        self.events: list[Event] = []
+        self.formulas: list[Formula] = []
+        self.costs: list[Term] = []
+        self.intents: list[Term] = []
+        self.params: list[Parameter] = []
+        self.terminal: Expr | None = None
+
+    def span(self, snippet: str, occurrence: int = 0) -> Span:
+        """The span of the ``occurrence``-th appearance of ``snippet`` in the source text."""
+        start = -1
+        for _ in range(occurrence + 1):
+            start = self.source.text.index(snippet, start + 1)
+        line = self.source.text.count("\n", 0, start) + 1
+        column = start - (self.source.text.rfind("\n", 0, start) + 1) + 1
+        return Span(self.source.path, line, column, line, column + len(snippet))
+
+    def int(self, name: str, lo: int, hi: int, initial: int | None = None) -> E:
+        self.variables.append(Variable(name, IntDomain(lo, hi), lo if initial is None else initial))
+        return E(VarRef(len(self.variables) - 1, name, INT))
+
+    def enum(self, name: str, values: tuple[str, ...], initial: str | None = None) -> E:
+        self.variables.append(Variable(name, EnumDomain(values), values.index(initial) if initial else 0))
+        return E(VarRef(len(self.variables) - 1, name, Type("enum", values)))
+
+    def bool(self, name: str, initial: bool = False) -> E:
+        self.variables.append(Variable(name, BoolDomain(), int(initial)))
+        return E(VarRef(len(self.variables) - 1, name, BOOL))
+
+    def param(self, name: str, value: Fraction) -> E:
+        self.params.append(Parameter(name, Fraction(value), Fraction(0), Fraction(10)))
+        return param(name)
+
+    def _branches(self, branches, span_of_updates=None):
+        out = []
+        for branch in branches:
+            if isinstance(branch, dict):
+                branch = (1, branch)
+            probability, updates = branch
+            out.append(Branch(wrap(probability).node, tuple(
+                Update(self._index(var), wrap(value).node, span_of_updates.get(var) if span_of_updates else None)
+                for var, value in updates.items())))
+        return tuple(out)
+
+    def _index(self, var: E) -> int:
+        return var.node.index  # type: ignore[attr-defined]
+
+    def action(self, name: str, guard: object, *branches, span: Span | None = None, base: str | None = None,
+               update_spans: dict | None = None) -> None:
+        """``branches``: ``{var: value}`` (probability 1) or ``(probability, {var: value})`` pairs."""
+        self.actions.append(Action(name, base or name.split("(")[0], wrap(guard).node,
+                                   self._branches(branches, update_spans), span))
+
+    def event(self, name: str, guard: object, *branches, span: Span | None = None,
+              update_spans: dict | None = None) -> None:
+        self.events.append(Event(name, wrap(guard).node, self._branches(branches, update_spans), span))
+
+    def formula(self, name: str, expr: object) -> None:
+        self.formulas.append(Formula(name, wrap(expr).node))
+
+    def cost(self, name: str, expr: object) -> None:
+        self.costs.append(Term(name, wrap(expr).node))
+
+    def intent(self, name: str, expr: object) -> None:
+        self.intents.append(Term(name, wrap(expr).node))
+
+    def build(self) -> Spec:
+        return Spec(self.name, "", self.source, self.discount, (), tuple(self.params), tuple(self.variables),
+                    tuple(self.formulas), tuple(self.actions), tuple(self.events),
+                    self.terminal, tuple(self.costs), tuple(self.intents), ())
+
+
+def dense(model) -> np.ndarray:
+    return model.P.toarray()
+
+
+def codes(model) -> list[tuple[int, ...]]:
+    return [tuple(int(c) for c in row) for row in model.state_codes]
+
+
+# --- vectorize ---------------------------------------------------------------------------------
+
+
+class TestVectorize:
+    columns = np.array([[0, 1, 2, 3], [2, 0, 1, 2], [1, 0, 1, 0]])  # x (int), room (enum of 3), flag (bool)
+    x = E(VarRef(0, "x", INT))
+    room = E(VarRef(1, "room", Type("enum", ("dock", "hall", "lab"))))
+    flag = E(VarRef(2, "flag", BOOL))
+
+    def run(self, e: object, action=None, **params):
+        return vectorize(wrap(e).node, params)(self.columns, action)
+
+    def test_arithmetic_and_types(self):
+        assert self.run(self.x * 2 + 1).tolist() == [1, 3, 5, 7]
+        assert self.run(self.x * 2 + 1).dtype == np.int64
+        assert self.run(self.x - 5).tolist() == [-5, -4, -3, -2]
+        assert self.run(-self.x).tolist() == [0, -1, -2, -3]
+        assert self.run(self.x / 2).tolist() == [0.0, 0.5, 1.0, 1.5]  # real division
+        assert self.run(self.x * Fraction(1, 4)).tolist() == [0.0, 0.25, 0.5, 0.75]
+
+    def test_bool_operand_of_product_is_an_indicator(self):
+        assert self.run(3 * self.flag).tolist() == [3, 0, 3, 0]
+        assert self.run(self.flag * (self.x > 1)).tolist() == [0, 0, 1, 0]
+        assert self.run(self.flag * (self.x > 1)).dtype == np.int64
+        assert self.run(Fraction(1, 2) * self.room.eq(2)).tolist() == [0.5, 0.0, 0.0, 0.5]
+
+    def test_comparisons_logic_and_membership(self):
+        assert self.run(self.x <= 1).tolist() == [True, True, False, False]
+        assert self.run(self.room.ne(0)).tolist() == [True, False, True, True]
+        assert self.run(self.flag & (self.x > 0)).tolist() == [False, False, True, False]
+        assert self.run(self.flag | (self.x > 2)).tolist() == [True, False, True, True]
+        assert self.run(~self.flag).tolist() == [False, True, False, True]
+        assert self.run(self.flag.implies(self.x.eq(0))).tolist() == [True, True, False, True]
+        assert self.run(self.flag.iff(self.x < 2)).tolist() == [True, False, False, True]
+        assert self.run(self.room.isin(0, 1)).tolist() == [False, True, True, False]
+        many = tuple(range(1, 12))
+        assert self.run(self.x.isin(*many)).tolist() == [False, True, True, True]
+
+    def test_calls_conditionals_and_params(self):
+        assert self.run(call("max", self.x - 2, 0)).tolist() == [0, 0, 0, 1]
+        assert self.run(call("min", self.x, 2, self.room)).tolist() == [0, 0, 1, 2]
+        assert self.run(call("abs", self.x - 2)).tolist() == [2, 1, 0, 1]
+        assert self.run(cond(self.flag, self.x, -1)).tolist() == [0, -1, 2, -1]
+        assert self.run(param("w") * self.x, w=Fraction(3, 2)).tolist() == [0.0, 1.5, 3.0, 4.5]
+
+    def test_action_terms(self):
+        taken = did("move(dock)", "move(lab)")
+        assert self.run(taken, action="move(lab)").tolist() == [True] * 4
+        assert self.run(2 * taken, action="wait").tolist() == [0] * 4
+        per_state = np.array(["wait", "move(dock)", "move(hall)", "move(lab)"])
+        assert self.run(taken, action=per_state).tolist() == [False, True, False, True]
+        with pytest.raises(ValueError, match=r"'\[move\(dock\), move\(lab\)\]' needs the action"):
+            self.run(taken)
+
+    def test_constants_fold_and_broadcast(self):
+        f = vectorize((param("w") * 2 + 1).node, {"w": Fraction(1, 2)})
+        assert f.is_constant and f.constant == 2.0
+        assert f(self.columns).tolist() == [2.0] * 4
+        assert vectorize(wrap(True).node)([], size=3).tolist() == [True] * 3
+
+    def test_result_is_a_fresh_array(self):
+        result = self.run(self.x)
+        result[0] = 99
+        assert self.columns[0, 0] == 0
+
+    def test_division_by_zero_names_the_first_position(self):
+        with pytest.raises(DivisionByZeroError) as caught:
+            self.run(1 / (self.x - 2))
+        assert caught.value.index == 2
+
+    def test_division_by_zero_only_where_the_value_matters(self):
+        safe = cond(self.x.eq(2), 0, 1 / (self.x - 2))
+        assert self.run(safe).tolist() == [-0.5, -1.0, 0.0, 1.0]
+        assert self.run((self.x.ne(2)) & (1 / (self.x - 2) < 0)).tolist() == [True, True, False, False]
+        assert self.run((self.x.eq(2)) | (1 / (self.x - 2) > 0)).tolist() == [False, False, True, True]
+        assert self.run((self.x.ne(2)).implies(1 / (self.x - 2) > 0)).tolist() == [False, False, True, True]
+        mask = np.array([True, True, False, True])
+        assert vectorize((1 / (self.x - 2)).node)(self.columns, where=mask)[[0, 1, 3]].tolist() == [-0.5, -1, 1]
+
+    def test_no_eval_of_unknown_nodes(self):
+        with pytest.raises(TypeError, match="cannot vectorize"):
+            vectorize(Expr())
+
+
+# --- hand-enumerated models --------------------------------------------------------------------
+
+
+def counter_spec() -> Spec:
+    b = Builder()
+    x = b.int("x", 0, 2)
+    b.action("step", x < 2, {x: x + 1})
+    b.action("stay", True, {})
+    b.terminal = x.eq(2).node
+    b.cost("effort", 1 + did("step"))
+    b.formula("high", x >= 1)
+    b.formula("double", 2 * x)  # not bool: no label
+    b.formula("stepping", did("step"))  # mentions the action: no label
+    return b.build()
+
+
+def test_counter_model_is_exactly_the_hand_enumeration():
+    model = compile(counter_spec())
+    assert model.name == "test" and model.discount == 0.95 and model.initial == 0
+    assert codes(model) == [(0,), (1,), (2,)]
+    assert model.action_names == ("step", "stay", TERMINAL_ACTION)
+    assert model.row_groups.tolist() == [0, 2, 4, 5]
+    assert model.row_action.tolist() == [0, 1, 0, 1, 2]
+    assert dense(model).tolist() == [[0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]]
+    assert model.costs["effort"].tolist() == [2, 1, 2, 1, 0]  # the terminal self-loop costs nothing
+    assert set(model.labels) == {"high"} and model.labels["high"].tolist() == [False, True, True]
+    assert model.terminal.tolist() == [False, False, True]
+    assert model.state_codes.dtype == np.int64 and model.state_codes.shape == (3, 1)
+    assert model.actions(1) == ("step", "stay") and model.describe(2) == "x=2"
+    assert model.P.has_canonical_format
+
+
+def test_action_branches_times_an_event_give_the_products():
+    b = Builder()
+    pos = b.int("pos", 0, 2)
+    pressed = b.bool("pressed")
+    b.action("go", True, (Fraction(9, 10), {pos: 1}), (Fraction(1, 10), {pos: 2}))
+    b.action("wait", True, {})
+    b.event("press", ~pressed, (Fraction(1, 5), {pressed: True}))
+    b.terminal = pos.eq(2).node
+    model = compile(b.build())
+    # discovery order: go's first branch (event fires, then the rest), go's second branch, then wait
+    assert codes(model) == [(0, 0), (1, 1), (1, 0), (2, 1), (2, 0), (0, 1)]
+    P = dense(model)
+    assert model.row_groups.tolist() == [0, 2, 4, 6, 7, 8, 10]
+    np.testing.assert_allclose(P[0], [0, 0.18, 0.72, 0.02, 0.08, 0], rtol=0, atol=1e-15)  # s0 go
+    np.testing.assert_allclose(P[1], [0.8, 0, 0, 0, 0, 0.2], rtol=0, atol=1e-15)  # s0 wait
+    np.testing.assert_allclose(P[2], [0, 0.9, 0, 0.1, 0, 0])  # s1 go: pressed already, no event
+    np.testing.assert_allclose(P[3], [0, 1, 0, 0, 0, 0])  # s1 wait
+    np.testing.assert_allclose(P[4], [0, 0.18, 0.72, 0.02, 0.08, 0], atol=1e-15)  # s2 go
+    np.testing.assert_allclose(P[5], [0, 0.2, 0.8, 0, 0, 0])  # s2 wait
+    np.testing.assert_allclose(P[6], [0, 0, 0, 1, 0, 0])  # s3 terminal: events do not touch it
+    np.testing.assert_allclose(P[7], [0, 0, 0, 0, 1, 0])  # s4 terminal
+    np.testing.assert_allclose(P[8], [0, 0.9, 0, 0.1, 0, 0])  # s5 go
+    np.testing.assert_allclose(P[9], [0, 0, 0, 0, 0, 1])  # s5 wait
+    assert model.row_action.tolist() == [0, 1, 0, 1, 0, 1, 2, 2, 0, 1]
+    assert model.P.nnz == 4 + 2 + 2 + 1 + 4 + 2 + 1 + 1 + 2 + 1
+
+
+def test_duplicate_successors_of_a_row_are_merged():
+    b = Builder()
+    a = b.int("a", 0, 1)
+    flag = b.bool("flag")
+    b.action("go", a.eq(0) & ~flag, (Fraction(1, 2), {a: 1}), (Fraction(1, 2), {flag: True}))
+    b.action("rest", True, {})
+    b.event("settle", a.eq(1) | flag, (Fraction(2, 5), {a: 1, flag: True}))
+    model = compile(b.build())
+    assert codes(model) == [(0, 0), (1, 1), (1, 0), (0, 1)]
+    np.testing.assert_allclose(dense(model)[0], [0, 0.4, 0.3, 0.3])  # (1, true) reached twice: 0.2 + 0.2
+    assert model.P.indptr[1] - model.P.indptr[0] == 3
+
+
+def test_events_apply_in_declaration_order_to_every_outcome():
+    b = Builder()
+    n = b.int("n", 0, 3)
+    b.action("tick", True, {})
+    b.event("up", n < 3, (Fraction(1, 2), {n: n + 1}))
+    b.event("again", (n >= 1) & (n < 3), (Fraction(1, 2), {n: n + 1}))
+    model = compile(b.build())
+    # from n=0: up fires -> n=1 (1/2) then again fires on it -> n=2, n=1 (1/4 each); up's rest: n=0 (1/2)
+    assert codes(model)[:3] == [(0,), (2,), (1,)]
+    np.testing.assert_allclose(dense(model)[0], [0.5, 0.25, 0.25, 0])
+    # from n=2: up -> 3 (1/2), and again does not fire on 3; the rest n=2 -> again -> 3 or 2
+    np.testing.assert_allclose(dense(model)[1], [0, 0.25, 0, 0.75])
+
+
+def test_event_probabilities_may_depend_on_the_intermediate_state():
+    b = Builder()
+    x = b.int("x", 0, 2)
+    b.action("inc", x < 2, {x: x + 1})
+    b.action("idle", True, {})
+    b.event("drop", x > 0, (x * Fraction(1, 4), {x: 0}))
+    model = compile(b.build())
+    assert codes(model) == [(0,), (1,), (2,)]
+    P = dense(model)
+    np.testing.assert_allclose(P[0], [0.25, 0.75, 0])  # inc from 0 lands on 1, drop w.p. 1/4
+    np.testing.assert_allclose(P[1], [1, 0, 0])  # idle at 0: drop does not fire
+    np.testing.assert_allclose(P[2], [0.5, 0, 0.5])  # inc from 1 lands on 2, drop w.p. 1/2
+    np.testing.assert_allclose(P[3], [0.25, 0.75, 0])  # idle at 1
+
+
+def test_zero_probability_branches_leave_no_transition():
+    b = Builder()
+    x = b.int("x", 0, 2)
+    b.action("jump", True, (cond(x.eq(0), 1, 0), {x: 1}), (cond(x.eq(0), 0, 1), {x: 2}))
+    model = compile(b.build())
+    assert codes(model) == [(0,), (1,), (2,)]
+    assert model.P.nnz == 3
+    assert dense(model).tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 1]]
+
+
+def test_terminal_states_get_one_zero_cost_self_loop_and_no_events():
+    b = Builder()
+    off = b.bool("off")
+    count = b.int("count", 0, 1)
+    b.action("shutdown", ~off, {off: True})
+    b.event("bump", True, (Fraction(1, 2), {count: 1}))
+    b.terminal = off.node
+    b.cost("living", 3)
+    b.intent("welfare", cond(off, 5, 1))
+    model = compile(b.build())
+    assert codes(model) == [(0, 0), (1, 1), (1, 0)]
+    assert model.actions(1) == (TERMINAL_ACTION,) and model.actions(2) == (TERMINAL_ACTION,)
+    assert dense(model).tolist() == [[0, 0.5, 0.5], [0, 1, 0], [0, 0, 1]]
+    assert model.costs["living"].tolist() == [3, 0, 0]
+    assert model.intents["welfare"].tolist() == [1, 0, 0]
+    assert model.terminal.tolist() == [False, True, True]
+
+
+def test_costs_use_params_and_the_action_taken():
+    b = Builder()
+    room = b.enum("room", ("dock", "hall", "lab"), "hall")
+    w = b.param("w_move", Fraction(1, 10))
+    for code, name in enumerate(("dock", "hall", "lab")):
+        b.action(f"move({name})", room.ne(code), {room: code}, base="move")
+    b.action("wait", True, {})
+    b.cost("effort", w * did("move(dock)", "move(hall)", "move(lab)"))
+    b.cost("curiosity", Fraction(-1, 2) * room.eq(2))
+    b.formula("at_lab", room.eq(2))
+    model = compile(b.build())
+    assert [model.describe(s) for s in range(3)] == ["room=hall", "room=dock", "room=lab"]
+    assert model.row_action.tolist() == [0, 2, 3, 1, 2, 3, 0, 1, 3]
+    np.testing.assert_allclose(model.costs["effort"], [0.1, 0.1, 0, 0.1, 0.1, 0, 0.1, 0.1, 0])
+    np.testing.assert_allclose(model.costs["curiosity"], [0, 0, 0, 0, 0, 0, -0.5, -0.5, -0.5])
+    np.testing.assert_allclose(model.cost, model.costs["effort"] + model.costs["curiosity"])
+    assert model.labels["at_lab"].tolist() == [False, False, True]
+
+
+def test_bfs_numbering_is_by_distance_from_the_initial_state():
+    b = Builder()
+    x, y = b.int("x", 0, 3), b.int("y", 0, 3)
+    b.action("right", x < 3, {x: x + 1})
+    b.action("up", y < 3, {y: y + 1})
+    b.terminal = (x.eq(3) & y.eq(3)).node
+    model = compile(b.build())
+    distance = [x + y for x, y in codes(model)]
+    assert distance == sorted(distance) and len(distance) == 16
+    assert codes(model)[:6] == [(0, 0), (1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
+
+
+def test_a_spec_without_variables_has_one_state():
+    b = Builder()
+    b.action("wait", True, {})
+    model = compile(b.build())
+    assert model.n_states == 1 and dense(model).tolist() == [[1]] and model.state_codes.shape == (1, 0)
+
+
+# --- limits and progress -----------------------------------------------------------------------
+
+
+def line_spec(length: int) -> Spec:
+    b = Builder()
+    x = b.int("x", 0, length)
+    b.action("step", x < length, {x: x + 1})
+    b.terminal = x.eq(length).node
+    return b.build()
+
+
+def test_progress_is_called_once_per_layer():
+    calls = []
+    compile(line_spec(3), progress=lambda n, frontier: calls.append((n, frontier)))
+    assert calls == [(2, 1), (3, 1), (4, 1), (4, 0)]
+
+
+def test_max_states_stops_with_a_resource_limit_error():
+    compile(line_spec(9), max_states=10)  # exactly 10 states is fine
+    with pytest.raises(StateLimitError) as caught:
+        compile(line_spec(100), max_states=10)
+    assert str(caught.value) == "reached 10 states (--max-states); 1 state was still unexplored"
+    assert isinstance(caught.value, ResourceLimitError)
+    assert (caught.value.limit, caught.value.n_states, caught.value.n_unexplored) == (10, 11, 1)
+
+
+def test_max_states_counts_every_unexplored_state():
+    b = Builder()
+    x, y = b.int("x", 0, 1000), b.int("y", 0, 1000)
+    b.action("right", x < 1000, {x: x + 1})
+    b.action("up", y < 1000, {y: y + 1})
+    with pytest.raises(StateLimitError) as caught:
+        compile(b.build(), max_states=1_000)
+    # layers of the grid: 1, 2, 3, ...; 45 layers hold 1,035 states, of which the last 45 are unexplored
+    assert str(caught.value) == "reached 1,000 states (--max-states); 45 states were still unexplored"
+
+
+def test_key_space_beyond_64_bits_is_a_clear_error():
+    b = Builder()
+    for i in range(4):
+        b.int(f"v{i}", 0, 2**20)
+    b.action("wait", True, {})
+    with pytest.raises(ResourceLimitError, match=r"the 4 variables have 1.21e\+24 combinations of values"):
+        compile(b.build())
+
+
+def test_sorted_runs_give_the_same_model_as_the_dense_table(monkeypatch):
+    spec = random_spec(3)
+    expected = compile(spec)
+    monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)
+    got = compile(spec)
+    assert codes(got) == codes(expected)
+    assert (got.P != expected.P).nnz == 0
+    assert got.row_action.tolist() == expected.row_action.tolist()
+
+
+def test_sorted_runs_merge_and_look_up():
+    runs = compiler._SortedRuns()
+    for start in range(0, 100, 10):
+        keys = np.arange(start, start + 10, dtype=np.int64) * 7
+        runs.add(keys, keys // 7)
+    assert len(runs.runs) <= 4
+    query = np.array([0, 7, 8, 693, 700], dtype=np.int64)
+    assert runs.lookup(query).tolist() == [0, 1, -1, 99, -1]
+
+
+# --- against a reference: a plain Python BFS in exact arithmetic -------------------------------
+
+
+def evaluate(node: Expr, state: tuple[int, ...], action: str | None, params: dict):
+    """The meaning of an expression, written independently of mdp.expressions (exact numbers)."""
+    if isinstance(node, Literal):
+        return node.value
+    if isinstance(node, VarRef):
+        return bool(state[node.index]) if node.type == BOOL else state[node.index]
+    if isinstance(node, ParamRef):
+        return params[node.name]
+    if isinstance(node, ActionIs):
+        return action in node.actions
+    if isinstance(node, Unary):
+        value = evaluate(node.operand, state, action, params)
+        return (not value) if node.op == "!" else -int(value) if isinstance(value, bool) else -value
+    if isinstance(node, Binary):
+        left = evaluate(node.left, state, action, params)
+        if node.op == "&&":
+            return left and evaluate(node.right, state, action, params)
+        if node.op == "||":
+            return left or evaluate(node.right, state, action, params)
+        if node.op == "->":
+            return (not left) or evaluate(node.right, state, action, params)
+        right = evaluate(node.right, state, action, params)
+        if node.op == "<->":
+            return left == right
+        if node.op in ("+", "-", "*", "/"):
+            left, right = Fraction(int(left) if isinstance(left, bool) else left), \
+                Fraction(int(right) if isinstance(right, bool) else right)
+            return {"+": left + right, "-": left - right, "*": left * right}[node.op] if node.op != "/" \
+                else left / right
+        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right,
+                "==": left == right, "!=": left != right}[node.op]
+    if isinstance(node, Call):
+        values = [evaluate(a, state, action, params) for a in node.args]
+        return {"min": min, "max": max, "abs": lambda v: abs(v)}[node.function](*values) \
+            if node.function != "abs" else abs(values[0])
+    if isinstance(node, Conditional):
+        test = evaluate(node.test, state, action, params)
+        return evaluate(node.then if test else node.otherwise, state, action, params)
+    if isinstance(node, Member):
+        return evaluate(node.operand, state, action, params) in node.values
+    raise TypeError(node)
+
+
+def reference(spec: Spec):
+    """States (BFS, numbered on first sight), rows (state, action, {successor: probability}), costs."""
+    params = spec.param_values()
+    initial = tuple(v.initial for v in spec.variables)
+    index, states, rows, costs = {initial: 0}, [initial], [], []
+
+    def apply(state, branch, action):
+        new = list(state)
+        for u in branch.updates:
+            new[u.variable] = int(evaluate(u.expr, state, action, params))
+        return tuple(new)
+
+    i = 0
+    while i < len(states):
+        state = states[i]
+        if spec.terminal is not None and evaluate(spec.terminal, state, None, params):
+            rows.append((i, TERMINAL_ACTION, {i: Fraction(1)}))
+            costs.append({t.name: 0 for t in spec.costs})
+            i += 1
+            continue
+        for action in spec.actions:
+            if not evaluate(action.guard, state, action.name, params):
+                continue
+            outcomes = [(apply(state, b, action.name), Fraction(evaluate(b.probability, state, action.name, params)))
+                        for b in action.branches]
+            for event in spec.events:
+                expanded = []
+                for t, p in outcomes:
+                    if not evaluate(event.guard, t, None, params):
+                        expanded.append((t, p))
+                        continue
+                    ps = [Fraction(evaluate(b.probability, t, None, params)) for b in event.branches]
+                    expanded.extend((apply(t, b, None), p * q) for b, q in zip(event.branches, ps))
+                    expanded.append((t, p * (1 - sum(ps))))
+                outcomes = expanded
+            row: dict[int, Fraction] = {}
+            for t, p in outcomes:
+                if p == 0:
+                    continue
+                if t not in index:
+                    index[t] = len(states)
+                    states.append(t)
+                row[index[t]] = row.get(index[t], 0) + p
+            rows.append((i, action.name, row))
+            costs.append({t.name: evaluate(t.expr, state, action.name, params) for t in spec.costs})
+        i += 1
+    return states, rows, costs
+
+
+def random_spec(seed: int) -> Spec:
+    """A small random spec: state-dependent guards, probabilities, updates, events and costs."""
+    rng = random.Random(seed)
+    b = Builder()
+    hi = rng.randint(2, 5)
+    x = b.int("x", 0, hi, rng.randint(0, hi))
+    room = b.enum("room", ("a", "b", "c"), rng.choice("abc"))
+    flag = b.bool("flag", rng.random() < 0.3)
+    w = b.param("w", Fraction(rng.randint(1, 9), 4))
+
+    def clamp(e):
+        return call("max", 0, call("min", hi, e))
+
+    def test():
+        return rng.choice([x < rng.randint(1, hi), room.ne(rng.randint(0, 2)), flag, ~flag,
+                           room.isin(0, 2) & (x >= 1), (x > 0).implies(flag)])
+
+    def updates():
+        out = {}
+        if rng.random() < 0.7:
+            out[x] = clamp(x + rng.choice([-2, -1, 1, 2]))
+        if rng.random() < 0.4:
+            out[room] = rng.choice([0, 1, 2]) if rng.random() < 0.7 else cond(flag, 1, 2)
+        if rng.random() < 0.3:
+            out[flag] = ~flag
+        return out
+
+    for a in range(rng.randint(1, 4)):
+        kind = rng.randint(0, 2)
+        if kind == 0:
+            branches = [updates()]
+        elif kind == 1:
+            p = rng.choice([Fraction(1, 2), Fraction(1, 3), Fraction(9, 10)])
+            branches = [(p, updates()), (1 - p, updates())]
+        else:  # state-dependent probabilities
+            p = cond(flag, Fraction(1, 4), x * Fraction(1, 2 * hi))
+            branches = [(p, updates()), (1 - p, updates()), (0, updates())]
+        b.action(f"act{a}", test(), *branches)
+    b.action("wait", True, {})
+    for e in range(rng.randint(0, 2)):
+        if rng.random() < 0.5:
+            b.event(f"ev{e}", test(), (rng.choice([Fraction(1, 5), Fraction(1, 2), Fraction(1)]), updates()))
+        else:
+            b.event(f"ev{e}", test(), (Fraction(1, 3), updates()), (Fraction(1, 3) * flag, updates()))
+    if rng.random() < 0.6:
+        b.terminal = (x.eq(hi) & flag).node
+    b.cost("c", w * did("act0") + x / (1 + x) - room.eq(1))
+    return b.build()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_specs_match_the_reference_enumeration(seed):
+    spec = random_spec(seed)
+    states, rows, costs = reference(spec)
+    model = compile(spec)
+    assert codes(model) == states
+    assert model.n_rows == len(rows)
+    assert [model.action_names[a] for a in model.row_action] == [name for _, name, _ in rows]
+    assert model.row_state.tolist() == [state for state, _, _ in rows]
+    P = model.P
+    for r, (_, _, row) in enumerate(rows):
+        got = dict(zip(P.indices[P.indptr[r]:P.indptr[r + 1]].tolist(), P.data[P.indptr[r]:P.indptr[r + 1]]))
+        assert got.keys() == row.keys()
+        for successor, probability in row.items():
+            assert got[successor] == pytest.approx(float(probability), abs=1e-14)
+    np.testing.assert_allclose(model.costs["c"], [float(c["c"]) for c in costs], rtol=1e-14)
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=0, atol=1e-12)
