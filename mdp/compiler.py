@@ -525,16 +525,20 @@ class _Compiler:
             else:
                 bad = np.logical_or(np.less(value, u.lo), np.greater(value, u.hi))
                 real = np.asarray(value).dtype.kind == "f"
-                if real:  # a real value may only land on an integer
-                    bad = np.logical_or(bad, np.not_equal(np.rint(value), value))
-                if np.any(bad):
-                    i = _first(bad)
+                fraction = np.not_equal(np.rint(value), value) if real else False
+                if np.any(bad) or np.any(fraction):
+                    i = _first(np.logical_or(bad, fraction))
+                    if np.ndim(fraction) and fraction[i] or fraction is True:
+                        message = (f"the update gives '{variable.name}' the value {_format(value, i)}, but its "
+                                   f"domain {variable.domain} holds integers only")
+                        hint = f"round it, e.g. {variable.name}' = (... >= 0.5 ? 1 : 0), or make the values integers"
+                    else:
+                        message = (f"the update gives '{variable.name}' the value {_format(value, i)}, outside its "
+                                   f"domain {variable.domain}")
+                        hint = f"clamp it, e.g. {variable.name}' = max({u.lo}, min({u.hi}, ...))"
                     self._problem(("domain", id(u.update) if u.update.span is None else u.update.span),
-                                  where(i), _Problem(
-                        where(i), f"the update gives '{variable.name}' the value {_format(value, i)}, outside its "
-                        f"domain {variable.domain}",
-                        u.update.span or choice.span,
-                        f"clamp it, e.g. {variable.name}' = max({u.lo}, min({u.hi}, ...))", context(i)))
+                                  where(i), _Problem(where(i), message, u.update.span or choice.span, hint,
+                                                     context(i)))
                     value = np.clip(np.nan_to_num(value), u.lo, u.hi)
                 if real:
                     value = np.rint(value).astype(np.int64) if np.ndim(value) else int(np.rint(value))

@@ -661,3 +661,230 @@ def test_random_specs_match_the_reference_enumeration(seed):
             assert got[successor] == pytest.approx(float(probability), abs=1e-14)
     np.testing.assert_allclose(model.costs["c"], [float(c["c"]) for c in costs], rtol=1e-14)
     np.testing.assert_allclose(P.sum(axis=1), 1, rtol=0, atol=1e-12)
+
+
+# --- model errors, rendered --------------------------------------------------------------------
+
+
+def render_error(spec: Spec) -> str:
+    with pytest.raises(ModelError) as caught:
+        compile(spec)
+    assert caught.value.source is spec.source
+    return caught.value.render()
+
+
+def test_deadlock_names_the_state_and_the_path_to_it():
+    b = Builder("model robot\nvar battery : 0..2 = 2\naction work when battery > 0:\n    battery' = battery - 1\n")
+    battery = b.int("battery", 0, 2, 2)
+    b.action("work", battery > 0, {battery: battery - 1}, span=b.span("action work when battery > 0:"))
+    assert render_error(b.build()) == """\
+test.corrigo: error: deadlock: no action is enabled in a reachable state that is not terminal
+    = note: in state battery=0
+    = note: reached from the initial state in 2 steps: work, work
+    = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+
+
+DRAIN = """\
+model robot
+var battery : 0..3 = 3
+var room : {dock, lab} = dock
+action move(to: room) when room != to:
+    room' = to, battery' = battery - 1
+"""
+
+
+def test_update_out_of_domain_points_at_the_update():
+    b = Builder(DRAIN)
+    battery = b.int("battery", 0, 3, 3)
+    room = b.enum("room", ("dock", "lab"))
+    for code, name in enumerate(("dock", "lab")):
+        b.action(f"move({name})", room.ne(code), {room: code, battery: battery - 1},
+                 span=b.span("action move(to: room) when room != to:"), base="move",
+                 update_spans={room: b.span("room' = to"), battery: b.span("battery' = battery - 1")})
+    assert render_error(b.build()) == """\
+test.corrigo:5:17: error: the update gives 'battery' the value -1, outside its domain 0..3
+   |
+ 5 |     room' = to, battery' = battery - 1
+   |                 ^^^^^^^^^^^^^^^^^^^^^^
+    = note: in state battery=0, room=lab
+    = note: taking action 'move(dock)'
+    = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
+    = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
+
+
+BAD_PROBABILITIES = """\
+model broken
+var battery : 0..2 = 2
+var room : {dock, lab} = dock
+action go when true:
+    0.5 -> room' = lab
+    0.6 -> skip
+event spill when room == lab:
+    0.7 -> battery' = 0
+    0.7 -> skip
+"""
+
+
+def test_every_problem_of_a_layer_is_reported_in_source_order():
+    b = Builder(BAD_PROBABILITIES)
+    battery = b.int("battery", 0, 2, 2)
+    room = b.enum("room", ("dock", "lab"))
+    b.action("go", True, (Fraction(1, 2), {room: 1}), (Fraction(3, 5), {}), span=b.span("action go when true:"))
+    b.event("spill", room.eq(1), (Fraction(7, 10), {battery: 0}), (Fraction(7, 10), {}),
+            span=b.span("event spill when room == lab:"))
+    assert render_error(b.build()) == """\
+test.corrigo:4:1: error: the branch probabilities of 'go' sum to 1.1, expected 1
+   |
+ 4 | action go when true:
+   | ^^^^^^^^^^^^^^^^^^^^
+    = note: in state battery=2, room=dock
+    = note: this is the initial state
+    = hint: make the probabilities of the branches add up to 1 in every state where the guard holds
+
+test.corrigo:7:1: error: the branch probabilities of event 'spill' sum to 1.4, more than 1
+   |
+ 7 | event spill when room == lab:
+   | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+    = note: in state battery=2, room=dock
+    = note: after action 'go', which led to battery=2, room=lab
+    = note: this is the initial state
+    = hint: the mass left over (1 - sum) is the chance that nothing happens, so the probabilities must not \
+add up to more than 1"""
+
+
+def test_probability_outside_the_unit_interval_points_at_the_probability():
+    text = "model odds\nvar level : 0..4 = 1\naction climb when level < 4:\n" \
+           "    level * 0.5 -> level' = level + 1\n    1 - level * 0.5 -> skip\n"
+    b = Builder(text)
+    level = b.int("level", 0, 4, 1)
+    half = (level * Fraction(1, 2)).at(b.span("level * 0.5"))
+    rest = (1 - level * Fraction(1, 2)).at(b.span("1 - level * 0.5"))
+    b.action("climb", level < 4, (half, {level: level + 1}), (rest, {}), span=b.span("action climb when level < 4:"))
+    b.action("wait", True, {})
+    assert render_error(b.build()) == """\
+test.corrigo:4:5: error: probability 1.5 of a branch of 'climb' is outside [0, 1]
+   |
+ 4 |     level * 0.5 -> level' = level + 1
+   |     ^^^^^^^^^^^
+    = note: in state level=3
+    = note: reached from the initial state in 2 steps: climb, climb
+    = hint: a probability must lie between 0 and 1 in every state where the guard holds
+
+test.corrigo:5:5: error: probability -0.5 of a branch of 'climb' is outside [0, 1]
+   |
+ 5 |     1 - level * 0.5 -> skip
+   |     ^^^^^^^^^^^^^^^
+    = note: in state level=3
+    = note: reached from the initial state in 2 steps: climb, climb
+    = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
+
+
+DIVISION = """\
+model ratio
+var battery : 0..2 = 2
+var spent : 0..8 = 0
+action use when battery > 0:
+    battery' = battery - 1, spent' = spent + 2
+action rest when true:
+    spent' = 4 / battery
+cost waste = 1 / battery
+"""
+
+
+def test_division_by_zero_is_reported_where_it_happens():
+    b = Builder(DIVISION)
+    battery = b.int("battery", 0, 2, 2)
+    spent = b.int("spent", 0, 8)
+    b.action("use", battery > 0, {battery: battery - 1, spent: spent + 2}, span=b.span("action use"))
+    b.action("rest", True, {spent: (4 / battery).at(b.span("4 / battery"))}, span=b.span("action rest"),
+             update_spans={spent: b.span("spent' = 4 / battery")})
+    b.cost("waste", (1 / battery).at(b.span("1 / battery")))
+    assert render_error(b.build()) == """\
+test.corrigo:7:14: error: division by zero in an update of 'rest'
+   |
+ 7 |     spent' = 4 / battery
+   |              ^^^^^^^^^^^
+    = note: in state battery=0, spent=4
+    = note: taking action 'rest'
+    = note: reached from the initial state in 2 steps: use, use
+    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`
+
+test.corrigo:8:14: error: division by zero in cost 'waste'
+   |
+ 8 | cost waste = 1 / battery
+   |              ^^^^^^^^^^^
+    = note: in state battery=0, spent=4
+    = note: taking action 'rest'
+    = note: reached from the initial state in 2 steps: use, use
+    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+
+
+def test_division_by_zero_in_a_guard_and_a_label():
+    b = Builder("model g\nvar x : 0..1 = 1\naction a when 1 / x > 0:\n    x' = 0\nformula f = 2 / x > 1\n")
+    x = b.int("x", 0, 1, 1)
+    b.action("a", (1 / x).at(b.span("1 / x")) > 0, {x: 0})
+    b.action("b", True, {})
+    assert render_error(b.build()) == """\
+test.corrigo:3:15: error: division by zero in the guard of 'a'
+   |
+ 3 | action a when 1 / x > 0:
+   |               ^^^^^
+    = note: in state x=0
+    = note: reached from the initial state in 1 step: a
+    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+    b = Builder("model g\nvar x : 0..1 = 1\naction a:\n    x' = 0\nformula f = 2 / x > 1\n")
+    x = b.int("x", 0, 1, 1)
+    b.action("a", True, {x: 0})
+    b.formula("f", (2 / x).at(b.span("2 / x")) > 1)
+    assert render_error(b.build()) == """\
+test.corrigo:5:13: error: division by zero in formula 'f'
+   |
+ 5 | formula f = 2 / x > 1
+   |             ^^^^^
+    = note: in state x=0
+    = note: reached from the initial state in 1 step: a
+    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+
+
+def test_guarded_division_is_not_an_error():
+    b = Builder()
+    x = b.int("x", 0, 2, 2)
+    b.action("down", x > 0, {x: x - 1})
+    b.action("stay", True, {})
+    b.cost("ratio", cond(x.eq(0), 0, 2 / x))
+    model = compile(b.build())
+    assert model.costs["ratio"].tolist() == [1, 1, 2, 2, 0]
+
+
+def test_event_update_out_of_domain_names_the_action_and_the_intermediate_state():
+    text = "model e\nvar x : 0..2 = 0\naction up when x < 2:\n    x' = x + 1\naction stay:\n    skip\n" \
+           "event jolt when x > 1:\n    0.5 -> x' = x + 1\n"
+    b = Builder(text)
+    x = b.int("x", 0, 2)
+    b.action("up", x < 2, {x: x + 1})
+    b.action("stay", True, {})
+    b.event("jolt", x > 1, (Fraction(1, 2), {x: x + 1}), span=b.span("event jolt when x > 1:"),
+            update_spans={x: b.span("x' = x + 1", 1)})
+    assert render_error(b.build()) == """\
+test.corrigo:8:12: error: the update gives 'x' the value 3, outside its domain 0..2
+   |
+ 8 |     0.5 -> x' = x + 1
+   |            ^^^^^^^^^^
+    = note: in state x=1
+    = note: after action 'up', which led to x=2
+    = note: reached from the initial state in 1 step: up
+    = hint: clamp it, e.g. x' = max(0, min(2, ...))"""
+
+
+def test_a_real_value_assigned_to_an_int_variable_must_be_an_integer():
+    b = Builder("model r\nvar x : 0..4 = 1\naction half:\n    x' = x / 2\n")
+    x = b.int("x", 0, 4, 4)
+    b.action("half", x > 0, {x: x / 2}, update_spans={x: b.span("x' = x / 2")})
+    b.action("wait", True, {})
+    assert render_error(b.build()).splitlines()[0] == (
+        "test.corrigo:4:5: error: the update gives 'x' the value 0.5, but its domain 0..4 holds integers only")
+    b = Builder()
+    x = b.int("x", 0, 4, 4)
+    b.action("half", x > 0, {x: x / 2})
+    b.action("wait", True, {})
+    assert "in state x=1" in render_error(b.build())  # 4 -> 2 -> 1 -> 0.5
