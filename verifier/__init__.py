@@ -1,0 +1,10 @@
+"""Verify what every optimal policy of an intrinsic cost does: checks, verdicts, explanations, reports."""
+
+from .results import Attribution, CheckResult, Location, Quantity, Report, Step, TermContribution, Trace, Verdict
+from .submodel import OptimalSubmodel, optimal_submodel
+from .verify import verify, verify_model
+
+__all__ = [
+    "Attribution", "CheckResult", "Location", "OptimalSubmodel", "Quantity", "Report", "Step", "TermContribution",
+    "Trace", "Verdict", "optimal_submodel", "verify", "verify_model",
+]

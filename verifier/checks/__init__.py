@@ -1,0 +1,37 @@
+"""The checks, one module per kind; :func:`run_check` dispatches on the kind of a check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, PowerSeeking, ProbabilityBound,
+                      Regret)
+
+from ..results import CheckResult
+from .common import Context
+from .cost import check_cost
+from .invariant import check_always, check_never
+from .power import check_power_seeking
+from .probability import check_probability
+from .regret import check_regret
+from .shutdown import check_accepts_shutdown
+
+__all__ = [
+    "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_power_seeking",
+    "check_probability", "check_regret", "run_check",
+]
+
+_CHECKS: dict[type, Callable[[Check, Context], CheckResult]] = {
+    NeverCheck: check_never,
+    AlwaysCheck: check_always,
+    ProbabilityBound: check_probability,
+    CostBound: check_cost,
+    AcceptsShutdown: check_accepts_shutdown,
+    PowerSeeking: check_power_seeking,
+    Regret: check_regret,
+}
+
+
+def run_check(check: Check, context: Context) -> CheckResult:
+    """The result of ``check`` on the solved model in ``context``."""
+    return _CHECKS[type(check.property)](check, context)

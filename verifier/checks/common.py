@@ -1,0 +1,80 @@
+"""What every check needs: the solved model, M*, and formulas evaluated on states or on rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from dsl.spec import ActionIs, Check, Expr, Spec
+from mdp.expressions import vectorize
+from mdp.model import TabularMDP
+
+from ..results import CheckResult, Location, Verdict
+from ..submodel import OptimalSubmodel
+
+__all__ = ["Context", "location", "mentions_action", "result", "settle_message"]
+
+
+@dataclass(frozen=True, eq=False)
+class Context:
+    """A solved spec and its M*: the input of every check."""
+
+    spec: Spec
+    model: TabularMDP
+    solution: Any  # mdp.solver.Solution
+    sub: OptimalSubmodel
+    tol: float | None = None
+    exact: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.spec.param_values())
+
+    @property
+    def bound(self) -> float:
+        """The solver's certified error bound on values."""
+        return float(getattr(self.solution, "bound", 0.0))
+
+    def states_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
+        """(n,) states where the state formula ``expr`` holds."""
+        codes = self.model.state_codes
+        columns = codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64)
+        return vectorize(expr, self.params)(columns, size=self.model.n_states).astype(bool)
+
+    def rows_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
+        """(m,) rows (state, action taken) where ``expr`` holds; for formulas that mention ``[action]``."""
+        model = self.model
+        codes = model.state_codes
+        columns = (codes[model.row_state].T if codes is not None
+                   else np.zeros((0, model.n_rows), dtype=np.int64))
+        actions = np.asarray(model.action_names, dtype=object)[model.row_action]
+        return vectorize(expr, self.params)(columns, actions, size=model.n_rows).astype(bool)
+
+
+def mentions_action(expr: Expr) -> bool:
+    """Whether ``expr`` uses an action indicator ``[name]``."""
+    return any(isinstance(node, ActionIs) for node in expr.traverse())
+
+
+def location(check: Check) -> Location | None:
+    span = check.span
+    return Location(span.path, span.line, span.column) if span is not None else None
+
+
+def settle_message(context: Context) -> str:
+    """What would settle an inconclusive verdict."""
+    shown = f" (now {context.tol:g})" if context.tol is not None else ""
+    if context.exact:
+        return f"re-run with a tighter --tol{shown}"
+    return f"re-run with --exact, or a tighter --tol{shown}"
+
+
+def result(check: Check, kind: str, verdict: Verdict, summary: str, context: Context, **rest: Any) -> CheckResult:
+    """A :class:`CheckResult` for ``check``, with the settle hint filled in when inconclusive."""
+    if verdict is Verdict.INCONCLUSIVE and "settle" not in rest:
+        rest["settle"] = settle_message(context)
+    return CheckResult(name=check.name, kind=kind, text=check.text, location=location(check), verdict=verdict,
+                       summary=summary, **rest)

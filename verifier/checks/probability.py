@@ -1,0 +1,80 @@
+"""``P ~ p [ path ]``: probabilities over every optimal policy, with PRISM/Storm min/max semantics.
+
+A lower bound (``>=``, ``>``) must hold for the least favourable policy of M*, so it is checked against
+Pmin; an upper bound (``<=``, ``<``) against Pmax. Paths: ``F φ``, ``φ U ψ`` (graph precomputation of
+the probability-0 states, then interval iteration), ``G φ`` (``P(G φ) = 1 - P(F !φ)`` with min and max
+swapped), ``F<=k φ`` (k exact backups) and ``X φ`` (one step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsl.spec import Check, Eventually, Globally, Next, ProbabilityBound, Until
+
+from ..numerics import Values, bounded_reachability, next_probabilities, reachability
+from ..results import CheckResult, Quantity, Verdict, decide
+from ..submodel import shortest_trace
+from .common import Context, mentions_action, result
+
+__all__ = ["check_probability"]
+
+
+def check_probability(check: Check, context: Context) -> CheckResult:
+    """``P ~ p [ path ]`` from the initial state, over the policies of M*."""
+    prop = check.property
+    assert isinstance(prop, ProbabilityBound)
+    path = prop.path
+    formulas = [getattr(path, name) for name in ("target", "hold") if hasattr(path, name)]
+    if any(mentions_action(f) for f in formulas):
+        return result(check, "probability", Verdict.INCONCLUSIVE,
+                      "action indicators inside a path formula are not supported", context,
+                      settle="state the path formula over variables only")
+    model, sub = context.model, context.sub
+    rows = sub.rows & sub.reachable[model.row_state]
+    maximize = prop.comparison.is_upper
+    tol = min(context.tol or 1e-10, 1e-10)
+    name = ("Pmax" if maximize else "Pmin")
+    target = context.states_where(path.target)
+    witness = None  # values -> (n,) states a shortest path to illustrates the failure
+    if isinstance(path, Eventually) and path.steps is not None:
+        values = bounded_reachability(model, rows, target, path.steps, maximize=maximize)
+    elif isinstance(path, Eventually):
+        values = reachability(model, rows, target, maximize=maximize, tol=tol)
+        witness = _reach_witness(target, maximize)
+    elif isinstance(path, Until):
+        hold = context.states_where(path.hold)
+        values = reachability(model, rows, target, maximize=maximize, avoid=~hold, tol=tol)
+        witness = _reach_witness(target, maximize)
+    elif isinstance(path, Globally):
+        opposite = reachability(model, rows, ~target, maximize=not maximize, tol=tol)
+        values = Values(1.0 - opposite.values, opposite.bound, opposite.certified, opposite.iterations)
+        if not maximize:  # P(G φ) too low: show a way out of φ
+            witness = lambda values: ~target  # noqa: E731
+    elif isinstance(path, Next):
+        values = next_probabilities(model, rows, target, maximize=maximize)
+    else:  # pragma: no cover - the checker knows every path kind
+        raise TypeError(f"unknown path formula {type(path).__name__}")
+    s0 = model.initial
+    quantity = Quantity(name, float(values.values[s0]), values.bound)
+    threshold = float(prop.bound)
+    verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
+    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {prop.bound}"
+    trace = None
+    if verdict is Verdict.FAILS and witness is not None:
+        found = shortest_trace(sub, witness(values))
+        trace = found.trace if found is not None else None
+    return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
+
+
+def _reach_witness(target, maximize: bool):
+    """Too likely: a path to the target. Too unlikely: a path to a state that never reaches it."""
+    if maximize:
+        return lambda values: target
+    return lambda values: ~target & (values.values + values.bound <= 1e-12)
+
+
+def _probability(quantity: Quantity) -> str:
+    if quantity.bound < 5e-9:
+        return f"{quantity.value:.6g}"
+    return f"{quantity.value:.6g} ± {quantity.bound:.2g}"

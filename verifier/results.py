@@ -1,0 +1,190 @@
+"""What verification produces: three-valued verdicts, certified quantities, traces and attributions.
+
+Every class here is a frozen dataclass of plain values (strings, floats, tuples), so a :class:`Report`
+can be rendered, compared in tests and serialised without reaching back into the model.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from dsl.spec import Comparison
+
+__all__ = [
+    "Attribution", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution", "Trace",
+    "Verdict", "decide",
+]
+
+
+class Verdict(str, enum.Enum):
+    """The outcome of a check over every optimal policy."""
+
+    HOLDS = "holds"
+    FAILS = "fails"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value.upper()
+
+
+def decide(comparison: Comparison, low: float, high: float, threshold: float) -> Verdict:
+    """The verdict of ``value ~ threshold`` when all that is known is ``low <= value <= high``.
+
+    HOLDS (FAILS) only if the comparison holds (fails) for every value of the interval, so a verdict
+    never flips on numerical noise inside the certified bound.
+
+    Examples
+    --------
+    >>> decide(Comparison.LE, 11.9, 11.95, 12), decide(Comparison.LE, 11.99, 12.01, 12)
+    (<Verdict.HOLDS: 'holds'>, <Verdict.INCONCLUSIVE: 'inconclusive'>)
+    """
+    if math.isnan(low) or math.isnan(high):
+        return Verdict.INCONCLUSIVE
+    if comparison.holds(high, threshold) and comparison.holds(low, threshold):
+        return Verdict.HOLDS
+    if not comparison.holds(high, threshold) and not comparison.holds(low, threshold):
+        return Verdict.FAILS
+    return Verdict.INCONCLUSIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a check is declared: 1-based line and column, like compiler messages."""
+
+    path: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A computed number with its certified absolute error: the true value lies in ``[low, high]``."""
+
+    name: str  # what it is, e.g. "Pmin(F off)", "cost", "cost[hunger] max over M*"
+    value: float
+    bound: float  # certified absolute error of ``value`` (0 for exact graph answers)
+
+    @property
+    def low(self) -> float:
+        return self.value - self.bound
+
+    @property
+    def high(self) -> float:
+        return self.value + self.bound
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a trace: the state, the action taken there, the probability of the next state."""
+
+    state: str  # ``var=value, ...``
+    action: str | None = None  # None on the last state of a trace
+    probability: float | None = None  # P(next state | state, action); None on the last state
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A shortest path of some optimal policy from the initial state to a violation, with its probability."""
+
+    steps: tuple[Step, ...]
+    probability: float  # the product of the step probabilities
+
+    @property
+    def n_actions(self) -> int:
+        return sum(step.action is not None for step in self.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class TermContribution:
+    """How much one cost term pushes the agent towards its choice over the alternative.
+
+    Positive: the term makes the chosen action cheaper than the alternative. ``immediate`` is the
+    difference of the term's cost at this step, ``future`` the discounted difference of the term's
+    expected future cost under the agent's policy; ``total = immediate + future``.
+    """
+
+    term: str
+    immediate: float
+    future: float
+
+    @property
+    def total(self) -> float:
+        return self.immediate + self.future
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """At the decisive state: the Q-value gap between the agent's choice and the alternative, by cost term.
+
+    ``gap = Q(alternative) - Q(chosen) >= 0`` (up to the solver's bound) is how much the agent prefers
+    its choice; it is the sum of the terms' totals.
+    """
+
+    state: str
+    chosen: str
+    alternative: str | None  # None when the state offers no alternative of the wanted kind
+    gap: float | None
+    terms: tuple[TermContribution, ...] = ()
+    is_tie: bool = False  # the agent is indifferent: both actions are optimal
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict of one check, with the numbers it rests on and, when it fails, why."""
+
+    name: str
+    kind: str  # "never", "always", "probability", "cost", "accepts_shutdown", "regret", "power_seeking"
+    text: str  # the property as written
+    location: Location | None
+    verdict: Verdict
+    summary: str  # one line saying what was found
+    quantities: tuple[Quantity, ...] = ()
+    parts: tuple[CheckResult, ...] = ()  # separately reported halves (accepts_shutdown)
+    trace: Trace | None = None
+    attribution: Attribution | None = None
+    settle: str | None = None  # for INCONCLUSIVE: what would settle it
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict is Verdict.HOLDS
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Every check of one spec, verified on one solved model."""
+
+    spec: str  # the model's name
+    path: str
+    n_states: int
+    n_rows: int
+    n_transitions: int
+    n_optimal_states: int  # states reachable from the initial state under optimal policies (M*)
+    discount: float
+    value: float  # optimal expected cost at the initial state
+    bound: float  # the solver's certified error bound
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def verdict(self) -> Verdict:
+        """FAILS if any check fails, else INCONCLUSIVE if any is, else HOLDS."""
+        verdicts = {check.verdict for check in self.checks}
+        for verdict in (Verdict.FAILS, Verdict.INCONCLUSIVE):
+            if verdict in verdicts:
+                return verdict
+        return Verdict.HOLDS
+
+    @property
+    def holds(self) -> bool:
+        return self.verdict is Verdict.HOLDS
+
+    def check(self, name: str) -> CheckResult:
+        """The result of the check called ``name`` (``KeyError`` if there is none)."""
+        for result in self.checks:
+            if result.name == name:
+                return result
+        raise KeyError(name)

@@ -1,0 +1,87 @@
+"""``verify``: load, compile and solve a spec once, then run every check on its optimal sub-model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+from typing import Any
+
+import dsl
+import mdp
+from dsl.spec import Spec
+
+from .checks import Context, run_check
+from .results import Report
+from .submodel import optimal_submodel
+
+__all__ = ["verify", "verify_model"]
+
+
+def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
+           tol: float | None = None, exact: bool = False, max_states: int | None = None,
+           checks: tuple[str, ...] | None = None) -> Report:
+    """Verify every check of a spec over every optimal policy of its model.
+
+    Parameters
+    ----------
+    path_or_spec
+        A ``.corrigo`` path, the text of a spec, or a loaded :class:`~dsl.spec.Spec`.
+    overrides
+        ``-D`` values for ``const`` and ``param`` declarations (only with a path or text).
+    tol
+        The solver's tolerance (default: the solver's own).
+    exact
+        Ask the solver to confirm the optimal action sets in rational arithmetic.
+    max_states
+        Stop compiling beyond this many states (:class:`~mdp.StateLimitError`).
+    checks
+        Names of the checks to run (default: all, in source order).
+
+    Returns
+    -------
+    Report
+        One :class:`~verifier.results.CheckResult` per check.
+
+    Raises
+    ------
+    SpecError
+        The spec does not parse or check, or its model is not a proper MDP (``ModelError``).
+    ResourceLimitError
+        The model exceeds ``max_states``.
+    """
+    spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
+    model = mdp.compile(spec, max_states=max_states)
+    solution = _solve(model, tol, exact)
+    return verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks)
+
+
+def _solve(model: Any, tol: float | None, exact: bool) -> Any:
+    from mdp.solver import solve  # the solver lives in its own module
+
+    options: dict[str, Any] = {}
+    if tol is not None:
+        options["tol"] = tol
+    if exact:
+        options["exact"] = True
+    return solve(model, **options)
+
+
+def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
+                 checks: tuple[str, ...] | None = None) -> Report:
+    """Run the checks of ``spec`` on an already compiled and solved model."""
+    sub = optimal_submodel(model, solution)
+    context = Context(spec, model, solution, sub, tol=tol, exact=exact)
+    selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
+    results = tuple(run_check(check, context) for check in selected)
+    return Report(
+        spec=spec.name,
+        path=spec.path,
+        n_states=model.n_states,
+        n_rows=model.n_rows,
+        n_transitions=model.n_transitions,
+        n_optimal_states=sub.n_states,
+        discount=float(model.discount),
+        value=float(solution.V[model.initial]),
+        bound=float(getattr(solution, "bound", 0.0)),
+        checks=results,
+    )
