@@ -28,14 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic, ResourceLimitError, Span
-from dsl.spec import ActionIs, Branch, Spec, Update, Variable
+from dsl.spec import ActionIs, Branch, Spec, Update, VarRef
 
 from .expressions import DivisionByZeroError, Vectorized, vectorize
 from .model import TERMINAL_ACTION, ModelError, TabularMDP
@@ -159,6 +159,16 @@ class _CompiledChoice:
 
 
 @dataclass(frozen=True, slots=True)
+class _CompiledTerm:
+    """A cost or intent term: evaluated per state, or specialised to each action."""
+
+    kind: str  # "cost" | "intent"
+    name: str
+    per_state: Vectorized | None
+    per_action: tuple[Vectorized, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Problem:
     """One model error found in a layer, at the first (lowest-numbered) offending state."""
 
@@ -201,6 +211,33 @@ class _Subset(Sequence[npt.NDArray[np.int64]]):
         if column is None:
             column = self._cache[j] = self._columns[j][self._index]
         return column
+
+
+class _Outcomes(NamedTuple):
+    """A layer's outcomes, in row order: successor key, tracked columns, probability, row, and whether
+    events apply (``None``: all of them)."""
+
+    key: npt.NDArray[np.int64]
+    columns: dict[int, npt.NDArray[np.int64]]
+    probability: npt.NDArray[np.float64]
+    row: npt.NDArray[np.int32]
+    live: npt.NDArray[np.bool_] | None
+
+
+class _Tracked(Sequence[npt.NDArray[np.int64]]):
+    """The columns outcomes carry, indexed like all variables (the others are never read)."""
+
+    __slots__ = ("_columns", "_k")
+
+    def __init__(self, columns: dict[int, npt.NDArray[np.int64]], k: int) -> None:
+        self._columns = columns
+        self._k = k
+
+    def __len__(self) -> int:
+        return self._k
+
+    def __getitem__(self, j):  # type: ignore[override]
+        return self._columns[j]
 
 
 class _SortedRuns:
@@ -272,17 +309,33 @@ class _Compiler:
         self.events = tuple(self._choice(e.name, "event", e.span, e.guard, e.branches, params)
                             for e in spec.events)
         self.action_names = tuple(a.name for a in spec.actions) + (TERMINAL_ACTION,)
+        # outcomes carry their key, plus the columns of the variables events read or write
+        tracked: set[int] = set()
+        for event in spec.events:
+            for expr in (event.guard, *(b.probability for b in event.branches),
+                         *(u.expr for b in event.branches for u in b.updates)):
+                tracked.update(node.index for node in expr.traverse() if isinstance(node, VarRef))
+            tracked.update(u.variable for b in event.branches for u in b.updates)
+        self.tracked = tuple(sorted(tracked))
         self.terminal = vectorize(spec.terminal, params) if spec.terminal is not None else None
         self.costs = tuple((t.name, vectorize(t.expr, params)) for t in spec.costs)
         self.intents = tuple((t.name, vectorize(t.expr, params)) for t in spec.intents)
+        # a term that does not mention the action is evaluated once per state and copied to its rows;
+        # one that does is specialised to each action (often a constant then)
+        self.terms = tuple(
+            _CompiledTerm(kind, t.name, term, None) if not _mentions_action(t.expr) else
+            _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions))
+            for kind, terms in (("cost", spec.costs), ("intent", spec.intents))
+            for t, (_, term) in zip(terms, self.costs if kind == "cost" else self.intents))
         self.labels = tuple((f.name, vectorize(f.expr, params)) for f in spec.formulas
                             if f.expr.type.kind == "bool"  # type: ignore[attr-defined]
-                            and not any(isinstance(node, ActionIs) for node in f.expr.traverse()))
+                            and not _mentions_action(f.expr))
         # per action: its branches' probabilities when they are the same in every state
         self.constant_probabilities = tuple(
             [float(b.probability.constant) for b in a.branches]
             if all(b.probability.is_constant for b in a.branches) else None
             for a in self.actions)
+        self.checked_constants = [False] * len(self.actions)  # constant probabilities: checked once
 
         # filled while enumerating
         self.n_states = 0
@@ -321,11 +374,11 @@ class _Compiler:
         keys = self._keys(initial, 1)
         self._remember(keys, np.zeros(1, dtype=np.int64))
         self._store_new(initial, np.array([-1]), np.array([-1], dtype=np.int32))
-        frontier, size, base = initial, 1, 0
+        frontier, size, base = (initial, keys), 1, 0
         while size:
-            frontier, new_size = self._expand(frontier, size, base)
+            frontier = self._expand(frontier[0], frontier[1], size, base)
             base += size
-            size = new_size
+            size = frontier[1].size
             if self.progress is not None:
                 self.progress(self.n_states, size)
             if self.max_states is not None and self.n_states > self.max_states:
@@ -341,15 +394,21 @@ class _Compiler:
         self.n_states += len(parent_state)
 
     def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> npt.NDArray[np.int64]:
+        """Mixed-radix keys: the sum of (code - lo) * stride over the variables."""
         key = np.zeros(size, dtype=np.int64)
         for column, stride in zip(columns, self.strides):
-            if stride == 1:
-                key += column
-            else:
-                key += column * stride
+            key += column * stride if stride != 1 else column
         if self.key_offset:
             key -= self.key_offset
         return key
+
+    def _decode(self, keys: npt.NDArray[np.int64], j: int) -> npt.NDArray[np.int64]:
+        """The codes of variable ``j`` in ``keys``."""
+        stride, variable = self.strides[j], self.variables[j]
+        codes = keys // stride if stride != 1 else keys
+        if j:  # the first variable is the most significant digit: nothing above it to strip
+            codes = codes % variable.domain.size
+        return codes + variable.domain.lo if variable.domain.lo else codes
 
     def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
@@ -361,9 +420,9 @@ class _Compiler:
 
     # --- one layer -----------------------------------------------------------------------------
 
-    def _expand(self, frontier: list[npt.NDArray[np.int64]], f: int,
-                base: int) -> tuple[list[npt.NDArray[np.int64]], int]:
-        """Expand the states ``base .. base + f - 1``; return the next frontier and its size."""
+    def _expand(self, frontier: list[npt.NDArray[np.int64]], frontier_keys: npt.NDArray[np.int64], f: int,
+                base: int) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+        """Expand the states ``base .. base + f - 1``; return the next frontier (columns and keys)."""
         n_actions = len(self.actions)
         at = lambda i: base + i  # noqa: E731  (position in the frontier -> state)
 
@@ -388,10 +447,10 @@ class _Compiler:
         slots = n_branches[row_action]
         start = np.cumsum(slots) - slots
         total = int(slots.sum())
-        out = [np.empty(total, dtype=np.int64) for _ in range(self.k)]
+        out_key = np.empty(total, dtype=np.int64)
+        out_columns = {j: np.empty(total, dtype=np.int64) for j in self.tracked}
         out_probability = np.empty(total, dtype=np.float64)
-        out_row = np.empty(total, dtype=np.int64)
-        out_live = np.ones(total, dtype=bool)
+        out_row = np.empty(total, dtype=np.int32)
         layer = _Layer(rows_per_state.astype(np.int64), row_action.astype(np.int32), np.empty(0, np.int64),
                        np.empty(0, np.int32), np.empty(0), ~live)
         layer.costs = {name: np.zeros(m) for name, _ in self.costs}
@@ -404,46 +463,61 @@ class _Compiler:
             rows = row_of[states, a]
             first = start[rows]
             sub = _Subset(frontier, states)
+            parent_keys = frontier_keys[states]
             where = lambda i, states=states: base + int(states[i])  # noqa: E731
             context = lambda i, name=action.name: (f"taking action '{name}'",)  # noqa: E731
             probabilities = self._action_probabilities(a, sub, where)
             for b, branch in enumerate(action.branches):
                 position = first + b if b else first
                 updated = self._updates(action, branch, sub, where, context)
-                for j in range(self.k):
-                    out[j][position] = updated[j] if j in updated else sub[j]
+                out_key[position] = self._moved(parent_keys, updated, sub)
+                for j, column in out_columns.items():
+                    column[position] = updated[j] if j in updated else sub[j]
                 out_probability[position] = probabilities[b]
                 out_row[position] = rows
-            for name, term in self.costs:
-                layer.costs[name][rows] = self._evaluate(term, sub, action.name, f"cost '{name}'", where,
-                                                         context)
-            for name, term in self.intents:
-                layer.intents[name][rows] = self._evaluate(term, sub, action.name, f"intent '{name}'", where,
-                                                           context)
+            for term in self.terms:
+                if term.per_action is not None:
+                    target = layer.costs if term.kind == "cost" else layer.intents
+                    target[term.name][rows] = self._evaluate(term.per_action[a], sub, action.name,
+                                                             f"{term.kind} '{term.name}'", where, context)
         terminal_states = np.flatnonzero(~live)
+        terminal_rows = row_of[terminal_states, n_actions]
+        for term in self.terms:
+            if term.per_state is not None:
+                value = self._evaluate(term.per_state, frontier, None, f"{term.kind} '{term.name}'", at,
+                                       care=live)
+                target = layer.costs if term.kind == "cost" else layer.intents
+                if np.ndim(value):
+                    target[term.name] = np.asarray(value, dtype=np.float64)[row_state]
+                else:
+                    target[term.name].fill(value)
+                target[term.name][terminal_rows] = 0.0
+        out_live = None  # outcomes of terminal self-loops are not live: events leave them alone
         if terminal_states.size:
-            position = start[row_of[terminal_states, n_actions]]
-            for j in range(self.k):
-                out[j][position] = frontier[j][terminal_states]
+            out_live = np.ones(total, dtype=bool)
+            position = start[terminal_rows]
+            out_key[position] = frontier_keys[terminal_states]
+            for j, column in out_columns.items():
+                column[position] = frontier[j][terminal_states]
             out_probability[position] = 1.0
-            out_row[position] = row_of[terminal_states, n_actions]
+            out_row[position] = terminal_rows
             out_live[position] = False
 
         # 3. events, in declaration order, each on every outcome where its guard holds
-        for event in self.events:
-            out, out_probability, out_row, out_live = self._apply_event(
-                event, out, out_probability, out_row, out_live, row_state, row_action, base)
+        outcomes = _Outcomes(out_key, out_columns, out_probability, out_row, out_live)
+        for e, event in enumerate(self.events):
+            outcomes = self._apply_event(event, outcomes, row_state, row_action, base, e == len(self.events) - 1)
         self._raise_problems()
 
-        if np.any(out_probability == 0):
-            keep = out_probability > 0
-            out = [column[keep] for column in out]
-            out_probability, out_row = out_probability[keep], out_row[keep]
+        out_key, out_probability, out_row = outcomes.key, outcomes.probability, outcomes.row
+        if not np.all(out_probability):  # branches of probability 0 leave no transition
+            keep = out_probability != 0
+            out_key, out_probability, out_row = out_key[keep], out_probability[keep], out_row[keep]
 
         # 4. successors: known states by lookup, new ones numbered in order of first occurrence
-        keys = self._keys(out, out_probability.size)
-        successors, first = self._number(keys)
-        new_columns = [column[first] for column in out]
+        successors, first = self._number(out_key)
+        new_keys = out_key[first]
+        new_columns = [self._decode(new_keys, j) for j in range(self.k)]
         parent_rows = out_row[first]
         self._store_new(new_columns, base + row_state[parent_rows].astype(np.int64),
                         row_action[parent_rows].astype(np.int32))
@@ -452,7 +526,16 @@ class _Compiler:
         layer.probabilities = out_probability
         layer.entries_per_row = np.bincount(out_row, minlength=m)
         self.layers.append(layer)
-        return new_columns, first.size
+        return new_columns, new_keys
+
+    def _moved(self, keys: npt.NDArray[np.int64], updated: dict[int, Any], old: Sequence[Any]) -> Any:
+        """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
+        for j, value in updated.items():
+            delta = np.subtract(value, old[j])
+            if self.strides[j] != 1:
+                delta *= self.strides[j]
+            keys = keys + delta
+        return keys
 
     def _number(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """Successor index of every key, and the positions of first occurrences of new states, in order."""
@@ -463,11 +546,16 @@ class _Compiler:
             unknown = np.flatnonzero(index < 0)
             if unknown.size == 0:
                 return index, unknown
-            new_keys, first = np.unique(keys[unknown], return_index=True)
-            order = np.argsort(first, kind="stable")
-            table[new_keys[order]] = np.arange(n, n + new_keys.size, dtype=np.int32)
-            index[unknown] = table[keys[unknown]]
-            return index, unknown[first[order]]
+            # mark each unknown key with its first position: values -size-1 .. -2 grow with the position,
+            # so the minimum is the first occurrence, and they stay below the -1 of unknown keys
+            unknown_keys = keys[unknown]
+            marks = (unknown - (keys.size + 1)).astype(np.int32)
+            np.minimum.at(table, unknown_keys, marks)
+            is_first = table[unknown_keys] == marks
+            first = unknown[is_first]  # increasing: the order of discovery
+            table[keys[first]] = np.arange(n, n + first.size, dtype=np.int32)
+            index[unknown] = table[unknown_keys]
+            return index, first
         assert self.runs is not None
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         index = self.runs.lookup(unique)
@@ -488,25 +576,29 @@ class _Compiler:
         constant = self.constant_probabilities[a]
         if constant is not None:
             values: list[Any] = constant
+            if self.checked_constants[a]:
+                return values
         else:
             values = [self._evaluate(b.probability, sub, action.name, f"a probability of '{action.name}'",
                                      where) for b in action.branches]
         for branch, value in zip(action.branches, values):
-            bad = np.logical_or(np.less(value, 0), np.greater(value, 1))
-            if np.any(bad):
+            bad = _outside(value, 0, 1)
+            if bad is not None:
                 i = _first(bad)
                 self._problem(("range", id(branch.branch)), where(i), _Problem(
                     where(i), f"probability {_format(value, i)} of a branch of '{action.name}' is outside [0, 1]",
                     branch.branch.probability.span or branch.branch.span or action.span,  # type: ignore[attr-defined]
                     "a probability must lie between 0 and 1 in every state where the guard holds"))
         total = sum(values[1:], values[0])
-        bad = np.abs(np.subtract(total, 1)) > _PROBABILITY_TOLERANCE
-        if np.any(bad):
+        bad = _outside(total, 1 - _PROBABILITY_TOLERANCE, 1 + _PROBABILITY_TOLERANCE)
+        if bad is not None:
             i = _first(bad)
             self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
                 where(i), f"the branch probabilities of '{action.name}' sum to {_format(total, i)}, expected 1",
                 action.span, "make the probabilities of the branches add up to 1 in every state where the "
                 "guard holds"))
+        elif constant is not None:
+            self.checked_constants[a] = not self.problems
         return values
 
     def _updates(self, choice: _CompiledChoice, branch: _CompiledBranch, sub: _Subset,
@@ -523,11 +615,11 @@ class _Compiler:
             if u.is_bool:
                 value = np.asarray(value).astype(np.int64) if np.ndim(value) else int(bool(value))
             else:
-                bad = np.logical_or(np.less(value, u.lo), np.greater(value, u.hi))
+                bad = _outside(value, u.lo, u.hi)
                 real = np.asarray(value).dtype.kind == "f"
                 fraction = np.not_equal(np.rint(value), value) if real else False
-                if np.any(bad) or np.any(fraction):
-                    i = _first(np.logical_or(bad, fraction))
+                if bad is not None or np.any(fraction):
+                    i = _first(np.logical_or(bad if bad is not None else False, fraction))
                     if np.ndim(fraction) and fraction[i] or fraction is True:
                         message = (f"the update gives '{variable.name}' the value {_format(value, i)}, but its "
                                    f"domain {variable.domain} holds integers only")
@@ -545,26 +637,29 @@ class _Compiler:
             updated[u.update.variable] = value
         return updated
 
-    def _apply_event(self, event: _CompiledChoice, out: list[npt.NDArray[np.int64]],
-                     probability: npt.NDArray[np.float64], row: npt.NDArray[np.int64],
-                     live: npt.NDArray[np.bool_], row_state: npt.NDArray[np.int64],
-                     row_action: npt.NDArray[np.int64], base: int) -> tuple[Any, Any, Any, Any]:
-        """Replace each outcome where the event's guard holds by its branches and the left-over mass."""
+    def _apply_event(self, event: _CompiledChoice, outcomes: _Outcomes, row_state: npt.NDArray[np.int64],
+                     row_action: npt.NDArray[np.int64], base: int, last: bool) -> _Outcomes:
+        """Replace each outcome where the event's guard holds by its branches and the left-over mass.
+
+        After the ``last`` event only keys, probabilities and rows are still needed.
+        """
+        key, columns, probability, row, live = outcomes
         size = probability.size
+        view = _Tracked(columns, self.k)
+        notes = lambda position: self._event_notes(outcomes, row_state, row_action, base, position)  # noqa: E731
         try:
-            guard = event.guard.evaluate(out, None, live)
+            guard = event.guard.evaluate(view, None, live)
         except DivisionByZeroError as error:
-            state = base + int(row_state[row[error.index]])
-            self._division(error, state, f"the guard of event '{event.name}'",
-                           self._event_notes(out, row, row_state, row_action, base, error.index))
-            return out, probability, row, live
-        firing = np.logical_and(guard, live)
+            self._division(error, base + int(row_state[row[error.index]]), f"the guard of event '{event.name}'",
+                           notes(error.index))
+            return outcomes
+        firing = np.logical_and(guard, live) if live is not None else np.broadcast_to(guard, (size,))
         fires = np.flatnonzero(firing)
         if fires.size == 0:
-            return out, probability, row, live
-        sub = _Subset(out, fires)
+            return outcomes
+        sub = _Subset(view, fires)
         where = lambda i: base + int(row_state[row[fires[i]]])  # noqa: E731
-        context = lambda i: self._event_notes(out, row, row_state, row_action, base, int(fires[i]))  # noqa: E731
+        context = lambda i: notes(int(fires[i]))  # noqa: E731
 
         values: list[Any] = []
         for branch in event.branches:
@@ -574,8 +669,8 @@ class _Compiler:
                 self._division(error, where(error.index), f"a probability of event '{event.name}'",
                                context(error.index))
                 value = 0.0
-            bad = np.logical_or(np.less(value, 0), np.greater(value, 1))
-            if np.any(bad):
+            bad = _outside(value, 0, 1)
+            if bad is not None:
                 i = _first(bad)
                 self._problem(("range", id(branch.branch)), where(i), _Problem(
                     where(i), f"probability {_format(value, i)} of a branch of event '{event.name}' is outside [0, 1]",
@@ -606,34 +701,40 @@ class _Compiler:
         new_size = size + growth * fires.size
 
         def spread(old: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            if not growth:
+                return old.copy()
             new = np.empty(new_size, dtype=old.dtype)
             new[place] = old
-            if growth:
-                repeated = old[fires]
-                for slot in range(1, fan):
-                    new[first + slot] = repeated
+            repeated = old[fires]
+            for slot in range(1, fan):
+                new[first + slot] = repeated
             return new
 
-        new_out = [spread(column) for column in out]
+        new_key = spread(key)
+        new_columns = {j: spread(column) for j, column in columns.items()} if not last else {}
         new_probability = spread(probability)
-        parent_probability = probability[fires]
+        parent_key, parent_probability = key[fires], probability[fires]
         for b, branch in enumerate(event.branches):
             slot = first + b if b else first
             updated = self._updates(event, branch, sub, where, context)
+            if updated:
+                new_key[slot] = self._moved(parent_key, updated, sub)
             for j, value in updated.items():
-                new_out[j][slot] = value
+                if j in new_columns:
+                    new_columns[j][slot] = value
             new_probability[slot] = parent_probability * values[b]
         if has_leftover:
             new_probability[first + len(event.branches)] = parent_probability * leftover
-        return new_out, new_probability, spread(row), spread(live)
+        new_live = None if live is None or last else spread(live) if growth else live
+        return _Outcomes(new_key, new_columns, new_probability, spread(row) if growth else row, new_live)
 
-    def _event_notes(self, out: Sequence[npt.NDArray[np.int64]], row: npt.NDArray[np.int64],
-                     row_state: npt.NDArray[np.int64], row_action: npt.NDArray[np.int64], base: int,
-                     position: int) -> tuple[str, ...]:
-        r = int(row[position])
+    def _event_notes(self, outcomes: _Outcomes, row_state: npt.NDArray[np.int64],
+                     row_action: npt.NDArray[np.int64], base: int, position: int) -> tuple[str, ...]:
+        r = int(outcomes.row[position])
         action = self.action_names[int(row_action[r])]
         state = base + int(row_state[r])
-        codes = [int(column[position]) for column in out]
+        key = outcomes.key[position:position + 1]
+        codes = [int(self._decode(key, j)[0]) for j in range(self.k)]
         if codes == self._codes(state):
             return (f"after action '{action}'",)
         return (f"after action '{action}', which led to {self.spec.describe(codes)}",)
@@ -642,13 +743,14 @@ class _Compiler:
 
     def _evaluate(self, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]], action: str | None,
                   what: str, where: Callable[[int], int],
-                  context: Callable[[int], tuple[str, ...]] | None = None) -> Any:
+                  context: Callable[[int], tuple[str, ...]] | None = None, care: Any = None) -> Any:
         """Evaluate, turning a division by zero into a recorded problem (the value is then 0).
 
-        ``where`` maps a position in ``columns`` to its state; ``context`` gives notes for it.
+        ``where`` maps a position in ``columns`` to its state; ``context`` gives notes for it; ``care``
+        masks the positions whose value is used.
         """
         try:
-            return expr.evaluate(columns, action)
+            return expr.evaluate(columns, action, care)
         except DivisionByZeroError as error:
             self._division(error, where(error.index), what, context(error.index) if context else ())
             return 0
@@ -722,8 +824,11 @@ class _Compiler:
         P = sp.csr_array((data, indices, indptr), shape=(entries.size, n))
         P.sum_duplicates()  # sorts each row's successors and adds up repeated ones
 
-        columns = [np.concatenate(parts) for parts in self.columns]
-        state_codes = np.stack(columns, axis=1) if columns else np.zeros((n, 0), dtype=np.int64)
+        # column-major, so each variable's codes are contiguous (state_codes.T is a (k, n) C array)
+        state_codes = np.empty((n, self.k), dtype=np.int64, order="F")
+        for j, parts in enumerate(self.columns):
+            np.concatenate(parts, out=state_codes[:, j])
+        columns = [state_codes[:, j] for j in range(self.k)]
         labels = {}
         for name, formula in self.labels:
             try:
@@ -747,6 +852,19 @@ class _Compiler:
             state_codes=state_codes,
             name=self.spec.name,
         )
+
+
+def _mentions_action(expr: Any) -> bool:
+    return any(isinstance(node, ActionIs) for node in expr.traverse())
+
+
+def _outside(value: Any, lo: float, hi: float) -> Any:
+    """``None`` when every value lies in ``[lo, hi]``, else the mask (or True) of those outside."""
+    if np.ndim(value) == 0:
+        return True if value < lo or value > hi else None
+    if value.size == 0 or (value.min() >= lo and value.max() <= hi):
+        return None
+    return np.logical_or(np.less(value, lo), np.greater(value, hi))
 
 
 def _first(mask: Any) -> int:

@@ -148,7 +148,8 @@ class Vectorized:
         return out
 
 
-def vectorize(expr: Expr, params: Mapping[str, Fraction | float | int] | None = None) -> Vectorized:
+def vectorize(expr: Expr, params: Mapping[str, Fraction | float | int] | None = None,
+              action: str | None = None) -> Vectorized:
     """Compile ``expr`` once into a function over arrays of variable codes.
 
     Parameters
@@ -158,6 +159,9 @@ def vectorize(expr: Expr, params: Mapping[str, Fraction | float | int] | None = 
         unary and binary operators, ``min``/``max``/``abs``, ``?:`` and ``in``.
     params
         The value of every ``param`` the expression mentions (``spec.param_values()``).
+    action
+        Fold ``[name]`` terms for this (expanded) action name at compile time: the result is then
+        specialised to rows of that action, and often constant.
 
     Returns
     -------
@@ -179,7 +183,7 @@ def vectorize(expr: Expr, params: Mapping[str, Fraction | float | int] | None = 
     >>> low([[0, 1, 2, 3]]).tolist()
     [True, True, False, False]
     """
-    return Vectorized(expr, _compile(expr, dict(params or {})))
+    return Vectorized(expr, _compile(expr, _Context(dict(params or {}), action)))
 
 
 def _dtype(type_: Type) -> type:
@@ -205,27 +209,33 @@ def _constant(value: Any) -> _Node:
     return _Node(lambda columns, action, care: value, value)
 
 
-def _compile(expr: Expr, params: dict[str, Fraction | float | int]) -> _Node:
+@dataclass(frozen=True, slots=True)
+class _Context:
+    params: dict[str, Fraction | float | int]
+    action: str | None  # fold `[name]` for this action, when given
+
+
+def _compile(expr: Expr, context: _Context) -> _Node:
     if isinstance(expr, Literal):
         return _constant(_exact(expr.value))
     if isinstance(expr, ParamRef):
-        value = params[expr.name]
+        value = context.params[expr.name]
         return _constant(float(value) if expr.type.kind == "real" else _exact(value))  # type: ignore[arg-type]
     if isinstance(expr, VarRef):
         return _variable(expr)
     if isinstance(expr, ActionIs):
-        return _action_is(expr)
+        return _action_is(expr) if context.action is None else _constant(context.action in expr.actions)
     if isinstance(expr, Unary):
-        return _unary(expr, _compile(expr.operand, params))
+        return _unary(expr, _compile(expr.operand, context))
     if isinstance(expr, Binary):
-        return _binary(expr, _compile(expr.left, params), _compile(expr.right, params))
+        return _binary(expr, _compile(expr.left, context), _compile(expr.right, context))
     if isinstance(expr, Call):
-        return _call(expr, [_compile(arg, params) for arg in expr.args])
+        return _call(expr, [_compile(arg, context) for arg in expr.args])
     if isinstance(expr, Conditional):
-        return _conditional(_compile(expr.test, params), _compile(expr.then, params),
-                            _compile(expr.otherwise, params))
+        return _conditional(_compile(expr.test, context), _compile(expr.then, context),
+                            _compile(expr.otherwise, context))
     if isinstance(expr, Member):
-        return _member(expr, _compile(expr.operand, params))
+        return _member(expr, _compile(expr.operand, context))
     raise TypeError(f"cannot vectorize a {type(expr).__name__} expression")
 
 

@@ -562,7 +562,7 @@ def reference(spec: Spec):
         state = states[i]
         if spec.terminal is not None and evaluate(spec.terminal, state, None, params):
             rows.append((i, TERMINAL_ACTION, {i: Fraction(1)}))
-            costs.append({t.name: 0 for t in spec.costs})
+            costs.append({t.name: 0 for t in spec.costs + spec.intents})
             i += 1
             continue
         for action in spec.actions:
@@ -589,7 +589,7 @@ def reference(spec: Spec):
                     states.append(t)
                 row[index[t]] = row.get(index[t], 0) + p
             rows.append((i, action.name, row))
-            costs.append({t.name: evaluate(t.expr, state, action.name, params) for t in spec.costs})
+            costs.append({t.name: evaluate(t.expr, state, action.name, params) for t in spec.costs + spec.intents})
         i += 1
     return states, rows, costs
 
@@ -641,6 +641,8 @@ def random_spec(seed: int) -> Spec:
     if rng.random() < 0.6:
         b.terminal = (x.eq(hi) & flag).node
     b.cost("c", w * did("act0") + x / (1 + x) - room.eq(1))
+    b.cost("d", cond(flag, x / (1 + x), w))  # no action: evaluated per state
+    b.intent("i", 2 * did("wait") + room.eq(2))
     return b.build()
 
 
@@ -659,7 +661,9 @@ def test_random_specs_match_the_reference_enumeration(seed):
         assert got.keys() == row.keys()
         for successor, probability in row.items():
             assert got[successor] == pytest.approx(float(probability), abs=1e-14)
-    np.testing.assert_allclose(model.costs["c"], [float(c["c"]) for c in costs], rtol=1e-14)
+    for term in ("c", "d"):
+        np.testing.assert_allclose(model.costs[term], [float(c[term]) for c in costs], rtol=1e-14)
+    np.testing.assert_allclose(model.intents["i"], [float(c["i"]) for c in costs], rtol=1e-14)
     np.testing.assert_allclose(P.sum(axis=1), 1, rtol=0, atol=1e-12)
 
 
@@ -814,7 +818,6 @@ test.corrigo:8:14: error: division by zero in cost 'waste'
  8 | cost waste = 1 / battery
    |              ^^^^^^^^^^^
     = note: in state battery=0, spent=4
-    = note: taking action 'rest'
     = note: reached from the initial state in 2 steps: use, use
     = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
 
