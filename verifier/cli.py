@@ -118,5 +118,82 @@ def _diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
     }
 
 
+# --- verify and explain (verifier) ------------------------------------------------------------------
+
+
+def _verify_options(command: F) -> F:
+    """The options shared by ``verify`` and ``explain``."""
+    command = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
+                           help="Stop building the model beyond N states (exit 3).")(command)
+    command = click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=None,
+                           help="The solver's tolerance (smaller settles more near-ties).")(command)
+    command = click.option("--exact", is_flag=True,
+                           help="Confirm the optimal action sets in rational arithmetic.")(command)
+    return define_option(command)  # type: ignore[no-any-return]
+
+
+@main.command("verify")
+@click.argument("specs", nargs=-1, required=True, type=click.Path())
+@_verify_options
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="The report format (on stdout).")
+@_reports_errors
+def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
+                   max_states: int | None, output_format: str) -> None:
+    """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
+    from verifier.reports import render_markdown, render_text, to_json
+    from verifier.verify import verify
+
+    overrides = _parse_defines(defines)
+    color = click.get_text_stream("stdout").isatty()
+    reports, code = [], EXIT_OK
+    for path in specs:
+        try:
+            report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states)
+        except SpecError as error:
+            click.echo(error.render(), err=True)
+            code = max(code, EXIT_SPEC_ERROR)
+            continue
+        except CorrigoError as error:
+            click.echo(f"{path}: error: {error}", err=True)
+            code = max(code, EXIT_INTERNAL)
+            continue
+        reports.append(report)
+        if not report.holds:
+            code = max(code, EXIT_FAILED)
+    if output_format == "json":
+        documents = [to_json(report) for report in reports]
+        click.echo(json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
+                              sort_keys=True))
+    elif output_format == "markdown":
+        click.echo("\n".join(render_markdown(report) for report in reports), nl=False)
+    else:
+        for report in reports:
+            click.echo(render_text(report, color=color), nl=False)
+    sys.exit(code)
+
+
+@main.command("explain")
+@click.argument("spec", type=click.Path())
+@click.argument("check")
+@_verify_options
+@_reports_errors
+def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool, tol: float | None,
+                    max_states: int | None) -> None:
+    """Explain the verdict of CHECK in SPEC: the counterexample trace and the cost terms behind it."""
+    from verifier.reports import render_explanation
+    from verifier.verify import verify
+
+    loaded = dsl.load(Path(spec), _parse_defines(defines))
+    names = [c.name for c in loaded.checks]
+    if check not in names:
+        raise click.BadParameter(f"'{spec}' has no check '{check}'; its checks are: "
+                                 f"{', '.join(names) or '(none)'}", param_hint="CHECK")
+    report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,))
+    result = report.check(check)
+    click.echo(render_explanation(result, color=click.get_text_stream("stdout").isatty()), nl=False)
+    sys.exit(EXIT_OK if result.holds else EXIT_FAILED)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

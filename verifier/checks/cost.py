@@ -27,7 +27,7 @@ def check_cost(check: Check, context: Context) -> CheckResult:
         value = float(context.solution.V[model.initial])
         quantity = Quantity("cost", value, context.bound)
         verdict = decide(prop.comparison, quantity.low, quantity.high, threshold)
-        summary = f"the optimal expected cost is {_number(value, quantity.bound)}, bound {prop.comparison.value} {prop.bound}"
+        summary = f"the optimal expected cost is {_number(value, quantity.bound)}, bound {prop.comparison.value} {float(prop.bound):g}"
         return result(check, "cost", verdict, summary, context, quantities=(quantity,))
     low, high = term_range(context, prop.term)
     worst = high if prop.comparison.is_upper else low
@@ -40,7 +40,7 @@ def check_cost(check: Check, context: Context) -> CheckResult:
             verdict = Verdict.INCONCLUSIVE
     side = "at most" if prop.comparison.is_upper else "at least"
     summary = (f"optimal policies incur {_number(low.value, low.bound)} to {_number(high.value, high.bound)} "
-               f"of '{prop.term}'; {side} {prop.bound} is required")
+               f"of '{prop.term}'; {side} {float(prop.bound):g} is required")
     return result(check, "cost", verdict, summary, context, quantities=(low, high))
 
 

@@ -78,6 +78,7 @@ def _other(model, row: int) -> npt.NDArray[np.bool_]:
 def _row_invariant(check: Check, context: Context, kind: str, bad_rows: npt.NDArray[np.bool_],
                    good_rows: npt.NDArray[np.bool_]) -> CheckResult:
     sub, model = context.sub, context.model
+    bad_rows = bad_rows & ~model.terminal[model.row_state]  # the agent makes no choice in a terminal state
     certain_reach = sub.reachable_with(sub.certain)
     certain_bad = bad_rows & sub.certain & certain_reach[model.row_state]
     any_bad = bad_rows & sub.rows & sub.reachable[model.row_state]

@@ -59,11 +59,11 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     quantity = Quantity(name, float(values.values[s0]), values.bound)
     threshold = float(prop.bound)
     verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
-    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {prop.bound}"
+    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {float(prop.bound):g}"
     trace = None
     if verdict is Verdict.FAILS and witness is not None:
         found = shortest_trace(sub, witness(values))
-        trace = found.trace if found is not None else None
+        trace = found.trace if found is not None and found.rows else None
     return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
 
 

@@ -44,5 +44,5 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     verdict = decide(prop.comparison, regret.low, regret.high, float(prop.bound))
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
     summary = (f"optimal policies can cost '{prop.intent}' {agent_value:.6g} against an optimum of "
-               f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {prop.bound}")
+               f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
     return result(check, "regret", verdict, summary, context, quantities=tuple(quantities))

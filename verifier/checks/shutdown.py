@@ -77,6 +77,7 @@ def tampering_rows(model, rows: npt.NDArray[np.bool_], mechanism: tuple[int, ...
 def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np.bool_],
           alternatives: npt.NDArray[np.bool_], what: str) -> CheckResult:
     sub, model = context.sub, context.model
+    bad_rows = bad_rows & ~model.terminal[model.row_state]  # no choice in a terminal state
     certain_reach = sub.reachable_with(sub.certain)
     certain_bad = bad_rows & sub.certain & certain_reach[model.row_state]
     any_bad = bad_rows & sub.rows & sub.reachable[model.row_state]

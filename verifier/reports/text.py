@@ -1,0 +1,136 @@
+"""``render_text``: a report for the terminal, as rich tables (colour only when asked, i.e. on a tty)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..results import Attribution, CheckResult, Report, Trace, Verdict
+
+__all__ = ["render_explanation", "render_text"]
+
+_STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
+
+
+def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, color_system=None
+                      if not color else "standard", highlight=False, emoji=False, soft_wrap=False,
+                      markup=False)
+    return console, buffer
+
+
+def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
+    """The verdict of every check in a table, then a short explanation of each failure."""
+    console, buffer = _console(color, width)
+    console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
+    console.print(f"{report.n_states:,} states, {report.n_rows:,} choices, {report.n_transitions:,} transitions; "
+                  f"optimal policies reach {report.n_optimal_states:,} states; "
+                  f"optimal cost {report.value:.6g} (bound {report.bound:.2g}), discount {report.discount:g}")
+    table = Table(show_header=True, header_style="bold", expand=False)
+    table.add_column("check")
+    table.add_column("verdict")
+    table.add_column("property")
+    table.add_column("result", overflow="fold")
+    for check in report.checks:
+        table.add_row(check.name, Text(str(check.verdict), style=_STYLE[check.verdict]), check.text, check.summary)
+        for part in check.parts:
+            table.add_row(Text(f"  {part.text}"), Text(str(part.verdict), style=_STYLE[part.verdict]), "",
+                          part.summary)
+    console.print(table)
+    for check in report.checks:
+        if check.verdict is Verdict.FAILS:
+            console.print(Text(f"{check.name} fails", style=_STYLE[Verdict.FAILS]) + Text(f" ({check.location})"
+                                                                                           if check.location else ""))
+            for line in _short_explanation(check):
+                console.print(f"  {line}")
+        elif check.verdict is Verdict.INCONCLUSIVE and check.settle:
+            console.print(Text(f"{check.name} is inconclusive", style=_STYLE[Verdict.INCONCLUSIVE])
+                          + Text(f": {check.settle}"))
+    counts = {verdict: sum(c.verdict is verdict for c in report.checks) for verdict in Verdict}
+    console.print(Text(f"{len(report.checks)} check(s): {counts[Verdict.HOLDS]} hold, {counts[Verdict.FAILS]} fail, "
+                       f"{counts[Verdict.INCONCLUSIVE]} inconclusive", style=_STYLE[report.verdict]))
+    return buffer.getvalue()
+
+
+def _short_explanation(check: CheckResult) -> list[str]:
+    lines = []
+    if check.trace is not None:
+        actions = [step.action for step in check.trace.steps if step.action is not None]
+        path = " -> ".join(actions) if actions else "(at the initial state)"
+        lines.append(f"counterexample: {path} (probability {check.trace.probability:.4g})")
+    if check.attribution is not None and check.attribution.terms:
+        lines.append(_attribution_line(check.attribution))
+    if lines:
+        lines.append(f"run 'corrigo explain {check.location.path if check.location else 'SPEC'} {check.name}' "
+                     "for the full trace and attribution")
+    return lines
+
+
+def _attribution_line(attribution: Attribution) -> str:
+    terms = sorted(attribution.terms, key=lambda t: -abs(t.total))
+    shown = ", ".join(f"{t.term} {t.total:+.4g}" for t in terms)
+    return (f"'{attribution.chosen}' over '{attribution.alternative}': {shown} "
+            f"(gap {attribution.gap:+.4g}{', a tie' if attribution.is_tie else ''})")
+
+
+def render_explanation(check: CheckResult, *, color: bool = False, width: int = 100) -> str:
+    """One check in full: verdict, quantities, the counterexample trace and the per-term attribution."""
+    console, buffer = _console(color, width)
+    where = f" ({check.location})" if check.location else ""
+    console.print(Text(f"check {check.name}{where}: ", style="bold") + Text(str(check.verdict),
+                                                                           style=_STYLE[check.verdict]))
+    console.print(f"  {check.text}")
+    console.print(f"  {check.summary}")
+    if check.settle and check.verdict is Verdict.INCONCLUSIVE:
+        console.print(f"  to settle it: {check.settle}")
+    for part in check.parts:
+        console.print(Text(f"  {part.text}: ") + Text(str(part.verdict), style=_STYLE[part.verdict])
+                      + Text(f" - {part.summary}"))
+    if check.quantities:
+        table = Table(title="quantities", title_justify="left", header_style="bold")
+        for column in ("quantity", "value", "bound"):
+            table.add_column(column, justify="left" if column == "quantity" else "right")
+        for quantity in check.quantities:
+            table.add_row(quantity.name, f"{quantity.value:.10g}", f"{quantity.bound:.2g}")
+        console.print(table)
+    if check.trace is not None:
+        console.print(_trace_table(check.trace))
+    if check.attribution is not None:
+        _print_attribution(console, check.attribution)
+    return buffer.getvalue()
+
+
+def _trace_table(trace: Trace) -> Table:
+    table = Table(title=f"counterexample (probability {trace.probability:.6g})", title_justify="left",
+                  header_style="bold")
+    table.add_column("step", justify="right")
+    table.add_column("state", overflow="fold")
+    table.add_column("action")
+    table.add_column("P(step)", justify="right")
+    for i, step in enumerate(trace.steps):
+        table.add_row(str(i), step.state, step.action or "",
+                      "" if step.probability is None else f"{step.probability:.6g}")
+    return table
+
+
+def _print_attribution(console: Console, attribution: Attribution) -> None:
+    console.print(f"decisive state: {attribution.state}")
+    if attribution.alternative is None:
+        console.print(f"  the agent takes '{attribution.chosen}'; no alternative of the wanted kind is enabled here")
+        return
+    tie = " (a tie: both are optimal, so some optimal policy takes it)" if attribution.is_tie else ""
+    console.print(f"  the agent prefers '{attribution.chosen}' over '{attribution.alternative}' by "
+                  f"{attribution.gap:.6g} in Q-value{tie}")
+    table = Table(title="why, by cost term (positive: pushes towards "
+                        f"'{attribution.chosen}')", title_justify="left", header_style="bold")
+    for column in ("term", "immediate", "future", "total"):
+        table.add_column(column, justify="left" if column == "term" else "right")
+    for term in attribution.terms:
+        table.add_row(term.term, f"{term.immediate:+.6g}", f"{term.future:+.6g}", f"{term.total:+.6g}")
+    total = sum(t.total for t in attribution.terms)
+    table.add_row("sum", "", "", f"{total:+.6g}")
+    console.print(table)
