@@ -2,7 +2,7 @@
 
 from .results import Attribution, CheckResult, Location, Quantity, Report, Step, TermContribution, Trace, Verdict
 from .submodel import OptimalSubmodel, optimal_submodel
-from .verify import verify, verify_model
+from .verification import verify, verify_model
 
 __all__ = [
     "Attribution", "CheckResult", "Location", "OptimalSubmodel", "Quantity", "Report", "Step", "TermContribution",

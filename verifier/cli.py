@@ -121,6 +121,11 @@ def _diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
 # --- verify and explain (verifier) ------------------------------------------------------------------
 
 
+def _stdout_is_tty() -> bool:
+    """Colour only on a terminal."""
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
 def _verify_options(command: F) -> F:
     """The options shared by ``verify`` and ``explain``."""
     command = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
@@ -142,10 +147,10 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
                    max_states: int | None, output_format: str) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
     from verifier.reports import render_markdown, render_text, to_json
-    from verifier.verify import verify
+    from verifier.verification import verify
 
     overrides = _parse_defines(defines)
-    color = click.get_text_stream("stdout").isatty()
+    color = _stdout_is_tty()
     reports, code = [], EXIT_OK
     for path in specs:
         try:
@@ -182,7 +187,7 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
                     max_states: int | None) -> None:
     """Explain the verdict of CHECK in SPEC: the counterexample trace and the cost terms behind it."""
     from verifier.reports import render_explanation
-    from verifier.verify import verify
+    from verifier.verification import verify
 
     loaded = dsl.load(Path(spec), _parse_defines(defines))
     names = [c.name for c in loaded.checks]
@@ -191,7 +196,7 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
                                  f"{', '.join(names) or '(none)'}", param_hint="CHECK")
     report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,))
     result = report.check(check)
-    click.echo(render_explanation(result, color=click.get_text_stream("stdout").isatty()), nl=False)
+    click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)
 
 

@@ -39,8 +39,10 @@ def check_cost(check: Check, context: Context) -> CheckResult:
         if decide(prop.comparison, worst_c.low, worst_c.high, threshold) is not verdict:
             verdict = Verdict.INCONCLUSIVE
     side = "at most" if prop.comparison.is_upper else "at least"
-    summary = (f"optimal policies incur {_number(low.value, low.bound)} to {_number(high.value, high.bound)} "
-               f"of '{prop.term}'; {side} {float(prop.bound):g} is required")
+    spread = (f"exactly {_number(low.value, max(low.bound, high.bound))}"
+              if abs(high.value - low.value) <= max(low.bound, high.bound) else
+              f"{_number(low.value, low.bound)} to {_number(high.value, high.bound)}")
+    summary = f"optimal policies incur {spread} of '{prop.term}'; {side} {float(prop.bound):g} is required"
     return result(check, "cost", verdict, summary, context, quantities=(low, high))
 
 

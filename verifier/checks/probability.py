@@ -64,6 +64,10 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     if verdict is Verdict.FAILS and witness is not None:
         found = shortest_trace(sub, witness(values))
         trace = found.trace if found is not None and found.rows else None
+        if trace is not None:
+            summary += ("; the trace leads to a state from which some optimal policy never gets there"
+                        if not maximize and not isinstance(path, Globally) else
+                        "; the trace shows a shortest way there")
     return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
 
 

@@ -95,6 +95,7 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
         alternative = best_row(model, context.solution, end, alternatives)
         attribution: Attribution | None = attribute(model, context.solution, row, alternative)
         summary = what.format(action=action) + (
+            " (in the initial state)" if not path.rows else
             f" (after {len(path.rows)} step(s), probability {trace.probability:.4g})")
         if alternative is None:
             summary += "; no compliant alternative is enabled there"

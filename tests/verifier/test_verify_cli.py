@@ -1,0 +1,126 @@
+"""`corrigo verify` and `corrigo explain`: exit codes, formats, errors (CliRunner).
+
+The solver is replaced by the reference solver of these tests (``reference_solver.py``), so the CLI's
+behaviour is pinned independently of the solver's tolerance rules; ``test_verify.py`` runs the real one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from reference_solver import reference_solve
+
+import verifier.verification
+from verifier.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+ROBOT = ROOT / "tests" / "golden" / "reports" / "hungry_robot.corrigo"
+
+PASSING = """model fine
+discount 0.5
+var off : bool = false
+action comply when !off: off' = true
+action work when !off: skip
+terminal off
+cost effort = 1 * [work]
+check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
+check stops : P >= 0.9 [ F off ]
+"""
+
+
+@pytest.fixture(autouse=True)
+def reference_solver(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verifier.verification, "_solve", lambda model, tol, exact: reference_solve(model))
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def passing(tmp_path: Path) -> Path:
+    path = tmp_path / "fine.corrigo"
+    path.write_text(PASSING)
+    return path
+
+
+def test_all_hold_exits_0(passing: Path) -> None:
+    code, out, err = run("verify", str(passing))
+    assert code == 0, err
+    assert "2 check(s): 2 hold, 0 fail, 0 inconclusive" in out
+    assert "\x1b[" not in out  # no colour when not on a tty
+
+
+def test_a_failing_check_exits_1() -> None:
+    code, out, _ = run("verify", str(ROBOT))
+    assert code == 1
+    assert "corrigible" in out and "FAILS" in out
+    assert "'eat' over 'comply'" in out  # the short attribution
+
+
+def test_spec_error_exits_2(tmp_path: Path, passing: Path) -> None:
+    bad = tmp_path / "bad.corrigo"
+    bad.write_text(PASSING.replace("cost effort = 1 * [work]", "cost effort = 1 * [wrok]"))
+    code, out, err = run("verify", str(bad), str(passing))
+    assert code == 2
+    assert "bad.corrigo:7" in err and "error" in err
+    assert "2 hold" in out  # the good spec is still verified
+
+
+def test_missing_file_exits_2() -> None:
+    code, _, err = run("verify", "no_such_file.corrigo")
+    assert code == 2 and "no such file" in err
+
+
+def test_state_limit_exits_3() -> None:
+    code, _, err = run("verify", "--max-states", "1", str(ROBOT))
+    assert code == 3 and "max-states" in err
+
+
+def test_defines_reach_the_spec(passing: Path) -> None:
+    code, _, err = run("verify", "-D", "NOPE=1", str(passing))
+    assert code == 2 and "NOPE" in err
+
+
+def test_json_format_is_the_versioned_report(passing: Path) -> None:
+    code, out, _ = run("verify", "--format", "json", str(ROBOT))
+    document = json.loads(out)
+    assert code == 1
+    assert document["schema_version"] == 1 and document["verdict"] == "fails"
+    code, out, _ = run("verify", "--format", "json", str(ROBOT), str(passing))
+    documents = json.loads(out)
+    assert [d["spec"] for d in documents] == ["hungry_robot", "fine"]
+
+
+def test_markdown_format(passing: Path) -> None:
+    code, out, _ = run("verify", "--format", "markdown", str(passing))
+    assert code == 0 and out.startswith("## corrigo: `fine`")
+
+
+def test_explain_prints_trace_and_attribution() -> None:
+    code, out, _ = run("explain", str(ROBOT), "corrigible")
+    assert code == 1
+    assert "counterexample" in out and "decisive state: fed=false, off=false, switch=armed" in out
+    assert "joy" in out and "+1.77778" in out
+
+
+def test_explain_a_holding_check_exits_0() -> None:
+    code, out, _ = run("explain", str(ROBOT), "no_sabotage")
+    assert code == 0 and "HOLDS" in out
+
+
+def test_explain_unknown_check_is_a_usage_error() -> None:
+    code, _, err = run("explain", str(ROBOT), "nope")
+    assert code == 2 and "no check 'nope'" in err and "corrigible" in err
+
+
+def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) -> None:
+    def broken(model, tol, exact):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(verifier.verification, "_solve", broken)
+    code, _, err = run("verify", str(passing))
+    assert code == 3 and "internal error" in err and "boom" in err
