@@ -438,9 +438,12 @@ class _Compiler:
         deadlocked = np.flatnonzero(rows_per_state == 0)
         if deadlocked.size:
             self._deadlock(base + int(deadlocked[0]))
-        row_state, row_action = np.nonzero(enabled)  # the layer's rows, in row order
+        flat = enabled.ravel()
+        row_state, row_action = np.divmod(np.flatnonzero(flat), n_actions + 1)  # the layer's rows, in order
         m = row_state.size
-        row_of = np.cumsum(enabled.ravel(), dtype=np.int64).reshape(f, n_actions + 1) - 1
+        # row_of[s, a]: the layer's row of (s, a) where enabled
+        row_of = np.cumsum(flat, dtype=np.int32 if flat.size < 2**31 else np.int64).reshape(f, n_actions + 1)
+        row_of -= 1
 
         # 2. intermediate outcomes: one slot per branch of each row, in row order
         n_branches = np.array([len(a.branches) for a in self.actions] + [1], dtype=np.int64)
