@@ -1,0 +1,277 @@
+"""Export a :class:`~mdp.model.TabularMDP` to PRISM's language, explicit state, for Storm and PRISM.
+
+The export is *explicit state* on purpose: one integer variable ``s`` numbers the states exactly as the
+model does, and every row (enabled state-action choice) becomes one command ``[action] s=i -> p:(s'=j) +
+...;``. Storm then checks exactly the model corrigo built and solved, so a disagreement points at the
+solver, not at a second translation of the spec. (The compiler is checked separately, against tiny specs
+whose models are enumerated by hand.) The price is size: Storm and PRISM evaluate every command's guard in
+every state while building, which is quadratic in the number of states, so keep exports to about 10^4
+states.
+
+Costs become state-action rewards on labelled commands, ``[action] s=i : c;``, one reward structure per
+cost term and ``"cost"`` for their sum; each state has at most one choice per action, so every row gets
+exactly its own cost. The properties file asks Storm for the minimal expected discounted total cost from
+the initial state (``R{"cost"}min=? [ Cdiscount=γ ]``, Storm >= 1.11; PRISM has no discounted operator) or,
+for discount 1, the minimal expected total cost to reach a terminal state, and for the maximal probability
+of ever reaching each label.
+
+Numbers are written with Python's ``repr``, the shortest decimal that reads back as the same double. PRISM
+reads them exactly; Storm evaluates them through ExprTk, which can land one or two units in the last
+place away, far below any solver tolerance (and within Storm's check that probabilities sum to one).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from dsl.spec import IntDomain
+
+from .model import ModelError, TabularMDP
+
+__all__ = ["PrismNames", "prism_names", "to_prism", "to_prism_files"]
+
+STATE_VARIABLE = "s"
+TOTAL_COST = "cost"
+"""The reward structure holding the sum of all cost terms, and the name of the property that minimises it."""
+TERMINAL_LABEL = "terminal"
+
+# Words PRISM or Storm reserve in models and properties (including built-in functions and labels); an
+# identifier equal to one of them gets a suffix.
+_RESERVED = frozenset(
+    """
+    A bool clock const ctmc ctmdp C double dtmc E endinit endinvariant endmodule endobservables endplayer
+    endrewards endsystem false formula filter func F global G init invariant I int label ma max mdp min
+    module observable observables nondeterministic P Pmax Pmin pomdp popomdp prob probabilistic pta player
+    rate rewards Rmax Rmin R S smg stochastic system true U W X ceil floor round pow mod log sqrt exp sin
+    cos multi quantile deadlock
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PrismNames:
+    """The PRISM identifiers :func:`to_prism` gives the model's names: legal, unique, no reserved words.
+
+    ``move(dock)`` becomes ``move_dock``, the terminal self-loop ``terminal``; a name that would collide
+    with another or with a reserved word gets a numeric suffix (``cost_2``, ``init_2``).
+    """
+
+    module: str
+    actions: tuple[str, ...]  # command label of each entry of model.action_names
+    terms: Mapping[str, str]  # cost term -> its reward structure ("cost" itself is the total)
+    labels: Mapping[str, str]  # model label -> PRISM label; "terminal" is always the terminal states
+    reach_properties: Mapping[str, str]  # model label -> name of its Pmax property
+
+
+def _identifier(name: str, taken: set[str]) -> str:
+    """A legal, unused PRISM identifier close to ``name``; records it in ``taken``."""
+    base = re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_") or "x"
+    if base[0].isdigit():
+        base = "x_" + base
+    candidate, suffix = base, 2
+    while candidate in taken or candidate in _RESERVED or candidate == STATE_VARIABLE:
+        candidate, suffix = f"{base}_{suffix}", suffix + 1
+    taken.add(candidate)
+    return candidate
+
+
+def prism_names(model: TabularMDP) -> PrismNames:
+    """The identifiers the export uses for the model's actions, cost terms and labels.
+
+    Examples
+    --------
+    >>> from mdp.model import from_arrays
+    >>> model = from_arrays([[[0, 1], [0, 1]]], [[1, 0]], discount=0.5, action_names=["move(dock)"])
+    >>> prism_names(model).actions
+    ('move_dock', 'terminal')
+    """
+    module = _identifier(model.name, set())
+    actions: list[str] = []
+    taken_actions = {module}
+    for name in model.action_names:
+        actions.append(_identifier(name, taken_actions))
+    taken_terms = {TOTAL_COST}
+    terms = {}
+    for term in model.costs:
+        if term == TOTAL_COST and len(model.costs) == 1:
+            terms[term] = TOTAL_COST  # the only term is the total
+        else:
+            terms[term] = _identifier(term, taken_terms)
+    taken_labels = {TERMINAL_LABEL}
+    labels = {label: _identifier(label, taken_labels) for label in model.labels}
+    taken_properties = {TOTAL_COST}
+    reach = {label: _identifier(f"reach_{labels[label]}", taken_properties) for label in model.labels}
+    return PrismNames(module, tuple(actions), terms, labels, reach)
+
+
+def _number(value: float) -> str:
+    """The shortest decimal that reads back as ``value``; PRISM and Storm accept the exponent form."""
+    if not math.isfinite(value):
+        raise ModelError(f"cannot export the non-finite number {value} to PRISM")
+    return repr(float(value))
+
+
+def _fraction(value: float) -> str:
+    """``value`` as the exact fraction of its shortest decimal: ``0.95`` becomes ``19/20``."""
+    exact = Fraction(repr(float(value)))
+    return str(exact.numerator) if exact.denominator == 1 else f"{exact.numerator}/{exact.denominator}"
+
+
+def _state_set(mask: npt.NDArray[np.bool_]) -> str:
+    """A PRISM expression true exactly in the states of ``mask``: runs become ranges."""
+    if not mask.any():
+        return "false"
+    if mask.all():
+        return "true"
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    parts = []
+    for first, stop in zip(edges[0::2].tolist(), edges[1::2].tolist()):
+        last = stop - 1
+        if first == last:
+            parts.append(f"{STATE_VARIABLE}={first}")
+        else:
+            parts.append(f"({STATE_VARIABLE}>={first} & {STATE_VARIABLE}<={last})")
+    return " | ".join(parts)
+
+
+def _is_plain_index(model: TabularMDP) -> bool:
+    """True when the decoder only repeats the index (``s=3``), as for models from arrays."""
+    if len(model.variables) != 1 or model.state_codes is None:
+        return False
+    variable = model.variables[0]
+    return (variable.name == STATE_VARIABLE and isinstance(variable.domain, IntDomain) and variable.domain.lo == 0
+            and np.array_equal(model.state_codes[:, 0], np.arange(model.n_states)))
+
+
+def _check_one_choice_per_action(model: TabularMDP) -> None:
+    """Raise unless every state has at most one row per action (costs are attached by action label)."""
+    key = model.row_state * (len(model.action_names) + 1) + model.row_action
+    if np.unique(key).size != key.size:
+        values, counts = np.unique(key, return_counts=True)
+        state, action = divmod(int(values[counts > 1][0]), len(model.action_names) + 1)
+        raise ModelError(
+            f"state {state} has several choices of action '{model.action_names[action]}': the PRISM export "
+            "needs at most one choice per action and state"
+        )
+
+
+def to_prism(model: TabularMDP) -> tuple[str, str]:
+    """The model as an explicit-state PRISM ``mdp``, and a properties file Storm can check on it.
+
+    Parameters
+    ----------
+    model
+        Any tabular model; practical up to about 10^4 states (Storm's build is quadratic in states for
+        explicit-state programs).
+
+    Returns
+    -------
+    tuple of str
+        The model text (module, one reward structure per cost term plus ``"cost"``, labels including
+        ``"terminal"``) and the properties text: ``"cost"`` (the minimal expected total cost from the
+        initial state, discounted as the model is) and ``"reach_<label>"`` (``Pmax=? [ F "<label>" ]``)
+        for each label. :func:`prism_names` tells which identifier stands for which name.
+
+    Raises
+    ------
+    ModelError
+        On a non-finite cost or probability, or a state with two choices of the same action.
+
+    Examples
+    --------
+    >>> from mdp.model import from_arrays
+    >>> model = from_arrays([[[0, 1], [0, 1]]], [[2, 0]], discount=0.95, terminal=[False, True])
+    >>> text, props = to_prism(model)
+    >>> print(props.splitlines()[-1])
+    "cost": R{"cost"}min=? [ Cdiscount=19/20 ];
+    """
+    _check_one_choice_per_action(model)
+    names = prism_names(model)
+    n, s = model.n_states, STATE_VARIABLE
+    P = model.P.tocsr()
+    indptr, indices, data = P.indptr.tolist(), P.indices.tolist(), P.data.tolist()
+    row_groups = model.row_groups.tolist()
+    row_action = model.row_action.tolist()
+    describes = model.state_codes is not None and not _is_plain_index(model)
+
+    out = [
+        f"// {model.name}: exported by corrigo as an explicit-state model, one command per choice",
+        f"// {n} states, {model.n_rows} choices, {model.n_transitions} transitions, discount "
+        f"{_fraction(model.discount)}",
+    ]
+    renamed = [(label, name) for label, name in zip(names.actions, model.action_names) if label != name]
+    if renamed:
+        out.append("// action labels: " + ", ".join(f"[{label}] is {name}" for label, name in renamed))
+    out += ["", "mdp", "", f"module {names.module}", f"  {s} : [0..{n - 1}] init {model.initial};"]
+    for state in range(n):
+        if describes:
+            out.append(f"  // {s}={state}: {model.describe(state)}")
+        for row in range(row_groups[state], row_groups[state + 1]):
+            branches = []
+            for k in range(indptr[row], indptr[row + 1]):
+                if data[k] != 0.0:
+                    branches.append(f"{_number(data[k])}:({s}'={indices[k]})")
+            out.append(f"  [{names.actions[row_action[row]]}] {s}={state} -> {' + '.join(branches)};")
+    out += ["endmodule", ""]
+
+    structures = [(TOTAL_COST, model.cost)]
+    structures += [(names.terms[term], vector) for term, vector in model.costs.items()
+                   if names.terms[term] != TOTAL_COST]
+    row_state = model.row_state.tolist()
+    for structure, vector in structures:
+        out.append(f'rewards "{structure}"')
+        nonzero = np.flatnonzero(vector).tolist()
+        values = vector.tolist()
+        for row in nonzero:
+            out.append(f"  [{names.actions[row_action[row]]}] {s}={row_state[row]} : {_number(values[row])};")
+        if not nonzero:
+            out.append("  true : 0;  // Storm rejects an empty reward structure")
+        out += ["endrewards", ""]
+
+    out.append(f'label "{TERMINAL_LABEL}" = {_state_set(model.terminal)};')
+    for label, mask in model.labels.items():
+        out.append(f'label "{names.labels[label]}" = {_state_set(np.asarray(mask, dtype=bool))};')
+    return "\n".join(out) + "\n", _properties(model, names)
+
+
+def _properties(model: TabularMDP, names: PrismNames) -> str:
+    """The properties file: the optimal total cost, then the reachability of every label.
+
+    Every property ends in ``;``: stormpy's ``parse_properties`` does not split properties at line breaks.
+    """
+    if model.discount < 1:
+        out = [
+            "// minimal expected discounted total cost from the initial state (Storm >= 1.11 syntax)",
+            f'"{TOTAL_COST}": R{{"{TOTAL_COST}"}}min=? [ Cdiscount={_fraction(model.discount)} ];',
+        ]
+    else:
+        out = [
+            "// minimal expected total cost until a terminal state is reached",
+            f'"{TOTAL_COST}": R{{"{TOTAL_COST}"}}min=? [ F "{TERMINAL_LABEL}" ];',
+        ]
+    if model.labels:
+        out.append("// maximal probability of ever reaching each label")
+    for label in model.labels:
+        out.append(f'"{names.reach_properties[label]}": Pmax=? [ F "{names.labels[label]}" ];')
+    return "\n".join(out) + "\n"
+
+
+def to_prism_files(model: TabularMDP, path: str | Path) -> tuple[Path, Path]:
+    """Write :func:`to_prism`'s texts to ``<path>.prism`` and ``<path>.props``; return the two paths.
+
+    A suffix on ``path`` is replaced, so ``out`` and ``out.prism`` both give ``out.prism`` and
+    ``out.props``.
+    """
+    model_text, properties_text = to_prism(model)
+    model_path, properties_path = Path(path).with_suffix(".prism"), Path(path).with_suffix(".props")
+    model_path.write_text(model_text, encoding="utf-8")
+    properties_path.write_text(properties_text, encoding="utf-8")
+    return model_path, properties_path
