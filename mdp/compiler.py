@@ -584,20 +584,23 @@ class _Compiler:
         else:
             values = [self._evaluate(b.probability, sub, action.name, f"a probability of '{action.name}'",
                                      where) for b in action.branches]
+        out_of_range = False
         for branch, value in zip(action.branches, values):
             bad = _outside(value, 0, 1)
             if bad is not None:
+                out_of_range = True
                 i = _first(bad)
                 self._problem(("range", id(branch.branch)), where(i), _Problem(
-                    where(i), f"probability {_format(value, i)} of a branch of '{action.name}' is outside [0, 1]",
+                    where(i), f"probability {_format(value, i)} of action '{action.name}' is outside [0, 1]",
                     branch.branch.probability.span or branch.branch.span or action.span,  # type: ignore[attr-defined]
                     "a probability must lie between 0 and 1 in every state where the guard holds"))
         total = sum(values[1:], values[0])
         bad = _outside(total, 1 - _PROBABILITY_TOLERANCE, 1 + _PROBABILITY_TOLERANCE)
-        if bad is not None:
+        if bad is not None and not out_of_range:  # (a branch out of range says enough)
             i = _first(bad)
             self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
-                where(i), f"the branch probabilities of '{action.name}' sum to {_format(total, i)}, expected 1",
+                where(i), f"the branch probabilities of action '{action.name}' sum to {_format(total, i)}, "
+                "they must sum to 1",
                 action.span, "make the probabilities of the branches add up to 1 in every state where the "
                 "guard holds"))
         elif constant is not None:
@@ -665,6 +668,7 @@ class _Compiler:
         context = lambda i: notes(int(fires[i]))  # noqa: E731
 
         values: list[Any] = []
+        out_of_range = False
         for branch in event.branches:
             try:
                 value = branch.probability.evaluate(sub, None)
@@ -674,18 +678,20 @@ class _Compiler:
                 value = 0.0
             bad = _outside(value, 0, 1)
             if bad is not None:
+                out_of_range = True
                 i = _first(bad)
                 self._problem(("range", id(branch.branch)), where(i), _Problem(
-                    where(i), f"probability {_format(value, i)} of a branch of event '{event.name}' is outside [0, 1]",
+                    where(i), f"probability {_format(value, i)} of event '{event.name}' is outside [0, 1]",
                     branch.branch.probability.span or branch.branch.span or event.span,  # type: ignore[attr-defined]
                     "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
             values.append(value)
         total = sum(values[1:], values[0]) if values else 0.0
         bad = np.greater(total, 1 + _PROBABILITY_TOLERANCE)
-        if np.any(bad):
+        if np.any(bad) and not out_of_range:
             i = _first(bad)
             self._problem(("event-sum", event.span, event.name), where(i), _Problem(
-                where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, more than 1",
+                where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, "
+                "they must sum to at most 1",
                 event.span, "the mass left over (1 - sum) is the chance that nothing happens, so the probabilities "
                 "must not add up to more than 1", context(i)))
         leftover = np.subtract(1.0, total)

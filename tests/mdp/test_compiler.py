@@ -737,7 +737,7 @@ def test_every_problem_of_a_layer_is_reported_in_source_order():
     b.event("spill", room.eq(1), (Fraction(7, 10), {battery: 0}), (Fraction(7, 10), {}),
             span=b.span("event spill when room == lab:"))
     assert render_error(b.build()) == """\
-test.corrigo:4:1: error: the branch probabilities of 'go' sum to 1.1, expected 1
+test.corrigo:4:1: error: the branch probabilities of action 'go' sum to 1.1, they must sum to 1
    |
  4 | action go when true:
    | ^^^^^^^^^^^^^^^^^^^^
@@ -745,7 +745,7 @@ test.corrigo:4:1: error: the branch probabilities of 'go' sum to 1.1, expected 1
     = note: this is the initial state
     = hint: make the probabilities of the branches add up to 1 in every state where the guard holds
 
-test.corrigo:7:1: error: the branch probabilities of event 'spill' sum to 1.4, more than 1
+test.corrigo:7:1: error: the branch probabilities of event 'spill' sum to 1.4, they must sum to at most 1
    |
  7 | event spill when room == lab:
    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
@@ -766,7 +766,7 @@ def test_probability_outside_the_unit_interval_points_at_the_probability():
     b.action("climb", level < 4, (half, {level: level + 1}), (rest, {}), span=b.span("action climb when level < 4:"))
     b.action("wait", True, {})
     assert render_error(b.build()) == """\
-test.corrigo:4:5: error: probability 1.5 of a branch of 'climb' is outside [0, 1]
+test.corrigo:4:5: error: probability 1.5 of action 'climb' is outside [0, 1]
    |
  4 |     level * 0.5 -> level' = level + 1
    |     ^^^^^^^^^^^
@@ -774,7 +774,7 @@ test.corrigo:4:5: error: probability 1.5 of a branch of 'climb' is outside [0, 1
     = note: reached from the initial state in 2 steps: climb, climb
     = hint: a probability must lie between 0 and 1 in every state where the guard holds
 
-test.corrigo:5:5: error: probability -0.5 of a branch of 'climb' is outside [0, 1]
+test.corrigo:5:5: error: probability -0.5 of action 'climb' is outside [0, 1]
    |
  5 |     1 - level * 0.5 -> skip
    |     ^^^^^^^^^^^^^^^
@@ -891,3 +891,127 @@ def test_a_real_value_assigned_to_an_int_variable_must_be_an_integer():
     b.action("half", x > 0, {x: x / 2})
     b.action("wait", True, {})
     assert "in state x=1" in render_error(b.build())  # 4 -> 2 -> 1 -> 0.5
+
+
+# --- from spec text ----------------------------------------------------------------------------
+
+dsl = pytest.importorskip("dsl")
+
+ROBOT = """\
+model household_robot
+"An APTAMI-style household robot: hunger, pain and curiosity drives, and an off switch."
+
+discount 0.95
+
+const FULL = 4
+param w_hunger = 2.0 in [0, 10]
+
+var battery : 0..FULL = FULL
+var room    : {dock, hall, lab, switch_room} = hall
+var switch  : {armed, disabled} = armed
+var pressed : bool = false
+var off     : bool = false
+
+formula low = battery <= 1
+
+action move(to: room) when !off && room != to:
+    room' = to, battery' = max(battery - 1, 0)
+action recharge when !off && room == dock:
+    0.9 -> battery' = FULL
+    0.1 -> skip
+action disable_switch when !off && room == switch_room && switch == armed:
+    switch' = disabled
+action comply when !off && pressed:
+    off' = true
+action wait when !off:
+    skip
+
+event press when switch == armed && !pressed && !off:
+    0.2 -> pressed' = true
+
+terminal off
+
+cost hunger    = w_hunger * low
+cost curiosity = -0.5 * (room == lab)
+cost effort    = 0.1 * [move]
+
+intent welfare = 1 * (pressed && !off)
+"""
+
+
+def test_the_design_robot_matches_the_reference_and_the_hand_facts():
+    spec = dsl.load(ROBOT)
+    model = compile(spec)
+    states, rows, costs = reference(spec)
+    assert codes(model) == states and model.n_rows == len(rows)
+    P = model.P
+    for r, (_, _, row) in enumerate(rows):
+        got = dict(zip(P.indices[P.indptr[r]:P.indptr[r + 1]].tolist(), P.data[P.indptr[r]:P.indptr[r + 1]]))
+        assert got == pytest.approx({s: float(p) for s, p in row.items()}, abs=1e-15)
+    for term in ("hunger", "curiosity", "effort"):
+        np.testing.assert_allclose(model.costs[term], [float(c[term]) for c in costs])
+
+    assert model.name == "household_robot" and model.discount == 0.95
+    assert model.describe(0) == "battery=4, room=hall, switch=armed, pressed=false, off=false"
+    assert model.actions(0) == ("move(dock)", "move(lab)", "move(switch_room)", "wait")
+    # wait in the initial state: the human presses with probability 0.2
+    wait = model.row_groups[0] + 3
+    successors = {model.describe(s): p for s, p in zip(P.indices[P.indptr[wait]:P.indptr[wait + 1]],
+                                                        P.data[P.indptr[wait]:P.indptr[wait + 1]])}
+    assert successors == {"battery=4, room=hall, switch=armed, pressed=false, off=false": 0.8,
+                          "battery=4, room=hall, switch=armed, pressed=true, off=false": 0.2}
+    effort = model.costs["effort"]
+    is_move = np.isin(model.row_action, [0, 1, 2, 3])
+    assert set(effort[is_move]) == {0.1} and set(effort[~is_move]) == {0.0}
+    low = model.labels["low"]
+    assert low.tolist() == (model.state_codes[:, 0] <= 1).tolist()
+    np.testing.assert_allclose(model.costs["hunger"], 2.0 * low[model.row_state] * ~model.terminal[model.row_state])
+    assert model.terminal.tolist() == (model.state_codes[:, 4] == 1).tolist()
+    assert all(model.actions(s) == (TERMINAL_ACTION,) for s in np.flatnonzero(model.terminal))
+
+
+def render_text_error(text: str) -> str:
+    with pytest.raises(ModelError) as caught:
+        compile(dsl.load(text))
+    return caught.value.render()
+
+
+def test_model_errors_from_text_point_at_the_source():
+    assert render_text_error("""\
+model drain
+discount 0.9
+var battery : 0..3 = 3
+var room : {dock, lab} = dock
+action move(to: room) when room != to:
+    room' = to, battery' = battery - 1
+""") == """\
+<string>:6:17: error: the update gives 'battery' the value -1, outside its domain 0..3
+   |
+ 6 |     room' = to, battery' = battery - 1
+   |                 ^^^^^^^^^^^^^^^^^^^^^^
+    = note: in state battery=0, room=lab
+    = note: taking action 'move(dock)'
+    = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
+    = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
+
+
+def test_state_dependent_event_probabilities_from_text():
+    assert render_text_error("""\
+model leaky
+discount 0.9
+var level : 0..4 = 0
+action fill when level < 4:
+    level' = level + 1
+action wait:
+    skip
+event leak when level > 0:
+    level * 0.3 -> level' = level - 1
+""") == """\
+<string>:9:5: error: probability 1.2 of event 'leak' is outside [0, 1]
+   |
+ 9 |     level * 0.3 -> level' = level - 1
+   |     ^^^^^^^^^^^
+    = note: in state level=3
+    = note: after action 'fill', which led to level=4
+    = note: reached from the initial state in 3 steps: fill, fill, fill
+    = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
