@@ -59,4 +59,5 @@ def term_range(context: Context, term: str, certain_only: bool = False) -> tuple
 
 
 def _number(value: float, bound: float) -> str:
+    value = value + 0.0  # no "-0"
     return f"{value:.6g}" if bound < 5e-7 * max(1.0, abs(value)) else f"{value:.6g} ± {bound:.2g}"
