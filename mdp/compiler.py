@@ -443,7 +443,7 @@ class _Compiler:
         m = row_state.size
         # row_of[s, a]: the layer's row of (s, a) where enabled
         row_of = np.cumsum(flat, dtype=np.int32 if flat.size < 2**31 else np.int64).reshape(f, n_actions + 1)
-        row_of -= 1
+        np.subtract(row_of, 1, out=row_of)
 
         # 2. intermediate outcomes: one slot per branch of each row, in row order
         n_branches = np.array([len(a.branches) for a in self.actions] + [1], dtype=np.int64)
@@ -561,16 +561,16 @@ class _Compiler:
             return index, first
         assert self.runs is not None
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        index = self.runs.lookup(unique)
-        missing = np.flatnonzero(index < 0)
+        found = self.runs.lookup(unique)
+        missing = np.flatnonzero(found < 0)
         order = np.argsort(first[missing], kind="stable")
         numbers = np.empty(missing.size, dtype=np.int64)
         numbers[order] = np.arange(n, n + missing.size)
-        index[missing] = numbers
+        found[missing] = numbers
         self.runs.add(unique[missing], numbers)
         if n + missing.size > np.iinfo(np.int32).max:
             raise ResourceLimitError(f"more than {np.iinfo(np.int32).max:,} states")
-        return index[inverse].astype(np.int32), first[missing[order]]
+        return found[inverse].astype(np.int32), first[missing[order]]
 
     # --- actions and events --------------------------------------------------------------------
 
@@ -623,10 +623,10 @@ class _Compiler:
             else:
                 bad = _outside(value, u.lo, u.hi)
                 real = np.asarray(value).dtype.kind == "f"
-                fraction = np.not_equal(np.rint(value), value) if real else False
+                fraction: Any = np.not_equal(np.rint(value), value) if real else False
                 if bad is not None or np.any(fraction):
                     i = _first(np.logical_or(bad if bad is not None else False, fraction))
-                    if np.ndim(fraction) and fraction[i] or fraction is True:
+                    if bool(fraction[i] if np.ndim(fraction) else fraction):
                         message = (f"the update gives '{variable.name}' the value {_format(value, i)}, but its "
                                    f"domain {variable.domain} holds integers only")
                         hint = f"round it, e.g. {variable.name}' = (... >= 0.5 ? 1 : 0), or make the values integers"
@@ -827,7 +827,7 @@ class _Compiler:
         indices = np.concatenate([layer.successors for layer in layers]).astype(np.int32, copy=False)
         data = np.concatenate([layer.probabilities for layer in layers])
         for layer in layers:  # free the per-layer copies before scipy works on the whole matrix
-            layer.successors = layer.probabilities = np.empty(0)
+            layer.successors, layer.probabilities = np.empty(0, np.int32), np.empty(0)
         if indptr[-1] <= np.iinfo(np.int32).max:
             indptr = indptr.astype(np.int32)
         P = sp.csr_array((data, indices, indptr), shape=(entries.size, n))

@@ -144,7 +144,7 @@ class Vectorized:
         """
         n = size if size is not None else (len(columns[0]) if len(columns) else 1)
         value = self._node.fn(columns, action, where)
-        out = np.array(np.broadcast_to(value, (n,)), dtype=_dtype(self.type), copy=True)
+        out: npt.NDArray[Any] = np.array(np.broadcast_to(value, (n,)), dtype=_dtype(self.type), copy=True)
         return out
 
 
@@ -306,6 +306,8 @@ def _binary(expr: Binary, left: _Node, right: _Node) -> _Node:
 
 def _logic(op: str, left: _Node, right: _Node) -> _Node:
     """``&& || -> <->``; the right operand of the first three matters only where the left lets it."""
+    combine: Callable[[Any, Any], Any]
+    guard: Callable[[Any], Any] | None
     if op == "&&":
         combine, guard = np.logical_and, (lambda a: a)
     elif op == "||":
