@@ -29,6 +29,7 @@ from mdp.model import TabularMDP
 __all__ = ["Values", "bounded_reachability", "extremal_costs", "next_probabilities", "reachability"]
 
 _MAX_ITER = 100_000
+_MAX_ITER_TOTAL = 20_000  # discount 1: a cost that has not converged by then grows without bound
 _POLICY_ROUNDS = 50
 
 
@@ -73,6 +74,8 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
     warm = max(tol, 1e-6)
     stop = warm * (1 - gamma) / gamma if gamma < 1 else warm
     iterations = 0
+    if gamma == 1:
+        max_iter = min(max_iter, _MAX_ITER_TOTAL)
     for iterations in range(1, max_iter + 1):  # noqa: B007
         new = np.zeros(n)
         new[states] = reduce(c + gamma * (P @ v), starts)
@@ -80,13 +83,17 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
         v = new
         if delta <= stop or not np.isfinite(delta):
             break
+    else:
+        if gamma == 1:  # no convergence: some policy accumulates cost forever (an improper cycle)
+            return Values(v, float("inf"), certified=False, iterations=iterations)
     if not np.all(np.isfinite(v)):
         return Values(v, float("inf"), certified=False, iterations=iterations)
 
-    # policy iteration with exact evaluation, from the greedy policy of the iterate
-    index = np.full(n, -1, dtype=np.int64)
-    index[states] = np.arange(states.size)
-    sub_P = P[:, states] if states.size < n else P
+    # policy iteration with exact evaluation, from the greedy policy of the iterate; terminal states
+    # are worth 0 and stay out of the linear system (with discount 1 their self-loops would make it singular)
+    live = ~model.terminal[states]
+    live_states = states[live]
+    sub_P = P[:, live_states]
     exact = v
     previous = None
     for _ in range(_POLICY_ROUNDS):
@@ -95,17 +102,19 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
         if previous is not None and np.array_equal(choice, previous):
             break
         previous = choice
-        A = sp.identity(states.size, format="csc") - gamma * sub_P[choice].tocsc()
+        if not live_states.size:
+            break
+        A = sp.identity(live_states.size, format="csc") - gamma * sub_P[choice[live]].tocsc()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                x = spla.spsolve(A, c[choice])
+                x = spla.spsolve(A, c[choice[live]])
             except RuntimeError:
-                x = np.full(states.size, np.nan)
+                x = np.full(live_states.size, np.nan)
         if not np.all(np.isfinite(np.atleast_1d(x))):
             break  # singular: an improper policy (discount 1); keep the iterate
         exact = np.zeros(n)
-        exact[states] = x
+        exact[live_states] = x
     q = c + gamma * (P @ exact)
     residual = float(np.max(np.abs(reduce(q, starts) - exact[states]))) if states.size else 0.0
     scale = float(np.max(np.abs(exact))) if n else 0.0

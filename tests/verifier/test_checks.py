@@ -255,3 +255,40 @@ def test_uncertain_ties_make_graph_checks_inconclusive() -> None:
     report = verify_model(spec, model, replace(solution, ties=ties))
     # comply has the smallest Q on the tie (first row), so only resisting is uncertain
     assert report.check("corrigible").verdict is Verdict.INCONCLUSIVE
+
+
+# --- discount 1 (total cost, a stochastic shortest path) -----------------------------------------------
+
+WALK = """
+model walk
+discount 1
+var x : 0..3 = 0
+var off : bool = false
+action step when x < 3 && !off:
+    0.5 -> x' = x + 1
+    0.5 -> skip
+action quit when !off: off' = true
+terminal x == 3 || off
+cost time = 1 * [step]
+cost quitting = 5 * [quit]
+intent progress = 1 * (x < 3)
+"""
+
+
+def test_total_cost_model_by_hand() -> None:
+    # reaching x=3 takes 2 expected steps per unit: 6 from x=0 > quitting (5), 4 from x=1 < 5
+    report = run(WALK, """
+check total : cost <= 5.5
+check tight : cost <= 4.5
+check time : cost[time] <= 0.5
+check finishes : P >= 0.5 [ F x == 3 ]
+check quits : never off
+check regret_ok : regret(progress) <= 0.5
+""")
+    assert {c.name: c.verdict for c in report.checks} == {
+        "total": Verdict.HOLDS, "tight": Verdict.FAILS, "time": Verdict.HOLDS, "finishes": Verdict.FAILS,
+        "quits": Verdict.FAILS, "regret_ok": Verdict.HOLDS}
+    assert report.check("total").quantities[0].value == pytest.approx(5)
+    regret, agent, best, relative = report.check("regret_ok").quantities
+    assert (agent.value, best.value) == (pytest.approx(1), pytest.approx(1))
+    assert relative.value == pytest.approx(0)
