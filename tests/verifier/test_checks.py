@@ -280,13 +280,13 @@ def test_total_cost_model_by_hand() -> None:
     report = run(WALK, """
 check total : cost <= 5.5
 check tight : cost <= 4.5
-check time : cost[time] <= 0.5
+check time_cap : cost[time] <= 0.5
 check finishes : P >= 0.5 [ F x == 3 ]
 check quits : never off
 check regret_ok : regret(progress) <= 0.5
 """)
     assert {c.name: c.verdict for c in report.checks} == {
-        "total": Verdict.HOLDS, "tight": Verdict.FAILS, "time": Verdict.HOLDS, "finishes": Verdict.FAILS,
+        "total": Verdict.HOLDS, "tight": Verdict.FAILS, "time_cap": Verdict.HOLDS, "finishes": Verdict.FAILS,
         "quits": Verdict.FAILS, "regret_ok": Verdict.HOLDS}
     assert report.check("total").quantities[0].value == pytest.approx(5)
     regret, agent, best, relative = report.check("regret_ok").quantities
