@@ -426,19 +426,21 @@ class _Compiler:
         n_actions = len(self.actions)
         at = lambda i: base + i  # noqa: E731  (position in the frontier -> state)
 
-        # 1. enabled choices: (f, A + 1), the last column is the terminal self-loop
-        enabled = np.zeros((f, n_actions + 1), dtype=bool)
+        # 1. enabled choices: (A + 1, f), the last row is the terminal self-loop; its transpose, read
+        #    row-major, lists the layer's rows in (state, action) order
+        by_action = np.zeros((n_actions + 1, f), dtype=bool)
         if self.terminal is not None:
-            enabled[:, n_actions] = self._evaluate(self.terminal, frontier, None, "'terminal'", at)
-        live = ~enabled[:, n_actions]
+            by_action[n_actions] = self._evaluate(self.terminal, frontier, None, "'terminal'", at)
+        live = ~by_action[n_actions]
         for a, action in enumerate(self.actions):
             guard = self._evaluate(action.guard, frontier, action.name, f"the guard of '{action.name}'", at)
-            np.logical_and(guard, live, out=enabled[:, a])
-        rows_per_state = enabled.sum(axis=1)
+            np.logical_and(guard, live, out=by_action[a])
+        enabled = by_action.T
+        rows_per_state = by_action.sum(axis=0)
         deadlocked = np.flatnonzero(rows_per_state == 0)
         if deadlocked.size:
             self._deadlock(base + int(deadlocked[0]))
-        flat = enabled.ravel()
+        flat = enabled.ravel()  # (a copy: the transpose is not contiguous)
         row_state, row_action = np.divmod(np.flatnonzero(flat), n_actions + 1)  # the layer's rows, in order
         m = row_state.size
         # row_of[s, a]: the layer's row of (s, a) where enabled
@@ -460,7 +462,7 @@ class _Compiler:
         layer.intents = {name: np.zeros(m) for name, _ in self.intents}
 
         for a, action in enumerate(self.actions):
-            states = np.flatnonzero(enabled[:, a])
+            states = np.flatnonzero(by_action[a])
             if states.size == 0:
                 continue
             rows = row_of[states, a]
@@ -622,9 +624,9 @@ class _Compiler:
                 value = np.asarray(value).astype(np.int64) if np.ndim(value) else int(bool(value))
             else:
                 bad = _outside(value, u.lo, u.hi)
-                real = np.asarray(value).dtype.kind == "f"
+                real = isinstance(value, float) or isinstance(value, np.ndarray) and value.dtype.kind == "f"
                 fraction: Any = np.not_equal(np.rint(value), value) if real else False
-                if bad is not None or np.any(fraction):
+                if bad is not None or real and np.any(fraction):
                     i = _first(np.logical_or(bad if bad is not None else False, fraction))
                     if bool(fraction[i] if np.ndim(fraction) else fraction):
                         message = (f"the update gives '{variable.name}' the value {_format(value, i)}, but its "
@@ -869,7 +871,7 @@ def _mentions_action(expr: Any) -> bool:
 
 def _outside(value: Any, lo: float, hi: float) -> Any:
     """``None`` when every value lies in ``[lo, hi]``, else the mask (or True) of those outside."""
-    if np.ndim(value) == 0:
+    if not isinstance(value, np.ndarray) or value.ndim == 0:
         return True if value < lo or value > hi else None
     if value.size == 0 or (value.min() >= lo and value.max() <= hi):
         return None
