@@ -292,3 +292,13 @@ check regret_ok : regret(progress) <= 0.5
     regret, agent, best, relative = report.check("regret_ok").quantities
     assert (agent.value, best.value) == (pytest.approx(1), pytest.approx(1))
     assert relative.value == pytest.approx(0)
+
+
+def test_regret_failure_points_at_the_first_deviation() -> None:
+    result = run(ROBOT + "intent service = 1 * !off\n", "check faithful : regret(service) <= 0.5").check("faithful")
+    assert result.verdict is Verdict.FAILS
+    # the intent is best served by complying at once (1); the agent eats and waits forever: 1 / (1 - 1/2)
+    regret = result.quantities[0]
+    assert regret.value == pytest.approx(1)
+    assert (result.attribution.chosen, result.attribution.alternative) == ("eat", "comply")
+    assert result.trace.steps[-1].action == "eat"

@@ -56,7 +56,8 @@ def _invariant(check: Check, context: Context, condition, *, kind: str, violatin
                 alternative = best_row(model, context.solution, previous, _other(model, row))
             attribution = attribute(model, context.solution, row, alternative)
         what = "satisfies" if violating else "violates"
-        summary = (f"an optimal policy reaches a state that {what} the condition in {trace.n_actions} step(s), "
+        summary = (f"the initial state {what} the condition" if not path.rows else
+                   f"an optimal policy reaches a state that {what} the condition in {trace.n_actions} step(s), "
                    f"with probability {trace.probability:.4g}")
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
@@ -95,9 +96,10 @@ def _row_invariant(check: Check, context: Context, kind: str, bad_rows: npt.NDAr
         trace = Trace(steps, trace.probability)
         alternative = best_row(model, context.solution, end, good_rows)
         attribution = attribute(model, context.solution, row, alternative)
+        where = ("in the initial state" if len(steps) == 1 else
+                 f"after {len(steps) - 1} step(s) with probability {trace.probability:.4g}")
         summary = (f"an optimal policy takes '{action}' where the condition "
-                   f"{'forbids' if kind == 'never' else 'requires otherwise'}, after {len(steps) - 1} step(s) "
-                   f"with probability {trace.probability:.4g}")
+                   f"{'forbids it' if kind == 'never' else 'requires otherwise'}, {where}")
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
     if any_bad.any():

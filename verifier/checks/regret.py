@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from dsl.spec import Check, Regret
 
+from ..explain import attribute
 from ..numerics import extremal_costs
-from ..results import CheckResult, Quantity, decide
+from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..submodel import shortest_trace
 from .common import Context, result
 
 __all__ = ["check_regret"]
@@ -45,4 +48,38 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
     summary = (f"optimal policies can cost '{prop.intent}' {agent_value:.6g} against an optimum of "
                f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
-    return result(check, "regret", verdict, summary, context, quantities=tuple(quantities))
+    trace, attribution = None, None
+    if verdict is Verdict.FAILS:
+        trace, attribution = _deviation(context, intent, best.values, tolerance=max(best.bound, 1e-9))
+        if attribution is not None:
+            summary += (f"; first deviation: '{attribution.chosen}' where the intent prefers "
+                        f"'{attribution.alternative}'")
+    return result(check, "regret", verdict, summary, context, quantities=tuple(quantities), trace=trace,
+                  attribution=attribution)
+
+
+def _deviation(context: Context, intent: npt.NDArray[np.float64], optimum: npt.NDArray[np.float64],
+               tolerance: float) -> tuple[Trace | None, Attribution | None]:
+    """A shortest path in M* to an optimal choice that is worse for the intent than the intent's best choice.
+
+    A choice deviates when its intent Q-value ``intent(s, a) + gamma * P(s, a) . V_intent`` exceeds the
+    intent-optimal value ``V_intent(s)``; the attribution compares it with the intent-optimal choice.
+    """
+    model, sub = context.model, context.sub
+    Q_intent = intent + model.discount * (model.P @ optimum)
+    deviating = (sub.certain & sub.reachable[model.row_state] & ~model.terminal[model.row_state]
+                 & (Q_intent > optimum[model.row_state] + 2 * tolerance + 1e-9 * np.abs(optimum[model.row_state])))
+    if not deviating.any():
+        return None, None
+    states = np.zeros(model.n_states, dtype=bool)
+    states[model.row_state[deviating]] = True
+    path = shortest_trace(sub, states, sub.certain)
+    if path is None:
+        return None, None
+    end = path.end
+    rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
+    row = int(rows[deviating[rows]][np.argmax(Q_intent[rows[deviating[rows]]])])
+    intent_best = rows[np.argmin(Q_intent[rows])]
+    action = model.action_names[model.row_action[row]]
+    trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, action, None),), path.trace.probability)
+    return trace, attribute(model, context.solution, row, int(intent_best))
