@@ -2,12 +2,16 @@
 
 from .compiler import StateLimitError, compile
 from .model import TERMINAL_ACTION, ModelError, TabularMDP, from_arrays
+from .solver import Solution, SolverError, solve
 
 __all__ = [
     "StateLimitError",
     "TERMINAL_ACTION",
     "ModelError",
+    "Solution",
+    "SolverError",
     "TabularMDP",
     "compile",
     "from_arrays",
+    "solve",
 ]
