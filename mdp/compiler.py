@@ -43,7 +43,8 @@ from .model import TERMINAL_ACTION, ModelError, TabularMDP
 __all__ = ["StateLimitError", "compile"]
 
 _DENSE_TABLE_LIMIT = 1 << 26
-"""Key spaces up to this size use a dense key -> index table (4 bytes per possible state)."""
+"""Key spaces up to this size use a dense key -> index table (4 bytes per possible state, touched only
+where keys occur)."""
 
 _PROBABILITY_TOLERANCE = 1e-9
 """How far the branch probabilities of an action may sum from 1 (they are floats of exact numbers)."""
@@ -345,7 +346,9 @@ class _Compiler:
         self.parent_action: list[npt.NDArray[np.int32]] = []
         self.problems: dict[tuple[Any, ...], _Problem] = {}
         if space <= _DENSE_TABLE_LIMIT:
-            self.table: npt.NDArray[np.int32] | None = np.full(space, -1, dtype=np.int32)
+            # key -> state index + 1, 0 for unknown keys: zeros are mapped lazily, so a large table costs
+            # memory only where keys occur
+            self.table: npt.NDArray[np.int32] | None = np.zeros(space, dtype=np.int32)
             self.runs: _SortedRuns | None = None
         else:
             self.table, self.runs = None, _SortedRuns()
@@ -412,7 +415,7 @@ class _Compiler:
 
     def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
-            self.table[keys] = index
+            self.table[keys] = index + 1
         else:
             assert self.runs is not None
             order = np.argsort(keys)
@@ -547,19 +550,21 @@ class _Compiler:
         n = self.n_states
         if self.table is not None:
             table = self.table
-            index = table[keys]
-            unknown = np.flatnonzero(index < 0)
-            if unknown.size == 0:
-                return index, unknown
-            # mark each unknown key with its first position: values -size-1 .. -2 grow with the position,
-            # so the minimum is the first occurrence, and they stay below the -1 of unknown keys
-            unknown_keys = keys[unknown]
-            marks = (unknown - (keys.size + 1)).astype(np.int32)
-            np.minimum.at(table, unknown_keys, marks)
-            is_first = table[unknown_keys] == marks
-            first = unknown[is_first]  # increasing: the order of discovery
-            table[keys[first]] = np.arange(n, n + first.size, dtype=np.int32)
-            index[unknown] = table[unknown_keys]
+            index = table[keys]  # index + 1, 0 where unknown
+            unknown = np.flatnonzero(index == 0)
+            if unknown.size:
+                # mark each unknown key with its first position: values -size-1 .. -2 grow with the
+                # position, so the minimum is the first occurrence, and they stay below the 0 of unknown keys
+                unknown_keys = keys[unknown]
+                marks = (unknown - (keys.size + 1)).astype(np.int32)
+                np.minimum.at(table, unknown_keys, marks)
+                is_first = table[unknown_keys] == marks
+                first = unknown[is_first]  # increasing: the order of discovery
+                table[keys[first]] = np.arange(n + 1, n + 1 + first.size, dtype=np.int32)
+                index[unknown] = table[unknown_keys]
+            else:
+                first = unknown
+            index -= 1
             return index, first
         assert self.runs is not None
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
