@@ -6,7 +6,7 @@ model is exported explicit state (:mod:`mdp.prism`), so Storm checks exactly the
 How Storm is asked (stormpy 2.0.0):
 
 - discount < 1: ``R{"cost"}min=? [ Cdiscount=γ ]`` on a double model, in ``environments.sound()`` with
-  ``min_max().precision = Rational(1e-9)`` and ``relative_termination_criterion = False``. Storm solves
+  ``min_max().precision = Rational(1e-10)`` and ``relative_termination_criterion = False``. Storm solves
   discounted objectives with its own value iteration whatever method is set, and offers no exact mode for
   them; against exact policy iteration its error stayed below the precision (worst 0.9995 of it).
 - discount 1 and costs >= 0: ``R{"cost"}min=? [ F "terminal" ]`` in the same sound environment (interval
@@ -39,7 +39,7 @@ from random_mdps import policy_iteration, random_mdp  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
 
-STORM_PRECISION = 1e-9
+STORM_PRECISION = 1e-10
 """Absolute precision asked of Storm; its answers are within it (certified for reachability)."""
 MAX_STATES = 10_000
 """Storm's build of an explicit-state program is quadratic in the states: keep cross-checks small."""
