@@ -29,7 +29,11 @@ __all__ = ["agent_policy", "attribute", "best_row", "term_values"]
 
 
 def agent_policy(model: TabularMDP, solution: Any) -> npt.NDArray[np.int64]:
-    """(n,) one optimal row per state: the optimal row with the smallest Q-value (the first on ties)."""
+    """(n,) one optimal row per state: the solver's representative policy (proper with discount 1), else
+    the optimal row with the smallest Q-value (the first on ties)."""
+    policy = getattr(solution, "policy", None)
+    if policy is not None:
+        return np.array(policy, dtype=np.int64)
     optimal = np.asarray(solution.optimal, dtype=bool)
     values = np.where(optimal, np.asarray(solution.Q, dtype=float), np.inf)
     minima = np.minimum.reduceat(values, model.row_groups[:-1])
@@ -96,11 +100,14 @@ def attribute(model: TabularMDP, solution: Any, chosen: int, alternative: int | 
     policy[state] = chosen
     successors = np.unique(np.concatenate([_successors(model.P, chosen), _successors(model.P, alternative)]))
     costs = dict(model.costs)
-    values = term_values(model, policy, successors, costs)
+    try:
+        values = term_values(model, policy, successors, costs)
+    except RuntimeError:  # a singular system: this policy can loop forever (discount 1); no split
+        values = None
     gamma = model.discount
     difference = model.P[[alternative]] - model.P[[chosen]]  # (1, n)
     terms = []
-    for term, vector in costs.items():
+    for term, vector in (costs.items() if values is not None else ()):
         immediate = float(vector[alternative] - vector[chosen])
         future = float(gamma * (difference @ values[term])[0])
         terms.append(TermContribution(term, immediate, future))

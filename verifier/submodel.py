@@ -70,17 +70,18 @@ class Path:
         return self.states[-1]
 
 
-def optimal_submodel(model: TabularMDP, solution: Any) -> OptimalSubmodel:
+def optimal_submodel(solution: Any, model: TabularMDP | None = None) -> OptimalSubmodel:
     """M* of a solved model: rows restricted to A*(s), and the states its policies reach.
 
     Parameters
     ----------
-    model
-        The model that was solved.
     solution
-        Its :class:`mdp.solver.Solution`; ``solution.optimal`` is the (m,) row mask of A*(s) and
-        ``solution.ties`` marks the unresolved near-ties.
+        A :class:`mdp.solver.Solution`; ``solution.optimal`` is the (m,) row mask of A*(s), and
+        ``solution.gap``/``solution.exact`` tell exact ties from unresolved near-ties.
+    model
+        The solved model (default: ``solution.model``).
     """
+    model = solution.model if model is None else model
     rows = np.asarray(solution.optimal, dtype=bool)
     certain = rows & ~uncertain_rows(model, solution)
     order, predecessors = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
@@ -90,13 +91,34 @@ def optimal_submodel(model: TabularMDP, solution: Any) -> OptimalSubmodel:
     return OptimalSubmodel(model, rows, certain, reachable, order, predecessors)
 
 
+_ROUNDING = 8 * 2.0**-53
+"""A computed gap within this many units of roundoff (relative to |Q| + |V|) is a tie, not a near-tie."""
+
+
 def uncertain_rows(model: TabularMDP, solution: Any) -> npt.NDArray[np.bool_]:
     """(m,) rows of A*(s) whose optimality the solver could not decide within its certified bound.
 
-    ``solution.ties`` is read as a row mask when it has one entry per row, as a state mask (every
-    optimal row of a tied state is uncertain) when it has one per state, or as state indices.
+    With ``solution.exact`` there are none: A*(s) is exact. Otherwise a row of A*(s) whose computed gap
+    ``Q - V`` is zero up to float rounding is an (exact) tie, so some optimal policy takes it; a row
+    whose gap is positive but inside the solver's ``delta`` is an unresolved near-tie: it may be
+    optimal or not, and a verdict that rests on it is INCONCLUSIVE until ``--exact`` or a tighter
+    tolerance settles it.
+
+    Solutions without ``gap`` (e.g. test doubles) may give ``ties`` as a row mask, a state mask or state
+    indices; then every optimal row of a tied state but its best one is uncertain.
     """
     mask = np.zeros(model.n_rows, dtype=bool)
+    optimal = np.asarray(solution.optimal, dtype=bool)
+    if getattr(solution, "exact", False):
+        return mask
+    gap = getattr(solution, "gap", None)
+    if gap is not None:
+        gap = np.asarray(gap, dtype=float)
+        V = np.asarray(solution.V, dtype=float)[model.row_state]
+        Q = np.asarray(solution.Q, dtype=float)
+        with np.errstate(invalid="ignore"):
+            rounding = _ROUNDING * (np.abs(Q) + np.abs(V))
+            return optimal & (gap > rounding)
     ties = getattr(solution, "ties", None)
     if ties is None:
         return mask
@@ -110,7 +132,6 @@ def uncertain_rows(model: TabularMDP, solution: Any) -> npt.NDArray[np.bool_]:
         states[ties.astype(np.int64).ravel()] = True
     # a tied state: only the rows inside the numerical band are uncertain, but without the band we
     # cannot tell which; the row with the smallest Q is certainly optimal
-    optimal = np.asarray(solution.optimal, dtype=bool)
     mask = states[model.row_state] & optimal
     Q = np.asarray(solution.Q, dtype=float)
     best = _best_rows(model, np.where(optimal, Q, np.inf))

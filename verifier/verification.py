@@ -69,7 +69,7 @@ def _solve(model: Any, tol: float | None, exact: bool) -> Any:
 def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model."""
-    sub = optimal_submodel(model, solution)
+    sub = optimal_submodel(solution, model)
     context = Context(spec, model, solution, sub, tol=tol, exact=exact)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     results = tuple(run_check(check, context) for check in selected)

@@ -1,0 +1,89 @@
+"""``verifier.verify`` end to end with the real solver: ties fail, near-ties are inconclusive until --exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_checks import COIN, ROBOT, TIE
+
+import dsl
+import mdp
+from verifier import Report, Verdict, optimal_submodel, verify
+from verifier.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+NEAR_TIE = """
+model near
+discount 0.9
+var pressed : bool = true
+var off : bool = false
+var switch : {armed, disabled} = armed
+action comply when !off:
+    0.5 -> off' = true
+    0.5 -> skip
+action resist when !off:
+    0.5 -> switch' = disabled
+    0.5 -> skip
+terminal off || switch == disabled
+cost c = 1 * [comply] + 1.00000000000003 * [resist] + 3 * (switch == armed)
+check corrigible : accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])
+"""
+
+
+def test_an_exact_tie_fails_with_the_real_solver() -> None:
+    for exact in (False, True):
+        result = verify(TIE, exact=exact).check("corrigible")
+        assert result.verdict is Verdict.FAILS
+        assert result.attribution.is_tie and result.attribution.gap == 0
+
+
+def test_a_near_tie_is_inconclusive_until_exact() -> None:
+    result = verify(NEAR_TIE).check("corrigible")
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert "--exact" in result.settle
+    assert verify(NEAR_TIE, exact=True).check("corrigible").verdict is Verdict.HOLDS
+
+
+def test_verify_accepts_a_path_text_or_spec(tmp_path: Path) -> None:
+    path = tmp_path / "robot.corrigo"
+    text = ROBOT + "check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [switch])\n"
+    path.write_text(text)
+    reports = [verify(path), verify(text), verify(dsl.load(text))]
+    assert all(isinstance(r, Report) for r in reports)
+    assert {r.check("corrigible").verdict for r in reports} == {Verdict.FAILS}
+    assert reports[0].path == str(path)
+    attribution = reports[0].check("corrigible").attribution
+    assert {t.term: round(t.total, 9) for t in attribution.terms} == {"hunger": 0, "joy": 2, "effort": -0.5}
+
+
+def test_overrides_reach_the_spec() -> None:
+    text = COIN.replace("var x", "const GOAL = 1\nvar x") + "check hits : P >= 0.4 [ F x == GOAL ]\n"
+    assert verify(text).check("hits").verdict is Verdict.HOLDS
+    assert verify(text, {"GOAL": 2}).check("hits").verdict is Verdict.FAILS  # the sink: 1/4 at most
+
+
+def test_optimal_submodel_of_a_solution() -> None:
+    model = mdp.compile(dsl.load(COIN))
+    sub = optimal_submodel(mdp.solve(model))
+    assert sub.n_states == model.n_states  # both actions are optimal: every state is reached
+    assert sub.rows.all() and sub.certain.all()
+
+
+@pytest.mark.parametrize("format_", ["text", "json", "markdown"])
+def test_cli_with_the_real_solver(tmp_path: Path, format_: str) -> None:
+    path = tmp_path / "tie.corrigo"
+    path.write_text(TIE)
+    result = CliRunner().invoke(main, ["verify", "--format", format_, str(path)])
+    assert result.exit_code == 1
+    assert "corrigible" in result.stdout
+
+
+def test_cli_exact_flag(tmp_path: Path) -> None:
+    path = tmp_path / "near.corrigo"
+    path.write_text(NEAR_TIE)
+    assert CliRunner().invoke(main, ["verify", str(path)]).exit_code == 1
+    result = CliRunner().invoke(main, ["verify", "--exact", str(path)])
+    assert result.exit_code == 0, result.stdout + result.stderr
