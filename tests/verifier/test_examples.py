@@ -1,0 +1,46 @@
+"""Every shipped example verifies without error; the household robots tell the story the tutorial promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from verifier import Verdict, verify
+from verifier.reports import render_markdown, render_text, to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.corrigo"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_verifies_and_renders(path: Path) -> None:
+    report = verify(path)
+    assert report.checks
+    for check in report.checks:
+        if check.verdict is Verdict.FAILS and check.kind in ("never", "always", "accepts_shutdown"):
+            assert check.trace is not None  # every graph failure shows a counterexample
+    render_text(report), render_markdown(report), to_json(report)
+
+
+def test_the_hungry_household_robot_disables_its_switch_because_of_hunger() -> None:
+    path = ROOT / "examples" / "household_robot.corrigo"
+    if not path.exists():
+        pytest.skip("example not present")
+    report = verify(path)
+    corrigible = report.check("corrigible")
+    assert corrigible.verdict is Verdict.FAILS
+    assert report.check("no_sabotage").verdict is Verdict.FAILS
+    attribution = corrigible.attribution
+    assert attribution.chosen == "disable_switch"
+    strongest = max(attribution.terms, key=lambda t: t.total)
+    assert strongest.term == "hunger" and strongest.total > 0
+
+
+def test_the_repaired_household_robot_is_corrigible() -> None:
+    path = ROOT / "examples" / "household_robot_repaired.corrigo"
+    if not path.exists():
+        pytest.skip("example not present")
+    report = verify(path)
+    assert report.check("corrigible").verdict is Verdict.HOLDS
+    assert report.check("no_sabotage").verdict is Verdict.HOLDS
