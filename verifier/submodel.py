@@ -44,6 +44,11 @@ class OptimalSubmodel:
         return int(self.reachable.sum())
 
     @property
+    def has_uncertain(self) -> bool:
+        """Whether some reachable row of M* is an unresolved near-tie (results may depend on it)."""
+        return bool((self.rows & ~self.certain & self.reachable[self.model.row_state]).any())
+
+    @property
     def reachable_rows(self) -> npt.NDArray[np.bool_]:
         """(m,) rows of M* whose state is reachable in M*: the state-action pairs optimal policies use."""
         return self.rows & self.reachable[self.model.row_state]
@@ -118,7 +123,10 @@ def uncertain_rows(model: TabularMDP, solution: Any) -> npt.NDArray[np.bool_]:
         Q = np.asarray(solution.Q, dtype=float)
         with np.errstate(invalid="ignore"):
             rounding = _ROUNDING * (np.abs(Q) + np.abs(V))
-            return optimal & (gap > rounding)
+            mask = optimal & (gap > rounding)
+        # the smallest gap of each state is certainly optimal: one row of A*(s) is
+        mask[_best_rows(model, np.where(optimal, gap, np.inf))] = False
+        return mask
     ties = getattr(solution, "ties", None)
     if ties is None:
         return mask

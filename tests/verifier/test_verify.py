@@ -87,3 +87,15 @@ def test_cli_exact_flag(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["verify", str(path)]).exit_code == 1
     result = CliRunner().invoke(main, ["verify", "--exact", str(path)])
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_quantitative_checks_that_rest_on_a_near_tie_are_inconclusive() -> None:
+    text = NEAR_TIE + "check stops : P >= 0.9 [ F off ]\nintent harm = 1 * [resist]\n" \
+        "check faithful : regret(harm) <= 0.5\ncheck c_cap : cost[c] <= 100\n"
+    report = verify(text)
+    assert report.check("stops").verdict is Verdict.INCONCLUSIVE  # Pmin 0 with resist, 1 without it
+    assert report.check("faithful").verdict is Verdict.INCONCLUSIVE
+    assert report.check("c_cap").verdict is Verdict.HOLDS  # holds either way
+    exact = verify(text, exact=True)
+    assert exact.check("stops").verdict is Verdict.HOLDS
+    assert exact.check("faithful").verdict is Verdict.HOLDS

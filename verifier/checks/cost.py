@@ -32,7 +32,7 @@ def check_cost(check: Check, context: Context) -> CheckResult:
     low, high = term_range(context, prop.term)
     worst = high if prop.comparison.is_upper else low
     verdict = decide(prop.comparison, worst.low, worst.high, threshold)
-    if verdict is Verdict.HOLDS and not context.sub.certain.all():
+    if context.sub.has_uncertain:
         # the range may depend on near-tied choices: decide again without them, they must agree
         low_c, high_c = term_range(context, prop.term, certain_only=True)
         worst_c = high_c if prop.comparison.is_upper else low_c
@@ -49,7 +49,8 @@ def check_cost(check: Check, context: Context) -> CheckResult:
 def term_range(context: Context, term: str, certain_only: bool = False) -> tuple[Quantity, Quantity]:
     """The min and the max of term ``term``'s expected discounted cost over the policies of M*."""
     model, sub = context.model, context.sub
-    rows = (sub.certain if certain_only else sub.rows) & sub.reachable[model.row_state]
+    rows = (sub.certain & sub.reachable_with(sub.certain)[model.row_state] if certain_only else
+            sub.rows & sub.reachable[model.row_state])
     vector = model.costs[term] if term in model.costs else model.intents[term]
     low = extremal_costs(model, rows, vector, maximize=False)
     high = extremal_costs(model, rows, vector, maximize=True)

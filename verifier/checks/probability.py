@@ -31,10 +31,38 @@ def check_probability(check: Check, context: Context) -> CheckResult:
                       "action indicators inside a path formula are not supported", context,
                       settle="state the path formula over variables only")
     model, sub = context.model, context.sub
-    rows = sub.rows & sub.reachable[model.row_state]
+    maximize = prop.comparison.is_upper
+    values, witness = _probabilities(context, prop, sub.rows & sub.reachable[model.row_state])
+    s0 = model.initial
+    name = ("Pmax" if maximize else "Pmin")
+    quantity = Quantity(name, float(values.values[s0]), values.bound)
+    threshold = float(prop.bound)
+    verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
+    if sub.has_uncertain:
+        # the answer must not depend on near-tied choices that may not be optimal
+        certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
+        alone, _ = _probabilities(context, prop, certain)
+        low, high = float(alone.values[s0]) - alone.bound, float(alone.values[s0]) + alone.bound
+        if decide(prop.comparison, max(low, 0.0), min(high, 1.0), threshold) is not verdict:
+            verdict = Verdict.INCONCLUSIVE
+    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {float(prop.bound):g}"
+    trace = None
+    if verdict is Verdict.FAILS and witness is not None:
+        found = shortest_trace(sub, witness(values))
+        trace = found.trace if found is not None and found.rows else None
+        if trace is not None:
+            summary += ("; the trace leads to a state from which some optimal policy never gets there"
+                        if not maximize and not isinstance(prop.path, Globally) else
+                        "; the trace shows a shortest way there")
+    return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
+
+
+def _probabilities(context: Context, prop: ProbabilityBound, rows):
+    """Pmin or Pmax of the path formula on ``rows``, and the witness function for a failure."""
+    model = context.model
+    path = prop.path
     maximize = prop.comparison.is_upper
     tol = min(context.tol or 1e-10, 1e-10)
-    name = ("Pmax" if maximize else "Pmin")
     target = context.states_where(path.target)
     witness = None  # values -> (n,) states a shortest path to illustrates the failure
     if isinstance(path, Eventually) and path.steps is not None:
@@ -55,20 +83,7 @@ def check_probability(check: Check, context: Context) -> CheckResult:
         values = next_probabilities(model, rows, target, maximize=maximize)
     else:  # pragma: no cover - the checker knows every path kind
         raise TypeError(f"unknown path formula {type(path).__name__}")
-    s0 = model.initial
-    quantity = Quantity(name, float(values.values[s0]), values.bound)
-    threshold = float(prop.bound)
-    verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
-    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {float(prop.bound):g}"
-    trace = None
-    if verdict is Verdict.FAILS and witness is not None:
-        found = shortest_trace(sub, witness(values))
-        trace = found.trace if found is not None and found.rows else None
-        if trace is not None:
-            summary += ("; the trace leads to a state from which some optimal policy never gets there"
-                        if not maximize and not isinstance(path, Globally) else
-                        "; the trace shows a shortest way there")
-    return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
+    return values, witness
 
 
 def _reach_witness(target, maximize: bool):

@@ -45,6 +45,14 @@ def check_regret(check: Check, context: Context) -> CheckResult:
         quantities.append(Quantity("relative regret", regret.value / span,
                                    (regret.bound + worst.bound + best.bound) / span))
     verdict = decide(prop.comparison, regret.low, regret.high, float(prop.bound))
+    if sub.has_uncertain:
+        # the worst case must not rest on near-tied choices that may not be optimal
+        certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
+        alone = extremal_costs(model, certain, intent, maximize=True)
+        low = float(alone.values[s0]) - alone.bound - best_value - best.bound
+        high = float(alone.values[s0]) + alone.bound - best_value + best.bound
+        if decide(prop.comparison, low, high, float(prop.bound)) is not verdict:
+            verdict = Verdict.INCONCLUSIVE
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
     summary = (f"optimal policies can cost '{prop.intent}' {agent_value:.6g} against an optimum of "
                f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
