@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ __all__ = ["mdptoolbox_arrays", "mdptoolbox_value_iteration", "storm_build_and_c
 
 
 def storm_build_and_check(prism_text: str, props_text: str, *, precision: float = 1e-6,
-                          property_name: str | None = None) -> tuple[float, float, float]:
+                          property_name: str | None = None,
+                          clock: Callable[[], float] = time.perf_counter) -> tuple[float, float, float]:
     """Build a PRISM program with Storm and check one property: ``(build_s, check_s, value)``.
 
     ``build_s`` covers parsing the program and the properties and building the sparse model (the only
@@ -29,14 +31,15 @@ def storm_build_and_check(prism_text: str, props_text: str, *, precision: float 
     = False``: Storm's default relative rule is slow near values of 0 and not sound for costs of mixed
     sign). Storm solves discounted objectives with its own value iteration whatever method is set.
     ``value`` is the result at the initial state. The property is the first one of ``props_text``, or
-    the one called ``property_name``.
+    the one called ``property_name``. ``clock`` measures the seconds (``time.process_time`` for CPU time
+    on a shared machine).
     """
     import stormpy
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "model.prism"
         path.write_text(prism_text, encoding="utf-8")
-        start = time.perf_counter()
+        start = clock()
         program = stormpy.parse_prism_program(str(path))
         properties = stormpy.parse_properties(props_text, program)
         if property_name is not None:
@@ -45,14 +48,14 @@ def storm_build_and_check(prism_text: str, props_text: str, *, precision: float 
                 raise KeyError(f"no property named {property_name!r}")
         prop = properties[0]
         model = stormpy.build_model(program, [prop])
-        built = time.perf_counter()
+        built = clock()
     environment = stormpy.environments.sound()
     min_max = environment.solver().min_max()
     min_max.precision = stormpy.Rational(precision)
     min_max.relative_termination_criterion = False
-    start_check = time.perf_counter()
+    start_check = clock()
     result = stormpy.model_checking(model, prop, only_initial_states=True, environment=environment)
-    checked = time.perf_counter()
+    checked = clock()
     value = float(result.get_value(model.initial_states[0]))
     return built - start, checked - start_check, value
 
@@ -86,8 +89,8 @@ def mdptoolbox_arrays(model: TabularMDP, penalty: float | None = None
     return transitions, np.column_stack(rewards)
 
 
-def mdptoolbox_value_iteration(model: TabularMDP, epsilon: float = 1e-6, max_iter: int = 1_000_000
-                               ) -> tuple[float, npt.NDArray[np.float64]]:
+def mdptoolbox_value_iteration(model: TabularMDP, epsilon: float = 1e-6, max_iter: int = 1_000_000,
+                               clock: Callable[[], float] = time.perf_counter) -> tuple[float, npt.NDArray[np.float64]]:
     """pymdptoolbox's ``ValueIteration`` on a discounted model: ``(seconds, V)``, ``V`` as costs.
 
     **Its input checks are bypassed.** The constructor runs ``mdptoolbox.util.check`` and, for the
@@ -102,7 +105,7 @@ def mdptoolbox_value_iteration(model: TabularMDP, epsilon: float = 1e-6, max_ite
     more Bellman backup (its ``_bellmanOperator``) gives the MacQueen bounds ``V' + γ/(1-γ)·[min Δ,
     max Δ]`` with ``Δ = V' - V``, and ``V`` is their midpoint: within ``epsilon / 2`` of the optimum.
     ``seconds`` times ``run()`` and that backup, not the conversion to its layout
-    (:func:`mdptoolbox_arrays`).
+    (:func:`mdptoolbox_arrays`), measured with ``clock``.
     """
     from mdptoolbox.mdp import ValueIteration
 
@@ -116,11 +119,11 @@ def mdptoolbox_value_iteration(model: TabularMDP, epsilon: float = 1e-6, max_ite
     solver.discount, solver.epsilon, solver.max_iter = gamma, float(epsilon), int(max_iter)
     solver.thresh = epsilon * (1 - gamma) / gamma
     solver.V, solver.policy, solver.iter, solver.time, solver.verbose = np.zeros(model.n_states), None, 0, None, False
-    start = time.perf_counter()
+    start = clock()
     solver.run()
     values = np.asarray(solver.V)
     _, after = solver._bellmanOperator(values)
     change = after - values
     middle = after + gamma / (1 - gamma) * (change.min() + change.max()) / 2
-    seconds = time.perf_counter() - start
+    seconds = clock() - start
     return seconds, -middle
