@@ -68,24 +68,41 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
     P = model.P[selected]
     c = np.asarray(cost, dtype=float)[selected]
     reduce = _reducer(maximize)
-    v = np.zeros(n)
-    # value iteration only needs to get close: policy iteration with exact evaluation finishes the job,
-    # and the certificate comes from the final residual
+    # value iteration on the states that have rows (a closed set: other columns are worth 0), only to
+    # get close: policy iteration with exact evaluation finishes the job, and the certificate comes
+    # from the final residual. MacQueen's bounds (discount < 1) stop it early when values shift evenly.
+    P_compact = P[:, states] if states.size < n else P
+    x = np.zeros(states.size)
     warm = max(tol, 1e-6)
-    stop = warm * (1 - gamma) / gamma if gamma < 1 else warm
+    ratio = gamma / (1 - gamma) if gamma < 1 else 0.0
     iterations = 0
     if gamma == 1:
         max_iter = min(max_iter, _MAX_ITER_TOTAL)
+    converged = False
+    q = np.empty(selected.size)
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        new = np.zeros(n)
-        new[states] = reduce(c + gamma * (P @ v), starts)
-        delta = float(np.max(np.abs(new - v))) if n else 0.0
-        v = new
-        if delta <= stop or not np.isfinite(delta):
+        np.multiply(P_compact @ x, gamma, out=q)
+        q += c
+        new = reduce(q, starts) if states.size else x
+        change = new - x
+        x = new
+        if not states.size:
+            converged = True
             break
-    else:
-        if gamma == 1:  # no convergence: some policy accumulates cost forever (an improper cycle)
-            return Values(v, float("inf"), certified=False, iterations=iterations)
+        lo, hi = float(change.min()), float(change.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            break
+        if gamma < 1 and ratio * (hi - lo) <= warm:
+            x = x + ratio * (lo + hi) / 2  # the middle of MacQueen's interval
+            converged = True
+            break
+        if max(abs(lo), abs(hi)) <= warm * (1 - gamma if gamma < 1 else 1):
+            converged = True
+            break
+    v = np.zeros(n)
+    v[states] = x
+    if not converged and gamma == 1:  # some policy accumulates cost forever (an improper cycle)
+        return Values(v, float("inf"), certified=False, iterations=iterations)
     if not np.all(np.isfinite(v)):
         return Values(v, float("inf"), certified=False, iterations=iterations)
 
