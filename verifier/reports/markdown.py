@@ -40,6 +40,15 @@ def _section(check: CheckResult) -> list[str]:
     lines = [f"### `{check.name}`: {_ICON[check.verdict]}{where}", "", f"`{check.text}`: {check.summary}."]
     if check.verdict is Verdict.INCONCLUSIVE and check.settle:
         lines += ["", f"To settle it: {check.settle}."]
+    lines += _evidence(check)
+    for part in check.parts:  # a second failing half has its own counterexample
+        if part.trace is not None and part.trace != check.trace:
+            lines += ["", f"**{part.text}**: {part.summary}.", *_evidence(part)]
+    return lines
+
+
+def _evidence(check: CheckResult) -> list[str]:
+    lines: list[str] = []
     if check.trace is not None:
         lines += ["", f"Counterexample (probability {check.trace.probability:.6g}):", "",
                   "| step | state | action | P(step) |", "|---:|---|---|---:|"]

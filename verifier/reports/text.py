@@ -101,6 +101,12 @@ def render_explanation(check: CheckResult, *, color: bool = False, width: int = 
         console.print(_trace_table(check.trace))
     if check.attribution is not None:
         _print_attribution(console, check.attribution)
+    for part in check.parts:  # a second failing half has its own counterexample
+        if part.trace is not None and part.trace != check.trace:
+            console.print(Text(f"{part.text}:", style="bold"))
+            console.print(_trace_table(part.trace))
+            if part.attribution is not None:
+                _print_attribution(console, part.attribution)
     return buffer.getvalue()
 
 
