@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,6 +117,98 @@ def _diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
         "hint": diagnostic.hint,
         "notes": list(diagnostic.notes),
     }
+
+
+
+class _Progress:
+    """A rich progress bar on stderr that appears only after a second of work, and only on a terminal."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, done: int, detail: float | int | None = None) -> None:
+        if self.bar is None:
+            if time.monotonic() - self.started < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.description)
+        self.bar.update(self.task, description=f"{self.description} {done:,}")
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None,
+                                 help="Stop with exit code 3 when the model grows beyond this many states.")
+
+
+def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -> Any:
+    import mdp
+
+    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    with _Progress("building the model: states") as progress:
+        return mdp.compile(spec, max_states=max_states, progress=progress)
+
+
+@main.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path())
+@define_option
+@max_states_option
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-9, show_default=True,
+              help="Certified error bound the value iteration aims for before policy evaluation.")
+@click.option("--exact", is_flag=True, help="Re-check the optimal actions in rational arithmetic.")
+@click.option("--all", "show_all", is_flag=True, help="Show every state of the policy table.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_reports_errors
+def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol: float, exact: bool,
+          show_all: bool, output_format: str) -> None:
+    """Solve SPEC: the optimal value, the cost split by term, and every optimal action per state."""
+    import mdp
+
+    from .policy_table import render_text, summarise, to_json
+
+    model = _compile(spec_path, defines, max_states)
+    with _Progress("value iteration: sweep") as progress:
+        solution = mdp.solve(model, tol=tol, exact=exact, progress=progress)
+    summary = summarise(solution, limit=None if show_all else 50)
+    if output_format == "json":
+        click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
+    else:
+        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+
+
+@main.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path())
+@click.option("--to", "target", type=click.Choice(["prism"]), default="prism", show_default=True,
+              help="The format to write.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
+@define_option
+@max_states_option
+@_reports_errors
+def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
+    """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
+    from mdp.prism import to_prism
+
+    model = _compile(spec_path, defines, max_states)
+    model_text, properties = to_prism(model)
+    out = Path(output)
+    out.write_text(model_text, encoding="utf-8")
+    props = out.with_suffix(".props")
+    props.write_text(properties, encoding="utf-8")
+    click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
 
 
 # --- verify and explain (verifier) ------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""`corrigo solve` and `corrigo export`: values against closed forms, ties shown, golden text output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from verifier.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "cli"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "spec.corrigo"
+    path.write_text(text)
+    return str(path)
+
+
+def test_constant_cost_forever_is_worth_c_over_one_minus_gamma(tmp_path: Path) -> None:
+    spec = write(tmp_path, "model loop\ndiscount 0.9\naction stay: skip\ncost c = 2\n")
+    code, out, _ = run("solve", "--format", "json", spec)
+    result = json.loads(out)
+    assert code == 0
+    assert result["value"] == pytest.approx(20.0, abs=result["bound"] + 1e-12)
+    assert result["terms"] == {"c": pytest.approx(20.0, abs=1e-9)}
+    assert result["policy"] == [{"state": "", "actions": ["stay"], "value": pytest.approx(20.0), "tie": False}]
+
+
+def test_a_tie_lists_both_actions(tmp_path: Path) -> None:
+    # left and right both cost 1 now and reach the same absorbing state: V = 1 + 0.5 * 0 = 1
+    spec = write(tmp_path, "model fork\ndiscount 0.5\nvar done : bool\n"
+                 "action left when !done: done' = true\naction right when !done: done' = true\n"
+                 "terminal done\ncost step = [left, right]\n")
+    code, out, _ = run("solve", "--format", "json", spec)
+    result = json.loads(out)
+    assert code == 0 and result["value"] == pytest.approx(1.0)
+    assert result["policy"][0] == {"state": "done=false", "actions": ["left", "right"], "value": pytest.approx(1.0),
+                                   "tie": True}
+    assert result["ties"] == 1
+
+
+def test_text_report_of_the_design_sketch(golden) -> None:
+    code, out, _ = run("solve", str(DATA / "design_sketch.corrigo"))
+    assert code == 0
+    golden(GOLDEN / "solve_design_sketch.txt", out)
+
+
+def test_spec_errors_exit_2_and_resource_limits_exit_3(tmp_path: Path) -> None:
+    code, _, err = run("solve", write(tmp_path, "model m\ndiscount 0.9\naction a: skip\ncost c = nope\n"))
+    assert code == 2 and "unknown name 'nope'" in err
+    code, _, err = run("solve", "--max-states", "10", str(DATA / "design_sketch.corrigo"))
+    assert code == 3 and "10" in err and "Traceback" not in err
+
+
+def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
+    out = tmp_path / "robot.prism"
+    code, stdout, _ = run("export", "--to", "prism", str(DATA / "design_sketch.corrigo"), "-o", str(out))
+    assert code == 0 and "102 states" in stdout
+    text = out.read_text()
+    assert text.startswith("// ") or text.startswith("mdp")
+    assert "mdp" in text and "s : [0..101] init 0;" in text
+    assert "Cdiscount=19/20" in out.with_suffix(".props").read_text()

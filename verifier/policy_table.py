@@ -1,0 +1,129 @@
+"""What `corrigo solve` shows: the value, the cost split by term, and the optimal policy as a table."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mdp.graph import reachable_states
+from mdp.model import TERMINAL_ACTION
+
+__all__ = ["PolicyRow", "SolveSummary", "summarise", "render_text", "to_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    """One state on the optimal trajectories: its optimal actions (ties have several) and its value."""
+
+    state: str
+    actions: tuple[str, ...]
+    value: float
+    tie: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SolveSummary:
+    """Everything `corrigo solve` prints, as plain data."""
+
+    model: str
+    n_states: int
+    n_rows: int
+    n_transitions: int
+    discount: float
+    initial: str
+    value: float
+    bound: float
+    exact: bool
+    iterations: int
+    policy_iterations: int
+    terms: tuple[tuple[str, float], ...]  # expected discounted cost of each term under the optimal policy
+    rows: tuple[PolicyRow, ...]  # states reachable under optimal play, in breadth-first order
+    n_reachable_optimal: int
+    n_ties: int
+
+
+def summarise(solution: Any, limit: int | None = 50) -> SolveSummary:
+    """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table."""
+    model = solution.model
+    on_optimal_play = reachable_states(model, solution.optimal)
+    states = np.flatnonzero(on_optimal_play)  # breadth-first numbering: in order of distance
+    shown = states if limit is None else states[:limit]
+    ties = set(np.asarray(solution.ties).tolist())
+    rows = tuple(
+        PolicyRow(model.describe(int(s)),
+                  tuple(a for a in solution.optimal_actions(int(s)) if a != TERMINAL_ACTION) or ("(terminal)",),
+                  float(solution.V[s]), int(s) in ties)
+        for s in shown)
+    term_values = solution.term_values()
+    return SolveSummary(
+        model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
+        discount=model.discount, initial=model.describe(model.initial), value=float(solution.V[model.initial]),
+        bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
+        policy_iterations=int(solution.policy_iterations),
+        terms=tuple((name, float(values[model.initial])) for name, values in term_values.items()),
+        rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties))
+
+
+def _number(value: float, bound: float = 0.0) -> str:
+    """Six significant digits; a value within the certified error of zero is shown as 0."""
+    return "0" if abs(value) <= max(bound, 1e-12) else f"{value:.6g}"
+
+
+def render_text(summary: SolveSummary, color: bool = False) -> str:
+    """A readable report: sizes, the value with its certified error, the cost split, the policy table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=120, force_terminal=color, color_system="auto" if color else None)
+    error = "exact" if summary.exact else f"certified error <= {summary.bound:.2g}"
+    console.print(f"model {summary.model}: {summary.n_states:,} states, {summary.n_rows:,} choices, "
+                  f"{summary.n_transitions:,} transitions, discount {summary.discount:g}")
+    console.print(f"solved: {summary.iterations} value-iteration sweeps, {summary.policy_iterations} "
+                  f"policy-iteration step(s), {error}")
+    bound = 0.0 if summary.exact else summary.bound
+    console.print(f"value at the initial state ({summary.initial}): [bold]{_number(summary.value, bound)}[/bold]")
+    console.print("\nexpected cost by term under the optimal policy:")
+    terms = Table()
+    terms.add_column("term")
+    terms.add_column("cost", justify="right")
+    for name, value in summary.terms:
+        terms.add_row(name, _number(value, bound))
+    terms.add_row("total", _number(sum(v for _, v in summary.terms), bound), style="bold")
+    console.print(terms)
+    console.print(f"\noptimal policy on the {summary.n_reachable_optimal:,} states reached under optimal play"
+                  + (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties else "")
+                  + ":")
+    policy = Table()
+    policy.add_column("state")
+    policy.add_column("optimal actions")
+    policy.add_column("value", justify="right")
+    for row in summary.rows:
+        policy.add_row(row.state, " | ".join(row.actions) + ("  (tie)" if row.tie else ""),
+                       _number(row.value, bound))
+    console.print(policy)
+    if len(summary.rows) < summary.n_reachable_optimal:
+        console.print(f"... {summary.n_reachable_optimal - len(summary.rows):,} more states (--all shows them)")
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def to_json(summary: SolveSummary) -> dict[str, Any]:
+    """The summary as JSON-ready data (``schema_version`` 1)."""
+    return {
+        "schema_version": 1,
+        "model": {"name": summary.model, "states": summary.n_states, "choices": summary.n_rows,
+                  "transitions": summary.n_transitions, "discount": summary.discount},
+        "initial_state": summary.initial,
+        "value": summary.value,
+        "bound": summary.bound,
+        "exact": summary.exact,
+        "iterations": summary.iterations,
+        "policy_iterations": summary.policy_iterations,
+        "terms": dict(summary.terms),
+        "policy": [{"state": r.state, "actions": list(r.actions), "value": r.value, "tie": r.tie}
+                   for r in summary.rows],
+        "states_on_optimal_play": summary.n_reachable_optimal,
+        "ties": summary.n_ties,
+    }
