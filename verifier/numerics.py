@@ -199,6 +199,32 @@ def _always_reach(model: TabularMDP, rows: npt.NDArray[np.bool_], target: npt.ND
         reach = new
 
 
+def _prob1_min(model: TabularMDP, free: npt.NDArray[np.bool_], target: npt.NDArray[np.bool_],
+               zero: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """(n,) states where every policy reaches ``target`` almost surely (Pmin = 1, PRISM's prob1A).
+
+    Exactly the states from which no policy can reach, before the target, a state where some policy
+    avoids the target forever (Pmin = 0).
+    """
+    return ~_can_reach(model, free, zero) & ~zero
+
+
+def _prob1_max(model: TabularMDP, free: npt.NDArray[np.bool_], target: npt.NDArray[np.bool_],
+               zero: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """(n,) states where some policy reaches ``target`` almost surely (Pmax = 1, PRISM's prob1E).
+
+    The greatest fixed point: keep the states that can reach the target using only rows that never
+    leave the kept states.
+    """
+    keep = ~zero
+    while True:
+        safe = free & ~_row_hits(model.P, ~keep)
+        new = _can_reach(model, safe, target) & keep
+        if np.array_equal(new, keep):
+            return keep
+        keep = new
+
+
 def _end_components(model: TabularMDP, rows: npt.NDArray[np.bool_],
                     states: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Maximal end components inside ``states`` using ``rows``: (n,) component id (-1 if none), internal rows.
@@ -260,6 +286,9 @@ def reachability(model: TabularMDP, rows: npt.NDArray[np.bool_], target: npt.NDA
     else:
         positive = _always_reach(model, rows, target, blocked)
     zero = ~positive & ~target
+    # probability-1 states: exact ones, so that bounds like `P >= 1 [ F off ]` can hold
+    one = (_prob1_max(model, free, target, zero) if maximize else _prob1_min(model, free, target, zero))
+    target = target | one
     maybe = ~zero & ~target
     lower = target.astype(float)
     upper = np.where(zero, 0.0, 1.0)

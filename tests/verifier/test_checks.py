@@ -302,3 +302,13 @@ def test_regret_failure_points_at_the_first_deviation() -> None:
     assert regret.value == pytest.approx(1)
     assert (result.attribution.chosen, result.attribution.alternative) == ("eat", "comply")
     assert result.trace.steps[-1].action == "eat"
+
+
+def test_almost_sure_reachability_is_exact() -> None:
+    # failures retry: every optimal policy reaches the goal with probability exactly 1
+    text = COIN.replace("0.25 -> x' = 2", "0.25 -> skip").replace("0.5 -> x' = 2", "0.5 -> skip")
+    report = run(text, "check surely : P >= 1 [ F x == 1 ]\ncheck never_sink : P <= 0 [ F x == 2 ]")
+    surely = report.check("surely")
+    assert surely.verdict is Verdict.HOLDS
+    assert surely.quantities[0].value == 1.0
+    assert report.check("never_sink").verdict is Verdict.HOLDS

@@ -85,7 +85,7 @@ def chain_cost(model: TabularMDP, policy) -> npt.NDArray[np.float64]:
     return np.linalg.solve(np.eye(model.n_states) - model.discount * P, model.cost[policy])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(small_mdps())
 def test_reachability_matches_brute_force(case) -> None:
     model, rows, target = case
