@@ -3,7 +3,8 @@
 The world: a robot on an N x N grid (x, y), with a battery 0..B that every move drains; a charger in
 the corner (0, 0) that refills it; an off switch in the opposite corner that the robot can disable;
 a human who presses the switch at random while it is armed; and `comply` to switch off once pressed.
-Moves slip (stay put) with probability 0.1. About 6 N^2 (B + 1) states and 18 transitions per state.
+Moves slip (stay put) with probability 0.1. A cell at distance d from the charger holds batteries 0..B - d;
+about 4 rows and 9.4 transitions per state.
 
     python benchmarks/compile.py                    # the default ladder: ~1e4, ~1e5, ~1e6 states
     python benchmarks/compile.py --size 40 --battery 103 --trace-memory
@@ -29,7 +30,7 @@ import tracemalloc
 import dsl
 import mdp
 
-LADDER = ((12, 11), (24, 28), (40, 103))  # (N, B): about 1e4, 1e5 and 1e6 reachable states
+LADDER = ((18, 28), (32, 64), (60, 150))  # (N, B): 1.2e4, 1.0e5 and 1.0e6 reachable states
 
 
 def grid_world(n: int, battery: int) -> str:
