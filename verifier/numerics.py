@@ -41,6 +41,13 @@ class Values:
     bound: float
     certified: bool = True  # False when the theory gives no certificate (e.g. discount 1 costs)
     iterations: int = 0
+    decided: npt.NDArray[np.bool_] | None = None  # (n,) states whose value is exact (graph precomputation)
+
+    def bound_at(self, state: int) -> float:
+        """The error bound at one state: 0 where graph analysis decided the value exactly."""
+        if self.decided is not None and self.decided[state]:
+            return 0.0
+        return self.bound
 
 
 def _reducer(maximize: bool):
@@ -325,7 +332,7 @@ def reachability(model: TabularMDP, rows: npt.NDArray[np.bool_], target: npt.NDA
             break
     values = (lower + upper) / 2
     bound = float(np.max(upper - lower)) / 2 if n else 0.0
-    return Values(values, bound + 1e-15, certified=True, iterations=iterations)
+    return Values(values, bound + 1e-15, certified=True, iterations=iterations, decided=~maybe)
 
 
 def bounded_reachability(model: TabularMDP, rows: npt.NDArray[np.bool_], target: npt.NDArray[np.bool_],

@@ -35,14 +35,14 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     values, witness = _probabilities(context, prop, sub.rows & sub.reachable[model.row_state])
     s0 = model.initial
     name = ("Pmax" if maximize else "Pmin")
-    quantity = Quantity(name, float(values.values[s0]), values.bound)
+    quantity = Quantity(name, float(values.values[s0]), values.bound_at(s0))
     threshold = float(prop.bound)
     verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
     if sub.has_uncertain:
         # the answer must not depend on near-tied choices that may not be optimal
         certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
         alone, _ = _probabilities(context, prop, certain)
-        low, high = float(alone.values[s0]) - alone.bound, float(alone.values[s0]) + alone.bound
+        low, high = float(alone.values[s0]) - alone.bound_at(s0), float(alone.values[s0]) + alone.bound_at(s0)
         if decide(prop.comparison, max(low, 0.0), min(high, 1.0), threshold) is not verdict:
             verdict = Verdict.INCONCLUSIVE
     summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {float(prop.bound):g}"
@@ -76,7 +76,8 @@ def _probabilities(context: Context, prop: ProbabilityBound, rows):
         witness = _reach_witness(target, maximize)
     elif isinstance(path, Globally):
         opposite = reachability(model, rows, ~target, maximize=not maximize, tol=tol)
-        values = Values(1.0 - opposite.values, opposite.bound, opposite.certified, opposite.iterations)
+        values = Values(1.0 - opposite.values, opposite.bound, opposite.certified, opposite.iterations,
+                        opposite.decided)
         if not maximize:  # P(G φ) too low: show a way out of φ
             witness = lambda values: ~target  # noqa: E731
     elif isinstance(path, Next):
