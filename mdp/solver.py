@@ -93,7 +93,10 @@ class Solution:
         ``(m,)`` row mask of ``A*(s)``: every truly optimal row is in it (``gap <= delta``), rows outside
         it are certainly suboptimal. Never empty for a state. With ``exact=True``: exactly the optimal rows.
     gap
-        ``(m,)`` ``Q - V[row_state]`` (computed; exact and rounded with ``exact=True``).
+        ``(m,)`` ``Q - V[row_state]`` computed in floats. With ``exact=True``: the exact gap rounded (so
+        exactly 0 on optimal rows) on every row whose float gap is within the numerical uncertainty, the
+        float gap from the rounded exact ``V`` on the others (which are certainly suboptimal); ``Q``
+        likewise.
     bound
         Certified ``max_s |V[s] - V*(s)|`` for the model as given by its floats (0 with ``exact=True``:
         ``V`` is then the exact value rounded to the nearest float).
@@ -871,17 +874,30 @@ class _ExactCore:
             V[s] = x[i]
 
 
-def _exact_refine(core: _Core, model: TabularMDP, pi: IntArray, max_iter: int
-                  ) -> tuple[list[Fraction], list[Fraction], IntArray, int]:
-    """Exact policy iteration from ``pi``: returns exact ``V``, exact gaps, the final policy, evaluations."""
+def _exact_refine(core: _Core, model: TabularMDP, pi: IntArray, V_float: FloatArray, gap_float: FloatArray,
+                  ro: _Roundoff, max_iter: int) -> tuple[list[Fraction], dict[int, Fraction], IntArray, int]:
+    """Exact policy iteration from ``pi``: exact ``V``, exact gaps of the rows that need them, final policy.
+
+    Only rows whose float gap could hide a non-positive exact gap are evaluated exactly: with
+    ``E >= max |V_pi - V_float|`` (measured on the exact ``V_pi``), the exact gap of row ``r`` under ``pi``
+    is at least ``gap_float(r) - slack - (1 + rho) E``; rows above ``2 (slack + (1 + rho) E)`` are
+    certainly neither improving nor optimal. Rows of ``pi`` have exact gap 0 by construction.
+    """
     exact = _ExactCore(core, model)
     rs = core.row_state.tolist()
     pi = pi.copy()
     for evaluations in range(1, max_iter + 1):
         V = exact.evaluate(pi)
-        gaps = [exact.q(r, V) - V[rs[r]] for r in range(core.m)]
+        V_rounded = np.array([float(v) for v in V])
+        E = float(np.abs(V_rounded - V_float).max(initial=0.0)) * (1 + 2 * _U) \
+            + 2 * _U * float(np.abs(V_rounded).max(initial=0.0))
+        threshold = 2.0 * (ro.slack + (1.0 + ro.rho) * E)
+        candidates = np.flatnonzero(gap_float <= threshold)
+        candidates = candidates[~np.isin(candidates, pi)]
+        gaps = {int(r): Fraction(0) for r in pi}
         best: dict[int, tuple[Fraction, int]] = {}
-        for r, g in enumerate(gaps):
+        for r in candidates.tolist():
+            g = gaps[r] = exact.q(r, V) - V[rs[r]]
             s = rs[r]
             if g < 0 and (s not in best or g < best[s][0]):
                 best[s] = (g, r)
@@ -893,6 +909,7 @@ def _exact_refine(core: _Core, model: TabularMDP, pi: IntArray, max_iter: int
             proper = _terminates_surely(sp.csr_array(core.P[pi]), core.terminal)
             if not proper.all():
                 raise _negative_cycle_error(core, model, pi, ~proper)
+        V_float, gap_float = V_rounded, _q_values(core, V_rounded) - V_rounded[core.row_state]
     raise SolverError(f"exact policy iteration did not finish in {max_iter} evaluations", iterations=max_iter)
 
 
@@ -1030,13 +1047,16 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         _check_optimal_loops(core, model, optimal)
 
     if exact:
-        Vx, gaps, best, exact_evaluations = _exact_refine(core, model, best, max_iter)
+        Vx, exact_gaps, best, exact_evaluations = _exact_refine(core, model, best, V, gap, ro, max_iter)
         evaluations += exact_evaluations
         V = np.array([float(v) for v in Vx])
-        gap = np.array([float(g) for g in gaps])
-        optimal = np.array([g == 0 for g in gaps], dtype=bool)
-        Q = gap + V[core.row_state]
-        Q[optimal] = V[core.row_state[optimal]]
+        Q = _q_values(core, V)
+        gap = Q - V[core.row_state]
+        optimal = np.zeros(core.m, dtype=bool)
+        for r, g in exact_gaps.items():
+            gap[r] = float(g)
+            Q[r] = float(g + Vx[int(core.row_state[r])])
+            optimal[r] = g == 0
         bound = delta = 0.0
     return _assemble(model, core, V, Q, gap, optimal, best, bound, delta, sweeps, evaluations, exact)
 

@@ -1,0 +1,464 @@
+"""mdp.solver: values against closed forms and exact brute force, certified bounds, optimal sets, errors."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from dsl.errors import CorrigoError, ResourceLimitError
+from mdp import ModelError, Solution, SolverError, solve
+from mdp.model import TabularMDP, from_arrays
+from tests.strategies import MDPArrays, mdp_arrays
+
+# --- an independent reference: every deterministic policy, evaluated in rational arithmetic -------------
+
+
+def exact_data(model: TabularMDP) -> tuple[list[dict[int, Fraction]], list[Fraction], Fraction]:
+    P = model.P.tocsr()
+    rows = [{int(j): Fraction(float(p)) for j, p in zip(P.indices[P.indptr[r]:P.indptr[r + 1]],
+                                                         P.data[P.indptr[r]:P.indptr[r + 1]]) if p}
+            for r in range(model.n_rows)]
+    cost = [sum((Fraction(float(v[r])) for v in model.costs.values()), Fraction(0)) for r in range(model.n_rows)]
+    return rows, cost, Fraction(model.discount)
+
+
+def gauss_jordan(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
+    """Solve ``A x = b`` exactly; ``None`` if ``A`` is singular."""
+    n = len(b)
+    M = [row[:] + [b[i]] for i, row in enumerate(A)]
+    for col in range(n):
+        pivot = next((i for i in range(col, n) if M[i][col] != 0), None)
+        if pivot is None:
+            return None
+        M[col], M[pivot] = M[pivot], M[col]
+        for i in range(n):
+            if i != col and M[i][col] != 0:
+                f = M[i][col] / M[col][col]
+                M[i] = [a - f * c for a, c in zip(M[i], M[col])]
+    return [M[i][n] / M[i][i] for i in range(n)]
+
+
+def policy_value(model: TabularMDP, policy: tuple[int, ...], data) -> list[Fraction] | None:
+    """Exact value of a deterministic policy (rows); ``None`` if it does not terminate (discount 1)."""
+    rows, cost, gamma = data
+    states = [s for s in range(model.n_states) if not (gamma == 1 and model.terminal[s])]
+    index = {s: i for i, s in enumerate(states)}
+    A = [[Fraction(int(i == j)) for j in range(len(states))] for i in range(len(states))]
+    b = [cost[policy[s]] for s in states]
+    for i, s in enumerate(states):
+        for j, p in rows[policy[s]].items():
+            if j in index:
+                A[i][index[j]] -= gamma * p
+    x = gauss_jordan(A, b)
+    if x is None:
+        return None
+    V = [Fraction(0)] * model.n_states
+    for s, i in index.items():
+        V[s] = x[i]
+    return V
+
+
+def brute_force(model: TabularMDP) -> tuple[list[Fraction], np.ndarray]:
+    """``V*`` as the minimum over all deterministic (proper) policies, and the exact optimal row mask."""
+    data = exact_data(model)
+    best: list[Fraction] | None = None
+    choices = [model.rows(s) if not (model.discount == 1 and model.terminal[s]) else [model.row_groups[s]]
+               for s in range(model.n_states)]
+    for policy in itertools.product(*choices):
+        V = policy_value(model, policy, data)
+        if V is None:
+            continue
+        best = V if best is None else [min(a, b) for a, b in zip(best, V)]
+    assert best is not None
+    rows, cost, gamma = data
+    Q = [cost[r] + gamma * sum((p * best[j] for j, p in rows[r].items()), Fraction(0)) for r in range(model.n_rows)]
+    optimal = np.array([Q[r] == best[model.row_state[r]] for r in range(model.n_rows)])
+    return best, optimal
+
+
+def assert_certified(solution: Solution, V_star: list[Fraction]) -> None:
+    """``|V - V*| <= bound``, compared exactly."""
+    bound = Fraction(solution.bound)
+    for s, v in enumerate(V_star):
+        assert abs(Fraction(float(solution.V[s])) - v) <= bound, (s, solution.V[s], float(v), solution.bound)
+
+
+def assert_well_formed(solution: Solution) -> None:
+    model = solution.model
+    counts = np.bincount(model.row_state[solution.optimal], minlength=model.n_states)
+    assert (counts >= 1).all(), "A*(s) is never empty"
+    assert (solution.gap[solution.optimal] <= solution.delta).all()
+    assert np.array_equal(solution.ties, np.flatnonzero(counts > 1))
+    assert solution.optimal[solution.policy].all()
+    assert (model.row_state[solution.policy] == np.arange(model.n_states)).all()
+    finite = np.isfinite(solution.V[model.row_state])
+    if solution.exact:  # each of Q, V and gap is the exact number rounded
+        assert (solution.gap[solution.optimal] == 0).all()
+        np.testing.assert_allclose(solution.gap[finite], (solution.Q - solution.V[model.row_state])[finite],
+                                   rtol=0, atol=1e-15 * (1 + np.abs(solution.Q[finite]).max()))
+    else:
+        np.testing.assert_array_equal(solution.gap[finite], (solution.Q - solution.V[model.row_state])[finite])
+
+
+def bellman_residual(model: TabularMDP, V: np.ndarray) -> float:
+    """``max |V - T V|``, computed here with a plain loop over rows."""
+    Q = model.cost + model.discount * (model.P @ V)
+    TV = np.array([Q[list(model.rows(s))].min() for s in range(model.n_states)])
+    return float(np.abs(V - TV).max())
+
+
+# --- closed forms -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cost, discount", [(3.0, 0.9), (1.0, 0.5), (-2.5, 0.99), (0.1, 0.95)])
+def test_one_state_loop_is_worth_c_over_1_minus_gamma(cost, discount):
+    model = from_arrays([[[1.0]]], [[cost]], discount=discount)
+    solution = solve(model)
+    expected = Fraction(cost) / (1 - Fraction(discount))
+    assert abs(Fraction(solution.value) - expected) <= Fraction(solution.bound)
+    assert solution.bound < 1e-12 * (1 + abs(cost) / (1 - discount))
+    assert solution.iterations <= 2  # MacQueen's bounds are exact on a single state
+    exact = solve(model, exact=True)
+    assert exact.value == float(expected) and exact.bound == 0.0 and exact.exact
+
+
+def test_chain_discounted_closed_form():
+    # s0 -> s1 -> ... -> s4 (terminal), costs 1, 2, 3, 4: V(s_i) = sum_j gamma^(j - i) c_j
+    n, gamma = 5, 0.9
+    P = np.zeros((n, n))
+    for i in range(n - 1):
+        P[i, i + 1] = 1.0
+    P[n - 1, n - 1] = 1.0
+    costs = [1.0, 2.0, 3.0, 4.0, 0.0]
+    model = from_arrays([P], [costs], discount=gamma, terminal=[False] * (n - 1) + [True])
+    solution = solve(model)
+    g = Fraction(gamma)
+    expected = [sum((g ** (j - i) * Fraction(costs[j]) for j in range(i, n - 1)), Fraction(0)) for i in range(n)]
+    assert_certified(solution, expected)
+    assert solve(model, exact=True).V.tolist() == [float(v) for v in expected]
+
+
+def fork(second_cost: float, discount: float = 0.9) -> TabularMDP:
+    """s0 chooses a0 (to terminal s1, cost 1) or a1 (to terminal s2, cost ``second_cost``)."""
+    to1 = [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
+    to2 = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
+    return from_arrays([to1, to2], [[1, 0, 0], [second_cost, 0, 0]], discount=discount,
+                       terminal=[False, True, True])
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_fork_with_an_exact_tie_keeps_both_actions(exact):
+    solution = solve(fork(1.0), exact=exact)
+    assert solution.optimal_actions(0) == ("a0", "a1")
+    assert solution.ties.tolist() == [0]
+    assert solution.value == 1.0
+    assert_well_formed(solution)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_fork_with_a_gap_of_1e_7_keeps_one_action(exact):
+    solution = solve(fork(1.0 + 1e-7), exact=exact)
+    assert solution.optimal_actions(0) == ("a0",)
+    assert solution.ties.size == 0
+    assert solution.gap[1] == pytest.approx(1e-7, rel=1e-6)
+    assert solution.delta < 1e-12
+
+
+def test_exact_drops_a_gap_below_the_float_resolution():
+    # costs 1 and 1 + 2**-52: one ulp apart, inside the float uncertainty, but not a tie
+    model = fork(1.0 + 2.0**-52)
+    floating = solve(model)
+    exact = solve(model, exact=True)
+    assert floating.optimal_actions(0) == ("a0", "a1")  # a near-tie: reported, not broken
+    assert exact.optimal_actions(0) == ("a0",)
+    assert exact.gap[1] == 2.0**-52 and exact.ties.size == 0
+
+
+def test_multiple_cost_terms_add_up_and_term_values_split_the_value():
+    model = from_arrays([[[0, 1], [0, 1]]], {"time": [[1.0, 0.0]], "risk": [[0.25, 0.0]]}, discount=0.9,
+                        terminal=[False, True])
+    solution = solve(model)
+    parts = solution.term_values()
+    assert parts["time"][0] == pytest.approx(1.0) and parts["risk"][0] == pytest.approx(0.25)
+    np.testing.assert_allclose(sum(parts.values()), solution.V, atol=1e-12)
+
+
+def test_term_values_of_a_given_policy():
+    model = fork(2.0)
+    solution = solve(model)
+    assert solution.optimal_actions(0) == ("a0",)
+    other = solution.policy.copy()
+    other[0] = 1  # row 1: a1 in state 0
+    assert solution.term_values(other)["cost"][0] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="not a row of state 0"):
+        solution.term_values([2, 2, 3])
+    with pytest.raises(ValueError, match="one row per state"):
+        solution.term_values([0, 1])
+
+
+# --- discount 1: stochastic shortest path ---------------------------------------------------------------
+
+
+def test_ssp_chain_expected_steps_closed_form():
+    # from s_i, advance with probability p, else stay: expected steps to s_{n-1} are (n - 1 - i) / p
+    n, p, cost = 6, 0.25, 3.0
+    P = np.zeros((n, n))
+    for i in range(n - 1):
+        P[i, i + 1], P[i, i] = p, 1 - p
+    P[n - 1, n - 1] = 1.0
+    model = from_arrays([P], [[cost] * n], discount=1.0, terminal=[False] * (n - 1) + [True])
+    expected = [Fraction(n - 1 - i) / Fraction(p) * Fraction(cost) for i in range(n)]
+    solution = solve(model)
+    assert_certified(solution, expected)
+    assert solution.bound < 1e-10
+    assert_well_formed(solution)
+    assert solve(model, exact=True).V.tolist() == [float(v) for v in expected]
+    np.testing.assert_allclose(solution.term_values()["cost"], [float(v) for v in expected], rtol=1e-12)
+
+
+def test_ssp_picks_the_cheaper_way_to_the_terminal():
+    # s0: 'walk' to s1 (cost 1), 'jump' to s2 (cost 5); s1: 'walk' to s2 (cost 1); s2 terminal
+    walk = [[0, 1, 0], [0, 0, 1], [0, 0, 1]]
+    jump = [[0, 0, 1], [0, 0, 0], [0, 0, 0]]
+    model = from_arrays([walk, jump], [[1, 1, 0], [5, 0, 0]], discount=1.0, action_names=["walk", "jump"],
+                        terminal=[False, False, True])
+    solution = solve(model)
+    assert solution.V.tolist() == [2.0, 1.0, 0.0]
+    assert solution.optimal_actions(0) == ("walk",)
+
+
+def test_ssp_reachable_state_that_cannot_terminate_is_a_model_error():
+    # s0 -> s2 (cost 1) or s1 (terminal); s2 only loops: no policy from s2 terminates
+    go = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
+    stop = [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    model = from_arrays([go, stop], [[1, 0, 1], [1, 0, 0]], discount=1.0, action_names=["go", "stop"],
+                        terminal=[False, True, False])
+    with pytest.raises(ModelError, match=r"from \(s=2\) no policy reaches a terminal state") as info:
+        solve(model)
+    text = str(info.value)
+    assert "(s=0) --go--> (s=2)" in text  # the way there
+    assert "(s=2) --go--> (s=2)" in text  # the loop it is stuck in
+    assert isinstance(info.value, CorrigoError)
+
+
+def test_ssp_unreachable_stuck_state_gets_infinite_value():
+    go = [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
+    model = from_arrays([go], [[1, 0, 1]], discount=1.0, terminal=[False, True, False])
+    solution = solve(model)
+    assert solution.V.tolist() == [1.0, 0.0, math.inf]
+    assert solution.optimal[list(model.rows(2))].all()
+    assert 2 not in solution.ties
+
+
+def test_ssp_optimal_zero_cost_loop_is_a_model_error():
+    # s0: 'wait' (self-loop, cost 0) or 'finish' (to the terminal, cost 1): waiting forever is cheaper
+    wait = [[1, 0], [0, 1]]
+    finish = [[0, 1], [0, 1]]
+    model = from_arrays([wait, finish], [[0, 0], [1, 0]], discount=1.0, action_names=["wait", "finish"],
+                        terminal=[False, True])
+    with pytest.raises(ModelError, match=r"with discount 1 an optimal policy can loop forever: \(s=0\) --wait-->"):
+        solve(model)
+
+
+def test_ssp_zero_cost_two_state_cycle_tied_with_the_exit_is_a_model_error():
+    # s0 <-> s1 at cost 0; from s1 'exit' to the terminal at cost 0: V = 0 everywhere, the cycle is optimal
+    move = [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    leave = [[0, 0, 0], [0, 0, 1], [0, 0, 0]]
+    model = from_arrays([move, leave], [[0, 0, 0], [0, 0, 0]], discount=1.0, action_names=["move", "exit"],
+                        terminal=[False, False, True])
+    with pytest.raises(ModelError, match="can loop forever") as info:
+        solve(model)
+    assert "--move-->" in str(info.value)
+
+
+def test_ssp_zero_cost_loop_off_the_optimal_path_is_fine():
+    # s1 has a free self-loop, but the optimal play from s0 never enters s1
+    step = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
+    side = [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+    model = from_arrays([step, side], [[1, 0, 0], [5, 1, 0]], discount=1.0, action_names=["step", "side"],
+                        terminal=[False, False, True])
+    solution = solve(model)
+    assert solution.value == 1.0 and solution.optimal_actions(0) == ("step",)
+
+
+def test_ssp_negative_cost_cycle_is_a_model_error():
+    move = [[0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    leave = [[0, 0, 1], [0, 0, 1], [0, 0, 0]]
+    model = from_arrays([move, leave], [[-1, 0, 0], [1, 1, 0]], discount=1.0, action_names=["move", "leave"],
+                        terminal=[False, False, True])
+    with pytest.raises(ModelError, match="unbounded below"):
+        solve(model)
+
+
+# --- errors and options ---------------------------------------------------------------------------------
+
+
+def test_max_iter_raises_solver_error_with_the_numbers():
+    P = np.zeros((3, 3))
+    P[0, 1] = P[1, 2] = P[2, 0] = 1.0
+    model = from_arrays([P], [[1.0, 0.0, 0.0]], discount=0.999)
+    with pytest.raises(SolverError, match=r"did not converge in 5 sweeps") as info:
+        solve(model, max_iter=5)
+    assert info.value.iterations == 5 and info.value.residual > 0
+    assert isinstance(info.value, CorrigoError)
+
+
+def test_exact_limit_raises_resource_limit_error():
+    model = from_arrays([np.eye(3)], [[1.0, 1.0, 1.0]], discount=0.5)
+    with pytest.raises(ResourceLimitError, match="limited to 2 states, the model has 3"):
+        solve(model, exact=True, exact_limit=2)
+
+
+def test_bad_arguments_and_non_finite_costs():
+    model = from_arrays([[[1.0]]], [[1.0]], discount=0.5)
+    with pytest.raises(ValueError, match="tol"):
+        solve(model, tol=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        solve(model, max_iter=0)
+    with pytest.raises(ModelError, match="expected a finite number"):
+        solve(from_arrays([[[1.0]]], [[math.inf]], discount=0.5))
+
+
+def test_progress_is_reported_every_50_sweeps():
+    P = np.zeros((3, 3))
+    P[0, 1] = P[1, 2] = P[2, 0] = 1.0
+    model = from_arrays([P], [[1.0, 0.0, 0.0]], discount=0.99)
+    calls: list[tuple[int, float]] = []
+    solution = solve(model, progress=lambda k, r: calls.append((k, r)))
+    assert [k for k, _ in calls] == list(range(50, solution.iterations, 50))
+    assert all(r > 0 for _, r in calls)
+
+
+# --- properties on random models ------------------------------------------------------------------------
+
+
+def check_against_brute_force(arrays: MDPArrays) -> None:
+    model = arrays.build()
+    V_star, optimal_star = brute_force(model)
+    solution = solve(model)
+    assert_certified(solution, V_star)
+    assert_well_formed(solution)
+    assert not (optimal_star & ~solution.optimal).any(), "every truly optimal row is in A*(s)"
+    assert bellman_residual(model, solution.V) <= (1 + model.discount) * solution.bound + 1e-300
+    exact = solve(model, exact=True)
+    assert np.array_equal(exact.optimal, optimal_star)
+    assert exact.V.tolist() == [float(v) for v in V_star]
+    assert_well_formed(exact)
+
+
+TIE = MDPArrays(
+    transitions=(np.array([[0.5, 0.5], [0.0, 1.0]]), np.array([[0.5, 0.5], [0.0, 0.0]])),
+    costs={"term0": (np.array([1.0, 0.0]), np.array([1.0, 0.0]))},
+    discount=0.9, terminal=np.array([False, True]), initial=0)
+
+
+@given(mdp_arrays())
+@example(TIE)
+def test_discounted_values_and_optimal_sets_match_brute_force(arrays):
+    check_against_brute_force(arrays)
+
+
+@given(mdp_arrays(ssp=True, max_actions=2))
+def test_ssp_values_and_optimal_sets_match_brute_force(arrays):
+    check_against_brute_force(arrays)
+
+
+@given(mdp_arrays(max_states=5, terms=2), st.randoms(use_true_random=False))
+@settings(max_examples=30)
+def test_relabelling_states_permutes_values(arrays, rng):
+    model = arrays.build()
+    n = model.n_states
+    perm = list(range(n))
+    rng.shuffle(perm)
+    perm = np.array(perm)  # new state i is old state perm[i]
+    transitions = [t[np.ix_(perm, perm)] for t in arrays.transitions]
+    costs = {k: tuple(v[perm] for v in vectors) for k, vectors in arrays.costs.items()}
+    inverse = np.argsort(perm)
+    relabelled = MDPArrays(tuple(transitions), costs, arrays.discount, arrays.terminal[perm],
+                           int(inverse[arrays.initial])).build()
+    a, b = solve(model, exact=True), solve(relabelled, exact=True)
+    assert b.V.tolist() == a.V[perm].tolist()
+    for i in range(n):
+        assert b.optimal_actions(i) == a.optimal_actions(int(perm[i]))
+    floating = solve(relabelled)
+    assert np.all(np.abs(floating.V - a.V[perm]) <= floating.bound)
+
+
+@given(mdp_arrays(), st.sampled_from([0.25, 0.5, 2.0, 8.0, 3.0, 0.1]))
+@settings(max_examples=30)
+def test_scaling_costs_scales_values_and_keeps_optimal_sets(arrays, k):
+    model = arrays.build()
+    scaled = MDPArrays(arrays.transitions, {t: tuple(k * v for v in vs) for t, vs in arrays.costs.items()},
+                       arrays.discount, arrays.terminal, arrays.initial).build()
+    a, b = solve(model), solve(scaled)
+    assert np.all(np.abs(b.V - k * a.V) <= b.bound + k * a.bound + 1e-15 * np.abs(b.V))
+    if math.log2(k).is_integer():  # exact scaling of the floats: the exact optimal sets agree
+        assert np.array_equal(solve(model, exact=True).optimal, solve(scaled, exact=True).optimal)
+
+
+# --- larger models: the sparse solvers behind policy evaluation -------------------------------------------
+
+
+def random_model(n: int, actions: int, successors: int, discount: float, seed: int) -> TabularMDP:
+    rng = np.random.default_rng(seed)
+    m = n * actions
+    cols = rng.integers(0, n, size=(m, successors))
+    probs = rng.random((m, successors))
+    probs /= probs.sum(axis=1, keepdims=True)
+    P = sp.csr_array((probs.ravel(), cols.ravel(), np.arange(0, m * successors + 1, successors)), shape=(m, n))
+    P.sum_duplicates()
+    return TabularMDP(P=P, row_groups=np.arange(0, m + 1, actions, dtype=np.int64),
+                      row_action=np.tile(np.arange(actions, dtype=np.int32), n),
+                      action_names=tuple(f"a{a}" for a in range(actions)), costs={"cost": rng.random(m)},
+                      discount=discount, initial=0, terminal=np.zeros(n, dtype=bool))
+
+
+def test_well_mixed_model_converges_fast_and_certifies_a_tight_bound():
+    model = random_model(4000, 4, 4, 0.95, seed=1)
+    solution = solve(model)
+    assert solution.iterations < 40  # MacQueen's bounds on a well-mixed model
+    assert solution.bound < 1e-11
+    assert bellman_residual(model, solution.V) <= 2 * solution.bound
+    assert_well_formed(solution)
+
+
+def corridor(n: int, gamma: float = 0.999, p: float = 0.8) -> TabularMDP:
+    """A slippery corridor: 'forward' advances with probability ``p`` (cost 1), 'back' steps back (cost 2)."""
+    rows = np.arange(n - 1)
+    forward = sp.csr_array((np.r_[np.full(n - 1, p), np.full(n - 1, 1 - p), [1.0]],
+                            (np.r_[rows, rows, [n - 1]], np.r_[rows + 1, rows, [n - 1]])), shape=(n, n))
+    back = sp.csr_array((np.ones(n), (np.arange(n), np.maximum(np.arange(n) - 1, 0))), shape=(n, n))
+    return from_arrays([forward, back], [np.ones(n), np.full(n, 2.0)], discount=gamma,
+                       terminal=np.arange(n) == n - 1, action_names=["forward", "back"])
+
+
+def test_long_corridor_falls_back_to_a_sparse_factorisation():
+    # Krylov methods crawl on a 3000-state corridor; its LU is banded
+    gamma, p = 0.999, 0.8
+    model = corridor(3000, gamma, p)
+    solution = solve(model)
+    assert solution.optimal[model.row_action == 0].all() and solution.ties.size == 0
+    V = solution.V
+    assert V[-1] == 0.0
+    # the recurrence of 'forward': V_i = 1 + gamma (p V_{i+1} + (1 - p) V_i)
+    np.testing.assert_allclose(V[:-1], 1 + gamma * (p * V[1:] + (1 - p) * V[:-1]), rtol=1e-13)
+    assert solution.bound < 1e-8  # ~ (k + 3) u max|V| / (1 - gamma), with max|V| ~ 1e3 and 1 / (1 - gamma) = 1e3
+
+
+def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
+    gamma, p = 0.999, 0.8
+    model = corridor(400, gamma, p)
+    solution = solve(model, exact=True)
+    g, q = Fraction(gamma), Fraction(p)
+    expected = [Fraction(0)]
+    for _ in range(399):  # V_i = (1 + g q V_{i+1}) / (1 - g (1 - q))
+        expected.append((1 + g * q * expected[-1]) / (1 - g * (1 - q)))
+    assert solution.V.tolist() == [float(v) for v in reversed(expected)]
+    assert solution.optimal_actions(5) == ("forward",)
