@@ -213,6 +213,8 @@ class _Core:
     cost_error: float  # bound on |c - exact sum of the cost terms| over all rows
     terminal: BoolArray  # (n',)
     gamma: float
+    kmax: int  # most successors of a row
+    rowsum: float  # largest row sum of P (computed)
 
     @property
     def n(self) -> int:
@@ -226,9 +228,11 @@ class _Core:
 def _make_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray,
                states: BoolArray | None = None, rows: BoolArray | None = None) -> _Core:
     """Restrict ``model`` to ``states`` and ``rows`` (rows must only lead into ``states``)."""
-    P = sp.csr_array(model.P, dtype=np.float64, copy=True)
-    P.eliminate_zeros()
-    P.sort_indices()
+    P = sp.csr_array(model.P, dtype=np.float64)  # shares the model's arrays when it can
+    if (P.data == 0).any() or not P.has_sorted_indices:
+        P = sp.csr_array(P, copy=True)
+        P.eliminate_zeros()
+        P.sort_indices()
     if states is None or rows is None:
         state_idx = np.arange(model.n_states, dtype=np.int64)
         row_idx = np.arange(model.n_rows, dtype=np.int64)
@@ -245,7 +249,10 @@ def _make_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray,
         groups = np.zeros(state_idx.size + 1, dtype=np.int64)
         np.cumsum(counts, out=groups[1:])
     row_state = np.repeat(np.arange(state_idx.size, dtype=np.int64), np.diff(groups))
-    return _Core(states=state_idx, rows=row_idx, P=P, groups=groups, row_state=row_state,
+    lengths = np.diff(P.indptr)
+    nonempty = np.flatnonzero(lengths)
+    sums = np.add.reduceat(np.abs(P.data), P.indptr[nonempty]) if nonempty.size else np.zeros(0)
+    return _Core(kmax=int(lengths.max(initial=1)), rowsum=float(sums.max(initial=0.0)),states=state_idx, rows=row_idx, P=P, groups=groups, row_state=row_state,
                  c=np.ascontiguousarray(cost[row_idx]),
                  cost_error=float(cost_error[row_idx].max(initial=0.0)),
                  terminal=np.asarray(model.terminal, dtype=bool)[state_idx], gamma=float(model.discount))
@@ -600,9 +607,8 @@ def _roundoff(core: _Core, V: FloatArray, Q: FloatArray) -> _Roundoff:
     error of the float total cost; the gap subtraction adds ``u (|Q| + |V|)``. Everything is doubled to
     cover second-order terms with a wide margin."""
     finite_V = V[np.isfinite(V)]
-    kmax = int(np.diff(core.P.indptr).max(initial=1))
-    rowsum = float(np.abs(core.P).sum(axis=1).max(initial=0.0)) if core.m else 0.0
-    rho = core.gamma * rowsum * (1.0 + (kmax + 2) * _U)
+    kmax = core.kmax
+    rho = core.gamma * core.rowsum * (1.0 + (kmax + 2) * _U)
     vmax = float(np.abs(finite_V).max(initial=0.0))
     cmax = float(np.abs(core.c).max(initial=0.0))
     finite_Q = Q[np.isfinite(Q)]
