@@ -5,8 +5,8 @@ model does, and every row (enabled state-action choice) becomes one command ``[a
 ...;``. Storm then checks exactly the model corrigo built and solved, so a disagreement points at the
 solver, not at a second translation of the spec. (The compiler is checked separately, against tiny specs
 whose models are enumerated by hand.) The price is size: Storm and PRISM evaluate every command's guard in
-every state while building, which is quadratic in the number of states, so keep exports to about 10^4
-states.
+every state while building, which is quadratic in the number of states (Storm: 1,000 states of 4
+actions build in 2.5 s, 4,000 in 20 s), so keep exports to a few thousand states.
 
 Costs become state-action rewards on labelled commands, ``[action] s=i : c;``, one reward structure per
 cost term and ``"cost"`` for their sum; each state has at most one choice per action, so every row gets
@@ -169,8 +169,8 @@ def to_prism(model: TabularMDP) -> tuple[str, str]:
     Parameters
     ----------
     model
-        Any tabular model; practical up to about 10^4 states (Storm's build is quadratic in states for
-        explicit-state programs).
+        Any tabular model; practical up to a few thousand states (Storm's build of an explicit-state
+        program is quadratic in the states).
 
     Returns
     -------
