@@ -48,6 +48,22 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
         The spec does not parse or check, or its model is not a proper MDP (``ModelError``).
     ResourceLimitError
         The model exceeds ``max_states``.
+
+    Examples
+    --------
+    >>> report = verify('''
+    ... model tiny
+    ... discount 0.5
+    ... var off : bool = false
+    ... action comply when !off: off' = true
+    ... action stay when !off: skip
+    ... terminal off
+    ... cost effort = 1 * [stay]
+    ... check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
+    ... check stops : P >= 1 [ F off ]
+    ... ''')
+    >>> [(check.name, str(check.verdict)) for check in report.checks]
+    [('corrigible', 'HOLDS'), ('stops', 'HOLDS')]
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
     model = mdp.compile(spec, max_states=max_states)
