@@ -312,3 +312,11 @@ def test_almost_sure_reachability_is_exact() -> None:
     assert surely.verdict is Verdict.HOLDS
     assert surely.quantities[0].value == 1.0
     assert report.check("never_sink").verdict is Verdict.HOLDS
+
+
+def test_division_by_zero_in_a_check_is_a_located_model_error() -> None:
+    from mdp.model import ModelError
+    with pytest.raises(ModelError) as caught:
+        run(COIN, "check ratio : never 1 / x > 0.5")
+    message = caught.value.render()
+    assert "division by zero" in message and "x=0" in message and ":16:" in message

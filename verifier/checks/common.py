@@ -9,8 +9,9 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import ActionIs, Check, Expr, Spec
-from mdp.expressions import vectorize
-from mdp.model import TabularMDP
+from dsl.errors import Diagnostic
+from mdp.expressions import DivisionByZeroError, vectorize
+from mdp.model import ModelError, TabularMDP
 
 from ..results import CheckResult, Location, Verdict
 from ..submodel import OptimalSubmodel
@@ -39,10 +40,19 @@ class Context:
         return float(getattr(self.solution, "bound", 0.0))
 
     def states_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
-        """(n,) states where the state formula ``expr`` holds."""
+        """(n,) states where the state formula ``expr`` holds.
+
+        Raises
+        ------
+        ModelError
+            A division by zero in ``expr`` at some state, located at the ``/`` and naming the state.
+        """
         codes = self.model.state_codes
         columns = codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64)
-        return vectorize(expr, self.params)(columns, size=self.model.n_states).astype(bool)
+        try:
+            return vectorize(expr, self.params)(columns, size=self.model.n_states).astype(bool)
+        except DivisionByZeroError as error:
+            raise self._division_error(error, error.index) from None
 
     def rows_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
         """(m,) rows (state, action taken) where ``expr`` holds; for formulas that mention ``[action]``."""
@@ -51,7 +61,17 @@ class Context:
         columns = (codes[model.row_state].T if codes is not None
                    else np.zeros((0, model.n_rows), dtype=np.int64))
         actions = np.asarray(model.action_names, dtype=object)[model.row_action]
-        return vectorize(expr, self.params)(columns, actions, size=model.n_rows).astype(bool)
+        try:
+            return vectorize(expr, self.params)(columns, actions, size=model.n_rows).astype(bool)
+        except DivisionByZeroError as error:
+            raise self._division_error(error, int(model.row_state[error.index])) from None
+
+    def _division_error(self, error: DivisionByZeroError, state: int) -> ModelError:
+        return ModelError(Diagnostic("division by zero in a check's formula",
+                                     getattr(error.expr, "span", None),
+                                     notes=(f"in the reachable state {self.model.describe(state)}",),
+                                     hint="guard the division, e.g. 'x != 0 && y / x > 1'"),
+                          self.spec.source)
 
 
 def mentions_action(expr: Expr) -> bool:
