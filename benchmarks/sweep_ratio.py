@@ -23,7 +23,7 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mdp.model import TabularMDP  # noqa: E402
-from mdp.solver import _make_core, _SweepLayout, solve  # noqa: E402
+from mdp.solver import _csr_matvec, _make_core, _SweepLayout, solve  # noqa: E402
 
 
 def random_mdp(n: int, actions: int = 4, successors: int = 4, discount: float = 0.95, seed: int = 0) -> TabularMDP:
@@ -62,6 +62,8 @@ def measure(n: int, repeats: int) -> None:
     P = model.P
     v = np.random.default_rng(1).random(n)
     bare = median_time(lambda: P @ v, repeats)
+    y = np.zeros(model.n_rows)
+    kernel = median_time(lambda: _csr_matvec(model.n_rows, n, P.indptr, P.indices, P.data, v, y), repeats)
 
     cost = np.asarray(model.cost)
     layout = _SweepLayout(_make_core(model, cost, np.zeros(model.n_rows)))
@@ -77,7 +79,9 @@ def measure(n: int, repeats: int) -> None:
     nnz = P.nnz
     print(f"n={n:.0e} states, {model.n_rows:.1e} rows, {nnz:.2e} transitions (built in {build:.2f} s)")
     print(f"  bare P @ v          {bare * 1e3:8.2f} ms")
-    print(f"  solver sweep        {sweep * 1e3:8.2f} ms   ratio {sweep / bare:.2f}")
+    print(f"  bare kernel, no alloc {kernel * 1e3:6.2f} ms   (y += P v into a preallocated y)")
+    print(f"  solver sweep        {sweep * 1e3:8.2f} ms   ratio {sweep / bare:.2f} to P @ v, "
+          f"{sweep / kernel:.2f} to the kernel")
     print(f"  solve               {total:8.2f} s    {solution.iterations} sweeps, "
           f"{solution.policy_iterations} policy evaluations, bound {solution.bound:.2e}, "
           f"{solution.ties.size} states with ties")

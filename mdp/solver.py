@@ -1131,18 +1131,11 @@ def _proper_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray) ->
 
 def _stuck_error(model: TabularMDP, stuck: BoolArray, good: BoolArray) -> ModelError:
     """No policy terminates almost surely from a reachable state: name it, the way there and a cycle."""
+    n = model.n_states
     source, dest = _edges(sp.csr_array(model.P), model.row_state)
-    start = np.zeros(model.n_states, dtype=bool)
-    start[model.initial] = True
-    _, pred = _reach(model.n_states, source, dest, start)
-    # the stuck state closest to the initial state
-    best, best_depth = -1, math.inf
-    for s in np.flatnonzero(stuck).tolist():
-        d, u = 0, s
-        while u != model.initial and d <= model.n_states:
-            u, d = int(pred[u]), d + 1
-        if d < best_depth:
-            best, best_depth = s, d
+    graph = sp.csr_array((np.ones(source.size), (source, dest)), shape=(n, n))
+    order = csgraph.breadth_first_order(graph, model.initial, directed=True, return_predecessors=False)
+    best = int(order[stuck[order]][0])  # breadth-first order: the stuck state closest to the initial state
     bad = ~good
 
     def next_row(s: int) -> int:
