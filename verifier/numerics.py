@@ -16,6 +16,7 @@ returns values with a certified absolute error bound where the theory gives one:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +51,12 @@ class Values:
         return self.bound
 
 
-def _reducer(maximize: bool):
+def _reducer(maximize: bool) -> Callable[..., npt.NDArray[np.float64]]:
     return np.maximum.reduceat if maximize else np.minimum.reduceat
 
 
-def _groups(model: TabularMDP, rows: npt.NDArray[np.bool_]):
+def _groups(model: TabularMDP, rows: npt.NDArray[np.bool_]
+            ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """The selected rows, their states, and the states that have any, with reduceat starts."""
     selected = np.flatnonzero(rows)
     row_state = model.row_state[selected]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dsl.spec import AlwaysCheck, Check, NeverCheck
+from dsl.spec import AlwaysCheck, Check, Expr, NeverCheck
+from mdp.model import TabularMDP
 
 from ..explain import attribute, best_row
 from ..results import CheckResult, Quantity, Step, Trace, Verdict
@@ -32,7 +33,7 @@ def check_always(check: Check, context: Context) -> CheckResult:
     return _invariant(check, context, check.property.condition, kind="always", violating=False)
 
 
-def _invariant(check: Check, context: Context, condition, *, kind: str, violating: bool) -> CheckResult:
+def _invariant(check: Check, context: Context, condition: Expr, *, kind: str, violating: bool) -> CheckResult:
     sub, model = context.sub, context.model
     if mentions_action(condition):
         satisfied = context.rows_where(condition)
@@ -70,7 +71,7 @@ def _invariant(check: Check, context: Context, condition, *, kind: str, violatin
                   "the condition", context)
 
 
-def _other(model, row: int) -> npt.NDArray[np.bool_]:
+def _other(model: TabularMDP, row: int) -> npt.NDArray[np.bool_]:
     mask = np.ones(model.n_rows, dtype=bool)
     mask[row] = False
     return mask

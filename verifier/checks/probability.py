@@ -8,7 +8,10 @@ swapped), ``F<=k φ`` (k exact backups) and ``X φ`` (one step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+import numpy.typing as npt
 
 from dsl.spec import Check, Eventually, Globally, Next, ProbabilityBound, Until
 
@@ -57,7 +60,8 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
 
 
-def _probabilities(context: Context, prop: ProbabilityBound, rows):
+def _probabilities(context: Context, prop: ProbabilityBound, rows: npt.NDArray[np.bool_]
+                   ) -> tuple[Values, Callable[[Values], npt.NDArray[np.bool_]] | None]:
     """Pmin or Pmax of the path formula on ``rows``, and the witness function for a failure."""
     model = context.model
     path = prop.path
@@ -87,7 +91,7 @@ def _probabilities(context: Context, prop: ProbabilityBound, rows):
     return values, witness
 
 
-def _reach_witness(target, maximize: bool):
+def _reach_witness(target: npt.NDArray[np.bool_], maximize: bool) -> Callable[[Values], npt.NDArray[np.bool_]]:
     """Too likely: a path to the target. Too unlikely: a path to a state that never reaches it."""
     if maximize:
         return lambda values: target

@@ -14,11 +14,13 @@ mechanism variable that events change counts as changed by every action taken wh
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import AcceptsShutdown, Check
+from mdp.model import TabularMDP
 
 from ..explain import attribute, best_row
 from ..results import Attribution, CheckResult, Step, Trace, Verdict
@@ -59,7 +61,7 @@ def check_accepts_shutdown(check: Check, context: Context) -> CheckResult:
                   attribution=decisive.attribution, settle=decisive.settle)
 
 
-def tampering_rows(model, rows: npt.NDArray[np.bool_], mechanism: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+def tampering_rows(model: TabularMDP, rows: npt.NDArray[np.bool_], mechanism: tuple[int, ...]) -> npt.NDArray[np.bool_]:
     """(m,) rows among ``rows`` with a successor whose value of some ``mechanism`` variable differs."""
     out = np.zeros(model.n_rows, dtype=bool)
     if not mechanism or model.state_codes is None:
@@ -110,6 +112,6 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
                   "every optimal action in every reachable state where shutdown is requested complies")
 
 
-def _named(check: Check, context: Context, name: str, verdict: Verdict, summary: str, **rest) -> CheckResult:
+def _named(check: Check, context: Context, name: str, verdict: Verdict, summary: str, **rest: Any) -> CheckResult:
     base = result(check, "accepts_shutdown", verdict, summary, context, **rest)
     return replace(base, name=f"{check.name}.{name.replace(' ', '_')}", text=name)
