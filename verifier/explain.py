@@ -107,7 +107,9 @@ def attribute(model: TabularMDP, solution: Any, chosen: int, alternative: int | 
     gamma = model.discount
     difference = model.P[[alternative]] - model.P[[chosen]]  # (1, n)
     terms = []
-    for term, vector in (costs.items() if values is not None else ()):
+    for term, vector in costs.items():
+        if values is None:
+            break
         immediate = float(vector[alternative] - vector[chosen])
         future = float(gamma * (difference @ values[term])[0])
         terms.append(TermContribution(term, immediate, future))

@@ -50,7 +50,7 @@ class Context:
         codes = self.model.state_codes
         columns = codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64)
         try:
-            return vectorize(expr, self.params)(columns, size=self.model.n_states).astype(bool)
+            return vectorize(expr, self.params)(list(columns), size=self.model.n_states).astype(bool)
         except DivisionByZeroError as error:
             raise self._division_error(error, error.index) from None
 
@@ -62,7 +62,7 @@ class Context:
                    else np.zeros((0, model.n_rows), dtype=np.int64))
         actions = np.asarray(model.action_names, dtype=object)[model.row_action]
         try:
-            return vectorize(expr, self.params)(columns, actions, size=model.n_rows).astype(bool)
+            return vectorize(expr, self.params)(list(columns), actions, size=model.n_rows).astype(bool)
         except DivisionByZeroError as error:
             raise self._division_error(error, int(model.row_state[error.index])) from None
 
