@@ -286,6 +286,22 @@ def test_ssp_zero_cost_loop_off_the_optimal_path_is_fine():
                         terminal=[False, False, True])
     solution = solve(model)
     assert solution.value == 1.0 and solution.optimal_actions(0) == ("step",)
+    # in s1 the free loop is Bellman-tied with 'side'; the representative policy still terminates
+    assert solution.optimal_actions(1) == ("step", "side") and 1 in solution.ties
+    assert model.row_action[solution.policy[1]] == 1
+    assert np.isfinite(solution.term_values()["cost"]).all()
+
+
+def test_ssp_tie_between_a_short_and_a_long_way_is_certified():
+    # s0: 'direct' to the terminal (cost 2) or 'detour' via s1 (cost 1 + 1): a tie that lengthens the way
+    direct = [[0, 0, 1], [0, 0, 1], [0, 0, 1]]
+    detour = [[0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    model = from_arrays([direct, detour], [[2, 1, 0], [1, 0, 0]], discount=1.0, action_names=["direct", "detour"],
+                        terminal=[False, False, True])
+    solution = solve(model)
+    assert solution.optimal_actions(0) == ("direct", "detour")
+    assert solution.value == 2.0 and solution.bound < 1e-14
+    assert solve(model, exact=True).optimal_actions(0) == ("direct", "detour")
 
 
 def test_ssp_negative_cost_cycle_is_a_model_error():
