@@ -99,3 +99,17 @@ def test_quantitative_checks_that_rest_on_a_near_tie_are_inconclusive() -> None:
     exact = verify(text, exact=True)
     assert exact.check("stops").verdict is Verdict.HOLDS
     assert exact.check("faithful").verdict is Verdict.HOLDS
+
+
+def test_shortest_trace_takes_the_most_likely_optimal_step() -> None:
+    from verifier.submodel import shortest_trace
+    text = ROBOT.replace("action eat when !off && !fed: fed' = true",
+                         "action eat when !off && !fed:\n    0.8 -> fed' = true\n    0.2 -> skip")
+    model = mdp.compile(dsl.load(text))
+    sub = optimal_submodel(mdp.solve(model))
+    fed = model.state_codes[:, 0] == 1
+    path = shortest_trace(sub, fed)
+    assert [step.action for step in path.trace.steps] == ["eat", None]
+    assert path.trace.probability == pytest.approx(0.8)
+    assert path.states[0] == model.initial and fed[path.end]
+    assert shortest_trace(sub, model.state_codes[:, 2] == 1) is None  # the switch is never touched
