@@ -961,6 +961,17 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
     ``V`` at the successors and at the state, plus rounding), so ``A*(s) = {r : gap(r) <= delta}``
     contains every optimal row and rows outside it are certainly suboptimal.
 
+    Policy evaluation solves ``I - gamma P_pi`` densely up to 1500 states, else with bicgstab (fast on
+    well-mixed models, where a sparse LU fills in catastrophically: 58 s at 10^4 random states) and, if
+    that stalls, with a sparse LU (fast on structured models such as corridors and grids).
+
+    The exact re-check solves the policy's equations strongly connected component by component
+    (sinks first), with sparse Markowitz elimination inside a component. It takes about a second for
+    a few thousand states when components are small (grid worlds: 1600 states in ~1 s; a 400-state
+    corridor with discount 0.999 in ~0.3 s), but rational numbers grow by ~55 bits per step along a
+    path and elimination inside one large component costs cubically in big-number operations (a
+    random 200-state model whose policy is one component: ~3.5 s; 1000-step corridors: ~2 s).
+
     Parameters
     ----------
     model
