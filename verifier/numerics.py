@@ -81,18 +81,16 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
     # get close: policy iteration with exact evaluation finishes the job, and the certificate comes
     # from the final residual. MacQueen's bounds (discount < 1) stop it early when values shift evenly.
     P_compact = P[:, states] if states.size < n else P
-    x = np.zeros(states.size)
+    sweeper = _Sweeper(P_compact, c, starts, gamma, maximize)
+    x = np.zeros(states.size)  # in the sweeper's internal state order
     warm = max(tol, 1e-6)
     ratio = gamma / (1 - gamma) if gamma < 1 else 0.0
     iterations = 0
     if gamma == 1:
         max_iter = min(max_iter, _MAX_ITER_TOTAL)
     converged = False
-    q = np.empty(selected.size)
     for iterations in range(1, max_iter + 1):  # noqa: B007
-        np.multiply(P_compact @ x, gamma, out=q)
-        q += c
-        new = reduce(q, starts) if states.size else x
+        new = sweeper.sweep(x) if states.size else x
         change = new - x
         x = new
         if not states.size:
@@ -109,7 +107,7 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
             converged = True
             break
     v = np.zeros(n)
-    v[states] = x
+    v[states[sweeper.perm]] = x
     if not converged and gamma == 1:  # some policy accumulates cost forever (an improper cycle)
         return Values(v, float("inf"), certified=False, iterations=iterations)
     if not np.all(np.isfinite(v)):
@@ -148,6 +146,45 @@ def extremal_costs(model: TabularMDP, rows: npt.NDArray[np.bool_], cost: npt.NDA
         bound = residual / (1 - gamma) + 1e-14 * (1 + scale) / (1 - gamma)
         return Values(exact, bound, certified=True, iterations=iterations)
     return Values(exact, residual, certified=False, iterations=iterations)
+
+
+class _Sweeper:
+    """Bellman backups in an action-major layout (as in :mod:`mdp.solver`): no ``reduceat`` in the loop.
+
+    States are renumbered by decreasing row count (stable), and rows stored slot by slot: slot ``j``
+    holds the ``j``-th row of the first ``n_j`` states, so the best over a state's rows is a running
+    ``np.minimum``/``np.maximum`` over contiguous prefixes. ``sweep`` works in that internal order:
+    internal state ``i`` is compact state ``perm[i]``.
+    """
+
+    def __init__(self, P: sp.csr_array, c: npt.NDArray[np.float64], starts: npt.NDArray[np.int64],
+                 gamma: float, maximize: bool) -> None:
+        n = starts.size
+        counts = np.diff(np.append(starts, c.size))
+        self.n, self.gamma = n, gamma
+        self.best = np.maximum if maximize else np.minimum
+        self.perm = np.argsort(-counts, kind="stable")
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[self.perm] = np.arange(n)
+        n_slots = int(counts.max(initial=0))
+        self.slot_sizes = [int((counts > j).sum()) for j in range(n_slots)]
+        rows = (np.concatenate([starts[self.perm[:size]] + j for j, size in enumerate(self.slot_sizes)])
+                if n_slots else np.zeros(0, dtype=np.int64))
+        self.P = sp.csr_array(P[rows])
+        self.P.indices = inverse[self.P.indices].astype(self.P.indices.dtype)
+        self.c = np.ascontiguousarray(c[rows])
+
+    def sweep(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """``T x``: the best over each state's rows of ``c + gamma * P x`` (internal order)."""
+        q = self.P @ (self.gamma * x)
+        q += self.c
+        n = self.n
+        out = q[:n].copy()
+        offset = n
+        for size in self.slot_sizes[1:]:
+            self.best(out[:size], q[offset:offset + size], out=out[:size])
+            offset += size
+        return out
 
 
 def _argbest(q: npt.NDArray[np.float64], row_state: npt.NDArray[np.int64], states: npt.NDArray[np.int64],
