@@ -145,6 +145,9 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
     if label is not None:
         message, hint = label
         return Diagnostic(f"{message}: found {found}", span, hint=hint)
+    if set(error.expected) == {"NAME"} and _is_keyword(token):  # where only a new name can stand
+        return Diagnostic(f"'{token}' is a reserved word and cannot be used as a name", span,
+                          hint=f"choose another name, e.g. '{str(token).lower()}_'")
     if "MODEL" in error.expected and len(error.expected) == 1:
         return Diagnostic(f"a spec starts with `model NAME`, found {found}", span,
                           hint="put `model my_agent` on the first line")
@@ -207,6 +210,11 @@ def _expected_words(expected: set[str] | frozenset[str]) -> str:
 
 def _expected_hint(expected: set[str] | frozenset[str]) -> str:
     return f"expected {_expected_words(expected)} here"
+
+
+def _is_keyword(token: Token) -> bool:
+    """A keyword of the language (lexed as its own terminal, though it looks like a name)."""
+    return _word(token.type) == f"'{token}'" and str(token).isidentifier()
 
 
 def _describe_token(token: Token) -> str:

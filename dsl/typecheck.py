@@ -71,6 +71,7 @@ class _Checker:
         self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
         self.cost_names: list[str] = []
         self.intent_names: list[str] = []
+        self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -84,6 +85,8 @@ class _Checker:
                 self._param(declaration)
             elif isinstance(declaration, S.Var):
                 self._var(declaration)
+            if isinstance(declaration, (S.Const, S.Param, S.Var)):
+                self.checked.add(declaration.name.text)
         self._unused_overrides()
         discount = self._discount([d for d in declarations if isinstance(d, S.Discount)])
         for declaration in declarations:
@@ -107,6 +110,8 @@ class _Checker:
         if not self.actions and not self.diagnostics:
             self._error("the spec declares no action", self.module.header.name.span,
                         hint="add at least one, e.g. `action wait: skip`")
+        if not self.diagnostics and any(x is None for x in (*events, *costs, *intents, *terminals, *checks)):
+            raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
         if self.diagnostics:
             unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
                       for d in self.diagnostics}
@@ -221,7 +226,9 @@ class _Checker:
                     type_ == INT and not isinstance(override, int)):
                 self._error(f"-D {declaration.name}={_show(override)}: constant '{declaration.name}' is "
                             f"of type {type_}", declaration.name.span,
-                            hint=f"give a {type_} value")
+                            hint=f"give a value of type {type_}" + (
+                                f"; declare it `const {declaration.name} = {value}.0` to allow fractions"
+                                if type_ == INT else ""))
                 return
             value = override if type_ != REAL else Fraction(override)
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
@@ -710,7 +717,9 @@ class _Checker:
                     return None
                 return self._fold(T.Unary("!", operand, BOOL, span))
             if not operand.type.is_numeric:
-                self._error(f"'-' needs a number, found {operand.type}", node.operand.span)
+                self._error(f"'-' needs a number, found {operand.type}", node.operand.span,
+                            hint="a condition counts as 0/1 as a factor: write `-1 * (condition)`"
+                            if operand.type == BOOL else None)
                 return None
             return self._fold(T.Unary("-", operand, operand.type, span))
         if isinstance(node, S.Binary):
@@ -796,7 +805,12 @@ class _Checker:
         if name in self.declared:  # declared, but not usable in expressions (or failed to check)
             declaration = self.declared[name]
             if isinstance(declaration, (S.Const, S.Param, S.Var)):
-                return None  # its own declaration already reported the problem
+                if name in self.checked:
+                    return None  # its own declaration already reported the problem
+                line = declaration.span.line if declaration.span else "?"
+                self._error(f"'{name}' is used before its declaration at line {line}", span,
+                            hint=f"move the declaration of '{name}' above its first use")
+                return None
             self._error(f"'{name}' is a {_kind(declaration)}, not a value", span,
                         hint=f"write '[{name}]' for 'the action taken is {name}'"
                         if isinstance(declaration, S.Action) else None)
