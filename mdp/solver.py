@@ -733,15 +733,28 @@ def _cost_nonnegative(model: TabularMDP, rows: IntArray) -> BoolArray:
 # Exact re-check
 
 
+def _rational(x: float) -> Fraction:
+    """The number a spec most likely wrote for the float ``x``: the simplest fraction within two ulps.
+
+    Specs write decimals (0.1, 0.95) that floats cannot hold; taking the float bit for bit would split
+    ties that hold exactly in the spec (0.1 + 0.2 against 0.3). The simplest fraction with a denominator
+    up to 2^32 within two ulps recovers such decimals and their products; a float with none is taken as
+    its exact binary value.
+    """
+    exact = Fraction(x)
+    simple = exact.limit_denominator(1 << 32)
+    return simple if abs(float(simple) - x) <= 2 * math.ulp(x) else exact
+
+
 class _ExactCore:
-    """The core in rational arithmetic: probabilities and costs are the model's floats, converted exactly."""
+    """The core in rational arithmetic: probabilities and costs read back as rationals (:func:`_rational`)."""
 
     def __init__(self, core: _Core, model: TabularMDP) -> None:
         self.core = core
-        self.gamma = Fraction(core.gamma)
+        self.gamma = _rational(core.gamma)
         P = core.P
         values, inverse = np.unique(P.data, return_inverse=True)
-        fractions = [Fraction(float(x)) for x in values]
+        fractions = [_rational(float(x)) for x in values]
         cols = P.indices.tolist()
         inv = inverse.tolist()
         indptr = P.indptr.tolist()
@@ -754,7 +767,7 @@ class _ExactCore:
                 if x:
                     f = cache.get(x)
                     if f is None:
-                        f = cache[x] = Fraction(x)
+                        f = cache[x] = _rational(x)
                     cost[i] += f
         self.cost = cost
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from dsl.errors import CorrigoError, ResourceLimitError
 from mdp import ModelError, Solution, SolverError, solve
 from mdp.model import TabularMDP, from_arrays
+from mdp.solver import _rational  # exact answers read floats as the decimals written
 from tests.strategies import MDPArrays, mdp_arrays
 
 # --- an independent reference: every deterministic policy, evaluated in rational arithmetic -------------
@@ -22,11 +23,11 @@ from tests.strategies import MDPArrays, mdp_arrays
 
 def exact_data(model: TabularMDP) -> tuple[list[dict[int, Fraction]], list[Fraction], Fraction]:
     P = model.P.tocsr()
-    rows = [{int(j): Fraction(float(p)) for j, p in zip(P.indices[P.indptr[r]:P.indptr[r + 1]],
+    rows = [{int(j): _rational(float(p)) for j, p in zip(P.indices[P.indptr[r]:P.indptr[r + 1]],
                                                          P.data[P.indptr[r]:P.indptr[r + 1]]) if p}
             for r in range(model.n_rows)]
-    cost = [sum((Fraction(float(v[r])) for v in model.costs.values()), Fraction(0)) for r in range(model.n_rows)]
-    return rows, cost, Fraction(model.discount)
+    cost = [sum((_rational(float(v[r])) for v in model.costs.values()), Fraction(0)) for r in range(model.n_rows)]
+    return rows, cost, _rational(model.discount)
 
 
 def gauss_jordan(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
@@ -121,7 +122,7 @@ def bellman_residual(model: TabularMDP, V: np.ndarray) -> float:
 def test_one_state_loop_is_worth_c_over_1_minus_gamma(cost, discount):
     model = from_arrays([[[1.0]]], [[cost]], discount=discount)
     solution = solve(model)
-    expected = Fraction(cost) / (1 - Fraction(discount))
+    expected = _rational(cost) / (1 - _rational(discount))
     assert abs(Fraction(solution.value) - expected) <= Fraction(solution.bound)
     assert solution.bound < 1e-12 * (1 + abs(cost) / (1 - discount))
     assert solution.iterations <= 2  # MacQueen's bounds are exact on a single state
@@ -139,8 +140,8 @@ def test_chain_discounted_closed_form():
     costs = [1.0, 2.0, 3.0, 4.0, 0.0]
     model = from_arrays([P], [costs], discount=gamma, terminal=[False] * (n - 1) + [True])
     solution = solve(model)
-    g = Fraction(gamma)
-    expected = [sum((g ** (j - i) * Fraction(costs[j]) for j in range(i, n - 1)), Fraction(0)) for i in range(n)]
+    g = _rational(gamma)
+    expected = [sum((g ** (j - i) * _rational(costs[j]) for j in range(i, n - 1)), Fraction(0)) for i in range(n)]
     assert_certified(solution, expected)
     assert solve(model, exact=True).V.tolist() == [float(v) for v in expected]
 
@@ -172,13 +173,14 @@ def test_fork_with_a_gap_of_1e_7_keeps_one_action(exact):
 
 
 def test_exact_drops_a_gap_below_the_float_resolution():
-    # costs 1 and 1 + 2**-52: one ulp apart, inside the float uncertainty, but not a tie
-    model = fork(1.0 + 2.0**-52)
+    # costs 1 and 1 + 2**-50: four ulps apart, inside the float uncertainty, but not a tie (and no
+    # decimal a spec could have written lies within two ulps of 1 + 2**-50)
+    model = fork(1.0 + 2.0**-50)
     floating = solve(model)
     exact = solve(model, exact=True)
     assert floating.optimal_actions(0) == ("a0", "a1")  # a near-tie: reported, not broken
     assert exact.optimal_actions(0) == ("a0",)
-    assert exact.gap[1] == 2.0**-52 and exact.ties.size == 0
+    assert exact.gap[1] == 2.0**-50 and exact.ties.size == 0
 
 
 def test_multiple_cost_terms_add_up_and_term_values_split_the_value():
@@ -214,7 +216,7 @@ def test_ssp_chain_expected_steps_closed_form():
         P[i, i + 1], P[i, i] = p, 1 - p
     P[n - 1, n - 1] = 1.0
     model = from_arrays([P], [[cost] * n], discount=1.0, terminal=[False] * (n - 1) + [True])
-    expected = [Fraction(n - 1 - i) / Fraction(p) * Fraction(cost) for i in range(n)]
+    expected = [Fraction(n - 1 - i) / _rational(p) * _rational(cost) for i in range(n)]
     solution = solve(model)
     assert_certified(solution, expected)
     assert solution.bound < 1e-10
@@ -472,9 +474,20 @@ def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
     gamma, p = 0.999, 0.8
     model = corridor(400, gamma, p)
     solution = solve(model, exact=True)
-    g, q = Fraction(gamma), Fraction(p)
+    g, q = _rational(gamma), _rational(p)
     expected = [Fraction(0)]
     for _ in range(399):  # V_i = (1 + g q V_{i+1}) / (1 - g (1 - q))
         expected.append((1 + g * q * expected[-1]) / (1 - g * (1 - q)))
     assert solution.V.tolist() == [float(v) for v in reversed(expected)]
     assert solution.optimal_actions(5) == ("forward",)
+
+
+def test_exact_keeps_ties_that_hold_in_the_decimals_the_spec_wrote() -> None:
+    # a costs 0.1 + 0.2 (two terms), b costs 0.3: in floats 0.1 + 0.2 != 0.3, in the spec they tie
+    model = from_arrays([[[0, 1], [0, 1]], [[0, 1], [0, 1]]],
+                        {"x": [[0.1, 0], [0.3, 0]], "y": [[0.2, 0], [0, 0]]}, discount=0.95,
+                        terminal=[False, True])
+    assert 0.1 + 0.2 != 0.3
+    solution = solve(model, exact=True)
+    assert solution.optimal_actions(0) == ("a0", "a1")
+    assert solution.ties.tolist() == [0]
