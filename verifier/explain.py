@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from mdp.model import TabularMDP
 
 from .results import Attribution, TermContribution
+from .submodel import uncertain_rows
 
 __all__ = ["agent_policy", "attribute", "best_row", "term_values"]
 
@@ -121,7 +122,9 @@ def attribute(model: TabularMDP, solution: Any, chosen: int, alternative: int | 
         alternative=model.action_names[model.row_action[alternative]],
         gap=float(Q[alternative] - Q[chosen]),
         terms=tuple(terms),
-        is_tie=bool(optimal[alternative]),
+        # a tie: both rows certainly optimal (a near-tie inside the numerical uncertainty is not one)
+        is_tie=bool(optimal[alternative] and optimal[chosen]
+                    and not uncertain_rows(model, solution)[[alternative, chosen]].any()),
     )
 
 

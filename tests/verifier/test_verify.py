@@ -44,6 +44,8 @@ def test_a_near_tie_is_inconclusive_until_exact() -> None:
     result = verify(NEAR_TIE).check("corrigible")
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "--exact" in result.settle
+    assert result.trace.steps[-1].action == "resist"  # where the near-tie is
+    assert not result.attribution.is_tie and "near-tie" in result.summary
     assert verify(NEAR_TIE, exact=True).check("corrigible").verdict is Verdict.HOLDS
 
 

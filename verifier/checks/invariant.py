@@ -63,9 +63,10 @@ def _invariant(check: Check, context: Context, condition: Expr, *, kind: str, vi
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
     if (bad & sub.reachable).any():
+        found = shortest_trace(sub, bad)
         return result(check, kind, Verdict.INCONCLUSIVE,
                       "a violating state is reachable only through actions whose optimality is a numerical "
-                      "near-tie", context)
+                      "near-tie (the trace shows one)", context, trace=found.trace if found else None)
     return result(check, kind, Verdict.HOLDS,
                   f"no reachable state of M* ({n_checked} states) {'satisfies' if violating else 'violates'} "
                   "the condition", context)
@@ -104,8 +105,12 @@ def _row_invariant(check: Check, context: Context, kind: str, bad_rows: npt.NDAr
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
     if any_bad.any():
+        states = np.zeros(model.n_states, dtype=bool)
+        states[model.row_state[any_bad]] = True
+        found = shortest_trace(sub, states)
         return result(check, kind, Verdict.INCONCLUSIVE,
-                      "a violating choice is optimal only within a numerical near-tie", context)
+                      "a violating choice is optimal only within a numerical near-tie (the trace leads to "
+                      "its state)", context, trace=found.trace if found else None)
     n_pairs = int((sub.rows & sub.reachable[model.row_state]).sum())
     return result(check, kind, Verdict.HOLDS,
                   f"every optimal choice in every reachable state of M* ({n_pairs} state-action pairs) "

@@ -24,7 +24,7 @@ from mdp.model import TabularMDP
 
 from ..explain import attribute, best_row
 from ..results import Attribution, CheckResult, Step, Trace, Verdict
-from ..submodel import shortest_trace
+from ..submodel import Path, shortest_trace
 from .common import Context, result
 
 __all__ = ["check_accepts_shutdown", "tampering_rows"]
@@ -84,32 +84,46 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
     certain_bad = bad_rows & sub.certain & certain_reach[model.row_state]
     any_bad = bad_rows & sub.rows & sub.reachable[model.row_state]
     if certain_bad.any():
-        states = np.zeros(model.n_states, dtype=bool)
-        states[model.row_state[certain_bad]] = True
-        path = shortest_trace(sub, states, sub.certain)
-        assert path is not None
-        end = path.end
-        rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
-        row = int(rows[certain_bad[rows]][0])
+        path, row, trace, attribution = _violation(context, certain_bad, sub.certain, alternatives)
         action = model.action_names[model.row_action[row]]
-        trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, action, None),),
-                      path.trace.probability)
-        alternative = best_row(model, context.solution, end, alternatives)
-        attribution: Attribution | None = attribute(model, context.solution, row, alternative)
         summary = what.format(action=action) + (
             " (in the initial state)" if not path.rows else
             f" (after {len(path.rows)} step(s), probability {trace.probability:.4g})")
-        if alternative is None:
+        if attribution.alternative is None:
             summary += "; no compliant alternative is enabled there"
-        elif attribution is not None and attribution.is_tie:
+        elif attribution.is_tie:
             summary += f"; it is indifferent between '{action}' and '{attribution.alternative}'"
         return _named(check, context, name, Verdict.FAILS, summary, trace=trace, attribution=attribution)
     if any_bad.any():
-        return _named(check, context, name, Verdict.INCONCLUSIVE,
-                      "a violating choice is optimal only within a numerical near-tie")
+        path, row, trace, attribution = _violation(context, any_bad, sub.rows, alternatives)
+        action = model.action_names[model.row_action[row]]
+        gap = getattr(context.solution, "gap", None)
+        delta = getattr(context.solution, "delta", None)
+        numbers = (f" (gap {float(gap[row]):.2g} within the solver's uncertainty {float(delta):.2g})"
+                   if gap is not None and delta is not None else "")
+        summary = (f"'{action}' violates it, but is optimal only within a numerical near-tie{numbers}: "
+                   "it may or may not be optimal")
+        return _named(check, context, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
     return _named(check, context, name, Verdict.HOLDS,
                   "no reachable optimal choice violates it" if name == "no tampering" else
                   "every optimal action in every reachable state where shutdown is requested complies")
+
+
+def _violation(context: Context, bad: npt.NDArray[np.bool_], walk: npt.NDArray[np.bool_],
+               alternatives: npt.NDArray[np.bool_]) -> tuple[Path, int, Trace, Attribution]:
+    """The nearest violating row through ``walk`` rows: path, row, trace ending in it, attribution."""
+    model = context.model
+    states = np.zeros(model.n_states, dtype=bool)
+    states[model.row_state[bad]] = True
+    path = shortest_trace(context.sub, states, walk)
+    assert path is not None  # the violating rows are reachable through ``walk``
+    end = path.end
+    rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
+    row = int(rows[bad[rows]][0])
+    action = model.action_names[model.row_action[row]]
+    trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, action, None),), path.trace.probability)
+    alternative = best_row(model, context.solution, end, alternatives)
+    return path, row, trace, attribute(model, context.solution, row, alternative)
 
 
 def _named(check: Check, context: Context, name: str, verdict: Verdict, summary: str, **rest: Any) -> CheckResult:
