@@ -129,8 +129,12 @@ def _print_attribution(console: Console, attribution: Attribution) -> None:
         console.print(f"  the agent takes '{attribution.chosen}'; no alternative of the wanted kind is enabled here")
         return
     tie = " (a tie: both are optimal, so some optimal policy takes it)" if attribution.is_tie else ""
-    console.print(f"  the agent prefers '{attribution.chosen}' over '{attribution.alternative}' by "
-                  f"{attribution.gap:.6g} in Q-value{tie}")
+    if attribution.gap is not None and attribution.gap < 0:  # only an unresolved near-tie can be negative
+        console.print(f"  '{attribution.chosen}' is within the numerical uncertainty of '{attribution.alternative}' "
+                      f"(Q-values differ by {-attribution.gap:.3g})")
+    else:
+        console.print(f"  the agent prefers '{attribution.chosen}' over '{attribution.alternative}' by "
+                      f"{attribution.gap:.6g} in Q-value{tie}")
     table = Table(title="why, by cost term (positive: pushes towards "
                         f"'{attribution.chosen}')", title_justify="left", header_style="bold")
     for column in ("term", "immediate", "future", "total"):
