@@ -95,8 +95,8 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
             "errors": [_diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
         }, indent=2, sort_keys=True))
     else:
-        for _, _, error in failed:
-            click.echo(error.render() + "\n", err=True)  # type: ignore[union-attr]
+        for _, _, failure in failed:
+            click.echo(failure.render() + "\n", err=True)  # type: ignore[union-attr]
         n_errors = sum(len(d) for _, d, _ in failed)
         summary = (f"{len(results)} spec(s) checked, no errors" if not failed else
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
