@@ -69,6 +69,7 @@ class PrismNames:
     terms: Mapping[str, str]  # cost term -> its reward structure ("cost" itself is the total)
     labels: Mapping[str, str]  # model label -> PRISM label; "terminal" is always the terminal states
     reach_properties: Mapping[str, str]  # model label -> name of its Pmax property
+    reach_min_properties: Mapping[str, str]  # model label -> name of its Pmin property
 
 
 def _identifier(name: str, taken: set[str]) -> str:
@@ -109,7 +110,8 @@ def prism_names(model: TabularMDP) -> PrismNames:
     labels = {label: _identifier(label, taken_labels) for label in model.labels}
     taken_properties = {TOTAL_COST}
     reach = {label: _identifier(f"reach_{labels[label]}", taken_properties) for label in model.labels}
-    return PrismNames(module, tuple(actions), terms, labels, reach)
+    reach_min = {label: _identifier(f"reach_min_{labels[label]}", taken_properties) for label in model.labels}
+    return PrismNames(module, tuple(actions), terms, labels, reach, reach_min)
 
 
 def _number(value: float) -> str:
@@ -177,8 +179,8 @@ def to_prism(model: TabularMDP) -> tuple[str, str]:
     tuple of str
         The model text (module, one reward structure per cost term plus ``"cost"``, labels including
         ``"terminal"``) and the properties text: ``"cost"`` (the minimal expected total cost from the
-        initial state, discounted as the model is) and ``"reach_<label>"`` (``Pmax=? [ F "<label>" ]``)
-        for each label. :func:`prism_names` tells which identifier stands for which name.
+        initial state, discounted as the model is), ``"reach_<label>"`` (``Pmax=? [ F "<label>" ]``) and
+        ``"reach_min_<label>"`` (``Pmin=? [ F "<label>" ]``) for each label. :func:`prism_names` tells which identifier stands for which name.
 
     Raises
     ------
@@ -258,9 +260,10 @@ def _properties(model: TabularMDP, names: PrismNames) -> str:
             f'"{TOTAL_COST}": R{{"{TOTAL_COST}"}}min=? [ F "{TERMINAL_LABEL}" ];',
         ]
     if model.labels:
-        out.append("// maximal probability of ever reaching each label")
+        out.append("// maximal and minimal probability of ever reaching each label")
     for label in model.labels:
         out.append(f'"{names.reach_properties[label]}": Pmax=? [ F "{names.labels[label]}" ];')
+        out.append(f'"{names.reach_min_properties[label]}": Pmin=? [ F "{names.labels[label]}" ];')
     return "\n".join(out) + "\n"
 
 

@@ -200,10 +200,12 @@ def test_storm_reach_probabilities_agree_with_verifier(seed, tmp_path):
     names = prism_names(model)
     everything = np.ones(model.n_rows, dtype=bool)
     for label, mask in model.labels.items():
-        ours = numerics.reachability(model, everything, np.asarray(mask, dtype=bool), maximize=True)
-        storm = run.values[names.reach_properties[label]][run.states]
-        mine = ours.values[run.states]
-        assert_agree(mine, storm, tolerance(mine, ours.bound, run.exact), f"seed {seed}, Pmax F {label}")
+        for maximize, properties in ((True, names.reach_properties), (False, names.reach_min_properties)):
+            ours = numerics.reachability(model, everything, np.asarray(mask, dtype=bool), maximize=maximize)
+            storm = run.values[properties[label]][run.states]
+            mine = ours.values[run.states]
+            assert_agree(mine, storm, tolerance(mine, ours.bound, run.exact),
+                         f"seed {seed}, {'Pmax' if maximize else 'Pmin'} F {label}")
 
 
 # --- the shipped examples -----------------------------------------------------------------------------
@@ -232,7 +234,8 @@ def test_examples_agree_with_storm(path, tmp_path):
     names = prism_names(model)
     everything = np.ones(model.n_rows, dtype=bool)
     for label, mask in model.labels.items():
-        reach = numerics.reachability(model, everything, np.asarray(mask, dtype=bool), maximize=True)
-        mine = reach.values[run.states]
-        assert_agree(mine, run.values[names.reach_properties[label]][run.states],
-                     tolerance(mine, reach.bound, run.exact), f"{Path(path).name}: Pmax F {label}")
+        for maximize, properties in ((True, names.reach_properties), (False, names.reach_min_properties)):
+            reach = numerics.reachability(model, everything, np.asarray(mask, dtype=bool), maximize=maximize)
+            mine = reach.values[run.states]
+            assert_agree(mine, run.values[properties[label]][run.states], tolerance(mine, reach.bound, run.exact),
+                         f"{Path(path).name}: {'Pmax' if maximize else 'Pmin'} F {label}")

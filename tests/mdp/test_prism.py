@@ -93,9 +93,11 @@ label "init_2" = true;
     assert properties == """\
 // minimal expected discounted total cost from the initial state (Storm >= 1.11 syntax)
 "cost": R{"cost"}min=? [ Cdiscount=19/20 ];
-// maximal probability of ever reaching each label
+// maximal and minimal probability of ever reaching each label
 "reach_docked": Pmax=? [ F "docked" ];
+"reach_min_docked": Pmin=? [ F "docked" ];
 "reach_init_2": Pmax=? [ F "init_2" ];
+"reach_min_init_2": Pmin=? [ F "init_2" ];
 """
 
 
