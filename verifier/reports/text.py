@@ -84,7 +84,8 @@ def render_explanation(check: CheckResult, *, color: bool = False, width: int = 
     console.print(Text(f"check {check.name}{where}: ", style="bold") + Text(str(check.verdict),
                                                                            style=_STYLE[check.verdict]))
     console.print(f"  {check.text}")
-    console.print(f"  {check.summary}")
+    if not any(check.summary.endswith(part.summary) for part in check.parts):  # else a part says it below
+        console.print(f"  {check.summary}")
     if check.settle and check.verdict is Verdict.INCONCLUSIVE:
         console.print(f"  to settle it: {check.settle}")
     for part in check.parts:
