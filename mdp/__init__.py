@@ -2,16 +2,21 @@
 
 from .compiler import StateLimitError, compile
 from .model import TERMINAL_ACTION, ModelError, TabularMDP, from_arrays
+from .power import PowerEstimate, PowerUndefinedError, optimality_probability, power
 from .solver import Solution, SolverError, solve
 
 __all__ = [
     "StateLimitError",
     "TERMINAL_ACTION",
     "ModelError",
+    "PowerEstimate",
+    "PowerUndefinedError",
     "Solution",
     "SolverError",
     "TabularMDP",
     "compile",
     "from_arrays",
+    "optimality_probability",
+    "power",
     "solve",
 ]

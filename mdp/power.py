@@ -1,0 +1,297 @@
+"""Turner et al.'s POWER and optimality probability, estimated from sampled reward functions.
+
+POWER measures how many options a state keeps open: the average optimal value, over a distribution
+``D`` of reward functions, of what can still be obtained from the state (Turner, Smith, Shah, Critch,
+Tadepalli, "Optimal Policies Tend to Seek Power", NeurIPS 2021, Definition 3.2 (POWER) and
+Definition 3.4 (optimality probability))::
+
+    POWER_D(s, gamma) = (1 - gamma) / gamma * E_{R ~ D}[ V*_R(s, gamma) - R(s) ]
+
+with *state-based* rewards ``R(s)`` that are *maximised*: ``V*_R(s) = R(s) + gamma * max_a P(s, a) V*_R``.
+Terminal states absorb: their self-loop row collects ``R(s)`` every step. The spec's own costs play no
+part. The default ``D`` draws ``R(s)`` IID uniform on ``[0, 1]``; then a state whose only future is
+one absorbing state has POWER ``1/2`` and a state that can move to any of ``k`` absorbing states has
+``E[max of k uniforms] = k / (k + 1)``.
+
+``N`` sampled reward vectors are solved together: a dense ``(n, N)`` value matrix, one sparse-dense
+product per sweep on the solver's action-major row layout (so the maximum over actions is a few
+``np.maximum`` calls on contiguous blocks), chunked over samples to bound memory. Each sample stops by
+its own sound rule, so an estimate does not depend on how the samples are chunked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from dsl.errors import CorrigoError
+
+from .model import TabularMDP
+from .solver import SolverError, _make_core, _SweepLayout
+
+__all__ = ["PowerEstimate", "PowerUndefinedError", "optimality_probability", "power"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
+_DISTRIBUTIONS = ("uniform",)
+
+
+class PowerUndefinedError(CorrigoError, ValueError):
+    """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PowerEstimate:
+    """Per-state POWER estimated from ``samples`` reward functions, with standard errors.
+
+    Attributes
+    ----------
+    model
+        The model the estimate is for.
+    power
+        ``(n,)`` the sample mean of ``(1 - gamma) / gamma * (V*_R(s) - R(s))``.
+    stderr
+        ``(n,)`` its standard error (sample standard deviation over ``sqrt(samples)``).
+    tol
+        Bound on the numerical error of every per-sample POWER value (and so of :attr:`power`).
+    samples, seed, distribution
+        What was sampled.
+    sweeps
+        The largest number of value-iteration sweeps a sample needed.
+    """
+
+    model: TabularMDP
+    power: FloatArray  # (n,)
+    stderr: FloatArray  # (n,)
+    tol: float
+    samples: int
+    seed: int
+    distribution: str
+    sweeps: int
+
+    @property
+    def discount(self) -> float:
+        return float(self.model.discount)
+
+
+class _BatchedSweep:
+    """Bellman sweeps for ``N`` reward vectors at once, on the solver's action-major layout.
+
+    Works in the layout's internal state order (``perm``/``inv``); ``P`` has the rows slot by slot, so
+    ``max_a P(s, a) V`` is ``np.maximum`` over contiguous row blocks of ``P @ V``.
+    """
+
+    def __init__(self, model: TabularMDP) -> None:
+        zeros = np.zeros(model.n_rows)
+        self.layout = _SweepLayout(_make_core(model, zeros, zeros))
+        self.layout.q = np.empty(0)  # the scalar sweep's buffers are not used here
+        self.gamma = float(model.discount)
+
+    def best(self, V: FloatArray) -> FloatArray:
+        """``(n, N)``: per state and sample, ``max_a P(s, a) V`` (internal order)."""
+        layout = self.layout
+        n = layout.n
+        Q = layout.P @ V  # (m, N), rows slot by slot
+        out = np.array(Q[:n])
+        offset = n
+        for nj in layout.slot_sizes[1:]:
+            np.maximum(out[:nj], Q[offset:offset + nj], out=out[:nj])
+            offset += nj
+        return out
+
+    def solve(self, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
+        """``V*_R`` for every column of ``R`` (internal order), each within ``tol * gamma / (1 - gamma)``.
+
+        A column stops after the first sweep whose change ``max_s |V_{k+1}(s) - V_k(s)|`` is at most
+        ``tol``: then ``|V_{k+1} - V*| <= gamma / (1 - gamma) * tol``, i.e. its POWER is within ``tol``.
+        Stopped columns leave the batch, so each column's iterates do not depend on the others.
+        """
+        gamma = self.gamma
+        V = R / (1.0 - gamma)  # V_0: exact at absorbing states and self-loops, so chains settle in few sweeps
+        done = np.empty_like(V)
+        active = np.arange(V.shape[1])
+        sweeps = 0
+        for k in range(1, max_iter + 1):
+            if active.size == 0:
+                break
+            W = self.best(V)
+            W *= gamma
+            W += R[:, active]
+            change = np.abs(W - V).max(axis=0) if W.shape[0] else np.zeros(active.size)
+            V = W
+            sweeps = k
+            stop = change <= tol
+            if stop.any():
+                done[:, active[stop]] = V[:, stop]
+                active, V = active[~stop], V[:, ~stop]
+        else:
+            if active.size:
+                raise SolverError(f"POWER value iteration did not converge in {max_iter} sweeps; "
+                                  "raise max_iter or tol", iterations=max_iter)
+        return done, sweeps
+
+
+def _check_model(model: TabularMDP) -> float:
+    gamma = float(model.discount)
+    if not 0.0 < gamma < 1.0:
+        raise PowerUndefinedError(
+            f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}: "
+            "the normalisation (1 - gamma) / gamma vanishes; declare e.g. 'discount 0.9'")
+    return gamma
+
+
+def _rewards(rng: np.random.Generator, distribution: str, size: int, n: int) -> FloatArray:
+    """``(n, size)`` reward vectors, one per column, drawn in sample order (so chunking does not matter)."""
+    if distribution == "uniform":
+        return np.ascontiguousarray(rng.random((size, n)).T)
+    raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+
+
+def _default_chunk(model: TabularMDP) -> int:
+    per_sample = 8 * (model.n_rows + 6 * model.n_states)  # P @ V plus a few (n,) columns
+    return max(1, _MEMORY_BUDGET // max(per_sample, 1))
+
+
+def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str = "uniform",
+          chunk: int | None = None, tol: float = 1e-6, max_iter: int = 100_000,
+          progress: Callable[[int], object] | None = None) -> PowerEstimate:
+    """Estimate POWER at every state from ``samples`` reward functions drawn from ``distribution``.
+
+    Parameters
+    ----------
+    model
+        The world; only its transitions, terminal states and discount matter.
+    samples
+        Number of reward functions ``N``.
+    seed
+        Seed of ``numpy.random.default_rng``; sample ``j`` is the same whatever ``chunk`` is.
+    distribution
+        ``"uniform"``: ``R(s)`` IID uniform on ``[0, 1]``.
+    chunk
+        Samples solved together (default: as many as fit in about 256 MB of working arrays).
+    tol
+        Numerical error allowed on each per-sample POWER value.
+    max_iter
+        Largest number of sweeps for one sample.
+    progress
+        Called as ``progress(samples_done)`` after every chunk.
+
+    Returns
+    -------
+    PowerEstimate
+
+    Raises
+    ------
+    PowerUndefinedError
+        If the discount is not below 1.
+    SolverError
+        If a sample needs more than ``max_iter`` sweeps.
+    ValueError
+        On ``samples < 2``, ``chunk < 1``, ``tol <= 0`` or an unknown distribution.
+
+    Examples
+    --------
+    >>> from mdp.model import from_arrays
+    >>> world = from_arrays([[[0, 1], [0, 1]]], [[0, 0]], discount=0.9, terminal=[False, True])
+    >>> estimate = power(world, samples=2000, seed=1)
+    >>> bool(abs(estimate.power[0] - 0.5) < 3 * estimate.stderr[0])  # one absorbing future: E[R] = 1/2
+    True
+    """
+    gamma = _check_model(model)
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol}")
+    if distribution not in _DISTRIBUTIONS:
+        raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+    n = model.n_states
+    size = chunk if chunk is not None else _default_chunk(model)
+    batch = _BatchedSweep(model)
+    perm, inv = batch.layout.perm, batch.layout.inv
+    rng = np.random.default_rng(seed)
+    total = np.zeros(n)
+    squares = np.zeros(n)
+    scale = (1.0 - gamma) / gamma
+    most_sweeps = 0
+    done = 0
+    while done < samples:
+        k = min(size, samples - done)
+        R = _rewards(rng, distribution, k, n)[perm]  # internal order
+        V, sweeps = batch.solve(R, tol, max_iter)
+        most_sweeps = max(most_sweeps, sweeps)
+        values = (V - R) * scale  # (n, k) per-sample POWER
+        for j in range(k):  # one sample at a time: the sums do not depend on the chunking
+            column = values[:, j]
+            total += column
+            squares += column * column
+        done += k
+        if progress is not None:
+            progress(done)
+    total, squares = total[inv], squares[inv]  # model order
+    mean = total / samples
+    variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
+    stderr = np.sqrt(variance / samples)
+    return PowerEstimate(model=model, power=mean, stderr=stderr, tol=tol, samples=samples, seed=seed,
+                         distribution=distribution, sweeps=most_sweeps)
+
+
+def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, seed: int = 0,
+                           distribution: str = "uniform", tol: float = 1e-7) -> dict[str, float]:
+    """The share of sampled reward functions for which each action of ``state`` is optimal there.
+
+    Turner et al.'s optimality probability ``P_D(s, a, gamma)`` (Definition 3.4): the probability under
+    ``D`` that ``a`` is optimal at ``s``. **Ties count for every tied action**: an action is optimal for a
+    sample when its ``P(s, a) V*_R`` is within the numerical error of the best one, so actions with the
+    same consequences (e.g. two ways into the same state) each get the full share and the shares can
+    sum to more than 1. Under a continuous ``D`` only such structural ties occur with positive probability.
+
+    Returns
+    -------
+    dict
+        Action name -> share in ``[0, 1]``, in row order.
+
+    Raises
+    ------
+    PowerUndefinedError
+        If the discount is not below 1.
+
+    Examples
+    --------
+    >>> from mdp.model import from_arrays
+    >>> stop = [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
+    >>> go = [[0, 0, 1], [0, 1, 0], [0, 0, 1]]
+    >>> world = from_arrays([stop, go], [[0] * 3] * 2, discount=0.9, terminal=[False, True, True])
+    >>> shares = optimality_probability(world, 0, samples=400)
+    >>> round(shares['a0'] + shares['a1'], 6), 0.4 < shares['a0'] < 0.6
+    (1.0, True)
+    """
+    _check_model(model)
+    if not 0 <= state < model.n_states:
+        raise ValueError(f"state {state} is not in 0..{model.n_states - 1}")
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    batch = _BatchedSweep(model)
+    perm, inv = batch.layout.perm, batch.layout.inv
+    rng = np.random.default_rng(seed)
+    rows = np.arange(model.row_groups[state], model.row_groups[state + 1])
+    counts = np.zeros(rows.size)
+    size = _default_chunk(model)
+    done = 0
+    while done < samples:
+        k = min(size, samples - done)
+        R = _rewards(rng, distribution, k, model.n_states)
+        V, _ = batch.solve(R[perm], tol, 100_000)
+        V = V[inv]  # model order
+        Q = model.P[rows] @ V  # (actions, k)
+        margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12
+        counts += (Q >= Q.max(axis=0) - margin).sum(axis=1)
+        done += k
+    names = [model.action_names[model.row_action[r]] for r in rows]
+    return {name: float(c / samples) for name, c in zip(names, counts)}
+

@@ -1,0 +1,168 @@
+"""mdp.power: POWER and optimality probability against closed forms, reproducibility, Turner et al.'s claims.
+
+Closed forms (rewards IID uniform on [0, 1], POWER = (1 - gamma) / gamma * E[V*_R(s) - R(s)]):
+an absorbing state, or a state whose only future is one absorbing state, has POWER E[R] = 1/2; a state
+that can move to any of k absorbing states has POWER E[max of k uniforms] = k / (k + 1), at every discount.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsl.errors import CorrigoError
+from mdp import solve
+from mdp.model import TabularMDP, from_arrays
+from mdp.power import PowerUndefinedError, optimality_probability, power
+
+
+def fan(k: int, discount: float = 0.9) -> TabularMDP:
+    """State 0 moves, by action ``a<i>``, to the absorbing state ``i + 1`` (i < k)."""
+    n = k + 1
+    actions = []
+    for i in range(k):
+        T = np.zeros((n, n))
+        T[0, i + 1] = 1.0
+        actions.append(T)
+    return from_arrays(actions, [[0.0] * n] * k, discount=discount, terminal=[False] + [True] * k)
+
+
+def shutdown_world(k: int, discount: float) -> TabularMDP:
+    """State 0: 'off' leads to the absorbing shutdown state 1; 'on' to state 2, from which action
+    ``go<i>`` reaches the absorbing state ``3 + i`` (i < k). Actions not available are zero rows."""
+    n = 3 + k
+    off, on = np.zeros((n, n)), np.zeros((n, n))
+    off[0, 1] = 1.0
+    on[0, 2] = 1.0
+    gos = []
+    for i in range(k):
+        T = np.zeros((n, n))
+        T[2, 3 + i] = 1.0
+        gos.append(T)
+    terminal = [False, True, False] + [True] * k
+    return from_arrays([off, on, *gos], [[0.0] * n] * (k + 2), discount=discount,
+                       action_names=["off", "on"] + [f"go{i}" for i in range(k)], terminal=terminal)
+
+
+def within(estimate: float, stderr: float, expected: float) -> bool:
+    return abs(estimate - expected) <= 3 * stderr + 1e-12
+
+
+def test_one_absorbing_future_has_power_one_half() -> None:
+    model = fan(1)
+    estimate = power(model, samples=4000, seed=3)
+    assert estimate.power.shape == estimate.stderr.shape == (2,)
+    for s in range(2):  # the state before and the absorbing state itself
+        assert within(estimate.power[s], estimate.stderr[s], 0.5)
+    assert 0.003 < estimate.stderr[0] < 0.006  # sd of U[0, 1] is 0.2887; / sqrt(4000) = 0.0046
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+@pytest.mark.parametrize("discount", [0.5, 0.9, 0.99])
+def test_k_absorbing_choices_have_power_k_over_k_plus_one(k: int, discount: float) -> None:
+    estimate = power(fan(k, discount), samples=3000, seed=k)
+    assert within(estimate.power[0], estimate.stderr[0], k / (k + 1))
+    assert np.all(np.abs(estimate.power[1:] - 0.5) <= 3 * estimate.stderr[1:])
+
+
+def test_a_nonterminal_self_loop_is_like_an_absorbing_state() -> None:
+    model = from_arrays([[[1.0]]], [[0.0]], discount=0.8)
+    estimate = power(model, samples=2000, seed=0)
+    assert within(estimate.power[0], estimate.stderr[0], 0.5)
+
+
+def test_per_sample_values_match_the_solver() -> None:
+    """The batched sweep solves each reward exactly as mdp.solve does with cost -R (maximising R)."""
+    rng = np.random.default_rng(11)
+    n, n_actions, gamma = 12, 3, 0.85
+    actions = [rng.dirichlet(np.ones(n) * 0.3, size=n) for _ in range(n_actions)]
+    model = from_arrays(actions, [[0.0] * n] * n_actions, discount=gamma)
+    samples = 3
+    estimate = power(model, samples=samples, seed=5, tol=1e-10)
+    rewards = np.random.default_rng(5).random((samples, n))  # the draws power() makes, in order
+    expected = np.zeros(n)
+    for R in rewards:
+        V = -solve(from_arrays(actions, [-R] * n_actions, discount=gamma)).V
+        expected += (1 - gamma) / gamma * (V - R)
+    assert np.allclose(estimate.power, expected / samples, atol=1e-8, rtol=0)
+
+
+def test_seeded_estimates_are_reproducible() -> None:
+    model = fan(3)
+    first, again = power(model, samples=500, seed=42), power(model, samples=500, seed=42)
+    assert np.array_equal(first.power, again.power) and np.array_equal(first.stderr, again.stderr)
+    other = power(model, samples=500, seed=43)
+    assert not np.array_equal(first.power, other.power)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 500])
+def test_batched_and_one_at_a_time_agree_exactly(chunk: int) -> None:
+    model = shutdown_world(3, 0.9)
+    whole = power(model, samples=300, seed=9)
+    pieces = power(model, samples=300, seed=9, chunk=chunk)
+    assert np.array_equal(whole.power, pieces.power)
+    assert np.array_equal(whole.stderr, pieces.stderr)
+
+
+def test_discount_one_is_refused() -> None:
+    model = from_arrays([[[0, 1], [0, 1]]], [[1, 0]], discount=1.0, terminal=[False, True])
+    with pytest.raises(PowerUndefinedError, match="discount below 1") as raised:
+        power(model, samples=10)
+    assert isinstance(raised.value, CorrigoError) and isinstance(raised.value, ValueError)
+    with pytest.raises(PowerUndefinedError):
+        optimality_probability(model, 0, samples=10)
+
+
+@pytest.mark.parametrize("arguments", [dict(samples=1), dict(chunk=0), dict(tol=0.0),
+                                       dict(distribution="gaussian")])
+def test_bad_arguments(arguments: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        power(fan(2), **arguments)  # type: ignore[arg-type]
+
+
+def test_optimality_probability_of_k_choices_is_uniform() -> None:
+    shares = optimality_probability(fan(4), 0, samples=4000, seed=1)
+    assert list(shares) == ["a0", "a1", "a2", "a3"]
+    stderr = np.sqrt(0.25 * 0.75 / 4000)
+    assert all(abs(p - 0.25) <= 3 * stderr for p in shares.values())
+    assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_optimality_probability_counts_ties_for_every_tied_action() -> None:
+    same = np.zeros((3, 3))
+    same[0, 1] = 1.0
+    other = np.zeros((3, 3))
+    other[0, 2] = 1.0
+    model = from_arrays([same, same.copy(), other], [[0.0] * 3] * 3, discount=0.9,
+                        action_names=["left", "also_left", "right"], terminal=[False, True, True])
+    shares = optimality_probability(model, 0, samples=2000, seed=2)
+    assert shares["left"] == shares["also_left"]
+    assert shares["left"] + shares["right"] == pytest.approx(1.0)
+
+
+# --- Turner et al., "Optimal Policies Tend to Seek Power" (NeurIPS 2021) ------------------------------
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_paper_avoiding_shutdown_is_optimal_for_k_of_k_plus_one_rewards(k: int) -> None:
+    """Section 6 ("Seeking POWER is often more probable under optimality"): when one action leads to a
+    single absorbing state (shutdown) and the other keeps k absorbing states (cycles) reachable, most
+    reward functions make avoiding shutdown optimal; for gamma -> 1 (the paper's farsighted limit,
+    navigation towards larger sets of cycles) under IID rewards the fraction is k / (k + 1).
+
+    Derivation: at state 0, Q(off) = gamma R(t0) / (1 - gamma) and Q(on) = gamma (R(s1) + gamma
+    max_i R(t_i) / (1 - gamma)); as gamma -> 1 'on' is optimal iff max_i R(t_i) > R(t0), whose
+    probability is P(the largest of k + 1 IID uniforms is one of the k) = k / (k + 1). At gamma = 0.999
+    the R(s1) term shifts it by at most (1 - gamma) = 0.001, far below 3 standard errors.
+    POWER agrees (Definition 3.2): POWER(s1) = E[max of k uniforms] = k / (k + 1) >= POWER(t0) = 1/2,
+    with equality only for k = 1.
+    """
+    samples = 4000
+    model = shutdown_world(k, 0.999)
+    shares = optimality_probability(model, 0, samples=samples, seed=k)
+    stderr = np.sqrt(k / (k + 1) / (k + 1) / samples)
+    assert abs(shares["on"] - k / (k + 1)) <= 3 * stderr + 0.001
+    assert shares["on"] + shares["off"] == pytest.approx(1.0)
+    estimate = power(shutdown_world(k, 0.9), samples=samples, seed=k)
+    assert within(estimate.power[2], estimate.stderr[2], k / (k + 1))
+    assert within(estimate.power[1], estimate.stderr[1], 0.5)
