@@ -13,6 +13,9 @@ part. The default ``D`` draws ``R(s)`` IID uniform on ``[0, 1]``; then a state w
 one absorbing state has POWER ``1/2`` and a state that can move to any of ``k`` absorbing states has
 ``E[max of k uniforms] = k / (k + 1)``.
 
+Absorbing states (a single self-loop row, terminal states among them) get their exact POWER
+``E_D[R(s)]`` with standard error 0 instead of a sample mean.
+
 ``N`` sampled reward vectors are solved together: a dense ``(n, N)`` value matrix, one sparse-dense
 product per sweep on the solver's action-major row layout (so the maximum over actions is a few
 ``np.maximum`` calls on contiguous blocks), chunked over samples to bound memory. Each sample stops by
@@ -32,12 +35,13 @@ from dsl.errors import CorrigoError
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
 
-__all__ = ["PowerEstimate", "PowerUndefinedError", "optimality_probability", "power"]
+__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimality_probability", "power"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
-_DISTRIBUTIONS = ("uniform",)
+_MEANS = {"uniform": 0.5}  # E_D[R(s)]: the exact POWER of an absorbing state
+_DISTRIBUTIONS = tuple(_MEANS)
 
 
 class PowerUndefinedError(CorrigoError, ValueError):
@@ -53,15 +57,19 @@ class PowerEstimate:
     model
         The model the estimate is for.
     power
-        ``(n,)`` the sample mean of ``(1 - gamma) / gamma * (V*_R(s) - R(s))``.
+        ``(n,)`` the sample mean of ``(1 - gamma) / gamma * (V*_R(s) - R(s))``; exact ``E_D[R(s)]`` at
+        absorbing states.
     stderr
-        ``(n,)`` its standard error (sample standard deviation over ``sqrt(samples)``).
+        ``(n,)`` its standard error (sample standard deviation over ``sqrt(samples)``; 0 at absorbing states).
     tol
         Bound on the numerical error of every per-sample POWER value (and so of :attr:`power`).
     samples, seed, distribution
         What was sampled.
     sweeps
         The largest number of value-iteration sweeps a sample needed.
+    sample_values
+        ``(n, samples)`` every sample's POWER values (model order), if asked for with ``keep_samples``;
+        for standard errors of other linear functionals of POWER than per-state means.
     """
 
     model: TabularMDP
@@ -72,6 +80,7 @@ class PowerEstimate:
     seed: int
     distribution: str
     sweeps: int
+    sample_values: FloatArray | None = None  # (n, samples)
 
     @property
     def discount(self) -> float:
@@ -135,6 +144,23 @@ class _BatchedSweep:
         return done, sweeps
 
 
+def absorbing_states(model: TabularMDP) -> npt.NDArray[np.bool_]:
+    """(n,) states whose only row is a self-loop with probability 1 (terminal states among them).
+
+    Their POWER is known exactly: ``V*_R(s) = R(s) / (1 - gamma)``, so ``POWER(s) = E_D[R(s)]``.
+    """
+    single = np.diff(model.row_groups) == 1
+    rows = np.asarray(model.row_groups[:-1])
+    P = model.P
+    lo, hi = P.indptr[rows], P.indptr[rows + 1]
+    one_entry = (hi - lo) == 1
+    states = np.arange(model.n_states)
+    loop = np.zeros(model.n_states, dtype=bool)
+    ok = single & one_entry
+    loop[ok] = (P.indices[lo[ok]] == states[ok]) & (P.data[lo[ok]] == 1.0)
+    return loop
+
+
 def _check_model(model: TabularMDP) -> float:
     gamma = float(model.discount)
     if not 0.0 < gamma < 1.0:
@@ -158,7 +184,7 @@ def _default_chunk(model: TabularMDP) -> int:
 
 def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str = "uniform",
           chunk: int | None = None, tol: float = 1e-6, max_iter: int = 100_000,
-          progress: Callable[[int], object] | None = None) -> PowerEstimate:
+          progress: Callable[[int], object] | None = None, keep_samples: bool = False) -> PowerEstimate:
     """Estimate POWER at every state from ``samples`` reward functions drawn from ``distribution``.
 
     Parameters
@@ -179,6 +205,8 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
         Largest number of sweeps for one sample.
     progress
         Called as ``progress(samples_done)`` after every chunk.
+    keep_samples
+        Also return every sample's POWER values (``n * samples`` floats).
 
     Returns
     -------
@@ -220,12 +248,15 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     scale = (1.0 - gamma) / gamma
     most_sweeps = 0
     done = 0
+    kept = np.empty((n, samples)) if keep_samples else None
     while done < samples:
         k = min(size, samples - done)
         R = _rewards(rng, distribution, k, n)[perm]  # internal order
         V, sweeps = batch.solve(R, tol, max_iter)
         most_sweeps = max(most_sweeps, sweeps)
         values = (V - R) * scale  # (n, k) per-sample POWER
+        if kept is not None:
+            kept[:, done:done + k] = values[inv]
         for j in range(k):  # one sample at a time: the sums do not depend on the chunking
             column = values[:, j]
             total += column
@@ -237,8 +268,15 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     mean = total / samples
     variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
     stderr = np.sqrt(variance / samples)
+    # closed form: an absorbing state (one row, a self-loop) has POWER R(s) per sample, so E_D[R(s)] exactly
+    absorbing = absorbing_states(model)
+    mean[absorbing] = _MEANS[distribution]
+    stderr[absorbing] = 0.0
+    if kept is not None:
+        kept[absorbing] = _MEANS[distribution]
     return PowerEstimate(model=model, power=mean, stderr=stderr, tol=tol, samples=samples, seed=seed,
-                         distribution=distribution, sweeps=most_sweeps)
+                         distribution=distribution, sweeps=most_sweeps,
+                         sample_values=kept)
 
 
 def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, seed: int = 0,

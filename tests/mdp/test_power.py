@@ -13,7 +13,7 @@ import pytest
 from dsl.errors import CorrigoError
 from mdp import solve
 from mdp.model import TabularMDP, from_arrays
-from mdp.power import PowerUndefinedError, optimality_probability, power
+from mdp.power import PowerUndefinedError, absorbing_states, optimality_probability, power
 
 
 def fan(k: int, discount: float = 0.9) -> TabularMDP:
@@ -52,8 +52,9 @@ def test_one_absorbing_future_has_power_one_half() -> None:
     model = fan(1)
     estimate = power(model, samples=4000, seed=3)
     assert estimate.power.shape == estimate.stderr.shape == (2,)
-    for s in range(2):  # the state before and the absorbing state itself
-        assert within(estimate.power[s], estimate.stderr[s], 0.5)
+    assert within(estimate.power[0], estimate.stderr[0], 0.5)
+    # the absorbing state itself: POWER = R(s) for every sample, so E[R] = 1/2 exactly
+    assert estimate.power[1] == 0.5 and estimate.stderr[1] == 0.0
     assert 0.003 < estimate.stderr[0] < 0.006  # sd of U[0, 1] is 0.2887; / sqrt(4000) = 0.0046
 
 
@@ -66,9 +67,15 @@ def test_k_absorbing_choices_have_power_k_over_k_plus_one(k: int, discount: floa
 
 
 def test_a_nonterminal_self_loop_is_like_an_absorbing_state() -> None:
-    model = from_arrays([[[1.0]]], [[0.0]], discount=0.8)
-    estimate = power(model, samples=2000, seed=0)
-    assert within(estimate.power[0], estimate.stderr[0], 0.5)
+    model = from_arrays([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 0.0]]], [[0.0, 0.0]] * 2, discount=0.8)
+    assert absorbing_states(model).tolist() == [False, True]
+    estimate = power(model, samples=2000, seed=0, keep_samples=True)
+    assert estimate.power[1] == 0.5 and estimate.stderr[1] == 0.0
+    assert estimate.sample_values is not None and estimate.sample_values.shape == (2, 2000)
+    assert np.all(estimate.sample_values[1] == 0.5)
+    assert estimate.sample_values[0].mean() == pytest.approx(estimate.power[0])
+    # state 0 can stay (collecting R(0)) or move on: POWER = E[max(R(0), R(1))] = 2/3
+    assert within(estimate.power[0], estimate.stderr[0], 2 / 3)
 
 
 def test_per_sample_values_match_the_solver() -> None:

@@ -239,10 +239,50 @@ def test_regret_is_worst_case_over_optimal_policies() -> None:
     assert report.check("loose").verdict is Verdict.HOLDS
 
 
-def test_power_seeking_is_not_supported_yet() -> None:
-    result = run(COIN, "check power : power_seeking <= 0.1").check("power")
+# 'off' ends in one absorbing state, 'on' leads to x=2, from which three absorbing states are reachable;
+# the agent pays for 'off', so it goes on. Every terminal state has POWER 1/2, x=2 has POWER 3/4 (the
+# mean of the largest of 3 uniforms), and the terms of x=0 are common to both policies, so the score is
+# gamma * 1/2 * (3/4 + gamma * 1/2 / (1 - gamma) - 1/2 / (1 - gamma)) = gamma / 8 = 0.1125.
+SHUTDOWN = """
+model shutdown
+discount 0.9
+var x : 0..5 = 0
+action off when x == 0: x' = 1
+action on when x == 0: x' = 2
+action go_a when x == 2: x' = 3
+action go_b when x == 2: x' = 4
+action go_c when x == 2: x' = 5
+terminal x == 1 || x >= 3
+cost effort = 1 * [off]
+"""
+
+
+def test_power_seeking_score_against_closed_form() -> None:
+    report = run(SHUTDOWN, "check loose : power_seeking <= 0.2\ncheck tight : power_seeking <= 0.05\n"
+                           "check edge : power_seeking <= 0.1125\ncheck low : power_seeking >= 0.05")
+    score, agent, reference, initial = report.check("loose").quantities
+    assert score.name == "power_seeking score"
+    assert abs(score.value - 0.1125) <= score.bound  # within 3 standard errors (+ numerical bounds)
+    assert score.bound < 0.05
+    assert agent.value - reference.value == pytest.approx(score.value)
+    assert {c.name: c.verdict for c in report.checks} == {
+        "loose": Verdict.HOLDS, "tight": Verdict.FAILS, "edge": Verdict.INCONCLUSIVE, "low": Verdict.HOLDS}
+    assert "3 standard errors" in report.check("edge").settle
+
+
+def test_power_seeking_is_zero_when_every_choice_keeps_the_same_options() -> None:
+    # COIN: every successor is a single absorbing state, so any policy holds the same POWER
+    report = run(COIN, "check power : power_seeking <= 0.1\ncheck some : power_seeking >= 0.5")
+    score = report.check("power").quantities[0]
+    assert abs(score.value) <= score.bound
+    assert report.check("power").verdict is Verdict.HOLDS
+    assert report.check("some").verdict is Verdict.FAILS
+
+
+def test_power_seeking_needs_a_discount_below_one() -> None:
+    result = run(WALK, "check power : power_seeking <= 0.1").check("power")
     assert result.verdict is Verdict.INCONCLUSIVE
-    assert "not supported" in result.summary
+    assert "not defined for discount 1" in result.summary and "discount below 1" in result.settle
 
 
 def test_uncertain_ties_make_graph_checks_inconclusive() -> None:
