@@ -293,5 +293,61 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)
 
 
+# --- power (Turner et al.'s POWER per state) ---------------------------------------------------------
+
+
+@main.command("power")
+@click.argument("spec_path", metavar="SPEC", type=click.Path())
+@define_option
+@max_states_option
+@click.option("--samples", type=click.IntRange(min=2), default=1000, show_default=True,
+              help="Reward functions sampled (R(s) IID uniform on [0, 1]).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled rewards.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
+              help="Show the K states with the most and the K with the least POWER.")
+@click.option("--all", "show_all", is_flag=True, help="Show every state, by decreasing POWER.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_reports_errors
+def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
+                  top: int, show_all: bool, output_format: str) -> None:
+    """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
+    import numpy as np
+
+    from mdp.power import power
+
+    model = _compile(spec_path, defines, max_states)
+    with _Progress("POWER: reward samples") as progress:
+        estimate = power(model, samples=samples, seed=seed, progress=progress)
+    order = np.lexsort((np.arange(model.n_states), -estimate.power))  # most POWER first, ties by index
+    n = model.n_states
+    if show_all or 2 * top >= n:
+        shown, gap = list(order), None
+    else:
+        shown, gap = list(order[:top]) + list(order[-top:]), top
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(1, n + 1)
+    rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
+             "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]),
+             "initial": int(s) == model.initial, "terminal": bool(model.terminal[s])} for s in shown]
+    if output_format == "json":
+        click.echo(json.dumps({
+            "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,
+            "discount": float(model.discount), "samples": samples, "seed": seed,
+            "distribution": estimate.distribution, "tol": estimate.tol, "all": gap is None, "states": rows,
+        }, indent=2, sort_keys=True))
+        return
+    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
+    click.echo(f"POWER (Turner et al.) from {samples} reward functions, R(s) IID uniform on [0, 1], seed {seed}; "
+               f"± is one standard error")
+    width = max([len(r["state"]) for r in rows] + [5])
+    click.echo(f"{'rank':>6}  {'state':<{width}}  {'POWER':>8}  {'± se':>8}")
+    for i, r in enumerate(rows):
+        if gap is not None and i == gap:
+            click.echo(f"{'...':>6}  ({n - 2 * top:,} states not shown; --all shows every state)")
+        marks = " (initial)" if r["initial"] else ""
+        marks += " (terminal)" if r["terminal"] else ""
+        click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}{marks}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,78 @@
+"""`corrigo power`: POWER per state against closed forms, top/bottom and --all, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from verifier.cli import main
+
+# x=0 can move to any of the absorbing states 1..3: POWER E[max of 3 uniforms] = 3/4; x=1..3 are
+# terminal, POWER exactly 1/2
+FAN = """model fan
+discount 0.9
+var x : 0..3 = 0
+action a when x == 0: x' = 1
+action b when x == 0: x' = 2
+action c when x == 0: x' = 3
+terminal x != 0
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "spec.corrigo"
+    path.write_text(text)
+    return str(path)
+
+
+def test_json_gives_power_with_standard_errors(tmp_path: Path) -> None:
+    code, out, _ = run("power", "--format", "json", "--samples", "2000", write(tmp_path, FAN))
+    assert code == 0
+    result = json.loads(out)
+    assert result["samples"] == 2000 and result["seed"] == 0 and result["all"] is True
+    first, *rest = result["states"]
+    assert first["state"] == "x=0" and first["initial"] and first["rank"] == 1
+    assert abs(first["power"] - 3 / 4) <= 3 * first["stderr"]  # E[max of 3 uniforms]
+    assert all(r["power"] == 0.5 and r["stderr"] == 0 and r["terminal"] for r in rest)
+
+
+def test_text_shows_top_and_bottom_states(tmp_path: Path) -> None:
+    spec = write(tmp_path, "model line\ndiscount 0.9\nvar x : 0..9 = 0\n"
+                           "action right when x < 9: x' = x + 1\naction left when x > 0: x' = x - 1\n"
+                           "action stop when x == 5: x' = 5\n")
+    code, out, _ = run("power", "--top", "2", "--samples", "200", spec)
+    assert code == 0
+    assert "10 states, discount 0.9" in out and "200 reward functions" in out
+    assert "(6 states not shown; --all shows every state)" in out
+    lines = [line for line in out.splitlines() if line.strip()[:1].isdigit()]
+    assert [line.split()[0] for line in lines] == ["1", "2", "9", "10"]
+    code, out_all, _ = run("power", "--all", "--samples", "200", spec)
+    assert code == 0 and "not shown" not in out_all and " x=9 " in out_all
+
+
+def test_seed_reproduces_and_changes_the_estimate(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN)
+    first = run("power", "--format", "json", "--samples", "100", "--seed", "4", spec)[1]
+    assert first == run("power", "--format", "json", "--samples", "100", "--seed", "4", spec)[1]
+    assert first != run("power", "--format", "json", "--samples", "100", "--seed", "5", spec)[1]
+
+
+def test_discount_one_is_an_error_without_traceback(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN.replace("discount 0.9", "discount 1"))
+    code, _, err = run("power", spec)
+    assert code == 3
+    assert "POWER needs a discount below 1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [["--samples", "1"], ["--top", "0"]])
+def test_bad_options(tmp_path: Path, args: list[str]) -> None:
+    code, _, _ = run("power", *args, write(tmp_path, FAN))
+    assert code == 2
