@@ -115,11 +115,16 @@ class _BatchedSweep:
     def solve(self, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
         """``V*_R`` for every column of ``R`` (internal order), each within ``tol * gamma / (1 - gamma)``.
 
-        A column stops after the first sweep whose change ``max_s |V_{k+1}(s) - V_k(s)|`` is at most
-        ``tol``: then ``|V_{k+1} - V*| <= gamma / (1 - gamma) * tol``, i.e. its POWER is within ``tol``.
-        Stopped columns leave the batch, so each column's iterates do not depend on the others.
+        MacQueen's bounds, as in the solver: after a sweep with changes ``d = V_{k+1} - V_k`` in
+        ``[lo, hi]`` (per column), ``V_{k+1} + g lo <= V* <= V_{k+1} + g hi`` with ``g = gamma / (1 -
+        gamma)``. A column stops once ``(hi - lo) / 2 <= tol`` and returns the midpoint, within
+        ``g * tol`` of ``V*``, so its POWER ``(V - R) / g`` is within ``tol``. (Implied by the absolute
+        rule ``max |d| <= tol``.) Stopped columns leave the batch, so each column's iterates do not
+        depend on the others.
         """
         gamma = self.gamma
+        g = gamma / (1.0 - gamma)
+        R = np.array(R, dtype=np.float64)  # compacted below as columns stop
         V = R / (1.0 - gamma)  # V_0: exact at absorbing states and self-loops, so chains settle in few sweeps
         done = np.empty_like(V)
         active = np.arange(V.shape[1])
@@ -129,14 +134,19 @@ class _BatchedSweep:
                 break
             W = self.best(V)
             W *= gamma
-            W += R[:, active]
-            change = np.abs(W - V).max(axis=0) if W.shape[0] else np.zeros(active.size)
+            W += R
+            np.subtract(W, V, out=V)  # V now holds the change d
+            if W.shape[0]:
+                lo, hi = V.min(axis=0), V.max(axis=0)
+            else:
+                lo = hi = np.zeros(active.size)
             V = W
             sweeps = k
-            stop = change <= tol
+            stop = (hi - lo) <= 2.0 * tol
             if stop.any():
-                done[:, active[stop]] = V[:, stop]
-                active, V = active[~stop], V[:, ~stop]
+                done[:, active[stop]] = V[:, stop] + g * 0.5 * (lo[stop] + hi[stop])
+                keep = ~stop
+                active, V, R = active[keep], V[:, keep], R[:, keep]
         else:
             if active.size:
                 raise SolverError(f"POWER value iteration did not converge in {max_iter} sweeps; "
