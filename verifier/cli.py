@@ -307,9 +307,11 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
               help="Show the K states with the most and the K with the least POWER.")
 @click.option("--all", "show_all", is_flag=True, help="Show every state, by decreasing POWER.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              help="Also draw POWER: a heatmap over the first two integer variables, else a bar chart.")
 @_reports_errors
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  top: int, show_all: bool, output_format: str) -> None:
+                  top: int, show_all: bool, output_format: str, plot_path: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
@@ -318,6 +320,11 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     model = _compile(spec_path, defines, max_states)
     with _Progress("POWER: reward samples") as progress:
         estimate = power(model, samples=samples, seed=seed, progress=progress)
+    plotted = None
+    if plot_path is not None:
+        from verifier.reports.power_plot import plot_power
+
+        plotted = plot_power(estimate, plot_path)
     order = np.lexsort((np.arange(model.n_states), -estimate.power))  # most POWER first, ties by index
     n = model.n_states
     if show_all or 2 * top >= n:
@@ -347,6 +354,8 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         marks = " (initial)" if r["initial"] else ""
         marks += " (terminal)" if r["terminal"] else ""
         click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}{marks}")
+    if plotted is not None:
+        click.echo(f"wrote {plot_path} ({plotted})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,3 +76,17 @@ def test_discount_one_is_an_error_without_traceback(tmp_path: Path) -> None:
 def test_bad_options(tmp_path: Path, args: list[str]) -> None:
     code, _, _ = run("power", *args, write(tmp_path, FAN))
     assert code == 2
+
+
+def test_plot_draws_a_heatmap_for_two_integer_coordinates_else_bars(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    grid = write(tmp_path, "model grid\ndiscount 0.9\nvar x : 0..2 = 0\nvar y : 0..1 = 0\n"
+                           "action right when x < 2: x' = x + 1\naction up when y < 1: y' = y + 1\n"
+                           "terminal x == 2 && y == 1\n")
+    out_png = tmp_path / "grid.png"
+    code, out, _ = run("power", "--samples", "50", "--plot", str(out_png), grid)
+    assert code == 0 and f"wrote {out_png} (heatmap)" in out
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bars = tmp_path / "fan.png"
+    code, out, _ = run("power", "--samples", "50", "--plot", str(bars), write(tmp_path, FAN))
+    assert code == 0 and "(bar chart)" in out and bars.stat().st_size > 0
