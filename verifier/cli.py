@@ -309,13 +309,16 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
               help="Also draw POWER: a heatmap over the first two integer variables, else a bar chart.")
+@click.option("--at", "at", multiple=True, metavar="VAR=VALUE,...",
+              help="Also show the optimality probability of every action at the states that match "
+                   "(e.g. --at 'x=2, pressed=true'; repeatable; at most 5 states each).")
 @_reports_errors
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  top: int, show_all: bool, output_format: str, plot_path: str | None) -> None:
+                  top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...]) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
-    from mdp.power import power
+    from mdp.power import optimality_probability, power
 
     model = _compile(spec_path, defines, max_states)
     with _Progress("POWER: reward samples") as progress:
@@ -331,6 +334,11 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         shown, gap = list(order), None
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
+    optimality = []
+    for pattern in at:
+        for s in _matching_states(model, pattern)[:5]:
+            shares = optimality_probability(model, s, samples=samples, seed=seed)
+            optimality.append({"index": s, "state": model.describe(s), "actions": shares})
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
@@ -341,6 +349,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
             "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,
             "discount": float(model.discount), "samples": samples, "seed": seed,
             "distribution": estimate.distribution, "tol": estimate.tol, "all": gap is None, "states": rows,
+            "optimality": optimality,
         }, indent=2, sort_keys=True))
         return
     click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
@@ -354,8 +363,31 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         marks = " (initial)" if r["initial"] else ""
         marks += " (terminal)" if r["terminal"] else ""
         click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}{marks}")
+    for entry in optimality:
+        shares = ", ".join(f"{a} {p:.1%}" for a, p in entry["actions"].items())
+        click.echo(f"optimal for the share of rewards at ({entry['state']}): {shares}")
     if plotted is not None:
         click.echo(f"wrote {plot_path} ({plotted})")
+
+
+def _matching_states(model: Any, pattern: str) -> list[int]:
+    """States whose description has every ``var=value`` of ``pattern`` (comma separated), by index."""
+    wanted = set()
+    for part in pattern.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"'{pattern}' is not VAR=VALUE, ... (e.g. --at 'x=2, y=1')", param_hint="--at")
+        wanted.add(f"{name.strip()}={value.strip()}")
+    names = {v.name for v in model.variables}
+    unknown = sorted(w.split("=")[0] for w in wanted if w.split("=")[0] not in names)
+    if unknown:
+        raise click.BadParameter(f"no variable {', '.join(repr(u) for u in unknown)}; the variables are "
+                                 f"{', '.join(sorted(names))}", param_hint="--at")
+    found = [s for s in range(model.n_states)
+             if wanted <= {item.strip() for item in model.describe(s).split(",")}]
+    if not found:
+        raise click.BadParameter(f"no reachable state matches '{pattern}'", param_hint="--at")
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,3 +90,21 @@ def test_plot_draws_a_heatmap_for_two_integer_coordinates_else_bars(tmp_path: Pa
     bars = tmp_path / "fan.png"
     code, out, _ = run("power", "--samples", "50", "--plot", str(bars), write(tmp_path, FAN))
     assert code == 0 and "(bar chart)" in out and bars.stat().st_size > 0
+
+
+def test_at_shows_the_optimality_probability_of_every_action(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN)
+    code, out, _ = run("power", "--format", "json", "--samples", "3000", "--at", "x=0", spec)
+    assert code == 0
+    (entry,) = json.loads(out)["optimality"]
+    assert entry["state"] == "x=0" and list(entry["actions"]) == ["a", "b", "c"]
+    stderr = (2 / 9 / 3000) ** 0.5
+    assert all(abs(p - 1 / 3) <= 3 * stderr for p in entry["actions"].values())  # symmetric options
+    code, out, _ = run("power", "--samples", "50", "--at", "x=0", spec)
+    assert code == 0 and "optimal for the share of rewards at (x=0): a " in out
+
+
+@pytest.mark.parametrize("pattern", ["x", "z=1", "x=7"])
+def test_at_rejects_what_matches_nothing(tmp_path: Path, pattern: str) -> None:
+    code, _, err = run("power", "--samples", "10", "--at", pattern, write(tmp_path, FAN))
+    assert code == 2 and "--at" in err
