@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl.errors import CorrigoError
 from mdp import solve
 from mdp.model import TabularMDP, from_arrays
 from mdp.power import PowerUndefinedError, absorbing_states, optimality_probability, power
+from tests.strategies import MDPArrays, mdp_arrays
 
 
 def fan(k: int, discount: float = 0.9) -> TabularMDP:
@@ -173,3 +176,29 @@ def test_paper_avoiding_shutdown_is_optimal_for_k_of_k_plus_one_rewards(k: int) 
     estimate = power(shutdown_world(k, 0.9), samples=samples, seed=k)
     assert within(estimate.power[2], estimate.stderr[2], k / (k + 1))
     assert within(estimate.power[1], estimate.stderr[1], 0.5)
+
+
+# --- property: every sample is the optimal value of its reward, as the solver computes it -----------
+
+
+@settings(max_examples=40, deadline=None)
+@given(mdp_arrays(max_states=5, max_actions=3), st.integers(0, 2**16))
+def test_every_sample_matches_the_solver(arrays: MDPArrays, seed: int) -> None:
+    model = arrays.build()
+    gamma = model.discount
+    estimate = power(model, samples=2, seed=seed, tol=1e-9, keep_samples=True)
+    assert estimate.sample_values is not None
+    rewards = np.random.default_rng(seed).random((2, model.n_states))
+    exact = absorbing_states(model)
+    for i, R in enumerate(rewards):
+        # maximising R(s) = minimising the row cost -R(row's state); terminal self-loops cost 0 in the
+        # model, so give them their reward through the same cost vector
+        cost = -R[model.row_state]
+        V = -solve(TabularMDP(P=model.P, row_groups=model.row_groups, row_action=model.row_action,
+                              action_names=model.action_names, costs={"r": cost}, discount=gamma,
+                              initial=model.initial, terminal=np.zeros(model.n_states, dtype=bool))).V
+        expected = (1 - gamma) / gamma * (V - R)
+        got = estimate.sample_values[:, i]
+        assert np.allclose(got[~exact], expected[~exact], atol=2e-9, rtol=0)
+        assert np.all(got[exact] == 0.5)
+        assert np.allclose(expected[exact], R[exact], atol=1e-9)  # the closed form the estimate uses
