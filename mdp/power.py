@@ -24,7 +24,7 @@ its own sound rule, so an estimate does not depend on how the samples are chunke
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,8 @@ from dsl.errors import CorrigoError
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
 
-__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimality_probability", "power"]
+__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimality_probabilities",
+           "optimality_probability", "power"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -319,16 +320,27 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
     >>> round(shares['a0'] + shares['a1'], 6), 0.4 < shares['a0'] < 0.6
     (1.0, True)
     """
+    return optimality_probabilities(model, [state], samples, seed, distribution, tol)[state]
+
+
+def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
+                             distribution: str = "uniform", tol: float = 1e-7) -> dict[int, dict[str, float]]:
+    """:func:`optimality_probability` at several states from one batch of sampled rewards (ties counted
+    for every tied action): state -> action name -> share."""
     _check_model(model)
-    if not 0 <= state < model.n_states:
-        raise ValueError(f"state {state} is not in 0..{model.n_states - 1}")
+    for state in states:
+        if not 0 <= state < model.n_states:
+            raise ValueError(f"state {state} is not in 0..{model.n_states - 1}")
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
+    if distribution not in _DISTRIBUTIONS:
+        raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
     batch = _BatchedSweep(model)
     perm, inv = batch.layout.perm, batch.layout.inv
     rng = np.random.default_rng(seed)
-    rows = np.arange(model.row_groups[state], model.row_groups[state + 1])
-    counts = np.zeros(rows.size)
+    groups = {s: np.arange(model.row_groups[s], model.row_groups[s + 1]) for s in states}
+    counts = {s: np.zeros(rows.size) for s, rows in groups.items()}
+    margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12  # twice the error of P(s, a) V
     size = _default_chunk(model)
     done = 0
     while done < samples:
@@ -336,10 +348,10 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
         R = _rewards(rng, distribution, k, model.n_states)
         V, _ = batch.solve(R[perm], tol, 100_000)
         V = V[inv]  # model order
-        Q = model.P[rows] @ V  # (actions, k)
-        margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12
-        counts += (Q >= Q.max(axis=0) - margin).sum(axis=1)
+        for s, rows in groups.items():
+            Q = model.P[rows] @ V  # (actions, k)
+            counts[s] += (Q >= Q.max(axis=0) - margin).sum(axis=1)
         done += k
-    names = [model.action_names[model.row_action[r]] for r in rows]
-    return {name: float(c / samples) for name, c in zip(names, counts)}
+    return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, counts[s])}
+            for s, rows in groups.items()}
 

@@ -318,7 +318,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
-    from mdp.power import optimality_probability, power
+    from mdp.power import optimality_probabilities, power
 
     model = _compile(spec_path, defines, max_states)
     with _Progress("POWER: reward samples") as progress:
@@ -334,11 +334,9 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         shown, gap = list(order), None
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
-    optimality = []
-    for pattern in at:
-        for s in _matching_states(model, pattern)[:5]:
-            shares = optimality_probability(model, s, samples=samples, seed=seed)
-            optimality.append({"index": s, "state": model.describe(s), "actions": shares})
+    chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
+    shares = optimality_probabilities(model, chosen, samples=samples, seed=seed) if chosen else {}
+    optimality = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),

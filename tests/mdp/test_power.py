@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from dsl.errors import CorrigoError
 from mdp import solve
 from mdp.model import TabularMDP, from_arrays
-from mdp.power import PowerUndefinedError, absorbing_states, optimality_probability, power
+from mdp.power import (PowerUndefinedError, absorbing_states, optimality_probabilities, optimality_probability,
+                       power)
 from tests.strategies import MDPArrays, mdp_arrays
 
 
@@ -202,3 +203,12 @@ def test_every_sample_matches_the_solver(arrays: MDPArrays, seed: int) -> None:
         assert np.allclose(got[~exact], expected[~exact], atol=2e-9, rtol=0)
         assert np.all(got[exact] == 0.5)
         assert np.allclose(expected[exact], R[exact], atol=1e-9)  # the closed form the estimate uses
+
+
+def test_several_states_share_one_batch_and_agree_with_one_at_a_time() -> None:
+    model = shutdown_world(3, 0.9)
+    together = optimality_probabilities(model, [0, 2], samples=300, seed=6)
+    assert together[0] == optimality_probability(model, 0, samples=300, seed=6)
+    assert together[2] == optimality_probability(model, 2, samples=300, seed=6)
+    with pytest.raises(ValueError, match="not in 0..5"):
+        optimality_probabilities(model, [6], samples=10)

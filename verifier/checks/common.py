@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ class Context:
     sub: OptimalSubmodel
     tol: float | None = None
     exact: bool = False
+    cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
 
     @property
     def params(self) -> dict[str, Any]:

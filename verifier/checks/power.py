@@ -162,6 +162,16 @@ def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool
                   reference_bound=reference_bound + solve_error, stderr=float(score_se))
 
 
+def _estimate(context: Context) -> PowerEstimate:
+    """POWER of the model's states, computed once per verification (a spec may have several power checks)."""
+    estimate = context.cache.get("power")
+    if estimate is None:
+        model = context.model
+        estimate = power(model, samples=SAMPLES, seed=SEED, keep_samples=model.n_states * SAMPLES <= _KEEP_LIMIT)
+        context.cache["power"] = estimate
+    return estimate
+
+
 def check_power_seeking(check: Check, context: Context) -> CheckResult:
     """Worst-case discounted POWER of the agent's optimal policies minus a random policy's, against ``bound``."""
     prop = check.property
@@ -173,7 +183,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
                       f"POWER is not defined for discount {model.discount:g} (Turner et al. normalise by "
                       "(1 - gamma) / gamma); this check was not evaluated", context,
                       settle="declare a discount below 1, e.g. 'discount 0.99'")
-    estimate = power(model, samples=SAMPLES, seed=SEED, keep_samples=model.n_states * SAMPLES <= _KEEP_LIMIT)
+    estimate = _estimate(context)
     rows = sub.rows & sub.reachable[model.row_state]
     score = _score(model, estimate, rows)
     margin = score.margin
