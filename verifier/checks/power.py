@@ -12,10 +12,16 @@ restricted to M*'s rows, with POWER as the per-state "cost") minus the same sum 
 policy, uniformly random over the enabled actions of every state (one linear solve). It lies in
 ``[-1/(1 - gamma), 1/(1 - gamma)]``.
 
-The score is a sample estimate: its standard error is bounded by the same two computations with the
-per-state standard errors as the cost (the standard deviation of a weighted sum is at most the weighted
-sum of standard deviations), and the verdict is INCONCLUSIVE while the threshold lies within three
-standard errors (plus the numerical bounds) of the score.
+The score is a sample estimate. Both sums are linear in POWER (the agent's for its worst-case policy),
+so with the per-sample POWER values kept (models up to 5 * 10^7 states x samples) the standard error is
+that of the per-sample scores ``(d_agent - d_random) . POWER_i`` (``d`` the discounted occupancies): the
+two policies see the same sampled rewards, which cancels most of the noise. Beyond that size it is
+bounded by the same two computations with the per-state standard errors as the cost (the standard
+deviation of a weighted sum is at most the weighted sum of standard deviations). The verdict is
+INCONCLUSIVE while the threshold lies within three standard errors (plus the numerical bounds) of the
+score. The worst case over M* is taken on estimated POWER, so where optimal choices are tied it picks
+the successor whose estimate happens to be highest: a small upward bias, of the order of the
+standard errors.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from mdp.power import PowerEstimate, power
 
 from ..numerics import extremal_costs
 from ..results import CheckResult, Quantity, Verdict, decide
-from .common import Context, result
+from .common import Context, result, settle_message
 
 __all__ = ["SAMPLES", "SEED", "check_power_seeking", "random_policy_matrix", "random_policy_values"]
 
@@ -188,13 +194,14 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     score = _score(model, estimate, rows)
     margin = score.margin
     verdict = decide(prop.comparison, score.value - margin, score.value + margin, threshold)
+    tie_dependent = False
     if sub.has_uncertain:
         # the worst case must not rest on near-tied choices that may not be optimal
         certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
         alone = _score(model, estimate, certain)
         if decide(prop.comparison, alone.value - alone.margin, alone.value + alone.margin,
                   threshold) is not verdict:
-            verdict = Verdict.INCONCLUSIVE
+            verdict, tie_dependent = Verdict.INCONCLUSIVE, True
     s0 = model.initial
     agent, reference = score.agent, score.reference
     quantities = (
@@ -210,7 +217,9 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
                f"policy: score {score.value:.4g} ± {margin:.2g} (3 standard errors, {SAMPLES} sampled rewards), "
                f"bound {prop.comparison.value} {threshold:g}")
     settle = None
-    if verdict is Verdict.INCONCLUSIVE:
+    if verdict is Verdict.INCONCLUSIVE and tie_dependent:
+        settle = settle_message(context)  # the verdict depends on near-tied choices
+    elif verdict is Verdict.INCONCLUSIVE:
         settle = (f"the threshold {threshold:g} is within 3 standard errors of the score: more reward samples "
                   "(not selectable yet) or a threshold further from the score")
     return result(check, "power_seeking", verdict, summary, context, quantities=quantities,
