@@ -8,18 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from verifier.cli import main
+from corrigo_cli import run
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GOOD = ROOT / "tests" / "data" / "design_sketch.corrigo"
 ERRORS = ROOT / "tests" / "golden" / "errors"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_clean_spec_exits_0() -> None:

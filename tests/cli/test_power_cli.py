@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from verifier.cli import main
+from corrigo_cli import run, write
 
 # x=0 can move to any of the absorbing states 1..3: POWER E[max of 3 uniforms] = 3/4; x=1..3 are
 # terminal, POWER exactly 1/2
@@ -20,17 +19,6 @@ action b when x == 0: x' = 2
 action c when x == 0: x' = 3
 terminal x != 0
 """
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def write(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "spec.corrigo"
-    path.write_text(text)
-    return str(path)
 
 
 def test_json_gives_power_with_standard_errors(tmp_path: Path) -> None:

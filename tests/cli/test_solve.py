@@ -6,23 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from verifier.cli import main
+from corrigo_cli import run, write
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "cli"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def write(tmp_path: Path, text: str) -> str:
-    path = tmp_path / "spec.corrigo"
-    path.write_text(text)
-    return str(path)
 
 
 def test_constant_cost_forever_is_worth_c_over_one_minus_gamma(tmp_path: Path) -> None:
