@@ -593,14 +593,8 @@ class _Compiler:
                                      where) for b in action.branches]
         out_of_range = False
         for branch, value in zip(action.branches, values):
-            bad = _outside(value, 0, 1)
-            if bad is not None:
-                out_of_range = True
-                i = _first(bad)
-                self._problem(("range", id(branch.branch)), where(i), _Problem(
-                    where(i), f"probability {_format(value, i)} of action '{action.name}' is outside [0, 1]",
-                    branch.branch.probability.span or branch.branch.span or action.span,  # type: ignore[attr-defined]
-                    "a probability must lie between 0 and 1 in every state where the guard holds"))
+            out_of_range |= self._probability_in_range(value, branch, f"action '{action.name}'", action.span,
+                                                       where, lambda i: ())
         total = sum(values[1:], values[0])
         bad = _outside(total, 1 - _PROBABILITY_TOLERANCE, 1 + _PROBABILITY_TOLERANCE)
         if bad is not None and not out_of_range:  # (a branch out of range says enough)
@@ -683,14 +677,8 @@ class _Compiler:
                 self._division(error, where(error.index), f"a probability of event '{event.name}'",
                                context(error.index))
                 value = 0.0
-            bad = _outside(value, 0, 1)
-            if bad is not None:
-                out_of_range = True
-                i = _first(bad)
-                self._problem(("range", id(branch.branch)), where(i), _Problem(
-                    where(i), f"probability {_format(value, i)} of event '{event.name}' is outside [0, 1]",
-                    branch.branch.probability.span or branch.branch.span or event.span,  # type: ignore[attr-defined]
-                    "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
+            out_of_range |= self._probability_in_range(value, branch, f"event '{event.name}'", event.span,
+                                                       where, context)
             values.append(value)
         total = sum(values[1:], values[0]) if values else 0.0
         bad = np.greater(total, 1 + _PROBABILITY_TOLERANCE)
@@ -770,6 +758,19 @@ class _Compiler:
         except DivisionByZeroError as error:
             self._division(error, where(error.index), what, context(error.index) if context else ())
             return 0
+
+    def _probability_in_range(self, value: Any, branch: Any, owner: str, span: Span | None,
+                              where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> bool:
+        """Record a problem where a branch probability leaves [0, 1]; True when it does somewhere."""
+        bad = _outside(value, 0, 1)
+        if bad is None:
+            return False
+        i = _first(bad)
+        self._problem(("range", id(branch.branch)), where(i), _Problem(
+            where(i), f"probability {_format(value, i)} of {owner} is outside [0, 1]",
+            branch.branch.probability.span or branch.branch.span or span,  # type: ignore[attr-defined]
+            "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
+        return True
 
     def _division(self, error: DivisionByZeroError, state: int, what: str, notes: tuple[str, ...]) -> None:
         span = getattr(error.expr, "span", None)
