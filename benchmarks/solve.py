@@ -223,6 +223,19 @@ def check_grid(n: int, battery: int, tol: float) -> str:
             f"Storm - corrigo {abs(value - ours):.1e} there and at most {gap:.1e} over all states.")
 
 
+
+def _finish_row(row: list[str], model, ours, args, clock) -> None:
+    """Append pymdptoolbox's time and gap and the bytes per transition, and print the table row."""
+    import baselines  # only when the reference solvers are wanted
+
+    if args.no_mdptoolbox:
+        row += ["-", "-"]
+    else:
+        seconds, values = baselines.mdptoolbox_value_iteration(model, epsilon=args.tol, clock=clock)
+        row += [f"{seconds:.2f} s", f"{np.abs(values - ours).max():.1e}"]
+    row.append(f"{model_bytes(model) / model.n_transitions:.1f}")
+    print("| " + " | ".join(row) + " |", flush=True)
+
 def model_bytes(model: TabularMDP) -> int:
     """Bytes of the arrays that make up the model (transitions, row groups, row actions, costs)."""
     P = model.P
@@ -286,13 +299,7 @@ def random_table(args: argparse.Namespace, header: list[str], clock: Callable[[]
             storm_build, storm_check, value = baselines.storm_build_and_check(program, properties, precision=args.tol,
                                                                               clock=clock)
             row += [f"{storm_build:.2f} s", f"{storm_check:.2f} s", f"{abs(value - ours[model.initial]):.1e}"]
-        if args.no_mdptoolbox:
-            row += ["-", "-"]
-        else:
-            seconds, values = baselines.mdptoolbox_value_iteration(model, epsilon=args.tol, clock=clock)
-            row += [f"{seconds:.2f} s", f"{np.abs(values - ours).max():.1e}"]
-        row.append(f"{model_bytes(model) / model.n_transitions:.1f}")
-        print("| " + " | ".join(row) + " |", flush=True)
+        _finish_row(row, model, ours, args, clock)
         del model, solution
 
 
@@ -331,13 +338,7 @@ def grid_table(args: argparse.Namespace, header: list[str], clock: Callable[[], 
             same, gap = storm_gap(model, ours, n, battery, args.tol)  # untimed
             row += [f"{storm_build:.2f} s", f"{storm_check:.2f} s", f"{abs(value - ours[model.initial]):.1e}",
                     f"{gap:.1e}" if same else "model differs"]
-        if args.no_mdptoolbox:
-            row += ["-", "-"]
-        else:
-            seconds, values = baselines.mdptoolbox_value_iteration(model, epsilon=args.tol, clock=clock)
-            row += [f"{seconds:.2f} s", f"{np.abs(values - ours).max():.1e}"]
-        row.append(f"{model_bytes(model) / model.n_transitions:.1f}")
-        print("| " + " | ".join(row) + " |", flush=True)
+        _finish_row(row, model, ours, args, clock)
         del model, solution
 
 
