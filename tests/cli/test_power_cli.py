@@ -96,3 +96,12 @@ def test_at_shows_the_optimality_probability_of_every_action(tmp_path: Path) -> 
 def test_at_rejects_what_matches_nothing(tmp_path: Path, pattern: str) -> None:
     code, _, err = run("power", "--samples", "10", "--at", pattern, write(tmp_path, FAN))
     assert code == 2 and "--at" in err
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    code, _, err = run("power", "--samples", "10", "--plot", str(tmp_path / "p.png"), write(tmp_path, FAN))
+    assert code == 3
+    assert "--plot needs matplotlib" in err and "pip install 'corrigo[plot]'" in err and "internal" not in err
