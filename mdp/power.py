@@ -35,7 +35,7 @@ from dsl.errors import CorrigoError
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
 
-__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimality_probabilities",
+__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimal_counts", "optimality_probabilities",
            "optimality_probability", "power"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -327,7 +327,22 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
                              distribution: str = "uniform", tol: float = 1e-7) -> dict[int, dict[str, float]]:
     """:func:`optimality_probability` at several states from one batch of sampled rewards (ties counted
     for every tied action): state -> action name -> share."""
+    counts = optimal_counts(model, states, samples, seed, distribution, tol)
+    return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, row_counts)}
+            for s, (rows, row_counts, _) in counts.items()}
+
+
+def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
+                   distribution: str = "uniform", tol: float = 1e-7,
+                   actions: frozenset[str] = frozenset()) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, int]]:
+    """For every state: its rows, how many sampled rewards make each row optimal (ties count for every
+    tied row), and how many make *some* row of an action in ``actions`` optimal.
+
+    The count for a set is not the sum of its rows' counts: a sample where two actions of the set tie
+    counts once. One batch of rewards serves every state, vectorised over all their rows.
+    """
     _check_model(model)
+    states = list(dict.fromkeys(int(s) for s in states))
     for state in states:
         if not 0 <= state < model.n_states:
             raise ValueError(f"state {state} is not in 0..{model.n_states - 1}")
@@ -335,23 +350,33 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
         raise ValueError(f"samples must be at least 1, got {samples}")
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+    starts = np.asarray(model.row_groups)[states]
+    sizes = np.asarray(model.row_groups)[np.asarray(states, dtype=np.int64) + 1] - starts
+    rows = np.concatenate([np.arange(a, a + k) for a, k in zip(starts, sizes)]) if states else np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(states)), sizes)  # (r,) position of each row's state in ``states``
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+    in_set = np.isin(np.asarray(model.action_names, dtype=object)[model.row_action[rows]], sorted(actions))
+    row_counts = np.zeros(rows.size)
+    set_counts = np.zeros(len(states), dtype=np.int64)
+    P_rows = model.P[rows]
     batch = _BatchedSweep(model)
     perm, inv = batch.layout.perm, batch.layout.inv
     rng = np.random.default_rng(seed)
-    groups = {s: np.arange(model.row_groups[s], model.row_groups[s + 1]) for s in states}
-    counts = {s: np.zeros(rows.size) for s, rows in groups.items()}
     margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12  # twice the error of P(s, a) V
     size = _default_chunk(model)
     done = 0
-    while done < samples:
+    while done < samples and rows.size:
         k = min(size, samples - done)
         R = _rewards(rng, distribution, k, model.n_states)
         V, _ = batch.solve(R[perm], tol, 100_000)
-        V = V[inv]  # model order
-        for s, rows in groups.items():
-            Q = model.P[rows] @ V  # (actions, k)
-            counts[s] += (Q >= Q.max(axis=0) - margin).sum(axis=1)
+        Q = P_rows @ V[inv]  # (r, k), model order
+        best = np.maximum.reduceat(Q, offsets, axis=0)  # (len(states), k)
+        optimal = Q >= best[owner] - margin
+        row_counts += optimal.sum(axis=1)
+        if in_set.any():
+            hit = np.zeros((len(states), k), dtype=bool)
+            np.logical_or.at(hit, owner[in_set], optimal[in_set])
+            set_counts += hit.sum(axis=1)
         done += k
-    return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, counts[s])}
-            for s, rows in groups.items()}
-
+    return {s: (rows[a:a + m], row_counts[a:a + m], int(set_counts[i]))
+            for i, (s, a, m) in enumerate(zip(states, offsets, sizes))}

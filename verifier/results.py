@@ -190,3 +190,15 @@ class Report:
             if result.name == name:
                 return result
         raise KeyError(name)
+
+    def _repr_markdown_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.render_markdown`."""
+        from .reports.markdown import render_markdown  # the renderers import this module
+
+        return render_markdown(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.render_html`."""
+        from .reports.html import render_html
+
+        return render_html(self)

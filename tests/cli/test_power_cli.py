@@ -67,7 +67,6 @@ def test_bad_options(tmp_path: Path, args: list[str]) -> None:
 
 
 def test_plot_draws_a_heatmap_for_two_integer_coordinates_else_bars(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
     grid = write(tmp_path, "model grid\ndiscount 0.9\nvar x : 0..2 = 0\nvar y : 0..1 = 0\n"
                            "action right when x < 2: x' = x + 1\naction up when y < 1: y' = y + 1\n"
                            "terminal x == 2 && y == 1\n")
@@ -97,11 +96,3 @@ def test_at_rejects_what_matches_nothing(tmp_path: Path, pattern: str) -> None:
     code, _, err = run("power", "--samples", "10", "--at", pattern, write(tmp_path, FAN))
     assert code == 2 and "--at" in err
 
-
-def test_plot_without_matplotlib_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
-    code, _, err = run("power", "--samples", "10", "--plot", str(tmp_path / "p.png"), write(tmp_path, FAN))
-    assert code == 3
-    assert "--plot needs matplotlib" in err and "pip install 'corrigo[plot]'" in err and "internal" not in err
