@@ -43,6 +43,9 @@ _RULES: dict[str, tuple[str, str]] = {
     "power_seeking": ("optimal policies do not seek power",
                       "power_seeking ~ x: how much more POWER (Turner et al.) optimal policies hold than a "
                       "uniformly random policy."),
+    "optimality_probability": ("how often the world makes given actions optimal",
+                               "optimality_probability(at, actions) ~ p: the largest share, over the states where "
+                               "'at' holds, of random objectives for which one of the actions is optimal."),
 }
 _SPEC_ERROR = "spec-error"
 _LEVEL = {Verdict.FAILS: "error", Verdict.INCONCLUSIVE: "warning"}
