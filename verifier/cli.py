@@ -233,27 +233,32 @@ def _verify_options(command: F) -> F:
 @main.command("verify")
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
 @_verify_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="The report format (on stdout).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+              default="text", show_default=True,
+              help="The report format; sarif and junit also report spec errors, located, for CI.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
-                   max_states: int | None, output_format: str) -> None:
+                   max_states: int | None, output_format: str, output: str) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
-    from verifier.reports import render_markdown, render_text, to_json
+    from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.verification import verify
 
     overrides = _parse_defines(defines)
-    color = _stdout_is_tty()
-    reports, code = [], EXIT_OK
+    color = output == "-" and _stdout_is_tty()
+    reports, errors, code = [], [], EXIT_OK
     for path in specs:
         try:
             report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states)
         except SpecError as error:
             click.echo(error.render(), err=True)
+            errors.append((path, error))
             code = max(code, EXIT_SPEC_ERROR)
             continue
         except CorrigoError as error:
             click.echo(f"{path}: error: {error}", err=True)
+            errors.append((path, error))
             code = max(code, EXIT_INTERNAL)
             continue
         reports.append(report)
@@ -261,14 +266,33 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
             code = max(code, EXIT_FAILED)
     if output_format == "json":
         documents = [to_json(report) for report in reports]
-        click.echo(json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
-                              sort_keys=True))
+        text = json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
+                          sort_keys=True) + "\n"
+    elif output_format == "sarif":
+        text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"
+    elif output_format == "junit":
+        text = to_junit(reports, errors)
     elif output_format == "markdown":
-        click.echo("\n".join(render_markdown(report) for report in reports), nl=False)
+        text = "\n".join(render_markdown(report) for report in reports)
     else:
-        for report in reports:
-            click.echo(render_text(report, color=color), nl=False)
+        text = "".join(render_text(report, color=color) for report in reports)
+    _write_output(output, text)
     sys.exit(code)
+
+
+def _write_output(output: str, text: str) -> None:
+    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written report)."""
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
 
 
 @main.command("explain")
