@@ -320,5 +320,5 @@ def options_decision(context: Context) -> tuple[Trace, Attribution, str] | None:
     steps = path.trace.steps
     trace = Trace(steps[:-1] + (Step(steps[-1].state, chosen, None),), path.trace.probability)
     said = (f"at ({model.describe(path.end)}) the optimal '{chosen}' keeps {n_most} reachable cycle(s) open, "
-            f"'{other}' {n_fewest} (bottom strongly connected components of the world; terminal states count)")
+            f"'{other}' {n_fewest}")
     return trace, attribute(model, context.solution, most, fewest), said
