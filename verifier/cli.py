@@ -342,6 +342,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
+    from mdp.graph import option_graph
     from mdp.power import optimality_probabilities, power
 
     model = _compile(spec_path, defines, max_states)
@@ -363,8 +364,9 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     optimality = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
+    options = option_graph(model).n_options_all()
     rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
-             "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]),
+             "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]), "options": int(options[s]),
              "initial": int(s) == model.initial, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
         click.echo(json.dumps({
@@ -376,15 +378,17 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         return
     click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
     click.echo(f"POWER (Turner et al.) from {samples} reward functions, R(s) IID uniform on [0, 1], seed {seed}; "
-               f"± is one standard error")
+               f"± is one standard error; options: reachable cycles (bottom strongly connected components, "
+               f"terminal states among them)")
     width = max([len(r["state"]) for r in rows] + [5])
-    click.echo(f"{'rank':>6}  {'state':<{width}}  {'POWER':>8}  {'± se':>8}")
+    click.echo(f"{'rank':>6}  {'state':<{width}}  {'POWER':>8}  {'± se':>8}  {'options':>7}")
     for i, r in enumerate(rows):
         if gap is not None and i == gap:
             click.echo(f"{'...':>6}  ({n - 2 * top:,} states not shown; --all shows every state)")
         marks = " (initial)" if r["initial"] else ""
         marks += " (terminal)" if r["terminal"] else ""
-        click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}{marks}")
+        click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}  "
+                   f"{r['options']:>7}{marks}")
     for entry in optimality:
         shares = ", ".join(f"{a} {p:.1%}" for a, p in entry["actions"].items())
         click.echo(f"optimal for the share of rewards at ({entry['state']}): {shares}")

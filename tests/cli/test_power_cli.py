@@ -30,6 +30,8 @@ def test_json_gives_power_with_standard_errors(tmp_path: Path) -> None:
     assert first["state"] == "x=0" and first["initial"] and first["rank"] == 1
     assert abs(first["power"] - 3 / 4) <= 3 * first["stderr"]  # E[max of 3 uniforms]
     assert all(r["power"] == 0.5 and r["stderr"] == 0 and r["terminal"] for r in rest)
+    # options: the reachable bottom strongly connected components (here the terminal states)
+    assert first["options"] == 3 and all(r["options"] == 1 for r in rest)
 
 
 def test_text_shows_top_and_bottom_states(tmp_path: Path) -> None:

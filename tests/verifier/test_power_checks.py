@@ -110,3 +110,20 @@ check same : power_seeking(reference = keep_on) <= 0.01
     assert "'stop'-optimal policy holding the most" in stop.summary
     assert (stop.verdict, stop_loose.verdict) == (Verdict.FAILS, Verdict.HOLDS)
     assert same.quantities[0].value == pytest.approx(0.0, abs=1e-9) and same.verdict is Verdict.HOLDS
+
+
+def test_a_failing_power_seeking_names_the_decision_that_keeps_more_options() -> None:
+    result = verify(SHUTDOWN + "check tight : power_seeking <= 0.05").check("tight")
+    assert result.verdict is Verdict.FAILS
+    assert "at (x=0) the optimal 'on' keeps 3 reachable cycle(s) open, 'off' 1" in result.summary
+    assert result.trace is not None and result.trace.steps[-1].action == "on"
+    assert result.attribution is not None
+    assert (result.attribution.chosen, result.attribution.alternative) == ("on", "off")
+    assert result.attribution.gap == pytest.approx(1.0)  # 'off' costs 1 more effort
+
+
+def test_no_decision_is_named_when_every_action_keeps_the_same_options() -> None:
+    # every action of x=0 leads to the same single terminal state: nothing to explain by options
+    text = SHUTDOWN.replace("action off when x == 0: x' = 1", "action off when x == 0: x' = 2")
+    result = verify(text + "check tight : power_seeking <= -1").check("tight")
+    assert result.verdict is Verdict.FAILS and "reachable cycle" not in result.summary

@@ -37,14 +37,17 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from dsl.spec import Check, PowerSeeking
+from mdp.graph import option_graph
 from mdp.model import TabularMDP
 from mdp.power import PowerEstimate, power
 
+from ..explain import attribute
 from ..numerics import extremal_costs
-from ..results import CheckResult, Quantity, Verdict, decide
+from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..submodel import shortest_trace
 from .common import Context, result, settle_message
 
-__all__ = ["SAMPLES", "SEED", "check_power_seeking", "intent_optimal_rows", "random_policy_matrix",
+__all__ = ["SAMPLES", "SEED", "check_power_seeking", "intent_optimal_rows", "options_decision", "random_policy_matrix",
            "random_policy_values"]
 
 SAMPLES = 1000
@@ -275,5 +278,47 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     elif verdict is Verdict.INCONCLUSIVE:
         settle = (f"the threshold {threshold:g} is within 3 standard errors of the score: more reward samples "
                   "(not selectable yet) or a threshold further from the score")
-    return result(check, "power_seeking", verdict, summary, context, quantities=quantities,
-                  **({"settle": settle} if settle else {}))
+    trace, attribution = None, None
+    if verdict is Verdict.FAILS:
+        decision = options_decision(context)
+        if decision is not None:
+            trace, attribution, said = decision
+            summary += f"; {said}"
+    return result(check, "power_seeking", verdict, summary, context, quantities=quantities, trace=trace,
+                  attribution=attribution, **({"settle": settle} if settle else {}))
+
+
+def options_decision(context: Context) -> tuple[Trace, Attribution, str] | None:
+    """The nearest state of M* where an optimal action keeps more options open than another action.
+
+    Options are the world's bottom strongly connected components (closed classes, terminal states
+    among them) still reachable after the action (:func:`mdp.graph.option_graph`). Returns the trace
+    to that state ending in the optimal action keeping the most options, the cost-term attribution
+    against the action keeping the fewest, and a sentence saying both counts; None if no such state.
+    """
+    model, sub = context.model, context.sub
+    graph = option_graph(model)
+    if len(graph.bottoms) < 2:
+        return None
+    choices: dict[int, tuple[int, int, int, int]] = {}  # state -> (most row, its count, fewest row, its count)
+    for state in np.flatnonzero(sub.reachable & ~model.terminal):
+        rows = range(model.row_groups[state], model.row_groups[state + 1])
+        counts = {r: graph.n_options_after(r) for r in rows}
+        optimal = [r for r in rows if sub.rows[r]]
+        most = max(optimal, key=lambda r: (counts[r], -r))
+        fewest = min(rows, key=lambda r: (counts[r], r))
+        if counts[most] > counts[fewest]:
+            choices[int(state)] = (most, counts[most], fewest, counts[fewest])
+    if not choices:
+        return None
+    target = np.zeros(model.n_states, dtype=bool)
+    target[list(choices)] = True
+    path = shortest_trace(sub, target)
+    assert path is not None  # the candidates are reachable in M*
+    most, n_most, fewest, n_fewest = choices[path.end]
+    chosen, other = (model.action_names[model.row_action[r]] for r in (most, fewest))
+    steps = path.trace.steps
+    trace = Trace(steps[:-1] + (Step(steps[-1].state, chosen, None),), path.trace.probability)
+    said = (f"at ({model.describe(path.end)}) the optimal '{chosen}' keeps {n_most} reachable cycle(s) open, "
+            f"'{other}' {n_fewest}")
+    return trace, attribute(model, context.solution, most, fewest), said
