@@ -320,12 +320,43 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
 # --- power (Turner et al.'s POWER per state) ---------------------------------------------------------
 
 
+def _distribution_option(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
+    """``--distribution``: a :class:`~mdp.power.RewardDistribution`, or a usage error saying what is expected."""
+    if value is None:
+        return None
+    from mdp.power import reward_distribution
+
+    try:
+        return reward_distribution(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), context, parameter) from None
+
+
+def _load_rewards(path: str, model: Any) -> Any:
+    """``--rewards FILE``: a ``(samples, n_states)`` array from a .npy or .csv file, checked against the model."""
+    import numpy as np
+
+    from mdp.power import check_rewards
+
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".csv":
+            array = np.loadtxt(path, delimiter=",", ndmin=2)
+        else:
+            raise click.BadParameter(f"'{path}' is neither .npy nor .csv", param_hint="--rewards")
+        return check_rewards(model, array)
+    except (ValueError, OSError) as error:
+        raise click.BadParameter(f"'{path}': {error}", param_hint="--rewards") from None
+
+
 @main.command("power")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @define_option
 @max_states_option
 @click.option("--samples", type=click.IntRange(min=2), default=1000, show_default=True,
-              help="Reward functions sampled (R(s) IID uniform on [0, 1]).")
+              help="Reward functions sampled (R(s) IID from --distribution).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled rewards.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
               help="Show the K states with the most and the K with the least POWER.")
@@ -336,18 +367,34 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
 @click.option("--at", "at", multiple=True, metavar="VAR=VALUE,...",
               help="Also show the optimality probability of every action at the states that match "
                    "(e.g. --at 'x=2, pressed=true'; repeatable; at most 5 states each).")
+@click.option("--distribution", default=None, metavar="LAW", callback=_distribution_option,
+              help="IID reward distribution: uniform (the default), bernoulli(p) or beta(a, b).")
+@click.option("--rewards", "rewards_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              metavar="FILE",
+              help="Your own reward functions instead of sampled ones: a .npy or .csv file, one row per "
+                   "sample, one column per state in model order (the 'index' of --all --format json).")
 @_reports_errors
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...]) -> None:
+                  top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...],
+                  distribution: Any, rewards_path: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
     from mdp.graph import option_graph
-    from mdp.power import optimality_probabilities, power
+    from mdp.power import optimality_probabilities, power, reward_distribution
 
+    context = click.get_current_context()
+    if rewards_path is not None:
+        for name in ("distribution", "samples", "seed"):
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--rewards gives the reward functions; it excludes --{name}")
+    law = distribution or reward_distribution("uniform")
     model = _compile(spec_path, defines, max_states)
+    rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
+    if rewards is not None:
+        samples = rewards.shape[0]
     with _Progress("POWER: reward samples") as progress:
-        estimate = power(model, samples=samples, seed=seed, progress=progress)
+        estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards)
     plotted = None
     if plot_path is not None:
         from verifier.reports.power_plot import plot_power
@@ -360,7 +407,8 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
     chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
-    shares = optimality_probabilities(model, chosen, samples=samples, seed=seed) if chosen else {}
+    shares = (optimality_probabilities(model, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
+              if chosen else {})
     optimality = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
@@ -377,7 +425,9 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         }, indent=2, sort_keys=True))
         return
     click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
-    click.echo(f"POWER (Turner et al.) from {samples} reward functions, R(s) IID uniform on [0, 1], seed {seed}; "
+    drawn = (f"given in {rewards_path}" if rewards is not None else
+             f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
+    click.echo(f"POWER (Turner et al.) from {samples} reward functions, {drawn}; "
                f"± is one standard error; options: reachable cycles (bottom strongly connected components, "
                f"terminal states among them)")
     width = max([len(r["state"]) for r in rows] + [5])

@@ -55,7 +55,8 @@ def test_every_block_of_the_page_runs(page: Path, tmp_path: Path, monkeypatch: p
 
 def test_the_docs_have_blocks_of_every_kind_that_runs() -> None:
     languages = {block.language for page in PAGES for block in blocks(page)}
-    assert {"corrigo", "console", "sh"} <= languages
+    assert {"python", "corrigo", "console", "sh"} <= languages
+    assert ROOT / "docs" / "getting-started.md" in PAGES
 
 
 # --- the runner itself -----------------------------------------------------------------------------------
