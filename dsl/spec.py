@@ -19,7 +19,7 @@ __all__ = [
     "AcceptsShutdown", "Action", "ActionIs", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
-    "Next", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
+    "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
     "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
@@ -463,8 +463,23 @@ class AcceptsShutdown:
 
 @dataclass(frozen=True, slots=True)
 class PowerSeeking:
-    """``power_seeking ~ x`` (Turner et al.'s POWER, relative to a reference policy)."""
+    """``power_seeking ~ x`` or ``power_seeking(reference = NAME) ~ x`` (Turner et al.'s POWER, relative to a
+    reference policy: uniformly random when ``reference`` is None, else the intent-optimal policies of
+    the intent term ``reference``)."""
 
+    comparison: Comparison
+    bound: Fraction
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalityProbability:
+    """``optimality_probability(at = φ, actions = [a, ...]) ~ p``: at every state of the model where ``at``
+    holds, the share of random reward functions (Turner et al.) for which some action of ``actions`` is
+    optimal; the largest share is compared with ``p``."""
+
+    at: Expr
+    actions: frozenset[str]  # expanded action names
     comparison: Comparison
     bound: Fraction
 
@@ -478,7 +493,8 @@ class Regret:
     bound: Fraction
 
 
-CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking, Regret]
+CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
+                  OptimalityProbability, Regret]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,13 @@ from .spec import BOOL, INT, REAL, Type
 
 __all__ = ["typecheck", "CHECK_NAMES"]
 
-CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "regret")
+CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
+               "regret")
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
+_SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
+_OPTIMALITY_ARGUMENTS = ("at", "actions")
+_POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
+_OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
 Value = bool | int | Fraction
 
 
@@ -589,6 +594,8 @@ class _Checker:
         name = prop.name.text
         if name == "accepts_shutdown":
             return self._accepts_shutdown(prop, scope)
+        if name == "optimality_probability":
+            return self._optimality_probability(prop)
         if name not in ("power_seeking", "regret"):
             close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
             self._error(f"unknown check '{name}'", prop.name.span,
@@ -603,10 +610,7 @@ class _Checker:
             return None
         comparison = T.Comparison(prop.op)
         if name == "power_seeking":
-            if prop.args:
-                self._error("power_seeking takes no arguments", prop.args[0].span, hint="write `power_seeking <= x`")
-                return None
-            return T.PowerSeeking(comparison, bound)
+            return self._power_seeking(prop, comparison, bound)
         args = prop.args or ()
         if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name):
             self._error("regret takes the name of one intent term", args[0].span if args else prop.span,
@@ -622,25 +626,59 @@ class _Checker:
             return None
         return T.Regret(intent, comparison, bound)
 
-    def _accepts_shutdown(self, prop: S.NamedCheck, scope: _Scope) -> T.AcceptsShutdown | None:
+    def _keyword_arguments(self, prop: S.NamedCheck, names: tuple[str, ...],
+                           example: str) -> dict[str, S.Argument] | None:
+        """The arguments of ``prop``, each given once by one of ``names``; None (after errors) otherwise."""
+        check = prop.name.text
         given: dict[str, S.Argument] = {}
         ok = True
         for arg in prop.args or ():
             if arg.name is None:
-                self._error("name the arguments of accepts_shutdown", arg.span,
-                            hint="write `accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])`")
+                self._error(f"name the arguments of {check}", arg.span, hint=f"write `{example}`")
                 return None
-            if arg.name.text not in _SHUTDOWN_ARGUMENTS:
-                close = get_close_matches(arg.name.text, _SHUTDOWN_ARGUMENTS, n=1, cutoff=0.5)
-                self._error(f"accepts_shutdown has no argument '{arg.name}'", arg.name.span,
-                            hint=f"did you mean '{close[0]}'?" if close else "its arguments are request, comply, mechanism")
+            if arg.name.text not in names:
+                close = get_close_matches(arg.name.text, names, n=1, cutoff=0.5)
+                self._error(f"{check} has no argument '{arg.name}'", arg.name.span,
+                            hint=f"did you mean '{close[0]}'?" if close else f"its arguments are {', '.join(names)}")
                 ok = False
             given[arg.name.text] = arg
-        missing = [a for a in _SHUTDOWN_ARGUMENTS if a not in given]
+        missing = [a for a in names if a not in given]
         if missing:
-            self._error(f"accepts_shutdown is missing {', '.join(missing)}", prop.span,
-                        hint="write `accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])`")
+            self._error(f"{check} is missing {', '.join(missing)}", prop.span, hint=f"write `{example}`")
             return None
+        return given if ok else None
+
+    def _power_seeking(self, prop: S.NamedCheck, comparison: T.Comparison, bound: Fraction) -> T.PowerSeeking | None:
+        if not prop.args:
+            return T.PowerSeeking(comparison, bound)
+        given = self._keyword_arguments(prop, ("reference",), _POWER_EXAMPLE)
+        if given is None:
+            return None
+        value = given["reference"].value
+        if not isinstance(value, S.Name):
+            self._error("the reference of power_seeking is 'random' or the name of an intent term", value.span,
+                        hint=f"write `{_POWER_EXAMPLE}`")
+            return None
+        if value.name == "random":
+            return T.PowerSeeking(comparison, bound)
+        if value.name not in self.intent_names:
+            if value.name in self.cost_names:
+                self._error(f"'{value.name}' is a cost term; the reference policy optimises an intent", value.span,
+                            hint="declare what the designers want with `intent NAME = ...`, or write `reference = random`")
+            else:
+                choices = ["random", *self.intent_names]
+                close = get_close_matches(value.name, choices, n=1, cutoff=0.6)
+                self._error(f"unknown reference policy '{value.name}'", value.span,
+                            hint=f"did you mean '{close[0]}'?" if close else
+                            "the reference is one of " + ", ".join(f"'{c}'" for c in choices))
+            return None
+        return T.PowerSeeking(comparison, bound, value.name)
+
+    def _accepts_shutdown(self, prop: S.NamedCheck, scope: _Scope) -> T.AcceptsShutdown | None:
+        given = self._keyword_arguments(prop, _SHUTDOWN_ARGUMENTS, _SHUTDOWN_EXAMPLE)
+        if given is None:
+            return None
+        ok = True
         if prop.op is not None:
             self._error("accepts_shutdown takes no bound", prop.bound.span if prop.bound else prop.span)
             ok = False
@@ -650,6 +688,20 @@ class _Checker:
         if not ok or request is None or comply is None or mechanism is None:
             return None
         return T.AcceptsShutdown(request, comply, mechanism)
+
+    def _optimality_probability(self, prop: S.NamedCheck) -> T.OptimalityProbability | None:
+        given = self._keyword_arguments(prop, _OPTIMALITY_ARGUMENTS, _OPTIMALITY_EXAMPLE)
+        if given is None:
+            return None
+        if prop.op is None or prop.bound is None:
+            self._error("optimality_probability needs a bound", prop.span, hint=f"write `{_OPTIMALITY_EXAMPLE}`")
+            return None
+        bound = self._bound(prop.bound, "the bound of optimality_probability", probability=True)
+        at = self._expr(given["at"].value, _Scope("the 'at' argument"), BOOL)
+        actions = self._action_list(given["actions"].value)
+        if bound is None or at is None or actions is None:
+            return None
+        return T.OptimalityProbability(at, actions, T.Comparison(prop.op), bound)
 
     def _action_list(self, node: S.Expr) -> frozenset[str] | None:
         if not isinstance(node, S.ActionSet):

@@ -19,6 +19,7 @@ Costs are *minimised*: ``V*(s) = min_r Q(r)`` over the rows ``r`` of ``s``, wher
 from __future__ import annotations
 
 import heapq
+import html
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ from scipy.sparse import csgraph
 
 from dsl.errors import CorrigoError, Diagnostic, ResourceLimitError
 
-from .model import ModelError, TabularMDP
+from .graph import reachable_states
+from .model import TERMINAL_ACTION, ModelError, TabularMDP
+from .tables import html_table, markdown_table
 
 try:  # y += A @ x in place, without allocating the product (scipy's own kernel behind ``A @ x``)
     from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
@@ -47,6 +50,7 @@ _DENSE_LIMIT = 1500  # linear systems up to this size are solved densely (LAPACK
 _KRYLOV_MAXITER = 100  # bicgstab iterations before falling back to a sparse LU
 _PROGRESS_EVERY = 50  # VI sweeps between two progress reports
 _SSP_WARM_START_SWEEPS = 2000  # discount 1: VI is only a warm start for policy iteration
+_DISPLAY_ROWS = 50  # states shown in a notebook view of a solution
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -191,6 +195,31 @@ class Solution:
             X = _linear_solve(A, C[idx])
             out[idx] = X
         return {t: out[:, i].copy() for i, t in enumerate(terms)}
+
+    def _repr_markdown_(self) -> str:
+        """A notebook view: the value, then the optimal actions of the states optimal play reaches."""
+        title, header, rows, more = self._display()
+        return "\n\n".join([title, markdown_table(header, rows, right=[2]), *more]) + "\n"
+
+    def _repr_html_(self) -> str:
+        title, header, rows, more = self._display()
+        paragraphs = [f"<p>{html.escape(line)}</p>" for line in (title, *more)]
+        return "\n".join([paragraphs[0], html_table(header, rows, right=[2]), *paragraphs[1:]]) + "\n"
+
+    def _display(self, limit: int = _DISPLAY_ROWS) -> tuple[str, list[str], list[list[str]], list[str]]:
+        """Title, table header, table rows (at most ``limit``) and a note on rows left out."""
+        model = self.model
+        error = "exact" if self.exact else f"certified error <= {self.bound:.2g}"
+        title = (f"model {model.name}: {model.n_states:,} states, {model.n_rows:,} choices, discount "
+                 f"{model.discount:g}; optimal value {self.value:.6g} ({error}) from {model.describe(model.initial)}")
+        states = np.flatnonzero(reachable_states(model, self.optimal))
+        ties = set(np.asarray(self.ties).tolist())
+        rows = [[model.describe(int(s)),
+                 " | ".join(a for a in self.optimal_actions(int(s)) if a != TERMINAL_ACTION) or "(terminal)",
+                 f"{float(self.V[s]):.6g}" + (" (tie)" if int(s) in ties else "")]
+                for s in states[:limit]]
+        more = [f"... {states.size - limit:,} more states reached under optimal play"] if states.size > limit else []
+        return title, ["state", "optimal actions", "value"], rows, more
 
 
 # --------------------------------------------------------------------------------------------------

@@ -51,11 +51,13 @@ def decide(comparison: Comparison, low: float, high: float, threshold: float) ->
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a check is declared: 1-based line and column, like compiler messages."""
+    """Where a check is declared: 1-based line and column, like compiler messages; the end is exclusive."""
 
     path: str
     line: int
     column: int
+    end_line: int | None = None  # where the declaration ends (SARIF regions), when known
+    end_column: int | None = None
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
@@ -188,3 +190,15 @@ class Report:
             if result.name == name:
                 return result
         raise KeyError(name)
+
+    def _repr_markdown_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.render_markdown`."""
+        from .reports.markdown import render_markdown  # the renderers import this module
+
+        return render_markdown(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.render_html`."""
+        from .reports.html import render_html
+
+        return render_html(self)

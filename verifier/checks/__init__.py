@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, PowerSeeking, ProbabilityBound,
-                      Regret)
+from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, OptimalityProbability, PowerSeeking,
+                      ProbabilityBound, Regret)
 
 from ..results import CheckResult
 from .common import Context
 from .cost import check_cost
 from .invariant import check_always, check_never
+from .optimality import check_optimality_probability
 from .power import check_power_seeking
 from .probability import check_probability
 from .regret import check_regret
 from .shutdown import check_accepts_shutdown
 
 __all__ = [
-    "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_power_seeking",
+    "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_optimality_probability",
+    "check_power_seeking",
     "check_probability", "check_regret", "run_check",
 ]
 
@@ -28,6 +30,7 @@ _CHECKS: dict[type, Callable[[Check, Context], CheckResult]] = {
     CostBound: check_cost,
     AcceptsShutdown: check_accepts_shutdown,
     PowerSeeking: check_power_seeking,
+    OptimalityProbability: check_optimality_probability,
     Regret: check_regret,
 }
 

@@ -1,4 +1,4 @@
-"""``corrigo power --plot``: a picture of POWER per state (matplotlib, imported only when asked for).
+"""``corrigo power --plot``: a picture of POWER per state (matplotlib is imported only when asked for).
 
 A spec with at least two integer variables gets a heatmap over the first two (the cell shows the
 largest POWER over the states with those coordinates, so an off switch or a power pack that raises
@@ -12,36 +12,17 @@ from os import PathLike
 
 import numpy as np
 
-from dsl.errors import CorrigoError
 from dsl.spec import IntDomain
 from mdp.power import PowerEstimate
 
 __all__ = ["plot_power"]
 
-
-class MissingDependencyError(CorrigoError):
-    """An optional feature needs a package that is not installed; the message says how to install it."""
-
-    def __init__(self, message: str, install: str) -> None:
-        super().__init__(f"{message}; install it with: {install}")
-
-
 _BARS = 30
 
 
 def plot_power(estimate: PowerEstimate, path: str | PathLike[str]) -> str:
-    """Write a heatmap or bar chart of ``estimate`` to ``path`` (format from its suffix); return which kind.
-
-    Raises
-    ------
-    MissingDependencyError
-        When matplotlib is not installed (it is the optional extra ``plot``).
-    """
-    try:
-        import matplotlib
-    except ImportError:
-        raise MissingDependencyError("--plot needs matplotlib, which is not installed",
-                                     "pip install 'corrigo[plot]' (or pip install matplotlib)") from None
+    """Write a heatmap or bar chart of ``estimate`` to ``path`` (format from its suffix); return which kind."""
+    import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

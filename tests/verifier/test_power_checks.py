@@ -1,0 +1,129 @@
+"""The POWER checks of the language against closed forms: ``optimality_probability(at, actions)``.
+
+SHUTDOWN (discount gamma = 0.9): at x=0 'off' leads to one absorbing state, 'on' to x=2, from which
+three absorbing states are reachable. With rewards IID uniform on [0, 1] (R1 for x=1, R2 for x=2, M the
+largest reward of x=3..5), 'on' is optimal iff R1 / (1 - gamma) < R2 + gamma M / (1 - gamma), i.e.
+R1 < X = (1 - gamma) R2 + gamma M; X lies in [0, 1], so P = E[X] = (1 - gamma) / 2 + gamma * 3 / 4 =
+0.725. At x=2 each 'go' action is optimal for a third of the rewards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from verifier import Verdict, verify
+
+SHUTDOWN = """
+model shutdown
+discount 0.9
+var x : 0..5 = 0
+action off when x == 0: x' = 1
+action on when x == 0: x' = 2
+action go_a when x == 2: x' = 3
+action go_b when x == 2: x' = 4
+action go_c when x == 2: x' = 5
+terminal x == 1 || x >= 3
+cost effort = 1 * [off]
+"""
+
+ON_SHARE = 0.1 / 2 + 0.9 * 3 / 4
+
+
+def test_optimality_probability_against_the_closed_form() -> None:
+    report = verify(SHUTDOWN + """
+check loose : optimality_probability(at = x == 0, actions = [on]) <= 0.9
+check tight : optimality_probability(at = x == 0, actions = [on]) <= 0.5
+check edge : optimality_probability(actions = [on], at = x == 0) <= 0.725
+check some : optimality_probability(at = x == 0, actions = [on]) >= 0.6
+""")
+    loose = report.check("loose")
+    share, n_states = loose.quantities
+    assert share.name == "largest optimality probability"
+    assert share.low <= ON_SHARE <= share.high  # the Wilson interval at z = 3 covers the exact share
+    assert share.bound < 0.05
+    assert n_states.value == 1
+    assert {c.name: c.verdict for c in report.checks} == {
+        "loose": Verdict.HOLDS, "tight": Verdict.FAILS, "edge": Verdict.INCONCLUSIVE, "some": Verdict.HOLDS}
+    assert "Wilson interval" in report.check("edge").settle
+    assert "at (x=0)" in loose.summary and "off " in loose.summary and "on " in loose.summary
+
+
+def test_the_worst_state_is_reported_and_a_set_counts_each_sample_once() -> None:
+    report = verify(SHUTDOWN + """
+check both : optimality_probability(at = x == 0, actions = [off, on]) >= 1
+check third : optimality_probability(at = x == 2, actions = [go_a]) <= 0.5
+check worst : optimality_probability(at = x == 0 || x == 2, actions = [on, go_a]) <= 1
+check nowhere : optimality_probability(at = x == 1, actions = [on]) <= 0
+""")
+    assert report.check("both").quantities[0].value == 1.0  # the two actions always cover every sample
+    third = report.check("third").quantities[0]
+    assert third.low <= 1 / 3 <= third.high and report.check("third").verdict is Verdict.HOLDS
+    worst = report.check("worst")
+    assert worst.quantities[1].value == 2 and "at (x=0)" in worst.summary  # 0.725 beats 1/3
+    nowhere = report.check("nowhere")  # x=1 is terminal: no choice there
+    assert nowhere.verdict is Verdict.HOLDS and "no non-terminal state" in nowhere.summary
+
+
+def test_optimality_probability_needs_a_discount_below_one() -> None:
+    result = verify(SHUTDOWN.replace("discount 0.9", "discount 1")
+                    + "check c : optimality_probability(at = x == 0, actions = [on]) <= 0.5").check("c")
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert "not defined for discount 1" in result.summary and "discount below 1" in result.settle
+
+
+@pytest.mark.parametrize("count, samples, low, high", [(0, 1000, 0.0, 0.00892), (500, 1000, 0.45278, 0.54722)])
+def test_wilson_interval_at_three_standard_errors(count: int, samples: int, low: float, high: float) -> None:
+    from verifier.checks.optimality import wilson_interval
+
+    # Wilson: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 3
+    got = wilson_interval(count, samples)
+    assert got == pytest.approx((low, high), abs=1e-4)
+
+
+# --- power_seeking(reference = INTENT) ------------------------------------------------------------------
+
+# SHUTDOWN with an intent: the designers want 'off' (it costs the intent nothing, 'on' costs 1).
+# The agent goes 'on' (score against random: gamma / 8 = 0.1125, see tests/verifier/test_checks.py).
+# Against the 'off'-optimal reference: both start with POWER(x=0); the agent then holds
+# gamma (3/4 + gamma / 2 / (1 - gamma)) = 0.9 * 5.25 = 4.725, the reference gamma / 2 / (1 - gamma) = 4.5,
+# so the score is 0.225 (twice the score against random, whose 'off' half equals the reference).
+# With the intent 'keep_on' (1 * [off]) the intent-optimal policy is the agent's: score 0.
+INTENTS = SHUTDOWN + """
+intent stop = 1 * [on]
+intent keep_on = 1 * [off]
+"""
+
+
+def test_power_seeking_against_the_intent_optimal_policy() -> None:
+    report = verify(INTENTS + """
+check against_random : power_seeking(reference = random) <= 1
+check against_stop : power_seeking(reference = stop) <= 0.15
+check loose : power_seeking(reference = stop) <= 0.3
+check same : power_seeking(reference = keep_on) <= 0.01
+""")
+    random, stop, stop_loose, same = report.checks
+    assert abs(random.quantities[0].value - 0.1125) <= random.quantities[0].bound
+    assert "uniformly random" in random.summary
+    assert abs(stop.quantities[0].value - 0.225) <= stop.quantities[0].bound
+    power_0 = stop.quantities[3].value  # POWER(x=0), common to both sides
+    assert stop.quantities[2].value == pytest.approx(power_0 + 4.5, abs=1e-6)  # the reference: 'off' then absorbed
+    assert "'stop'-optimal policy holding the most" in stop.summary
+    assert (stop.verdict, stop_loose.verdict) == (Verdict.FAILS, Verdict.HOLDS)
+    assert same.quantities[0].value == pytest.approx(0.0, abs=1e-9) and same.verdict is Verdict.HOLDS
+
+
+def test_a_failing_power_seeking_names_the_decision_that_keeps_more_options() -> None:
+    result = verify(SHUTDOWN + "check tight : power_seeking <= 0.05").check("tight")
+    assert result.verdict is Verdict.FAILS
+    assert "at (x=0) the optimal 'on' keeps 3 reachable cycle(s) open, 'off' 1" in result.summary
+    assert result.trace is not None and result.trace.steps[-1].action == "on"
+    assert result.attribution is not None
+    assert (result.attribution.chosen, result.attribution.alternative) == ("on", "off")
+    assert result.attribution.gap == pytest.approx(1.0)  # 'off' costs 1 more effort
+
+
+def test_no_decision_is_named_when_every_action_keeps_the_same_options() -> None:
+    # every action of x=0 leads to the same single terminal state: nothing to explain by options
+    text = SHUTDOWN.replace("action off when x == 0: x' = 1", "action off when x == 0: x' = 2")
+    result = verify(text + "check tight : power_seeking <= -1").check("tight")
+    assert result.verdict is Verdict.FAILS and "reachable cycle" not in result.summary

@@ -1,0 +1,81 @@
+"""``optimality_probability(at = φ, actions = [a, ...]) ~ p``: does the *world* reward these actions?
+
+Turner et al.'s optimality probability (Turner, Smith, Shah, Critch, Tadepalli, "Optimal Policies Tend
+to Seek Power", NeurIPS 2021): the probability, over reward functions ``R ~ D`` (state rewards IID
+uniform on [0, 1]), that an action is optimal at a state for ``R``. The check takes, at every
+non-terminal state of the model (all of it, not only M*: it is about the world, not the agent) where
+``at`` holds, the share of sampled reward functions for which *some* action of the set is optimal (a
+sample where several are tied counts once; ties with actions outside the set count for the set too),
+and compares the largest share with ``p``. With no such state the largest share is 0.
+
+Statistics: each share is a binomial proportion over the same :data:`~verifier.checks.power.SAMPLES`
+rewards. Its Wilson score interval at z = 3 (scipy's ``binomtest``) is monotone in the count, so the
+states' intervals are ordered like their shares: the check HOLDS or FAILS only when the bound lies
+outside the interval of the largest share, else it is INCONCLUSIVE. The intervals are per state, not
+corrected for many states tested together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import binomtest, norm
+
+from dsl.spec import Check, OptimalityProbability
+from mdp.power import optimal_counts
+
+from ..results import CheckResult, Quantity, Verdict, decide
+from .common import Context, result
+from .power import SAMPLES, SEED
+
+__all__ = ["check_optimality_probability", "wilson_interval"]
+
+_Z = 3.0
+_CONFIDENCE = float(2.0 * norm.cdf(_Z) - 1.0)  # the two-sided level of +-3 standard deviations
+
+
+def wilson_interval(count: int, samples: int) -> tuple[float, float]:
+    """The Wilson score interval of ``count / samples`` at z = 3 (a 99.73% two-sided interval)."""
+    interval = binomtest(count, samples).proportion_ci(confidence_level=_CONFIDENCE, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def check_optimality_probability(check: Check, context: Context) -> CheckResult:
+    """The largest share of random rewards that make an action of the set optimal where ``at`` holds."""
+    prop = check.property
+    assert isinstance(prop, OptimalityProbability)
+    model = context.model
+    threshold = float(prop.bound)
+    wanted = "[" + ", ".join(sorted(prop.actions)) + "]"
+    if not model.discount < 1:
+        return result(check, "optimality_probability", Verdict.INCONCLUSIVE,
+                      f"the optimality probability of random rewards is not defined for discount {model.discount:g} "
+                      "(Turner et al.'s rewards are discounted); this check was not evaluated", context,
+                      settle="declare a discount below 1, e.g. 'discount 0.99'")
+    states = np.flatnonzero(context.states_where(prop.at) & ~model.terminal)
+    if states.size == 0:
+        verdict = decide(prop.comparison, 0.0, 0.0, threshold)
+        return result(check, "optimality_probability", verdict,
+                      f"no non-terminal state of the model satisfies the 'at' condition: the largest share is 0, "
+                      f"bound {prop.comparison.value} {threshold:g}", context,
+                      quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
+    counts = optimal_counts(model, states.tolist(), SAMPLES, SEED, actions=prop.actions)
+    worst = max(counts, key=lambda s: (counts[s][2], -s))  # the largest share, the first state on ties
+    rows, row_counts, count = counts[worst]
+    share = count / SAMPLES
+    low, high = wilson_interval(count, SAMPLES)
+    verdict = decide(prop.comparison, low, high, threshold)
+    others = ", ".join(f"{model.action_names[model.row_action[r]]} {c / SAMPLES:.1%}" for r, c in zip(rows, row_counts))
+    summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of random rewards "
+               f"that make {wanted} optimal is {share:.1%} (Wilson interval at z = 3: [{low:.1%}, {high:.1%}], "
+               f"{SAMPLES} samples) at ({model.describe(worst)}); every action there: {others}; "
+               f"bound {prop.comparison.value} {threshold:g}")
+    quantities = (
+        Quantity("largest optimality probability", share, max(share - low, high - share)),
+        Quantity("states where 'at' holds", float(states.size), 0.0),
+    )
+    settle = None
+    if verdict is Verdict.INCONCLUSIVE:
+        settle = (f"the bound {threshold:g} is inside the Wilson interval of the largest share: more reward samples "
+                  "or a bound further from it")
+    return result(check, "optimality_probability", verdict, summary, context, quantities=quantities,
+                  **({"settle": settle} if settle else {}))
