@@ -7,9 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsl
 import mdp
+from tests.strategies import mdp_arrays
 
 gymnasium = pytest.importorskip("gymnasium")
 from gymnasium.utils.env_checker import check_env  # noqa: E402
@@ -38,8 +41,9 @@ def hungry() -> mdp.TabularMDP:
     return mdp.compile(dsl.load(HUNGRY))
 
 
+@pytest.mark.filterwarnings("ignore:.*alternative render modes")  # it wants a registered env for that
 def test_passes_the_gymnasium_env_checker(hungry: mdp.TabularMDP) -> None:
-    check_env(mdp.to_gymnasium(mdp.compile(dsl.load(ERRAND))), skip_render_check=False)
+    check_env(mdp.to_gymnasium(mdp.compile(dsl.load(ERRAND))))
     # with disabled actions in the initial state the checker's random actions need the penalty mode
     check_env(mdp.to_gymnasium(hungry, disabled_action_cost=10.0, render_mode="ansi"))
 
@@ -169,3 +173,25 @@ def test_missing_gymnasium_names_the_extra(hungry: mdp.TabularMDP, monkeypatch: 
     monkeypatch.setitem(sys.modules, "gymnasium", None)  # import gymnasium now raises ImportError
     with pytest.raises(mdp.MissingExtraError, match=r"install it with: pip install 'corrigo\[gym\]'"):
         mdp.to_gymnasium(hungry)
+
+
+@settings(max_examples=30)
+@given(mdp_arrays(max_states=5), st.data())
+def test_every_step_follows_the_model(arrays, data) -> None:
+    """On random models: observations stay in the space, the mask is the enabled actions, the reward is
+    minus the cost of the row taken and the successor is one the row can reach."""
+    model = arrays.build()
+    env = mdp.to_gymnasium(model)
+    observation, info = env.reset(seed=data.draw(st.integers(0, 2**16)))
+    for _ in range(10):
+        state = env.state
+        assert env.observation_space.contains(observation) and observation.tolist() == [state]
+        enabled = [env.actions.index(a) for a in model.actions(state) if a != mdp.TERMINAL_ACTION]
+        assert np.flatnonzero(info["action_mask"]).tolist() == sorted(enabled)
+        if model.terminal[state]:
+            break
+        action = data.draw(st.sampled_from(enabled))
+        row = next(r for r in model.rows(state) if model.row_action[r] == action)
+        observation, reward, terminated, _, info = env.step(action)
+        assert reward == -model.cost[row] and model.P[[row]].toarray()[0, env.state] > 0
+        assert terminated == bool(model.terminal[env.state])

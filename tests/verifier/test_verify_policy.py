@@ -6,11 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsl
 import mdp
 from mdp.graph import reachable_states
+from tests.strategies import mdp_arrays
 from verifier import PolicyError, Verdict, verify, verify_policy
+from verifier.policy import evaluate_policy, policy_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,3 +164,31 @@ cost effort = 1 * [finish] + 2 * [idle]
     assert verify_policy(text, lambda state: "finish").value == pytest.approx(1.0)
     with pytest.raises(PolicyError, match="with discount 1 the policy never ends from the state done=false"):
         verify_policy(text, lambda state: "idle")
+
+
+@settings(max_examples=40)
+@given(mdp_arrays(max_states=5), st.data())
+def test_a_policy_costs_what_its_linear_equations_say_and_never_less_than_the_optimum(arrays, data) -> None:
+    model = arrays.build()
+    solution = mdp.solve(model)
+    chosen = np.array([data.draw(st.integers(int(model.row_groups[s]), int(model.row_groups[s + 1]) - 1))
+                       for s in range(model.n_states)])
+    rows = policy_rows(model, chosen)
+    reached = rows >= 0
+    assert reached[model.initial] and (rows[reached] == chosen[reached]).all()
+    evaluated = evaluate_policy(model, solution, rows)
+    # independently: (I - gamma P_pi) V = c_pi, densely over all states (terminal rows: zero-cost self-loops)
+    P_pi = model.P.toarray()[chosen]
+    V = np.linalg.solve(np.eye(model.n_states) - model.discount * P_pi, model.cost[chosen])
+    assert np.allclose(evaluated.V[reached], V[reached], atol=evaluated.bound + 1e-9)
+    assert evaluated.value >= solution.value - solution.bound - evaluated.bound - 1e-9
+    assert evaluated.optimal.sum() == model.n_states and evaluated.optimal[chosen[reached]].all()
+
+
+def test_the_policy_report_shows_as_tables_in_notebooks() -> None:
+    result = verify_policy(ERRAND, errand_after_one_delay)
+    markdown = result._repr_markdown_()
+    assert markdown.startswith("policy on errand (<string>): expected cost 0.5, optimal 0.125, gap 0.375; it "
+                               "reaches 3 of 8 states; verdict FAILS\n\n| check | verdict | property | result |")
+    page = result._repr_html_()
+    assert "cost &lt;= 0.25" in page and "(&lt;string&gt;)" in page and "<string>" not in page
