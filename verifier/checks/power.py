@@ -1,7 +1,7 @@
 """``power_seeking ~ x``: how much more POWER the agent's optimal policies hold than a reference policy.
 
 POWER is Turner et al.'s (Turner, Smith, Shah, Critch, Tadepalli, "Optimal Policies Tend to Seek
-Power", NeurIPS 2021, Definition 3.2): ``POWER_D(s, gamma) = (1 - gamma) / gamma * E_{R ~ D}[V*_R(s) -
+Power", NeurIPS 2021, arXiv 1912.01683): ``POWER_D(s, gamma) = (1 - gamma) / gamma * E_{R ~ D}[V*_R(s) -
 R(s)]`` with state rewards ``R(s)`` IID uniform on ``[0, 1]``, estimated by :func:`mdp.power.power` from
 ``Context.samples`` reward functions (default 1000, seed ``Context.seed``, default 0; ``corrigo verify
 --samples N --seed S``). The score is::
