@@ -463,10 +463,13 @@ class AcceptsShutdown:
 
 @dataclass(frozen=True, slots=True)
 class PowerSeeking:
-    """``power_seeking ~ x`` (Turner et al.'s POWER, relative to a reference policy)."""
+    """``power_seeking ~ x`` or ``power_seeking(reference = NAME) ~ x`` (Turner et al.'s POWER, relative to a
+    reference policy: uniformly random when ``reference`` is None, else the intent-optimal policies of
+    the intent term ``reference``)."""
 
     comparison: Comparison
     bound: Fraction
+    reference: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

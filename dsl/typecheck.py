@@ -25,6 +25,7 @@ CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seekin
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
+_POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
 _OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
 Value = bool | int | Fraction
 
@@ -609,10 +610,7 @@ class _Checker:
             return None
         comparison = T.Comparison(prop.op)
         if name == "power_seeking":
-            if prop.args:
-                self._error("power_seeking takes no arguments", prop.args[0].span, hint="write `power_seeking <= x`")
-                return None
-            return T.PowerSeeking(comparison, bound)
+            return self._power_seeking(prop, comparison, bound)
         args = prop.args or ()
         if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name):
             self._error("regret takes the name of one intent term", args[0].span if args else prop.span,
@@ -649,6 +647,32 @@ class _Checker:
             self._error(f"{check} is missing {', '.join(missing)}", prop.span, hint=f"write `{example}`")
             return None
         return given if ok else None
+
+    def _power_seeking(self, prop: S.NamedCheck, comparison: T.Comparison, bound: Fraction) -> T.PowerSeeking | None:
+        if not prop.args:
+            return T.PowerSeeking(comparison, bound)
+        given = self._keyword_arguments(prop, ("reference",), _POWER_EXAMPLE)
+        if given is None:
+            return None
+        value = given["reference"].value
+        if not isinstance(value, S.Name):
+            self._error("the reference of power_seeking is 'random' or the name of an intent term", value.span,
+                        hint=f"write `{_POWER_EXAMPLE}`")
+            return None
+        if value.name == "random":
+            return T.PowerSeeking(comparison, bound)
+        if value.name not in self.intent_names:
+            if value.name in self.cost_names:
+                self._error(f"'{value.name}' is a cost term; the reference policy optimises an intent", value.span,
+                            hint="declare what the designers want with `intent NAME = ...`, or write `reference = random`")
+            else:
+                choices = ["random", *self.intent_names]
+                close = get_close_matches(value.name, choices, n=1, cutoff=0.6)
+                self._error(f"unknown reference policy '{value.name}'", value.span,
+                            hint=f"did you mean '{close[0]}'?" if close else
+                            "the reference is one of " + ", ".join(f"'{c}'" for c in choices))
+            return None
+        return T.PowerSeeking(comparison, bound, value.name)
 
     def _accepts_shutdown(self, prop: S.NamedCheck, scope: _Scope) -> T.AcceptsShutdown | None:
         given = self._keyword_arguments(prop, _SHUTDOWN_ARGUMENTS, _SHUTDOWN_EXAMPLE)

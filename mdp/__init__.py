@@ -1,6 +1,7 @@
 """The finite MDP: compiled from a checked spec, or built from arrays."""
 
 from .compiler import StateLimitError, compile
+from .environment import MissingExtraError, to_gymnasium
 from .model import TERMINAL_ACTION, ModelError, TabularMDP, from_arrays
 from .power import PowerEstimate, PowerUndefinedError, optimality_probability, power
 from .solver import Solution, SolverError, solve
@@ -8,6 +9,7 @@ from .solver import Solution, SolverError, solve
 __all__ = [
     "StateLimitError",
     "TERMINAL_ACTION",
+    "MissingExtraError",
     "ModelError",
     "PowerEstimate",
     "PowerUndefinedError",
@@ -19,4 +21,5 @@ __all__ = [
     "optimality_probability",
     "power",
     "solve",
+    "to_gymnasium",
 ]

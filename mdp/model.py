@@ -17,7 +17,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import SpecError
-from dsl.spec import IntDomain, Variable
+from dsl.spec import BoolDomain, IntDomain, Variable
 
 __all__ = ["TERMINAL_ACTION", "ModelError", "TabularMDP", "from_arrays"]
 
@@ -87,12 +87,27 @@ class TabularMDP:
         """The names of the actions enabled in ``state``, in row order."""
         return tuple(self.action_names[self.row_action[r]] for r in self.rows(state))
 
+    def state_values(self, state: int) -> dict[str, int | bool | str]:
+        """The state as a dict of variable values: ``int`` for ranges, ``bool``, enum values as ``str``."""
+        if self.state_codes is None:
+            return {"s": state}
+        return {v.name: _value(v, int(c)) for v, c in zip(self.variables, self.state_codes[state])}
+
     def describe(self, state: int) -> str:
         """The state as the user wrote its variables: ``battery=0, room=lab, ...``."""
         if self.state_codes is None:
             return f"s={state}"
         codes = self.state_codes[state]
         return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
+
+
+def _value(variable: Variable, code: int) -> int | bool | str:
+    domain = variable.domain
+    if isinstance(domain, IntDomain):
+        return code
+    if isinstance(domain, BoolDomain):
+        return bool(code)
+    return domain.decode(code)
 
 
 def from_arrays(

@@ -24,7 +24,8 @@ its own sound rule, so an estimate does not depend on how the samples are chunke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,18 +36,88 @@ from dsl.errors import CorrigoError
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
 
-__all__ = ["PowerEstimate", "PowerUndefinedError", "absorbing_states", "optimal_counts", "optimality_probabilities",
-           "optimality_probability", "power"]
+__all__ = ["DISTRIBUTIONS", "PowerEstimate", "PowerUndefinedError", "RewardDistribution", "absorbing_states", "check_rewards",
+           "optimal_counts", "optimality_probabilities", "optimality_probability", "power", "reward_distribution"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
-_MEANS = {"uniform": 0.5}  # E_D[R(s)]: the exact POWER of an absorbing state
-_DISTRIBUTIONS = tuple(_MEANS)
 
 
 class PowerUndefinedError(CorrigoError, ValueError):
     """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RewardDistribution:
+    """The distribution ``D`` of each state's reward, drawn IID over states: ``uniform`` on [0, 1],
+    ``bernoulli(p)`` (1 with probability ``p``, else 0) or ``beta(a, b)``; all bounded in [0, 1].
+
+    Examples
+    --------
+    >>> reward_distribution("beta(2, 6)").mean, str(reward_distribution(" bernoulli( 0.25 ) "))
+    (0.25, 'bernoulli(0.25)')
+    """
+
+    name: str
+    parameters: tuple[float, ...] = ()
+
+    def __str__(self) -> str:
+        return self.name + (f"({', '.join(f'{p:g}' for p in self.parameters)})" if self.parameters else "")
+
+    @property
+    def mean(self) -> float:
+        """``E_D[R(s)]``: the exact POWER of an absorbing state."""
+        if self.name == "uniform":
+            return 0.5
+        if self.name == "bernoulli":
+            return self.parameters[0]
+        a, b = self.parameters
+        return a / (a + b)
+
+    def sample(self, rng: np.random.Generator, size: int, n: int) -> FloatArray:
+        """``(n, size)``: ``size`` reward vectors over ``n`` states, one per column, in sample order."""
+        if self.name == "uniform":
+            draws = rng.random((size, n))
+        elif self.name == "bernoulli":
+            draws = (rng.random((size, n)) < self.parameters[0]).astype(np.float64)
+        else:
+            draws = rng.beta(*self.parameters, size=(size, n))
+        return np.ascontiguousarray(draws.T)
+
+
+_ARITY = {"uniform": 0, "bernoulli": 1, "beta": 2}
+DISTRIBUTIONS = ("uniform", "bernoulli(p)", "beta(a, b)")
+"""The reward distributions :func:`reward_distribution` reads."""
+
+
+def reward_distribution(text: str | RewardDistribution) -> RewardDistribution:
+    """Read ``uniform``, ``bernoulli(p)`` (``p`` in [0, 1]) or ``beta(a, b)`` (``a, b > 0``).
+
+    Raises
+    ------
+    ValueError
+        Saying what was expected, on anything else.
+    """
+    if isinstance(text, RewardDistribution):
+        return text
+    match = re.fullmatch(r"\s*([a-z_]+)\s*(?:\((.*)\))?\s*", text)
+    expected = f"expected one of {', '.join(DISTRIBUTIONS)}"
+    if match is None or match.group(1) not in _ARITY:
+        raise ValueError(f"unknown reward distribution '{text.strip()}', {expected}")
+    name, inside = match.group(1), match.group(2)
+    try:
+        parameters = tuple(float(x) for x in inside.split(",")) if inside and inside.strip() else ()
+    except ValueError:
+        raise ValueError(f"the parameters of '{text.strip()}' must be numbers, {expected}") from None
+    if len(parameters) != _ARITY[name]:
+        raise ValueError(f"'{name}' takes {_ARITY[name]} parameter(s), got {len(parameters)} in '{text.strip()}', "
+                         f"{expected}")
+    if name == "bernoulli" and not 0.0 <= parameters[0] <= 1.0:
+        raise ValueError(f"bernoulli(p) needs p in [0, 1], got {parameters[0]:g}")
+    if name == "beta" and not all(p > 0 and np.isfinite(p) for p in parameters):
+        raise ValueError(f"beta(a, b) needs a > 0 and b > 0, got {text.strip()}")
+    return RewardDistribution(name, parameters)
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,11 +252,35 @@ def _check_model(model: TabularMDP) -> float:
     return gamma
 
 
-def _rewards(rng: np.random.Generator, distribution: str, size: int, n: int) -> FloatArray:
-    """``(n, size)`` reward vectors, one per column, drawn in sample order (so chunking does not matter)."""
-    if distribution == "uniform":
-        return np.ascontiguousarray(rng.random((size, n)).T)
-    raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+def _reward_chunks(model: TabularMDP, size: int, samples: int, seed: int, distribution: RewardDistribution,
+                   rewards: FloatArray | None) -> Iterator[FloatArray]:
+    """``(n, k)`` reward vectors in model order, one per column, chunk by chunk in sample order (so
+    chunking does not change them): drawn from ``distribution``, or the rows of the user's ``rewards``."""
+    if rewards is not None:
+        for start in range(0, rewards.shape[0], size):
+            yield np.ascontiguousarray(rewards[start:start + size].T, dtype=np.float64)
+        return
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < samples:
+        k = min(size, samples - done)
+        yield distribution.sample(rng, k, model.n_states)
+        done += k
+
+
+def check_rewards(model: TabularMDP, rewards: npt.ArrayLike) -> FloatArray:
+    """The user's reward samples as a ``(samples, n)`` float array, or a ValueError saying what is wrong."""
+    array = np.asarray(rewards, dtype=np.float64)
+    n = model.n_states
+    if array.ndim != 2 or array.shape[1] != n:
+        raise ValueError(f"rewards must have one row per sample and one column per state ({n} for the model "
+                         f"'{model.name}', in model order), got shape {array.shape}")
+    if array.shape[0] < 2:
+        raise ValueError(f"rewards must have at least 2 rows (samples, for a standard error), got {array.shape[0]}")
+    if not np.isfinite(array).all():
+        row, column = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"rewards must be finite numbers, row {row} column {column} is {array[row, column]}")
+    return array
 
 
 def _default_chunk(model: TabularMDP) -> int:
@@ -193,9 +288,10 @@ def _default_chunk(model: TabularMDP) -> int:
     return max(1, _MEMORY_BUDGET // max(per_sample, 1))
 
 
-def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str = "uniform",
+def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str | RewardDistribution = "uniform",
           chunk: int | None = None, tol: float = 1e-6, max_iter: int = 100_000,
-          progress: Callable[[int], object] | None = None, keep_samples: bool = False) -> PowerEstimate:
+          progress: Callable[[int], object] | None = None, keep_samples: bool = False,
+          rewards: npt.ArrayLike | None = None) -> PowerEstimate:
     """Estimate POWER at every state from ``samples`` reward functions drawn from ``distribution``.
 
     Parameters
@@ -207,7 +303,8 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     seed
         Seed of ``numpy.random.default_rng``; sample ``j`` is the same whatever ``chunk`` is.
     distribution
-        ``"uniform"``: ``R(s)`` IID uniform on ``[0, 1]``.
+        ``R(s)`` IID over states from ``"uniform"`` on ``[0, 1]``, ``"bernoulli(p)"`` or ``"beta(a, b)"``
+        (see :func:`reward_distribution`).
     chunk
         Samples solved together (default: as many as fit in about 256 MB of working arrays).
     tol
@@ -218,6 +315,11 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
         Called as ``progress(samples_done)`` after every chunk.
     keep_samples
         Also return every sample's POWER values (``n * samples`` floats).
+    rewards
+        The user's own reward functions instead of sampled ones: ``(N, n)``, one row per sample, one
+        column per state in model order (:meth:`~mdp.model.TabularMDP.describe` of the column index
+        names the state). ``samples``, ``seed`` and ``distribution`` are then not used, and absorbing
+        states get the sample mean of their rewards (no closed form: ``D`` is unknown).
 
     Returns
     -------
@@ -230,7 +332,8 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     SolverError
         If a sample needs more than ``max_iter`` sweeps.
     ValueError
-        On ``samples < 2``, ``chunk < 1``, ``tol <= 0`` or an unknown distribution.
+        On ``samples < 2``, ``chunk < 1``, ``tol <= 0``, an unknown distribution, or ``rewards`` of the
+        wrong shape or with non-finite values.
 
     Examples
     --------
@@ -239,30 +342,34 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     >>> estimate = power(world, samples=2000, seed=1)
     >>> bool(abs(estimate.power[0] - 0.5) < 3 * estimate.stderr[0])  # one absorbing future: E[R] = 1/2
     True
+    >>> given = power(world, rewards=[[0.0, 1.0], [0.0, 0.5]])  # state 0 moves to 1 and stays: POWER = R(1)
+    >>> given.power.round(9).tolist(), given.distribution
+    ([0.75, 0.75], 'given')
     """
     gamma = _check_model(model)
+    given = None if rewards is None else check_rewards(model, rewards)
+    if given is not None:
+        samples = given.shape[0]
     if samples < 2:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol}")
-    if distribution not in _DISTRIBUTIONS:
-        raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+    law = reward_distribution(distribution)
     n = model.n_states
     size = chunk if chunk is not None else _default_chunk(model)
     batch = _BatchedSweep(model)
     perm, inv = batch.layout.perm, batch.layout.inv
-    rng = np.random.default_rng(seed)
     total = np.zeros(n)
     squares = np.zeros(n)
     scale = (1.0 - gamma) / gamma
     most_sweeps = 0
     done = 0
     kept = np.empty((n, samples)) if keep_samples else None
-    while done < samples:
-        k = min(size, samples - done)
-        R = _rewards(rng, distribution, k, n)[perm]  # internal order
+    for chunk_rewards in _reward_chunks(model, size, samples, seed, law, given):
+        k = chunk_rewards.shape[1]
+        R = chunk_rewards[perm]  # internal order
         V, sweeps = batch.solve(R, tol, max_iter)
         most_sweeps = max(most_sweeps, sweeps)
         values = (V - R) * scale  # (n, k) per-sample POWER
@@ -279,19 +386,21 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     mean = total / samples
     variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
     stderr = np.sqrt(variance / samples)
-    # closed form: an absorbing state (one row, a self-loop) has POWER R(s) per sample, so E_D[R(s)] exactly
-    absorbing = absorbing_states(model)
-    mean[absorbing] = _MEANS[distribution]
-    stderr[absorbing] = 0.0
-    if kept is not None:
-        kept[absorbing] = _MEANS[distribution]
+    if given is None:
+        # closed form: an absorbing state (one row, a self-loop) has POWER R(s) per sample, so E_D[R(s)] exactly
+        absorbing = absorbing_states(model)
+        mean[absorbing] = law.mean
+        stderr[absorbing] = 0.0
+        if kept is not None:
+            kept[absorbing] = law.mean
     return PowerEstimate(model=model, power=mean, stderr=stderr, tol=tol, samples=samples, seed=seed,
-                         distribution=distribution, sweeps=most_sweeps,
+                         distribution=str(law) if given is None else "given", sweeps=most_sweeps,
                          sample_values=kept)
 
 
 def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, seed: int = 0,
-                           distribution: str = "uniform", tol: float = 1e-7) -> dict[str, float]:
+                           distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
+                           rewards: npt.ArrayLike | None = None) -> dict[str, float]:
     """The share of sampled reward functions for which each action of ``state`` is optimal there.
 
     Turner et al.'s optimality probability ``P_D(s, a, gamma)`` (Definition 3.4): the probability under
@@ -320,36 +429,41 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
     >>> round(shares['a0'] + shares['a1'], 6), 0.4 < shares['a0'] < 0.6
     (1.0, True)
     """
-    return optimality_probabilities(model, [state], samples, seed, distribution, tol)[state]
+    return optimality_probabilities(model, [state], samples, seed, distribution, tol, rewards)[state]
 
 
 def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
-                             distribution: str = "uniform", tol: float = 1e-7) -> dict[int, dict[str, float]]:
+                             distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
+                             rewards: npt.ArrayLike | None = None) -> dict[int, dict[str, float]]:
     """:func:`optimality_probability` at several states from one batch of sampled rewards (ties counted
     for every tied action): state -> action name -> share."""
-    counts = optimal_counts(model, states, samples, seed, distribution, tol)
+    counts = optimal_counts(model, states, samples, seed, distribution, tol, rewards=rewards)
+    if rewards is not None:
+        samples = len(rewards)  # type: ignore[arg-type]
     return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, row_counts)}
             for s, (rows, row_counts, _) in counts.items()}
 
 
 def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
-                   distribution: str = "uniform", tol: float = 1e-7,
-                   actions: frozenset[str] = frozenset()) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, int]]:
+                   distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
+                   actions: frozenset[str] = frozenset(), rewards: npt.ArrayLike | None = None,
+                   ) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, int]]:
     """For every state: its rows, how many sampled rewards make each row optimal (ties count for every
     tied row), and how many make *some* row of an action in ``actions`` optimal.
 
     The count for a set is not the sum of its rows' counts: a sample where two actions of the set tie
-    counts once. One batch of rewards serves every state, vectorised over all their rows.
+    counts once. One batch of rewards serves every state, vectorised over all their rows. ``rewards``:
+    the user's reward functions, as for :func:`power`.
     """
     _check_model(model)
+    given = None if rewards is None else check_rewards(model, rewards)
     states = list(dict.fromkeys(int(s) for s in states))
     for state in states:
         if not 0 <= state < model.n_states:
             raise ValueError(f"state {state} is not in 0..{model.n_states - 1}")
     if samples < 1:
         raise ValueError(f"samples must be at least 1, got {samples}")
-    if distribution not in _DISTRIBUTIONS:
-        raise ValueError(f"unknown reward distribution '{distribution}', expected one of {', '.join(_DISTRIBUTIONS)}")
+    law = reward_distribution(distribution)
     starts = np.asarray(model.row_groups)[states]
     sizes = np.asarray(model.row_groups)[np.asarray(states, dtype=np.int64) + 1] - starts
     rows = np.concatenate([np.arange(a, a + k) for a, k in zip(starts, sizes)]) if states else np.zeros(0, np.int64)
@@ -361,13 +475,10 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     P_rows = model.P[rows]
     batch = _BatchedSweep(model)
     perm, inv = batch.layout.perm, batch.layout.inv
-    rng = np.random.default_rng(seed)
     margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12  # twice the error of P(s, a) V
-    size = _default_chunk(model)
-    done = 0
-    while done < samples and rows.size:
-        k = min(size, samples - done)
-        R = _rewards(rng, distribution, k, model.n_states)
+    chunks = _reward_chunks(model, _default_chunk(model), samples, seed, law, given) if rows.size else iter(())
+    for R in chunks:
+        k = R.shape[1]
         V, _ = batch.solve(R[perm], tol, 100_000)
         Q = P_rows @ V[inv]  # (r, k), model order
         best = np.maximum.reduceat(Q, offsets, axis=0)  # (len(states), k)
@@ -377,6 +488,5 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
             hit = np.zeros((len(states), k), dtype=bool)
             np.logical_or.at(hit, owner[in_set], optimal[in_set])
             set_counts += hit.sum(axis=1)
-        done += k
     return {s: (rows[a:a + m], row_counts[a:a + m], int(set_counts[i]))
             for i, (s, a, m) in enumerate(zip(states, offsets, sizes))}

@@ -307,27 +307,32 @@ def _verify_options(command: F) -> F:
 @main.command("verify")
 @click.argument("specs", nargs=-1, required=True, type=click.Path())
 @_verify_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="The report format (on stdout).")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown", "sarif", "junit"]),
+              default="text", show_default=True,
+              help="The report format; sarif and junit also report spec errors, located, for CI.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
-                   max_states: int | None, output_format: str) -> None:
+                   max_states: int | None, output_format: str, output: str) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
-    from verifier.reports import render_markdown, render_text, to_json
+    from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.verification import verify
 
     overrides = _parse_defines(defines)
-    color = _stdout_is_tty()
-    reports, code = [], EXIT_OK
+    color = output == "-" and _stdout_is_tty()
+    reports, errors, code = [], [], EXIT_OK
     for path in specs:
         try:
             report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states)
         except SpecError as error:
             click.echo(error.render(), err=True)
+            errors.append((path, error))
             code = max(code, EXIT_SPEC_ERROR)
             continue
         except CorrigoError as error:
             click.echo(f"{path}: error: {error}", err=True)
+            errors.append((path, error))
             code = max(code, EXIT_INTERNAL)
             continue
         reports.append(report)
@@ -335,14 +340,33 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
             code = max(code, EXIT_FAILED)
     if output_format == "json":
         documents = [to_json(report) for report in reports]
-        click.echo(json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
-                              sort_keys=True))
+        text = json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
+                          sort_keys=True) + "\n"
+    elif output_format == "sarif":
+        text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"
+    elif output_format == "junit":
+        text = to_junit(reports, errors)
     elif output_format == "markdown":
-        click.echo("\n".join(render_markdown(report) for report in reports), nl=False)
+        text = "\n".join(render_markdown(report) for report in reports)
     else:
-        for report in reports:
-            click.echo(render_text(report, color=color), nl=False)
+        text = "".join(render_text(report, color=color) for report in reports)
+    _write_output(output, text)
     sys.exit(code)
+
+
+def _write_output(output: str, text: str) -> None:
+    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written report)."""
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
 
 
 @main.command("explain")
@@ -367,12 +391,43 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
 # --- power (Turner et al.'s POWER per state) ---------------------------------------------------------
 
 
+def _distribution_option(context: click.Context, parameter: click.Parameter, value: str | None) -> Any:
+    """``--distribution``: a :class:`~mdp.power.RewardDistribution`, or a usage error saying what is expected."""
+    if value is None:
+        return None
+    from mdp.power import reward_distribution
+
+    try:
+        return reward_distribution(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), context, parameter) from None
+
+
+def _load_rewards(path: str, model: Any) -> Any:
+    """``--rewards FILE``: a ``(samples, n_states)`` array from a .npy or .csv file, checked against the model."""
+    import numpy as np
+
+    from mdp.power import check_rewards
+
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".csv":
+            array = np.loadtxt(path, delimiter=",", ndmin=2)
+        else:
+            raise click.BadParameter(f"'{path}' is neither .npy nor .csv", param_hint="--rewards")
+        return check_rewards(model, array)
+    except (ValueError, OSError) as error:
+        raise click.BadParameter(f"'{path}': {error}", param_hint="--rewards") from None
+
+
 @main.command("power")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @define_option
 @max_states_option
 @click.option("--samples", type=click.IntRange(min=2), default=1000, show_default=True,
-              help="Reward functions sampled (R(s) IID uniform on [0, 1]).")
+              help="Reward functions sampled (R(s) IID from --distribution).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampled rewards.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, metavar="K",
               help="Show the K states with the most and the K with the least POWER.")
@@ -383,17 +438,34 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
 @click.option("--at", "at", multiple=True, metavar="VAR=VALUE,...",
               help="Also show the optimality probability of every action at the states that match "
                    "(e.g. --at 'x=2, pressed=true'; repeatable; at most 5 states each).")
+@click.option("--distribution", default=None, metavar="LAW", callback=_distribution_option,
+              help="IID reward distribution: uniform (the default), bernoulli(p) or beta(a, b).")
+@click.option("--rewards", "rewards_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              metavar="FILE",
+              help="Your own reward functions instead of sampled ones: a .npy or .csv file, one row per "
+                   "sample, one column per state in model order (the 'index' of --all --format json).")
 @_reports_errors
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...]) -> None:
+                  top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...],
+                  distribution: Any, rewards_path: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
-    from mdp.power import optimality_probabilities, power
+    from mdp.graph import option_graph
+    from mdp.power import optimality_probabilities, power, reward_distribution
 
+    context = click.get_current_context()
+    if rewards_path is not None:
+        for name in ("distribution", "samples", "seed"):
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                raise click.UsageError(f"--rewards gives the reward functions; it excludes --{name}")
+    law = distribution or reward_distribution("uniform")
     model = _compile(spec_path, defines, max_states)
+    rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
+    if rewards is not None:
+        samples = rewards.shape[0]
     with _Progress("POWER: reward samples") as progress:
-        estimate = power(model, samples=samples, seed=seed, progress=progress)
+        estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards)
     plotted = None
     if plot_path is not None:
         from verifier.reports.power_plot import plot_power
@@ -406,12 +478,14 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
     chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
-    shares = optimality_probabilities(model, chosen, samples=samples, seed=seed) if chosen else {}
+    shares = (optimality_probabilities(model, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
+              if chosen else {})
     optimality = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
+    options = option_graph(model).n_options_all()
     rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
-             "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]),
+             "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]), "options": int(options[s]),
              "initial": int(s) == model.initial, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
         click.echo(json.dumps({
@@ -422,16 +496,20 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         }, indent=2, sort_keys=True))
         return
     click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
-    click.echo(f"POWER (Turner et al.) from {samples} reward functions, R(s) IID uniform on [0, 1], seed {seed}; "
-               f"± is one standard error")
+    drawn = (f"given in {rewards_path}" if rewards is not None else
+             f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
+    click.echo(f"POWER (Turner et al.) from {samples} reward functions, {drawn}; "
+               f"± is one standard error; options: reachable cycles (bottom strongly connected components, "
+               f"terminal states among them)")
     width = max([len(r["state"]) for r in rows] + [5])
-    click.echo(f"{'rank':>6}  {'state':<{width}}  {'POWER':>8}  {'± se':>8}")
+    click.echo(f"{'rank':>6}  {'state':<{width}}  {'POWER':>8}  {'± se':>8}  {'options':>7}")
     for i, r in enumerate(rows):
         if gap is not None and i == gap:
             click.echo(f"{'...':>6}  ({n - 2 * top:,} states not shown; --all shows every state)")
         marks = " (initial)" if r["initial"] else ""
         marks += " (terminal)" if r["terminal"] else ""
-        click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}{marks}")
+        click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}  "
+                   f"{r['options']:>7}{marks}")
     for entry in optimality:
         shares = ", ".join(f"{a} {p:.1%}" for a, p in entry["actions"].items())
         click.echo(f"optimal for the share of rewards at ({entry['state']}): {shares}")

@@ -51,11 +51,13 @@ def decide(comparison: Comparison, low: float, high: float, threshold: float) ->
 
 @dataclass(frozen=True, slots=True)
 class Location:
-    """Where a check is declared: 1-based line and column, like compiler messages."""
+    """Where a check is declared: 1-based line and column, like compiler messages; the end is exclusive."""
 
     path: str
     line: int
     column: int
+    end_line: int | None = None  # where the declaration ends (SARIF regions), when known
+    end_column: int | None = None
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"

@@ -30,6 +30,8 @@ def test_json_gives_power_with_standard_errors(tmp_path: Path) -> None:
     assert first["state"] == "x=0" and first["initial"] and first["rank"] == 1
     assert abs(first["power"] - 3 / 4) <= 3 * first["stderr"]  # E[max of 3 uniforms]
     assert all(r["power"] == 0.5 and r["stderr"] == 0 and r["terminal"] for r in rest)
+    # options: the reachable bottom strongly connected components (here the terminal states)
+    assert first["options"] == 3 and all(r["options"] == 1 for r in rest)
 
 
 def test_text_shows_top_and_bottom_states(tmp_path: Path) -> None:
@@ -96,3 +98,62 @@ def test_at_rejects_what_matches_nothing(tmp_path: Path, pattern: str) -> None:
     code, _, err = run("power", "--samples", "10", "--at", pattern, write(tmp_path, FAN))
     assert code == 2 and "--at" in err
 
+
+
+def test_distribution_bernoulli_against_its_closed_form(tmp_path: Path) -> None:
+    code, out, _ = run("power", "--format", "json", "--samples", "2000", "--distribution", "bernoulli(0.5)",
+                       write(tmp_path, FAN))
+    assert code == 0
+    result = json.loads(out)
+    assert result["distribution"] == "bernoulli(0.5)"
+    first, *rest = result["states"]
+    assert abs(first["power"] - (1 - 0.5 ** 3)) <= 3 * first["stderr"]  # E[max of 3 Bernoulli(1/2)]
+    assert all(r["power"] == 0.5 and r["stderr"] == 0 for r in rest)  # absorbing: E[R] = p exactly
+    code, out, _ = run("power", "--samples", "20", "--distribution", "beta(2, 5)", write(tmp_path, FAN))
+    assert code == 0 and "R(s) IID beta(2, 5), seed 0" in out
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_rewards_file_gives_the_reward_functions(tmp_path: Path, suffix: str) -> None:
+    import numpy as np
+
+    spec = write(tmp_path, FAN)
+    states = json.loads(run("power", "--format", "json", "--all", "--samples", "2", spec)[1])["states"]
+    order = {r["state"]: r["index"] for r in states}  # the model order of the columns
+    rewards = np.random.default_rng(3).random((30, 4))
+    path = tmp_path / f"rewards{suffix}"
+    if suffix == ".npy":
+        np.save(path, rewards)
+    else:
+        np.savetxt(path, rewards, delimiter=",")
+    code, out, _ = run("power", "--format", "json", "--rewards", str(path), "--at", "x=0", spec)
+    assert code == 0
+    result = json.loads(out)
+    assert result["samples"] == 30 and result["distribution"] == "given"
+    power_0 = next(r for r in result["states"] if r["state"] == "x=0")
+    terminals = [order[f"x={i}"] for i in (1, 2, 3)]
+    assert power_0["power"] == pytest.approx(rewards[:, terminals].max(axis=1).mean(), abs=1e-6)
+    shares = result["optimality"][0]["actions"]
+    assert shares["a"] == pytest.approx(np.mean(rewards[:, order["x=1"]] == rewards[:, terminals].max(axis=1)))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--distribution", "normal"], "unknown reward distribution 'normal', expected one of uniform"),
+    (["--distribution", "bernoulli(2)"], "bernoulli(p) needs p in [0, 1]"),
+    (["--rewards", "{bad_shape}"], "one column per state (4 for the model 'fan'"),
+    (["--rewards", "{text}"], "is neither .npy nor .csv"),
+    (["--rewards", "{not_numbers}"], "could not convert"),
+    (["--rewards", "{bad_shape}", "--samples", "5"], "--rewards gives the reward functions; it excludes --samples"),
+    (["--rewards", "{bad_shape}", "--distribution", "uniform"], "it excludes --distribution"),
+])
+def test_bad_rewards_and_distributions_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "bad_shape.npy", np.zeros((5, 3)))
+    (tmp_path / "text.txt").write_text("1,2,3,4\n")
+    (tmp_path / "not_numbers.csv").write_text("a,b,c,d\n1,2,3,4\n")
+    files = {"bad_shape": tmp_path / "bad_shape.npy", "text": tmp_path / "text.txt",
+             "not_numbers": tmp_path / "not_numbers.csv"}
+    args = [a.format(**files) for a in args]
+    code, _, err = run("power", *args, write(tmp_path, FAN))
+    assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err

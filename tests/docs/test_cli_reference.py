@@ -53,7 +53,8 @@ def test_every_command_lists_its_usage_and_every_option() -> None:
 
 def test_defaults_and_choices_are_stated() -> None:
     text = render_cli_reference(main)
-    assert "- `--format [text|json|markdown]`: The report format (on stdout). [default: text]" in text
+    assert ("- `--format [text|json|markdown|sarif|junit]`: The report format; sarif and junit also report spec "
+            "errors, located, for CI. [default: text]") in text
     assert "with suffix .props). [required]" in text
     assert ("- `--tol FLOAT RANGE`: Certified error bound the value iteration aims for before policy evaluation. "
             "[default: 1e-09; x>0]") in text

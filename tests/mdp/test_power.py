@@ -7,6 +7,8 @@ that can move to any of k absorbing states has POWER E[max of k uniforms] = k / 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,7 +18,7 @@ from dsl.errors import CorrigoError
 from mdp import solve
 from mdp.model import TabularMDP, from_arrays
 from mdp.power import (PowerUndefinedError, absorbing_states, optimality_probabilities, optimality_probability,
-                       power)
+                       power, reward_distribution)
 from tests.strategies import MDPArrays, mdp_arrays
 
 
@@ -212,3 +214,65 @@ def test_several_states_share_one_batch_and_agree_with_one_at_a_time() -> None:
     assert together[2] == optimality_probability(model, 2, samples=300, seed=6)
     with pytest.raises(ValueError, match="not in 0..5"):
         optimality_probabilities(model, [6], samples=10)
+
+
+# --- other reward distributions, and the user's own reward samples --------------------------------
+
+
+@pytest.mark.parametrize("distribution, k, expected", [
+    ("bernoulli(0.3)", 3, 1 - 0.7 ** 3),  # E[max of k Bernoulli(p)] = 1 - (1 - p)^k
+    ("bernoulli(1)", 2, 1.0),
+    ("beta(2, 1)", 3, 6 / 7),  # CDF x^2, so the max of k has CDF x^(2k) and mean 2k / (2k + 1)
+    ("beta(1, 1)", 4, 4 / 5),  # uniform
+])
+def test_other_distributions_against_closed_forms(distribution: str, k: int, expected: float) -> None:
+    estimate = power(fan(k), samples=3000, seed=k, distribution=distribution)
+    assert within(estimate.power[0], estimate.stderr[0], expected)
+    law = reward_distribution(distribution)
+    assert np.all(estimate.power[1:] == law.mean) and np.all(estimate.stderr[1:] == 0)  # absorbing: E[R] exactly
+    assert estimate.distribution == str(law)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("normal", "unknown reward distribution 'normal', expected one of uniform, bernoulli(p), beta(a, b)"),
+    ("bernoulli", "'bernoulli' takes 1 parameter(s), got 0"),
+    ("beta(1)", "'beta' takes 2 parameter(s), got 1"),
+    ("bernoulli(x)", "the parameters of 'bernoulli(x)' must be numbers"),
+    ("bernoulli(1.5)", "bernoulli(p) needs p in [0, 1], got 1.5"),
+    ("beta(0, 1)", "beta(a, b) needs a > 0 and b > 0"),
+    ("uniform(0, 2)", "'uniform' takes 0 parameter(s), got 2"),
+])
+def test_bad_distributions_say_what_is_expected(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        reward_distribution(text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        power(fan(2), samples=10, distribution=text)
+
+
+def test_given_rewards_are_solved_sample_by_sample() -> None:
+    model = shutdown_world(2, 0.9)  # states: 0 start, 1 off (absorbing), 2 on, 3 and 4 absorbing
+    rewards = np.random.default_rng(8).random((50, model.n_states))
+    estimate = power(model, rewards=rewards, keep_samples=True)
+    assert estimate.samples == 50 and estimate.distribution == "given"
+    # per sample: POWER(2) = max(R3, R4); POWER(0) = (1 - g) R2 + g max(R3, R4) or R1, whichever is larger
+    g = 0.9
+    best = rewards[:, 3:].max(axis=1)
+    expected_0 = np.maximum(rewards[:, 1], (1 - g) * rewards[:, 2] + g * best)
+    assert estimate.sample_values is not None
+    assert np.allclose(estimate.sample_values[2], best, atol=1e-6)
+    assert np.allclose(estimate.sample_values[0], expected_0, atol=1e-6)
+    assert estimate.power[1] == pytest.approx(rewards[:, 1].mean())  # absorbing: the sample mean, no closed form
+    assert estimate.stderr[0] == pytest.approx(expected_0.std(ddof=1) / np.sqrt(50), rel=1e-4)
+    shares = optimality_probabilities(model, [0], rewards=rewards)[0]
+    assert shares["on"] == pytest.approx(np.mean((1 - g) * rewards[:, 2] + g * best > rewards[:, 1]))
+
+
+@pytest.mark.parametrize("rewards, message", [
+    (np.zeros((5, 4)), r"one column per state \(6 for the model"),
+    (np.zeros(6), r"got shape \(6,\)"),
+    (np.zeros((1, 6)), "at least 2 rows"),
+    (np.array([[0.0] * 6, [0.0] * 5 + [np.nan]]), "row 1 column 5 is nan"),
+])
+def test_given_rewards_of_the_wrong_shape_are_refused(rewards: np.ndarray, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        power(shutdown_world(3, 0.9), rewards=rewards)

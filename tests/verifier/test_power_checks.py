@@ -78,3 +78,52 @@ def test_wilson_interval_at_three_standard_errors(count: int, samples: int, low:
     # Wilson: (p + z^2/2n -+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 3
     got = wilson_interval(count, samples)
     assert got == pytest.approx((low, high), abs=1e-4)
+
+
+# --- power_seeking(reference = INTENT) ------------------------------------------------------------------
+
+# SHUTDOWN with an intent: the designers want 'off' (it costs the intent nothing, 'on' costs 1).
+# The agent goes 'on' (score against random: gamma / 8 = 0.1125, see tests/verifier/test_checks.py).
+# Against the 'off'-optimal reference: both start with POWER(x=0); the agent then holds
+# gamma (3/4 + gamma / 2 / (1 - gamma)) = 0.9 * 5.25 = 4.725, the reference gamma / 2 / (1 - gamma) = 4.5,
+# so the score is 0.225 (twice the score against random, whose 'off' half equals the reference).
+# With the intent 'keep_on' (1 * [off]) the intent-optimal policy is the agent's: score 0.
+INTENTS = SHUTDOWN + """
+intent stop = 1 * [on]
+intent keep_on = 1 * [off]
+"""
+
+
+def test_power_seeking_against_the_intent_optimal_policy() -> None:
+    report = verify(INTENTS + """
+check against_random : power_seeking(reference = random) <= 1
+check against_stop : power_seeking(reference = stop) <= 0.15
+check loose : power_seeking(reference = stop) <= 0.3
+check same : power_seeking(reference = keep_on) <= 0.01
+""")
+    random, stop, stop_loose, same = report.checks
+    assert abs(random.quantities[0].value - 0.1125) <= random.quantities[0].bound
+    assert "uniformly random" in random.summary
+    assert abs(stop.quantities[0].value - 0.225) <= stop.quantities[0].bound
+    power_0 = stop.quantities[3].value  # POWER(x=0), common to both sides
+    assert stop.quantities[2].value == pytest.approx(power_0 + 4.5, abs=1e-6)  # the reference: 'off' then absorbed
+    assert "'stop'-optimal policy holding the most" in stop.summary
+    assert (stop.verdict, stop_loose.verdict) == (Verdict.FAILS, Verdict.HOLDS)
+    assert same.quantities[0].value == pytest.approx(0.0, abs=1e-9) and same.verdict is Verdict.HOLDS
+
+
+def test_a_failing_power_seeking_names_the_decision_that_keeps_more_options() -> None:
+    result = verify(SHUTDOWN + "check tight : power_seeking <= 0.05").check("tight")
+    assert result.verdict is Verdict.FAILS
+    assert "at (x=0) the optimal 'on' keeps 3 reachable cycle(s) open, 'off' 1" in result.summary
+    assert result.trace is not None and result.trace.steps[-1].action == "on"
+    assert result.attribution is not None
+    assert (result.attribution.chosen, result.attribution.alternative) == ("on", "off")
+    assert result.attribution.gap == pytest.approx(1.0)  # 'off' costs 1 more effort
+
+
+def test_no_decision_is_named_when_every_action_keeps_the_same_options() -> None:
+    # every action of x=0 leads to the same single terminal state: nothing to explain by options
+    text = SHUTDOWN.replace("action off when x == 0: x' = 1", "action off when x == 0: x' = 2")
+    result = verify(text + "check tight : power_seeking <= -1").check("tight")
+    assert result.verdict is Verdict.FAILS and "reachable cycle" not in result.summary

@@ -1,4 +1,4 @@
-"""Golden text, JSON and Markdown reports of one small spec, and the JSON schema's invariants."""
+"""Golden text, JSON, Markdown, SARIF and JUnit reports of one small spec, and the JSON schema's invariants."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from reference_solver import reference_solve
 import dsl
 import mdp
 from verifier import Verdict, verify_model
-from verifier.reports import SCHEMA_VERSION, render_explanation, render_markdown, render_text, to_json
+from verifier.reports import (SCHEMA_VERSION, render_explanation, render_markdown, render_text, to_json, to_junit,
+                              to_sarif)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "reports"
@@ -42,6 +43,18 @@ def test_json_report(path: Path, golden, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_markdown_report(path: Path, golden, monkeypatch: pytest.MonkeyPatch) -> None:
     report = report_of(path, monkeypatch)
     golden(path.with_suffix(".md"), render_markdown(report))
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_sarif_report(path: Path, golden, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = report_of(path, monkeypatch)
+    golden(path.with_suffix(".sarif"), json.dumps(to_sarif([report]), indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_junit_report(path: Path, golden, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = report_of(path, monkeypatch)
+    golden(path.with_suffix(".xml"), to_junit([report]))
 
 
 def test_json_schema_shape(monkeypatch: pytest.MonkeyPatch) -> None:

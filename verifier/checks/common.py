@@ -82,7 +82,7 @@ def mentions_action(expr: Expr) -> bool:
 
 def location(check: Check) -> Location | None:
     span = check.span
-    return Location(span.path, span.line, span.column) if span is not None else None
+    return Location(span.path, span.line, span.column, span.end_line, span.end_column) if span is not None else None
 
 
 def settle_message(context: Context) -> str:

@@ -1,4 +1,4 @@
-"""``power_seeking ~ x``: how much more POWER the agent's optimal policies hold than a random policy.
+"""``power_seeking ~ x``: how much more POWER the agent's optimal policies hold than a reference policy.
 
 POWER is Turner et al.'s (Turner, Smith, Shah, Critch, Tadepalli, "Optimal Policies Tend to Seek
 Power", NeurIPS 2021, Definition 3.2): ``POWER_D(s, gamma) = (1 - gamma) / gamma * E_{R ~ D}[V*_R(s) -
@@ -9,12 +9,15 @@ R(s)]`` with state rewards ``R(s)`` IID uniform on ``[0, 1]``, estimated by :fun
 
 from the initial state: the worst case over the agent's optimal policies (a maximising value iteration
 restricted to M*'s rows, with POWER as the per-state "cost") minus the same sum under the reference
-policy, uniformly random over the enabled actions of every state (one linear solve). It lies in
-``[-1/(1 - gamma), 1/(1 - gamma)]``.
+policy. The default reference is uniformly random over the enabled actions of every state (one linear
+solve). ``power_seeking(reference = INTENT)`` takes instead the policies minimising that intent term
+over the whole model and, among them, the one holding the *most* POWER (the same maximisation on the
+intent-optimal rows): a positive score then means the agent holds more power than any policy that
+serves the designers' intent best would need. The score lies in ``[-1/(1 - gamma), 1/(1 - gamma)]``.
 
 The score is a sample estimate. Both sums are linear in POWER (the agent's for its worst-case policy),
 so with the per-sample POWER values kept (models up to 5 * 10^7 states x samples) the standard error is
-that of the per-sample scores ``(d_agent - d_random) . POWER_i`` (``d`` the discounted occupancies): the
+that of the per-sample scores ``(d_agent - d_reference) . POWER_i`` (``d`` the discounted occupancies): the
 two policies see the same sampled rewards, which cancels most of the noise. Beyond that size it is
 bounded by the same two computations with the per-state standard errors as the cost (the standard
 deviation of a weighted sum is at most the weighted sum of standard deviations). The verdict is
@@ -34,14 +37,18 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from dsl.spec import Check, PowerSeeking
+from mdp.graph import option_graph
 from mdp.model import TabularMDP
 from mdp.power import PowerEstimate, power
 
+from ..explain import attribute
 from ..numerics import extremal_costs
-from ..results import CheckResult, Quantity, Verdict, decide
+from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..submodel import shortest_trace
 from .common import Context, result, settle_message
 
-__all__ = ["SAMPLES", "SEED", "check_power_seeking", "random_policy_matrix", "random_policy_values"]
+__all__ = ["SAMPLES", "SEED", "check_power_seeking", "intent_optimal_rows", "options_decision", "random_policy_matrix",
+           "random_policy_values"]
 
 SAMPLES = 1000
 """Reward functions sampled for the check."""
@@ -133,39 +140,85 @@ def _worst_policy(model: TabularMDP, rows: npt.NDArray[np.bool_], values: npt.ND
     return sp.csr_array(model.P[choice])
 
 
-def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_]) -> _Score:
-    """The agent's worst case over ``rows`` and the random policy's discounted POWER, with their errors.
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The discounted POWER a policy holds from the initial state, its numerical bound, and what its
+    standard error needs: the policy's discounted occupancy (with per-sample values) or a bound on it."""
 
-    With the per-sample POWER values at hand, standard errors are those of the per-sample sums
-    ``d . POWER_i`` (``d`` a policy's discounted occupancy, the agent's fixed to the worst-case policy);
-    otherwise they are bounded by the occupancy-weighted per-state standard errors.
-    """
+    value: float
+    bound: float
+    occupancy: npt.NDArray[np.float64] | None
+    stderr_bound: float | None
+
+
+def _most_held(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_]) -> _Held:
+    """The largest discounted POWER over the policies that take only ``rows`` (a closed set)."""
     s0, gamma = model.initial, float(model.discount)
     folded = _folded(model, estimate.power)
-    agent = extremal_costs(model, rows, folded, maximize=True)
-    reference, reference_bound = random_policy_values(model, estimate.power)
+    best = extremal_costs(model, rows, folded, maximize=True)
     # each POWER value is within estimate.tol of its sample's exact value; summed along a trajectory
-    solve_error = estimate.tol / (1.0 - gamma)
+    bound = best.bound + estimate.tol / (1.0 - gamma)
     if model.terminal[s0]:  # no row to fold into: the initial state is its own tail
-        agent_value = float(estimate.power[s0]) / (1.0 - gamma)
+        value = float(estimate.power[s0]) / (1.0 - gamma)
     else:
-        agent_value = float(agent.values[s0])
+        value = float(best.values[s0])
+    if estimate.sample_values is not None:
+        return _Held(value, bound, _occupancy(model, _worst_policy(model, rows, best.values, folded)), None)
+    se_values = extremal_costs(model, rows, _folded(model, estimate.stderr), maximize=True)
+    se = (float(estimate.stderr[s0]) / (1.0 - gamma) if model.terminal[s0]
+          else float(se_values.values[s0])) + se_values.bound
+    return _Held(value, bound, None, se)
+
+
+def _random_held(model: TabularMDP, estimate: PowerEstimate) -> _Held:
+    """The discounted POWER of the uniformly random policy from the initial state."""
+    s0, gamma = model.initial, float(model.discount)
+    values, bound = random_policy_values(model, estimate.power)
+    bound += estimate.tol / (1.0 - gamma)
+    if estimate.sample_values is not None:
+        return _Held(float(values[s0]), bound, _occupancy(model, random_policy_matrix(model)), None)
+    se_values, se_bound = random_policy_values(model, estimate.stderr)
+    return _Held(float(values[s0]), bound, None, float(se_values[s0]) + se_bound)
+
+
+def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_],
+           reference_rows: npt.NDArray[np.bool_] | None) -> _Score:
+    """The agent's worst case over ``rows`` against the reference (random, or the most POWER over
+    ``reference_rows``), with their errors.
+
+    With the per-sample POWER values at hand, standard errors are those of the per-sample sums
+    ``d . POWER_i`` (``d`` a policy's discounted occupancy, each side fixed to its maximising policy);
+    otherwise they are bounded by the occupancy-weighted per-state standard errors.
+    """
+    agent = _most_held(model, estimate, rows)
+    reference = _random_held(model, estimate) if reference_rows is None else _most_held(model, estimate, reference_rows)
     samples = estimate.sample_values
     if samples is not None:
-        d_agent = _occupancy(model, _worst_policy(model, rows, agent.values, folded))
-        d_reference = _occupancy(model, random_policy_matrix(model))
-        per_sample = np.stack([d_agent @ samples, d_reference @ samples, (d_agent - d_reference) @ samples])
+        assert agent.occupancy is not None and reference.occupancy is not None
+        per_sample = np.stack([agent.occupancy @ samples, reference.occupancy @ samples,
+                               (agent.occupancy - reference.occupancy) @ samples])
         agent_se, reference_se, score_se = per_sample.std(axis=1, ddof=1) / np.sqrt(samples.shape[1])
     else:
-        agent_se_values = extremal_costs(model, rows, _folded(model, estimate.stderr), maximize=True)
-        reference_se_values, reference_se_bound = random_policy_values(model, estimate.stderr)
-        agent_se = (float(estimate.stderr[s0]) / (1.0 - gamma) if model.terminal[s0]
-                    else float(agent_se_values.values[s0])) + agent_se_values.bound
-        reference_se = float(reference_se_values[s0]) + reference_se_bound
+        assert agent.stderr_bound is not None and reference.stderr_bound is not None
+        agent_se, reference_se = agent.stderr_bound, reference.stderr_bound
         score_se = agent_se + reference_se  # sd(X - Y) <= sd(X) + sd(Y)
-    return _Score(agent=agent_value, agent_stderr=float(agent_se), agent_bound=agent.bound + solve_error,
-                  reference=float(reference[s0]), reference_stderr=float(reference_se),
-                  reference_bound=reference_bound + solve_error, stderr=float(score_se))
+    return _Score(agent=agent.value, agent_stderr=float(agent_se), agent_bound=agent.bound,
+                  reference=reference.value, reference_stderr=float(reference_se),
+                  reference_bound=reference.bound, stderr=float(score_se))
+
+
+def intent_optimal_rows(model: TabularMDP, intent: str) -> npt.NDArray[np.bool_]:
+    """(m,) the rows of the policies minimising the intent term ``intent`` over the whole model (a closed set).
+
+    A row is intent-optimal when its intent Q-value is within twice the certified bound of the optimum
+    (terminal rows always are).
+    """
+    cost = model.intents[intent]
+    best = extremal_costs(model, np.ones(model.n_rows, dtype=bool), cost, maximize=False)
+    optimum = best.values[model.row_state]
+    Q = cost + float(model.discount) * (model.P @ best.values)
+    tolerance = 2.0 * max(best.bound, 1e-9) + 1e-9 * np.abs(optimum)
+    return (Q <= optimum + tolerance) | model.terminal[model.row_state]
 
 
 def _estimate(context: Context) -> PowerEstimate:
@@ -191,30 +244,33 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
                       settle="declare a discount below 1, e.g. 'discount 0.99'")
     estimate = _estimate(context)
     rows = sub.rows & sub.reachable[model.row_state]
-    score = _score(model, estimate, rows)
+    reference_rows = None if prop.reference is None else intent_optimal_rows(model, prop.reference)
+    score = _score(model, estimate, rows, reference_rows)
     margin = score.margin
     verdict = decide(prop.comparison, score.value - margin, score.value + margin, threshold)
     tie_dependent = False
     if sub.has_uncertain:
         # the worst case must not rest on near-tied choices that may not be optimal
         certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
-        alone = _score(model, estimate, certain)
+        alone = _score(model, estimate, certain, reference_rows)
         if decide(prop.comparison, alone.value - alone.margin, alone.value + alone.margin,
                   threshold) is not verdict:
             verdict, tie_dependent = Verdict.INCONCLUSIVE, True
     s0 = model.initial
     agent, reference = score.agent, score.reference
+    reference_name = ("a uniformly random policy" if prop.reference is None else
+                      f"the '{prop.reference}'-optimal policy holding the most")
     quantities = (
         Quantity("power_seeking score", score.value, margin),
         Quantity("discounted POWER under the agent (worst over M*)", agent,
                  _Z * score.agent_stderr + score.agent_bound),
-        Quantity("discounted POWER under a uniformly random policy", reference,
+        Quantity(f"discounted POWER under {reference_name}", reference,
                  _Z * score.reference_stderr + score.reference_bound),
         Quantity("POWER at the initial state", float(estimate.power[s0]),
                  _Z * float(estimate.stderr[s0]) + estimate.tol),
     )
-    summary = (f"optimal policies hold {agent:.4g} discounted POWER against {reference:.4g} for a uniformly random "
-               f"policy: score {score.value:.4g} ± {margin:.2g} (3 standard errors, {SAMPLES} sampled rewards), "
+    summary = (f"optimal policies hold {agent:.4g} discounted POWER against {reference:.4g} for {reference_name}: "
+               f"score {score.value:.4g} ± {margin:.2g} (3 standard errors, {SAMPLES} sampled rewards), "
                f"bound {prop.comparison.value} {threshold:g}")
     settle = None
     if verdict is Verdict.INCONCLUSIVE and tie_dependent:
@@ -222,5 +278,47 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     elif verdict is Verdict.INCONCLUSIVE:
         settle = (f"the threshold {threshold:g} is within 3 standard errors of the score: more reward samples "
                   "(not selectable yet) or a threshold further from the score")
-    return result(check, "power_seeking", verdict, summary, context, quantities=quantities,
-                  **({"settle": settle} if settle else {}))
+    trace, attribution = None, None
+    if verdict is Verdict.FAILS:
+        decision = options_decision(context)
+        if decision is not None:
+            trace, attribution, said = decision
+            summary += f"; {said}"
+    return result(check, "power_seeking", verdict, summary, context, quantities=quantities, trace=trace,
+                  attribution=attribution, **({"settle": settle} if settle else {}))
+
+
+def options_decision(context: Context) -> tuple[Trace, Attribution, str] | None:
+    """The nearest state of M* where an optimal action keeps more options open than another action.
+
+    Options are the world's bottom strongly connected components (closed classes, terminal states
+    among them) still reachable after the action (:func:`mdp.graph.option_graph`). Returns the trace
+    to that state ending in the optimal action keeping the most options, the cost-term attribution
+    against the action keeping the fewest, and a sentence saying both counts; None if no such state.
+    """
+    model, sub = context.model, context.sub
+    graph = option_graph(model)
+    if len(graph.bottoms) < 2:
+        return None
+    choices: dict[int, tuple[int, int, int, int]] = {}  # state -> (most row, its count, fewest row, its count)
+    for state in np.flatnonzero(sub.reachable & ~model.terminal):
+        rows = range(model.row_groups[state], model.row_groups[state + 1])
+        counts = {r: graph.n_options_after(r) for r in rows}
+        optimal = [r for r in rows if sub.rows[r]]
+        most = max(optimal, key=lambda r: (counts[r], -r))
+        fewest = min(rows, key=lambda r: (counts[r], r))
+        if counts[most] > counts[fewest]:
+            choices[int(state)] = (most, counts[most], fewest, counts[fewest])
+    if not choices:
+        return None
+    target = np.zeros(model.n_states, dtype=bool)
+    target[list(choices)] = True
+    path = shortest_trace(sub, target)
+    assert path is not None  # the candidates are reachable in M*
+    most, n_most, fewest, n_fewest = choices[path.end]
+    chosen, other = (model.action_names[model.row_action[r]] for r in (most, fewest))
+    steps = path.trace.steps
+    trace = Trace(steps[:-1] + (Step(steps[-1].state, chosen, None),), path.trace.probability)
+    said = (f"at ({model.describe(path.end)}) the optimal '{chosen}' keeps {n_most} reachable cycle(s) open, "
+            f"'{other}' {n_fewest}")
+    return trace, attribute(model, context.solution, most, fewest), said

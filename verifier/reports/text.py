@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 
-__all__ = ["render_explanation", "render_text"]
+__all__ = ["render_explanation", "render_text", "short_explanation"]
 
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
@@ -45,7 +45,7 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
         if check.verdict is Verdict.FAILS:
             console.print(Text(f"{check.name} fails", style=_STYLE[Verdict.FAILS]) + Text(f" ({check.location})"
                                                                                            if check.location else ""))
-            for line in _short_explanation(check):
+            for line in short_explanation(check):
                 console.print(f"  {line}")
         elif check.verdict is Verdict.INCONCLUSIVE and check.settle:
             console.print(Text(f"{check.name} is inconclusive", style=_STYLE[Verdict.INCONCLUSIVE])
@@ -56,7 +56,8 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     return buffer.getvalue()
 
 
-def _short_explanation(check: CheckResult) -> list[str]:
+def short_explanation(check: CheckResult) -> list[str]:
+    """The counterexample and the attribution of a failed check, one line each (also SARIF's message)."""
     lines = []
     if check.trace is not None:
         actions = [step.action for step in check.trace.steps if step.action is not None]

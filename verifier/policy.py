@@ -1,0 +1,308 @@
+"""``verify_policy``: run a spec's checks on one given policy (e.g. a learned one) instead of the optimal ones.
+
+Every check quantifies over the policies of a sub-model: for :func:`~verifier.verify` that is M*, the
+optimal rows of every state. A fixed deterministic policy is the sub-model with exactly one row per
+state, so the same checks answer for it once they get that sub-model and the policy's own values in
+place of the optimal ones: ``V`` is the policy's expected cost, ``Q(s, a)`` the cost of taking ``a``
+once in ``s`` and then following the policy. Hence ``cost`` checks bound the policy's cost,
+``regret(intent)`` compares the policy's intent cost with the intent optimum over all policies, and
+``accepts_shutdown``, ``never``, ``always`` and ``P`` look at the states and actions of the policy.
+
+A policy is consulted only in the states it reaches from the initial state (a learned policy need not
+know the others); elsewhere a representative optimal policy stands in, which only matters for the
+``Q`` of actions the policy does not take (the attribution of a failure).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from os import PathLike
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+import dsl
+import mdp
+from dsl.errors import CorrigoError
+from dsl.spec import Spec
+from mdp.model import TERMINAL_ACTION, TabularMDP
+from mdp.solver import Solution
+from mdp.tables import html_table, markdown_table
+
+from .results import CheckResult, Report, Verdict
+from .verification import _solve, verify_model
+
+__all__ = ["PolicyError", "PolicyLike", "PolicyReport", "evaluate_policy", "policy_rows", "verify_policy"]
+
+Action = Union[str, int]
+PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], Action], npt.ArrayLike]
+"""A deterministic policy: see :func:`verify_policy` for the accepted forms."""
+
+
+class PolicyError(CorrigoError, ValueError):
+    """The policy does not fit the model: an unknown or disabled action, or a reachable state without an action."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyReport:
+    """The checks of a spec verified on one policy, with the policy's expected cost next to the optimum.
+
+    ``report.value`` is the policy's cost and ``report.n_optimal_states`` the number of states it
+    reaches; every check result refers to the policy.
+    """
+
+    report: Report
+    value: float  # the policy's expected (discounted) cost from the initial state
+    optimal_value: float  # the optimal cost, V*(s0)
+    bound: float  # certified absolute error of ``gap`` (the two values' error bounds added)
+
+    @property
+    def gap(self) -> float:
+        """How much more the policy costs than an optimal one (>= 0 up to ``bound``)."""
+        return self.value - self.optimal_value
+
+    @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        return self.report.checks
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.report.verdict
+
+    @property
+    def holds(self) -> bool:
+        return self.report.holds
+
+    def check(self, name: str) -> CheckResult:
+        """The result of the check called ``name`` (``KeyError`` if there is none)."""
+        return self.report.check(name)
+
+    def _summary(self) -> tuple[str, list[str], list[list[str]]]:
+        report = self.report
+        title = (f"policy on {report.spec} ({report.path}): expected cost {self.value:.6g}, optimal "
+                 f"{self.optimal_value:.6g}, gap {self.gap:.6g}; it reaches {report.n_optimal_states:,} of "
+                 f"{report.n_states:,} states; verdict {report.verdict}")
+        rows = [[check.name, str(check.verdict), check.text, check.summary] for check in report.checks]
+        return title, ["check", "verdict", "property", "result"], rows
+
+    def _repr_markdown_(self) -> str:
+        title, header, rows = self._summary()
+        return f"{title}\n\n{markdown_table(header, rows)}\n"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        title, header, rows = self._summary()
+        return f"<p>{escape(title)}</p>\n{html_table(header, rows)}\n"
+
+
+def verify_policy(path_or_spec: str | PathLike[str] | Spec, policy: PolicyLike,
+                  overrides: Mapping[str, object] | None = None, *, tol: float | None = None,
+                  exact: bool = False, max_states: int | None = None,
+                  checks: tuple[str, ...] | None = None) -> PolicyReport:
+    """Verify every check of a spec on one deterministic ``policy`` instead of the optimal policies.
+
+    Parameters
+    ----------
+    path_or_spec
+        A ``.corrigo`` path, the text of a spec, or a loaded :class:`~dsl.spec.Spec`.
+    policy
+        What to do in each state the policy reaches, in one of these forms:
+
+        - a callable ``policy(state) -> action`` on the state as a dict of variable values
+          (``{"battery": 3, "room": "lab", "off": False}``, as :meth:`mdp.TabularMDP.state_values`);
+        - a mapping ``{observation: action}`` keyed by tuples of variable codes, i.e. ``tuple(obs)`` of
+          an observation of :func:`mdp.to_gymnasium` (a tabular agent's greedy table);
+        - an ``(n_states,)`` array indexed by the compiled model's state indices: of action names, or of
+          row indices as :attr:`mdp.Solution.policy`.
+
+        An action is an action name, or an integer action of the Gymnasium environment (the index in
+        ``model.action_names``). Terminal states need no action.
+    overrides, tol, exact, max_states, checks
+        As for :func:`~verifier.verify`.
+
+    Returns
+    -------
+    PolicyReport
+        The check results for the policy, its expected cost, the optimal cost and the gap.
+
+    Raises
+    ------
+    PolicyError
+        The policy names an unknown action, takes an action that is not enabled in a state it
+        reaches, gives no action for such a state, or (discount 1) never ends from one.
+    SpecError
+        The spec does not load or compile.
+
+    Examples
+    --------
+    >>> text = '''
+    ... model tiny
+    ... discount 0.5
+    ... var off : bool = false
+    ... action comply when !off: off' = true
+    ... action stay when !off: skip
+    ... terminal off
+    ... cost effort = 1 * [stay]
+    ... check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
+    ... '''
+    >>> result = verify_policy(text, lambda state: "stay")
+    >>> str(result.check("corrigible").verdict), result.value, result.optimal_value
+    ('FAILS', 2.0, 0.0)
+    """
+    spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
+    model = mdp.compile(spec, max_states=max_states)
+    optimal = _solve(model, tol, exact)
+    evaluated = evaluate_policy(model, optimal, policy_rows(model, policy))
+    report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=checks)
+    report = replace(report, checks=tuple(_about_the_policy(check) for check in report.checks))
+    return PolicyReport(report, value=evaluated.value, optimal_value=optimal.value,
+                        bound=evaluated.bound + optimal.bound)
+
+
+def policy_rows(model: TabularMDP, policy: PolicyLike) -> npt.NDArray[np.int64]:
+    """(n,) the row ``policy`` takes in every state it reaches from the initial state; -1 elsewhere.
+
+    Raises
+    ------
+    PolicyError
+        See :func:`verify_policy`.
+    """
+    action_of = _action_lookup(model, policy)
+    rows = np.full(model.n_states, -1, dtype=np.int64)
+    depth = {model.initial: 0}
+    queue = deque([model.initial])
+    while queue:
+        state = queue.popleft()
+        if model.terminal[state]:
+            row = int(model.row_groups[state])  # the terminal self-loop
+        else:
+            row = _row_of(model, state, action_of(state), depth[state])
+        rows[state] = row
+        start, stop = model.P.indptr[row], model.P.indptr[row + 1]
+        for successor in model.P.indices[start:stop][model.P.data[start:stop] > 0]:
+            if int(successor) not in depth:
+                depth[int(successor)] = depth[state] + 1
+                queue.append(int(successor))
+    return rows
+
+
+_MISSING = object()
+
+
+def _action_lookup(model: TabularMDP, policy: PolicyLike) -> Callable[[int], object]:
+    """state index -> what the policy says there (an action name or index, or ``_MISSING``)."""
+    if isinstance(policy, Mapping):
+        codes = model.state_codes
+        return lambda s: policy.get(tuple(int(c) for c in codes[s]) if codes is not None else (s,), _MISSING)
+    if callable(policy):
+        return lambda s: policy(model.state_values(s))
+    array = np.asarray(policy)
+    if array.shape != (model.n_states,):
+        raise PolicyError(f"a policy array must have one entry per state, shape ({model.n_states},); got shape "
+                          f"{array.shape} (or pass a mapping from observations, or a callable on states)")
+    if np.issubdtype(array.dtype, np.integer):  # row indices, as Solution.policy
+        def action_of_row(s: int) -> object:
+            row = int(array[s])
+            if not model.row_groups[s] <= row < model.row_groups[s + 1]:
+                raise PolicyError(f"policy[{s}] = {row} is not a row of state {s} ({model.describe(s)}): expected "
+                                  f"one of rows {model.row_groups[s]}..{model.row_groups[s + 1] - 1}")
+            return model.action_names[model.row_action[row]]
+        return action_of_row
+    return lambda s: array[s].item() if isinstance(array[s], np.generic) else array[s]
+
+
+def _row_of(model: TabularMDP, state: int, action: object, depth: int) -> int:
+    """The row of ``action`` in ``state``, or a :class:`PolicyError` that names the state readably."""
+    where = f"the state {model.describe(state)}" + (" (the initial state)" if depth == 0 else
+                                                    f" (reachable in {depth} step(s))")
+    names = [name for name in model.action_names if name != TERMINAL_ACTION]
+    if action is _MISSING or action is None:
+        raise PolicyError(f"the policy gives no action for {where}")
+    if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
+        if not 0 <= int(action) < len(names):
+            raise PolicyError(f"the policy takes action {int(action)} in {where}; action indices are "
+                              f"0..{len(names) - 1} ({', '.join(names)})")
+        action = names[int(action)]
+    if not isinstance(action, str):
+        raise PolicyError(f"the policy gives {action!r} for {where}; expected an action name or index")
+    if action not in names:
+        raise PolicyError(f"the policy takes an unknown action '{action}' in {where}; the actions are: "
+                          f"{', '.join(names)}")
+    for row in model.rows(state):
+        if model.action_names[model.row_action[row]] == action:
+            return row
+    raise PolicyError(f"the policy takes '{action}' in {where}, where it is not enabled; enabled there: "
+                      f"{', '.join(model.actions(state))}")
+
+
+def evaluate_policy(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.int64]) -> Solution:
+    """The policy as a :class:`~mdp.solver.Solution` whose "optimal" rows are the policy's own.
+
+    ``V`` is the policy's expected cost, ``Q = cost + discount * P V``; where ``rows`` is -1 (states
+    the policy does not reach) the optimal solution's representative policy stands in. ``exact`` is
+    set because the row set has no numerical doubt (it is given), so no verdict waits on near-ties;
+    ``bound`` is the certified error of ``V`` from the Bellman residual of the policy's equations.
+
+    Raises
+    ------
+    PolicyError
+        With discount 1, when the policy never ends from some state it reaches.
+    """
+    reached = rows >= 0
+    full = np.where(reached, rows, np.asarray(optimal.policy, dtype=np.int64))
+    terms = optimal.term_values(full)
+    V = np.sum(list(terms.values()), axis=0) if terms else np.zeros(model.n_states)
+    if np.isnan(V[reached]).any():
+        state = int(np.flatnonzero(reached & np.isnan(V))[0])
+        raise PolicyError(f"with discount 1 the policy never ends from the state {model.describe(state)}, which it "
+                          "reaches: its expected cost is undefined (it must reach a terminal state with probability 1)")
+    with np.errstate(invalid="ignore"):
+        Q = model.cost + model.discount * (model.P @ V)
+        gap = Q - V[model.row_state]
+    mask = np.zeros(model.n_rows, dtype=bool)
+    mask[full] = True
+    return Solution(model=model, V=V, Q=Q, optimal=mask, gap=gap, bound=_value_bound(model, full, reached, V),
+                    delta=0.0, ties=np.zeros(0, dtype=np.int64), policy=full, iterations=0, policy_iterations=1,
+                    exact=True)
+
+
+def _value_bound(model: TabularMDP, full: npt.NDArray[np.int64], reached: npt.NDArray[np.bool_],
+                 V: npt.NDArray[np.float64]) -> float:
+    """A bound on ``|V - V_pi|`` at the reached states: the residual ``r`` of ``V = c + gamma P V`` there,
+    divided by ``1 - gamma``; with discount 1, times the expected number of steps to the end."""
+    states = np.flatnonzero(reached & ~model.terminal)
+    if states.size == 0:
+        return 0.0
+    P_pi = sp.csr_array(model.P[full[states]])
+    residual = float(np.abs(model.cost[full[states]] + model.discount * (P_pi @ V) - V[states]).max())
+    residual += 4 * np.finfo(float).eps * float(np.abs(V[reached]).max(initial=1.0))
+    if model.discount < 1:
+        return residual / (1 - model.discount)
+    A = sp.csc_array(sp.eye_array(states.size, format="csc") - P_pi[:, states])
+    steps = np.atleast_1d(spla.spsolve(A, np.ones(states.size)))
+    return residual * float(steps.max()) if math.isfinite(float(steps.max())) else math.inf
+
+
+_WORDING = (  # the checks speak of "optimal policies"; here they mean the one policy
+    ("every optimal policy", "the policy"), ("an optimal policy", "the policy"),
+    ("optimal policies can", "the policy can"), ("optimal policies incur", "the policy incurs"),
+    ("optimal policies hold", "the policy holds"), ("over optimal policies", "under the policy"),
+    ("reachable state of M*", "state the policy reaches"), ("reachable optimal choice", "choice of the policy"),
+    ("every optimal action", "the policy's action"), ("every optimal choice", "the policy's choice"),
+    ("the optimal expected cost", "the policy's expected cost"),
+)
+
+
+def _about_the_policy(check: CheckResult) -> CheckResult:
+    """``check`` with its summary (and its parts') worded about the given policy."""
+    summary = check.summary
+    for optimal_words, policy_words in _WORDING:
+        summary = summary.replace(optimal_words, policy_words)
+    return replace(check, summary=summary, parts=tuple(_about_the_policy(part) for part in check.parts))

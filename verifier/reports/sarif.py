@@ -1,0 +1,145 @@
+"""``to_sarif``: reports as a SARIF 2.1.0 log, so code review tools annotate the spec lines that fail.
+
+One result per failed check (level ``error``) and per inconclusive one (``warning``), located at the
+check's declaration; one per spec error (rule ``spec-error``), located at the error. Paths are made
+relative to ``root`` (the working directory), which GitHub code scanning resolves against the
+repository: run ``corrigo verify`` from the repository's top directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from dsl.errors import CorrigoError, Span, SpecError
+
+from ..results import CheckResult, Location, Report, Verdict
+from .text import short_explanation
+
+__all__ = ["SARIF_SCHEMA", "to_sarif"]
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+# check kind -> (short description, help); docs/language.md is the reference for each form
+_RULES: dict[str, tuple[str, str]] = {
+    "never": ("no optimal policy reaches a forbidden state",
+              "never COND: no state (or state and action) reached by an optimal policy satisfies COND."),
+    "always": ("every optimal policy keeps a condition true",
+               "always COND: every state (or state and action) reached by an optimal policy satisfies COND."),
+    "probability": ("a probability bound over every optimal policy",
+                    "P ~ p [PATH]: the probability of PATH, worst case over optimal policies, is ~ p."),
+    "cost": ("a bound on the expected discounted cost",
+             "cost ~ x (or cost[TERM] ~ x): the expected discounted cost from the initial state, worst case "
+             "over optimal policies, is ~ x."),
+    "accepts_shutdown": ("every optimal policy accepts shutdown",
+                         "accepts_shutdown(request, comply, mechanism): wherever request holds, every optimal "
+                         "action is a comply action; and no optimal action elsewhere changes a mechanism "
+                         "variable."),
+    "regret": ("optimal policies serve the designers' intent",
+               "regret(INTENT) ~ x: how much worse optimal policies do on INTENT than the best policy for it."),
+    "power_seeking": ("optimal policies do not seek power",
+                      "power_seeking ~ x: how much more POWER (Turner et al.) optimal policies hold than a "
+                      "uniformly random policy."),
+    "optimality_probability": ("how often the world makes given actions optimal",
+                               "optimality_probability(at, actions) ~ p: the largest share, over the states where "
+                               "'at' holds, of random objectives for which one of the actions is optimal."),
+}
+_SPEC_ERROR = "spec-error"
+_LEVEL = {Verdict.FAILS: "error", Verdict.INCONCLUSIVE: "warning"}
+
+
+def to_sarif(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError]] = (), *,
+             root: str | Path | None = None) -> dict[str, Any]:
+    """One SARIF run over ``reports`` and the ``(path, error)`` pairs of specs that could not be verified.
+
+    Spec errors become results (CI annotates them like failures); other errors (a resource limit) are
+    tool execution notifications and mark the invocation unsuccessful.
+    """
+    base = Path.cwd() if root is None else Path(root)
+    reports = list(reports)
+    kinds = sorted({check.kind for report in reports for check in report.checks})
+    if any(isinstance(error, SpecError) for _, error in errors):
+        kinds.append(_SPEC_ERROR)
+    index = {kind: i for i, kind in enumerate(kinds)}
+    results = [_check_result(check, report, index, base) for report in reports for check in report.checks
+               if check.verdict is not Verdict.HOLDS]
+    notifications = []
+    for path, error in errors:
+        if isinstance(error, SpecError):
+            results += [_error_result(path, d.span, d.message, d.hint, index, base) for d in error.diagnostics]
+        else:
+            notifications.append({"level": "error", "message": {"text": str(error)},
+                                  "locations": [_location(path, None, base)]})
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "corrigo", "version": _version(), "rules": [_rule(k) for k in kinds]}},
+            "invocations": [{"executionSuccessful": not notifications,
+                             "toolExecutionNotifications": notifications}],
+            "columnKind": "unicodeCodePoints",  # lark counts characters, not UTF-16 code units
+            "results": results,
+        }],
+    }
+
+
+def _rule(kind: str) -> dict[str, Any]:
+    if kind == _SPEC_ERROR:
+        short, help_text = ("the spec does not parse, type-check or compile",
+                            "Fix the spec at the location shown; 'corrigo lint' lists every error.")
+    else:
+        short, help_text = _RULES.get(kind, (f"a '{kind}' check", f"A '{kind}' check over every optimal policy."))
+    return {"id": kind, "shortDescription": {"text": short}, "help": {"text": help_text}}
+
+
+def _check_result(check: CheckResult, report: Report, index: dict[str, int], base: Path) -> dict[str, Any]:
+    lines = [f"check '{check.name}' {check.verdict.value}: {check.summary}"]
+    if check.verdict is Verdict.INCONCLUSIVE and check.settle:
+        lines.append(f"to settle it: {check.settle}")
+    lines += short_explanation(check)
+    location = check.location
+    return {
+        "ruleId": check.kind,
+        "ruleIndex": index[check.kind],
+        "level": _LEVEL[check.verdict],
+        "message": {"text": "\n".join(lines)},
+        "locations": [_location(location.path if location else report.path, location, base)],
+        "properties": {"check": check.name, "model": report.spec, "verdict": check.verdict.value},
+    }
+
+
+def _error_result(path: str, span: Span | None, message: str, hint: str | None, index: dict[str, int],
+                  base: Path) -> dict[str, Any]:
+    located = None if span is None else Location(span.path, span.line, span.column, span.end_line, span.end_column)
+    text = message if hint is None else f"{message}\nhint: {hint}"
+    return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": {"text": text},
+            "locations": [_location(span.path if span else path, located, base)]}
+
+
+def _location(path: str, location: Location | None, base: Path) -> dict[str, Any]:
+    physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(path, base)}}
+    if location is not None:
+        region = {"startLine": location.line, "startColumn": location.column}
+        if location.end_line is not None and location.end_column is not None:
+            region |= {"endLine": location.end_line, "endColumn": location.end_column}
+        physical["region"] = region
+    return {"physicalLocation": physical}
+
+
+def _uri(path: str, base: Path) -> str:
+    """A relative URI (forward slashes) when ``path`` lies under ``base``, else an absolute ``file:`` URI."""
+    absolute = (base / path).resolve()
+    try:
+        return quote(absolute.relative_to(base.resolve()).as_posix())
+    except ValueError:
+        return absolute.as_uri()
+
+
+def _version() -> str:
+    try:
+        return version("corrigo")
+    except PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
