@@ -38,19 +38,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="corrigo: test ids 'path/spec.corrigo::check' of checks that fail by design (strict xfail)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve the ``corrigo_files`` globs once, before collection (a bad glob is a usage error)."""
+    files = set()
+    for pattern in config.getini("corrigo_files"):
+        try:
+            files.update(path.resolve() for path in config.rootpath.glob(pattern))
+        except (ValueError, NotImplementedError):  # empty or absolute: pathlib refuses it
+            raise pytest.UsageError(f"corrigo_files: '{pattern}' is not a glob relative to the rootdir "
+                                    f"({config.rootpath}), e.g. 'specs/*.corrigo'") from None
+    config.stash[_FILES] = frozenset(files)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CorrigoFile | None:
-    if file_path.suffix == ".corrigo" and file_path.resolve() in _opted_in(parent.config):
+    if file_path.suffix == ".corrigo" and file_path.resolve() in parent.config.stash[_FILES]:
         return CorrigoFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
     return None
-
-
-def _opted_in(config: pytest.Config) -> frozenset[Path]:
-    """The files the ``corrigo_files`` globs name (computed once per run)."""
-    if _FILES not in config.stash:
-        patterns = config.getini("corrigo_files")
-        config.stash[_FILES] = frozenset(path.resolve() for pattern in patterns
-                                         for path in config.rootpath.glob(pattern))
-    return config.stash[_FILES]
 
 
 class CheckFailed(Exception):

@@ -83,12 +83,22 @@ def _solve(model: Any, tol: float | None, exact: bool) -> Any:
 
 
 def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
-                 checks: tuple[str, ...] | None = None) -> Report:
-    """Run the checks of ``spec`` on an already compiled and solved model."""
+                 checks: tuple[str, ...] | None = None, sweep: bool = True) -> Report:
+    """Run the checks of ``spec`` on an already compiled and solved model.
+
+    ``check ... for all params`` checks are decided over the whole param box by one weight-space
+    sweep (:mod:`verifier.sweep`); with ``sweep=False`` (the sweep's own per-region calls) they are
+    evaluated at the model's weights like any other check.
+    """
     sub = optimal_submodel(solution, model)
     context = Context(spec, model, solution, sub, tol=tol, exact=exact)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     results = tuple(run_check(check, context) for check in selected)
+    if sweep and any(c.for_all_params for c in selected):
+        from .sweep import for_all_results  # the sweep calls verify_model itself
+
+        decided = for_all_results(spec, model, tuple(c for c in selected if c.for_all_params))
+        results = tuple(decided.get(r.name, r) for r in results)
     return Report(
         spec=spec.name,
         path=spec.path,

@@ -94,6 +94,16 @@ def test_nothing_is_collected_without_opting_in(pytester: pytest.Pytester) -> No
     result.stdout.no_fnmatch_line("*fine.corrigo*")
 
 
+def test_an_absolute_glob_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\ncorrigo_files = {pytester.path}/*.corrigo\n")
+    pytester.makefile(".corrigo", fine=FINE)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: corrigo_files: '{pytester.path}/*.corrigo' is not a glob relative to the "
+                                 "rootdir*"])
+    assert "Traceback" not in result.stderr.str()
+
+
 def test_expected_failures_are_strict_xfails(project: pytest.Pytester) -> None:
     project.makepyprojecttoml('[tool.pytest.ini_options]\ncorrigo_files = ["specs/robot.corrigo"]\n'
                               'corrigo_xfail = ["specs/robot.corrigo::corrigible", "specs/robot.corrigo::bounded"]\n')

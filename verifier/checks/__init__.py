@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, OptimalityProbability, PowerSeeking,
                       ProbabilityBound, Regret)
 
-from ..results import CheckResult, Verdict
+from ..results import CheckResult
 from .common import Context
 from .cost import check_cost
 from .invariant import check_always, check_never
@@ -37,20 +36,9 @@ _CHECKS: dict[type, Callable[[Check, Context], CheckResult]] = {
 
 
 def run_check(check: Check, context: Context) -> CheckResult:
-    """The result of ``check`` on the solved model in ``context``.
+    """The result of ``check`` on the solved model in ``context``, at the model's weights.
 
-    A ``check ... for all params`` is evaluated at the spec's parameter values only: a failure there is
-    a counterexample for the whole box, but holding there proves nothing about the other weights, so
-    that verdict is INCONCLUSIVE until weight-space verification (``corrigo sweep``) exists.
+    A ``check ... for all params`` is decided over the whole param box by
+    :func:`verifier.verification.verify_model`, which replaces this result with the sweep's.
     """
-    outcome = _CHECKS[type(check.property)](check, context)
-    if check.for_all_params and outcome.verdict is Verdict.HOLDS:
-        values = ", ".join(f"{p.name}={float(p.value):g}" for p in context.spec.params) or "the given values"
-        return replace(outcome, verdict=Verdict.INCONCLUSIVE,
-                       summary=f"holds at {values}; 'for all params' is not verified over the whole parameter "
-                               "box yet",
-                       settle="weight-space verification ('corrigo sweep', a later release)")
-    if check.for_all_params and outcome.verdict is Verdict.FAILS:
-        values = ", ".join(f"{p.name}={float(p.value):g}" for p in context.spec.params)
-        return replace(outcome, summary=f"{outcome.summary} (counterexample weights: {values})")
-    return outcome
+    return _CHECKS[type(check.property)](check, context)

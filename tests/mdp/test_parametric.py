@@ -1,0 +1,57 @@
+"""``mdp.parametric``: costs affine in the params, and a fixed policy's gaps affine in the weights."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dsl
+import mdp
+from mdp.parametric import parametric, policy_gaps
+
+ROBOT = Path(__file__).resolve().parents[2] / "examples" / "household_robot.corrigo"
+
+SWITCH = """
+model switch
+discount 0.5
+param w = 1 in [0, 1]
+var off : bool = false
+action comply when !off: off' = true
+action stay when !off: skip
+terminal off
+cost pleasure = -w * [stay]
+cost duty = -6/7 * [comply]
+"""
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.fractions(0, 5, max_denominator=8), st.fractions(0, 10, max_denominator=8))
+def test_the_model_at_a_weight_vector_has_the_costs_of_the_spec_compiled_there(hunger: Fraction,
+                                                                               pain: Fraction) -> None:
+    spec = dsl.load(ROBOT)
+    pm = parametric(spec, mdp.compile(spec), ["w_hunger", "w_pain"])
+    direct = mdp.compile(dsl.load(ROBOT, {"w_hunger": str(hunger), "w_pain": str(pain)}))
+    at = pm.at((hunger, pain))
+    for term in direct.costs:
+        np.testing.assert_allclose(at.costs[term], direct.costs[term], atol=1e-12)
+    for term in direct.intents:
+        np.testing.assert_allclose(at.intents[term], direct.intents[term], atol=1e-12)
+
+
+def test_the_gap_of_a_fixed_policy_is_affine_in_the_weight_with_exact_coefficients() -> None:
+    spec = dsl.load(SWITCH)
+    model = mdp.compile(spec)
+    pm = parametric(spec, model)
+    stay = np.array([r for s in range(model.n_states) for r in model.rows(s)
+                     if model.action_names[model.row_action[r]] in ("stay", "<terminal>")])
+    gaps = policy_gaps(pm, stay, exact=True)
+    comply = next(r for r in model.rows(model.initial) if model.action_names[model.row_action[r]] == "comply")
+    # V_stay = -2w; Q(comply) = -6/7: gap = -6/7 + 2w, zero at w = 3/7
+    assert gaps.exact[comply] == (Fraction(-6, 7), Fraction(2))
+    np.testing.assert_allclose(gaps.gap[comply], [-6 / 7, 2])
+    assert gaps.total_initial == (Fraction(0), Fraction(-2))
+    assert gaps.initial["cost:pleasure"] == (Fraction(0), Fraction(-2))

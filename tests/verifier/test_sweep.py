@@ -1,0 +1,157 @@
+"""``verifier.sweep``: exact regions of the param box, verdicts per region and on boundary faces."""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import dsl
+import mdp
+from mdp.parametric import parametric
+from verifier import Verdict, verify, verify_model
+from verifier.sweep import SweepError, _vertices, for_all_results, sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def switching(a: int, b: int) -> str:
+    """Stay is worth -2w (discount 1/2), complying -2a/b: they cross at w = a/b."""
+    return f"""
+model switch
+discount 0.5
+param w = 0 in [0, 4]
+var off : bool = false
+action comply when !off: off' = true
+action stay when !off: skip
+terminal off
+cost pleasure = -w * [stay]
+cost duty = -{2 * a}/{b} * [comply]
+check stops : P >= 1 [ F off ]
+"""
+
+
+@pytest.mark.parametrize("a, b", [(3, 7), (1, 3), (22, 7)])
+def test_one_param_boundary_is_the_exact_rational_switching_weight(a: int, b: int) -> None:
+    result = sweep(switching(a, b))
+    assert result.complete and result.exact
+    faces = result.faces()
+    assert [face.point for face in faces] == [(Fraction(a, b),)]
+    assert faces[0].verdict("stops") is Verdict.FAILS  # a tie with 'stay': some optimal policy never stops
+    assert result.locate((Fraction(a, b) - Fraction(1, 100),)).verdict("stops") is Verdict.HOLDS
+    assert result.locate((Fraction(a, b) + Fraction(1, 100),)).verdict("stops") is Verdict.FAILS
+    assert result.descriptions["stops"] == f"(0 <= w) & (w < {Fraction(a, b)})"
+
+
+INDIFFERENT = """
+model indifferent
+discount 0.5
+param w = 1/2 in [-1, 1]
+var off : bool = false
+action comply_left when !off: off' = true
+action comply_right when !off: off' = true
+action resist when !off: skip
+terminal off
+cost left = w * [comply_left]
+cost right = -w * [comply_right]
+check corrigible for all params : accepts_shutdown(request = !off, comply = [comply_left, comply_right], mechanism = [off])
+"""
+
+
+def test_a_check_can_fail_only_on_the_tie_boundary() -> None:
+    # at w = 0 all three actions cost 0 forever after: resisting is optimal there and nowhere else
+    result = sweep(INDIFFERENT)
+    assert [(face.point, name) for face, name in result.odd_faces()] == [((Fraction(0),), "corrigible")]
+    assert [c.verdict("corrigible") for c in result.full_cells()] == [Verdict.HOLDS, Verdict.HOLDS]
+    assert result.descriptions["corrigible"] == "(w >= -1) & (w <= 1) & Ne(w, 0)"
+    check = verify(INDIFFERENT).check("corrigible")
+    assert check.verdict is Verdict.FAILS
+    assert check.summary.startswith("fails at w=0 (on a boundary face where behaviours tie")
+
+
+THREE_WAYS = """
+model three_ways
+discount 0.5
+param w_rest = 1/4 in [0, 1]
+param w_work = 1/4 in [0, 1]
+var off : bool = false
+action comply when !off: off' = true
+action rest when !off: skip
+action work when !off: skip
+terminal off
+cost rest_pleasure = -w_rest * [rest]
+cost work_pleasure = -w_work * [work]
+cost duty = -1 * [comply]
+check stops : P >= 1 [ F off ]
+check calm : never [work]
+check cheap : cost <= -3/2
+"""
+
+
+def test_two_params_give_the_known_polygons() -> None:
+    # V = min(-1, -2 w_rest, -2 w_work): comply on [0, 1/2)^2, else the larger pleasure
+    result = sweep(THREE_WAYS)
+    assert result.complete and len(result.regions) == 3
+    params = result.params
+    polygons = sorted(sorted(_vertices(params, [c.affine for c in r.constraints])) for r in result.regions)
+    h, one, zero = Fraction(1, 2), Fraction(1), Fraction(0)
+    assert polygons == sorted([
+        sorted([(zero, zero), (h, zero), (h, h), (zero, h)]),
+        sorted([(h, zero), (one, zero), (one, one), (h, h)]),
+        sorted([(zero, h), (h, h), (one, one), (zero, one)]),
+    ])
+    assert result.descriptions["stops"] == "w_rest <= 1/2 and w_work <= 1/2"
+    # calm holds where w_work < max(1/2, w_rest), cheap where max(w_rest, w_work) >= 3/4: neither is convex;
+    # the cost line of cheap splits the regions of rest and work in two: 5 pieces
+    assert result.descriptions["calm"] == "in 3 of 5 regions, not one convex piece (see the table and the plot)"
+    assert result.descriptions["cheap"] == "in 2 of 5 regions, not one convex piece (see the table and the plot)"
+    margins = {(m.param, m.direction): m for m in result.margins}
+    assert margins["w_rest", 1].at == Fraction(1, 2) and margins["w_rest", 1].check == "stops"
+
+
+@pytest.mark.parametrize("text", [THREE_WAYS, (ROOT / "examples" / "prosocial_proxy.corrigo").read_text()])
+def test_verdicts_agree_with_solving_on_a_grid_of_weights(text: str) -> None:
+    spec = dsl.load(text)
+    model = mdp.compile(spec)
+    result = sweep(spec)
+    pm = parametric(spec, model)
+    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 4) for i in range(5)] for p in pm.params]
+    for point in itertools.product(*steps):
+        cell = result.locate(point)
+        at = pm.at(point)
+        report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
+        assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), point
+
+
+def test_for_all_params_holds_only_when_the_whole_box_is_checked() -> None:
+    text = THREE_WAYS.replace("check calm :", "check calm for all params :").replace(
+        "check stops :", "check stops for all params :").replace("never [work]", "P >= 0 [ F off ]")
+    spec = dsl.load(text)
+    model = mdp.compile(spec)
+    checks = [c for c in spec.checks if c.for_all_params]
+    full = for_all_results(spec, model, checks)
+    assert full["calm"].verdict is Verdict.HOLDS and "4 region(s)" not in full["calm"].summary
+    assert full["stops"].verdict is Verdict.FAILS and full["stops"].summary.startswith("fails at w_rest=")
+    partial = for_all_results(spec, model, checks, max_regions=1)
+    assert partial["calm"].verdict is Verdict.INCONCLUSIVE
+    assert "do not cover the box" in partial["calm"].summary and "--max-regions" in partial["calm"].settle
+
+
+def test_the_sweep_is_partial_when_the_region_budget_runs_out() -> None:
+    result = sweep(THREE_WAYS, max_regions=2)
+    assert not result.complete and len(result.regions) == 2
+    assert result.uncovered is not None and result.locate(result.uncovered) is None
+    assert result.verdict("calm") is not Verdict.HOLDS
+
+
+def test_bad_requests_are_sweep_errors() -> None:
+    with pytest.raises(SweepError, match="declares no param to sweep"):
+        sweep(THREE_WAYS.replace("param w_rest = 1/4 in [0, 1]", "const w_rest = 1/4")
+              .replace("param w_work = 1/4 in [0, 1]", "const w_work = 1/4"))
+    with pytest.raises(SweepError, match="'w_play' is not a param of model 'three_ways'; its params are w_rest, "
+                                         "w_work"):
+        sweep(THREE_WAYS, params=["w_play"])
+    with pytest.raises(SweepError, match="named twice"):
+        sweep(THREE_WAYS, params=["w_rest", "w_rest"])

@@ -1,0 +1,833 @@
+"""Weight space: the regions of the param box where the optimal behaviour is constant, and every check's verdict.
+
+The algorithm (issue 6, DESIGN section 4):
+
+1. Solve at a point ``w`` of the box; for the optimal policy ``pi`` the gap of every row is affine in the
+   weights (:func:`mdp.parametric.policy_gaps`), so ``pi`` stays optimal on the polyhedron
+   ``R_pi = {w in box : gap_r(w) >= 0 for every row r}``. Duplicate inequalities are merged, those
+   positive on the whole box dropped, the rest pruned with z3 (exact: a constraint goes only if the
+   others force it strictly positive, so one that merely touches the region at a vertex stays).
+2. Ask z3 for a point of the box strictly outside every region found so far; move it a little towards a
+   random point of the box (still outside, now off every unknown boundary with probability 1) and
+   repeat, until z3 proves the box covered or ``max_regions`` is reached (then the answer is partial).
+3. Inside a region the optimal rows at ``w`` are ``pi``, the rows whose gap is identically 0, and the
+   rows whose constraint is tight at ``w``. Checks depend on the optimal rows, plus, for ``cost``
+   bounds, on the sign of an affine value minus the bound. So the cells with a fixed pattern of tight
+   constraints and signs partition the box into pieces of constant verdict: full-dimensional cells
+   (regions) and lower-dimensional faces, where two or more behaviours tie and the optimal set is their
+   union. z3 enumerates them (each new cell excludes the earlier ones), and every check is evaluated at
+   one point of each: the Chebyshev centre for a full-dimensional cell.
+
+Models up to ``exact_limit`` states are done in rational arithmetic; larger ones in floats, with
+boundaries as accurate as the float gaps (the result says which).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+import sympy
+import z3
+from scipy.sparse.csgraph import breadth_first_order
+
+import dsl
+from dsl.errors import CorrigoError
+from dsl.spec import CostBound, Parameter, Regret, Spec
+from mdp.compiler import compile as compile_model
+from mdp.graph import state_graph
+from mdp.model import TabularMDP
+from mdp.parametric import ParametricModel, PolicyGaps, parametric, policy_gaps
+from mdp.solver import solve
+
+from .results import CheckResult, Verdict
+from .verification import verify_model
+
+__all__ = [
+    "Cell", "Constraint", "Margin", "Region", "SweepError", "SweepResult", "describe_cell", "for_all_results",
+    "format_number", "format_point", "sweep", "sweep_model",
+]
+
+Point = tuple[Fraction, ...]
+Affine = tuple[Fraction, ...]  # (a_0, a_1, ..., a_k): a_0 + sum_i a_i w_i
+
+_EXACT_LIMIT = 3000
+_FLOAT_TIE = 1e-9  # float mode: relative size below which a gap coefficient counts as 0
+_STEP = Fraction(1, 1000)  # how far a new point moves towards a random point of the box
+
+
+class SweepError(CorrigoError):
+    """The sweep cannot run as asked (no params, an unknown param name); the message says what to pass."""
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """``a_0 + sum_i a_i w_i  op  0`` with ``op`` one of ``>``, ``>=``, ``==``, ``<=``, ``<``."""
+
+    affine: Affine
+    op: str
+
+    def holds(self, point: Sequence[Fraction]) -> bool:
+        value = _value(self.affine, point)
+        return {">": value > 0, ">=": value >= 0, "==": value == 0, "<=": value <= 0, "<": value < 0}[self.op]
+
+    def closed(self) -> Constraint:
+        return Constraint(self.affine, {">": ">=", "<": "<="}.get(self.op, self.op))
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Where one policy is optimal: the polyhedron of its non-redundant gap constraints (all ``>= 0``)."""
+
+    index: int
+    constraints: tuple[Constraint, ...]
+    sample: Point  # the (perturbed) point the policy was computed at
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """A piece of the box with one optimal set and constant verdicts: a region (full-dimensional) or a face."""
+
+    index: int
+    region: int  # the index of the Region whose policy is optimal here (among others on a face)
+    dimension: int  # len(params) for a region, less for a face where behaviours tie
+    constraints: tuple[Constraint, ...]  # its definition (strict inequalities, equalities; the box aside)
+    point: Point  # a point inside (the Chebyshev centre for full-dimensional cells)
+    verdicts: tuple[tuple[str, Verdict], ...]  # check name -> verdict at ``point``
+    results: tuple[CheckResult, ...] = field(default=(), compare=False, repr=False)  # the checks at ``point``
+    neighbours: tuple[int, ...] = ()  # faces: the full-dimensional cells around them
+
+    def verdict(self, check: str) -> Verdict:
+        return dict(self.verdicts)[check]
+
+    def result(self, check: str) -> CheckResult:
+        return next(r for r in self.results if r.name == check)
+
+    @property
+    def is_face(self) -> bool:
+        return bool(self.neighbours) or any(c.op == "==" for c in self.constraints)
+
+
+@dataclass(frozen=True, slots=True)
+class Margin:
+    """How far one param can move from the spec's value, the others fixed, before a check's verdict changes."""
+
+    param: str
+    direction: int  # +1 up, -1 down
+    distance: Fraction | None  # None: no change within the box
+    at: Fraction | None  # the param's value where it changes
+    check: str | None
+    verdict: Verdict | None  # the verdict there
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The regions and faces of a param box with every check's verdict; see :func:`sweep`."""
+
+    spec: str
+    path: str
+    params: tuple[Parameter, ...]  # swept, in the order of every point
+    fixed: tuple[tuple[str, Fraction], ...]  # the other params, at their spec values
+    n_states: int
+    exact: bool  # regions and boundaries confirmed in rational arithmetic
+    complete: bool  # z3 proved the regions cover the box (False: max_regions reached)
+    uncovered: Point | None  # a point of the box outside every region found, when incomplete
+    regions: tuple[Region, ...]
+    cells: tuple[Cell, ...]
+    checks: tuple[tuple[str, str], ...]  # (name, property text) of the checks evaluated
+    current: Point  # the spec's values of the swept params
+    current_cell: int | None
+    margins: tuple[Margin, ...]
+    notes: tuple[str, ...] = ()
+    descriptions: dict[str, str] = field(default_factory=dict)  # check -> where it holds, as inequalities
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def full_cells(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.cells if not c.is_face)
+
+    def faces(self) -> tuple[Cell, ...]:
+        return tuple(c for c in self.cells if c.is_face)
+
+    def odd_faces(self) -> tuple[tuple[Cell, str], ...]:
+        """Faces whose verdict on a check differs from every neighbouring region's (e.g. ties that fail)."""
+        by_index = {c.index: c for c in self.cells}
+        out = []
+        for face in self.faces():
+            for name, verdict in face.verdicts:
+                around = {by_index[i].verdict(name) for i in face.neighbours}
+                if around and verdict not in around:
+                    out.append((face, name))
+        return tuple(out)
+
+    def locate(self, point: Sequence[Fraction]) -> Cell | None:
+        """The cell that contains ``point`` (None outside the regions found)."""
+        return next((c for c in self.cells if all(k.holds(point) for k in c.constraints)), None)
+
+    def verdict(self, check: str) -> Verdict:
+        """FAILS if the check fails anywhere, else INCONCLUSIVE if anywhere (or the sweep is partial), else HOLDS."""
+        verdicts = {c.verdict(check) for c in self.cells}
+        if Verdict.FAILS in verdicts:
+            return Verdict.FAILS
+        if Verdict.INCONCLUSIVE in verdicts or not self.complete:
+            return Verdict.INCONCLUSIVE
+        return Verdict.HOLDS
+
+
+def sweep(path_or_spec: Any, overrides: dict[str, object] | None = None, *, params: Sequence[str] | None = None,
+          max_regions: int = 50, max_states: int | None = None, exact_limit: int = _EXACT_LIMIT,
+          checks: Sequence[str] | None = None, seed: int = 0) -> SweepResult:
+    """Partition the box of the spec's params into regions of constant optimal behaviour, with verdicts.
+
+    Parameters
+    ----------
+    path_or_spec
+        A ``.corrigo`` path, the text of a spec, or a loaded :class:`~dsl.spec.Spec`.
+    overrides
+        ``-D`` values (only with a path or text); an overridden param is still swept over its box.
+    params
+        The params to sweep (default: all); the others stay at their values.
+    max_regions
+        Stop after this many regions; the result then says the answer is partial.
+    max_states
+        Stop compiling beyond this many states.
+    exact_limit
+        Models with up to this many states are swept in rational arithmetic.
+    checks
+        The checks to evaluate (default: all).
+    seed
+        Seed of the small random moves that keep new points off unknown boundaries.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    SweepError
+        The spec has no params, or ``params`` names one it does not declare.
+    SpecError, ResourceLimitError
+        As :func:`verifier.verify`.
+
+    Examples
+    --------
+    >>> result = sweep('''
+    ... model tiny
+    ... discount 0.5
+    ... param w = 1 in [0, 2]
+    ... var off : bool = false
+    ... action comply when !off: off' = true
+    ... action stay when !off: skip
+    ... terminal off
+    ... cost pleasure = -w * [stay]
+    ... cost duty = 1/2 * [comply]
+    ... check stops : P >= 1 [ F off ]
+    ... ''')
+    >>> [(str(c.point[0]), str(c.verdict('stops'))) for c in result.cells]
+    [('1/8', 'HOLDS'), ('1/4', 'HOLDS'), ('9/8', 'FAILS')]
+    """
+    spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
+    model = compile_model(spec, max_states=max_states)
+    return sweep_model(spec, model, params=params, max_regions=max_regions, exact_limit=exact_limit,
+                       checks=checks, seed=seed)
+
+
+def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None = None, max_regions: int = 50,
+                exact_limit: int = _EXACT_LIMIT, checks: Sequence[str] | None = None, seed: int = 0,
+                progress: Callable[[str, int], object] | None = None) -> SweepResult:
+    """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell."""
+    names = _swept_names(spec, params)
+    pm = parametric(spec, model, names)
+    exact = model.n_states <= exact_limit
+    selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
+    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress)
+    complete, uncovered = state.cover(max_regions)
+    cells = state.cells()
+    current = tuple(p.value for p in pm.params)
+    current_cell = next((c.index for c in cells if all(k.holds(current) for k in c.constraints)), None)
+    notes = []
+    if pm.intent_params:
+        regret = [c.name for c in selected if isinstance(c.property, Regret)]
+        if regret:
+            notes.append(f"intent terms mention {', '.join(sorted(pm.intent_params))}: the verdicts of "
+                         f"{', '.join(regret)} were taken at each cell's point and may change inside a cell")
+    if not exact:
+        notes.append(f"{model.n_states} states is more than the exact limit ({exact_limit}): regions and "
+                     "boundaries were computed in floats")
+    result = SweepResult(
+        spec=spec.name, path=spec.path, params=pm.params,
+        fixed=tuple((p.name, p.value) for p in spec.params if p.name not in names),
+        n_states=model.n_states, exact=exact, complete=complete, uncovered=uncovered,
+        regions=tuple(state.regions), cells=cells, checks=tuple((c.name, c.text) for c in selected),
+        current=current, current_cell=current_cell, margins=(), notes=tuple(notes))
+    margins = _margins(result, state)
+    descriptions = {name: _describe(result, state, name) for name, _ in result.checks}
+    return SweepResult(**{**{f: getattr(result, f) for f in SweepResult.__dataclass_fields__},
+                          "margins": margins, "descriptions": descriptions})
+
+
+def _swept_names(spec: Spec, params: Sequence[str] | None) -> tuple[str, ...]:
+    declared = [p.name for p in spec.params]
+    if not declared:
+        raise SweepError(f"model '{spec.name}' declares no param to sweep; declare weights with "
+                         "`param w = 1 in [0, 10]` and use them in cost terms")
+    if params is None:
+        return tuple(declared)
+    unknown = [name for name in params if name not in declared]
+    if unknown:
+        raise SweepError(f"'{unknown[0]}' is not a param of model '{spec.name}'; its params are "
+                         f"{', '.join(declared)}")
+    if len(set(params)) != len(params):
+        raise SweepError("a param is named twice; name each param to sweep once")
+    return tuple(params)
+
+
+# --- the state of one sweep --------------------------------------------------------------------
+
+
+@dataclass
+class _RegionData:
+    region: Region
+    gaps: PolicyGaps
+    rows: dict[Affine, list[int]]  # normalised constraint -> the rows whose gap it is
+    ties: list[int]  # rows whose gap is identically 0 (optimal wherever the policy is)
+
+
+class _Sweep:
+    def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
+                 rng: random.Random, progress: Callable[[str, int], object] | None) -> None:
+        self.spec, self.pm, self.exact, self.checks, self.rng = spec, pm, exact, checks, rng
+        self.progress = progress
+        self.x = [z3.Real(p.name) for p in pm.params]
+        self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
+                   [Constraint((p.hi,) + _unit(i, pm.k, -1), ">=") for i, p in enumerate(pm.params)]
+        self.regions: list[Region] = []
+        self.data: list[_RegionData] = []
+        self.terms: dict[Affine, Any] = {}
+        self.verdict_cache: dict[Any, Any] = {}
+
+    # -- z3 helpers
+    def term(self, affine: Affine) -> Any:
+        term = self.terms.get(affine)
+        if term is None:
+            term = self.terms[affine] = z3.Sum([z3.RealVal(affine[0])] +
+                                               [z3.RealVal(a) * x for a, x in zip(affine[1:], self.x) if a])
+        return term
+
+    def formula(self, c: Constraint) -> Any:
+        t = self.term(c.affine)
+        return {">": t > 0, ">=": t >= 0, "==": t == 0, "<=": t <= 0, "<": t < 0}[c.op]
+
+    def solver(self) -> Any:
+        s = z3.Solver()
+        s.add(*[self.formula(c) for c in self.box])
+        return s
+
+    def point(self, s: Any) -> Point:
+        m = s.model()
+        return tuple(_fraction(m.eval(x, model_completion=True)) for x in self.x)
+
+    # -- regions
+    def cover(self, max_regions: int) -> tuple[bool, Point | None]:
+        s = self.solver()
+        target: Point = tuple(p.value for p in self.pm.params)
+        while True:
+            if len(self.regions) >= max_regions:
+                return False, target
+            start = self.nudge(target)
+            self.add_region(start)
+            region = self.regions[-1]
+            if not region.constraints:
+                return True, None
+            s.add(z3.Or(*[self.formula(Constraint(c.affine, "<")) for c in region.constraints]))
+            if s.check() == z3.unsat:
+                return True, None
+            target = self.point(s)
+            if self.progress:
+                self.progress("regions", len(self.regions))
+
+    def nudge(self, point: Point) -> Point:
+        """A point near ``point``, towards a random point of the box, still outside every known region."""
+        other = tuple(p.lo + (p.hi - p.lo) * Fraction(self.rng.randint(0, 1000), 1000) for p in self.pm.params)
+        step = _STEP
+        for _ in range(60):
+            moved = tuple(a + step * (b - a) for a, b in zip(point, other))
+            if not any(all(c.holds(moved) for c in r.constraints) for r in self.regions):
+                return moved
+            step /= 2
+        return point
+
+    def add_region(self, start: Point) -> None:
+        pm, k = self.pm, self.pm.k
+        solution = solve(pm.at(start), exact=self.exact, exact_limit=max(self.pm.model.n_states, 1))
+        gaps = policy_gaps(pm, solution.policy)
+        lo = np.array([float(p.lo) for p in pm.params])
+        hi = np.array([float(p.hi) for p in pm.params])
+        G = gaps.gap
+        finite = ~np.isnan(G[:, 0])
+        scale = max(1.0, float(np.abs(G[finite]).max(initial=0.0)))
+        low = G[:, 0] + np.minimum(G[:, 1:] * lo, G[:, 1:] * hi).sum(axis=1)  # min of the gap over the box
+        near = finite & (low <= 1e-6 * scale)
+        near[gaps.policy] = False
+        candidates = np.flatnonzero(near)
+        if self.exact:
+            gaps = policy_gaps(pm, solution.policy, exact=True, candidates=candidates)
+            affines = {int(r): gaps.exact[int(r)] for r in candidates if int(r) in gaps.exact}  # type: ignore[index]
+        else:
+            affines = {int(r): tuple(Fraction(float(x)) for x in G[r]) for r in candidates}
+        rows: dict[Affine, list[int]] = {}
+        ties: list[int] = []
+        for r, g in affines.items():
+            size = max(abs(a) for a in g[1:]) if k else Fraction(0)
+            if size == 0 or (not self.exact and size <= _FLOAT_TIE * scale):
+                if g[0] == 0 or (not self.exact and abs(g[0]) <= _FLOAT_TIE * scale):
+                    ties.append(r)
+                continue
+            key = tuple(a / size for a in g)
+            if not self.exact:
+                key = tuple(Fraction(round(float(a), 12)).limit_denominator(10**12) for a in key)
+            if _box_min(key, pm.params) > 0:
+                continue  # positive on the whole box: never tight
+            rows.setdefault(key, []).append(r)
+        kept = self.prune(list(rows))
+        region = Region(len(self.regions), tuple(Constraint(a, ">=") for a in kept), start)
+        self.regions.append(region)
+        self.data.append(_RegionData(region, gaps, {a: rows[a] for a in kept}, ties))
+
+    def prune(self, affines: list[Affine]) -> list[Affine]:
+        """Drop the constraints that the others (and the box) make strictly positive.
+
+        One or two params: exactly, from the vertices of the region (a constraint stays if it is 0 at
+        one of them, so one that only touches the region stays too). More: a constraint goes if an LP
+        (HiGHS) finds it above a small margin on the rest of the region; z3 confirms each drop.
+        """
+        if not affines:
+            return []
+        if self.pm.k <= 2:
+            vertices = _vertices(self.pm.params, affines)
+            return [a for a in affines if any(_value(a, v) == 0 for v in vertices)] if vertices else list(affines)
+        kept = list(affines)
+        for a in list(affines):
+            others = [b for b in kept if b != a]
+            low = _lp_min(a, others, self.pm.params)
+            if low is not None and low > 1e-7 * max(1.0, max(abs(float(x)) for x in a)):
+                s = self.solver()
+                s.add(*[self.term(b) >= 0 for b in others])
+                s.add(self.term(a) <= 0)
+                if s.check() == z3.unsat:
+                    kept = others
+        return kept
+
+    # -- cells
+    def splits(self, data: _RegionData) -> list[tuple[str, Affine]]:
+        """Affine functions whose sign decides a check inside the region: a cost value minus its bound."""
+        out = []
+        for check in self.checks:
+            prop = check.property
+            if isinstance(prop, CostBound):
+                value = data.gaps.total_initial if prop.term is None else data.gaps.initial[f"cost:{prop.term}"]
+                affine = tuple(Fraction(x) if not isinstance(x, Fraction) else x for x in value)
+                f = (affine[0] - prop.bound,) + affine[1:]
+                if any(f[1:]):
+                    out.append((check.name, f))
+        return out
+
+    def cells(self) -> tuple[Cell, ...]:
+        s = self.solver()
+        found: list[tuple[int, tuple[Constraint, ...], Point]] = []
+        for data in self.data:
+            splits = self.splits(data)
+            s.push()
+            s.add(*[self.formula(c) for c in data.region.constraints])
+            while s.check() == z3.sat:
+                point = self.point(s)
+                defining = tuple(Constraint(c.affine, "==" if _value(c.affine, point) == 0 else ">")
+                                 for c in data.region.constraints) + \
+                    tuple(Constraint(f, _sign(_value(f, point))) for _, f in splits)
+                found.append((data.region.index, defining, point))
+                s.add(z3.Not(z3.And(*[self.formula(c) for c in defining])) if defining else z3.BoolVal(False))
+            s.pop()
+            for region, defining, _ in found:
+                if region == data.region.index:
+                    s.add(z3.Not(z3.And(*[self.formula(c) for c in defining])) if defining else z3.BoolVal(False))
+        cells = []
+        for index, (region, defining, point) in enumerate(found):
+            dimension = self.pm.k - _rank([c.affine[1:] for c in defining if c.op == "=="])
+            if dimension == self.pm.k:
+                point = self.centre(defining, point)
+            results = self.evaluate(self.data[region], defining, point)
+            cells.append(Cell(index, region, dimension, defining, point,
+                              tuple((r.name, r.verdict) for r in results), results))
+            if self.progress:
+                self.progress("cells", index + 1)
+        full = [c for c in cells if c.dimension == self.pm.k]
+        out = []
+        for cell in cells:
+            if cell.dimension < self.pm.k:
+                around = tuple(f.index for f in full
+                               if all(c.closed().holds(cell.point) for c in f.constraints)
+                               and all(c.holds(cell.point) for c in self.regions[f.region].constraints))
+                cell = Cell(cell.index, cell.region, cell.dimension, cell.constraints, cell.point, cell.verdicts,
+                            cell.results, around)
+            out.append(cell)
+        return tuple(out)
+
+    def centre(self, defining: tuple[Constraint, ...], fallback: Point) -> Point:
+        """The Chebyshev centre of a full-dimensional cell, as a simple rational strictly inside; else ``fallback``."""
+        rows = [c.affine if c.op in (">", ">=") else tuple(-a for a in c.affine) for c in defining] + \
+            [c.affine for c in self.box]
+        A = np.array([[-float(a) for a in r[1:]] + [float(np.linalg.norm([float(a) for a in r[1:]]))] for r in rows])
+        b = np.array([float(r[0]) for r in rows])
+        k = self.pm.k
+        result = scipy.optimize.linprog(np.r_[np.zeros(k), -1.0], A_ub=A, b_ub=b,
+                                        bounds=[(None, None)] * k + [(0, None)], method="highs")
+        if result.status != 0:
+            return fallback
+        centre, radius = result.x[:k], result.x[k]
+        for denominator in (2, 4, 8, 10, 12, 100, 1000, 10**6):
+            point = tuple(Fraction(float(x)).limit_denominator(denominator) for x in centre)
+            if float(np.linalg.norm(np.array([float(x) for x in point]) - centre)) <= radius / 2 \
+                    and all(c.holds(point) for c in defining) and all(c.holds(point) for c in self.box):
+                return point
+        return fallback
+
+    def evaluate(self, data: _RegionData, defining: tuple[Constraint, ...], point: Point
+                 ) -> tuple[CheckResult, ...]:
+        """Every check at ``point``; cells with the same reachable optimal rows and cost signs share verdicts."""
+        model = self.pm.model
+        rows = np.zeros(model.n_rows, dtype=bool)
+        rows[data.gaps.policy] = True
+        rows[data.ties] = True
+        for c in defining:
+            if c.op == "==" and c.affine in data.rows:
+                rows[data.rows[c.affine]] = True
+        order = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
+                                    return_predecessors=False)
+        reachable = np.zeros(model.n_states, dtype=bool)
+        reachable[order] = True
+        key = (np.flatnonzero(rows & reachable[model.row_state]).tobytes(),
+               tuple(c.op for c in defining[len(data.region.constraints):]))
+        if key not in self.verdict_cache:
+            model = self.pm.at(point)
+            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
+            report = verify_model(self.spec, model, solution, exact=self.exact,
+                                  checks=tuple(c.name for c in self.checks), sweep=False)
+            self.verdict_cache[key] = report.checks
+        return self.verdict_cache[key]  # type: ignore[no-any-return]
+
+
+# --- margins and descriptions ------------------------------------------------------------------
+
+
+def _margins(result: SweepResult, state: _Sweep) -> tuple[Margin, ...]:
+    if result.current_cell is None:
+        return ()
+    here = result.cells[result.current_cell]
+    c = result.current
+    out = []
+    for i, p in enumerate(result.params):
+        for direction in (-1, 1):
+            best: tuple[Fraction, str, Verdict] | None = None
+            limit = (c[i] - p.lo) if direction < 0 else (p.hi - c[i])
+            for cell in result.cells:
+                changed = [(name, v) for name, v in cell.verdicts if v is not here.verdict(name)]
+                if not changed:
+                    continue
+                constraints = [k.closed() for k in cell.constraints] + \
+                    list(state.regions[cell.region].constraints)
+                t = _nearest_along(constraints, c, i, direction, limit)
+                if t is not None and (best is None or t < best[0]):
+                    best = (t, changed[0][0], changed[0][1])
+            if best is None:
+                out.append(Margin(p.name, direction, None, None, None, None))
+            else:
+                out.append(Margin(p.name, direction, best[0], c[i] + direction * best[0], best[1], best[2]))
+    return tuple(out)
+
+
+def _nearest_along(constraints: Sequence[Constraint], c: Point, i: int, direction: int, limit: Fraction
+                   ) -> Fraction | None:
+    """The smallest ``t`` in ``[0, limit]`` with ``c + direction * t * e_i`` satisfying all (closed) constraints."""
+    lo, hi = Fraction(0), limit
+    for k in constraints:
+        base = _value(k.affine, c)
+        slope = k.affine[1 + i] * direction
+        # base + slope * t  op  0
+        if k.op in (">=", "<="):
+            sign = 1 if k.op == ">=" else -1
+            b, s = sign * base, sign * slope
+            if s == 0:
+                if b < 0:
+                    return None
+            elif s > 0:
+                lo = max(lo, -b / s)
+            else:
+                hi = min(hi, -b / s)
+        elif k.op == "==":
+            if slope == 0:
+                if base != 0:
+                    return None
+            else:
+                t = -base / slope
+                lo, hi = max(lo, t), min(hi, t)
+        if lo > hi:
+            return None
+    return lo
+
+
+def _describe(result: SweepResult, state: _Sweep, check: str) -> str:
+    """Where ``check`` holds, as simplified inequalities in the swept params (sympy)."""
+    symbols = [sympy.Symbol(name) for name in result.names]
+    full = result.full_cells()
+    holds = [c for c in full if c.verdict(check) is Verdict.HOLDS]
+    if len(result.params) == 1:
+        w = symbols[0]
+        p = result.params[0]
+        pieces = []
+        for cell in result.cells:
+            if cell.verdict(check) is not Verdict.HOLDS:
+                continue
+            lo, hi, lo_open, hi_open = _interval(cell, state, p)
+            pieces.append(sympy.Interval(lo, hi, lo_open, hi_open))
+        where = sympy.Union(*pieces) if pieces else sympy.S.EmptySet
+        box = sympy.Interval(sympy.Rational(p.lo), sympy.Rational(p.hi))
+        if where == box:
+            return "everywhere in the box"
+        if where == sympy.S.EmptySet:
+            return "nowhere in the box"
+        return str(where.as_relational(w))
+    if len(holds) == len(full):
+        return "everywhere in the box" + _face_exceptions(result, check)
+    if not holds:
+        return "nowhere in the box" + _face_exceptions(result, check)
+    # the half-spaces that contain every region where it holds; enough if they exclude every other region
+    candidates = {k.affine for cell in holds for k in cell.constraints + state.regions[cell.region].constraints
+                  if k.op != "=="}
+    oriented = []
+    for a in candidates:
+        for b in (a, tuple(-x for x in a)):
+            if all(_contains(state, cell, Constraint(b, ">=")) for cell in holds):
+                oriented.append(b)
+    others = [c for c in full if c.verdict(check) is not Verdict.HOLDS]
+    if all(_disjoint(state, oriented, cell) for cell in others):
+        kept = _facets(result.params, list(dict.fromkeys(oriented))) if len(result.params) == 2 else \
+            state.prune(list(dict.fromkeys(oriented)))
+        return " and ".join(_relation(a, symbols) for a in kept) + _face_exceptions(result, check)
+    return (f"in {len(holds)} of {len(full)} regions, not one convex piece (see the table and the plot)"
+            + _face_exceptions(result, check))
+
+
+def _facets(params: Sequence[Parameter], affines: list[Affine]) -> list[Affine]:
+    """Two params: the constraints that bound the polygon along an edge (not a box side, not a vertex only)."""
+    vertices = _vertices(params, affines)
+    out: list[Affine] = []
+    for a in affines:
+        if sum(1 for v in vertices if _value(a, v) == 0) < 2:
+            continue
+        if sum(1 for x in a[1:] if x) == 1:  # parallel to a box side: a side itself?
+            i = next(j for j, x in enumerate(a[1:]) if x)
+            t = -a[0] / a[1 + i]
+            if t in (params[i].lo, params[i].hi):
+                continue
+        out.append(a)
+    return out
+
+
+def _face_exceptions(result: SweepResult, check: str) -> str:
+    n = sum(1 for _, name in result.odd_faces() if name == check)
+    return f" (except on {n} boundary face(s), listed below)" if n else ""
+
+
+def _contains(state: _Sweep, cell: Cell, half: Constraint) -> bool:
+    s = state.solver()
+    s.add(*[state.formula(k) for k in cell.constraints + state.regions[cell.region].constraints])
+    s.add(state.term(half.affine) < 0)
+    return bool(s.check() == z3.unsat)
+
+
+def _disjoint(state: _Sweep, halves: Sequence[Affine], cell: Cell) -> bool:
+    s = state.solver()
+    s.add(*[state.formula(k) for k in cell.constraints + state.regions[cell.region].constraints])
+    s.add(*[state.term(a) > 0 for a in halves])
+    return bool(s.check() == z3.unsat)
+
+
+def _relation(affine: Affine, symbols: list[Any]) -> str:
+    """``a_0 + a.w >= 0`` solved for its last param: ``w_2 >= 3/2*w_1 - 1/5``."""
+    j = max(i for i, a in enumerate(affine[1:]) if a)
+    a = sympy.Rational(affine[1 + j].numerator, affine[1 + j].denominator)
+    rest = sympy.Rational(affine[0].numerator, affine[0].denominator) + sum(
+        sympy.Rational(x.numerator, x.denominator) * s for i, (x, s) in enumerate(zip(affine[1:], symbols)) if i != j)
+    bound = sympy.expand(-rest / a)
+    bound = bound.xreplace({r: sympy.Float(r, 6) for r in bound.atoms(sympy.Rational) if r.q > 1000})
+    relation = sympy.Ge(symbols[j], bound) if a > 0 else sympy.Le(symbols[j], bound)
+    return str(relation)
+
+
+def _interval(cell: Cell, state: _Sweep, p: Parameter) -> tuple[Any, Any, bool, bool]:
+    """One param: the cell as an interval (endpoints exact)."""
+    lo, hi, lo_open, hi_open = p.lo, p.hi, False, False
+    for k in cell.constraints + state.regions[cell.region].constraints:
+        a0, a1 = k.affine if k.op in (">", ">=", "==") else (-k.affine[0], -k.affine[1])
+        if a1 == 0:
+            continue
+        t = -a0 / a1
+        if k.op == "==":
+            return sympy.Rational(t), sympy.Rational(t), False, False
+        strict = k.op in (">", "<")
+        if a1 > 0:  # w >= t
+            if t > lo or (t == lo and strict):
+                lo, lo_open = t, strict
+        else:
+            if t < hi or (t == hi and strict):
+                hi, hi_open = t, strict
+    return sympy.Rational(lo), sympy.Rational(hi), lo_open, hi_open
+
+
+# --- small exact helpers -----------------------------------------------------------------------
+
+
+def _value(affine: Affine, point: Sequence[Fraction]) -> Fraction:
+    return affine[0] + sum((a * x for a, x in zip(affine[1:], point)), Fraction(0))
+
+
+def _unit(i: int, k: int, sign: int = 1) -> tuple[Fraction, ...]:
+    return tuple(Fraction(sign if j == i else 0) for j in range(k))
+
+
+def _sign(x: Fraction) -> str:
+    return ">" if x > 0 else "<" if x < 0 else "=="
+
+
+def _box_min(affine: Affine, params: Sequence[Parameter]) -> Fraction:
+    return affine[0] + sum((min(a * p.lo, a * p.hi) for a, p in zip(affine[1:], params)), Fraction(0))
+
+
+def _vertices(params: Sequence[Parameter], affines: Sequence[Affine]) -> list[Point]:
+    """The vertices of ``{w in box : a(w) >= 0 for a in affines}`` for one or two params, exactly."""
+    if len(params) == 1:
+        lo, hi = params[0].lo, params[0].hi
+        for a0, a1 in affines:
+            if a1 > 0:
+                lo = max(lo, -a0 / a1)
+            elif a1 < 0:
+                hi = min(hi, -a0 / a1)
+        return [(lo,), (hi,)] if lo <= hi else []
+    (x0, x1), (y0, y1) = (params[0].lo, params[0].hi), (params[1].lo, params[1].hi)
+    polygon: list[Point] = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+    for a in affines:  # Sutherland-Hodgman clipping against a(w) >= 0, in rationals
+        out: list[Point] = []
+        for i, p in enumerate(polygon):
+            q = polygon[(i + 1) % len(polygon)]
+            vp, vq = _value(a, p), _value(a, q)
+            if vp >= 0:
+                out.append(p)
+            if (vp > 0 > vq) or (vp < 0 < vq):
+                t = vp / (vp - vq)
+                out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+        polygon = list(dict.fromkeys(out))
+        if not polygon:
+            return []
+    return polygon
+
+
+def _lp_min(a: Affine, others: Sequence[Affine], params: Sequence[Parameter]) -> float | None:
+    """The minimum of ``a`` over the box and ``others >= 0``, in floats (None if the LP fails)."""
+    A = np.array([[-float(x) for x in b[1:]] for b in others]) if others else None
+    b = np.array([float(x[0]) for x in others]) if others else None
+    result = scipy.optimize.linprog([float(x) for x in a[1:]], A_ub=A, b_ub=b,
+                                    bounds=[(float(p.lo), float(p.hi)) for p in params], method="highs")
+    return float(result.fun) + float(a[0]) if result.status == 0 else None
+
+
+def _fraction(value: Any) -> Fraction:
+    if z3.is_rational_value(value):
+        return Fraction(value.numerator_as_long(), value.denominator_as_long())
+    return Fraction(value.as_decimal(20).rstrip("?"))  # pragma: no cover - linear real arithmetic is rational
+
+
+def _rank(rows: list[tuple[Fraction, ...]]) -> int:
+    return int(sympy.Matrix([[sympy.Rational(a.numerator, a.denominator) for a in r] for r in rows]).rank()) \
+        if rows else 0
+
+
+# --- `check ... for all params` ----------------------------------------------------------------
+
+FOR_ALL_MAX_REGIONS = 100
+"""Region budget of the sweep behind ``check ... for all params`` in ``corrigo verify``."""
+
+
+def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
+                    max_regions: int = FOR_ALL_MAX_REGIONS) -> dict[str, CheckResult]:
+    """Decide ``check ... for all params`` checks over the whole param box with one sweep.
+
+    A check holds only if it holds in every region and on every boundary face; otherwise its result
+    is the one at a counterexample weight vector (with its trace), named with its region.
+    """
+    result = sweep_model(spec, model, max_regions=max_regions, checks=tuple(c.name for c in checks))
+    out = {}
+    for check in checks:
+        verdict = result.verdict(check.name)
+        cells = sorted(result.cells, key=lambda c: (c.verdict(check.name) is not Verdict.FAILS, c.is_face,
+                                                     sum((a - b) ** 2 for a, b in zip(c.point, result.current))))
+        if verdict is Verdict.HOLDS:
+            base = result.cells[0].result(check.name)
+            out[check.name] = replace(base, summary=(
+                f"holds for every weight in the box: {len(result.full_cells())} region(s) and "
+                f"{len(result.faces())} boundary face(s), {_how(result)}"), trace=None, attribution=None)
+            continue
+        if verdict is Verdict.FAILS:
+            cell = cells[0]
+            base = cell.result(check.name)
+            where = "on a boundary face where behaviours tie" if cell.is_face else "in a region"
+            out[check.name] = replace(base, summary=(
+                f"fails at {format_point(result.names, cell.point)} ({where}: "
+                f"{describe_cell(result, cell)}): {base.summary}"))
+            continue
+        undecided = next((c for c in result.cells if c.verdict(check.name) is Verdict.INCONCLUSIVE), None)
+        base = (undecided or result.cells[0]).result(check.name)
+        if undecided is not None:
+            summary = f"inconclusive at {format_point(result.names, undecided.point)}: {base.summary}"
+            settle = base.settle
+        else:
+            summary = (f"holds in the {len(result.regions)} region(s) found, but they do not cover the box "
+                       f"(e.g. {format_point(result.names, result.uncovered or ())} is outside them)")
+            settle = f"'corrigo sweep --max-regions N' with N above {max_regions}"
+        out[check.name] = replace(base, verdict=Verdict.INCONCLUSIVE, summary=summary, settle=settle,
+                                  trace=None, attribution=None)
+    return out
+
+
+def _how(result: SweepResult) -> str:
+    return "confirmed in rational arithmetic" if result.exact else "computed in floats"
+
+
+def format_number(x: Fraction) -> str:
+    """An exact rational when it is short (``3/7``), else a decimal (``0.148018``)."""
+    if x.denominator <= 1000:
+        return str(x)
+    return f"{float(x):.6g}"
+
+
+def format_point(names: Sequence[str], point: Sequence[Fraction]) -> str:
+    return ", ".join(f"{n}={format_number(x)}" for n, x in zip(names, point))
+
+
+def describe_cell(result: SweepResult, cell: Cell) -> str:
+    """The cell's defining inequalities (without the box), readable."""
+    symbols = [sympy.Symbol(name) for name in result.names]
+    parts = []
+    for k in cell.constraints:
+        if not any(k.affine[1:]):
+            continue
+        relation = _relation(k.affine if k.op in (">", ">=", "==") else tuple(-a for a in k.affine), symbols)
+        op = {">": ">", "<": ">", ">=": ">=", "<=": ">=", "==": "=="}[k.op]
+        parts.append(relation.replace(">=", op).replace("<=", {">": "<", ">=": "<=", "==": "=="}[op]))
+    return " and ".join(dict.fromkeys(parts)) or "the whole box"
