@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import re
 import shlex
+import traceback
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -89,7 +90,11 @@ class Page:
         try:
             exec(code, self.namespace)
         except Exception as error:
-            raise DocsError(f"{block.where}: python block raised {type(error).__name__}: {error}") from error
+            lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+                     if frame.filename == str(block.path)]
+            where = f"{block.path}:{lines[-1]}" if lines else block.where
+            raise DocsError(f"{where}: python block (line {block.line}) raised {type(error).__name__}: {error}"
+                            ) from error
 
     def _pycon(self, block: Block) -> None:
         test = doctest.DocTestParser().get_doctest(block.text, self.namespace, block.where, str(block.path),

@@ -98,7 +98,7 @@ def test_blocks_know_their_line_language_and_attributes(tmp_path: Path) -> None:
 def test_python_blocks_share_a_namespace_and_a_failure_names_its_line(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     run_text(tmp_path, monkeypatch, "```python\nx = 2\n```\n\n```python\nassert x == 2\n```\n")
-    with pytest.raises(DocsError, match=r"page.md:5: python block raised AssertionError"):
+    with pytest.raises(DocsError, match=r"page.md:6: python block \(line 5\) raised AssertionError"):
         run_text(tmp_path / "b", monkeypatch, "```python\nx = 2\n```\n\n```python\nassert x == 3\n```\n")
 
 
