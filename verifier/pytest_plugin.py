@@ -16,15 +16,15 @@ showing the located message, without a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import dsl
-from dsl.errors import CorrigoError, Source, SpecError
+if TYPE_CHECKING:
+    from .results import CheckResult, Report
 
-from .reports.text import render_explanation
-from .results import CheckResult, Report, Verdict
+# corrigo itself (lark, numpy, scipy, ...) is imported only once a spec is collected: pytest imports this
+# module at every start wherever corrigo is installed, and most of those runs have no spec to collect.
 
 __all__ = ["CheckFailed", "CorrigoFile", "CorrigoItem"]
 
@@ -68,11 +68,13 @@ class CorrigoFile(pytest.File):
     """A spec: loaded at collection, verified once when its first check runs."""
 
     def collect(self) -> list[CorrigoItem]:
+        import dsl
+
         self.shown = _shown(self.path, self.config.rootpath)
         source = dsl.read_source(self.path)
-        text = Source(self.shown, source.text)
+        text = dsl.Source(self.shown, source.text)
         self.spec = dsl.typecheck(dsl.parse(text.text, text.path), text)
-        self.report: Report | CorrigoError | None = None
+        self.report: Report | dsl.CorrigoError | None = None
         expected = set(self.config.getini("corrigo_xfail"))
         items = []
         for check in self.spec.checks:
@@ -85,6 +87,8 @@ class CorrigoFile(pytest.File):
 
     def verified(self) -> Report:
         """The report of every check, verified on the first call (one model, one solve per spec)."""
+        from dsl.errors import CorrigoError
+
         from .verification import verify
 
         if self.report is None:
@@ -98,6 +102,8 @@ class CorrigoFile(pytest.File):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:  # noqa: ANN401 - pytest's own signature
+        from dsl.errors import SpecError
+
         if isinstance(excinfo.value, SpecError):
             return excinfo.value.render()
         return super().repr_failure(excinfo, style)
@@ -111,6 +117,8 @@ class CorrigoItem(pytest.Item):
         self.line = line
 
     def runtest(self) -> None:
+        from .results import Verdict
+
         assert isinstance(self.parent, CorrigoFile)
         result = self.parent.verified().check(self.name)
         if result.verdict is not Verdict.HOLDS:
@@ -118,6 +126,10 @@ class CorrigoItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:  # noqa: ANN401 - pytest's own signature
+        from dsl.errors import CorrigoError, SpecError
+
+        from .reports.text import render_explanation
+
         if isinstance(excinfo.value, CheckFailed):
             return render_explanation(excinfo.value.result)
         if isinstance(excinfo.value, SpecError):

@@ -8,10 +8,15 @@ tests the entry point itself.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+
+import verifier.verification  # noqa: F401 - imported here, before pytester's in-process runs: those forget
+                              # the modules they import, and numpy's cannot be imported twice in one process
 
 pytest_plugins = ["pytester"]
 
@@ -129,3 +134,10 @@ def test_the_entry_point_loads_the_plugin(project: pytest.Pytester) -> None:
         "the pytest11 entry point 'corrigo' is not installed: re-run pip install -e '.[test]'")
     result = project.runpytest("-p", "no:cacheprovider", "--collect-only", "-q")
     assert "specs/fine.corrigo::stops" in result.stdout.str()
+
+
+def test_loading_the_plugin_imports_none_of_corrigo() -> None:
+    """pytest loads the plugin at every start wherever corrigo is installed: it must cost nothing there."""
+    code = "import sys, verifier.pytest_plugin; print(sorted({'dsl', 'mdp', 'numpy', 'lark'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"
