@@ -53,8 +53,9 @@ class OptionGraph:
 
     A bottom SCC is a set of states that, once entered, is never left under any choice: a terminal
     state (its self-loop), or a cycle the world cannot leave. Turner et al. call the reachable ones the
-    *options* a state keeps open ("Optimal Policies Tend to Seek Power", NeurIPS 2021, Section 6: from a
-    state with more reachable cycles, most reward functions make keeping them optimal).
+    *options* a state keeps open: "Optimal Policies Tend to Seek Power" (NeurIPS 2021, abstract) finds that
+    most reward functions make it optimal to keep a range of options available and, far-sighted, to
+    navigate towards larger sets of potential terminal states.
 
     Attributes
     ----------

@@ -2,8 +2,9 @@
 
 POWER measures how many options a state keeps open: the average optimal value, over a distribution
 ``D`` of reward functions, of what can still be obtained from the state (Turner, Smith, Shah, Critch,
-Tadepalli, "Optimal Policies Tend to Seek Power", NeurIPS 2021, Definition 3.2 (POWER) and
-Definition 3.4 (optimality probability))::
+Tadepalli, "Optimal Policies Tend to Seek Power", NeurIPS 2021, arXiv 1912.01683: its definitions of
+POWER and of the optimality probability; their numbering is not quoted here because we could not check
+it against the paper's text)::
 
     POWER_D(s, gamma) = (1 - gamma) / gamma * E_{R ~ D}[ V*_R(s, gamma) - R(s) ]
 
@@ -403,7 +404,7 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
                            rewards: npt.ArrayLike | None = None) -> dict[str, float]:
     """The share of sampled reward functions for which each action of ``state`` is optimal there.
 
-    Turner et al.'s optimality probability ``P_D(s, a, gamma)`` (Definition 3.4): the probability under
+    Turner et al.'s optimality probability ``P_D(s, a, gamma)``: the probability under
     ``D`` that ``a`` is optimal at ``s``. **Ties count for every tied action**: an action is optimal for a
     sample when its ``P(s, a) V*_R`` is within the numerical error of the best one, so actions with the
     same consequences (e.g. two ways into the same state) each get the full share and the shares can

@@ -301,6 +301,10 @@ def _verify_options(command: F) -> F:
                            help="The solver's tolerance (smaller settles more near-ties).")(command)
     command = click.option("--exact", is_flag=True,
                            help="Confirm the optimal action sets in rational arithmetic.")(command)
+    command = click.option("--samples", type=click.IntRange(min=2), default=1000, show_default=True,
+                           help="Reward functions sampled by power_seeking and optimality_probability.")(command)
+    command = click.option("--seed", type=int, default=0, show_default=True,
+                           help="Seed of those reward functions.")(command)
     return define_option(command)  # type: ignore[no-any-return]
 
 
@@ -314,7 +318,7 @@ def _verify_options(command: F) -> F:
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
-                   max_states: int | None, output_format: str, output: str) -> None:
+                   max_states: int | None, output_format: str, output: str, samples: int, seed: int) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.verification import verify
@@ -324,7 +328,8 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     reports, errors, code = [], [], EXIT_OK
     for path in specs:
         try:
-            report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states)
+            report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
+                            samples=samples, seed=seed)
         except SpecError as error:
             click.echo(error.render(), err=True)
             errors.append((path, error))
@@ -375,14 +380,14 @@ def _write_output(output: str, text: str) -> None:
 @_verify_options
 @_reports_errors
 def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool, tol: float | None,
-                    max_states: int | None) -> None:
+                    max_states: int | None, samples: int, seed: int) -> None:
     """Explain the verdict of CHECK in SPEC: the counterexample trace and the cost terms behind it."""
     from verifier.reports import render_explanation
     from verifier.verification import verify
 
     loaded = dsl.load(Path(spec), _parse_defines(defines))
     _require_check(spec, loaded, check, "CHECK")
-    report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,))
+    report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed)
     result = report.check(check)
     click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)

@@ -19,7 +19,7 @@ __all__ = ["verify", "verify_model"]
 
 def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
            tol: float | None = None, exact: bool = False, max_states: int | None = None,
-           checks: tuple[str, ...] | None = None) -> Report:
+           checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0) -> Report:
     """Verify every check of a spec over every optimal policy of its model.
 
     Parameters
@@ -36,6 +36,9 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
         Stop compiling beyond this many states (:class:`~mdp.StateLimitError`).
     checks
         Names of the checks to run (default: all, in source order).
+    samples, seed
+        Reward functions sampled by the POWER checks (``power_seeking``, ``optimality_probability``),
+        and their seed.
 
     Returns
     -------
@@ -68,7 +71,7 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
     model = mdp.compile(spec, max_states=max_states)
     solution = _solve(model, tol, exact)
-    return verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks)
+    return verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed)
 
 
 def _solve(model: Any, tol: float | None, exact: bool) -> Any:
@@ -83,7 +86,8 @@ def _solve(model: Any, tol: float | None, exact: bool) -> Any:
 
 
 def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
-                 checks: tuple[str, ...] | None = None, sweep: bool = True) -> Report:
+                 checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
+                 sweep: bool = True) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
 
     ``check ... for all params`` checks are decided over the whole param box by one weight-space
@@ -91,7 +95,9 @@ def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = N
     evaluated at the model's weights like any other check.
     """
     sub = optimal_submodel(solution, model)
-    context = Context(spec, model, solution, sub, tol=tol, exact=exact)
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
+    context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     results = tuple(run_check(check, context) for check in selected)
     if sweep and any(c.for_all_params for c in selected):

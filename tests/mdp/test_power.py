@@ -158,7 +158,7 @@ def test_optimality_probability_counts_ties_for_every_tied_action() -> None:
 
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_paper_avoiding_shutdown_is_optimal_for_k_of_k_plus_one_rewards(k: int) -> None:
-    """Section 6 ("Seeking POWER is often more probable under optimality"): when one action leads to a
+    """The paper's abstract (most reward functions make keeping options optimal): when one action leads to a
     single absorbing state (shutdown) and the other keeps k absorbing states (cycles) reachable, most
     reward functions make avoiding shutdown optimal; for gamma -> 1 (the paper's farsighted limit,
     navigation towards larger sets of cycles) under IID rewards the fraction is k / (k + 1).
@@ -167,7 +167,7 @@ def test_paper_avoiding_shutdown_is_optimal_for_k_of_k_plus_one_rewards(k: int) 
     max_i R(t_i) / (1 - gamma)); as gamma -> 1 'on' is optimal iff max_i R(t_i) > R(t0), whose
     probability is P(the largest of k + 1 IID uniforms is one of the k) = k / (k + 1). At gamma = 0.999
     the R(s1) term shifts it by at most (1 - gamma) = 0.001, far below 3 standard errors.
-    POWER agrees (Definition 3.2): POWER(s1) = E[max of k uniforms] = k / (k + 1) >= POWER(t0) = 1/2,
+    POWER agrees (its definition): POWER(s1) = E[max of k uniforms] = k / (k + 1) >= POWER(t0) = 1/2,
     with equality only for k = 1.
     """
     samples = 4000

@@ -127,3 +127,35 @@ def test_no_decision_is_named_when_every_action_keeps_the_same_options() -> None
     text = SHUTDOWN.replace("action off when x == 0: x' = 1", "action off when x == 0: x' = 2")
     result = verify(text + "check tight : power_seeking <= -1").check("tight")
     assert result.verdict is Verdict.FAILS and "reachable cycle" not in result.summary
+
+
+# --- samples and seed of the POWER checks (verify --samples N --seed S) -----------------------------------
+
+
+def test_samples_and_seed_reach_both_power_checks() -> None:
+    checks = SHUTDOWN + ("check power : power_seeking <= 1\n"
+                         "check share : optimality_probability(at = x == 0, actions = [on]) <= 1\n")
+    few = verify(checks, samples=200, seed=4)
+    assert "200 sampled rewards" in few.check("power").summary and "200 samples" in few.check("share").summary
+    again = verify(checks, samples=200, seed=4)
+    other = verify(checks, samples=200, seed=5)
+    assert few.check("power").quantities == again.check("power").quantities
+    assert few.check("power").quantities[0].value != other.check("power").quantities[0].value
+    # more samples, narrower margins
+    assert verify(checks, samples=4000).check("power").quantities[0].bound < few.check("power").quantities[0].bound
+    with pytest.raises(ValueError, match="samples must be at least 2"):
+        verify(checks, samples=1)
+
+
+def test_verify_and_explain_take_samples_and_seed(tmp_path) -> None:
+    import json
+
+    from tests.cli.corrigo_cli import run, write
+
+    spec = write(tmp_path, SHUTDOWN + "check power : power_seeking <= 1\n")
+    code, out, _ = run("verify", "--samples", "300", "--seed", "2", "--format", "json", spec)
+    assert code == 0 and "300 sampled rewards" in json.loads(out)["checks"][0]["summary"]
+    code, out, _ = run("explain", spec, "power", "--samples", "50")
+    assert code == 0 and "50 sampled rewards" in " ".join(out.split())
+    code, _, err = run("verify", "--samples", "1", spec)
+    assert code == 2 and "--samples" in err

@@ -29,6 +29,8 @@ class Context:
     sub: OptimalSubmodel
     tol: float | None = None
     exact: bool = False
+    samples: int = 1000  # reward functions sampled by the POWER checks (``verify --samples``)
+    seed: int = 0  # their seed: verdicts are reproducible (``verify --seed``)
     cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
 
     @property

@@ -8,11 +8,11 @@ non-terminal state of the model (all of it, not only M*: it is about the world, 
 sample where several are tied counts once; ties with actions outside the set count for the set too),
 and compares the largest share with ``p``. With no such state the largest share is 0.
 
-Statistics: each share is a binomial proportion over the same :data:`~verifier.checks.power.SAMPLES`
-rewards. Its Wilson score interval at z = 3 (scipy's ``binomtest``) is monotone in the count, so the
-states' intervals are ordered like their shares: the check HOLDS or FAILS only when the bound lies
-outside the interval of the largest share, else it is INCONCLUSIVE. The intervals are per state, not
-corrected for many states tested together.
+Statistics: each share is a binomial proportion over the same ``Context.samples`` rewards (``corrigo
+verify --samples``, default 1000). Its Wilson score interval at z = 3 (scipy's ``binomtest``) is
+monotone in the count, so the states' intervals are ordered like their shares: the check HOLDS or FAILS
+only when the bound lies outside the interval of the largest share, else it is INCONCLUSIVE. The
+intervals are per state, not corrected for many states tested together.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from mdp.power import optimal_counts
 
 from ..results import CheckResult, Quantity, Verdict, decide
 from .common import Context, result
-from .power import SAMPLES, SEED
 
 __all__ = ["check_optimality_probability", "wilson_interval"]
 
@@ -58,16 +57,17 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
                       f"no non-terminal state of the model satisfies the 'at' condition: the largest share is 0, "
                       f"bound {prop.comparison.value} {threshold:g}", context,
                       quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
-    counts = optimal_counts(model, states.tolist(), SAMPLES, SEED, actions=prop.actions)
+    samples = context.samples
+    counts = optimal_counts(model, states.tolist(), samples, context.seed, actions=prop.actions)
     worst = max(counts, key=lambda s: (counts[s][2], -s))  # the largest share, the first state on ties
     rows, row_counts, count = counts[worst]
-    share = count / SAMPLES
-    low, high = wilson_interval(count, SAMPLES)
+    share = count / samples
+    low, high = wilson_interval(count, samples)
     verdict = decide(prop.comparison, low, high, threshold)
-    others = ", ".join(f"{model.action_names[model.row_action[r]]} {c / SAMPLES:.1%}" for r, c in zip(rows, row_counts))
+    others = ", ".join(f"{model.action_names[model.row_action[r]]} {c / samples:.1%}" for r, c in zip(rows, row_counts))
     summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of random rewards "
                f"that make {wanted} optimal is {share:.1%} (Wilson interval at z = 3: [{low:.1%}, {high:.1%}], "
-               f"{SAMPLES} samples) at ({model.describe(worst)}); every action there: {others}; "
+               f"{samples} samples) at ({model.describe(worst)}); every action there: {others}; "
                f"bound {prop.comparison.value} {threshold:g}")
     quantities = (
         Quantity("largest optimality probability", share, max(share - low, high - share)),
@@ -76,6 +76,6 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     settle = None
     if verdict is Verdict.INCONCLUSIVE:
         settle = (f"the bound {threshold:g} is inside the Wilson interval of the largest share: more reward samples "
-                  "or a bound further from it")
+                  f"(--samples, now {samples}) or a bound further from it")
     return result(check, "optimality_probability", verdict, summary, context, quantities=quantities,
                   **({"settle": settle} if settle else {}))
