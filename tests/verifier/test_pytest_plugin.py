@@ -8,6 +8,7 @@ tests the entry point itself.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -145,3 +146,18 @@ def test_loading_the_plugin_imports_none_of_corrigo() -> None:
     code = "import sys, verifier.pytest_plugin; print(sorted({'dsl', 'mdp', 'numpy', 'lark'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
+
+
+def test_this_repository_collects_its_examples_and_never_its_broken_specs(pytester: pytest.Pytester) -> None:
+    """With corrigo's own pytest configuration: `pytest examples/` runs the examples' checks, `pytest` none."""
+    shutil.copy(ROOT / "pyproject.toml", pytester.path)
+    for relative in ("examples/off_switch_game.corrigo", "tests/golden/errors/unknown_name.corrigo",
+                     "tests/data/design_sketch.corrigo"):
+        (pytester.path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, pytester.path / relative)
+    examples = run(pytester, "examples", "--collect-only", "-q")
+    expected = re.findall(r"^check (\w+)", (ROOT / "examples" / "off_switch_game.corrigo").read_text(), re.M)
+    assert [line for line in examples.outlines if "::" in line] == [
+        f"examples/off_switch_game.corrigo::{name}" for name in expected]
+    assert run(pytester, "--collect-only", "-q").ret == pytest.ExitCode.NO_TESTS_COLLECTED  # testpaths = tests
+    assert run(pytester, "tests", "--collect-only", "-q").ret == pytest.ExitCode.NO_TESTS_COLLECTED
