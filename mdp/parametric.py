@@ -131,11 +131,12 @@ class PolicyGaps:
 
 
 def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool = False,
-                candidates: Sequence[int] | None = None) -> PolicyGaps:
+                candidates: Sequence[int] | None = None, terms: Sequence[str] | None = None) -> PolicyGaps:
     """The gap of every row and the initial values of ``policy``, affine in the weights.
 
     ``candidates`` (exact mode): the rows whose gaps are computed in rationals (default: all rows);
-    the caller passes the rows whose float gap comes near 0 somewhere in the box.
+    the caller passes the rows whose float gap comes near 0 somewhere in the box. ``terms``: the cost
+    and intent terms whose initial values are wanted (default: all; each costs one solve per feature).
     """
     model = pm.model
     n, m, k = model.n_states, model.n_rows, pm.k
@@ -144,8 +145,8 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     terminal = np.asarray(model.terminal, dtype=bool)
     solve_states = np.ones(n, dtype=bool) if model.discount < 1 else _terminates_surely(P_pi, terminal) & ~terminal
     evaluated = solve_states | (terminal if model.discount == 1 else False)
-    vectors = {"": pm.total()} | {f"cost:{t}": f for t, f in pm.costs.items()} \
-        | {f"intent:{t}": f for t, f in pm.intents.items()}
+    vectors = {"": pm.total()} | {f"cost:{t}": f for t, f in pm.costs.items() if terms is None or t in terms} \
+        | {f"intent:{t}": f for t, f in pm.intents.items() if terms is None or t in terms}
     keys = list(vectors)
     C = np.concatenate([vectors[key][:, policy].T for key in keys], axis=1)  # (n, (k + 1) * len(keys))
     V = np.zeros((n, C.shape[1]))

@@ -356,6 +356,63 @@ def _load_rewards(path: str, model: Any) -> Any:
         raise click.BadParameter(f"'{path}': {error}", param_hint="--rewards") from None
 
 
+@main.command("sweep")
+@click.argument("spec_path", metavar="SPEC", type=click.Path())
+@define_option
+@max_states_option
+@click.option("--params", "params", default=None, metavar="W1,W2",
+              help="The params to sweep, comma-separated (default: all); the others keep their values.")
+@click.option("--max-regions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Stop after this many regions; the answer is then partial and says so.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              help="Also draw the regions coloured by verdict (one or two swept params).")
+@_reports_errors
+def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, params: str | None,
+                  max_regions: int, output_format: str, plot_path: str | None) -> None:
+    """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict.
+
+    Exit 0 when every check holds on the whole box, 1 otherwise (or when the answer is partial).
+    """
+    from verifier.reports.regions import render_sweep_markdown, render_sweep_text, sweep_to_json
+    from verifier.sweep import SweepError, sweep_model
+
+    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    names = None if params is None else [name.strip() for name in params.split(",") if name.strip()]
+    if names is not None and not names:
+        raise click.BadParameter("expected param names separated by commas, e.g. --params w_hunger,w_pain",
+                                 param_hint="--params")
+    swept = len(names) if names is not None else len(spec.params)
+    if plot_path is not None and swept > 2:
+        raise click.UsageError(f"--plot draws one or two params, and {swept} would be swept; "
+                               "choose them with --params W1,W2")
+    model = _compile(spec_path, defines, max_states)
+    try:
+        with _Progress("sweeping the weights: regions") as progress:
+            result = sweep_model(spec, model, params=names, max_regions=max_regions,
+                                 progress=lambda stage, count: (
+                                     setattr(progress, "description", f"sweeping the weights: {stage}"),
+                                     progress(count)))
+    except SweepError as error:
+        raise click.BadParameter(str(error), param_hint="--params" if names else "SPEC") from None
+    if output_format == "json":
+        click.echo(json.dumps(sweep_to_json(result), indent=2, sort_keys=True))
+    elif output_format == "markdown":
+        click.echo(render_sweep_markdown(result), nl=False)
+    else:
+        click.echo(render_sweep_text(result), nl=False)
+    if plot_path is not None:
+        from verifier.reports.regions_plot import plot_regions
+
+        plot_regions(result, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+    from verifier.results import Verdict
+
+    holds = all(result.verdict(name) is Verdict.HOLDS for name, _ in result.checks)
+    sys.exit(EXIT_OK if holds else EXIT_FAILED)
+
+
 @main.command("power")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @define_option

@@ -25,6 +25,7 @@ boundaries as accurate as the float gaps (the result says which).
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -50,7 +51,7 @@ from .verification import verify_model
 
 __all__ = [
     "Cell", "Constraint", "Margin", "Region", "SweepError", "SweepResult", "describe_cell", "for_all_results",
-    "format_number", "format_point", "sweep", "sweep_model",
+    "format_number", "format_point", "polygon_of", "sweep", "sweep_model",
 ]
 
 Point = tuple[Fraction, ...]
@@ -311,6 +312,8 @@ class _Sweep:
         self.regions: list[Region] = []
         self.data: list[_RegionData] = []
         self.terms: dict[Affine, Any] = {}
+        self.terms_needed = tuple(c.property.term for c in checks
+                                  if isinstance(c.property, CostBound) and c.property.term is not None)
         self.verdict_cache: dict[Any, Any] = {}
 
     # -- z3 helpers
@@ -367,7 +370,7 @@ class _Sweep:
     def add_region(self, start: Point) -> None:
         pm, k = self.pm, self.pm.k
         solution = solve(pm.at(start), exact=self.exact, exact_limit=max(self.pm.model.n_states, 1))
-        gaps = policy_gaps(pm, solution.policy)
+        gaps = policy_gaps(pm, solution.policy, terms=self.terms_needed)
         lo = np.array([float(p.lo) for p in pm.params])
         hi = np.array([float(p.hi) for p in pm.params])
         G = gaps.gap
@@ -378,7 +381,7 @@ class _Sweep:
         near[gaps.policy] = False
         candidates = np.flatnonzero(near)
         if self.exact:
-            gaps = policy_gaps(pm, solution.policy, exact=True, candidates=candidates)
+            gaps = policy_gaps(pm, solution.policy, exact=True, candidates=candidates, terms=self.terms_needed)
             affines = {int(r): gaps.exact[int(r)] for r in candidates if int(r) in gaps.exact}  # type: ignore[index]
         else:
             affines = {int(r): tuple(Fraction(float(x)) for x in G[r]) for r in candidates}
@@ -602,7 +605,7 @@ def _describe(result: SweepResult, state: _Sweep, check: str) -> str:
             return "everywhere in the box"
         if where == sympy.S.EmptySet:
             return "nowhere in the box"
-        return str(where.as_relational(w))
+        return _readable(str(where.as_relational(w)))
     if len(holds) == len(full):
         return "everywhere in the box" + _face_exceptions(result, check)
     if not holds:
@@ -638,6 +641,12 @@ def _facets(params: Sequence[Parameter], affines: list[Affine]) -> list[Affine]:
                 continue
         out.append(a)
     return out
+
+
+def _readable(text: str) -> str:
+    """sympy's ``(0 <= w) & Ne(w, 1)`` as ``(0 <= w) and w != 1``."""
+    text = re.sub(r"Ne\(([^,()]+), ([^()]+)\)", r"\1 != \2", text)
+    return text.replace(" & ", " and ").replace(" | ", " or ")
 
 
 def _face_exceptions(result: SweepResult, check: str) -> str:
@@ -820,12 +829,23 @@ def format_point(names: Sequence[str], point: Sequence[Fraction]) -> str:
     return ", ".join(f"{n}={format_number(x)}" for n, x in zip(names, point))
 
 
+def polygon_of(result: SweepResult, cell: Cell) -> list[Point]:
+    """One or two params: the vertices of the cell's closure, in order (an interval's two ends for one)."""
+    affines: list[Affine] = []
+    for k in cell.constraints:
+        if k.op in (">", ">=", "=="):
+            affines.append(k.affine)
+        if k.op in ("<", "<=", "=="):
+            affines.append(tuple(-a for a in k.affine))
+    return _vertices(result.params, affines)
+
+
 def describe_cell(result: SweepResult, cell: Cell) -> str:
     """The cell's defining inequalities (without the box), readable."""
     symbols = [sympy.Symbol(name) for name in result.names]
     parts = []
     for k in cell.constraints:
-        if not any(k.affine[1:]):
+        if not any(k.affine[1:]) or (cell.is_face and k.op != "=="):
             continue
         relation = _relation(k.affine if k.op in (">", ">=", "==") else tuple(-a for a in k.affine), symbols)
         op = {">": ">", "<": ">", ">=": ">=", "<=": ">=", "==": "=="}[k.op]

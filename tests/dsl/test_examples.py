@@ -84,7 +84,10 @@ def test_household_robot_repaired_changes_only_the_costs() -> None:
     assert repaired.costs[0].expr != broken.costs[0].expr  # hunger re-zeroed
     assert repaired.costs[2].expr != broken.costs[2].expr  # curiosity re-zeroed
     assert names(repaired.checks) == ["corrigible", "no_sabotage", "reaches_off", "bounded", "faithful"]
-    assert all(p.lo > 0 for p in repaired.params if p.name != "w_pain")
+    lows = {p.name: p.lo for p in repaired.params}
+    # hunger stays a cost; curiosity's box reaches below 0 so that `corrigo sweep` finds where the repair
+    # stops working (w_curiosity > -1/2, docs/tutorial.md)
+    assert lows["w_hunger"] > 0 and lows["w_curiosity"] < 0
 
 
 # --- prosocial_proxy ---------------------------------------------------------------------------------

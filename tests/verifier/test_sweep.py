@@ -42,7 +42,7 @@ def test_one_param_boundary_is_the_exact_rational_switching_weight(a: int, b: in
     assert faces[0].verdict("stops") is Verdict.FAILS  # a tie with 'stay': some optimal policy never stops
     assert result.locate((Fraction(a, b) - Fraction(1, 100),)).verdict("stops") is Verdict.HOLDS
     assert result.locate((Fraction(a, b) + Fraction(1, 100),)).verdict("stops") is Verdict.FAILS
-    assert result.descriptions["stops"] == f"(0 <= w) & (w < {Fraction(a, b)})"
+    assert result.descriptions["stops"] == f"(0 <= w) and (w < {Fraction(a, b)})"
 
 
 INDIFFERENT = """
@@ -65,7 +65,7 @@ def test_a_check_can_fail_only_on_the_tie_boundary() -> None:
     result = sweep(INDIFFERENT)
     assert [(face.point, name) for face, name in result.odd_faces()] == [((Fraction(0),), "corrigible")]
     assert [c.verdict("corrigible") for c in result.full_cells()] == [Verdict.HOLDS, Verdict.HOLDS]
-    assert result.descriptions["corrigible"] == "(w >= -1) & (w <= 1) & Ne(w, 0)"
+    assert result.descriptions["corrigible"] == "(w >= -1) and (w <= 1) and w != 0"
     check = verify(INDIFFERENT).check("corrigible")
     assert check.verdict is Verdict.FAILS
     assert check.summary.startswith("fails at w=0 (on a boundary face where behaviours tie")

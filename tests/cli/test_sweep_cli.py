@@ -1,0 +1,69 @@
+"""`corrigo sweep`: golden text, JSON with exact rationals, the plot, exit codes and usage errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from corrigo_cli import run, write
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "cli"
+
+SWITCH = """
+model switch
+discount 0.5
+param w = 1 in [0, 1]
+param v = 0 in [0, 1]
+var off : bool = false
+action comply when !off: off' = true
+action stay when !off: skip
+terminal off
+cost pleasure = -w * [stay]
+cost duty = -6/7 * [comply]
+cost other = v * [comply]
+check stops : P >= 1 [ F off ]
+"""
+
+
+def test_text_report_of_the_prosocial_proxy(golden, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    code, out, _ = run("sweep", "examples/prosocial_proxy.corrigo")
+    assert code == 1  # 'gamed' fails for small w_praise
+    golden(GOLDEN / "sweep_prosocial_proxy.txt", out)
+
+
+def test_json_has_the_exact_switching_weight_and_a_plot_is_written(tmp_path: Path) -> None:
+    spec = write(tmp_path, SWITCH)
+    code, out, err = run("sweep", spec, "--params", "w", "--format", "json", "--plot", str(tmp_path / "r.png"))
+    assert code == 1
+    data = json.loads(out)
+    assert data["schema_version"] == 1 and data["exact"] and data["complete"]
+    assert [c["point"] for c in data["cells"] if c["dimension"] == 0] == [["3/7"]]
+    assert data["checks"] == [{"name": "stops", "property": "P >= 1 [ F off ]", "verdict": "fails",
+                               "holds_where": "(0 <= w) and (w < 3/7)"}]
+    assert data["fixed"] == {"v": "0"}
+    assert data["margins"][0] == {"param": "w", "direction": "down", "distance": "4/7", "at": "3/7",
+                                  "check": "stops", "verdict": "holds"}
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG" and "wrote" in err
+
+
+def test_markdown_report(tmp_path: Path) -> None:
+    code, out, _ = run("sweep", write(tmp_path, SWITCH), "--params", "w", "--format", "markdown")
+    assert code == 1
+    assert "| 0 <= w < 3/7 | HOLDS |" in out and "| 3/7 <= w <= 1 | FAILS |" in out
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    spec = write(tmp_path, SWITCH)
+    code, _, err = run("sweep", spec, "--params", "x")
+    assert code == 2 and "Invalid value for --params: 'x' is not a param of model 'switch'; its params are w, v" in err
+    code, _, err = run("sweep", spec, "--params", ",")
+    assert code == 2 and "expected param names separated by commas" in err
+    three = SWITCH.replace("param v = 0 in [0, 1]", "param v = 0 in [0, 1]\nparam u = 0 in [0, 1]") \
+        .replace("cost other = v * [comply]", "cost other = v * [comply] + u * [stay]")
+    code, _, err = run("sweep", write(tmp_path, three), "--plot", str(tmp_path / "r.png"))
+    assert code == 2 and "--plot draws one or two params, and 3 would be swept" in err
+    no_params = SWITCH.replace("param w = 1 in [0, 1]", "const w = 1").replace("param v = 0 in [0, 1]", "const v = 0")
+    code, _, err = run("sweep", write(tmp_path, no_params))
+    assert code == 2 and "declares no param to sweep" in err
