@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Resolve the ``corrigo_files`` globs once, before collection (a bad glob is a usage error)."""
-    files = set()
+    files: set[Path] = set()
     for pattern in config.getini("corrigo_files"):
         try:
             files.update(path.resolve() for path in config.rootpath.glob(pattern))
@@ -100,13 +100,12 @@ class CorrigoFile(pytest.File):
             raise self.report
         return self.report
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str | Any:  # noqa: ANN401 - pytest's own signature
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from dsl.errors import SpecError
 
         if isinstance(excinfo.value, SpecError):
             return excinfo.value.render()
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)
 
 
 class CorrigoItem(pytest.Item):
