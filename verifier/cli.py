@@ -191,8 +191,9 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 
 @main.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
-@click.option("--to", "target", type=click.Choice(["prism"]), default="prism", show_default=True,
-              help="The format to write.")
+@click.option("--to", "target", type=click.Choice(["prism", "json", "dot"]), default="prism", show_default=True,
+              help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
+                   "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
 @define_option
@@ -200,15 +201,88 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 @_reports_errors
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
+    model = _compile(spec_path, defines, max_states)
+    out = Path(output)
+    if target == "json":
+        from mdp.model_json import to_json
+
+        out.write_text(json.dumps(to_json(model), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        return
+    if target == "dot":
+        from mdp.dot import model_graph, to_dot
+
+        title = f"{model.name}: the reachable model, {model.n_states:,} states"
+        out.write_text(to_dot(model_graph(model), model.name, title), encoding="utf-8")
+        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        return
     from mdp.prism import to_prism
 
-    model = _compile(spec_path, defines, max_states)
     model_text, properties = to_prism(model)
-    out = Path(output)
     out.write_text(model_text, encoding="utf-8")
     props = out.with_suffix(".props")
     props.write_text(properties, encoding="utf-8")
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
+
+
+@main.command("render")
+@click.argument("spec_path", metavar="SPEC", type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
+              help="The picture to write; its suffix gives the format unless --to does. Without it, "
+                   "--to dot writes to stdout.")
+@click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
+              help="The format (default: from the suffix of -o).")
+@click.option("--optimal", is_flag=True,
+              help="Show only the states and choices optimal policies reach and take (M*).")
+@click.option("--check", "check", default=None, metavar="NAME",
+              help="Draw the counterexample path of this check in red (if it fails).")
+@click.option("--max-nodes", type=click.IntRange(min=1), default=200, show_default=True, metavar="N",
+              help="Show at most N states, the nearest to the initial state (breadth-first).")
+@click.option("--engine", type=click.Choice(["auto", "graphviz", "matplotlib"]), default="auto", show_default=True,
+              help="How SVG and PNG are drawn: Graphviz's dot program (auto: when it is on PATH) or matplotlib.")
+@define_option
+@max_states_option
+@_reports_errors
+def render_command(spec_path: str, output: str | None, target: str | None, optimal: bool, check: str | None,
+                   max_nodes: int, engine: str, defines: tuple[str, ...], max_states: int | None) -> None:
+    """Draw the model of SPEC as a graph: optimal choices in bold, a check's counterexample in red."""
+    import mdp
+    from verifier.render import FORMATS, picture, write_picture
+
+    fmt = target or (Path(output).suffix.lstrip(".").lower() if output else None)
+    if fmt is None:
+        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout")
+    if fmt not in FORMATS:
+        raise click.BadParameter(f"cannot tell the format from '{output}'; use a suffix .svg, .png or .dot, or "
+                                 "--to", param_hint="-o")
+    if output is None and fmt != "dot":
+        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
+    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    if check is not None:
+        _require_check(spec_path, spec, check, "--check")
+    model = _compile(spec_path, defines, max_states)
+    with _Progress("value iteration: sweep") as progress:
+        solution = mdp.solve(model, progress=progress)
+    drawing = picture(spec, model, solution, optimal=optimal, check=check, max_nodes=max_nodes)
+    if drawing.n_shown < drawing.n_states:
+        click.echo(f"note: {drawing.n_states:,} states are more than --max-nodes {max_nodes}: showing the "
+                   f"{drawing.n_shown:,} nearest to the initial state; shrink the model with --optimal or -D, or "
+                   "raise --max-nodes", err=True)
+    if drawing.note:
+        click.echo(f"note: {drawing.note}", err=True)
+    written = write_picture(drawing, output, fmt, engine)
+    if output is None:
+        click.echo(written, nl=False)
+    else:
+        click.echo(f"wrote {output} ({drawing.n_shown:,} states, {written})")
+
+
+def _require_check(spec_path: str, spec: Any, check: str, param_hint: str) -> None:
+    """A usage error naming the checks of ``spec`` when it has none called ``check``."""
+    names = [c.name for c in spec.checks]
+    if check not in names:
+        raise click.BadParameter(f"'{spec_path}' has no check '{check}'; its checks are: "
+                                 f"{', '.join(names) or '(none)'}", param_hint=param_hint)
 
 
 # --- verify and explain (verifier) ------------------------------------------------------------------
@@ -312,10 +386,7 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
     from verifier.verification import verify
 
     loaded = dsl.load(Path(spec), _parse_defines(defines))
-    names = [c.name for c in loaded.checks]
-    if check not in names:
-        raise click.BadParameter(f"'{spec}' has no check '{check}'; its checks are: "
-                                 f"{', '.join(names) or '(none)'}", param_hint="CHECK")
+    _require_check(spec, loaded, check, "CHECK")
     report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed)
     result = report.check(check)
     click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)

@@ -28,7 +28,7 @@ cost duty = -6/7 * [comply]
 """
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(st.fractions(0, 5, max_denominator=8), st.fractions(0, 10, max_denominator=8))
 def test_the_model_at_a_weight_vector_has_the_costs_of_the_spec_compiled_there(hunger: Fraction,
                                                                                pain: Fraction) -> None:

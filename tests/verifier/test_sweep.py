@@ -7,6 +7,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dsl
 import mdp
@@ -43,6 +45,25 @@ def test_one_param_boundary_is_the_exact_rational_switching_weight(a: int, b: in
     assert result.locate((Fraction(a, b) - Fraction(1, 100),)).verdict("stops") is Verdict.HOLDS
     assert result.locate((Fraction(a, b) + Fraction(1, 100),)).verdict("stops") is Verdict.FAILS
     assert result.descriptions["stops"] == f"(0 <= w) and (w < {Fraction(a, b)})"
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.fractions(Fraction(1, 50), Fraction(199, 50), max_denominator=50))
+def test_the_boundary_is_exact_for_any_rational_switching_weight(weight: Fraction) -> None:
+    result = sweep(switching(weight.numerator, weight.denominator))
+    assert [face.point for face in result.faces()] == [(weight,)]
+
+
+def test_above_the_exact_limit_the_sweep_runs_in_floats_and_finds_the_same_boundaries() -> None:
+    exact, floats = sweep(THREE_WAYS), sweep(THREE_WAYS, exact_limit=0)
+    assert exact.exact and not floats.exact
+    assert floats.descriptions["stops"] == exact.descriptions["stops"]
+    assert floats.descriptions["calm"] == exact.descriptions["calm"]
+    # where the optimal cost equals the bound exactly, floats cannot decide 'cost <= -3/2': inconclusive there
+    odd = [(face.verdict(name), name) for face, name in floats.odd_faces()]
+    assert odd and all(item == (Verdict.INCONCLUSIVE, "cheap") for item in odd)
+    assert not exact.odd_faces()
+    assert any("computed in floats" in note for note in floats.notes)
 
 
 INDIFFERENT = """
@@ -117,7 +138,7 @@ def test_verdicts_agree_with_solving_on_a_grid_of_weights(text: str) -> None:
     model = mdp.compile(spec)
     result = sweep(spec)
     pm = parametric(spec, model)
-    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 4) for i in range(5)] for p in pm.params]
+    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 3) for i in range(4)] for p in pm.params]
     for point in itertools.product(*steps):
         cell = result.locate(point)
         at = pm.at(point)
