@@ -461,10 +461,11 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     model = _compile(spec_path, defines, max_states)
     try:
         with _Progress("sweeping the weights: regions") as progress:
-            result = sweep_model(spec, model, params=names, max_regions=max_regions,
-                                 progress=lambda stage, count: (
-                                     setattr(progress, "description", f"sweeping the weights: {stage}"),
-                                     progress(count)))
+            def report(stage: str, count: int) -> None:
+                progress.description = f"sweeping the weights: {stage}"
+                progress(count)
+
+            result = sweep_model(spec, model, params=names, max_regions=max_regions, progress=report)
     except SweepError as error:
         raise click.BadParameter(str(error), param_hint="--params" if names else "SPEC") from None
     if output_format == "json":

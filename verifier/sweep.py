@@ -379,10 +379,11 @@ class _Sweep:
         low = G[:, 0] + np.minimum(G[:, 1:] * lo, G[:, 1:] * hi).sum(axis=1)  # min of the gap over the box
         near = finite & (low <= 1e-6 * scale)
         near[gaps.policy] = False
-        candidates = np.flatnonzero(near)
+        candidates = np.flatnonzero(near).tolist()
         if self.exact:
             gaps = policy_gaps(pm, solution.policy, exact=True, candidates=candidates, terms=self.terms_needed)
-            affines = {int(r): gaps.exact[int(r)] for r in candidates if int(r) in gaps.exact}  # type: ignore[index]
+            exact = gaps.exact or {}
+            affines = {r: exact[r] for r in candidates if r in exact}
         else:
             affines = {int(r): tuple(Fraction(float(x)) for x in G[r]) for r in candidates}
         rows: dict[Affine, list[int]] = {}
