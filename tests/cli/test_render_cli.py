@@ -135,3 +135,16 @@ def test_a_spec_error_is_located(tmp_path: Path) -> None:
     bad.write_text("model m\ndiscount 0.5\nvar x : bool\naction a when y: skip\n")
     code, _, err = run("render", str(bad), "--to", "dot")
     assert code == 2 and "bad.corrigo:4:15: error: unknown name 'y'" in err
+
+
+def test_graphviz_lays_out_large_pictures_with_sfdp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.render
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(subprocess, "run", lambda args, **kwargs: calls.append(args))
+    run("render", TINY, "-o", str(tmp_path / "small.png"))
+    monkeypatch.setattr(verifier.render, "DOT_EDGES", 7)  # the tiny robot's picture has 8 edges
+    code, out, _ = run("render", TINY, "-o", str(tmp_path / "large.png"))
+    assert [args[1] for args in calls] == ["-Kdot", "-Ksfdp"]
+    assert code == 0 and "graphviz sfdp" in out
