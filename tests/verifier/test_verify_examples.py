@@ -44,3 +44,17 @@ def test_the_repaired_household_robot_is_corrigible() -> None:
     report = verify(path)
     assert report.check("corrigible").verdict is Verdict.HOLDS
     assert report.check("no_sabotage").verdict is Verdict.HOLDS
+
+
+def test_the_gridworld_robot_disables_the_switch_although_the_world_does_not_ask_it_to() -> None:
+    report = verify(ROOT / "examples" / "gridworld_robot.corrigo")
+    verdicts = {c.name: c.verdict for c in report.checks}
+    assert verdicts == {"corrigible": Verdict.FAILS, "no_sabotage": Verdict.FAILS, "no_power": Verdict.FAILS,
+                        "world_resists": Verdict.HOLDS, "delivers": Verdict.HOLDS}
+    parts = {part.name: part.verdict for part in report.check("corrigible").parts}
+    assert parts == {"corrigible.compliance": Verdict.HOLDS, "corrigible.no_tampering": Verdict.FAILS}
+    assert report.check("corrigible").attribution.chosen == "disable_switch"
+    power = report.check("no_power")
+    assert "reachable cycle(s) open" in power.summary and power.trace is not None
+    share = report.check("world_resists").quantities[0]
+    assert share.high < 0.5 and "x=2, y=3" in report.check("world_resists").summary  # at the switch box

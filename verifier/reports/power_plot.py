@@ -1,8 +1,11 @@
 """``corrigo power --plot``: a picture of POWER per state (matplotlib is imported only when asked for).
 
-A spec with at least two integer variables gets a heatmap over the first two (the cell shows the
-largest POWER over the states with those coordinates, so an off switch or a power pack that raises
-POWER anywhere in the cell shows); any other spec gets a bar chart of the states with the most POWER,
+A spec with at least two integer variables gets a heatmap over the first two. A cell shows the largest
+POWER over the states with those coordinates whose other enum and bool variables keep their initial
+values (switch armed, not pressed, not off: the world as it starts), so an off switch that may end
+everything shows as a dip and a place where it can be disabled as a peak; a cell with no such state
+shows the largest POWER over all its states, hatched. Each cell is labelled with its value, the
+initial state's cell with "start". Any other spec gets a bar chart of the states with the most POWER,
 with one-standard-error bars.
 """
 
@@ -37,13 +40,32 @@ def plot_power(estimate: PowerEstimate, path: str | PathLike[str]) -> str:
         vx, vy = model.variables[ix], model.variables[iy]
         dx, dy = vx.domain, vy.domain
         assert isinstance(dx, IntDomain) and isinstance(dy, IntDomain)
+        codes = model.state_codes
+        cx, cy = codes[:, ix] - dx.lo, codes[:, iy] - dy.lo
+        others = [i for i, v in enumerate(model.variables) if not isinstance(v.domain, IntDomain)]
+        as_initial = np.all(codes[:, others] == codes[model.initial, others], axis=1)
         grid = np.full((dy.size, dx.size), np.nan)
-        cx = model.state_codes[:, ix] - dx.lo
-        cy = model.state_codes[:, iy] - dy.lo
-        np.fmax.at(grid, (cy, cx), estimate.power)
+        np.fmax.at(grid, (cy[as_initial], cx[as_initial]), estimate.power[as_initial])
+        fallback = np.full((dy.size, dx.size), np.nan)
+        np.fmax.at(fallback, (cy, cx), estimate.power)
+        filled = np.isnan(grid) & ~np.isnan(fallback)
+        grid[filled] = fallback[filled]
         image = axes.imshow(grid, origin="lower", cmap="viridis",
                             extent=(dx.lo - 0.5, dx.hi + 0.5, dy.lo - 0.5, dy.hi + 0.5))
-        figure.colorbar(image, ax=axes, label="largest POWER over the other variables")
+        fixed = ", ".join(model.describe(model.initial).split(", ")[i] for i in others)
+        figure.colorbar(image, ax=axes, label="largest POWER in the cell" + (f"\n({fixed})" if fixed else ""))
+        for (row, column), value in np.ndenumerate(grid):
+            if np.isnan(value):
+                continue
+            x, y = column + dx.lo, row + dy.lo
+            if filled[row, column]:
+                axes.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="//", lw=0))
+            axes.text(x, y, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                      color="white" if value < np.nanmean(grid) else "black")
+        sx, sy = codes[model.initial, ix], codes[model.initial, iy]
+        axes.text(sx, sy - 0.3, "start", ha="center", va="center", fontsize=7, color="red")
+        axes.set_xticks(np.arange(dx.lo, dx.hi + 1))
+        axes.set_yticks(np.arange(dy.lo, dy.hi + 1))
         axes.set_xlabel(vx.name)
         axes.set_ylabel(vy.name)
         kind = "heatmap"
