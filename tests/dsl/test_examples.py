@@ -84,10 +84,10 @@ def test_household_robot_repaired_changes_only_the_costs() -> None:
     assert repaired.costs[0].expr != broken.costs[0].expr  # hunger re-zeroed
     assert repaired.costs[2].expr != broken.costs[2].expr  # curiosity re-zeroed
     assert names(repaired.checks) == ["corrigible", "no_sabotage", "reaches_off", "bounded", "faithful"]
-    lows = {p.name: p.lo for p in repaired.params}
-    # hunger stays a cost; curiosity's box reaches below 0 so that `corrigo sweep` finds where the repair
-    # stops working (w_curiosity > -1/2, docs/tutorial.md)
-    assert lows["w_hunger"] > 0 and lows["w_curiosity"] < 0
+    # only curiosity is swept, and its box reaches below 0 so that `corrigo sweep` finds where the repair
+    # stops working (w_curiosity > -1/2, docs/tutorial.md); hunger stays a positive constant cost
+    assert [(p.name, p.lo) for p in repaired.params] == [("w_curiosity", -1)]
+    assert {c.name: c.value for c in repaired.constants}["w_hunger"] == 1
 
 
 # --- prosocial_proxy ---------------------------------------------------------------------------------

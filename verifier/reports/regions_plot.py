@@ -57,9 +57,11 @@ def plot_regions(result: SweepResult, path: str | PathLike[str]) -> None:
         boundaries = sorted({b.point[0] for a, b in zip(ordered, ordered[1:]) if b.is_face and a.verdicts != b.verdicts}
                             | {a.point[0] for a, b in zip(ordered, ordered[1:]) if a.is_face and a.verdicts != b.verdicts})
         if len(boundaries) <= 8:  # the weights where some verdict changes, exact
-            axes.set_xticks([float(b) for b in boundaries] + [float(p.lo), float(p.hi)],
-                            [format_number(b) for b in boundaries] + [format_number(p.lo), format_number(p.hi)],
-                            fontsize=8)
+            # the box's ends too, unless a boundary sits so close that the labels would overlap
+            close = 0.04 * float(p.hi - p.lo)
+            ticks = list(boundaries) + [end for end in (p.lo, p.hi)
+                                        if all(abs(float(end - b)) > close for b in boundaries)]
+            axes.set_xticks([float(t) for t in ticks], [format_number(t) for t in ticks], fontsize=8)
         axes.axvline(float(result.current[0]), color="black", linestyle="--", linewidth=1.2)
         axes.set_yticks(range(len(names)), names)
         axes.invert_yaxis()
