@@ -325,7 +325,9 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
 
     overrides = _parse_defines(defines)
     color = output == "-" and _stdout_is_tty()
-    reports, errors, code = [], [], EXIT_OK
+    reports: list[Any] = []
+    errors: list[tuple[str, CorrigoError]] = []
+    code = EXIT_OK
     for path in specs:
         try:
             report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
@@ -574,8 +576,8 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         click.echo(f"{r['rank']:>6}  {r['state']:<{width}}  {r['power']:>8.4f}  {r['stderr']:>8.4f}  "
                    f"{r['options']:>7}{marks}")
     for entry in optimality:
-        shares = ", ".join(f"{a} {p:.1%}" for a, p in entry["actions"].items())
-        click.echo(f"optimal for the share of rewards at ({entry['state']}): {shares}")
+        listed = ", ".join(f"{a} {p:.1%}" for a, p in entry["actions"].items())
+        click.echo(f"optimal for the share of rewards at ({entry['state']}): {listed}")
     if plotted is not None:
         click.echo(f"wrote {plot_path} ({plotted})")
 
