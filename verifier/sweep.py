@@ -242,13 +242,15 @@ def sweep(path_or_spec: Any, overrides: dict[str, object] | None = None, *, para
 
 def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None = None, max_regions: int = 50,
                 exact_limit: int = _EXACT_LIMIT, checks: Sequence[str] | None = None, seed: int = 0,
-                progress: Callable[[str, int], object] | None = None) -> SweepResult:
-    """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell."""
+                progress: Callable[[str, int], object] | None = None, samples: int = 1000,
+                power_seed: int = 0) -> SweepResult:
+    """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell;
+    ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s)."""
     names = _swept_names(spec, params)
     pm = parametric(spec, model, names)
     exact = model.n_states <= exact_limit
     selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
-    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress)
+    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed))
     complete, uncovered = state.cover(max_regions)
     cells = state.cells()
     current = tuple(p.value for p in pm.params)
@@ -303,8 +305,10 @@ class _RegionData:
 
 class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
-                 rng: random.Random, progress: Callable[[str, int], object] | None) -> None:
+                 rng: random.Random, progress: Callable[[str, int], object] | None,
+                 power_samples: tuple[int, int] = (1000, 0)) -> None:
         self.spec, self.pm, self.exact, self.checks, self.rng = spec, pm, exact, checks, rng
+        self.power_samples = power_samples  # (samples, seed) of the POWER checks
         self.progress = progress
         self.x = [z3.Real(p.name) for p in pm.params]
         self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
@@ -521,8 +525,9 @@ class _Sweep:
         if key not in self.verdict_cache:
             model = self.pm.at(point)
             solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
+            samples, seed = self.power_samples
             report = verify_model(self.spec, model, solution, exact=self.exact,
-                                  checks=tuple(c.name for c in self.checks), sweep=False)
+                                  checks=tuple(c.name for c in self.checks), sweep=False, samples=samples, seed=seed)
             self.verdict_cache[key] = report.checks
         return self.verdict_cache[key]  # type: ignore[no-any-return]
 
@@ -775,13 +780,15 @@ FOR_ALL_MAX_REGIONS = 100
 
 
 def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
-                    max_regions: int = FOR_ALL_MAX_REGIONS) -> dict[str, CheckResult]:
+                    max_regions: int = FOR_ALL_MAX_REGIONS, samples: int = 1000,
+                    seed: int = 0) -> dict[str, CheckResult]:
     """Decide ``check ... for all params`` checks over the whole param box with one sweep.
 
     A check holds only if it holds in every region and on every boundary face; otherwise its result
     is the one at a counterexample weight vector (with its trace), named with its region.
     """
-    result = sweep_model(spec, model, max_regions=max_regions, checks=tuple(c.name for c in checks))
+    result = sweep_model(spec, model, max_regions=max_regions, checks=tuple(c.name for c in checks),
+                         samples=samples, power_seed=seed)
     out = {}
     for check in checks:
         verdict = result.verdict(check.name)

@@ -103,7 +103,8 @@ def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = N
     if sweep and any(c.for_all_params for c in selected):
         from .sweep import for_all_results  # the sweep calls verify_model itself
 
-        decided = for_all_results(spec, model, tuple(c for c in selected if c.for_all_params))
+        decided = for_all_results(spec, model, tuple(c for c in selected if c.for_all_params), samples=samples,
+                                  seed=seed)
         results = tuple(decided.get(r.name, r) for r in results)
     return Report(
         spec=spec.name,

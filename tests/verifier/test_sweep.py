@@ -176,3 +176,10 @@ def test_bad_requests_are_sweep_errors() -> None:
         sweep(THREE_WAYS, params=["w_play"])
     with pytest.raises(SweepError, match="named twice"):
         sweep(THREE_WAYS, params=["w_rest", "w_rest"])
+
+
+def test_for_all_power_checks_use_verifys_reward_samples() -> None:
+    text = switching(1, 3).replace("check stops : P >= 1 [ F off ]",
+                                   "check calm for all params : power_seeking <= -10")
+    result = verify(text, samples=57, seed=3).check("calm")
+    assert "57 sampled rewards" in result.summary
