@@ -66,6 +66,7 @@ class _Checker:
         self.overrides = overrides
         self.diagnostics: list[Diagnostic] = []
         self.declared: dict[str, S.Node] = {}  # every declared name, for duplicates and messages
+        self.duplicated: set[str] = set()  # names declared twice: reported once, then looked up silently
         self.constants: dict[str, T.Constant] = {}
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
@@ -81,8 +82,7 @@ class _Checker:
     # --- driver --------------------------------------------------------------------------------
 
     def run(self) -> T.Spec:
-        declarations = self.module.declarations
-        self._declare_names(declarations)
+        declarations = self._declare_names(self.module.declarations)
         for declaration in declarations:  # constants, params and variables first: everything uses them
             if isinstance(declaration, S.Const):
                 self._const(declaration)
@@ -149,22 +149,28 @@ class _Checker:
 
     # --- names ---------------------------------------------------------------------------------
 
-    def _declare_names(self, declarations: tuple[S.Declaration, ...]) -> None:
+    def _declare_names(self, declarations: tuple[S.Declaration, ...]) -> list[S.Declaration]:
+        """The declarations to check: a duplicate is reported here and dropped, so the first one stays in scope."""
+        kept = []
         for declaration in declarations:
             name = getattr(declaration, "name", None)
             if name is None:
+                kept.append(declaration)
                 continue
             previous = self.declared.get(name.text)
             if previous is not None:
                 where = f" at line {previous.span.line}" if previous.span else ""
                 self._error(f"'{name.text}' is already declared{where}", name.span,
                             hint="give each declaration its own name")
+                self.duplicated.add(name.text)
                 continue
+            kept.append(declaration)
             self.declared[name.text] = declaration
             if isinstance(declaration, S.Formula):
                 self.formulas[name.text] = _FormulaInfo(declaration)
             if isinstance(declaration, S.Term):
                 (self.cost_names if declaration.kind == "cost" else self.intent_names).append(name.text)
+        return kept
 
     def _candidates(self, scope: _Scope) -> list[str]:
         names = list(scope.bindings) + list(self.constants) + list(self.variables) + list(self.formulas)
@@ -174,6 +180,8 @@ class _Checker:
         return names
 
     def _unknown(self, name: str, span: Span | None, candidates: list[str], what: str = "name") -> None:
+        if name in self.duplicated:  # a dropped duplicate may have been the one meant: already reported
+            return
         close = get_close_matches(name, candidates, n=1, cutoff=0.6)
         self._error(f"unknown {what} '{name}'", span, hint=f"did you mean '{close[0]}'?" if close else None)
 
@@ -441,7 +449,7 @@ class _Checker:
                 if isinstance(self.declared.get(target), S.Var):
                     ok = False  # its declaration failed to check and was reported there
                     continue
-                if target in self.declared:
+                if target in self.declared and target not in self.duplicated:
                     self._error(f"'{target}' is a {_kind(self.declared[target])}, only variables can be updated",
                                 node.target.span)
                 else:
@@ -538,7 +546,7 @@ class _Checker:
             if prop.term is not None:
                 term = prop.term.text
                 if term not in self.cost_names:
-                    if term in self.intent_names:
+                    if term in self.intent_names and term not in self.duplicated:
                         self._error(f"'{term}' is an intent, not a cost term", prop.term.span,
                                     hint=f"the agent never sees intents; use `regret({term}) <= x` to check it")
                     else:
@@ -618,7 +626,7 @@ class _Checker:
             return None
         intent = args[0].value.name
         if intent not in self.intent_names:
-            if intent in self.cost_names:
+            if intent in self.cost_names and intent not in self.duplicated:
                 self._error(f"'{intent}' is a cost term; regret measures an intent", args[0].span,
                             hint="declare what the designers want with `intent NAME = ...`")
             else:
@@ -662,10 +670,10 @@ class _Checker:
         if value.name == "random":
             return T.PowerSeeking(comparison, bound)
         if value.name not in self.intent_names:
-            if value.name in self.cost_names:
+            if value.name in self.cost_names and value.name not in self.duplicated:
                 self._error(f"'{value.name}' is a cost term; the reference policy optimises an intent", value.span,
                             hint="declare what the designers want with `intent NAME = ...`, or write `reference = random`")
-            else:
+            elif value.name not in self.duplicated:
                 choices = ["random", *self.intent_names]
                 close = get_close_matches(value.name, choices, n=1, cutoff=0.6)
                 self._error(f"unknown reference policy '{value.name}'", value.span,
@@ -863,6 +871,8 @@ class _Checker:
                 self._error(f"'{name}' is used before its declaration at line {line}", span,
                             hint=f"move the declaration of '{name}' above its first use")
                 return None
+            if name in self.duplicated:
+                return None  # a dropped duplicate may have been the one meant: already reported
             self._error(f"'{name}' is a {_kind(declaration)}, not a value", span,
                         hint=f"write '[{name}]' for 'the action taken is {name}'"
                         if isinstance(declaration, S.Action) else None)
