@@ -7,7 +7,9 @@ resumes at the next declaration so every independent mistake in a file is report
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from fractions import Fraction
 from functools import lru_cache
 
@@ -269,9 +271,7 @@ class _ToAst(Transformer):
         return tuple(declarations)
 
     def header(self, meta, name, doc):
-        text = ""
-        if doc is not None:
-            text = str(doc)[3:-3] if str(doc).startswith('"""') else str(doc)[1:-1]
+        text = _decode_string(doc, self.path) if doc is not None else ""
         return S.Header(self._ident(name), _dedent(text), span=self._span(meta))
 
     def discount(self, meta, value):
@@ -457,6 +457,38 @@ class _ToAst(Transformer):
 
     def _token_span(self, token: Token) -> Span:
         return Span(self.path, token.line, token.column, token.end_line, token.end_column)
+
+
+_ESCAPE = re.compile(r"\\(?:N\{[^}\n]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)", re.S)
+
+
+def _decode_string(token: Token, path: str) -> str:
+    """The text of a STRING token with Python's escapes decoded; a malformed escape is a located error.
+
+    Each escape is tried alone first, so the error points at the bad one; then ``ast.literal_eval``
+    decodes the whole token, which the grammar guarantees is a plain string literal.
+    """
+    text = str(token)
+    for escape in _ESCAPE.finditer(text):
+        try:
+            _literal(f'"{escape.group()}"')
+        except SyntaxError as error:
+            before = text[:escape.start()]
+            line = token.line + before.count("\n")
+            column = (escape.start() - before.rfind("\n") if "\n" in before else token.column + escape.start())
+            reason = "not an escape" if "invalid escape" in str(error.msg) else str(error.msg).split(": ")[-1]
+            raise SpecSyntaxError(Diagnostic(
+                f"bad escape '{escape.group()}' in the doc string: {reason}",
+                Span(path, line, column, line, column + len(escape.group())),
+                hint=r'write \\ for a backslash; escapes are \n \t \" \\ \xHH \uHHHH \N{NAME}')) from None
+    return _literal(text)
+
+
+def _literal(text: str) -> str:
+    """``ast.literal_eval`` of a string literal, with Python's warnings about unknown escapes as errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return ast.literal_eval(text)
 
 
 def _dedent(doc: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import pytest
@@ -126,6 +127,29 @@ def test_spans_point_at_the_source() -> None:
 def test_doc_strings_single_and_triple_quoted() -> None:
     assert parse('model m\n"one line"\n').header.doc == "one line"
     assert parse('model m\n"""\n  two\n  lines\n"""\n').header.doc == "two\nlines"
+
+
+def test_doc_string_escapes_are_decoded() -> None:
+    assert parse(r'model m "a\tb \"q\" c\\d \u00e9 \N{GREEK SMALL LETTER ALPHA} \101"').header.doc == \
+        'a\tb "q" c\\d \u00e9 \u03b1 A'
+    assert parse('model m """\n  one\\n  two\n  \\"\\"\\"\n"""').header.doc == 'one\ntwo\n"""'  # decoded, then dedented
+
+
+@given(st.text(st.characters(max_codepoint=0xFFFF, blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))))
+@settings(max_examples=200, deadline=None)
+def test_a_json_encoded_doc_string_decodes_to_its_text(text: str) -> None:
+    assert parse(f"model m {json.dumps(text)}").header.doc == text
+
+
+@pytest.mark.parametrize(("doc", "escape", "column"), [
+    (r'"\q"', r"\q", 10), (r'"ab \x4"', r"\x", 13), (r'"\u12"', r"\u", 10), (r'"\N{nope}"', r"\N{nope}", 10),
+    (r'"\8"', r"\8", 10)])
+def test_a_bad_escape_is_located(doc: str, escape: str, column: int) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m {doc}", "d.corrigo")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message.startswith(f"bad escape '{escape}' in the doc string")
+    assert diagnostic.span == Span("d.corrigo", 1, column, 1, column + len(escape))
 
 
 def test_comments_and_free_layout() -> None:
