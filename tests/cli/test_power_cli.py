@@ -157,3 +157,17 @@ def test_bad_rewards_and_distributions_are_usage_errors(tmp_path: Path, args: li
     args = [a.format(**files) for a in args]
     code, _, err = run("power", *args, write(tmp_path, FAN))
     assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_the_heatmap_names_the_places_that_labels_mark() -> None:
+    import dsl
+    import mdp
+    from verifier.reports.power_plot import _place_labels
+
+    model = mdp.compile(dsl.load(Path(__file__).resolve().parents[2] / "examples" / "gridworld_robot.corrigo"))
+    codes = model.state_codes
+    placed = _place_labels(model.labels, codes[:, 1], codes[:, 0], (4, 5))  # rows y, columns x
+    assert placed[(3, 2)] == ["at_box"] and placed[(0, 0)] == ["at_charger"]
+    assert placed[(3, 4)] == ["in_room", "delivered"]
+    assert sorted(cell for cell, names in placed.items() if "in_room" in names) == [(2, 3), (2, 4), (3, 3), (3, 4)]
+    assert len(placed) == 6  # the four places and nothing else

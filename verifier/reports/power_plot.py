@@ -5,7 +5,8 @@ POWER over the states with those coordinates whose other enum and bool variables
 values (switch armed, not pressed, not off: the world as it starts), so an off switch that may end
 everything shows as a dip and a place where it can be disabled as a peak; a cell with no such state
 shows the largest POWER over all its states, hatched. Each cell is labelled with its value, the
-initial state's cell with "start". Any other spec gets a bar chart of the states with the most POWER,
+initial state's cell with "start", and cells where a spec label that marks places holds (in at most a
+quarter of the cells: a switch box, a human's room) with its name. Any other spec gets a bar chart of the states with the most POWER,
 with one-standard-error bars.
 """
 
@@ -21,6 +22,20 @@ from mdp.power import PowerEstimate
 __all__ = ["plot_power"]
 
 _BARS = 30
+
+
+def _place_labels(labels: dict[str, np.ndarray], rows: np.ndarray, columns: np.ndarray,
+                  shape: tuple[int, int]) -> dict[tuple[int, int], list[str]]:
+    """Cell -> the spec's labels that mark it: labels holding somewhere in at most a quarter of the cells
+    (places such as a switch box or a human's room; labels about other variables hold nearly everywhere)."""
+    placed: dict[tuple[int, int], list[str]] = {}
+    for name, holds in labels.items():
+        cells = np.zeros(shape, dtype=bool)
+        cells[rows[holds], columns[holds]] = True
+        if 0 < cells.sum() <= cells.size / 4:
+            for cell in zip(*np.nonzero(cells)):
+                placed.setdefault((int(cell[0]), int(cell[1])), []).append(name)
+    return placed
 
 
 def plot_power(estimate: PowerEstimate, path: str | PathLike[str]) -> str:
@@ -64,6 +79,9 @@ def plot_power(estimate: PowerEstimate, path: str | PathLike[str]) -> str:
                       color="white" if value < np.nanmean(grid) else "black")
         sx, sy = codes[model.initial, ix], codes[model.initial, iy]
         axes.text(sx, sy - 0.3, "start", ha="center", va="center", fontsize=7, color="red")
+        for (row, column), names in _place_labels(model.labels, cy, cx, grid.shape).items():
+            axes.text(column + dx.lo, row + dy.lo + 0.3, "\n".join(names), ha="center", va="center", fontsize=6,
+                      color="red", bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1})
         axes.set_xticks(np.arange(dx.lo, dx.hi + 1))
         axes.set_yticks(np.arange(dy.lo, dy.hi + 1))
         axes.set_xlabel(vx.name)
