@@ -78,6 +78,8 @@ class _Checker:
         self.cost_names: list[str] = []
         self.intent_names: list[str] = []
         self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
+        self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
+        self.made_real_uses: list[tuple[Span, str]] = []  # where they are used, to explain int type errors
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -217,6 +219,15 @@ class _Checker:
             return None
         return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
 
+    def _made_real_hint(self, span: Span | None) -> str | None:
+        """Why a number inside ``span`` is real where an int is needed, when a -D override made it so."""
+        for use, name in self.made_real_uses:
+            if span is not None and (span.line, span.column) <= (use.line, use.column) and (
+                    use.end_line, use.end_column) <= (span.end_line, span.end_column):
+                return (f"-D {name}={_show(self.made_real[name])} made the int constant '{name}' real; "
+                        f"override it with a whole number")
+        return None
+
     def _unused_overrides(self) -> None:
         for name in list(self.overrides):
             known = list(self.constants) + list(self.params)
@@ -235,14 +246,15 @@ class _Checker:
         value, type_ = literal.value, literal.type
         override = self._override(declaration.name.text, declaration.span)
         if override is not None:
-            if isinstance(value, bool) != isinstance(override, bool) or (
-                    type_ == INT and not isinstance(override, int)):
+            if type_.kind == "enum" or isinstance(value, bool) != isinstance(override, bool):
                 self._error(f"-D {declaration.name}={_show(override)}: constant '{declaration.name}' is "
                             f"of type {type_}", declaration.name.span,
-                            hint=f"give a value of type {type_}" + (
-                                f"; declare it `const {declaration.name} = {value}.0` to allow fractions"
-                                if type_ == INT else ""))
+                            hint="-D gives numbers and bools; an enum constant cannot be overridden"
+                            if type_.kind == "enum" else f"give a value of type {type_}")
                 return
+            if type_ == INT and not isinstance(override, int):  # the constant takes the override's type
+                type_ = REAL
+                self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
@@ -295,7 +307,8 @@ class _Checker:
             return None
         for end in (lo, hi):
             if end.type != INT:
-                self._error(f"the bounds of {owner} must be integers, found {_show(end.value)}", end.span)
+                self._error(f"the bounds of {owner} must be integers, found {_show(end.value)}", end.span,
+                            hint=self._made_real_hint(end.span))
                 return None
         if lo.value > hi.value:
             self._error(f"{owner} has an empty range {lo.value}..{hi.value}", node.span,
@@ -593,7 +606,8 @@ class _Checker:
             if steps is None:
                 return None
             if steps.type != INT or steps.value < 0:
-                self._error(f"a step bound must be a whole number >= 0, found {_show(steps.value)}", path.steps.span)
+                self._error(f"a step bound must be a whole number >= 0, found {_show(steps.value)}", path.steps.span,
+                            hint=self._made_real_hint(path.steps.span))
                 return None
             return T.Eventually(target, int(steps.value))
         return T.Globally(target) if isinstance(path, S.Globally) else T.Next(target)
@@ -822,7 +836,8 @@ class _Checker:
                     return None
                 if operand.type == REAL or value.type == REAL:
                     self._error("'in {...}' compares whole values: ints, bools or enum values", value_node.span,
-                                hint="use comparisons like `x >= 0.5` for reals")
+                                hint=self._made_real_hint(value_node.span)
+                                or "use comparisons like `x >= 0.5` for reals")
                     return None
                 codes.append(int(value.value))
             return self._fold(T.Member(operand, tuple(codes), BOOL, span))
@@ -835,6 +850,8 @@ class _Checker:
             return T.Literal(literal.value, literal.type, span)
         if name in self.constants:
             constant = self.constants[name]
+            if name in self.made_real and span is not None:
+                self.made_real_uses.append((span, name))
             return T.Literal(constant.value, constant.type, span)
         if name in self.variables:
             variable = self.variables[name]
@@ -1004,7 +1021,7 @@ class _Checker:
             return T.Literal(target.values.index(value.type.values[int(value.value)]), target, value.span)
         hint = None
         if target == INT and value.type == REAL:
-            hint = "an int variable takes whole numbers; '/' always gives a real"
+            hint = self._made_real_hint(span) or "an int variable takes whole numbers; '/' always gives a real"
         self._error(f"{what} is of type {target}, found {value.type}", span, hint=hint)
         return None
 

@@ -55,7 +55,7 @@ def test_unreadable_arguments_exit_2(argument: str, message: str, monkeypatch: p
 def test_define_overrides_and_its_errors() -> None:
     assert run("lint", "-D", "FULL=6", "-D", "w_hunger=3", str(GOOD))[0] == 0
     code, _, err = run("lint", "-D", "FULL=2.5", str(GOOD))
-    assert code == 2 and "constant 'FULL' is of type int" in err
+    assert code == 2 and "-D FULL=2.5 made the int constant 'FULL' real" in err
     code, _, err = run("lint", "-D", "FULL", str(GOOD))
     assert code == 2 and "'FULL' is not NAME=VALUE" in err
 

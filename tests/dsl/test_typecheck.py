@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 import dsl
 from dsl import spec as T
 from dsl.errors import SpecError, SpecTypeError
+from dsl.spec import REAL
 
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 DESIGN_SKETCH = Path(__file__).resolve().parent.parent / "data" / "design_sketch.corrigo"
 
 
@@ -92,7 +94,7 @@ def test_overrides_replace_constants_and_params() -> None:
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"FULL": "2.5"}, "constant 'FULL' is of type int"),
+    ({"FULL": "2.5"}, "-D FULL=2.5 made the int constant 'FULL' real"),
     ({"w": "9"}, "param 'w' = 9 lies outside its range [0, 5]"),
     ({"b": "1"}, "'b' is a variable"),
     ({"FULLL": "1"}, "did you mean 'FULL'?"),
@@ -103,6 +105,38 @@ def test_bad_overrides(overrides: dict[str, str], message: str) -> None:
         load("const FULL = 4\nparam w = 1 in [0, 5]\nvar b : 0..FULL = FULL\naction a: skip\ncost c = w * b\n",
              overrides)
     assert message in caught.value.render()
+
+
+def test_an_int_constant_overridden_with_a_real_becomes_real() -> None:
+    spec = load("const w = 1\nvar b : 0..2 = 2\naction a: skip\ncost c = w * b\n", {"w": "0.5"})
+    assert (spec.constants[0].type, spec.constants[0].value) == (REAL, Fraction(1, 2))
+    assert spec.costs[0].expr.type == REAL and spec.costs[0].expr.left == T.Literal(Fraction(1, 2), REAL,
+                                                                                     spec.costs[0].expr.left.span)
+    real = load("const w = 1.0\nvar b : 0..2\naction a: skip\ncost c = w * b\n", {"w": "2"})
+    assert (real.constants[0].type, real.constants[0].value) == (REAL, 2)  # a real constant stays real
+
+
+OVERRIDE_SPEC = """const N = 3
+const ON = true
+var x : 0..N = 0
+var y : 0..4 = 0
+var room : {dock, hall}
+const HOME = dock
+action step: y' = min(y + 1, N)
+check soon: P >= 0.5 [ F <= N y == 1 ]
+check home: always y in {0, N} || room == HOME
+"""
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("int_made_real", {"N": "2.5"}),
+    ("bool_from_number", {"ON": "1"}),
+    ("enum_from_number", {"HOME": "1"}),
+])
+def test_override_errors(name: str, overrides: dict[str, str], golden) -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load(OVERRIDE_SPEC, overrides)
+    golden(GOLDEN / "overrides" / f"{name}.err", caught.value.render() + "\n")
 
 
 def test_linear_params_are_accepted() -> None:
