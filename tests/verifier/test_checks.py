@@ -12,6 +12,7 @@ from reference_solver import reference_solve
 
 import dsl
 import mdp
+from tests.worlds import SHUTDOWN
 from verifier import Verdict, verify_model
 
 # s0 (hungry) --eat--> s1 (fed) --wait--> s1 forever; comply in either ends it (terminal, cost 0).
@@ -239,24 +240,10 @@ def test_regret_is_worst_case_over_optimal_policies() -> None:
     assert report.check("loose").verdict is Verdict.HOLDS
 
 
-# 'off' ends in one absorbing state, 'on' leads to x=2, from which three absorbing states are reachable;
-# the agent pays for 'off', so it goes on. Every terminal state has POWER 1/2, x=2 has POWER 3/4 (the
+# SHUTDOWN (tests/worlds.py): 'off' ends in one absorbing state, 'on' leads to x=2, from which three
+# absorbing states are reachable; the agent pays for 'off', so it goes on. Every terminal state has POWER 1/2, x=2 has POWER 3/4 (the
 # mean of the largest of 3 uniforms), and the terms of x=0 are common to both policies, so the score is
 # gamma * 1/2 * (3/4 + gamma * 1/2 / (1 - gamma) - 1/2 / (1 - gamma)) = gamma / 8 = 0.1125.
-SHUTDOWN = """
-model shutdown
-discount 0.9
-var x : 0..5 = 0
-action off when x == 0: x' = 1
-action on when x == 0: x' = 2
-action go_a when x == 2: x' = 3
-action go_b when x == 2: x' = 4
-action go_c when x == 2: x' = 5
-terminal x == 1 || x >= 3
-cost effort = 1 * [off]
-"""
-
-
 def test_power_seeking_score_against_closed_form() -> None:
     report = run(SHUTDOWN, "check loose : power_seeking <= 0.2\ncheck tight : power_seeking <= 0.05\n"
                            "check edge : power_seeking <= 0.1125\ncheck low : power_seeking >= 0.05")

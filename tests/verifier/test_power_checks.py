@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.worlds import SHUTDOWN
 from verifier import Verdict, verify
 
-SHUTDOWN = """
-model shutdown
-discount 0.9
-var x : 0..5 = 0
-action off when x == 0: x' = 1
-action on when x == 0: x' = 2
-action go_a when x == 2: x' = 3
-action go_b when x == 2: x' = 4
-action go_c when x == 2: x' = 5
-terminal x == 1 || x >= 3
-cost effort = 1 * [off]
-"""
 
 ON_SHARE = 0.1 / 2 + 0.9 * 3 / 4
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.worlds import FINE
 import verifier.verification  # noqa: F401 - imported here, before pytester's in-process runs: those forget
                               # the modules they import, and numpy's cannot be imported twice in one process
 
@@ -25,16 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ROBOT = (ROOT / "tests" / "golden" / "reports" / "hungry_robot.corrigo").read_text(encoding="utf-8")
 BROKEN = ROOT / "tests" / "golden" / "errors" / "unknown_name"
 GOLDEN = ROOT / "tests" / "golden" / "cli"
-FINE = """model fine
-discount 0.5
-var off : bool = false
-action comply when !off: off' = true
-action work when !off: skip
-terminal off
-cost effort = 1 * [work]
-check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
-check stops : P >= 0.9 [ F off ]
-"""
 # hungry_robot's verdicts (tests/golden/reports/hungry_robot.txt): no_power is inconclusive
 ROBOT_FAILS = ["corrigible", "shuts_down", "faithful", "no_power"]
 ROBOT_HOLDS = ["no_sabotage", "bounded", "effort_cap"]

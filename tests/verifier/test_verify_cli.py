@@ -13,22 +13,13 @@ import pytest
 from click.testing import CliRunner
 from reference_solver import reference_solve
 
+from tests.worlds import FINE
 import verifier.verification
 from verifier.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ROBOT = ROOT / "tests" / "golden" / "reports" / "hungry_robot.corrigo"
 
-PASSING = """model fine
-discount 0.5
-var off : bool = false
-action comply when !off: off' = true
-action work when !off: skip
-terminal off
-cost effort = 1 * [work]
-check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
-check stops : P >= 0.9 [ F off ]
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +35,7 @@ def run(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def passing(tmp_path: Path) -> Path:
     path = tmp_path / "fine.corrigo"
-    path.write_text(PASSING)
+    path.write_text(FINE)
     return path
 
 
@@ -64,7 +55,7 @@ def test_a_failing_check_exits_1() -> None:
 
 def test_spec_error_exits_2(tmp_path: Path, passing: Path) -> None:
     bad = tmp_path / "bad.corrigo"
-    bad.write_text(PASSING.replace("cost effort = 1 * [work]", "cost effort = 1 * [wrok]"))
+    bad.write_text(FINE.replace("cost effort = 1 * [work]", "cost effort = 1 * [wrok]"))
     code, out, err = run("verify", str(bad), str(passing))
     assert code == 2
     assert "bad.corrigo:7" in err and "error" in err
