@@ -339,7 +339,7 @@ class _Sweep:
 
     def point(self, s: Any) -> Point:
         m = s.model()
-        return tuple(_fraction(m.eval(x, model_completion=True)) for x in self.x)
+        return tuple(_fraction(m.evaluate(x, model_completion=True)) for x in self.x)
 
     # -- regions
     def cover(self, max_regions: int) -> tuple[bool, Point | None]:
