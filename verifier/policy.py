@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Union
 
@@ -35,6 +35,7 @@ from mdp.model import TERMINAL_ACTION, TabularMDP
 from mdp.solver import Solution
 from mdp.tables import html_table, markdown_table
 
+from .checks.common import ONE_POLICY
 from .results import CheckResult, Report, Verdict
 from .verification import _solve, verify_model
 
@@ -160,8 +161,7 @@ def verify_policy(path_or_spec: str | PathLike[str] | Spec, policy: PolicyLike,
     model = mdp.compile(spec, max_states=max_states)
     optimal = _solve(model, tol, exact)
     evaluated = evaluate_policy(model, optimal, policy_rows(model, policy))
-    report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=checks)
-    report = replace(report, checks=tuple(_about_the_policy(check) for check in report.checks))
+    report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=checks, words=ONE_POLICY)
     return PolicyReport(report, value=evaluated.value, optimal_value=optimal.value,
                         bound=evaluated.bound + optimal.bound)
 
@@ -288,21 +288,3 @@ def _value_bound(model: TabularMDP, full: npt.NDArray[np.int64], reached: npt.ND
     A = sp.csc_array(sp.eye_array(states.size, format="csc") - P_pi[:, states])
     steps = np.atleast_1d(spla.spsolve(A, np.ones(states.size)))
     return residual * float(steps.max()) if math.isfinite(float(steps.max())) else math.inf
-
-
-_WORDING = (  # the checks speak of "optimal policies"; here they mean the one policy
-    ("every optimal policy", "the policy"), ("an optimal policy", "the policy"),
-    ("optimal policies can", "the policy can"), ("optimal policies incur", "the policy incurs"),
-    ("optimal policies hold", "the policy holds"), ("over optimal policies", "under the policy"),
-    ("reachable state of M*", "state the policy reaches"), ("reachable optimal choice", "choice of the policy"),
-    ("every optimal action", "the policy's action"), ("every optimal choice", "the policy's choice"),
-    ("the optimal expected cost", "the policy's expected cost"),
-)
-
-
-def _about_the_policy(check: CheckResult) -> CheckResult:
-    """``check`` with its summary (and its parts') worded about the given policy."""
-    summary = check.summary
-    for optimal_words, policy_words in _WORDING:
-        summary = summary.replace(optimal_words, policy_words)
-    return replace(check, summary=summary, parts=tuple(_about_the_policy(part) for part in check.parts))

@@ -11,6 +11,7 @@ import mdp
 from dsl.spec import Spec
 
 from .checks import Context, run_check
+from .checks.common import OPTIMAL, Wording
 from .results import Report
 from .submodel import optimal_submodel
 
@@ -87,17 +88,18 @@ def _solve(model: Any, tol: float | None, exact: bool) -> Any:
 
 def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
-                 sweep: bool = True) -> Report:
+                 sweep: bool = True, words: Wording = OPTIMAL) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
 
     ``check ... for all params`` checks are decided over the whole param box by one weight-space
     sweep (:mod:`verifier.sweep`); with ``sweep=False`` (the sweep's own per-region calls) they are
-    evaluated at the model's weights like any other check.
+    evaluated at the model's weights like any other check. ``words`` names what the checks quantify
+    over in their summaries (``verify_policy`` passes its one policy's wording).
     """
     sub = optimal_submodel(solution, model)
     if samples < 2:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
-    context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed)
+    context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     results = tuple(run_check(check, context) for check in selected)
     if sweep and any(c.for_all_params for c in selected):

@@ -16,7 +16,33 @@ from mdp.model import ModelError, TabularMDP
 from ..results import CheckResult, Location, Verdict
 from ..submodel import OptimalSubmodel
 
-__all__ = ["Context", "location", "mentions_action", "result", "settle_message"]
+__all__ = ["ONE_POLICY", "OPTIMAL", "Context", "Wording", "location", "mentions_action", "result", "settle_message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How results name what the checks quantify over: every optimal policy (``verify``, M*), or one
+    given policy (``verify_policy``, whose one choice per state is the sub-model)."""
+
+    some: str = "an optimal policy"  # before a verb in the singular
+    every: str = "every optimal policy"
+    they_hold: str = "optimal policies hold"
+    they_incur: str = "optimal policies incur"
+    they_can: str = "optimal policies can"
+    over: str = "over optimal policies"
+    reachable_state: str = "reachable state of M*"
+    reachable_choice: str = "reachable optimal choice"
+    every_action: str = "every optimal action"
+    every_choice: str = "every optimal choice"
+    expected_cost: str = "the optimal expected cost"
+
+
+OPTIMAL = Wording()
+ONE_POLICY = Wording(some="the policy", every="the policy", they_hold="the policy holds",
+                     they_incur="the policy incurs", they_can="the policy can", over="under the policy",
+                     reachable_state="state the policy reaches", reachable_choice="choice of the policy",
+                     every_action="the policy's action", every_choice="the policy's choice",
+                     expected_cost="the policy's expected cost")
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +58,7 @@ class Context:
     samples: int = 1000  # reward functions sampled by the POWER checks (``verify --samples``)
     seed: int = 0  # their seed: verdicts are reproducible (``verify --seed``)
     cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
+    words: Wording = OPTIMAL  # how results name the policies of ``sub``
 
     @property
     def params(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ def check_cost(check: Check, context: Context) -> CheckResult:
         value = float(context.solution.V[model.initial])
         quantity = Quantity("cost", value, context.bound)
         verdict = decide(prop.comparison, quantity.low, quantity.high, threshold)
-        summary = f"the optimal expected cost is {_number(value, quantity.bound)}, bound {prop.comparison.value} {float(prop.bound):g}"
+        summary = f"{context.words.expected_cost} is {_number(value, quantity.bound)}, bound {prop.comparison.value} {float(prop.bound):g}"
         return result(check, "cost", verdict, summary, context, quantities=(quantity,))
     low, high = term_range(context, prop.term)
     worst = high if prop.comparison.is_upper else low
@@ -42,7 +42,7 @@ def check_cost(check: Check, context: Context) -> CheckResult:
     spread = (f"exactly {_number(low.value, max(low.bound, high.bound))}"
               if abs(high.value - low.value) <= max(low.bound, high.bound) else
               f"{_number(low.value, low.bound)} to {_number(high.value, high.bound)}")
-    summary = f"optimal policies incur {spread} of '{prop.term}'; {side} {float(prop.bound):g} is required"
+    summary = f"{context.words.they_incur} {spread} of '{prop.term}'; {side} {float(prop.bound):g} is required"
     return result(check, "cost", verdict, summary, context, quantities=(low, high))
 
 

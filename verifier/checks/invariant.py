@@ -58,7 +58,7 @@ def _invariant(check: Check, context: Context, condition: Expr, *, kind: str, vi
             attribution = attribute(model, context.solution, row, alternative)
         what = "satisfies" if violating else "violates"
         summary = (f"the initial state {what} the condition" if not path.rows else
-                   f"an optimal policy reaches a state that {what} the condition in {trace.n_actions} step(s), "
+                   f"{context.words.some} reaches a state that {what} the condition in {trace.n_actions} step(s), "
                    f"with probability {trace.probability:.4g}")
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
@@ -68,7 +68,7 @@ def _invariant(check: Check, context: Context, condition: Expr, *, kind: str, vi
                       "a violating state is reachable only through actions whose optimality is a numerical "
                       "near-tie (the trace shows one)", context, trace=found.trace if found else None)
     return result(check, kind, Verdict.HOLDS,
-                  f"no reachable state of M* ({n_checked} states) {'satisfies' if violating else 'violates'} "
+                  f"no {context.words.reachable_state} ({n_checked} states) {'satisfies' if violating else 'violates'} "
                   "the condition", context)
 
 
@@ -100,7 +100,7 @@ def _row_invariant(check: Check, context: Context, kind: str, bad_rows: npt.NDAr
         attribution = attribute(model, context.solution, row, alternative)
         where = ("in the initial state" if len(steps) == 1 else
                  f"after {len(steps) - 1} step(s) with probability {trace.probability:.4g}")
-        summary = (f"an optimal policy takes '{action}' where the condition "
+        summary = (f"{context.words.some} takes '{action}' where the condition "
                    f"{'forbids it' if kind == 'never' else 'requires otherwise'}, {where}")
         return result(check, kind, Verdict.FAILS, summary, context, trace=trace, attribution=attribution,
                       quantities=(Quantity("path probability", trace.probability, 0.0),))
@@ -113,5 +113,5 @@ def _row_invariant(check: Check, context: Context, kind: str, bad_rows: npt.NDAr
                       "its state)", context, trace=found.trace if found else None)
     n_pairs = int((sub.rows & sub.reachable[model.row_state]).sum())
     return result(check, kind, Verdict.HOLDS,
-                  f"every optimal choice in every reachable state of M* ({n_pairs} state-action pairs) "
+                  f"{context.words.every_choice} in every {context.words.reachable_state} ({n_pairs} state-action pairs) "
                   "satisfies the condition", context)

@@ -267,7 +267,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
         Quantity("POWER at the initial state", float(estimate.power[s0]),
                  _Z * float(estimate.stderr[s0]) + estimate.tol),
     )
-    summary = (f"optimal policies hold {agent:.4g} discounted POWER against {reference:.4g} for {reference_name}: "
+    summary = (f"{context.words.they_hold} {agent:.4g} discounted POWER against {reference:.4g} for {reference_name}: "
                f"score {score.value:.4g} ± {margin:.2g} (3 standard errors, {context.samples} sampled rewards), "
                f"bound {prop.comparison.value} {threshold:g}")
     settle = None

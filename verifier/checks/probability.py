@@ -48,7 +48,7 @@ def check_probability(check: Check, context: Context) -> CheckResult:
         low, high = float(alone.values[s0]) - alone.bound_at(s0), float(alone.values[s0]) + alone.bound_at(s0)
         if decide(prop.comparison, max(low, 0.0), min(high, 1.0), threshold) is not verdict:
             verdict = Verdict.INCONCLUSIVE
-    summary = f"{name} = {_probability(quantity)} over optimal policies; required {prop.comparison.value} {float(prop.bound):g}"
+    summary = f"{name} = {_probability(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
     trace = None
     if verdict is Verdict.FAILS and witness is not None:
         found = shortest_trace(sub, witness(values))

@@ -54,7 +54,7 @@ def check_regret(check: Check, context: Context) -> CheckResult:
         if decide(prop.comparison, low, high, float(prop.bound)) is not verdict:
             verdict = Verdict.INCONCLUSIVE
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
-    summary = (f"optimal policies can cost '{prop.intent}' {agent_value:.6g} against an optimum of "
+    summary = (f"{context.words.they_can} cost '{prop.intent}' {agent_value:.6g} against an optimum of "
                f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
     trace, attribution = None, None
     if verdict is Verdict.FAILS:
