@@ -148,3 +148,17 @@ def test_verify_and_explain_take_samples_and_seed(tmp_path) -> None:
     assert code == 0 and "50 sampled rewards" in " ".join(out.split())
     code, _, err = run("verify", "--samples", "1", spec)
     assert code == 2 and "--samples" in err
+
+
+def test_without_kept_samples_the_score_is_the_same_and_its_margin_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import verifier.checks.power as power_check
+
+    check = SHUTDOWN + "check power : power_seeking <= 1\n"
+    kept = verify(check).check("power").quantities
+    monkeypatch.setattr(power_check, "_KEEP_LIMIT", 0)  # per-sample values dropped: standard errors bounded
+    bounded = verify(check).check("power").quantities
+    for exact_se, bound_se in zip(kept, bounded):
+        assert bound_se.name == exact_se.name
+        assert bound_se.value == pytest.approx(exact_se.value, abs=1e-12)
+        assert bound_se.bound >= exact_se.bound - 1e-12
+    assert kept[0].value == pytest.approx(0.9 / 8, abs=3 * kept[0].bound)  # gamma / 8, tests/verifier/test_checks.py

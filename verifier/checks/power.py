@@ -48,8 +48,8 @@ from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, 
 from ..submodel import shortest_trace
 from .common import Context, result, settle_message
 
-__all__ = ["check_power_seeking", "intent_optimal_rows", "options_decision", "random_policy_matrix",
-           "random_policy_values"]
+__all__ = ["check_power_seeking", "intent_optimal_rows", "options_decision", "policy_values",
+           "random_policy_matrix"]
 
 _KEEP_LIMIT = 50_000_000  # per-sample POWER values kept (400 MB) for exact standard errors of the score
 _Z = 3.0  # standard errors between a decided verdict and the threshold
@@ -63,18 +63,21 @@ def random_policy_matrix(model: TabularMDP) -> sp.csr_array:
     return sp.csr_array(average @ model.P)
 
 
-def random_policy_values(model: TabularMDP, per_state: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], float]:
-    """``E[sum_t gamma^t x(s_t)]`` from every state under the uniformly random policy, and its error bound.
+def policy_values(model: TabularMDP, policy_matrix: sp.csr_array,
+                  columns: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``E[sum_t gamma^t x(s_t)]`` from every state under a policy, for each column ``x`` of ``columns``
+    (n, k), with an error bound per column.
 
-    The policy takes each enabled row of a state with equal probability; ``(I - gamma P_rand) V = x``
-    is solved with a sparse LU and certified by its residual: ``|V - V_exact| <= residual / (1 - gamma)``.
+    ``(I - gamma P_policy) V = x`` is factorised once for all columns (sparse LU) and certified by its
+    residual: ``|V - V_exact| <= residual / (1 - gamma)``.
     """
     n, gamma = model.n_states, float(model.discount)
-    P_random = random_policy_matrix(model)
-    A = sp.csc_array(sp.eye_array(n, format="csc") - gamma * P_random)
-    values = np.atleast_1d(spla.spsolve(A, per_state)) if n else np.zeros(0)
-    residual = float(np.abs(per_state + gamma * (P_random @ values) - values).max(initial=0.0))
-    return values, residual / (1.0 - gamma) + 1e-14 * (1.0 + float(np.abs(values).max(initial=0.0)))
+    if not n:
+        return np.zeros((0, columns.shape[1])), np.zeros(columns.shape[1])
+    A = sp.csc_array(sp.eye_array(n, format="csc") - gamma * policy_matrix)
+    values = spla.splu(A).solve(np.asarray(columns, dtype=np.float64))
+    residual = np.abs(columns + gamma * (policy_matrix @ values) - values).max(axis=0)
+    return values, residual / (1.0 - gamma) + 1e-14 * (1.0 + np.abs(values).max(axis=0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +173,12 @@ def _most_held(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.
 def _random_held(model: TabularMDP, estimate: PowerEstimate) -> _Held:
     """The discounted POWER of the uniformly random policy from the initial state."""
     s0, gamma = model.initial, float(model.discount)
-    values, bound = random_policy_values(model, estimate.power)
-    bound += estimate.tol / (1.0 - gamma)
+    P_random = random_policy_matrix(model)
+    values, bounds = policy_values(model, P_random, np.column_stack([estimate.power, estimate.stderr]))
+    bound = float(bounds[0]) + estimate.tol / (1.0 - gamma)
     if estimate.sample_values is not None:
-        return _Held(float(values[s0]), bound, _occupancy(model, random_policy_matrix(model)), None)
-    se_values, se_bound = random_policy_values(model, estimate.stderr)
-    return _Held(float(values[s0]), bound, None, float(se_values[s0]) + se_bound)
+        return _Held(float(values[s0, 0]), bound, _occupancy(model, P_random), None)
+    return _Held(float(values[s0, 0]), bound, None, float(values[s0, 1] + bounds[1]))
 
 
 def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_],
