@@ -128,6 +128,8 @@ class PolicyGaps:
     exact: dict[int, Affine] | None  # row -> exact gap, for the rows that may reach 0 (exact mode only)
     initial: dict[str, FloatArray | Affine]  # cost and intent term -> its value at the initial state, affine
     total_initial: FloatArray | Affine  # V^pi_w(s0), affine
+    values: FloatArray  # (n, k + 1) V^pi_w of every state in floats (nan where not evaluated)
+    exact_values: dict[int, Affine] | None  # state -> exact V^pi_w, for every evaluated state (exact mode only)
 
 
 def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool = False,
@@ -162,20 +164,20 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     s0 = model.initial
     initial: dict[str, FloatArray | Affine] = {key: V[s0, j * (k + 1):(j + 1) * (k + 1)].copy()
                                                for j, key in enumerate(keys)}
-    exact_gaps = None
+    exact_gaps = exact_values = None
     if exact:
-        exact_gaps, exact_initial = _exact(pm, policy, evaluated, vectors,
+        exact_gaps, exact_initial, exact_values = _exact(pm, policy, evaluated, vectors,
                                            np.flatnonzero(~np.isnan(gap[:, 0])) if candidates is None
                                            else np.asarray(candidates, dtype=np.int64))
         initial = dict(exact_initial)
     total_initial = initial.pop("")
-    return PolicyGaps(policy, gap, exact_gaps, initial, total_initial)
+    return PolicyGaps(policy, gap, exact_gaps, initial, total_initial, V_total, exact_values)
 
 
 def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.NDArray[np.bool_],
            vectors: dict[str, FloatArray], rows: npt.NDArray[np.int64]
-           ) -> tuple[dict[int, Affine], dict[str, Affine]]:
-    """Exact gaps of ``rows`` and exact initial values, each feature solved in rational arithmetic."""
+           ) -> tuple[dict[int, Affine], dict[str, Affine], dict[int, Affine]]:
+    """Exact gaps of ``rows``, initial values and state values, each feature solved in rational arithmetic."""
     model = pm.model
     k = pm.k
     inside_rows = evaluated[model.row_state] & ~((model.P @ (~evaluated).astype(np.float64)) > 0)
@@ -213,4 +215,5 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
         gaps[r] = tuple(rational(float(total[i, r])) + gamma * sum((p * total_values[i][j]
                                                                     for j, p in solver.row_entries[c]), Fraction(0))
                         - total_values[i][s] for i in range(k + 1))
-    return gaps, initial
+    states = {int(state): tuple(total_values[i][j] for i in range(k + 1)) for j, state in enumerate(core.states)}
+    return gaps, initial, states

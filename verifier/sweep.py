@@ -24,6 +24,7 @@ boundaries as accurate as the float gaps (the result says which).
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -32,16 +33,16 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.optimize
 import sympy
 import z3
-from scipy.sparse.csgraph import breadth_first_order
 
 import dsl
 from dsl.errors import CorrigoError
 from dsl.spec import CostBound, Parameter, Regret, Spec
 from mdp.compiler import compile as compile_model
-from mdp.graph import state_graph
+from mdp.graph import reachable_states
 from mdp.model import TabularMDP
 from mdp.parametric import ParametricModel, PolicyGaps, parametric, policy_gaps
 from mdp.solver import solve
@@ -60,6 +61,7 @@ Affine = tuple[Fraction, ...]  # (a_0, a_1, ..., a_k): a_0 + sum_i a_i w_i
 _EXACT_LIMIT = 3000
 _FLOAT_TIE = 1e-9  # float mode: relative size below which a gap coefficient counts as 0
 _STEP = Fraction(1, 1000)  # how far a new point moves towards a random point of the box
+_PIECES_PER_REGION = 20  # budget of pieces (regions, faces, pieces the cost bounds cut) per region of the budget
 
 
 class SweepError(CorrigoError):
@@ -252,6 +254,9 @@ def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None =
     selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
     state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed))
     complete, uncovered = state.cover(max_regions)
+    left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions)
+    if left is not None and complete:
+        complete, uncovered = False, left
     cells = state.cells()
     current = tuple(p.value for p in pm.params)
     current_cell = next((c.index for c in cells if all(k.holds(current) for k in c.constraints)), None)
@@ -295,12 +300,37 @@ def _swept_names(spec: Spec, params: Sequence[str] | None) -> tuple[str, ...]:
 # --- the state of one sweep --------------------------------------------------------------------
 
 
-@dataclass
-class _RegionData:
-    region: Region
+@dataclass(frozen=True, eq=False)
+class _Optimum:
+    """A policy certified optimal at one point, with its gaps and state values affine in the weights."""
+
     gaps: PolicyGaps
-    rows: dict[Affine, list[int]]  # normalised constraint -> the rows whose gap it is
-    ties: list[int]  # rows whose gap is identically 0 (optimal wherever the policy is)
+    rows: dict[int, Affine]  # row -> its gap (every row with one)
+    at: dict[int, Fraction]  # row -> its gap at the point
+    values: dict[int, Affine]  # state -> V^pi_w (every evaluated state)
+
+
+@dataclass(frozen=True, eq=False)
+class _Piece:
+    """Where one behaviour is optimal and the cost bounds keep their signs, found at a generic ``point``.
+
+    A relatively open polyhedron: the ``equalities`` give its affine hull (none for a full-dimensional
+    piece), the ``inequalities`` hold strictly inside, the ``signs`` are the cost bounds' sides.
+    """
+
+    equalities: tuple[Affine, ...]
+    inequalities: tuple[Affine, ...]
+    signs: tuple[Constraint, ...]
+    point: Point
+    behaviour: bytes  # the optimal rows of the states they reach from the initial state
+    region: int | None  # full-dimensional pieces: the index of their Region
+
+    def constraints(self) -> tuple[Constraint, ...]:
+        return tuple(Constraint(e, "==") for e in self.equalities) + \
+            tuple(Constraint(a, ">") for a in self.inequalities) + self.signs
+
+    def closure_holds(self, point: Point) -> bool:
+        return all(c.closed().holds(point) for c in self.constraints())
 
 
 class _Sweep:
@@ -314,11 +344,17 @@ class _Sweep:
         self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
                    [Constraint((p.hi,) + _unit(i, pm.k, -1), ">=") for i, p in enumerate(pm.params)]
         self.regions: list[Region] = []
-        self.data: list[_RegionData] = []
+        self.pieces: list[_Piece] = []
+        self.region_of: dict[bytes, int] = {}  # behaviour -> its full-dimensional Region
+        self.optima: dict[Point, _Optimum] = {}
+        self.subspaces: dict[tuple[Affine, ...], tuple[Point, list[Point]]] = {}
+        self.closures: dict[tuple[Constraint, ...], list[Point]] = {}
         self.terms: dict[Affine, Any] = {}
         self.terms_needed = tuple(c.property.term for c in checks
                                   if isinstance(c.property, CostBound) and c.property.term is not None)
         self.verdict_cache: dict[Any, Any] = {}
+        total = pm.total()
+        self.scale = max(1.0, float(np.abs(total).max(initial=0.0)))  # float mode: what counts as 0
 
     # -- z3 helpers
     def term(self, affine: Affine) -> Any:
@@ -332,6 +368,9 @@ class _Sweep:
         t = self.term(c.affine)
         return {">": t > 0, ">=": t >= 0, "==": t == 0, "<=": t <= 0, "<": t < 0}[c.op]
 
+    def conjunction(self, constraints: Sequence[Constraint]) -> Any:
+        return z3.And(*[self.formula(c) for c in constraints]) if constraints else z3.BoolVal(True)
+
     def solver(self) -> Any:
         s = z3.Solver()
         s.add(*[self.formula(c) for c in self.box])
@@ -341,15 +380,17 @@ class _Sweep:
         m = s.model()
         return tuple(_fraction(m.evaluate(x, model_completion=True)) for x in self.x)
 
-    # -- regions
+    # -- covering
     def cover(self, max_regions: int) -> tuple[bool, Point | None]:
+        """The full-dimensional regions, until z3 proves their closures cover the box or the budget is spent."""
         s = self.solver()
         target: Point = tuple(p.value for p in self.pm.params)
         while True:
             if len(self.regions) >= max_regions:
                 return False, target
-            start = self.nudge(target)
-            self.add_region(start)
+            start = self.nudge(target, (), lambda q: any(all(c.holds(q) for c in r.constraints)
+                                                          for r in self.regions)) or target
+            self.add_piece(start, ())
             region = self.regions[-1]
             if not region.constraints:
                 return True, None
@@ -360,67 +401,209 @@ class _Sweep:
             if self.progress:
                 self.progress("regions", len(self.regions))
 
-    def nudge(self, point: Point) -> Point:
-        """A point near ``point``, towards a random point of the box, still outside every known region."""
-        other = tuple(p.lo + (p.hi - p.lo) * Fraction(self.rng.randint(0, 1000), 1000) for p in self.pm.params)
-        step = _STEP
-        for _ in range(60):
-            moved = tuple(a + step * (b - a) for a, b in zip(point, other))
-            if not any(all(c.holds(moved) for c in r.constraints) for r in self.regions):
-                return moved
-            step /= 2
-        return point
+    def cover_boundaries(self, budget: int) -> Point | None:
+        """The lower-dimensional pieces (faces where behaviours tie) and the pieces the cost bounds cut off.
 
-    def add_region(self, start: Point) -> None:
-        pm, k = self.pm, self.pm.k
-        solution = solve(pm.at(start), exact=self.exact, exact_limit=max(self.pm.model.n_states, 1))
-        gaps = policy_gaps(pm, solution.policy, terms=self.terms_needed)
-        lo = np.array([float(p.lo) for p in pm.params])
-        hi = np.array([float(p.hi) for p in pm.params])
-        G = gaps.gap
-        finite = ~np.isnan(G[:, 0])
-        scale = max(1.0, float(np.abs(G[finite]).max(initial=0.0)))
-        low = G[:, 0] + np.minimum(G[:, 1:] * lo, G[:, 1:] * hi).sum(axis=1)  # min of the gap over the box
-        near = finite & (low <= 1e-6 * scale)
-        near[gaps.policy] = False
-        candidates = np.flatnonzero(near).tolist()
-        if self.exact:
-            gaps = policy_gaps(pm, solution.policy, exact=True, candidates=candidates, terms=self.terms_needed)
-            exact = gaps.exact or {}
-            affines = {r: exact[r] for r in candidates if r in exact}
-        else:
-            affines = {int(r): tuple(Fraction(float(x)) for x in G[r]) for r in candidates}
-        rows: dict[Affine, list[int]] = {}
-        ties: list[int] = []
-        for r, g in affines.items():
-            size = max(abs(a) for a in g[1:]) if k else Fraction(0)
-            if size == 0 or (not self.exact and size <= _FLOAT_TIE * scale):
-                if g[0] == 0 or (not self.exact and abs(g[0]) <= _FLOAT_TIE * scale):
-                    ties.append(r)
-                continue
-            key = tuple(a / size for a in g)
-            if not self.exact:
-                key = tuple(Fraction(round(float(a), 12)).limit_denominator(10**12) for a in key)
-            if _box_min(key, pm.params) > 0:
-                continue  # positive on the whole box: never tight
-            rows.setdefault(key, []).append(r)
-        kept = self.prune(list(rows))
-        region = Region(len(self.regions), tuple(Constraint(a, ">=") for a in kept), start)
-        self.regions.append(region)
-        self.data.append(_RegionData(region, gaps, {a: rows[a] for a in kept}, ties))
-
-    def prune(self, affines: list[Affine]) -> list[Affine]:
-        """Drop the constraints that the others (and the box) make strictly positive.
-
-        One or two params: exactly, from the vertices of the region (a constraint stays if it is 0 at
-        one of them, so one that only touches the region stays too). More: a constraint goes if an LP
-        (HiGHS) finds it above a small margin on the rest of the region; z3 confirms each drop.
+        z3 gives a point of the regions found that lies in no piece yet; the pieces whose closures hold
+        it give the affine hull to look in (their equalities and the inequalities tight there), and a
+        random point of that hull nearby is generic in it. Returns a point left over if the budget ran out.
         """
-        if not affines:
-            return []
-        if self.pm.k <= 2:
-            vertices = _vertices(self.pm.params, affines)
-            return [a for a in affines if any(_value(a, v) == 0 for v in vertices)] if vertices else list(affines)
+        s = self.solver()
+        s.add(z3.Or(*[self.conjunction(r.constraints) for r in self.regions]))
+        for piece in self.pieces:
+            s.add(z3.Not(self.conjunction(piece.constraints())))
+        while s.check() == z3.sat:
+            p = self.point(s)
+            if len(self.pieces) >= budget:
+                return p
+            hull: list[Affine] = []
+            for piece in self.pieces:
+                if piece.closure_holds(p):
+                    hull += piece.equalities
+                    hull += [c.affine for c in piece.constraints()[len(piece.equalities):] if _value(c.affine, p) == 0]
+            equalities = self.independent(hull)
+            start = self.nudge(p, equalities, lambda q: any(all(c.holds(q) for c in piece.constraints())
+                                                             for piece in self.pieces))
+            if start is None:  # no room around p in that hull (e.g. a corner of the box): p alone is the piece
+                start, equalities = p, tuple((-x,) + _unit(i, self.pm.k) for i, x in enumerate(p))
+            piece = self.add_piece(start, equalities)
+            s.add(z3.Not(self.conjunction(piece.constraints())))
+            if self.progress:
+                self.progress("pieces", len(self.pieces))
+        return None
+
+    def nudge(self, point: Point, equalities: tuple[Affine, ...], covered: Callable[[Point], bool]
+              ) -> Point | None:
+        """A point near ``point`` in the hull ``equalities``, in a random direction, in the box and not ``covered``.
+
+        None if there is none (the hull meets the box only in ``point`` near it, or all around is covered).
+        """
+        origin, basis = self.subspace(equalities)
+        if not basis:
+            return point
+        for attempt in range(20):
+            if equalities:
+                weights = [Fraction(self.rng.randint(-1000, 1000), 1000) for _ in basis]
+                direction = [sum((w * b[i] for w, b in zip(weights, basis)), Fraction(0)) for i in range(self.pm.k)]
+            else:
+                other = [p.lo + (p.hi - p.lo) * Fraction(self.rng.randint(0, 1000), 1000) for p in self.pm.params]
+                direction = [b - a for a, b in zip(point, other)]
+            step = _STEP
+            for _ in range(40):
+                moved = tuple(a + step * d for a, d in zip(point, direction))
+                if all(c.holds(moved) for c in self.box) and not covered(moved):
+                    return moved
+                step /= 2
+        return None
+
+    def independent(self, affines: Sequence[Affine]) -> tuple[Affine, ...]:
+        """A linearly independent subset of the equalities ``affines == 0`` with the same solutions."""
+        kept: list[Affine] = []
+        for a in dict.fromkeys(_normalise(a) for a in affines if any(a[1:])):
+            if _rank([*kept, a]) > len(kept):
+                kept.append(a)
+        return tuple(kept)
+
+    def subspace(self, equalities: tuple[Affine, ...]) -> tuple[Point, list[Point]]:
+        """``{w : e(w) = 0 for e in equalities}`` as ``origin + span(basis)``, exactly."""
+        cached = self.subspaces.get(equalities)
+        if cached is None:
+            k = self.pm.k
+            if not equalities:
+                cached = (tuple(Fraction(0) for _ in range(k)), [_unit(i, k) for i in range(k)])
+            else:
+                A = sympy.Matrix([[_rational(a) for a in e[1:]] for e in equalities])
+                b = sympy.Matrix([-_rational(e[0]) for e in equalities])
+                solution, free = A.gauss_jordan_solve(b)
+                at_zero = solution.subs({t: 0 for t in free})
+                origin = tuple(Fraction(int(x.p), int(x.q)) for x in at_zero)
+                basis = [tuple(Fraction(int(x.p), int(x.q)) for x in solution.diff(t)) for t in free]
+                cached = (origin, basis)
+            self.subspaces[equalities] = cached
+        return cached
+
+    # -- one piece
+    def add_piece(self, point: Point, equalities: tuple[Affine, ...]) -> _Piece:
+        """The piece of the generic ``point`` of the hull ``equalities`` (a new Region when full-dimensional).
+
+        Its behaviour ``B`` (the optimal rows of the states they reach) is optimal on a convex set: where
+        the policy ``pi`` of the point is optimal at every state ``B`` reaches. That set lies inside the
+        polyhedron of ``pi``'s gaps at those states (necessary conditions); cutting planes make them
+        sufficient: at each vertex where ``pi`` is not optimal, ``V^pi(s) <= V^sigma(s)`` for the optimal
+        ``sigma`` there cuts the vertex off. When every vertex is optimal, so is the polyhedron (convexity).
+        Inside it no other row ties (a gap that is concave and >= 0 and 0 somewhere inside is 0 everywhere,
+        so 0 at the generic point too), so ``B`` is the behaviour of the whole relative interior.
+        """
+        model = self.pm.model
+        optimum = self.optimum(point)
+        rows = np.zeros(model.n_rows, dtype=bool)
+        rows[[r for r, g in optimum.at.items() if self.zero(g)]] = True
+        reach = reachable_states(model, rows)
+        behaviour = np.flatnonzero(rows & reach[model.row_state]).tobytes()
+        region = self.region_of.get(behaviour) if not equalities else None
+        if region is not None:
+            inequalities = tuple(c.affine for c in self.regions[region].constraints)
+        else:
+            inequalities = self.polyhedron(optimum, np.flatnonzero(reach), equalities, point)
+            if not equalities:
+                region = len(self.regions)
+                self.regions.append(Region(region, tuple(Constraint(a, ">=") for a in inequalities), point))
+                self.region_of[behaviour] = region
+        signs = tuple(Constraint(f, _sign(_value(f, point))) for _, f in self.splits(optimum, point))
+        piece = _Piece(equalities, inequalities, signs, point, behaviour, region)
+        self.pieces.append(piece)
+        return piece
+
+    def optimum(self, point: Point) -> _Optimum:
+        """A policy optimal at ``point``: the float solver's, improved in rationals until no gap is negative."""
+        cached = self.optima.get(point)
+        if cached is not None:
+            return cached
+        pm = self.pm
+        policy = solve(pm.at(point)).policy.copy()
+        for _ in range(100):
+            gaps = policy_gaps(pm, policy, terms=self.terms_needed)
+            candidates = self.near(gaps)  # the others are positive on the whole box: never optimal, never tight
+            if self.exact:
+                gaps = policy_gaps(pm, policy, exact=True, candidates=candidates, terms=self.terms_needed)
+                rows = gaps.exact or {}
+                values = gaps.exact_values or {}
+            else:
+                rows = {r: tuple(Fraction(float(x)) for x in gaps.gap[r]) for r in candidates}
+                evaluated = np.flatnonzero(~np.isnan(gaps.values[:, 0]))
+                values = {int(s): tuple(Fraction(float(x)) for x in gaps.values[s]) for s in evaluated}
+            at = {r: _value(g, point) for r, g in rows.items()}
+            worse = {}
+            for r, g in at.items():
+                s = int(pm.model.row_state[r])
+                if g < 0 and not self.zero(g) and (s not in worse or g < at[worse[s]]):
+                    worse[s] = r
+            if not worse:
+                break
+            for s, r in worse.items():
+                policy[s] = r
+        else:  # pragma: no cover - policy iteration ends long before
+            raise RuntimeError(f"no optimal policy found at {point}")
+        self.optima[point] = _Optimum(gaps, rows, at, values)
+        return self.optima[point]
+
+    def near(self, gaps: PolicyGaps) -> list[int]:
+        """The rows whose float gap comes near 0 somewhere in the box (the policy's own rows included)."""
+        G = gaps.gap
+        lo = np.array([float(p.lo) for p in self.pm.params])
+        hi = np.array([float(p.hi) for p in self.pm.params])
+        low = G[:, 0] + np.minimum(G[:, 1:] * lo, G[:, 1:] * hi).sum(axis=1)
+        return np.flatnonzero(~np.isnan(low) & (low <= 1e-6 * self.scale)).tolist()
+
+    def zero(self, x: Fraction) -> bool:
+        return x == 0 if self.exact else abs(x) <= _FLOAT_TIE * self.scale
+
+    def polyhedron(self, optimum: _Optimum, states: npt.NDArray[np.int64], equalities: tuple[Affine, ...],
+                   point: Point) -> tuple[Affine, ...]:
+        """The non-redundant inequalities of the set where ``optimum``'s policy is optimal at ``states``."""
+        model, params = self.pm.model, self.pm.params
+        on = np.zeros(model.n_states, dtype=bool)
+        on[states] = True
+        constraints: dict[Affine, None] = {}
+
+        def add(a: Affine) -> None:
+            if any(a[1:]) and _box_min(_normalise(a), params) <= 0:
+                constraints[_normalise(a)] = None
+
+        for r, g in optimum.rows.items():
+            if on[model.row_state[r]] and not self.zero(optimum.at[r]):
+                add(g)
+        while True:
+            kept = self.prune(list(constraints), equalities)
+            vertices = self.vertices(equalities, kept)
+            cuts = [cut for v in vertices for cut in self.cuts(optimum, states, v)]
+            if not cuts:
+                break
+            for cut in cuts:
+                add(cut)
+        return tuple(a for a in kept if any(_value(a, v) == 0 for v in vertices) and _value(a, point) != 0)
+
+    def cuts(self, optimum: _Optimum, states: npt.NDArray[np.int64], v: Point) -> list[Affine]:
+        """``V^sigma - V^pi >= 0`` at every state of ``states`` where ``pi`` is not optimal at ``v``."""
+        best = self.optimum(v)
+        out = []
+        for s in states.tolist():
+            mine, theirs = optimum.values.get(s), best.values.get(s)
+            if mine is None or theirs is None:
+                continue
+            if _value(theirs, v) < _value(mine, v) and not self.zero(_value(theirs, v) - _value(mine, v)):
+                out.append(tuple(b - a for a, b in zip(mine, theirs)))
+        return out
+
+    def prune(self, affines: list[Affine], equalities: tuple[Affine, ...] = ()) -> list[Affine]:
+        """Full-dimensional with three or more params: drop the constraints the others make strictly positive.
+
+        A constraint goes if an LP (HiGHS) finds it above a small margin on the rest; z3 confirms each drop.
+        Otherwise (one or two params, or a lower-dimensional hull) vertex enumeration is cheap and the
+        callers keep the constraints that are 0 at a vertex.
+        """
+        if self.pm.k <= 2 or equalities or not affines:
+            return affines
         kept = list(affines)
         for a in list(affines):
             others = [b for b in kept if b != a]
@@ -433,14 +616,54 @@ class _Sweep:
                     kept = others
         return kept
 
+    def vertices(self, equalities: tuple[Affine, ...], affines: Sequence[Affine]) -> list[Point]:
+        """The vertices of ``{w in box : e(w) = 0, a(w) >= 0}``, exactly."""
+        if not equalities and self.pm.k <= 2:
+            return _vertices(self.pm.params, affines)
+        origin, basis = self.subspace(equalities)
+        d = len(basis)
+        rows = [(_value(a, origin),) + tuple(sum((x * y for x, y in zip(a[1:], b)), Fraction(0)) for b in basis)
+                for a in [*affines, *(c.affine for c in self.box)]]
+        if d <= 1:  # a point, or an interval of a line: its ends
+            if any(r[0] < 0 for r in rows if not any(r[1:])):
+                return []
+            if d == 0:
+                return [origin]
+            lo = max(-r[0] / r[1] for r in rows if r[1] > 0)
+            hi = min(-r[0] / r[1] for r in rows if r[1] < 0)
+            return [] if lo > hi else list(dict.fromkeys(
+                tuple(o + t * b for o, b in zip(origin, basis[0])) for t in (lo, hi)))
+        found: dict[Point, None] = {}
+        for subset in itertools.combinations(rows, d):
+            A = sympy.Matrix([[_rational(x) for x in r[1:]] for r in subset]) if d else sympy.zeros(0, 0)
+            if d and A.det() == 0:
+                continue
+            t = A.LUsolve(sympy.Matrix([-_rational(r[0]) for r in subset])) if d else []
+            t = [Fraction(int(x.p), int(x.q)) for x in t]
+            if all(r[0] + sum((x * y for x, y in zip(r[1:], t)), Fraction(0)) >= 0 for r in rows):
+                found[tuple(o + sum((ti * b[i] for ti, b in zip(t, basis)), Fraction(0))
+                            for i, o in enumerate(origin))] = None
+        return list(found)
+
+    def closure_vertices(self, constraints: tuple[Constraint, ...]) -> list[Point]:
+        """The vertices of the closure of a cell given by its defining constraints (cached)."""
+        cached = self.closures.get(constraints)
+        if cached is None:
+            equalities = self.independent([c.affine for c in constraints if c.op == "=="])
+            closed = [c.affine if c.op in (">", ">=") else tuple(-a for a in c.affine)
+                      for c in constraints if c.op != "=="]
+            cached = self.closures[constraints] = self.vertices(equalities, closed)
+        return cached
+
     # -- cells
-    def splits(self, data: _RegionData) -> list[tuple[str, Affine]]:
-        """Affine functions whose sign decides a check inside the region: a cost value minus its bound."""
+    def splits(self, optimum: _Optimum, point: Point) -> list[tuple[str, Affine]]:
+        """Affine functions whose sign decides a check inside a piece: a cost value minus its bound."""
         out = []
         for check in self.checks:
             prop = check.property
             if isinstance(prop, CostBound):
-                value = data.gaps.total_initial if prop.term is None else data.gaps.initial[f"cost:{prop.term}"]
+                gaps = optimum.gaps
+                value = gaps.total_initial if prop.term is None else gaps.initial[f"cost:{prop.term}"]
                 affine = tuple(Fraction(x) if not isinstance(x, Fraction) else x for x in value)
                 f = (affine[0] - prop.bound,) + affine[1:]
                 if any(f[1:]):
@@ -448,44 +671,33 @@ class _Sweep:
         return out
 
     def cells(self) -> tuple[Cell, ...]:
-        s = self.solver()
-        found: list[tuple[int, tuple[Constraint, ...], Point]] = []
-        for data in self.data:
-            splits = self.splits(data)
-            s.push()
-            s.add(*[self.formula(c) for c in data.region.constraints])
-            while s.check() == z3.sat:
-                point = self.point(s)
-                defining = tuple(Constraint(c.affine, "==" if _value(c.affine, point) == 0 else ">")
-                                 for c in data.region.constraints) + \
-                    tuple(Constraint(f, _sign(_value(f, point))) for _, f in splits)
-                found.append((data.region.index, defining, point))
-                s.add(z3.Not(z3.And(*[self.formula(c) for c in defining])) if defining else z3.BoolVal(False))
-            s.pop()
-            for region, defining, _ in found:
-                if region == data.region.index:
-                    s.add(z3.Not(z3.And(*[self.formula(c) for c in defining])) if defining else z3.BoolVal(False))
+        """The pieces as cells, in the order of their points, each with every check's verdict."""
+        k = self.pm.k
+        placed = sorted(((piece, self.face_point(piece) if piece.equalities else
+                          self.centre(piece.constraints(), piece.point)) for piece in self.pieces),
+                        key=lambda item: item[1])
         cells = []
-        for index, (region, defining, point) in enumerate(found):
-            dimension = self.pm.k - _rank([c.affine[1:] for c in defining if c.op == "=="])
-            if dimension == self.pm.k:
-                point = self.centre(defining, point)
-            results = self.evaluate(self.data[region], defining, point)
-            cells.append(Cell(index, region, dimension, defining, point,
+        for index, (piece, point) in enumerate(placed):
+            results = self.evaluate(piece, point)
+            region = piece.region if piece.region is not None else next(
+                (r.index for r in self.regions if all(c.holds(point) for c in r.constraints)), 0)
+            cells.append(Cell(index, region, k - len(piece.equalities), piece.constraints(), point,
                               tuple((r.name, r.verdict) for r in results), results))
             if self.progress:
                 self.progress("cells", index + 1)
-        full = [c for c in cells if c.dimension == self.pm.k]
-        out = []
-        for cell in cells:
-            if cell.dimension < self.pm.k:
-                around = tuple(f.index for f in full
-                               if all(c.closed().holds(cell.point) for c in f.constraints)
-                               and all(c.holds(cell.point) for c in self.regions[f.region].constraints))
-                cell = Cell(cell.index, cell.region, cell.dimension, cell.constraints, cell.point, cell.verdicts,
-                            cell.results, around)
-            out.append(cell)
-        return tuple(out)
+        full = [c for c in cells if c.dimension == k]
+        return tuple(replace(cell, neighbours=tuple(f.index for f in full if all(
+            c.closed().holds(cell.point) for c in f.constraints))) if cell.dimension < k else cell
+            for cell in cells)
+
+    def face_point(self, piece: _Piece) -> Point:
+        """A simple point inside a lower-dimensional piece: the mean of its closure's vertices."""
+        vertices = self.closure_vertices(piece.constraints())
+        if vertices:
+            mean = tuple(sum(xs, Fraction(0)) / len(vertices) for xs in zip(*vertices))
+            if all(c.holds(mean) for c in piece.constraints()):
+                return mean
+        return piece.point
 
     def centre(self, defining: tuple[Constraint, ...], fallback: Point) -> Point:
         """The Chebyshev centre of a full-dimensional cell, as a simple rational strictly inside; else ``fallback``."""
@@ -506,22 +718,9 @@ class _Sweep:
                 return point
         return fallback
 
-    def evaluate(self, data: _RegionData, defining: tuple[Constraint, ...], point: Point
-                 ) -> tuple[CheckResult, ...]:
-        """Every check at ``point``; cells with the same reachable optimal rows and cost signs share verdicts."""
-        model = self.pm.model
-        rows = np.zeros(model.n_rows, dtype=bool)
-        rows[data.gaps.policy] = True
-        rows[data.ties] = True
-        for c in defining:
-            if c.op == "==" and c.affine in data.rows:
-                rows[data.rows[c.affine]] = True
-        order = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
-                                    return_predecessors=False)
-        reachable = np.zeros(model.n_states, dtype=bool)
-        reachable[order] = True
-        key = (np.flatnonzero(rows & reachable[model.row_state]).tobytes(),
-               tuple(c.op for c in defining[len(data.region.constraints):]))
+    def evaluate(self, piece: _Piece, point: Point) -> tuple[CheckResult, ...]:
+        """Every check at ``point``; pieces with the same behaviour and cost signs share verdicts."""
+        key = (piece.behaviour, tuple(c.op for c in piece.signs))
         if key not in self.verdict_cache:
             model = self.pm.at(point)
             solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
@@ -549,8 +748,7 @@ def _margins(result: SweepResult, state: _Sweep) -> tuple[Margin, ...]:
                 changed = [(name, v) for name, v in cell.verdicts if v is not here.verdict(name)]
                 if not changed:
                     continue
-                constraints = [k.closed() for k in cell.constraints] + \
-                    list(state.regions[cell.region].constraints)
+                constraints = [k.closed() for k in cell.constraints]
                 t = _nearest_along(constraints, c, i, direction, limit)
                 if t is not None and (best is None or t < best[0]):
                     best = (t, changed[0][0], changed[0][1])
@@ -617,7 +815,7 @@ def _describe(result: SweepResult, state: _Sweep, check: str) -> str:
     if not holds:
         return "nowhere in the box" + _face_exceptions(result, check)
     # the half-spaces that contain every region where it holds; enough if they exclude every other region
-    candidates = {k.affine for cell in holds for k in cell.constraints + state.regions[cell.region].constraints
+    candidates = {k.affine for cell in holds for k in cell.constraints
                   if k.op != "=="}
     oriented = []
     for a in candidates:
@@ -661,15 +859,14 @@ def _face_exceptions(result: SweepResult, check: str) -> str:
 
 
 def _contains(state: _Sweep, cell: Cell, half: Constraint) -> bool:
-    s = state.solver()
-    s.add(*[state.formula(k) for k in cell.constraints + state.regions[cell.region].constraints])
-    s.add(state.term(half.affine) < 0)
-    return bool(s.check() == z3.unsat)
+    """Whether the half-space holds the cell's closure: a polytope lies in it iff its vertices do."""
+    vertices = state.closure_vertices(cell.constraints)
+    return all(half.holds(v) for v in vertices)
 
 
 def _disjoint(state: _Sweep, halves: Sequence[Affine], cell: Cell) -> bool:
     s = state.solver()
-    s.add(*[state.formula(k) for k in cell.constraints + state.regions[cell.region].constraints])
+    s.add(*[state.formula(k) for k in cell.constraints])
     s.add(*[state.term(a) > 0 for a in halves])
     return bool(s.check() == z3.unsat)
 
@@ -689,7 +886,7 @@ def _relation(affine: Affine, symbols: list[Any]) -> str:
 def _interval(cell: Cell, state: _Sweep, p: Parameter) -> tuple[Any, Any, bool, bool]:
     """One param: the cell as an interval (endpoints exact)."""
     lo, hi, lo_open, hi_open = p.lo, p.hi, False, False
-    for k in cell.constraints + state.regions[cell.region].constraints:
+    for k in cell.constraints:
         a0, a1 = k.affine if k.op in (">", ">=", "==") else (-k.affine[0], -k.affine[1])
         if a1 == 0:
             continue
@@ -715,6 +912,16 @@ def _value(affine: Affine, point: Sequence[Fraction]) -> Fraction:
 
 def _unit(i: int, k: int, sign: int = 1) -> tuple[Fraction, ...]:
     return tuple(Fraction(sign if j == i else 0) for j in range(k))
+
+
+def _normalise(affine: Affine) -> Affine:
+    """The same half-space with its largest coefficient 1 in size (so equal half-spaces compare equal)."""
+    size = max(abs(a) for a in affine[1:])
+    return tuple(a / size for a in affine) if size else affine
+
+
+def _rational(x: Fraction) -> Any:
+    return sympy.Rational(x.numerator, x.denominator)
 
 
 def _sign(x: Fraction) -> str:
