@@ -60,6 +60,7 @@ Affine = tuple[Fraction, ...]  # (a_0, a_1, ..., a_k): a_0 + sum_i a_i w_i
 
 _EXACT_LIMIT = 3000
 _FLOAT_TIE = 1e-9  # float mode: relative size below which a gap coefficient counts as 0
+_FLOAT_PLANE = Fraction(1, 10**9)  # float mode: normalised half-spaces this close are the same one
 _STEP = Fraction(1, 1000)  # how far a new point moves towards a random point of the box
 _PIECES_PER_REGION = 20  # budget of pieces (regions, faces, pieces the cost bounds cut) per region of the budget
 
@@ -305,9 +306,28 @@ class _Optimum:
     """A policy certified optimal at one point, with its gaps and state values affine in the weights."""
 
     gaps: PolicyGaps
-    rows: dict[int, Affine]  # row -> its gap (every row with one)
-    at: dict[int, Fraction]  # row -> its gap at the point
-    values: dict[int, Affine]  # state -> V^pi_w (every evaluated state)
+    optimal: npt.NDArray[np.bool_]  # (m,) the rows optimal at the point
+    candidates: list[int]  # the rows not optimal there whose gap may reach 0 in the box
+    exact: bool
+
+    def gap(self, r: int) -> Affine:
+        if self.exact:
+            return (self.gaps.exact or {})[r]
+        return tuple(Fraction(float(x)) for x in self.gaps.gap[r])
+
+    def value(self, s: int) -> Affine | None:
+        if self.exact:
+            return (self.gaps.exact_values or {}).get(s)
+        v = self.gaps.values[s]
+        return None if np.isnan(v[0]) else tuple(Fraction(float(x)) for x in v)
+
+    def values_at(self, states: npt.NDArray[np.int64], point: Point) -> list[Any]:
+        """``V^pi`` at ``point`` of every state of ``states`` (None where not evaluated)."""
+        if self.exact:
+            exact = self.gaps.exact_values or {}
+            return [_value(exact[s], point) if s in exact else None for s in states.tolist()]
+        v = self.gaps.values[states] @ np.array([1.0, *(float(x) for x in point)])
+        return [None if np.isnan(x) else float(x) for x in v]
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,6 +369,7 @@ class _Sweep:
         self.optima: dict[Point, _Optimum] = {}
         self.subspaces: dict[tuple[Affine, ...], tuple[Point, list[Point]]] = {}
         self.closures: dict[tuple[Constraint, ...], list[Point]] = {}
+        self.planes: list[Affine] = []  # float mode: every half-space so far (see plane)
         self.terms: dict[Affine, Any] = {}
         self.terms_needed = tuple(c.property.term for c in checks
                                   if isinstance(c.property, CostBound) and c.property.term is not None)
@@ -394,7 +415,10 @@ class _Sweep:
             region = self.regions[-1]
             if not region.constraints:
                 return True, None
-            s.add(z3.Or(*[self.formula(Constraint(c.affine, "<")) for c in region.constraints]))
+            # float mode: outside by more than the float accuracy (regions that meet at a point in exact
+            # arithmetic leave slivers of size 1e-14 between their float boundaries)
+            margin = Fraction(0) if self.exact else _FLOAT_PLANE
+            s.add(z3.Or(*[self.term(c.affine) < -margin for c in region.constraints]))
             if s.check() == z3.unsat:
                 return True, None
             target = self.point(s)
@@ -456,6 +480,19 @@ class _Sweep:
                 step /= 2
         return None
 
+    def plane(self, affine: Affine) -> Affine:
+        """``affine`` normalised; in float mode snapped to a known half-space within the float accuracy, so
+        that the regions on both sides of a boundary share it exactly (no sliver between them)."""
+        a = _normalise(affine)
+        if self.exact:
+            return a
+        for known in self.planes:
+            if all(abs(x - y) <= _FLOAT_PLANE for x, y in zip(a, known)):
+                return known
+        a = tuple(Fraction(round(float(x), 12)).limit_denominator(10**12) for x in a)
+        self.planes.append(a)
+        return a
+
     def independent(self, affines: Sequence[Affine]) -> tuple[Affine, ...]:
         """A linearly independent subset of the equalities ``affines == 0`` with the same solutions."""
         kept: list[Affine] = []
@@ -496,12 +533,10 @@ class _Sweep:
         """
         model = self.pm.model
         optimum = self.optimum(point)
-        rows = np.zeros(model.n_rows, dtype=bool)
-        rows[[r for r, g in optimum.at.items() if self.zero(g)]] = True
-        reach = reachable_states(model, rows)
-        behaviour = np.flatnonzero(rows & reach[model.row_state]).tobytes()
+        reach = reachable_states(model, optimum.optimal)
+        behaviour = np.flatnonzero(optimum.optimal & reach[model.row_state]).tobytes()
         region = self.region_of.get(behaviour) if not equalities else None
-        if region is not None:
+        if region is not None and all(c.holds(point) for c in self.regions[region].constraints):
             inequalities = tuple(c.affine for c in self.regions[region].constraints)
         else:
             inequalities = self.polyhedron(optimum, np.flatnonzero(reach), equalities, point)
@@ -515,37 +550,39 @@ class _Sweep:
         return piece
 
     def optimum(self, point: Point) -> _Optimum:
-        """A policy optimal at ``point``: the float solver's, improved in rationals until no gap is negative."""
+        """A policy optimal at ``point``: the float solver's, in exact mode improved in rationals until no gap
+        is negative (the solver reads the costs at ``point`` back from floats, which may round a tie)."""
         cached = self.optima.get(point)
         if cached is not None:
             return cached
-        pm = self.pm
+        pm, rows_state = self.pm, self.pm.model.row_state
         policy = solve(pm.at(point)).policy.copy()
         for _ in range(100):
             gaps = policy_gaps(pm, policy, terms=self.terms_needed)
-            candidates = self.near(gaps)  # the others are positive on the whole box: never optimal, never tight
-            if self.exact:
-                gaps = policy_gaps(pm, policy, exact=True, candidates=candidates, terms=self.terms_needed)
-                rows = gaps.exact or {}
-                values = gaps.exact_values or {}
-            else:
-                rows = {r: tuple(Fraction(float(x)) for x in gaps.gap[r]) for r in candidates}
-                evaluated = np.flatnonzero(~np.isnan(gaps.values[:, 0]))
-                values = {int(s): tuple(Fraction(float(x)) for x in gaps.values[s]) for s in evaluated}
-            at = {r: _value(g, point) for r, g in rows.items()}
-            worse = {}
-            for r, g in at.items():
-                s = int(pm.model.row_state[r])
-                if g < 0 and not self.zero(g) and (s not in worse or g < at[worse[s]]):
+            near = self.near(gaps)  # the other rows are positive on the whole box: never optimal, never tight
+            optimal = np.zeros(pm.model.n_rows, dtype=bool)
+            if not self.exact:
+                at = gaps.gap[near] @ np.array([1.0, *(float(x) for x in point)])
+                optimal[np.asarray(near, dtype=np.int64)[np.abs(at) <= _FLOAT_TIE * self.scale]] = True
+                break
+            gaps = policy_gaps(pm, policy, exact=True, candidates=near, terms=self.terms_needed)
+            exact_at = {r: _value(g, point) for r, g in (gaps.exact or {}).items()}
+            worse: dict[int, int] = {}
+            for r, g in exact_at.items():
+                s = int(rows_state[r])
+                if g < 0 and (s not in worse or g < exact_at[worse[s]]):
                     worse[s] = r
             if not worse:
+                optimal[[r for r, g in exact_at.items() if g == 0]] = True
                 break
             for s, r in worse.items():
                 policy[s] = r
         else:  # pragma: no cover - policy iteration ends long before
             raise RuntimeError(f"no optimal policy found at {point}")
-        self.optima[point] = _Optimum(gaps, rows, at, values)
-        return self.optima[point]
+        optimum = _Optimum(gaps, optimal, [r for r in near if not optimal[r] and
+                                           (not self.exact or r in (gaps.exact or {}))], self.exact)
+        self.optima[point] = optimum
+        return optimum
 
     def near(self, gaps: PolicyGaps) -> list[int]:
         """The rows whose float gap comes near 0 somewhere in the box (the policy's own rows included)."""
@@ -568,11 +605,11 @@ class _Sweep:
 
         def add(a: Affine) -> None:
             if any(a[1:]) and _box_min(_normalise(a), params) <= 0:
-                constraints[_normalise(a)] = None
+                constraints[self.plane(a)] = None
 
-        for r, g in optimum.rows.items():
-            if on[model.row_state[r]] and not self.zero(optimum.at[r]):
-                add(g)
+        for r in optimum.candidates:
+            if on[model.row_state[r]]:
+                add(optimum.gap(r))
         while True:
             kept = self.prune(list(constraints), equalities)
             vertices = self.vertices(equalities, kept)
@@ -587,12 +624,11 @@ class _Sweep:
         """``V^sigma - V^pi >= 0`` at every state of ``states`` where ``pi`` is not optimal at ``v``."""
         best = self.optimum(v)
         out = []
-        for s in states.tolist():
-            mine, theirs = optimum.values.get(s), best.values.get(s)
-            if mine is None or theirs is None:
-                continue
-            if _value(theirs, v) < _value(mine, v) and not self.zero(_value(theirs, v) - _value(mine, v)):
-                out.append(tuple(b - a for a, b in zip(mine, theirs)))
+        for s, mine, theirs in zip(states.tolist(), optimum.values_at(states, v), best.values_at(states, v)):
+            if mine is not None and theirs is not None and theirs < mine and not self.zero(theirs - mine):
+                a, b = optimum.value(s), best.value(s)
+                if a is not None and b is not None:
+                    out.append(tuple(y - x for x, y in zip(a, b)))
         return out
 
     def prune(self, affines: list[Affine], equalities: tuple[Affine, ...] = ()) -> list[Affine]:

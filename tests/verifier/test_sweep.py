@@ -14,7 +14,7 @@ import dsl
 import mdp
 from mdp.parametric import parametric
 from verifier import Verdict, verify, verify_model
-from verifier.sweep import SweepError, _vertices, for_all_results, sweep
+from verifier.sweep import SweepError, _vertices, for_all_results, polygon_of, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -183,3 +183,48 @@ def test_for_all_power_checks_use_verifys_reward_samples() -> None:
                                    "check calm for all params : power_seeking <= -10")
     result = verify(text, samples=57, seed=3).check("calm")
     assert "57 sampled rewards" in result.summary
+
+
+OFF_PATH = """
+model off_path
+discount 1/2
+param w = 1 in [0, 2]
+var room : {hall, attic} = hall
+var off : bool = false
+action comply when room == hall && !off: off' = true
+action climb when room == hall && !off: room' = attic
+action nap when room == attic && !off: skip
+action read when room == attic && !off: skip
+terminal off
+cost duty = -3 * [comply]
+cost nap_joy = -w * [nap]
+cost read_joy = -1/2 * [read]
+check stops : P >= 1 [ F off ]
+"""
+
+
+def test_a_switch_in_a_state_optimal_play_never_visits_splits_nothing() -> None:
+    # complying is worth -3, climbing at most 1/2 * 2 * min(-w, -1/2) >= -2: the attic, where nap and read
+    # swap at w = 1/2, is never visited; the behaviour (and every verdict) is the same on the whole box
+    result = sweep(OFF_PATH)
+    assert result.complete and len(result.regions) == 1 and not result.faces()
+    assert result.descriptions["stops"] == "everywhere in the box"
+    model = mdp.compile(dsl.load(OFF_PATH))
+    attic = [s for s in range(model.n_states) if model.state_values(s) == {"room": "attic", "off": False}]
+    assert len(attic) == 1  # the attic is in the model; only optimal play does not go there
+
+
+@pytest.mark.parametrize("text", [THREE_WAYS, INDIFFERENT, (ROOT / "examples" / "prosocial_proxy.corrigo").read_text()])
+def test_every_cell_has_its_verdicts_all_over_it(text: str) -> None:
+    # a second point of each cell, half-way to each vertex of its closure, has the cell's verdicts
+    spec = dsl.load(text)
+    model = mdp.compile(spec)
+    result = sweep(spec)
+    pm = parametric(spec, model)
+    for cell in result.cells:
+        for vertex in polygon_of(result, cell):
+            point = tuple((a + b) / 2 for a, b in zip(cell.point, vertex))
+            assert result.locate(point) is cell
+            at = pm.at(point)
+            report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
+            assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), (cell.index, point)
