@@ -91,7 +91,7 @@ class Vectorized:
     @property
     def type(self) -> Type:
         """The type of the expression (``int``, ``real``, ``bool`` or an enum)."""
-        return self.expr.type  # type: ignore[attr-defined, no-any-return]
+        return self.expr.type
 
     @property
     def is_constant(self) -> bool:
@@ -199,7 +199,7 @@ def _number(value: Value) -> Value:
     return value
 
 
-def _exact(value: bool | int | Fraction) -> bool | int | float:
+def _exact(value: bool | int | float | Fraction) -> bool | int | float:
     if isinstance(value, Fraction):
         return int(value) if value.denominator == 1 else float(value)
     return value
@@ -220,7 +220,7 @@ def _compile(expr: Expr, context: _Context) -> _Node:
         return _constant(_exact(expr.value))
     if isinstance(expr, ParamRef):
         value = context.params[expr.name]
-        return _constant(float(value) if expr.type.kind == "real" else _exact(value))  # type: ignore[arg-type]
+        return _constant(float(value) if expr.type.kind == "real" else _exact(value))
     if isinstance(expr, VarRef):
         return _variable(expr)
     if isinstance(expr, ActionIs):
