@@ -143,6 +143,7 @@ class _Checker:
             costs=tuple(costs),
             intents=tuple(intents),
             checks=tuple(checks),
+            discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
         )
 
     def _error(self, message: str, span: Span | None, hint: str | None = None,
@@ -403,7 +404,8 @@ class _Checker:
             branches = self._branches(declaration.branches, bindings, f"action '{label}'", exact_sum=True)
             if guard is None or branches is None:
                 continue
-            expansions.append(T.Action(label, name, guard, branches, declaration.span))
+            expansions.append(T.Action(label, name, guard, branches, declaration.span,
+                                       declaration.guard.span if declaration.guard is not None else None))
         self.actions[name] = expansions
 
     def _event(self, declaration: S.Event) -> T.Event | None:
@@ -745,16 +747,7 @@ class _Checker:
         return tuple(indices)
 
     def _text(self, span: Span | None) -> str:
-        if span is None:
-            return ""
-        lines = self.source.text.splitlines()[span.line - 1:span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            return lines[0][span.column - 1:span.end_column - 1]
-        lines[0] = lines[0][span.column - 1:]
-        lines[-1] = lines[-1][:span.end_column - 1]
-        return " ".join(line.strip() for line in lines)
+        return self.source.text_at(span) if span is not None else ""
 
     # --- expressions ---------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic, ResourceLimitError, Span
-from dsl.spec import ActionIs, Branch, Spec, Update, VarRef
+from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
 from .expressions import DivisionByZeroError, Vectorized, vectorize
 from .model import TERMINAL_ACTION, ModelError, TabularMDP
@@ -54,6 +54,7 @@ _LEFTOVER_ZERO = 1e-12
 
 _MAX_INT64 = (1 << 63) - 1
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
+_DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
 
 
 class StateLimitError(ResourceLimitError):
@@ -778,9 +779,27 @@ class _Compiler:
             state, f"division by zero in {what}", span, "guard the division, e.g. `d == 0 ? 0 : n / d`", notes))
 
     def _deadlock(self, state: int) -> None:
+        """Record a deadlock at ``state``, located at the guard of the first declared action.
+
+        In a state that is not terminal, an action is disabled only by its guard, so every guard is false
+        there: the caret goes under the first, a note names each other declaration (expansions of one
+        parametrised action share their guard). A guardless action is enabled in every such state, and
+        ``dsl.typecheck`` rejects a spec without actions at its ``model`` line, so only specs built in
+        Python without spans fall back to the first action's declaration, or to no location at all.
+        """
+        declared: dict[str, Action] = {}
+        for action in self.spec.actions:
+            declared.setdefault(action.base, action)
+        guarded = [a for a in declared.values() if a.guard_span is not None]
+        span = guarded[0].guard_span if guarded else self.spec.actions[0].span if self.spec.actions else None
+        notes = [f"'{a.base}' is disabled: its guard `{self.spec.source.text_at(a.guard_span)}` is false "
+                 f"(line {a.guard_span.line})" for a in guarded[1:1 + _DISABLED_SHOWN] if a.guard_span]
+        if len(guarded) > 1 + _DISABLED_SHOWN:
+            notes.append(f"and {len(guarded) - 1 - _DISABLED_SHOWN} more actions, all disabled")
         self._problem(("deadlock",), state, _Problem(
-            state, "deadlock: no action is enabled in a reachable state that is not terminal", None,
-            "add an action that is enabled there (such as a `wait` action), or make the state `terminal`"))
+            state, "deadlock: no action is enabled in a reachable state that is not terminal", span,
+            "add an action that is enabled there (such as a `wait` action), or make the state `terminal`",
+            tuple(notes)))
 
     def _problem(self, key: tuple[Any, ...], state: int, problem: _Problem) -> None:
         known = self.problems.get(key)
