@@ -887,6 +887,8 @@ class _Compiler:
             variables=self.variables,
             state_codes=state_codes,
             name=self.spec.name,
+            source=self.spec.source,
+            discount_span=self.spec.discount_span,
         )
 
 
