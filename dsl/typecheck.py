@@ -8,6 +8,7 @@ stay silent, so one typo gives one message, not a cascade.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -22,6 +23,9 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
+_INT64_LIMIT = 2**63  # whole numbers are int64 in the model
+_FLOAT64_MAX = Fraction(sys.float_info.max)  # other numbers are float64
+_TOO_LARGE_HINT = "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands"
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -257,6 +261,10 @@ class _Checker:
                 type_ = REAL
                 self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
+            if not _fits(value, type_):
+                self._error(f"-D {declaration.name}=...: the value is too large for corrigo's 64-bit arithmetic",
+                            declaration.name.span, hint=_TOO_LARGE_HINT)
+                return
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
     def _param(self, declaration: S.Param) -> None:
@@ -763,7 +771,7 @@ class _Checker:
     def _check_expr(self, node: S.Expr, scope: _Scope, expected: Type | None) -> T.Expr | None:
         span = node.span
         if isinstance(node, S.Number):
-            return T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span)
+            return self._fitting(T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span))
         if isinstance(node, S.Boolean):
             return T.Literal(node.value, BOOL, span)
         if isinstance(node, S.Name):
@@ -1029,7 +1037,15 @@ class _Checker:
         except ZeroDivisionError:
             self._error("division by zero", node.span)  # type: ignore[attr-defined]
             return None
-        return T.Literal(value, node.type, node.span)  # type: ignore[attr-defined]
+        return self._fitting(T.Literal(value, node.type, node.span))  # type: ignore[attr-defined]
+
+    def _fitting(self, literal: T.Literal) -> T.Literal | None:
+        """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
+        if _fits(literal.value, literal.type):
+            return literal
+        self._error(f"'{self._text(literal.span)}' is too large for corrigo's 64-bit arithmetic", literal.span,
+                    hint=_TOO_LARGE_HINT)
+        return None
 
 
 def _evaluate(node: T.Expr, values: list[Value]) -> Value:
@@ -1054,6 +1070,13 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if op == "/":
         return Fraction(a) / Fraction(b)
     return _normalise({"+": a + b, "-": a - b, "*": a * b}[op], node.type)
+
+
+def _fits(value: Value, type_: Type) -> bool:
+    """Whether the model can hold ``value``: ints become int64, reals float64."""
+    if type_ == INT:
+        return -_INT64_LIMIT <= value < _INT64_LIMIT
+    return type_ != REAL or abs(value) <= _FLOAT64_MAX
 
 
 def _normalise(value: Value, type_: Type) -> Value:
