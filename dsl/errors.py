@@ -33,6 +33,17 @@ class Source:
         lines = self.text.splitlines()
         return lines[number - 1] if 1 <= number <= len(lines) else ""
 
+    def text_at(self, span: Span) -> str:
+        """The text under ``span``, its lines joined by single spaces (for quoting source in messages)."""
+        lines = self.text.splitlines()[span.line - 1:span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][span.column - 1:span.end_column - 1]
+        lines[0] = lines[0][span.column - 1:]
+        lines[-1] = lines[-1][:span.end_column - 1]
+        return " ".join(line.strip() for line in lines)
+
 
 @dataclass(frozen=True, slots=True)
 class Span:

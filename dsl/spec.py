@@ -353,6 +353,7 @@ class Action:
     guard: Expr
     branches: tuple[Branch, ...]
     span: Span | None = field(default=None, compare=False)
+    guard_span: Span | None = field(default=None, compare=False)  # the `when` condition as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,6 +540,7 @@ class Spec:
     costs: tuple[Term, ...]
     intents: tuple[Term, ...]
     checks: tuple[Check, ...]
+    discount_span: Span | None = field(default=None, compare=False)  # the value after `discount`
 
     @property
     def path(self) -> str:

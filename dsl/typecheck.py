@@ -8,6 +8,7 @@ stay silent, so one typo gives one message, not a cascade.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -23,6 +24,9 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
+_INT64_LIMIT = 2**63  # whole numbers are int64 in the model
+_FLOAT64_MAX = Fraction(sys.float_info.max)  # other numbers are float64
+_TOO_LARGE_HINT = "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands"
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -147,6 +151,7 @@ class _Checker:
             costs=_checked(costs),
             intents=_checked(intents),
             checks=_checked(checks),
+            discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
         )
 
     def _error(self, message: str, span: Span | None, hint: str | None = None,
@@ -260,6 +265,10 @@ class _Checker:
                 type_ = REAL
                 self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
+            if not _fits(value, type_):
+                self._error(f"-D {declaration.name}=...: the value is too large for corrigo's 64-bit arithmetic",
+                            declaration.name.span, hint=_TOO_LARGE_HINT)
+                return
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
     def _param(self, declaration: S.Param) -> None:
@@ -407,7 +416,8 @@ class _Checker:
             branches = self._branches(declaration.branches, bindings, f"action '{label}'", exact_sum=True)
             if guard is None or branches is None:
                 continue
-            expansions.append(T.Action(label, name, guard, branches, declaration.span))
+            expansions.append(T.Action(label, name, guard, branches, declaration.span,
+                                       declaration.guard.span if declaration.guard is not None else None))
         self.actions[name] = expansions
 
     def _event(self, declaration: S.Event) -> T.Event | None:
@@ -749,16 +759,7 @@ class _Checker:
         return tuple(indices)
 
     def _text(self, span: Span | None) -> str:
-        if span is None:
-            return ""
-        lines = self.source.text.splitlines()[span.line - 1:span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            return lines[0][span.column - 1:span.end_column - 1]
-        lines[0] = lines[0][span.column - 1:]
-        lines[-1] = lines[-1][:span.end_column - 1]
-        return " ".join(line.strip() for line in lines)
+        return self.source.text_at(span) if span is not None else ""
 
     # --- expressions ---------------------------------------------------------------------------
 
@@ -774,7 +775,7 @@ class _Checker:
     def _check_expr(self, node: S.Expr, scope: _Scope, expected: Type | None) -> T.Expr | None:
         span = node.span
         if isinstance(node, S.Number):
-            return T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span)
+            return self._fitting(T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span))
         if isinstance(node, S.Boolean):
             return T.Literal(node.value, BOOL, span)
         if isinstance(node, S.Name):
@@ -1039,7 +1040,15 @@ class _Checker:
         except ZeroDivisionError:
             self._error("division by zero", node.span)
             return None
-        return T.Literal(value, node.type, node.span)
+        return self._fitting(T.Literal(value, node.type, node.span))
+
+    def _fitting(self, literal: T.Literal) -> T.Literal | None:
+        """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
+        if _fits(literal.value, literal.type):
+            return literal
+        self._error(f"'{self._text(literal.span)}' is too large for corrigo's 64-bit arithmetic", literal.span,
+                    hint=_TOO_LARGE_HINT)
+        return None
 
 
 def _evaluate(node: T.Expr, values: list[Value]) -> Value:
@@ -1072,6 +1081,13 @@ def _checked(items: list[_Checked | None]) -> tuple[_Checked, ...]:
     if any(item is None for item in items):
         raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
     return tuple(item for item in items if item is not None)
+
+
+def _fits(value: Value, type_: Type) -> bool:
+    """Whether the model can hold ``value``: ints become int64, reals float64."""
+    if type_ == INT:
+        return -_INT64_LIMIT <= value < _INT64_LIMIT
+    return type_ != REAL or -_FLOAT64_MAX <= value <= _FLOAT64_MAX
 
 
 def _normalise(value: Value, type_: Type) -> Value:

@@ -44,6 +44,7 @@ _COMPARISONS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.gre
                 "==": np.equal, "!=": np.not_equal}
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _LOGIC = ("&&", "||", "->", "<->")
+_INT64_LIMIT = 2**63
 _MEMBER_BY_EQUALITY = 8  # up to this many values, `x in {...}` is a chain of `==` (faster than np.isin)
 
 
@@ -200,8 +201,9 @@ def _number(value: Value) -> Value:
 
 
 def _exact(value: bool | int | float | Fraction) -> bool | int | float:
+    """A whole number stays an int while int64 holds it (numpy would overflow), anything else is a float."""
     if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+        return int(value) if value.denominator == 1 and -_INT64_LIMIT <= value < _INT64_LIMIT else float(value)
     return value
 
 

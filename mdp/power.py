@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsl.errors import CorrigoError
+from dsl.errors import Diagnostic, SpecError
 
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
@@ -45,8 +45,11 @@ FloatArray = npt.NDArray[np.float64]
 _MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
 
 
-class PowerUndefinedError(CorrigoError, ValueError):
-    """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes)."""
+class PowerUndefinedError(SpecError):
+    """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes).
+
+    A spec error, located at the spec's ``discount`` line for compiled models: changing it is the fix.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,9 +251,10 @@ def absorbing_states(model: TabularMDP) -> npt.NDArray[np.bool_]:
 def _check_model(model: TabularMDP) -> float:
     gamma = float(model.discount)
     if not 0.0 < gamma < 1.0:
-        raise PowerUndefinedError(
-            f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}: "
-            "the normalisation (1 - gamma) / gamma vanishes; declare e.g. 'discount 0.9'")
+        raise PowerUndefinedError(Diagnostic(
+            f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}", model.discount_span,
+            hint="Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`"),
+            model.source)
     return gamma
 
 

@@ -610,7 +610,7 @@ def _loop_error(model: TabularMDP, rows: BoolArray, states: BoolArray, reason: s
         notes = (f"reached from the initial state by {path}",)
     else:
         notes = ("this cycle is not reachable from the initial state",)
-    return ModelError(Diagnostic(f"{reason}: {cycle}", None, hint=hint, notes=notes))
+    return ModelError(Diagnostic(f"{reason}: {cycle}", model.discount_span, hint=hint, notes=notes), model.source)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1209,10 +1209,10 @@ def _stuck_error(model: TabularMDP, stuck: BoolArray, good: BoolArray) -> ModelE
     notes.append(f"for example {cycle} never reaches a terminal state")
     return ModelError(Diagnostic(
         f"with discount 1 every reachable state needs a way to terminate, but from ({model.describe(best)}) "
-        f"no policy reaches a terminal state with probability 1", None,
+        f"no policy reaches a terminal state with probability 1", model.discount_span,
         hint="make the stuck states terminal, add an action that leads to a terminal state, "
              "or use a discount below 1",
-        notes=tuple(notes)))
+        notes=tuple(notes)), model.source)
 
 
 def _make_proper(core: _Core, pi: IntArray, start: IntArray) -> IntArray:
