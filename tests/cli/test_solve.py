@@ -68,3 +68,14 @@ def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
     assert text.startswith("// ") or text.startswith("mdp")
     assert "mdp" in text and "s : [0..101] init 0;" in text
     assert "Cdiscount=19/20" in out.with_suffix(".props").read_text()
+
+
+def test_running_out_of_memory_is_exit_3_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mdp
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(mdp, "solve", exhausted)
+    code, out, err = run("solve", write(tmp_path, "model m\ndiscount 0.9\naction a: skip\ncost c = 1\n"))
+    assert (code, out, err) == (3, "", "error: out of memory; try a smaller model (-D, --max-states)\n")
