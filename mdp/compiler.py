@@ -53,6 +53,7 @@ _LEFTOVER_ZERO = 1e-12
 """An event's left-over mass below this is float noise of probabilities that sum to 1."""
 
 _MAX_INT64 = (1 << 63) - 1
+_MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
 _DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
 
@@ -588,8 +589,10 @@ class _Compiler:
         numbers[order] = np.arange(n, n + missing.size)
         found[missing] = numbers
         self.runs.add(unique[missing], numbers)
-        if n + missing.size > np.iinfo(np.int32).max:
-            raise ResourceLimitError(f"more than {np.iinfo(np.int32).max:,} states")
+        if n + missing.size > _MAX_STATES:
+            raise ResourceLimitError(
+                f"more than {_MAX_STATES:,} states, the most corrigo can number (a fixed limit: 32-bit state "
+                "indices); shrink the model (smaller domains, -D), or let --max-states stop it sooner")
         return found[inverse].astype(np.int32), first[missing[order]]
 
     # --- actions and events --------------------------------------------------------------------

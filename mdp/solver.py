@@ -1064,8 +1064,8 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     if exact and model.n_states > exact_limit:
         raise ResourceLimitError(
-            f"exact re-check limited to {exact_limit} states, the model has {model.n_states}: "
-            f"pass a larger exact_limit (rational arithmetic is slow) or exact=False")
+            f"the exact re-check (--exact) is limited to {exact_limit:,} states (exact_limit), the model has "
+            f"{model.n_states:,}: drop --exact, or from Python pass a larger exact_limit (rational arithmetic is slow)")
     cost = np.asarray(model.cost, dtype=np.float64)
     if not np.isfinite(cost).all():
         r = int(np.flatnonzero(~np.isfinite(cost))[0])

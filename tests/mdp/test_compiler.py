@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -479,6 +480,17 @@ def test_key_space_beyond_64_bits_is_a_clear_error():
         compile(b.build())
 
 
+def test_more_states_than_int32_indices_is_a_resource_limit_naming_it(monkeypatch):
+    monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)  # the sorted runs count states as they go
+    monkeypatch.setattr(compiler, "_MAX_STATES", 50)  # stands for 2**31 - 1
+    with pytest.raises(ResourceLimitError) as caught:
+        compile(line_spec(100))
+    assert str(caught.value) == (
+        "more than 50 states, the most corrigo can number (a fixed limit: 32-bit state indices); shrink the "
+        "model (smaller domains, -D), or let --max-states stop it sooner")
+    assert compile(line_spec(49)).n_states == 50
+
+
 def test_sorted_runs_give_the_same_model_as_the_dense_table(monkeypatch):
     spec = random_spec(3)
     expected = compile(spec)
@@ -714,6 +726,20 @@ test.corrigo:3:1: error: deadlock: no action is enabled in a reachable state tha
     = note: in state battery=0
     = note: reached from the initial state in 2 steps: work, work
     = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+
+
+def test_an_initial_value_outside_its_domain_points_at_the_variable():
+    # dsl.typecheck rejects this in text (tests/golden/errors/initial_out_of_domain); a Python-built spec can
+    text = "model start\nvar x : 0..2 = 5\naction a: skip\n"
+    b = Builder(text)
+    b.int("x", 0, 2, 5)
+    b.variables[0] = replace(b.variables[0], span=b.span("var x : 0..2 = 5"))
+    b.action("a", True, {})
+    assert render_error(b.build()) == """\
+test.corrigo:2:1: error: the initial value of 'x' is outside its domain 0..2
+   |
+ 2 | var x : 0..2 = 5
+   | ^^^^^^^^^^^^^^^^"""
 
 
 def test_deadlock_of_a_spec_without_actions_has_no_location():
