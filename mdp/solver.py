@@ -258,8 +258,8 @@ class _Core:
 def _make_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray,
                states: BoolArray | None = None, rows: BoolArray | None = None) -> _Core:
     """Restrict ``model`` to ``states`` and ``rows`` (rows must only lead into ``states``)."""
-    # scipy-stubs has no overload for a sparse argument with a dtype, which scipy accepts
-    P = sp.csr_array(model.P, dtype=np.float64)  # type: ignore[call-overload]  # shares the model's arrays
+    # scipy-stubs before 1.18 has no overload for a sparse argument with a dtype, which scipy accepts
+    P = sp.csr_array(model.P, dtype=np.float64)  # type: ignore[call-overload, unused-ignore]  # shares its arrays
     if (P.data == 0).any() or not P.has_sorted_indices:
         P = sp.csr_array(P, copy=True)
         P.eliminate_zeros()

@@ -224,7 +224,7 @@ def _draw_with_matplotlib(drawing: Picture, path: str | PathLike[str], fmt: str)
     depth = layers(graph)
     position = nx.multipartite_layout(_ordered(graph, depth), subset_key="layer", align="vertical", scale=1.0)
     n_layers = max(depth.values(), default=0) + 1
-    widest = max(np.bincount(list(depth.values())).max(initial=1), 1)
+    widest = max(int(np.bincount(list(depth.values())).max(initial=1)), 1)
     lines = max((data["label"].count("\n") + 1 for _, data in graph.nodes(data=True)), default=1)
     width, height = min(4 + 2.2 * n_layers, 60), min(2 + (0.16 * lines + 0.3) * widest, 60)
     figure, axes = plt.subplots(figsize=(width, height))
