@@ -210,7 +210,8 @@ class _Subset(Sequence[npt.NDArray[np.int64]]):
     def __len__(self) -> int:
         return len(self._columns)
 
-    def __getitem__(self, j):  # type: ignore[override]
+    # columns are read one at a time, never sliced: only the int half of Sequence's overloads is needed
+    def __getitem__(self, j: int) -> npt.NDArray[np.int64]:  # type: ignore[override]
         column = self._cache.get(j)
         if column is None:
             column = self._cache[j] = self._columns[j][self._index]
@@ -240,7 +241,7 @@ class _Tracked(Sequence[npt.NDArray[np.int64]]):
     def __len__(self) -> int:
         return self._k
 
-    def __getitem__(self, j):  # type: ignore[override]
+    def __getitem__(self, j: int) -> npt.NDArray[np.int64]:  # type: ignore[override]  # never sliced either
         return self._columns[j]
 
 
@@ -334,7 +335,7 @@ class _Compiler:
             for kind, terms in (("cost", spec.costs), ("intent", spec.intents))
             for t, (_, term) in zip(terms, self.costs if kind == "cost" else self.intents))
         self.labels = tuple((f.name, vectorize(f.expr, params)) for f in spec.formulas
-                            if f.expr.type.kind == "bool"  # type: ignore[attr-defined]
+                            if f.expr.type.kind == "bool"
                             and not _mentions_action(f.expr))
         # per action: its branches' probabilities when they are the same in every state
         self.constant_probabilities = tuple(
@@ -783,7 +784,7 @@ class _Compiler:
         i = _first(bad)
         self._problem(("range", id(branch.branch)), where(i), _Problem(
             where(i), f"probability {_format(value, i)} of {owner} is outside [0, 1]",
-            branch.branch.probability.span or branch.branch.span or span,  # type: ignore[attr-defined]
+            branch.branch.probability.span or branch.branch.span or span,
             "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
         return True
 

@@ -86,7 +86,8 @@ class RewardDistribution:
         elif self.name == "bernoulli":
             draws = (rng.random((size, n)) < self.parameters[0]).astype(np.float64)
         else:
-            draws = rng.beta(*self.parameters, size=(size, n))
+            a, b = self.parameters
+            draws = rng.beta(a, b, size=(size, n))
         return np.ascontiguousarray(draws.T)
 
 
@@ -180,7 +181,7 @@ class _BatchedSweep:
         """``(n, N)``: per state and sample, ``max_a P(s, a) V`` (internal order)."""
         layout = self.layout
         n = layout.n
-        Q = layout.P @ V  # (m, N), rows slot by slot
+        Q = np.asarray(layout.P @ V)  # (m, N), rows slot by slot (sparse @ dense is dense already)
         out = np.array(Q[:n])
         offset = n
         for nj in layout.slot_sizes[1:]:
@@ -444,7 +445,7 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
     for every tied action): state -> action name -> share."""
     counts = optimal_counts(model, states, samples, seed, distribution, tol, rewards=rewards)
     if rewards is not None:
-        samples = len(rewards)  # type: ignore[arg-type]
+        samples = np.shape(rewards)[0]
     return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, row_counts)}
             for s, (rows, row_counts, _) in counts.items()}
 

@@ -39,7 +39,8 @@ from .model import TERMINAL_ACTION, ModelError, TabularMDP
 from .tables import html_table, markdown_table
 
 try:  # y += A @ x in place, without allocating the product (scipy's own kernel behind ``A @ x``)
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+    from scipy.sparse._sparsetools import csr_matvec
+    _csr_matvec: Callable[..., None] | None = csr_matvec
 except ImportError:  # pragma: no cover - private API; fall back to the public product
     _csr_matvec = None
 
@@ -257,7 +258,8 @@ class _Core:
 def _make_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray,
                states: BoolArray | None = None, rows: BoolArray | None = None) -> _Core:
     """Restrict ``model`` to ``states`` and ``rows`` (rows must only lead into ``states``)."""
-    P = sp.csr_array(model.P, dtype=np.float64)  # shares the model's arrays when it can
+    # scipy-stubs has no overload for a sparse argument with a dtype, which scipy accepts
+    P = sp.csr_array(model.P, dtype=np.float64)  # type: ignore[call-overload]  # shares the model's arrays
     if (P.data == 0).any() or not P.has_sorted_indices:
         P = sp.csr_array(P, copy=True)
         P.eliminate_zeros()
@@ -330,7 +332,7 @@ class _SweepLayout:
             np.copyto(q, self.c)
             _csr_matvec(q.size, n, self.indptr, self.indices, self.data, self.scaled, q)
         else:  # pragma: no cover
-            np.add(self.c, self.P @ self.scaled, out=q)
+            np.add(self.c, np.asarray(self.P @ self.scaled), out=q)
         sizes = self.slot_sizes
         if len(sizes) == 1:
             np.copyto(out, q[:n])
@@ -751,7 +753,7 @@ def _cost_nonnegative(model: TabularMDP, rows: IntArray) -> BoolArray:
     if not terms:
         return np.ones(rows.size, dtype=bool)
     table = np.column_stack(terms)
-    result = (table >= 0).all(axis=1)
+    result: BoolArray = np.all(table >= 0, axis=1)
     mixed = np.flatnonzero(~result & (table > 0).any(axis=1))
     for i in mixed:
         result[i] = sum((Fraction(float(x)) for x in table[i]), Fraction(0)) >= 0
@@ -864,12 +866,12 @@ class _ExactCore:
         for i, s in enumerate(states):
             row: dict[int, Fraction] = {i: Fraction(1)}
             acc = Fraction(0)
-            for j, p in succ[s]:
+            for j, probability in succ[s]:
                 if j in local:
                     li = local[j]
-                    row[li] = row.get(li, Fraction(0)) - gamma * p
+                    row[li] = row.get(li, Fraction(0)) - gamma * probability
                 else:
-                    acc += p * V[j]
+                    acc += probability * V[j]
             row = {j: a for j, a in row.items() if a != 0 or j == i}
             for j in row:
                 cols[j].add(i)

@@ -305,7 +305,7 @@ def _verify_options(command: F) -> F:
                            help="Reward functions sampled by power_seeking and optimality_probability.")(command)
     command = click.option("--seed", type=int, default=0, show_default=True,
                            help="Seed of those reward functions.")(command)
-    return define_option(command)  # type: ignore[no-any-return]
+    return define_option(command)
 
 
 @main.command("verify")

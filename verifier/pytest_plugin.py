@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CorrigoFile | None:
     if file_path.suffix == ".corrigo" and file_path.resolve() in parent.config.stash[_FILES]:
-        return CorrigoFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return CorrigoFile.from_parent(parent, path=file_path)
     return None
 
 
