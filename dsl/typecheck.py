@@ -1032,15 +1032,45 @@ class _Checker:
 
     def _fold(self, node: T.Expr) -> T.Expr | None:
         """Replace ``node`` by a literal when all its operands are literals (exact arithmetic)."""
-        literals = [c for c in node.children if isinstance(c, T.Literal)]
-        if not literals or len(literals) < len(node.children):
+        children = node.children
+        if not children:
             return node
+        literals = [c for c in children if isinstance(c, T.Literal)]
+        if len(literals) < len(children):
+            return self._int_in_range(node)
         try:
             value = _evaluate(node, [c.value for c in literals])
         except ZeroDivisionError:
             self._error("division by zero", node.span)
             return None
         return self._fitting(T.Literal(value, node.type, node.span))
+
+    def _int_in_range(self, node: T.Expr) -> T.Expr | None:
+        """``node``, or ``None`` with an error when int arithmetic over the variables' domains can leave int64
+        (numpy would wrap around silently)."""
+        if not isinstance(node, (T.Binary, T.Unary)) or node.type != INT or node.op not in ("+", "-", "*"):
+            return node
+        largest = self._int_magnitude(node)
+        if largest < _INT64_LIMIT:
+            return node
+        self._error(f"'{self._text(node.span)}' can reach {largest:.3g} over the variables' domains, beyond "
+                    "corrigo's 64-bit ints (±9.2e18)", node.span,
+                    hint="rescale, or compute in reals: a real factor (e.g. `1.0 * ...`) makes the product a real")
+        return None
+
+    def _int_magnitude(self, node: T.Expr) -> int:
+        """The largest ``|value|`` an int expression can take when every variable ranges over its domain."""
+        if isinstance(node, T.Literal):
+            return abs(int(node.value)) if node.type == INT else 1
+        if isinstance(node, T.VarRef):
+            domain = self.variables[node.name].domain
+            return max(abs(domain.lo), abs(domain.hi))
+        children = [self._int_magnitude(c) for c in node.children]
+        if isinstance(node, T.Binary) and node.op == "*":
+            return children[0] * children[1]
+        if isinstance(node, T.Binary) and node.op in ("+", "-"):
+            return children[0] + children[1]
+        return max(children, default=1)  # -x, min, max, abs, c ? a : b; conditions and indicators are 0/1
 
     def _fitting(self, literal: T.Literal) -> T.Literal | None:
         """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""

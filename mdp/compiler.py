@@ -328,10 +328,9 @@ class _Compiler:
         # a term that does not mention the action is evaluated once per state and copied to its rows;
         # one that does is specialised to each action (often a constant then)
         self.terms = tuple(
-            _CompiledTerm(kind, t.name, term, None, getattr(t.expr, "span", None) or t.span)
-            if not _mentions_action(t.expr) else
+            _CompiledTerm(kind, t.name, term, None, t.expr.span or t.span) if not _mentions_action(t.expr) else
             _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions),
-                          getattr(t.expr, "span", None) or t.span)
+                          t.expr.span or t.span)
             for kind, terms in (("cost", spec.costs), ("intent", spec.intents))
             for t, (_, term) in zip(terms, self.costs if kind == "cost" else self.intents))
         self.labels = tuple((f.name, vectorize(f.expr, params)) for f in spec.formulas
@@ -618,8 +617,8 @@ class _Compiler:
             self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
                 where(i), f"the branch probabilities of action '{action.name}' sum to {_format(total, i)}, "
                 "they must sum to 1",
-                action.span, "make the probabilities of the branches add up to 1 in every state where the "
-                "guard holds"))
+                _branches_span(action),
+                "make the probabilities of the branches add up to 1 in every state where the guard holds"))
         elif constant is not None:
             self.checked_constants[a] = not self.problems
         return values
@@ -703,8 +702,8 @@ class _Compiler:
             self._problem(("event-sum", event.span, event.name), where(i), _Problem(
                 where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, "
                 "they must sum to at most 1",
-                event.span, "the mass left over (1 - sum) is the chance that nothing happens, so the probabilities "
-                "must not add up to more than 1", context(i)))
+                _branches_span(event), "the mass left over (1 - sum) is the chance that nothing happens, so the "
+                "probabilities must not add up to more than 1", context(i)))
         leftover = np.subtract(1.0, total)
         leftover = np.where(np.abs(leftover) <= _LEFTOVER_ZERO, 0.0, np.maximum(leftover, 0.0))
         has_leftover = bool(np.any(leftover > 0))
@@ -922,6 +921,14 @@ class _Compiler:
 
 def _mentions_action(expr: Any) -> bool:
     return any(isinstance(node, ActionIs) for node in expr.traverse())
+
+
+def _branches_span(choice: _CompiledChoice) -> Span | None:
+    """From the first branch to the last, as written (where a wrong sum of probabilities is), else the choice."""
+    first, last = choice.branches[0].branch.span, choice.branches[-1].branch.span
+    if first is None or last is None:
+        return choice.span
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column)
 
 
 def _outside(value: Any, lo: float, hi: float) -> Any:

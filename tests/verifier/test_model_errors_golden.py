@@ -1,7 +1,7 @@
 """Errors found while building or solving a model, located in the spec and rendered exactly.
 
 tests/golden/model_errors/NAME.corrigo -> NAME.err, through ``verify`` (compile, solve, checks) and
-through ``corrigo verify`` (exit 2, the same text on stderr, no traceback).
+through ``corrigo verify`` and ``corrigo solve`` (exit 2, the same text on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ def test_model_error_message(path: Path, golden, monkeypatch: pytest.MonkeyPatch
     golden(path.with_suffix(".err"), caught.value.render() + "\n")
 
 
+@pytest.mark.parametrize("command", ["verify", "solve"])
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_cli_prints_the_located_error_without_a_traceback(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_the_located_error_without_a_traceback(path: Path, command: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ERRORS)
-    result = CliRunner().invoke(main, ["verify", path.name])
+    result = CliRunner().invoke(main, [command, path.name])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == path.with_suffix(".err").read_text(encoding="utf-8")
