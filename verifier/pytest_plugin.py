@@ -100,6 +100,7 @@ class CorrigoFile(pytest.File):
             raise self.report
         return self.report
 
+    # the signature of pytest's own Collector.repr_failure, which drops Node's `style` the same way
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from dsl.errors import SpecError
 
