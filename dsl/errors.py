@@ -8,6 +8,7 @@ mistakes in one file are all reported) and the :class:`Source` they point into.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CorrigoError",
@@ -125,7 +126,7 @@ class SpecError(CorrigoError, ValueError):
         """The same error, rendered against ``source`` (for errors raised before the text was known)."""
         return type(self)(self.diagnostics, source)
 
-    def __reduce__(self):  # keeps the error picklable across processes
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable across processes
         return (type(self), (self.diagnostics, self.source))
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
+from lark.tree import Meta
 
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
@@ -255,7 +256,7 @@ class _ToAst(Transformer):
         super().__init__()
         self.path = path
 
-    def _span(self, meta) -> Span | None:
+    def _span(self, meta: Meta) -> Span | None:
         if getattr(meta, "empty", True):
             return None
         return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)

@@ -78,7 +78,7 @@ class StateLimitError(ResourceLimitError):
         were = "state was" if n_unexplored == 1 else "states were"
         super().__init__(f"reached {limit:,} states (--max-states); {n_unexplored:,} {were} still unexplored")
 
-    def __reduce__(self):  # keeps the error picklable
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
         return (type(self), (self.limit, self.n_states, self.n_unexplored))
 
 

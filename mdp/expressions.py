@@ -64,7 +64,7 @@ class DivisionByZeroError(ZeroDivisionError):
         self.expr = expr
         self.index = index
 
-    def __reduce__(self):  # keeps the error picklable
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
         return (type(self), (self.expr, self.index))
 
 

@@ -23,6 +23,7 @@ import html
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from fractions import Fraction
 
 import numpy as np
@@ -74,7 +75,7 @@ class SolverError(CorrigoError):
         self.iterations = iterations
         self.residual = residual
 
-    def __reduce__(self):  # keeps the error picklable across processes
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable across processes
         return (type(self), (self.args[0], self.iterations, self.residual))
 
 
