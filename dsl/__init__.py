@@ -86,4 +86,4 @@ def load(path_or_text: str | PathLike[str], overrides: Mapping[str, object] | No
     """
     source = read_source(path_or_text)
     module = parse(source.text, source.path)
-    return typecheck(module, source, overrides)  # type: ignore[arg-type]
+    return typecheck(module, source, overrides)

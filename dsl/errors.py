@@ -8,6 +8,7 @@ mistakes in one file are all reported) and the :class:`Source` they point into.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CorrigoError",
@@ -32,6 +33,17 @@ class Source:
         """The 1-based line ``number`` without its line break ('' past the end)."""
         lines = self.text.splitlines()
         return lines[number - 1] if 1 <= number <= len(lines) else ""
+
+    def text_at(self, span: Span) -> str:
+        """The text under ``span``, its lines joined by single spaces (for quoting source in messages)."""
+        lines = self.text.splitlines()[span.line - 1:span.end_line]
+        if not lines:
+            return ""
+        if len(lines) == 1:
+            return lines[0][span.column - 1:span.end_column - 1]
+        lines[0] = lines[0][span.column - 1:]
+        lines[-1] = lines[-1][:span.end_column - 1]
+        return " ".join(line.strip() for line in lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,7 @@ class SpecError(CorrigoError, ValueError):
         """The same error, rendered against ``source`` (for errors raised before the text was known)."""
         return type(self)(self.diagnostics, source)
 
-    def __reduce__(self):  # keeps the error picklable across processes
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable across processes
         return (type(self), (self.diagnostics, self.source))
 
 

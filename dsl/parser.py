@@ -16,6 +16,7 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
+from lark.tree import Meta
 
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
@@ -78,7 +79,8 @@ def _error_offset(text: str, error: UnexpectedInput) -> int:
     if isinstance(error, UnexpectedToken) and error.token.type != "$END":
         return error.token.start_pos or 0
     if isinstance(error, UnexpectedCharacters):
-        return error.pos_in_stream
+        # lark declares `pos_in_stream = None` on UnexpectedInput; UnexpectedCharacters always sets an int
+        return error.pos_in_stream  # type: ignore[return-value]
     return len(text)
 
 
@@ -125,7 +127,7 @@ _SLIPS = {
 def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
     text = source.text
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream]
+        char = text[_error_offset(text, error)]
         span = Span(source.path, error.line, error.column, error.line, error.column + 1)
         if char == '"':
             return Diagnostic("unterminated string", span, hint='close the doc string with a matching \'"\'')
@@ -254,14 +256,13 @@ class _ToAst(Transformer):
         super().__init__()
         self.path = path
 
-    def _span(self, meta) -> Span | None:
+    def _span(self, meta: Meta) -> Span | None:
         if getattr(meta, "empty", True):
             return None
         return Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _ident(self, token: Token) -> S.Ident:
-        return S.Ident(str(token), span=Span(self.path, token.line, token.column, token.end_line,
-                                             token.end_column))
+        return S.Ident(str(token), span=_token_span(token, self.path))
 
     # module and declarations
     def start(self, meta, header, *declarations):
@@ -428,7 +429,7 @@ class _ToAst(Transformer):
         return S.Unary("!", operand, span=self._span(meta))
 
     def number(self, meta, token):
-        return S.Number(_number(str(token)), span=self._token_span(token))
+        return S.Number(_number(str(token)), span=_token_span(token, self.path))
 
     def true(self, meta):
         return S.Boolean(True, span=self._span(meta))
@@ -437,7 +438,7 @@ class _ToAst(Transformer):
         return S.Boolean(False, span=self._span(meta))
 
     def name(self, meta, token):
-        return S.Name(str(token), span=self._token_span(token))
+        return S.Name(str(token), span=_token_span(token, self.path))
 
     def min_(self, meta, *args):
         return S.Call("min", tuple(args), span=self._span(meta))
@@ -455,11 +456,15 @@ class _ToAst(Transformer):
         given = None if args == (None,) else tuple(args)
         return S.ActionRef(self._ident(name), given, span=self._span(meta))
 
-    def _token_span(self, token: Token) -> Span:
-        return Span(self.path, token.line, token.column, token.end_line, token.end_column)
-
 
 _ESCAPE = re.compile(r"\\(?:N\{[^}\n]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)", re.S)
+
+
+def _token_span(token: Token, path: str) -> Span:
+    """Where a token of our lexer stands (lark types its position optional, for tokens made by hand)."""
+    line, column, end_line, end_column = token.line, token.column, token.end_line, token.end_column
+    assert line is not None and column is not None and end_line is not None and end_column is not None
+    return Span(path, line, column, end_line, end_column)
 
 
 def _decode_string(token: Token, path: str) -> str:
@@ -474,8 +479,9 @@ def _decode_string(token: Token, path: str) -> str:
             _literal(f'"{escape.group()}"')
         except SyntaxError as error:
             before = text[:escape.start()]
-            line = token.line + before.count("\n")
-            column = (escape.start() - before.rfind("\n") if "\n" in before else token.column + escape.start())
+            start = _token_span(token, path)
+            line = start.line + before.count("\n")
+            column = (escape.start() - before.rfind("\n") if "\n" in before else start.column + escape.start())
             reason = "not an escape" if "invalid escape" in str(error.msg) else str(error.msg).split(": ")[-1]
             raise SpecSyntaxError(Diagnostic(
                 f"bad escape '{escape.group()}' in the doc string: {reason}",

@@ -146,6 +146,16 @@ Domain = Union[IntDomain, EnumDomain, BoolDomain]
 class Expr:
     """A typed expression over the current state (and, in costs and checks, the action taken)."""
 
+    # Every node class declares the fields ``type`` and ``span``; these properties only tell the type
+    # checker that any ``Expr`` has them (a subclass field overrides a base property).
+    @property
+    def type(self) -> Type:
+        raise NotImplementedError(f"{self.__class__.__name__} declares no field 'type'")
+
+    @property
+    def span(self) -> Span | None:
+        raise NotImplementedError(f"{self.__class__.__name__} declares no field 'span'")
+
     @property
     def children(self) -> tuple[Expr, ...]:
         return ()
@@ -343,6 +353,7 @@ class Action:
     guard: Expr
     branches: tuple[Branch, ...]
     span: Span | None = field(default=None, compare=False)
+    guard_span: Span | None = field(default=None, compare=False)  # the `when` condition as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -529,6 +540,7 @@ class Spec:
     costs: tuple[Term, ...]
     intents: tuple[Term, ...]
     checks: tuple[Check, ...]
+    discount_span: Span | None = field(default=None, compare=False)  # the value after `discount`
 
     @property
     def path(self) -> str:

@@ -8,10 +8,12 @@ stay silent, so one typo gives one message, not a cascade.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from fractions import Fraction
+from typing import TypeVar
 
 from . import spec as T
 from . import syntax as S
@@ -22,16 +24,20 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
+_INT64_LIMIT = 2**63  # whole numbers are int64 in the model
+_FLOAT64_MAX = Fraction(sys.float_info.max)  # other numbers are float64
+_TOO_LARGE_HINT = "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands"
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
 _POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
 _OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
 Value = bool | int | Fraction
+_Checked = TypeVar("_Checked")
 
 
 def typecheck(module: S.Module, source: Source,
-              overrides: Mapping[str, str | Value] | None = None) -> T.Spec:
+              overrides: Mapping[str, object] | None = None) -> T.Spec:
     """Resolve, type and expand ``module``; ``overrides`` replace const and param values (``-D``).
 
     Raises
@@ -60,7 +66,7 @@ class _FormulaInfo:
 
 
 class _Checker:
-    def __init__(self, module: S.Module, source: Source, overrides: dict[str, str | Value]) -> None:
+    def __init__(self, module: S.Module, source: Source, overrides: dict[str, object]) -> None:
         self.module = module
         self.source = source
         self.overrides = overrides
@@ -102,7 +108,11 @@ class _Checker:
         for declaration in declarations:  # actions before terms and checks, which refer to them
             if isinstance(declaration, S.Action):
                 self._action(declaration)
-        events, costs, intents, terminals, checks = [], [], [], [], []
+        events: list[T.Event | None] = []
+        costs: list[T.Term | None] = []
+        intents: list[T.Term | None] = []
+        terminals: list[T.Expr | None] = []
+        checks: list[T.Check | None] = []
         for declaration in declarations:
             if isinstance(declaration, S.Event):
                 events.append(self._event(declaration))
@@ -117,14 +127,12 @@ class _Checker:
         if not self.actions and not self.diagnostics:
             self._error("the spec declares no action", self.module.header.name.span,
                         hint="add at least one, e.g. `action wait: skip`")
-        if not self.diagnostics and any(x is None for x in (*events, *costs, *intents, *terminals, *checks)):
-            raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
         if self.diagnostics:
             unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
                       for d in self.diagnostics}
             raise SpecTypeError([unique[k] for k in sorted(unique)], self.source)
-        terminal = None
-        for condition in terminals:
+        terminal: T.Expr | None = None
+        for condition in _checked(terminals):
             terminal = condition if terminal is None else self._fold(
                 T.Binary("||", terminal, condition, BOOL, condition.span))
         return T.Spec(
@@ -138,11 +146,12 @@ class _Checker:
             formulas=tuple(T.Formula(name, info.checked, info.declaration.span)
                            for name, info in self.formulas.items() if info.checked is not None),
             actions=tuple(a for expansions in self.actions.values() for a in expansions),
-            events=tuple(events),
+            events=_checked(events),
             terminal=terminal,
-            costs=tuple(costs),
-            intents=tuple(intents),
-            checks=tuple(checks),
+            costs=_checked(costs),
+            intents=_checked(intents),
+            checks=_checked(checks),
+            discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
         )
 
     def _error(self, message: str, span: Span | None, hint: str | None = None,
@@ -256,6 +265,10 @@ class _Checker:
                 type_ = REAL
                 self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
+            if not _fits(value, type_):
+                self._error(f"-D {declaration.name}=...: the value is too large for corrigo's 64-bit arithmetic",
+                            declaration.name.span, hint=_TOO_LARGE_HINT)
+                return
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
     def _param(self, declaration: S.Param) -> None:
@@ -265,7 +278,7 @@ class _Checker:
                                     (declaration.hi, "upper end"))]
         if any(p is None for p in parts):
             return
-        value, lo, hi = (Fraction(p.value) for p in parts)  # type: ignore[union-attr]
+        value, lo, hi = (Fraction(p.value) for p in parts if p is not None)
         override = self._override(name, declaration.span)
         if override is not None:
             value = Fraction(override)
@@ -328,9 +341,9 @@ class _Checker:
                     types.append(domain.type)
         initial = domain.lo
         if declaration.initial is not None:
-            literal = self._constant_value(declaration.initial, f"the initial value of '{name}'", domain.type)
-            if literal is not None:
-                literal = self._coerce(literal, domain.type, declaration.initial.span, f"'{name}'")
+            written = self._constant_value(declaration.initial, f"the initial value of '{name}'", domain.type)
+            literal = (self._coerce(written, domain.type, declaration.initial.span, f"'{name}'")
+                       if written is not None else None)
             if not isinstance(literal, T.Literal):
                 return
             initial = int(literal.value)
@@ -403,7 +416,8 @@ class _Checker:
             branches = self._branches(declaration.branches, bindings, f"action '{label}'", exact_sum=True)
             if guard is None or branches is None:
                 continue
-            expansions.append(T.Action(label, name, guard, branches, declaration.span))
+            expansions.append(T.Action(label, name, guard, branches, declaration.span,
+                                       declaration.guard.span if declaration.guard is not None else None))
         self.actions[name] = expansions
 
     def _event(self, declaration: S.Event) -> T.Event | None:
@@ -745,16 +759,7 @@ class _Checker:
         return tuple(indices)
 
     def _text(self, span: Span | None) -> str:
-        if span is None:
-            return ""
-        lines = self.source.text.splitlines()[span.line - 1:span.end_line]
-        if not lines:
-            return ""
-        if len(lines) == 1:
-            return lines[0][span.column - 1:span.end_column - 1]
-        lines[0] = lines[0][span.column - 1:]
-        lines[-1] = lines[-1][:span.end_column - 1]
-        return " ".join(line.strip() for line in lines)
+        return self.source.text_at(span) if span is not None else ""
 
     # --- expressions ---------------------------------------------------------------------------
 
@@ -770,7 +775,7 @@ class _Checker:
     def _check_expr(self, node: S.Expr, scope: _Scope, expected: Type | None) -> T.Expr | None:
         span = node.span
         if isinstance(node, S.Number):
-            return T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span)
+            return self._fitting(T.Literal(node.value, INT if isinstance(node.value, int) else REAL, span))
         if isinstance(node, S.Boolean):
             return T.Literal(node.value, BOOL, span)
         if isinstance(node, S.Name):
@@ -810,15 +815,15 @@ class _Checker:
                 return None
             return self._fold(T.Conditional(test, then, otherwise, type_, span))
         if isinstance(node, S.Call):
-            args = [self._expr(a, scope) for a in node.args]
-            if any(a is None for a in args):
+            args = [checked for checked in [self._expr(a, scope) for a in node.args] if checked is not None]
+            if len(args) < len(node.args):
                 return None
             for arg, arg_node in zip(args, node.args):
-                if not arg.type.is_numeric:  # type: ignore[union-attr]
-                    self._error(f"{node.function} needs numbers, found {arg.type}", arg_node.span)  # type: ignore
+                if not arg.type.is_numeric:
+                    self._error(f"{node.function} needs numbers, found {arg.type}", arg_node.span)
                     return None
-            type_ = INT if all(a.type == INT for a in args) else REAL  # type: ignore[union-attr]
-            return self._fold(T.Call(node.function, tuple(args), type_, span))  # type: ignore[arg-type]
+            type_ = INT if all(a.type == INT for a in args) else REAL
+            return self._fold(T.Call(node.function, tuple(args), type_, span))
         if isinstance(node, S.Member):
             operand = self._expr(node.operand, scope)
             if operand is None:
@@ -1028,15 +1033,52 @@ class _Checker:
     def _fold(self, node: T.Expr) -> T.Expr | None:
         """Replace ``node`` by a literal when all its operands are literals (exact arithmetic)."""
         children = node.children
-        if not children or not all(isinstance(c, T.Literal) for c in children):
+        if not children:
             return node
-        values = [c.value for c in children]  # type: ignore[attr-defined]
+        literals = [c for c in children if isinstance(c, T.Literal)]
+        if len(literals) < len(children):
+            return self._int_in_range(node)
         try:
-            value = _evaluate(node, values)
+            value = _evaluate(node, [c.value for c in literals])
         except ZeroDivisionError:
-            self._error("division by zero", node.span)  # type: ignore[attr-defined]
+            self._error("division by zero", node.span)
             return None
-        return T.Literal(value, node.type, node.span)  # type: ignore[attr-defined]
+        return self._fitting(T.Literal(value, node.type, node.span))
+
+    def _int_in_range(self, node: T.Expr) -> T.Expr | None:
+        """``node``, or ``None`` with an error when int arithmetic over the variables' domains can leave int64
+        (numpy would wrap around silently)."""
+        if not isinstance(node, (T.Binary, T.Unary)) or node.type != INT or node.op not in ("+", "-", "*"):
+            return node
+        largest = self._int_magnitude(node)
+        if largest < _INT64_LIMIT:
+            return node
+        self._error(f"'{self._text(node.span)}' can reach {largest:.3g} over the variables' domains, beyond "
+                    "corrigo's 64-bit ints (±9.2e18)", node.span,
+                    hint="rescale, or compute in reals: a real factor (e.g. `1.0 * ...`) makes the product a real")
+        return None
+
+    def _int_magnitude(self, node: T.Expr) -> int:
+        """The largest ``|value|`` an int expression can take when every variable ranges over its domain."""
+        if isinstance(node, T.Literal):
+            return abs(int(node.value)) if node.type == INT else 1
+        if isinstance(node, T.VarRef):
+            domain = self.variables[node.name].domain
+            return max(abs(domain.lo), abs(domain.hi))
+        children = [self._int_magnitude(c) for c in node.children]
+        if isinstance(node, T.Binary) and node.op == "*":
+            return children[0] * children[1]
+        if isinstance(node, T.Binary) and node.op in ("+", "-"):
+            return children[0] + children[1]
+        return max(children, default=1)  # -x, min, max, abs, c ? a : b; conditions and indicators are 0/1
+
+    def _fitting(self, literal: T.Literal) -> T.Literal | None:
+        """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
+        if _fits(literal.value, literal.type):
+            return literal
+        self._error(f"'{self._text(literal.span)}' is too large for corrigo's 64-bit arithmetic", literal.span,
+                    hint=_TOO_LARGE_HINT)
+        return None
 
 
 def _evaluate(node: T.Expr, values: list[Value]) -> Value:
@@ -1048,7 +1090,8 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if isinstance(node, T.Member):
         return int(values[0]) in node.values
     if isinstance(node, T.Call):
-        result = {"min": min, "max": max, "abs": lambda v: abs(v)}[node.function](*values)
+        functions: dict[str, Callable[..., Value]] = {"min": min, "max": max, "abs": lambda v: abs(v)}
+        result = functions[node.function](*values)
         return _normalise(result, node.type)
     assert isinstance(node, T.Binary)
     a, b = values
@@ -1061,6 +1104,20 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if op == "/":
         return Fraction(a) / Fraction(b)
     return _normalise({"+": a + b, "-": a - b, "*": a * b}[op], node.type)
+
+
+def _checked(items: list[_Checked | None]) -> tuple[_Checked, ...]:
+    """``items`` once no diagnostic was reported, when a declaration that failed to check (None) is a bug."""
+    if any(item is None for item in items):
+        raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
+    return tuple(item for item in items if item is not None)
+
+
+def _fits(value: Value, type_: Type) -> bool:
+    """Whether the model can hold ``value``: ints become int64, reals float64."""
+    if type_ == INT:
+        return -_INT64_LIMIT <= value < _INT64_LIMIT
+    return type_ != REAL or -_FLOAT64_MAX <= value <= _FLOAT64_MAX
 
 
 def _normalise(value: Value, type_: Type) -> Value:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic, ResourceLimitError, Span
-from dsl.spec import ActionIs, Branch, Spec, Update, VarRef
+from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
 from .expressions import DivisionByZeroError, Vectorized, vectorize
 from .model import TERMINAL_ACTION, ModelError, TabularMDP
@@ -53,7 +53,9 @@ _LEFTOVER_ZERO = 1e-12
 """An event's left-over mass below this is float noise of probabilities that sum to 1."""
 
 _MAX_INT64 = (1 << 63) - 1
+_MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
+_DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
 
 
 class StateLimitError(ResourceLimitError):
@@ -76,7 +78,7 @@ class StateLimitError(ResourceLimitError):
         were = "state was" if n_unexplored == 1 else "states were"
         super().__init__(f"reached {limit:,} states (--max-states); {n_unexplored:,} {were} still unexplored")
 
-    def __reduce__(self):  # keeps the error picklable
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
         return (type(self), (self.limit, self.n_states, self.n_unexplored))
 
 
@@ -167,6 +169,7 @@ class _CompiledTerm:
     name: str
     per_state: Vectorized | None
     per_action: tuple[Vectorized, ...] | None
+    span: Span | None  # its expression, for errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +210,8 @@ class _Subset(Sequence[npt.NDArray[np.int64]]):
     def __len__(self) -> int:
         return len(self._columns)
 
-    def __getitem__(self, j):  # type: ignore[override]
+    # columns are read one at a time, never sliced: only the int half of Sequence's overloads is needed
+    def __getitem__(self, j: int) -> npt.NDArray[np.int64]:  # type: ignore[override]
         column = self._cache.get(j)
         if column is None:
             column = self._cache[j] = self._columns[j][self._index]
@@ -237,7 +241,7 @@ class _Tracked(Sequence[npt.NDArray[np.int64]]):
     def __len__(self) -> int:
         return self._k
 
-    def __getitem__(self, j):  # type: ignore[override]
+    def __getitem__(self, j: int) -> npt.NDArray[np.int64]:  # type: ignore[override]  # never sliced either
         return self._columns[j]
 
 
@@ -324,12 +328,13 @@ class _Compiler:
         # a term that does not mention the action is evaluated once per state and copied to its rows;
         # one that does is specialised to each action (often a constant then)
         self.terms = tuple(
-            _CompiledTerm(kind, t.name, term, None) if not _mentions_action(t.expr) else
-            _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions))
+            _CompiledTerm(kind, t.name, term, None, t.expr.span or t.span) if not _mentions_action(t.expr) else
+            _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions),
+                          t.expr.span or t.span)
             for kind, terms in (("cost", spec.costs), ("intent", spec.intents))
             for t, (_, term) in zip(terms, self.costs if kind == "cost" else self.intents))
         self.labels = tuple((f.name, vectorize(f.expr, params)) for f in spec.formulas
-                            if f.expr.type.kind == "bool"  # type: ignore[attr-defined]
+                            if f.expr.type.kind == "bool"
                             and not _mentions_action(f.expr))
         # per action: its branches' probabilities when they are the same in every state
         self.constant_probabilities = tuple(
@@ -378,6 +383,11 @@ class _Compiler:
         self._remember(keys, np.zeros(1, dtype=np.int64))
         self._store_new(initial, np.array([-1]), np.array([-1], dtype=np.int32))
         frontier, size, base = (initial, keys), 1, 0
+        with np.errstate(over="ignore", invalid="ignore"):  # overflows become problems (see _finite, _outside)
+            return self._enumerate(frontier, size, base)
+
+    def _enumerate(self, frontier: tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]], size: int,
+                   base: int) -> TabularMDP:
         while size:
             frontier = self._expand(frontier[0], frontier[1], size, base)
             base += size
@@ -500,6 +510,9 @@ class _Compiler:
                 else:
                     target[term.name].fill(value)
                 target[term.name][terminal_rows] = 0.0
+        for term in self.terms:
+            self._finite(term, (layer.costs if term.kind == "cost" else layer.intents)[term.name], row_state,
+                         row_action, base)
         out_live = None  # outcomes of terminal self-loops are not live: events leave them alone
         if terminal_states.size:
             out_live = np.ones(total, dtype=bool)
@@ -575,8 +588,10 @@ class _Compiler:
         numbers[order] = np.arange(n, n + missing.size)
         found[missing] = numbers
         self.runs.add(unique[missing], numbers)
-        if n + missing.size > np.iinfo(np.int32).max:
-            raise ResourceLimitError(f"more than {np.iinfo(np.int32).max:,} states")
+        if n + missing.size > _MAX_STATES:
+            raise ResourceLimitError(
+                f"more than {_MAX_STATES:,} states, the most corrigo can number (a fixed limit: 32-bit state "
+                "indices); shrink the model (smaller domains, -D), or let --max-states stop it sooner")
         return found[inverse].astype(np.int32), first[missing[order]]
 
     # --- actions and events --------------------------------------------------------------------
@@ -602,8 +617,8 @@ class _Compiler:
             self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
                 where(i), f"the branch probabilities of action '{action.name}' sum to {_format(total, i)}, "
                 "they must sum to 1",
-                action.span, "make the probabilities of the branches add up to 1 in every state where the "
-                "guard holds"))
+                _branches_span(action),
+                "make the probabilities of the branches add up to 1 in every state where the guard holds"))
         elif constant is not None:
             self.checked_constants[a] = not self.problems
         return values
@@ -687,8 +702,8 @@ class _Compiler:
             self._problem(("event-sum", event.span, event.name), where(i), _Problem(
                 where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, "
                 "they must sum to at most 1",
-                event.span, "the mass left over (1 - sum) is the chance that nothing happens, so the probabilities "
-                "must not add up to more than 1", context(i)))
+                _branches_span(event), "the mass left over (1 - sum) is the chance that nothing happens, so the "
+                "probabilities must not add up to more than 1", context(i)))
         leftover = np.subtract(1.0, total)
         leftover = np.where(np.abs(leftover) <= _LEFTOVER_ZERO, 0.0, np.maximum(leftover, 0.0))
         has_leftover = bool(np.any(leftover > 0))
@@ -768,9 +783,22 @@ class _Compiler:
         i = _first(bad)
         self._problem(("range", id(branch.branch)), where(i), _Problem(
             where(i), f"probability {_format(value, i)} of {owner} is outside [0, 1]",
-            branch.branch.probability.span or branch.branch.span or span,  # type: ignore[attr-defined]
+            branch.branch.probability.span or branch.branch.span or span,
             "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
         return True
+
+    def _finite(self, term: _CompiledTerm, values: npt.NDArray[np.float64], row_state: npt.NDArray[np.int64],
+                row_action: npt.NDArray[np.int64], base: int) -> None:
+        """Record a problem where a cost or intent term overflows to ±inf (or NaN) in this layer's rows."""
+        infinite = ~np.isfinite(values)
+        if not infinite.any():
+            return
+        r = int(np.argmax(infinite))
+        state = base + int(row_state[r])
+        self._problem(("finite", term.kind, term.name), state, _Problem(
+            state, f"{term.kind} '{term.name}' evaluates to {values[r]}, expected a finite number", term.span,
+            "keep its factors small enough that the value stays within ±1.8e308",
+            (f"taking action '{self.action_names[int(row_action[r])]}'",)))
 
     def _division(self, error: DivisionByZeroError, state: int, what: str, notes: tuple[str, ...]) -> None:
         span = getattr(error.expr, "span", None)
@@ -778,9 +806,27 @@ class _Compiler:
             state, f"division by zero in {what}", span, "guard the division, e.g. `d == 0 ? 0 : n / d`", notes))
 
     def _deadlock(self, state: int) -> None:
+        """Record a deadlock at ``state``, located at the guard of the first declared action.
+
+        In a state that is not terminal, an action is disabled only by its guard, so every guard is false
+        there: the caret goes under the first, a note names each other declaration (expansions of one
+        parametrised action share their guard). A guardless action is enabled in every such state, and
+        ``dsl.typecheck`` rejects a spec without actions at its ``model`` line, so only specs built in
+        Python without spans fall back to the first action's declaration, or to no location at all.
+        """
+        declared: dict[str, Action] = {}
+        for action in self.spec.actions:
+            declared.setdefault(action.base, action)
+        guarded = [a for a in declared.values() if a.guard_span is not None]
+        span = guarded[0].guard_span if guarded else self.spec.actions[0].span if self.spec.actions else None
+        notes = [f"'{a.base}' is disabled: its guard `{self.spec.source.text_at(a.guard_span)}` is false "
+                 f"(line {a.guard_span.line})" for a in guarded[1:1 + _DISABLED_SHOWN] if a.guard_span]
+        if len(guarded) > 1 + _DISABLED_SHOWN:
+            notes.append(f"and {len(guarded) - 1 - _DISABLED_SHOWN} more actions, all disabled")
         self._problem(("deadlock",), state, _Problem(
-            state, "deadlock: no action is enabled in a reachable state that is not terminal", None,
-            "add an action that is enabled there (such as a `wait` action), or make the state `terminal`"))
+            state, "deadlock: no action is enabled in a reachable state that is not terminal", span,
+            "add an action that is enabled there (such as a `wait` action), or make the state `terminal`",
+            tuple(notes)))
 
     def _problem(self, key: tuple[Any, ...], state: int, problem: _Problem) -> None:
         known = self.problems.get(key)
@@ -868,6 +914,8 @@ class _Compiler:
             variables=self.variables,
             state_codes=state_codes,
             name=self.spec.name,
+            source=self.spec.source,
+            discount_span=self.spec.discount_span,
         )
 
 
@@ -875,13 +923,21 @@ def _mentions_action(expr: Any) -> bool:
     return any(isinstance(node, ActionIs) for node in expr.traverse())
 
 
+def _branches_span(choice: _CompiledChoice) -> Span | None:
+    """From the first branch to the last, as written (where a wrong sum of probabilities is), else the choice."""
+    first, last = choice.branches[0].branch.span, choice.branches[-1].branch.span
+    if first is None or last is None:
+        return choice.span
+    return Span(first.path, first.line, first.column, last.end_line, last.end_column)
+
+
 def _outside(value: Any, lo: float, hi: float) -> Any:
-    """``None`` when every value lies in ``[lo, hi]``, else the mask (or True) of those outside."""
+    """``None`` when every value lies in ``[lo, hi]``, else the mask (or True) of those outside (NaN included)."""
     if not isinstance(value, np.ndarray) or value.ndim == 0:
-        return True if value < lo or value > hi else None
+        return None if lo <= value <= hi else True
     if value.size == 0 or (value.min() >= lo and value.max() <= hi):
         return None
-    return np.logical_or(np.less(value, lo), np.greater(value, hi))
+    return ~np.logical_and(np.greater_equal(value, lo), np.less_equal(value, hi))
 
 
 def _first(mask: Any) -> int:

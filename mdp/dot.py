@@ -105,7 +105,7 @@ def model_graph(model: TabularMDP, states: Iterable[int] | None = None, *,
     path_states = {state for step in path for state in (step[0], step[2]) if state >= 0}
     columns = varying_variables(model, shown)
 
-    graph = nx.MultiDiGraph(n_hidden=int(model.n_states - shown.size))
+    graph: nx.MultiDiGraph[str] = nx.MultiDiGraph(n_hidden=int(model.n_states - shown.size))
     for state in shown.tolist():
         graph.add_node(f"s{state}", kind="state", label="\n".join(state_parts(model, state, columns)),
                        initial=state == model.initial, terminal=bool(model.terminal[state]),
@@ -233,11 +233,11 @@ def _node_style(data: dict[str, object], marks_optimal: bool) -> dict[str, str]:
 def legend(graph: nx.MultiDiGraph) -> str:
     """One line saying what the colours and shapes of :func:`to_dot` mean, for what the graph contains."""
     kinds = {kind for _, kind in graph.nodes(data="kind")}
-    optimal = [flag for *_, flag in graph.edges(data="optimal")]
+    optimal = [flag for *_, flag in graph.edges(data="optimal", default=False)]
     parts = ["blue: initial state", "grey: terminal state"]
     if any(optimal):
         parts.append("bold blue: optimal choice" + ("" if all(optimal) else ", thin grey: not optimal"))
-    if any(flag for *_, flag in graph.edges(data="path")):
+    if any(flag for *_, flag in graph.edges(data="path", default=False)):
         parts.append("red: counterexample path")
     if "choice" in kinds:
         parts.append("small ellipse: a choice with several outcomes, edges give their probabilities")

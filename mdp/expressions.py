@@ -44,6 +44,7 @@ _COMPARISONS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.gre
                 "==": np.equal, "!=": np.not_equal}
 _ARITHMETIC = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _LOGIC = ("&&", "||", "->", "<->")
+_INT64_LIMIT = 2**63
 _MEMBER_BY_EQUALITY = 8  # up to this many values, `x in {...}` is a chain of `==` (faster than np.isin)
 
 
@@ -63,7 +64,7 @@ class DivisionByZeroError(ZeroDivisionError):
         self.expr = expr
         self.index = index
 
-    def __reduce__(self):  # keeps the error picklable
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
         return (type(self), (self.expr, self.index))
 
 
@@ -91,7 +92,7 @@ class Vectorized:
     @property
     def type(self) -> Type:
         """The type of the expression (``int``, ``real``, ``bool`` or an enum)."""
-        return self.expr.type  # type: ignore[attr-defined, no-any-return]
+        return self.expr.type
 
     @property
     def is_constant(self) -> bool:
@@ -199,9 +200,10 @@ def _number(value: Value) -> Value:
     return value
 
 
-def _exact(value: bool | int | Fraction) -> bool | int | float:
+def _exact(value: bool | int | float | Fraction) -> bool | int | float:
+    """A whole number stays an int while int64 holds it (numpy would overflow), anything else is a float."""
     if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+        return int(value) if value.denominator == 1 and -_INT64_LIMIT <= value < _INT64_LIMIT else float(value)
     return value
 
 
@@ -220,7 +222,7 @@ def _compile(expr: Expr, context: _Context) -> _Node:
         return _constant(_exact(expr.value))
     if isinstance(expr, ParamRef):
         value = context.params[expr.name]
-        return _constant(float(value) if expr.type.kind == "real" else _exact(value))  # type: ignore[arg-type]
+        return _constant(float(value) if expr.type.kind == "real" else _exact(value))
     if isinstance(expr, VarRef):
         return _variable(expr)
     if isinstance(expr, ActionIs):

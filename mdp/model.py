@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from dsl.errors import SpecError
+from dsl.errors import Source, Span, SpecError
 from dsl.spec import BoolDomain, IntDomain, Variable
 
 __all__ = ["TERMINAL_ACTION", "ModelError", "TabularMDP", "from_arrays"]
@@ -53,6 +53,8 @@ class TabularMDP:
     variables: tuple[Variable, ...] = ()  # decoder: what the columns of state_codes mean
     state_codes: npt.NDArray[np.int64] | None = None  # (n, k) variable codes of every state
     name: str = "model"
+    source: Source | None = None  # the spec's text, so solver errors render like compile errors
+    discount_span: Span | None = None  # where the spec sets the discount: errors of discount-1 models point there
 
     @property
     def n_states(self) -> int:

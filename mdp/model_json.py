@@ -55,7 +55,7 @@ def to_json(model: TabularMDP) -> dict[str, Any]:
     intents = {name: vector.tolist() for name, vector in model.intents.items()}
     labels = {name: mask.tolist() for name, mask in model.labels.items()}
     codes = model.state_codes.tolist() if model.state_codes is not None else None
-    states = []
+    states: list[dict[str, Any]] = []
     for state in range(model.n_states):
         choices = []
         for row in model.rows(state):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dsl.errors import CorrigoError
+from dsl.errors import Diagnostic, SpecError
 
 from .model import TabularMDP
 from .solver import SolverError, _make_core, _SweepLayout
@@ -45,8 +45,11 @@ FloatArray = npt.NDArray[np.float64]
 _MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
 
 
-class PowerUndefinedError(CorrigoError, ValueError):
-    """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes)."""
+class PowerUndefinedError(SpecError):
+    """POWER is not defined for this model (discount 1: the ``(1 - gamma) / gamma`` normalisation vanishes).
+
+    A spec error, located at the spec's ``discount`` line for compiled models: changing it is the fix.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +86,8 @@ class RewardDistribution:
         elif self.name == "bernoulli":
             draws = (rng.random((size, n)) < self.parameters[0]).astype(np.float64)
         else:
-            draws = rng.beta(*self.parameters, size=(size, n))
+            a, b = self.parameters
+            draws = rng.beta(a, b, size=(size, n))
         return np.ascontiguousarray(draws.T)
 
 
@@ -177,7 +181,7 @@ class _BatchedSweep:
         """``(n, N)``: per state and sample, ``max_a P(s, a) V`` (internal order)."""
         layout = self.layout
         n = layout.n
-        Q = layout.P @ V  # (m, N), rows slot by slot
+        Q = np.asarray(layout.P @ V)  # (m, N), rows slot by slot (sparse @ dense is dense already)
         out = np.array(Q[:n])
         offset = n
         for nj in layout.slot_sizes[1:]:
@@ -247,9 +251,10 @@ def absorbing_states(model: TabularMDP) -> npt.NDArray[np.bool_]:
 def _check_model(model: TabularMDP) -> float:
     gamma = float(model.discount)
     if not 0.0 < gamma < 1.0:
-        raise PowerUndefinedError(
-            f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}: "
-            "the normalisation (1 - gamma) / gamma vanishes; declare e.g. 'discount 0.9'")
+        raise PowerUndefinedError(Diagnostic(
+            f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}", model.discount_span,
+            hint="Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`"),
+            model.source)
     return gamma
 
 
@@ -440,7 +445,7 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
     for every tied action): state -> action name -> share."""
     counts = optimal_counts(model, states, samples, seed, distribution, tol, rewards=rewards)
     if rewards is not None:
-        samples = len(rewards)  # type: ignore[arg-type]
+        samples = np.shape(rewards)[0]
     return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, row_counts)}
             for s, (rows, row_counts, _) in counts.items()}
 

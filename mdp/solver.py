@@ -23,6 +23,7 @@ import html
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from fractions import Fraction
 
 import numpy as np
@@ -39,7 +40,8 @@ from .model import TERMINAL_ACTION, ModelError, TabularMDP
 from .tables import html_table, markdown_table
 
 try:  # y += A @ x in place, without allocating the product (scipy's own kernel behind ``A @ x``)
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+    from scipy.sparse._sparsetools import csr_matvec
+    _csr_matvec: Callable[..., None] | None = csr_matvec
 except ImportError:  # pragma: no cover - private API; fall back to the public product
     _csr_matvec = None
 
@@ -73,7 +75,7 @@ class SolverError(CorrigoError):
         self.iterations = iterations
         self.residual = residual
 
-    def __reduce__(self):  # keeps the error picklable across processes
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable across processes
         return (type(self), (self.args[0], self.iterations, self.residual))
 
 
@@ -257,7 +259,8 @@ class _Core:
 def _make_core(model: TabularMDP, cost: FloatArray, cost_error: FloatArray,
                states: BoolArray | None = None, rows: BoolArray | None = None) -> _Core:
     """Restrict ``model`` to ``states`` and ``rows`` (rows must only lead into ``states``)."""
-    P = sp.csr_array(model.P, dtype=np.float64)  # shares the model's arrays when it can
+    # scipy-stubs before 1.18 has no overload for a sparse argument with a dtype, which scipy accepts
+    P = sp.csr_array(model.P, dtype=np.float64)  # type: ignore[call-overload, unused-ignore]  # shares its arrays
     if (P.data == 0).any() or not P.has_sorted_indices:
         P = sp.csr_array(P, copy=True)
         P.eliminate_zeros()
@@ -330,7 +333,7 @@ class _SweepLayout:
             np.copyto(q, self.c)
             _csr_matvec(q.size, n, self.indptr, self.indices, self.data, self.scaled, q)
         else:  # pragma: no cover
-            np.add(self.c, self.P @ self.scaled, out=q)
+            np.add(self.c, np.asarray(self.P @ self.scaled), out=q)
         sizes = self.slot_sizes
         if len(sizes) == 1:
             np.copyto(out, q[:n])
@@ -608,7 +611,7 @@ def _loop_error(model: TabularMDP, rows: BoolArray, states: BoolArray, reason: s
         notes = (f"reached from the initial state by {path}",)
     else:
         notes = ("this cycle is not reachable from the initial state",)
-    return ModelError(Diagnostic(f"{reason}: {cycle}", None, hint=hint, notes=notes))
+    return ModelError(Diagnostic(f"{reason}: {cycle}", model.discount_span, hint=hint, notes=notes), model.source)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -751,7 +754,7 @@ def _cost_nonnegative(model: TabularMDP, rows: IntArray) -> BoolArray:
     if not terms:
         return np.ones(rows.size, dtype=bool)
     table = np.column_stack(terms)
-    result = (table >= 0).all(axis=1)
+    result: BoolArray = np.all(table >= 0, axis=1)
     mixed = np.flatnonzero(~result & (table > 0).any(axis=1))
     for i in mixed:
         result[i] = sum((Fraction(float(x)) for x in table[i]), Fraction(0)) >= 0
@@ -864,12 +867,12 @@ class _ExactCore:
         for i, s in enumerate(states):
             row: dict[int, Fraction] = {i: Fraction(1)}
             acc = Fraction(0)
-            for j, p in succ[s]:
+            for j, probability in succ[s]:
                 if j in local:
                     li = local[j]
-                    row[li] = row.get(li, Fraction(0)) - gamma * p
+                    row[li] = row.get(li, Fraction(0)) - gamma * probability
                 else:
-                    acc += p * V[j]
+                    acc += probability * V[j]
             row = {j: a for j, a in row.items() if a != 0 or j == i}
             for j in row:
                 cols[j].add(i)
@@ -1062,8 +1065,8 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         raise ValueError(f"max_iter must be at least 1, got {max_iter}")
     if exact and model.n_states > exact_limit:
         raise ResourceLimitError(
-            f"exact re-check limited to {exact_limit} states, the model has {model.n_states}: "
-            f"pass a larger exact_limit (rational arithmetic is slow) or exact=False")
+            f"the exact re-check (--exact) is limited to {exact_limit:,} states (exact_limit), the model has "
+            f"{model.n_states:,}: drop --exact, or from Python pass a larger exact_limit (rational arithmetic is slow)")
     cost = np.asarray(model.cost, dtype=np.float64)
     if not np.isfinite(cost).all():
         r = int(np.flatnonzero(~np.isfinite(cost))[0])
@@ -1207,10 +1210,10 @@ def _stuck_error(model: TabularMDP, stuck: BoolArray, good: BoolArray) -> ModelE
     notes.append(f"for example {cycle} never reaches a terminal state")
     return ModelError(Diagnostic(
         f"with discount 1 every reachable state needs a way to terminate, but from ({model.describe(best)}) "
-        f"no policy reaches a terminal state with probability 1", None,
+        f"no policy reaches a terminal state with probability 1", model.discount_span,
         hint="make the stuck states terminal, add an action that leads to a terminal state, "
              "or use a discount below 1",
-        notes=tuple(notes)))
+        notes=tuple(notes)), model.source)
 
 
 def _make_proper(core: _Core, pi: IntArray, start: IntArray) -> IntArray:

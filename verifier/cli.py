@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -62,7 +62,7 @@ def _reports_errors(command: F) -> F:
                        "this is a bug in corrigo; please report it with the spec that caused it", err=True)
             sys.exit(EXIT_INTERNAL)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # functools.wraps keeps command's signature, which the type of wrapper does not say
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,7 +87,7 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
             results.append((path, (), None))
         except SpecError as error:
             results.append((path, error.diagnostics, error))
-    failed = [r for r in results if r[2] is not None]
+    failed = [(path, diagnostics, error) for path, diagnostics, error in results if error is not None]
     if output_format == "json":
         click.echo(json.dumps({
             "schema_version": 1,
@@ -96,7 +96,7 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
         }, indent=2, sort_keys=True))
     else:
         for _, _, failure in failed:
-            click.echo(failure.render() + "\n", err=True)  # type: ignore[union-attr]
+            click.echo(failure.render() + "\n", err=True)
         n_errors = sum(len(d) for _, d, _ in failed)
         summary = (f"{len(results)} spec(s) checked, no errors" if not failed else
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
@@ -305,7 +305,7 @@ def _verify_options(command: F) -> F:
                            help="Reward functions sampled by power_seeking and optimality_probability.")(command)
     command = click.option("--seed", type=int, default=0, show_default=True,
                            help="Seed of those reward functions.")(command)
-    return define_option(command)  # type: ignore[no-any-return]
+    return define_option(command)
 
 
 @main.command("verify")

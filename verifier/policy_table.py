@@ -77,7 +77,8 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=120, force_terminal=color, color_system="auto" if color else None)
+    text = io.StringIO()
+    console = Console(file=text, width=120, force_terminal=color, color_system="auto" if color else None)
     error = "exact" if summary.exact else f"certified error <= {summary.bound:.2g}"
     console.print(f"model {summary.model}: {summary.n_states:,} states, {summary.n_rows:,} choices, "
                   f"{summary.n_transitions:,} transitions, discount {summary.discount:g}")
@@ -106,7 +107,7 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     console.print(policy)
     if len(summary.rows) < summary.n_reachable_optimal:
         console.print(f"... {summary.n_reachable_optimal - len(summary.rows):,} more states (--all shows them)")
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return text.getvalue()
 
 
 def to_json(summary: SolveSummary) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CorrigoFile | None:
     if file_path.suffix == ".corrigo" and file_path.resolve() in parent.config.stash[_FILES]:
-        return CorrigoFile.from_parent(parent, path=file_path)  # type: ignore[no-any-return]
+        return CorrigoFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -100,6 +100,7 @@ class CorrigoFile(pytest.File):
             raise self.report
         return self.report
 
+    # the signature of pytest's own Collector.repr_failure, which drops Node's `style` the same way
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from dsl.errors import SpecError
 

@@ -199,7 +199,7 @@ def layers(graph: nx.MultiDiGraph) -> dict[str, int]:
 def _ordered(graph: nx.MultiDiGraph, depth: dict[str, int]) -> nx.Graph:
     """The nodes with their ``layer``, each layer sorted by the mean place of its predecessors (fewer crossings)."""
     place: dict[str, float] = {}
-    ordered = nx.Graph()
+    ordered: nx.Graph[str] = nx.Graph()
     for layer in range(max(depth.values(), default=-1) + 1):
         nodes = [node for node in graph if depth[node] == layer]
         def key(node: str) -> float:
@@ -224,25 +224,26 @@ def _draw_with_matplotlib(drawing: Picture, path: str | PathLike[str], fmt: str)
     depth = layers(graph)
     position = nx.multipartite_layout(_ordered(graph, depth), subset_key="layer", align="vertical", scale=1.0)
     n_layers = max(depth.values(), default=0) + 1
-    widest = max(np.bincount(list(depth.values())).max(initial=1), 1)
-    lines = max((label.count("\n") + 1 for _, label in graph.nodes(data="label")), default=1)
+    widest = max(int(np.bincount(list(depth.values())).max(initial=1)), 1)
+    lines = max((data["label"].count("\n") + 1 for _, data in graph.nodes(data=True)), default=1)
     width, height = min(4 + 2.2 * n_layers, 60), min(2 + (0.16 * lines + 0.3) * widest, 60)
     figure, axes = plt.subplots(figsize=(width, height))
     axes.set_axis_off()
-    marks_optimal = any(flag for *_, flag in graph.edges(data="optimal"))
+    marks_optimal = any(flag for *_, flag in graph.edges(data="optimal", default=False))
     boxes = {}
     for node, data in graph.nodes(data=True):
         color = _mpl_color(data, marks_optimal)
+        x, y = position[node]
         if data["kind"] == "state":
             fill = "#dbe9f6" if data["initial"] else "#e8e8e8" if data["terminal"] else "white"
             box = {"boxstyle": "round,pad=0.4", "facecolor": fill, "edgecolor": color,
                    "linewidth": 2.5 if data["initial"] or data["path"] else 1.0}
-            text = axes.text(*position[node], data["label"], ha="center", va="center", fontsize=8, bbox=box,
+            text = axes.text(x, y, data["label"], ha="center", va="center", fontsize=8, bbox=box,
                              zorder=3)
         else:
             box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": color,
                    "linestyle": "--" if data["kind"] == "more" else "-"}
-            text = axes.text(*position[node], data["label"], ha="center", va="center", fontsize=7, color=color,
+            text = axes.text(x, y, data["label"], ha="center", va="center", fontsize=7, color=color,
                              bbox=box, zorder=3)
         boxes[node] = text
     xs, ys = zip(*position.values())
@@ -272,9 +273,9 @@ def _draw_with_matplotlib(drawing: Picture, path: str | PathLike[str], fmt: str)
                       ha="center", va="center", zorder=4,
                       bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     handles = [Line2D([], [], color=OPTIMAL_COLOR, linewidth=1.8, label="optimal choice")]
-    if marks_optimal and not all(flag for *_, flag in graph.edges(data="optimal")):
+    if marks_optimal and not all(flag for *_, flag in graph.edges(data="optimal", default=False)):
         handles.append(Line2D([], [], color=OTHER_COLOR, linewidth=0.8, label="not optimal"))
-    if any(flag for *_, flag in graph.edges(data="path")):
+    if any(flag for *_, flag in graph.edges(data="path", default=False)):
         handles.append(Line2D([], [], color=PATH_COLOR, linewidth=1.8, label="counterexample path"))
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 0), fontsize=8, frameon=False, ncols=3)
     title = [drawing.title, *textwrap.wrap(legend(graph), width=int(12 * width))]

@@ -55,11 +55,17 @@ def test_seed_reproduces_and_changes_the_estimate(tmp_path: Path) -> None:
     assert first != run("power", "--format", "json", "--samples", "100", "--seed", "5", spec)[1]
 
 
-def test_discount_one_is_an_error_without_traceback(tmp_path: Path) -> None:
+def test_discount_one_is_a_spec_error_at_the_discount_without_traceback(tmp_path: Path) -> None:
     spec = write(tmp_path, FAN.replace("discount 0.9", "discount 1"))
-    code, _, err = run("power", spec)
-    assert code == 3
-    assert "POWER needs a discount below 1" in err and "Traceback" not in err
+    code, out, err = run("power", spec)
+    assert code == 2 and out == ""
+    assert err == f"""\
+{spec}:2:10: error: POWER needs a discount below 1, the model 'fan' has discount 1
+   |
+ 2 | discount 1
+   |          ^
+    = hint: Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`
+"""
 
 
 @pytest.mark.parametrize("args", [["--samples", "1"], ["--top", "0"]])

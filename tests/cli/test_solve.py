@@ -46,7 +46,18 @@ def test_spec_errors_exit_2_and_resource_limits_exit_3(tmp_path: Path) -> None:
     code, _, err = run("solve", write(tmp_path, "model m\ndiscount 0.9\naction a: skip\ncost c = nope\n"))
     assert code == 2 and "unknown name 'nope'" in err
     code, _, err = run("solve", "--max-states", "10", str(DATA / "design_sketch.corrigo"))
-    assert code == 3 and "10" in err and "Traceback" not in err
+    assert code == 3 and "Traceback" not in err
+    assert err.startswith("error: reached 10 states (--max-states); ") and err.endswith(" still unexplored\n")
+
+
+def test_exact_beyond_its_limit_names_the_limit_and_the_option(tmp_path: Path) -> None:
+    spec = write(tmp_path, "model line\ndiscount 0.9\nvar x : 0..5000 = 0\naction step when x < 5000: x' = x + 1\n"
+                           "terminal x == 5000\ncost c = 1\n")
+    code, out, err = run("solve", "--exact", spec)
+    assert code == 3 and out == ""
+    assert err == ("error: the exact re-check (--exact) is limited to 5,000 states (exact_limit), the model has "
+                   "5,001: drop --exact, or from Python pass a larger exact_limit (rational arithmetic is slow)\n")
+    assert run("solve", spec)[0] == 0
 
 
 def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
@@ -57,3 +68,14 @@ def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
     assert text.startswith("// ") or text.startswith("mdp")
     assert "mdp" in text and "s : [0..101] init 0;" in text
     assert "Cdiscount=19/20" in out.with_suffix(".props").read_text()
+
+
+def test_running_out_of_memory_is_exit_3_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mdp
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(mdp, "solve", exhausted)
+    code, out, err = run("solve", write(tmp_path, "model m\ndiscount 0.9\naction a: skip\ncost c = 1\n"))
+    assert (code, out, err) == (3, "", "error: out of memory; try a smaller model (-D, --max-states)\n")

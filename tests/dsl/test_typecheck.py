@@ -132,6 +132,7 @@ check home: always y in {0, N} || room == HOME
     ("int_made_real", {"N": "2.5"}),
     ("bool_from_number", {"ON": "1"}),
     ("enum_from_number", {"HOME": "1"}),
+    ("too_large", {"N": "10000000000000000000"}),
 ])
 def test_override_errors(name: str, overrides: dict[str, str], golden) -> None:
     with pytest.raises(SpecTypeError) as caught:

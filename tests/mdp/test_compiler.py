@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -150,10 +151,10 @@ class Builder:
         return var.node.index  # type: ignore[attr-defined]
 
     def action(self, name: str, guard: object, *branches, span: Span | None = None, base: str | None = None,
-               update_spans: dict | None = None) -> None:
+               update_spans: dict | None = None, guard_span: Span | None = None) -> None:
         """``branches``: ``{var: value}`` (probability 1) or ``(probability, {var: value})`` pairs."""
         self.actions.append(Action(name, base or name.split("(")[0], wrap(guard).node,
-                                   self._branches(branches, update_spans), span))
+                                   self._branches(branches, update_spans), span, guard_span))
 
     def event(self, name: str, guard: object, *branches, span: Span | None = None,
               update_spans: dict | None = None) -> None:
@@ -479,6 +480,17 @@ def test_key_space_beyond_64_bits_is_a_clear_error():
         compile(b.build())
 
 
+def test_more_states_than_int32_indices_is_a_resource_limit_naming_it(monkeypatch):
+    monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)  # the sorted runs count states as they go
+    monkeypatch.setattr(compiler, "_MAX_STATES", 50)  # stands for 2**31 - 1
+    with pytest.raises(ResourceLimitError) as caught:
+        compile(line_spec(100))
+    assert str(caught.value) == (
+        "more than 50 states, the most corrigo can number (a fixed limit: 32-bit state indices); shrink the "
+        "model (smaller domains, -D), or let --max-states stop it sooner")
+    assert compile(line_spec(49)).n_states == 50
+
+
 def test_sorted_runs_give_the_same_model_as_the_dense_table(monkeypatch):
     spec = random_spec(3)
     expected = compile(spec)
@@ -677,14 +689,66 @@ def render_error(spec: Spec) -> str:
     return caught.value.render()
 
 
-def test_deadlock_names_the_state_and_the_path_to_it():
+def test_deadlock_points_at_the_first_guard_and_names_the_other_disabled_actions():
+    text = "model many\nvar x : 0..1 = 0\naction go when x < 1: x' = 1\n" + "".join(
+        f"action a{k} when x > {k + 1}: skip\n" for k in range(8))
+    b = Builder(text)
+    x = b.int("x", 0, 1)
+    b.action("go", x < 1, {x: 1}, guard_span=b.span("x < 1"))
+    for k in range(8):
+        b.action(f"a{k}", x > k + 1, {}, guard_span=b.span(f"x > {k + 1}"))
+    assert render_error(b.build()) == """\
+test.corrigo:3:16: error: deadlock: no action is enabled in a reachable state that is not terminal
+   |
+ 3 | action go when x < 1: x' = 1
+   |                ^^^^^
+    = note: in state x=1
+    = note: 'a0' is disabled: its guard `x > 1` is false (line 4)
+    = note: 'a1' is disabled: its guard `x > 2` is false (line 5)
+    = note: 'a2' is disabled: its guard `x > 3` is false (line 6)
+    = note: 'a3' is disabled: its guard `x > 4` is false (line 7)
+    = note: 'a4' is disabled: its guard `x > 5` is false (line 8)
+    = note: 'a5' is disabled: its guard `x > 6` is false (line 9)
+    = note: and 2 more actions, all disabled
+    = note: reached from the initial state in 1 step: go
+    = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+
+
+def test_deadlock_without_guard_spans_points_at_the_first_action():
     b = Builder("model robot\nvar battery : 0..2 = 2\naction work when battery > 0:\n    battery' = battery - 1\n")
     battery = b.int("battery", 0, 2, 2)
     b.action("work", battery > 0, {battery: battery - 1}, span=b.span("action work when battery > 0:"))
     assert render_error(b.build()) == """\
-test.corrigo: error: deadlock: no action is enabled in a reachable state that is not terminal
+test.corrigo:3:1: error: deadlock: no action is enabled in a reachable state that is not terminal
+   |
+ 3 | action work when battery > 0:
+   | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
     = note: in state battery=0
     = note: reached from the initial state in 2 steps: work, work
+    = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+
+
+def test_an_initial_value_outside_its_domain_points_at_the_variable():
+    # dsl.typecheck rejects this in text (tests/golden/errors/initial_out_of_domain); a Python-built spec can
+    text = "model start\nvar x : 0..2 = 5\naction a: skip\n"
+    b = Builder(text)
+    b.int("x", 0, 2, 5)
+    b.variables[0] = replace(b.variables[0], span=b.span("var x : 0..2 = 5"))
+    b.action("a", True, {})
+    assert render_error(b.build()) == """\
+test.corrigo:2:1: error: the initial value of 'x' is outside its domain 0..2
+   |
+ 2 | var x : 0..2 = 5
+   | ^^^^^^^^^^^^^^^^"""
+
+
+def test_deadlock_of_a_spec_without_actions_has_no_location():
+    b = Builder("model idle\nvar x : 0..1 = 0\n")  # dsl.typecheck rejects this text; a Python-built spec can
+    b.int("x", 0, 1)
+    assert render_error(b.build()) == """\
+test.corrigo: error: deadlock: no action is enabled in a reachable state that is not terminal
+    = note: in state x=0
+    = note: this is the initial state
     = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
 
 

@@ -330,7 +330,7 @@ def test_max_iter_raises_solver_error_with_the_numbers():
 
 def test_exact_limit_raises_resource_limit_error():
     model = from_arrays([np.eye(3)], [[1.0, 1.0, 1.0]], discount=0.5)
-    with pytest.raises(ResourceLimitError, match="limited to 2 states, the model has 3"):
+    with pytest.raises(ResourceLimitError, match=r"\(--exact\) is limited to 2 states \(exact_limit\), the model has 3"):
         solve(model, exact=True, exact_limit=2)
 
 

@@ -12,6 +12,7 @@ with one-standard-error bars.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from os import PathLike
 
 import numpy as np
@@ -24,7 +25,7 @@ __all__ = ["plot_power"]
 _BARS = 30
 
 
-def _place_labels(labels: dict[str, np.ndarray], rows: np.ndarray, columns: np.ndarray,
+def _place_labels(labels: Mapping[str, np.ndarray], rows: np.ndarray, columns: np.ndarray,
                   shape: tuple[int, int]) -> dict[tuple[int, int], list[str]]:
     """Cell -> the spec's labels that mark it: labels holding somewhere in at most a quarter of the cells
     (places such as a switch box or a human's room; labels about other variables hold nearly everywhere)."""
