@@ -373,7 +373,7 @@ class _Sweep:
         self.terms: dict[Affine, Any] = {}
         self.terms_needed = tuple(c.property.term for c in checks
                                   if isinstance(c.property, CostBound) and c.property.term is not None)
-        self.verdict_cache: dict[Any, Any] = {}
+        self.verdict_cache: dict[Any, tuple[CheckResult, ...]] = {}
         total = pm.total()
         self.scale = max(1.0, float(np.abs(total).max(initial=0.0)))  # float mode: what counts as 0
 
@@ -744,7 +744,7 @@ class _Sweep:
         k = self.pm.k
         result = scipy.optimize.linprog(np.r_[np.zeros(k), -1.0], A_ub=A, b_ub=b,
                                         bounds=[(None, None)] * k + [(0, None)], method="highs")
-        if result.status != 0:
+        if result.status != 0 or result.x is None:
             return fallback
         centre, radius = result.x[:k], result.x[k]
         for denominator in (2, 4, 8, 10, 12, 100, 1000, 10**6):
@@ -764,7 +764,7 @@ class _Sweep:
             report = verify_model(self.spec, model, solution, exact=self.exact,
                                   checks=tuple(c.name for c in self.checks), sweep=False, samples=samples, seed=seed)
             self.verdict_cache[key] = report.checks
-        return self.verdict_cache[key]  # type: ignore[no-any-return]
+        return self.verdict_cache[key]
 
 
 # --- margins and descriptions ------------------------------------------------------------------
@@ -1002,7 +1002,7 @@ def _lp_min(a: Affine, others: Sequence[Affine], params: Sequence[Parameter]) ->
     b = np.array([float(x[0]) for x in others]) if others else None
     result = scipy.optimize.linprog([float(x) for x in a[1:]], A_ub=A, b_ub=b,
                                     bounds=[(float(p.lo), float(p.hi)) for p in params], method="highs")
-    return float(result.fun) + float(a[0]) if result.status == 0 else None
+    return float(result.fun) + float(a[0]) if result.status == 0 and result.fun is not None else None
 
 
 def _fraction(value: Any) -> Fraction:
