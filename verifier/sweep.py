@@ -1,22 +1,20 @@
 """Weight space: the regions of the param box where the optimal behaviour is constant, and every check's verdict.
 
-The algorithm (issue 6, DESIGN section 4):
+The algorithm (issue 6, DESIGN section 4; docs/sweep.md says it for users):
 
-1. Solve at a point ``w`` of the box; for the optimal policy ``pi`` the gap of every row is affine in the
-   weights (:func:`mdp.parametric.policy_gaps`), so ``pi`` stays optimal on the polyhedron
-   ``R_pi = {w in box : gap_r(w) >= 0 for every row r}``. Duplicate inequalities are merged, those
-   positive on the whole box dropped, the rest pruned with z3 (exact: a constraint goes only if the
-   others force it strictly positive, so one that merely touches the region at a vertex stays).
-2. Ask z3 for a point of the box strictly outside every region found so far; move it a little towards a
-   random point of the box (still outside, now off every unknown boundary with probability 1) and
-   repeat, until z3 proves the box covered or ``max_regions`` is reached (then the answer is partial).
-3. Inside a region the optimal rows at ``w`` are ``pi``, the rows whose gap is identically 0, and the
-   rows whose constraint is tight at ``w``. Checks depend on the optimal rows, plus, for ``cost``
-   bounds, on the sign of an affine value minus the bound. So the cells with a fixed pattern of tight
-   constraints and signs partition the box into pieces of constant verdict: full-dimensional cells
-   (regions) and lower-dimensional faces, where two or more behaviours tie and the optimal set is their
-   union. z3 enumerates them (each new cell excludes the earlier ones), and every check is evaluated at
-   one point of each: the Chebyshev centre for a full-dimensional cell.
+1. The *behaviour* at a weight vector ``w`` is the set of optimal rows at the states they reach from the
+   initial state: what every check looks at. For a policy ``pi`` of it, values and gaps are affine in
+   the weights (:func:`mdp.parametric.policy_gaps`), and the set where the behaviour stays optimal is
+   the convex set where ``pi`` is optimal at the states it reaches. ``pi``'s gaps there are necessary
+   conditions; cutting planes ``V^pi(s) <= V^sigma(s)``, from the optimal ``sigma`` at each vertex
+   where ``pi`` is not optimal, make them sufficient (:meth:`_Sweep.add_piece`).
+2. z3 gives a point of the box strictly outside every region found so far; a small move towards a
+   random point of the box keeps it off unknown boundaries with probability 1; repeat until z3 proves
+   the box covered or ``max_regions`` is reached (then the answer is partial).
+3. The boundaries the same way, in the affine hull the pieces around a point give it
+   (:meth:`_Sweep.cover_boundaries`): faces where behaviours tie, and the pieces a ``cost`` bound cuts
+   off. Every check is evaluated at one point of each piece: the Chebyshev centre of a region's piece,
+   the mean of a face's vertices.
 
 Models up to ``exact_limit`` states are done in rational arithmetic; larger ones in floats, with
 boundaries as accurate as the float gaps (the result says which).
@@ -86,11 +84,12 @@ class Constraint:
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """Where one policy is optimal: the polyhedron of its non-redundant gap constraints (all ``>= 0``)."""
+    """Where one behaviour is optimal (the optimal choices where optimal play goes): a closed polyhedron,
+    its non-redundant constraints all ``>= 0``."""
 
     index: int
     constraints: tuple[Constraint, ...]
-    sample: Point  # the (perturbed) point the policy was computed at
+    sample: Point  # the (perturbed) point the behaviour was computed at
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +97,7 @@ class Cell:
     """A piece of the box with one optimal set and constant verdicts: a region (full-dimensional) or a face."""
 
     index: int
-    region: int  # the index of the Region whose policy is optimal here (among others on a face)
+    region: int  # the index of its Region (a face: of a Region whose closure holds it)
     dimension: int  # len(params) for a region, less for a face where behaviours tie
     constraints: tuple[Constraint, ...]  # its definition (strict inequalities, equalities; the box aside)
     point: Point  # a point inside (the Chebyshev centre for full-dimensional cells)
