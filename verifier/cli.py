@@ -301,11 +301,15 @@ def _verify_options(command: F) -> F:
                            help="The solver's tolerance (smaller settles more near-ties).")(command)
     command = click.option("--exact", is_flag=True,
                            help="Confirm the optimal action sets in rational arithmetic.")(command)
+    return define_option(_power_samples_options(command))
+
+
+def _power_samples_options(command: F) -> F:
+    """``--samples`` and ``--seed``: the random reward functions of the POWER checks."""
     command = click.option("--samples", type=click.IntRange(min=2), default=1000, show_default=True,
                            help="Reward functions sampled by power_seeking and optimality_probability.")(command)
-    command = click.option("--seed", type=int, default=0, show_default=True,
-                           help="Seed of those reward functions.")(command)
-    return define_option(command)
+    return click.option("--seed", type=int, default=0, show_default=True,
+                        help="Seed of those reward functions.")(command)
 
 
 @main.command("verify")
@@ -433,6 +437,7 @@ def _load_rewards(path: str, model: Any) -> Any:
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @define_option
 @max_states_option
+@_power_samples_options
 @click.option("--params", "params", default=None, metavar="W1,W2",
               help="The params to sweep, comma-separated (default: all); the others keep their values.")
 @click.option("--max-regions", type=click.IntRange(min=1), default=50, show_default=True,
@@ -442,8 +447,8 @@ def _load_rewards(path: str, model: Any) -> Any:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
               help="Also draw the regions coloured by verdict (one or two swept params).")
 @_reports_errors
-def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, params: str | None,
-                  max_regions: int, output_format: str, plot_path: str | None) -> None:
+def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
+                  params: str | None, max_regions: int, output_format: str, plot_path: str | None) -> None:
     """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict.
 
     Exit 0 when every check holds on the whole box, 1 otherwise (or when the answer is partial).
@@ -467,7 +472,8 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
                 progress.description = f"sweeping the weights: {stage}"
                 progress(count)
 
-            result = sweep_model(spec, model, params=names, max_regions=max_regions, progress=report)
+            result = sweep_model(spec, model, params=names, max_regions=max_regions, progress=report,
+                                 samples=samples, power_seed=seed)
     except SweepError as error:
         raise click.BadParameter(str(error), param_hint="--params" if names else "SPEC") from None
     if output_format == "json":

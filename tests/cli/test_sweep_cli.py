@@ -67,3 +67,20 @@ def test_usage_errors(tmp_path: Path) -> None:
     no_params = SWITCH.replace("param w = 1 in [0, 1]", "const w = 1").replace("param v = 0 in [0, 1]", "const v = 0")
     code, _, err = run("sweep", write(tmp_path, no_params))
     assert code == 2 and "declares no param to sweep" in err
+
+
+
+def test_the_power_checks_of_a_sweep_take_the_reward_samples_asked_for(tmp_path: Path, monkeypatch) -> None:
+    import verifier.sweep
+
+    seen = {}
+    original = verifier.sweep.sweep_model
+
+    def recording(*args, **kwargs):
+        seen.update(samples=kwargs["samples"], power_seed=kwargs["power_seed"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(verifier.sweep, "sweep_model", recording)
+    code, _, err = run("sweep", write(tmp_path, SWITCH), "--params", "w", "--samples", "57", "--seed", "3")
+    assert code == 1, err
+    assert seen == {"samples": 57, "power_seed": 3}
