@@ -228,3 +228,21 @@ def test_every_cell_has_its_verdicts_all_over_it(text: str) -> None:
             at = pm.at(point)
             report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
             assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), (cell.index, point)
+
+
+def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> None:
+    # complying is worth -w_duty: regions meet on planes such as w_duty = 2 w_rest, which the grid crosses
+    text = THREE_WAYS.replace("cost duty = -1 * [comply]", "cost duty = -w_duty * [comply]").replace(
+        "param w_work = 1/4 in [0, 1]", "param w_work = 1/4 in [0, 1]\nparam w_duty = 1 in [1/2, 3/2]")
+    spec = dsl.load(text)
+    model = mdp.compile(spec)
+    result = sweep(spec)
+    assert result.complete and len(result.regions) == 3
+    assert result.descriptions["stops"].startswith("w_duty >= 2*w_work and ")
+    pm = parametric(spec, model)
+    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 4) for i in range(5)] for p in pm.params]
+    for point in itertools.product(*steps):
+        cell = result.locate(point)
+        at = pm.at(point)
+        report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
+        assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), point
