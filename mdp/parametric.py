@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from fractions import Fraction
 
 import numpy as np
@@ -62,6 +63,28 @@ class ParametricModel:
             total += features
         return total
 
+    @cached_property
+    def rational_features(self) -> list[list[Fraction]]:
+        """(k + 1, m) the total cost's features as the rationals the spec denotes (:func:`mdp.solver._rational`)."""
+        features = [[Fraction(0)] * self.model.n_rows for _ in range(self.k + 1)]
+        cache: dict[float, Fraction] = {0.0: Fraction(0)}
+        for term in self.costs.values():
+            for row, values in zip(features, term.tolist()):
+                for r, x in enumerate(values):
+                    if x:
+                        f = cache.get(x)
+                        if f is None:
+                            f = cache[x] = _rational(x)
+                        row[r] += f
+        return features
+
+    def exact_costs(self, weights: Sequence[Fraction]) -> list[Fraction]:
+        """The total cost of every row at ``weights``, exactly: for ``solve(..., exact_costs=...)``, since the
+        float costs of :meth:`at` may not read back as the true rationals at weights with long denominators."""
+        f = self.rational_features
+        return [f[0][r] + sum((w * f[1 + i][r] for i, w in enumerate(weights) if w), Fraction(0))
+                for r in range(self.model.n_rows)]
+
     def at(self, weights: Sequence[Fraction | float]) -> TabularMDP:
         """The model with the swept params at ``weights``: same states and transitions, new costs."""
         w = np.array([1.0] + [float(x) for x in weights])
@@ -104,7 +127,7 @@ def parametric(spec: Spec, model: TabularMDP, names: Sequence[str] | None = None
             mentions = any(getattr(n, "name", None) == p.name for n in term.expr.traverse())
             if mentions:
                 unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
-                out[i] = unit(columns, actions, size=model.n_rows, where=live) - at_zero
+                out[i] = _difference(unit(columns, actions, size=model.n_rows, where=live), at_zero)
         out[:, ~live] = 0.0  # the terminal self-loop costs nothing
         return out
 
@@ -112,6 +135,18 @@ def parametric(spec: Spec, model: TabularMDP, names: Sequence[str] | None = None
                               if any(getattr(n, "name", None) == p.name for n in t.expr.traverse()))
     return ParametricModel(model, swept, {t.name: features(t) for t in spec.costs},
                            {t.name: features(t) for t in spec.intents}, intent_params)
+
+
+def _difference(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a - b``, rounded from the rationals the floats denote (3.1 - 3 is 0.1, not 0.10000000000000009), so
+    that exact mode reads each coefficient back as the decimal the spec wrote."""
+    out = a - b
+    inexact = np.flatnonzero((a != 0) & (b != 0))
+    if inexact.size:
+        pairs, where = np.unique(np.stack([a[inexact], b[inexact]], axis=1), axis=0, return_inverse=True)
+        exact = np.array([float(_rational(x) - _rational(y)) for x, y in pairs.tolist()])
+        out[inexact] = exact[where.reshape(-1)]
+    return out
 
 
 @dataclass(frozen=True, eq=False)

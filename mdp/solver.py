@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from fractions import Fraction
@@ -781,7 +781,7 @@ def _rational(x: float) -> Fraction:
 class _ExactCore:
     """The core in rational arithmetic: probabilities and costs read back as rationals (:func:`_rational`)."""
 
-    def __init__(self, core: _Core, model: TabularMDP) -> None:
+    def __init__(self, core: _Core, model: TabularMDP, exact_costs: Sequence[Fraction] | None = None) -> None:
         self.core = core
         self.gamma = _rational(core.gamma)
         P = core.P
@@ -792,6 +792,9 @@ class _ExactCore:
         indptr = P.indptr.tolist()
         self.row_entries: list[list[tuple[int, Fraction]]] = [
             [(cols[i], fractions[inv[i]]) for i in range(indptr[r], indptr[r + 1])] for r in range(core.m)]
+        if exact_costs is not None:
+            self.cost = [exact_costs[r] for r in core.rows.tolist()]
+            return
         cost = [Fraction(0)] * core.m
         cache: dict[float, Fraction] = {}
         for vector in model.costs.values():
@@ -926,7 +929,8 @@ class _ExactCore:
 
 
 def _exact_refine(core: _Core, model: TabularMDP, pi: IntArray, V_float: FloatArray, gap_float: FloatArray,
-                  ro: _Roundoff, max_iter: int) -> tuple[list[Fraction], dict[int, Fraction], IntArray, int]:
+                  ro: _Roundoff, max_iter: int, exact_costs: Sequence[Fraction] | None = None
+                  ) -> tuple[list[Fraction], dict[int, Fraction], IntArray, int]:
     """Exact policy iteration from ``pi``: exact ``V``, exact gaps of the rows that need them, final policy.
 
     Only rows whose float gap could hide a non-positive exact gap are evaluated exactly: with
@@ -934,7 +938,7 @@ def _exact_refine(core: _Core, model: TabularMDP, pi: IntArray, V_float: FloatAr
     is at least ``gap_float(r) - slack - (1 + rho) E``; rows above ``2 (slack + (1 + rho) E)`` are
     certainly neither improving nor optimal. Rows of ``pi`` have exact gap 0 by construction.
     """
-    exact = _ExactCore(core, model)
+    exact = _ExactCore(core, model, exact_costs)
     rs = core.row_state.tolist()
     pi = pi.copy()
     for evaluations in range(1, max_iter + 1):
@@ -980,7 +984,8 @@ def _negative_cycle_error(core: _Core, model: TabularMDP, pi: IntArray, states: 
 
 
 def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: bool = False,
-          progress: Callable[[int, float], object] | None = None, exact_limit: int = 5000) -> Solution:
+          progress: Callable[[int, float], object] | None = None, exact_limit: int = 5000,
+          exact_costs: Sequence[Fraction] | None = None) -> Solution:
     """Optimal values and certified optimal action sets ``A*(s)`` of a cost-minimising MDP.
 
     Value iteration (MacQueen bounds, absolute stopping rule ``max |V_{k+1} - V_k| <= tol (1 - gamma) /
@@ -1032,6 +1037,9 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         Called as ``progress(sweep, max_change)`` every 50 value-iteration sweeps.
     exact_limit
         Largest number of states for ``exact=True``.
+    exact_costs
+        With ``exact=True``: the total cost of every row as an exact rational, used instead of reading the
+        floats back (a parametric model at a weight vector whose products no float holds: the sweep's faces).
 
     Returns
     -------
@@ -1109,7 +1117,7 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         _check_optimal_loops(core, model, optimal)
 
     if exact:
-        Vx, exact_gaps, best, exact_evaluations = _exact_refine(core, model, best, V, gap, ro, max_iter)
+        Vx, exact_gaps, best, exact_evaluations = _exact_refine(core, model, best, V, gap, ro, max_iter, exact_costs)
         evaluations += exact_evaluations
         V = np.array([float(v) for v in Vx])
         Q = _q_values(core, V)

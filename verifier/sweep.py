@@ -758,7 +758,8 @@ class _Sweep:
         key = (piece.behaviour, tuple(c.op for c in piece.signs))
         if key not in self.verdict_cache:
             model = self.pm.at(point)
-            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
+            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1),
+                             exact_costs=self.pm.exact_costs(point) if self.exact else None)
             samples, seed = self.power_samples
             report = verify_model(self.spec, model, solution, exact=self.exact,
                                   checks=tuple(c.name for c in self.checks), sweep=False, samples=samples, seed=seed)

@@ -55,3 +55,26 @@ def test_the_gap_of_a_fixed_policy_is_affine_in_the_weight_with_exact_coefficien
     np.testing.assert_allclose(gaps.gap[comply], [-6 / 7, 2])
     assert gaps.total_initial == (Fraction(0), Fraction(-2))
     assert gaps.initial["cost:pleasure"] == (Fraction(0), Fraction(-2))
+
+
+def test_exact_costs_are_the_weighted_rationals_the_spec_denotes() -> None:
+    spec = dsl.load("model m\ndiscount 0.5\nparam a = 1 in [0, 1]\nparam b = 1 in [0, 1]\nvar off : bool = false\n"
+                    "action x when !off: off' = true\naction y when !off: off' = true\nterminal off\n"
+                    "cost one = 0.1 * a * [x] + 3\ncost two = -b / 7 * [y]\n")
+    model = mdp.compile(spec)
+    pm = parametric(spec, model)
+    a, b = Fraction(1, 3), Fraction(10**12 + 1, 3**25)
+    costs = dict(zip((model.action_names[i] for i in model.row_action), pm.exact_costs([a, b])))
+    assert costs["x"] == Fraction(1, 10) * a + 3 and costs["y"] == 3 - b / 7
+
+
+def test_the_exact_solver_takes_given_exact_costs_over_the_floats() -> None:
+    # two ways to stop whose float costs differ in the last bits but are the same rational: a tie
+    cost = 1 / 3
+    model = mdp.from_arrays([np.array([[0.0, 1.0], [0.0, 1.0]])] * 2, [[cost, 0.0], [cost + 8 * np.spacing(cost), 0.0]],
+                            discount=0.5, terminal=[False, True])
+    assert not mdp.solve(model, exact=True).ties.size
+    exact = [Fraction(1, 3) if model.row_action[r] in (0, 1) and model.row_state[r] == 0 else Fraction(0)
+             for r in range(model.n_rows)]
+    solution = mdp.solve(model, exact=True, exact_costs=exact)
+    assert solution.ties.tolist() == [0] and solution.optimal[model.rows(0)].all()
