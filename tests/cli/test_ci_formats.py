@@ -110,6 +110,20 @@ def test_sarif_spec_errors_are_located_results(golden) -> None:
     golden(GOLDEN / "verify_spec_errors.sarif", out)
 
 
+def test_sarif_model_errors_keep_the_offending_state_and_the_way_there(tmp_path: Path) -> None:
+    spec = tmp_path / "dead.corrigo"
+    spec.write_text("model dead\ndiscount 0.9\nvar x : 0..2 = 0\naction a when x < 2: x' = x + 1\n"
+                    "cost c = 1\ncheck b : cost <= 10\n")
+    code, out, _ = run("verify", "--format", "sarif", str(spec))
+    assert code == 2
+    [result] = valid_sarif(out)["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
+    assert result["message"]["text"] == (
+        "deadlock: no action is enabled in a reachable state that is not terminal\n"
+        "note: in state x=2\nnote: reached from the initial state in 2 steps: a, a\n"
+        "hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`")
+
+
 def test_sarif_missing_file_and_resource_limit() -> None:
     code, out, _ = run("verify", "--format", "sarif", "--max-states", "1", "no_such.corrigo", ROBOT)
     assert code == 3

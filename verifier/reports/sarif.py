@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from dsl.errors import CorrigoError, Span, SpecError
+from dsl.errors import CorrigoError, Diagnostic, SpecError
 
 from ..results import CheckResult, Location, Report, Verdict
 from .text import short_explanation
@@ -69,7 +69,7 @@ def to_sarif(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
     notifications = []
     for path, error in errors:
         if isinstance(error, SpecError):
-            results += [_error_result(path, d.span, d.message, d.hint, index, base) for d in error.diagnostics]
+            results += [_error_result(path, d, index, base) for d in error.diagnostics]
         else:
             notifications.append({"level": "error", "message": {"text": str(error)},
                                   "locations": [_location(path, None, base)]})
@@ -111,10 +111,12 @@ def _check_result(check: CheckResult, report: Report, index: dict[str, int], bas
     }
 
 
-def _error_result(path: str, span: Span | None, message: str, hint: str | None, index: dict[str, int],
-                  base: Path) -> dict[str, Any]:
+def _error_result(path: str, diagnostic: Diagnostic, index: dict[str, int], base: Path) -> dict[str, Any]:
+    """A spec error as a result: its message, notes (the offending state, the way there) and hint."""
+    span = diagnostic.span
     located = None if span is None else Location(span.path, span.line, span.column, span.end_line, span.end_column)
-    text = message if hint is None else f"{message}\nhint: {hint}"
+    text = "\n".join([diagnostic.message, *(f"note: {n}" for n in diagnostic.notes),
+                      *([f"hint: {diagnostic.hint}"] if diagnostic.hint else [])])
     return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": {"text": text},
             "locations": [_location(span.path if span else path, located, base)]}
 
