@@ -26,11 +26,12 @@ from dsl.spec import Parameter, Spec, Term
 
 from .expressions import vectorize
 from .model import TabularMDP
-from .solver import _ExactCore, _linear_solve, _make_core, _rational, _system, _terminates_surely
+from .solver import _ExactCore, _linear_solve, _make_core, _rational, _rationals, _system, _terminates_surely
 
 __all__ = ["ParametricModel", "PolicyGaps", "parametric", "policy_gaps"]
 
 FloatArray = npt.NDArray[np.float64]
+_NEAR = 1e-6  # relative to the largest cost coefficient: a float gap this small may be 0 exactly
 Affine = tuple[Fraction, ...]  # (constant, coefficient of w_1, ..., coefficient of w_k)
 
 
@@ -65,17 +66,11 @@ class ParametricModel:
 
     @cached_property
     def rational_features(self) -> list[list[Fraction]]:
-        """(k + 1, m) the total cost's features as the rationals the spec denotes (:func:`mdp.solver._rational`)."""
+        """(k + 1, m) the total cost's features, each term's read back as the rationals the spec denotes
+        (:func:`mdp.solver._rational`) and then summed, as the exact solver sums the terms of a row."""
         features = [[Fraction(0)] * self.model.n_rows for _ in range(self.k + 1)]
-        cache: dict[float, Fraction] = {0.0: Fraction(0)}
         for term in self.costs.values():
-            for row, values in zip(features, term.tolist()):
-                for r, x in enumerate(values):
-                    if x:
-                        f = cache.get(x)
-                        if f is None:
-                            f = cache[x] = _rational(x)
-                        row[r] += f
+            features = [[a + b for a, b in zip(row, _rationals(values))] for row, values in zip(features, term)]
         return features
 
     def exact_costs(self, weights: Sequence[Fraction]) -> list[Fraction]:
@@ -160,7 +155,8 @@ class PolicyGaps:
 
     policy: npt.NDArray[np.int64]  # (n,) one row per state
     gap: FloatArray  # (m, k + 1) in floats
-    exact: dict[int, Affine] | None  # row -> exact gap, for the rows that may reach 0 (exact mode only)
+    near: npt.NDArray[np.int64]  # the rows whose gap may reach 0 in the box (the policy's own rows among them)
+    exact: dict[int, Affine] | None  # row -> exact gap, for the ``near`` rows (exact mode only)
     initial: dict[str, FloatArray | Affine]  # cost and intent term -> its value at the initial state, affine
     total_initial: FloatArray | Affine  # V^pi_w(s0), affine
     values: FloatArray  # (n, k + 1) V^pi_w of every state in floats (nan where not evaluated)
@@ -168,12 +164,12 @@ class PolicyGaps:
 
 
 def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool = False,
-                candidates: Sequence[int] | None = None, terms: Sequence[str] | None = None) -> PolicyGaps:
+                terms: Sequence[str] | None = None) -> PolicyGaps:
     """The gap of every row and the initial values of ``policy``, affine in the weights.
 
-    ``candidates`` (exact mode): the rows whose gaps are computed in rationals (default: all rows);
-    the caller passes the rows whose float gap comes near 0 somewhere in the box. ``terms``: the cost
-    and intent terms whose initial values are wanted (default: all; each costs one solve per feature).
+    Exact mode computes in rationals the gaps of the ``near`` rows only: a row whose float gap stays
+    clearly positive on the whole param box is never optimal there and never bounds a region. ``terms``:
+    the cost and intent terms whose initial values are wanted (default: all; one solve per feature each).
     """
     model = pm.model
     n, m, k = model.n_states, model.n_rows, pm.k
@@ -182,7 +178,8 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     terminal = np.asarray(model.terminal, dtype=bool)
     solve_states = np.ones(n, dtype=bool) if model.discount < 1 else _terminates_surely(P_pi, terminal) & ~terminal
     evaluated = solve_states | (terminal if model.discount == 1 else False)
-    vectors = {"": pm.total()} | {f"cost:{t}": f for t, f in pm.costs.items() if terms is None or t in terms} \
+    total = pm.total()
+    vectors = {"": total} | {f"cost:{t}": f for t, f in pm.costs.items() if terms is None or t in terms} \
         | {f"intent:{t}": f for t, f in pm.intents.items() if terms is None or t in terms}
     keys = list(vectors)
     C = np.concatenate([vectors[key][:, policy].T for key in keys], axis=1)  # (n, (k + 1) * len(keys))
@@ -191,22 +188,23 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     if idx.size:
         V[idx] = _linear_solve(_system(P_pi, idx, model.discount), C[idx])
     V[~evaluated] = np.nan
-    total = pm.total()
     V_total = V[:, : k + 1]  # (n, k + 1)
     gap = total.T + model.discount * (model.P @ np.nan_to_num(V_total, nan=0.0)) - V_total[model.row_state]
     leaves = (model.P @ (~evaluated).astype(np.float64)) > 0
     gap[leaves | ~evaluated[model.row_state]] = np.nan
+    lo = np.array([float(p.lo) for p in pm.params])
+    hi = np.array([float(p.hi) for p in pm.params])
+    low = gap[:, 0] + np.minimum(gap[:, 1:] * lo, gap[:, 1:] * hi).sum(axis=1)  # the least gap on the box
+    near = np.flatnonzero(~np.isnan(low) & (low <= _NEAR * max(1.0, float(np.abs(total).max(initial=0.0)))))
     s0 = model.initial
     initial: dict[str, FloatArray | Affine] = {key: V[s0, j * (k + 1):(j + 1) * (k + 1)].copy()
                                                for j, key in enumerate(keys)}
     exact_gaps = exact_values = None
     if exact:
-        exact_gaps, exact_initial, exact_values = _exact(pm, policy, evaluated, vectors,
-                                           np.flatnonzero(~np.isnan(gap[:, 0])) if candidates is None
-                                           else np.asarray(candidates, dtype=np.int64))
+        exact_gaps, exact_initial, exact_values = _exact(pm, policy, evaluated, vectors, near)
         initial = dict(exact_initial)
     total_initial = initial.pop("")
-    return PolicyGaps(policy, gap, exact_gaps, initial, total_initial, V_total, exact_values)
+    return PolicyGaps(policy, gap, near, exact_gaps, initial, total_initial, V_total, exact_values)
 
 
 def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.NDArray[np.bool_],
@@ -223,23 +221,17 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
     core_state = np.full(model.n_states, -1, dtype=np.int64)
     core_state[core.states] = np.arange(core.n)
     pi = core_row[policy[core.states]]
-    cache: dict[float, Fraction] = {0.0: Fraction(0)}
-
-    def rational(x: float) -> Fraction:
-        f = cache.get(x)
-        if f is None:
-            f = cache[x] = _rational(x)
-        return f
-
+    total = pm.rational_features  # the total's terms summed in rationals (vectors[""] sums them in floats)
+    core_rows = core.rows.tolist()
     values: dict[str, list[list[Fraction]]] = {}
     for key, features in vectors.items():
         values[key] = []
         for i in range(k + 1):
-            solver.cost = [rational(x) for x in features[i, core.rows].tolist()]
+            solver.cost = [total[i][r] for r in core_rows] if key == "" else _rationals(features[i, core.rows])
             values[key].append(solver.evaluate(pi) if any(solver.cost) else [Fraction(0)] * core.n)
     s0 = int(core_state[model.initial])
     initial = {key: tuple(v[i][s0] for i in range(k + 1)) for key, v in values.items()}
-    total, total_values = vectors[""], values[""]
+    total_values = values[""]
     gaps: dict[int, Affine] = {}
     gamma = solver.gamma
     for r in rows.tolist():
@@ -247,7 +239,7 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
         if c < 0:
             continue
         s = int(core.row_state[c])
-        gaps[r] = tuple(rational(float(total[i, r])) + gamma * sum((p * total_values[i][j]
+        gaps[r] = tuple(total[i][r] + gamma * sum((p * total_values[i][j]
                                                                     for j, p in solver.row_entries[c]), Fraction(0))
                         - total_values[i][s] for i in range(k + 1))
     states = {int(state): tuple(total_values[i][j] for i in range(k + 1)) for j, state in enumerate(core.states)}

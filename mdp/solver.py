@@ -778,6 +778,13 @@ def _rational(x: float) -> Fraction:
     return simple if abs(float(simple) - x) <= 2 * math.ulp(x) else exact
 
 
+def _rationals(x: npt.ArrayLike) -> list[Fraction]:
+    """:func:`_rational` of every float of ``x`` (flattened), each distinct value read once."""
+    values, inverse = np.unique(np.asarray(x, dtype=np.float64), return_inverse=True)
+    read = [_rational(v) for v in values.tolist()]
+    return [read[i] for i in inverse.reshape(-1).tolist()]
+
+
 class _ExactCore:
     """The core in rational arithmetic: probabilities and costs read back as rationals (:func:`_rational`)."""
 
@@ -785,25 +792,17 @@ class _ExactCore:
         self.core = core
         self.gamma = _rational(core.gamma)
         P = core.P
-        values, inverse = np.unique(P.data, return_inverse=True)
-        fractions = [_rational(float(x)) for x in values]
+        data = _rationals(P.data)
         cols = P.indices.tolist()
-        inv = inverse.tolist()
         indptr = P.indptr.tolist()
         self.row_entries: list[list[tuple[int, Fraction]]] = [
-            [(cols[i], fractions[inv[i]]) for i in range(indptr[r], indptr[r + 1])] for r in range(core.m)]
+            [(cols[i], data[i]) for i in range(indptr[r], indptr[r + 1])] for r in range(core.m)]
         if exact_costs is not None:
             self.cost = [exact_costs[r] for r in core.rows.tolist()]
             return
         cost = [Fraction(0)] * core.m
-        cache: dict[float, Fraction] = {}
         for vector in model.costs.values():
-            for i, x in enumerate(np.asarray(vector, dtype=np.float64)[core.rows].tolist()):
-                if x:
-                    f = cache.get(x)
-                    if f is None:
-                        f = cache[x] = _rational(x)
-                    cost[i] += f
+            cost = [a + b for a, b in zip(cost, _rationals(np.asarray(vector, dtype=np.float64)[core.rows]))]
         self.cost = cost
 
     def q(self, r: int, V: list[Fraction]) -> Fraction:

@@ -27,6 +27,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from fractions import Fraction
 from typing import Any
 
@@ -344,12 +345,13 @@ class _Piece:
     behaviour: bytes  # the optimal rows of the states they reach from the initial state
     region: int | None  # full-dimensional pieces: the index of their Region
 
+    @cached_property
     def constraints(self) -> tuple[Constraint, ...]:
         return tuple(Constraint(e, "==") for e in self.equalities) + \
             tuple(Constraint(a, ">") for a in self.inequalities) + self.signs
 
     def closure_holds(self, point: Point) -> bool:
-        return all(c.closed().holds(point) for c in self.constraints())
+        return all(c.closed().holds(point) for c in self.constraints)
 
 
 class _Sweep:
@@ -434,7 +436,7 @@ class _Sweep:
         s = self.solver()
         s.add(z3.Or(*[self.conjunction(r.constraints) for r in self.regions]))
         for piece in self.pieces:
-            s.add(z3.Not(self.conjunction(piece.constraints())))
+            s.add(z3.Not(self.conjunction(piece.constraints)))
         while s.check() == z3.sat:
             p = self.point(s)
             if len(self.pieces) >= budget:
@@ -443,14 +445,14 @@ class _Sweep:
             for piece in self.pieces:
                 if piece.closure_holds(p):
                     hull += piece.equalities
-                    hull += [c.affine for c in piece.constraints()[len(piece.equalities):] if _value(c.affine, p) == 0]
+                    hull += [c.affine for c in piece.constraints[len(piece.equalities):] if _value(c.affine, p) == 0]
             equalities = self.independent(hull)
-            start = self.nudge(p, equalities, lambda q: any(all(c.holds(q) for c in piece.constraints())
+            start = self.nudge(p, equalities, lambda q: any(all(c.holds(q) for c in piece.constraints)
                                                              for piece in self.pieces))
             if start is None:  # no room around p in that hull (e.g. a corner of the box): p alone is the piece
                 start, equalities = p, tuple((-x,) + _unit(i, self.pm.k) for i, x in enumerate(p))
             piece = self.add_piece(start, equalities)
-            s.add(z3.Not(self.conjunction(piece.constraints())))
+            s.add(z3.Not(self.conjunction(piece.constraints)))
             if self.progress:
                 self.progress("pieces", len(self.pieces))
         return None
@@ -557,14 +559,12 @@ class _Sweep:
         pm, rows_state = self.pm, self.pm.model.row_state
         policy = solve(pm.at(point)).policy.copy()
         for _ in range(100):
-            gaps = policy_gaps(pm, policy, terms=self.terms_needed)
-            near = self.near(gaps)  # the other rows are positive on the whole box: never optimal, never tight
+            gaps = policy_gaps(pm, policy, exact=self.exact, terms=self.terms_needed)
             optimal = np.zeros(pm.model.n_rows, dtype=bool)
             if not self.exact:
-                at = gaps.gap[near] @ np.array([1.0, *(float(x) for x in point)])
-                optimal[np.asarray(near, dtype=np.int64)[np.abs(at) <= _FLOAT_TIE * self.scale]] = True
+                at = gaps.gap[gaps.near] @ np.array([1.0, *(float(x) for x in point)])
+                optimal[gaps.near[np.abs(at) <= _FLOAT_TIE * self.scale]] = True
                 break
-            gaps = policy_gaps(pm, policy, exact=True, candidates=near, terms=self.terms_needed)
             exact_at = {r: _value(g, point) for r, g in (gaps.exact or {}).items()}
             worse: dict[int, int] = {}
             for r, g in exact_at.items():
@@ -578,18 +578,10 @@ class _Sweep:
                 policy[s] = r
         else:  # pragma: no cover - policy iteration ends long before
             raise RuntimeError(f"no optimal policy found at {point}")
-        optimum = _Optimum(gaps, optimal, [r for r in near if not optimal[r] and
+        optimum = _Optimum(gaps, optimal, [r for r in gaps.near.tolist() if not optimal[r] and
                                            (not self.exact or r in (gaps.exact or {}))], self.exact)
         self.optima[point] = optimum
         return optimum
-
-    def near(self, gaps: PolicyGaps) -> list[int]:
-        """The rows whose float gap comes near 0 somewhere in the box (the policy's own rows included)."""
-        G = gaps.gap
-        lo = np.array([float(p.lo) for p in self.pm.params])
-        hi = np.array([float(p.hi) for p in self.pm.params])
-        low = G[:, 0] + np.minimum(G[:, 1:] * lo, G[:, 1:] * hi).sum(axis=1)
-        return np.flatnonzero(~np.isnan(low) & (low <= 1e-6 * self.scale)).tolist()
 
     def zero(self, x: Fraction) -> bool:
         return x == 0 if self.exact else abs(x) <= _FLOAT_TIE * self.scale
@@ -709,14 +701,14 @@ class _Sweep:
         """The pieces as cells, in the order of their points, each with every check's verdict."""
         k = self.pm.k
         placed = sorted(((piece, self.face_point(piece) if piece.equalities else
-                          self.centre(piece.constraints(), piece.point)) for piece in self.pieces),
+                          self.centre(piece.constraints, piece.point)) for piece in self.pieces),
                         key=lambda item: item[1])
         cells = []
         for index, (piece, point) in enumerate(placed):
             results = self.evaluate(piece, point)
             region = piece.region if piece.region is not None else next(
                 (r.index for r in self.regions if all(c.holds(point) for c in r.constraints)), 0)
-            cells.append(Cell(index, region, k - len(piece.equalities), piece.constraints(), point,
+            cells.append(Cell(index, region, k - len(piece.equalities), piece.constraints, point,
                               tuple((r.name, r.verdict) for r in results), results))
             if self.progress:
                 self.progress("cells", index + 1)
@@ -727,10 +719,10 @@ class _Sweep:
 
     def face_point(self, piece: _Piece) -> Point:
         """A simple point inside a lower-dimensional piece: the mean of its closure's vertices."""
-        vertices = self.closure_vertices(piece.constraints())
+        vertices = self.closure_vertices(piece.constraints)
         if vertices:
             mean = tuple(sum(xs, Fraction(0)) / len(vertices) for xs in zip(*vertices))
-            if all(c.holds(mean) for c in piece.constraints()):
+            if all(c.holds(mean) for c in piece.constraints):
                 return mean
         return piece.point
 

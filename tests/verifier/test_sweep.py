@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import dsl
 import mdp
-from mdp.parametric import parametric
+from mdp.parametric import ParametricModel, parametric
 from verifier import Verdict, verify, verify_model
-from verifier.sweep import SweepError, _vertices, for_all_results, polygon_of, sweep
+from verifier.sweep import SweepError, SweepResult, _vertices, for_all_results, polygon_of, sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,22 @@ cost pleasure = -w * [stay]
 cost duty = -{2 * a}/{b} * [comply]
 check stops : P >= 1 [ F off ]
 """
+
+
+def verdicts_at(spec: dsl.Spec, pm: ParametricModel, point: tuple[Fraction, ...]) -> dict[str, Verdict]:
+    """Every check's verdict from solving the model at ``point`` exactly: the reference for a sweep."""
+    at = pm.at(point)
+    report = verify_model(spec, at, mdp.solve(at, exact=True, exact_costs=pm.exact_costs(point)), exact=True,
+                          sweep=False)
+    return {c.name: c.verdict for c in report.checks}
+
+
+def assert_agrees_on_grid(spec: dsl.Spec, result: SweepResult, divisions: int) -> None:
+    """The sweep's verdicts at every point of a grid over the box (its sides cut in ``divisions``)."""
+    pm = parametric(spec, mdp.compile(spec))
+    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, divisions) for i in range(divisions + 1)] for p in pm.params]
+    for point in itertools.product(*steps):
+        assert verdicts_at(spec, pm, point) == dict(result.locate(point).verdicts), point
 
 
 @pytest.mark.parametrize("a, b", [(3, 7), (1, 3), (22, 7)])
@@ -135,15 +151,7 @@ def test_two_params_give_the_known_polygons() -> None:
 @pytest.mark.parametrize("text", [THREE_WAYS, (ROOT / "examples" / "prosocial_proxy.corrigo").read_text()])
 def test_verdicts_agree_with_solving_on_a_grid_of_weights(text: str) -> None:
     spec = dsl.load(text)
-    model = mdp.compile(spec)
-    result = sweep(spec)
-    pm = parametric(spec, model)
-    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 3) for i in range(4)] for p in pm.params]
-    for point in itertools.product(*steps):
-        cell = result.locate(point)
-        at = pm.at(point)
-        report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
-        assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), point
+    assert_agrees_on_grid(spec, sweep(spec), 3)
 
 
 def test_for_all_params_holds_only_when_the_whole_box_is_checked() -> None:
@@ -225,9 +233,7 @@ def test_every_cell_has_its_verdicts_all_over_it(text: str) -> None:
         for vertex in polygon_of(result, cell):
             point = tuple((a + b) / 2 for a, b in zip(cell.point, vertex))
             assert result.locate(point) is cell
-            at = pm.at(point)
-            report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
-            assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), (cell.index, point)
+            assert verdicts_at(spec, pm, point) == dict(cell.verdicts), (cell.index, point)
 
 
 def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> None:
@@ -235,14 +241,7 @@ def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> N
     text = THREE_WAYS.replace("cost duty = -1 * [comply]", "cost duty = -w_duty * [comply]").replace(
         "param w_work = 1/4 in [0, 1]", "param w_work = 1/4 in [0, 1]\nparam w_duty = 1 in [1/2, 3/2]")
     spec = dsl.load(text)
-    model = mdp.compile(spec)
     result = sweep(spec)
     assert result.complete and len(result.regions) == 3
     assert result.descriptions["stops"].startswith("w_duty >= 2*w_work and ")
-    pm = parametric(spec, model)
-    steps = [[p.lo + (p.hi - p.lo) * Fraction(i, 4) for i in range(5)] for p in pm.params]
-    for point in itertools.product(*steps):
-        cell = result.locate(point)
-        at = pm.at(point)
-        report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
-        assert {c.name: c.verdict for c in report.checks} == dict(cell.verdicts), point
+    assert_agrees_on_grid(spec, result, 4)
