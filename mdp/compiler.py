@@ -26,8 +26,10 @@ collected per layer, with the first offending state of each, and raised together
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,8 +39,8 @@ import scipy.sparse as sp
 from dsl.errors import Diagnostic, ResourceLimitError, Span
 from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
-from .expressions import DivisionByZeroError, Vectorized, vectorize
-from .model import TERMINAL_ACTION, ModelError, TabularMDP
+from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
+from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP
 
 __all__ = ["StateLimitError", "compile"]
 
@@ -46,11 +48,8 @@ _DENSE_TABLE_LIMIT = 1 << 26
 """Key spaces up to this size use a dense key -> index table (4 bytes per possible state, touched only
 where keys occur)."""
 
-_PROBABILITY_TOLERANCE = 1e-9
-"""How far the branch probabilities of an action may sum from 1 (they are floats of exact numbers)."""
-
-_LEFTOVER_ZERO = 1e-12
-"""An event's left-over mass below this is float noise of probabilities that sum to 1."""
+_U = UNIT_ROUNDOFF
+_ZERO: Any = Fraction(0)
 
 _MAX_INT64 = (1 << 63) - 1
 _MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
@@ -83,7 +82,7 @@ class StateLimitError(ResourceLimitError):
 
 
 def compile(spec: Spec, max_states: int | None = None,
-            progress: Callable[[int, int], object] | None = None) -> TabularMDP:
+            progress: Callable[[int, int], object] | None = None, exact: bool = False) -> TabularMDP:
     """Enumerate the reachable states of ``spec`` and build its tabular MDP.
 
     Parameters
@@ -94,6 +93,15 @@ def compile(spec: Spec, max_states: int | None = None,
         Stop with :class:`StateLimitError` once more states than this are found.
     progress
         Called once per breadth-first layer as ``progress(n_states_so_far, frontier_size)``.
+    exact
+        Also compute the spec's numbers exactly (:attr:`~mdp.model.TabularMDP.rationals`: probabilities,
+        costs, intents, discount as ``Fraction``), for exact solving; the floats are then their correct
+        rounding. Slower (Python arithmetic on the distinct values), so meant for small models.
+
+    Every decision is exact in both modes (guards, which branches have probability 0, whether
+    probabilities lie in [0, 1] and sum to 1, the values of updates): the float and the exact
+    compilation of a spec have the same states, rows and transitions. Without ``exact`` the floats carry
+    error bounds (:attr:`~mdp.model.TabularMDP.rounding`).
 
     Returns
     -------
@@ -128,7 +136,7 @@ def compile(spec: Spec, max_states: int | None = None,
     >>> model.n_states, model.state_codes.ravel().tolist(), model.actions(2)
     (3, [0, 1, 2], ('<terminal>',))
     """
-    return _Compiler(spec, max_states, progress).run()
+    return _Compiler(spec, max_states, progress, exact).run()
 
 
 # --- the compiled spec -------------------------------------------------------------------------
@@ -195,6 +203,17 @@ class _Layer:
     terminal: npt.NDArray[np.bool_]
     costs: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     intents: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    exact_probabilities: npt.NDArray[Any] | None = None  # exact mode: aligned with ``probabilities``
+    exact_terms: dict[str, npt.NDArray[Any]] = field(default_factory=dict)  # exact mode: cost and intent terms
+
+
+class _Number(NamedTuple):
+    """A probability as the compiler carries it: floats, a bound on their error, and in exact mode the
+    exact values (``None`` otherwise). Exactly-zero probabilities are stored as a float 0 with error 0."""
+
+    value: Any
+    error: Any
+    exact: Any
 
 
 class _Subset(Sequence[npt.NDArray[np.int64]]):
@@ -219,12 +238,15 @@ class _Subset(Sequence[npt.NDArray[np.int64]]):
 
 
 class _Outcomes(NamedTuple):
-    """A layer's outcomes, in row order: successor key, tracked columns, probability, row, and whether
-    events apply (``None``: all of them)."""
+    """A layer's outcomes, in row order: successor key, tracked columns, probability (floats, and the
+    exact values in exact mode), a bound on the relative error of those floats, row, and whether events
+    apply (``None``: all of them)."""
 
     key: npt.NDArray[np.int64]
     columns: dict[int, npt.NDArray[np.int64]]
     probability: npt.NDArray[np.float64]
+    relative: float
+    exact: npt.NDArray[Any] | None
     row: npt.NDArray[np.int32]
     live: npt.NDArray[np.bool_] | None
 
@@ -284,10 +306,11 @@ class _Compiler:
     """The state of one compilation; :meth:`run` does the breadth-first enumeration."""
 
     def __init__(self, spec: Spec, max_states: int | None,
-                 progress: Callable[[int, int], object] | None) -> None:
+                 progress: Callable[[int, int], object] | None, exact: bool) -> None:
         self.spec = spec
         self.max_states = max_states
         self.progress = progress
+        self.exact = exact
         params = spec.param_values()
         self.variables = spec.variables
         self.k = len(spec.variables)
@@ -338,10 +361,12 @@ class _Compiler:
                             and not _mentions_action(f.expr))
         # per action: its branches' probabilities when they are the same in every state
         self.constant_probabilities = tuple(
-            [float(b.probability.constant) for b in a.branches]
+            [_constant_number(b.probability, exact) for b in a.branches]
             if all(b.probability.is_constant for b in a.branches) else None
             for a in self.actions)
         self.checked_constants = [False] * len(self.actions)  # constant probabilities: checked once
+        self.term_rounding = {(t.kind, t.name): 0.0 for t in self.terms}  # largest error of a term's floats
+        self.P_relative = 0.0  # bound on |float - exact| / exact of every transition probability so far
 
         # filled while enumerating
         self.n_states = 0
@@ -468,11 +493,15 @@ class _Compiler:
         out_key = np.empty(total, dtype=np.int64)
         out_columns = {j: np.empty(total, dtype=np.int64) for j in self.tracked}
         out_probability = np.empty(total, dtype=np.float64)
+        relative = 0.0  # of the branch probabilities of this layer's actions
+        out_exact = np.empty(total, dtype=object) if self.exact else None
         out_row = np.empty(total, dtype=np.int32)
         layer = _Layer(rows_per_state.astype(np.int64), row_action.astype(np.int32), np.empty(0, np.int64),
                        np.empty(0, np.int32), np.empty(0), ~live)
         layer.costs = {name: np.zeros(m) for name, _ in self.costs}
         layer.intents = {name: np.zeros(m) for name, _ in self.intents}
+        if self.exact:
+            layer.exact_terms = {t.name: np.full(m, Fraction(0), dtype=object) for t in self.terms}
 
         for a, action in enumerate(self.actions):
             states = np.flatnonzero(by_action[a])
@@ -491,25 +520,23 @@ class _Compiler:
                 out_key[position] = self._moved(parent_keys, updated, sub)
                 for j, column in out_columns.items():
                     column[position] = updated[j] if j in updated else sub[j]
-                out_probability[position] = probabilities[b]
+                number = probabilities[b]
+                out_probability[position] = number.value
+                relative = max(relative, _relative(number))
+                if out_exact is not None:
+                    out_exact[position] = number.exact
                 out_row[position] = rows
             for term in self.terms:
                 if term.per_action is not None:
-                    target = layer.costs if term.kind == "cost" else layer.intents
-                    target[term.name][rows] = self._evaluate(term.per_action[a], sub, action.name,
-                                                             f"{term.kind} '{term.name}'", where, context)
+                    self._term(layer, term, term.per_action[a], sub, action.name, None, rows, where, context)
         terminal_states = np.flatnonzero(~live)
         terminal_rows = row_of[terminal_states, n_actions]
         for term in self.terms:
             if term.per_state is not None:
-                value = self._evaluate(term.per_state, frontier, None, f"{term.kind} '{term.name}'", at,
-                                       care=live)
-                target = layer.costs if term.kind == "cost" else layer.intents
-                if np.ndim(value):
-                    target[term.name] = np.asarray(value, dtype=np.float64)[row_state]
-                else:
-                    target[term.name].fill(value)
-                target[term.name][terminal_rows] = 0.0
+                self._term(layer, term, term.per_state, frontier, None, row_state, slice(None), at, None, care=live)
+            (layer.costs if term.kind == "cost" else layer.intents)[term.name][terminal_rows] = 0.0
+            if self.exact:
+                layer.exact_terms[term.name][terminal_rows] = Fraction(0)
         for term in self.terms:
             self._finite(term, (layer.costs if term.kind == "cost" else layer.intents)[term.name], row_state,
                          row_action, base)
@@ -521,19 +548,24 @@ class _Compiler:
             for j, column in out_columns.items():
                 column[position] = frontier[j][terminal_states]
             out_probability[position] = 1.0
+            if out_exact is not None:
+                out_exact[position] = Fraction(1)
             out_row[position] = terminal_rows
             out_live[position] = False
 
         # 3. events, in declaration order, each on every outcome where its guard holds
-        outcomes = _Outcomes(out_key, out_columns, out_probability, out_row, out_live)
+        outcomes = _Outcomes(out_key, out_columns, out_probability, relative, out_exact, out_row, out_live)
         for e, event in enumerate(self.events):
             outcomes = self._apply_event(event, outcomes, row_state, row_action, base, e == len(self.events) - 1)
         self._raise_problems()
 
         out_key, out_probability, out_row = outcomes.key, outcomes.probability, outcomes.row
-        if not np.all(out_probability):  # branches of probability 0 leave no transition
+        out_exact = outcomes.exact
+        self.P_relative = max(self.P_relative, outcomes.relative)
+        if not np.all(out_probability):  # branches of probability 0 (exactly: see _Number) leave no transition
             keep = out_probability != 0
             out_key, out_probability, out_row = out_key[keep], out_probability[keep], out_row[keep]
+            out_exact = out_exact[keep] if out_exact is not None else None
 
         # 4. successors: known states by lookup, new ones numbered in order of first occurrence
         successors, first = self._number(out_key)
@@ -545,9 +577,40 @@ class _Compiler:
 
         layer.successors = successors
         layer.probabilities = out_probability
+        layer.exact_probabilities = out_exact
         layer.entries_per_row = np.bincount(out_row, minlength=m)
         self.layers.append(layer)
         return new_columns, new_keys
+
+    def _term(self, layer: _Layer, term: _CompiledTerm, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]],
+              action: str | None, take: npt.NDArray[np.int64] | None, into: Any, where: Callable[[int], int],
+              context: Callable[[int], tuple[str, ...]] | None, care: Any = None) -> None:
+        """Evaluate a cost or intent term on ``columns`` and store ``value[take]`` (all if None) into the
+        layer's rows ``into``, with its error bound; exactly, and rounded from that, in exact mode.
+        ``care``: the positions whose value is used (a division by zero elsewhere is no error)."""
+        target = (layer.costs if term.kind == "cost" else layer.intents)[term.name]
+        try:
+            value, error = expr.bounded(columns, action, care)
+            exact = expr.exact_at(columns, action, None, care) if self.exact else None
+        except DivisionByZeroError as division:
+            self._division(division, where(division.index), f"{term.kind} '{term.name}'",
+                           context(division.index) if context else ())
+            return
+        if take is not None:
+            value = np.asarray(value)[take] if np.ndim(value) else value
+            error = np.asarray(error)[take] if np.ndim(error) else error
+            exact = exact[take] if exact is not None and exact.size > 1 else exact
+        if exact is not None:
+            size = target[into].size
+            exact = np.broadcast_to(exact, (size,)) if exact.size != size else exact
+            layer.exact_terms[term.name][into] = exact
+            value = _rounded(exact)
+            error = _U * np.abs(value) * (1 + 2 * _U)
+        target[into] = value
+        if care is not None and np.ndim(error):  # errors where the value is not used do not count
+            error = np.asarray(error)[np.asarray(care)[take] if take is not None else care]
+        key = (term.kind, term.name)
+        self.term_rounding[key] = max(self.term_rounding[key], float(np.max(error, initial=0.0)))
 
     def _moved(self, keys: npt.NDArray[np.int64], updated: dict[int, Any], old: Sequence[Any]) -> Any:
         """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
@@ -596,66 +659,126 @@ class _Compiler:
 
     # --- actions and events --------------------------------------------------------------------
 
-    def _action_probabilities(self, a: int, sub: _Subset, where: Callable[[int], int]) -> list[Any]:
+    def _action_probabilities(self, a: int, sub: _Subset, where: Callable[[int], int]) -> list[_Number]:
         action = self.actions[a]
         constant = self.constant_probabilities[a]
         if constant is not None:
-            values: list[Any] = constant
+            numbers = constant
             if self.checked_constants[a]:
-                return values
+                return numbers
         else:
-            values = [self._evaluate(b.probability, sub, action.name, f"a probability of '{action.name}'",
-                                     where) for b in action.branches]
+            numbers = [self._probability(b.probability, sub, action.name, f"a probability of '{action.name}'",
+                                         where, lambda i: ()) for b in action.branches]
+
+        def exact_at(b: int) -> Callable[[Any], Any]:
+            return lambda positions: action.branches[b].probability.exact_at(sub, action.name, positions)
         out_of_range = False
-        for branch, value in zip(action.branches, values):
-            out_of_range |= self._probability_in_range(value, branch, f"action '{action.name}'", action.span,
-                                                       where, lambda i: ())
-        total = sum(values[1:], values[0])
-        bad = _outside(total, 1 - _PROBABILITY_TOLERANCE, 1 + _PROBABILITY_TOLERANCE)
-        if bad is not None and not out_of_range:  # (a branch out of range says enough)
+        for b, (branch, number) in enumerate(zip(action.branches, numbers)):
+            out_of_range |= self._probability_in_range(number, exact_at(b), branch, f"action '{action.name}'",
+                                                       action.span, where, lambda i: ())
+        total = _sum(numbers)
+        exact_total = _summed([exact_at(b) for b in range(len(numbers))])
+        bad = np.logical_not(self._within(total, 1, 1, exact_total))
+        if np.any(bad) and not out_of_range:  # (a branch out of range says enough)
             i = _first(bad)
             self._problem(("sum", action.span, action.name if action.span is None else ""), where(i), _Problem(
-                where(i), f"the branch probabilities of action '{action.name}' sum to {_format(total, i)}, "
-                "they must sum to 1",
+                where(i), f"the branch probabilities of action '{action.name}' sum to "
+                f"{_format_exact(total, i, exact_total)}, they must sum to 1",
                 _branches_span(action),
                 "make the probabilities of the branches add up to 1 in every state where the guard holds"))
         elif constant is not None:
             self.checked_constants[a] = not self.problems
-        return values
+        return numbers
+
+    def _probability(self, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]], action: str | None,
+                     what: str, where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> _Number:
+        """A branch probability with its error bound (and exactly, in exact mode); exact zeros as 0 with error 0."""
+        try:
+            value, error = expr.bounded(columns, action)
+            exact = expr.exact_at(columns, action) if self.exact else None
+        except DivisionByZeroError as division:
+            self._division(division, where(division.index), what, context(division.index))
+            return _Number(0.0, 0.0, Fraction(0) if self.exact else None)
+        if exact is not None:
+            exact = exact if np.ndim(value) else exact[0]
+            return _Number(_rounded(exact), 0.0, exact)
+        number = _Number(value, error, None)
+        zero = self._within(number, 0, 0, lambda positions: expr.exact_at(columns, action, positions))
+        if not np.any(zero):
+            return number
+        return _Number(np.where(zero, 0.0, value) if np.ndim(zero) else 0.0,
+                       np.where(zero, 0.0, error) if np.ndim(zero) and np.ndim(error) else 0.0 if np.all(zero)
+                       else error, None)
+
+    def _within(self, number: _Number, lo: int | None, hi: int | None, exact_at: Callable[[Any], Any]) -> Any:
+        """Where ``lo <= p <= hi`` for the exact value ``p`` (a mask, or a bool for a scalar): from the floats
+        where their error bound settles it, exactly (``exact_at(positions)``) at the other positions."""
+        if number.exact is not None:
+            return _inside(number.exact, lo, hi)
+        value, error = number.value, number.error
+        slack = np.where(np.greater(error, 0), np.multiply(error, 1 + 4 * _U) + _U * np.abs(value), 0.0) \
+            if np.any(error) else 0.0
+        inside: Any = True
+        outside: Any = False
+        with np.errstate(invalid="ignore"):
+            if lo is not None:
+                inside = np.logical_and(inside, np.subtract(value, slack) >= lo)
+                outside = np.logical_or(outside, np.add(value, slack) < lo)
+            if hi is not None:
+                inside = np.logical_and(inside, np.add(value, slack) <= hi)
+                outside = np.logical_or(outside, np.subtract(value, slack) > hi)
+        unsure = np.logical_not(np.logical_or(inside, outside))
+        if not np.any(unsure):
+            return inside
+        if np.ndim(unsure) == 0:
+            return bool(_inside(exact_at(np.zeros(1, dtype=np.int64)), lo, hi)[0])
+        positions = np.flatnonzero(unsure)
+        inside = np.array(np.broadcast_to(inside, unsure.shape), dtype=bool)
+        inside[positions] = _inside(exact_at(positions), lo, hi)
+        return inside
 
     def _updates(self, choice: _CompiledChoice, branch: _CompiledBranch, sub: _Subset,
                  where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> dict[int, Any]:
-        """The new codes of the variables a branch updates (scalars or arrays), checked against domains."""
+        """The new codes of the variables a branch updates (scalars or arrays), checked against domains.
+
+        A real-valued update is evaluated exactly: whether it is a whole number, and which, decides the
+        successor state."""
         updated: dict[int, Any] = {}
+        action = choice.name if choice.kind == "action" else None
         for u in branch.updates:
             variable = self.variables[u.update.variable]
+            real = u.value.type.kind == "real"
+            value: Any
             try:
-                value = u.value.evaluate(sub, choice.name if choice.kind == "action" else None)
+                value = u.value.exact_at(sub, action) if real else u.value.evaluate(sub, action)
             except DivisionByZeroError as error:
                 self._division(error, where(error.index), f"an update of '{choice.name}'", context(error.index))
                 value = sub[u.update.variable]
+                real = False
+            if real and not np.ndim(sub[0] if len(sub) else ()):  # no variables: one value for the one state
+                value = value[0]
             if u.is_bool:
                 value = np.asarray(value).astype(np.int64) if np.ndim(value) else int(bool(value))
             else:
+                fraction: Any = _not_whole(value) if real else False
                 bad = _outside(value, u.lo, u.hi)
-                real = isinstance(value, float) or isinstance(value, np.ndarray) and value.dtype.kind == "f"
-                fraction: Any = np.not_equal(np.rint(value), value) if real else False
-                if bad is not None or real and np.any(fraction):
+                if bad is not None or np.any(fraction):
                     i = _first(np.logical_or(bad if bad is not None else False, fraction))
+                    shown = _format(value, i)
                     if bool(fraction[i] if np.ndim(fraction) else fraction):
-                        message = (f"the update gives '{variable.name}' the value {_format(value, i)}, but its "
+                        message = (f"the update gives '{variable.name}' the value {shown}, but its "
                                    f"domain {variable.domain} holds integers only")
                         hint = f"round it, e.g. {variable.name}' = (... >= 0.5 ? 1 : 0), or make the values integers"
                     else:
-                        message = (f"the update gives '{variable.name}' the value {_format(value, i)}, outside its "
+                        message = (f"the update gives '{variable.name}' the value {shown}, outside its "
                                    f"domain {variable.domain}")
                         hint = f"clamp it, e.g. {variable.name}' = max({u.lo}, min({u.hi}, ...))"
                     self._problem(("domain", id(u.update) if u.update.span is None else u.update.span),
                                   where(i), _Problem(where(i), message, u.update.span or choice.span, hint,
                                                      context(i)))
-                    value = np.clip(np.nan_to_num(value), u.lo, u.hi)
+                    value = _clipped(value, u.lo, u.hi)
                 if real:
-                    value = np.rint(value).astype(np.int64) if np.ndim(value) else int(np.rint(value))
+                    value = _whole(value)
             updated[u.update.variable] = value
         return updated
 
@@ -665,15 +788,15 @@ class _Compiler:
 
         After the ``last`` event only keys, probabilities and rows are still needed.
         """
-        key, columns, probability, row, live = outcomes
+        key, columns, probability, relative, exact, row, live = outcomes
         size = probability.size
         view = _Tracked(columns, self.k)
         notes = lambda position: self._event_notes(outcomes, row_state, row_action, base, position)  # noqa: E731
         try:
             guard = event.guard.evaluate(view, None, live)
-        except DivisionByZeroError as error:
-            self._division(error, base + int(row_state[row[error.index]]), f"the guard of event '{event.name}'",
-                           notes(error.index))
+        except DivisionByZeroError as division:
+            self._division(division, base + int(row_state[row[division.index]]),
+                           f"the guard of event '{event.name}'", notes(division.index))
             return outcomes
         firing = np.logical_and(guard, live) if live is not None else np.broadcast_to(guard, (size,))
         fires = np.flatnonzero(firing)
@@ -683,30 +806,35 @@ class _Compiler:
         where = lambda i: base + int(row_state[row[fires[i]]])  # noqa: E731
         context = lambda i: notes(int(fires[i]))  # noqa: E731
 
-        values: list[Any] = []
+        def exact_at(b: int) -> Callable[[Any], Any]:
+            return lambda positions: event.branches[b].probability.exact_at(sub, None, positions)
+        numbers: list[_Number] = []
         out_of_range = False
-        for branch in event.branches:
-            try:
-                value = branch.probability.evaluate(sub, None)
-            except DivisionByZeroError as error:
-                self._division(error, where(error.index), f"a probability of event '{event.name}'",
-                               context(error.index))
-                value = 0.0
-            out_of_range |= self._probability_in_range(value, branch, f"event '{event.name}'", event.span,
-                                                       where, context)
-            values.append(value)
-        total = sum(values[1:], values[0]) if values else 0.0
-        bad = np.greater(total, 1 + _PROBABILITY_TOLERANCE)
+        for b, branch in enumerate(event.branches):
+            number = self._probability(branch.probability, sub, None, f"a probability of event '{event.name}'",
+                                       where, context)
+            out_of_range |= self._probability_in_range(number, exact_at(b), branch, f"event '{event.name}'",
+                                                       event.span, where, context)
+            numbers.append(number)
+        total = _sum(numbers) if numbers else _Number(0.0, 0.0, Fraction(0) if self.exact else None)
+        exact_total = _summed([exact_at(b) for b in range(len(numbers))])
+        bad = np.logical_not(self._within(total, None, 1, exact_total))
         if np.any(bad) and not out_of_range:
             i = _first(bad)
             self._problem(("event-sum", event.span, event.name), where(i), _Problem(
-                where(i), f"the branch probabilities of event '{event.name}' sum to {_format(total, i)}, "
-                "they must sum to at most 1",
+                where(i), f"the branch probabilities of event '{event.name}' sum to "
+                f"{_format_exact(total, i, exact_total)}, they must sum to at most 1",
                 _branches_span(event), "the mass left over (1 - sum) is the chance that nothing happens, so the "
                 "probabilities must not add up to more than 1", context(i)))
-        leftover = np.subtract(1.0, total)
-        leftover = np.where(np.abs(leftover) <= _LEFTOVER_ZERO, 0.0, np.maximum(leftover, 0.0))
-        has_leftover = bool(np.any(leftover > 0))
+        leftover = _Number(np.subtract(1.0, total.value),
+                           np.add(total.error, _U * np.abs(np.subtract(1.0, total.value))) if np.any(total.error)
+                           else 0.0, None if total.exact is None else 1 - total.exact)
+        nothing_left = self._within(leftover, None, 0, lambda positions: 1 - exact_total(positions))
+        if np.any(nothing_left):  # exactly 0 (or, after an error above, negative): no left-over outcome
+            leftover = _Number(np.where(nothing_left, 0.0, leftover.value),
+                               np.where(nothing_left, 0.0, leftover.error),
+                               None if leftover.exact is None else np.where(nothing_left, _ZERO, leftover.exact))
+        has_leftover = bool(np.any(np.greater(leftover.value, 0)))
 
         # each firing outcome becomes `fan` consecutive outcomes: its branches, then the left-over
         fan = len(event.branches) + has_leftover
@@ -732,20 +860,39 @@ class _Compiler:
         new_key = spread(key)
         new_columns = {j: spread(column) for j, column in columns.items()} if not last else {}
         new_probability = spread(probability)
-        parent_key, parent_probability = key[fires], probability[fires]
+        new_exact = spread(exact) if exact is not None else None
+        parent = _Number(probability[fires], 0.0, exact[fires] if exact is not None else None)
+        factor = max((_relative(n) for n in numbers + [leftover]), default=0.0)
+        relative = relative + factor + relative * factor + _U  # a product of two floats, each off relatively
         for b, branch in enumerate(event.branches):
             slot = first + b if b else first
             updated = self._updates(event, branch, sub, where, context)
             if updated:
-                new_key[slot] = self._moved(parent_key, updated, sub)
+                new_key[slot] = self._moved(key[fires], updated, sub)
             for j, value in updated.items():
                 if j in new_columns:
                     new_columns[j][slot] = value
-            new_probability[slot] = parent_probability * values[b]
+            self._store_product(parent, numbers[b], slot, new_probability, new_exact, where)
         if has_leftover:
-            new_probability[first + len(event.branches)] = parent_probability * leftover
+            self._store_product(parent, leftover, first + len(event.branches), new_probability, new_exact, where)
         new_live = None if live is None or last else spread(live) if growth else live
-        return _Outcomes(new_key, new_columns, new_probability, spread(row) if growth else row, new_live)
+        return _Outcomes(new_key, new_columns, new_probability, relative, new_exact, spread(row) if growth else row,
+                         new_live)
+
+    def _store_product(self, parent: _Number, factor: _Number, slot: npt.NDArray[np.int64],
+                       probability: npt.NDArray[np.float64], exact: npt.NDArray[Any] | None,
+                       where: Callable[[int], int]) -> None:
+        """``parent * factor`` into ``slot``, and its exact value in exact mode (then the float is its rounding)."""
+        probability[slot] = parent.value * factor.value
+        if exact is not None:
+            exact[slot] = parent.exact * factor.exact
+            probability[slot] = _rounded(exact[slot])
+        underflow = (probability[slot] == 0) & (parent.value != 0) & np.not_equal(factor.value, 0)
+        if np.any(underflow):
+            i = _first(underflow)
+            self._problem(("underflow",), where(i), _Problem(
+                where(i), "a transition probability is below 2.2e-308 and rounds to 0 in 64-bit floats", None,
+                "make the product of the probabilities of the events along a step larger"))
 
     def _event_notes(self, outcomes: _Outcomes, row_state: npt.NDArray[np.int64],
                      row_action: npt.NDArray[np.int64], base: int, position: int) -> tuple[str, ...]:
@@ -774,15 +921,16 @@ class _Compiler:
             self._division(error, where(error.index), what, context(error.index) if context else ())
             return 0
 
-    def _probability_in_range(self, value: Any, branch: Any, owner: str, span: Span | None,
-                              where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> bool:
-        """Record a problem where a branch probability leaves [0, 1]; True when it does somewhere."""
-        bad = _outside(value, 0, 1)
-        if bad is None:
+    def _probability_in_range(self, number: _Number, exact_at: Callable[[Any], Any], branch: Any, owner: str,
+                              span: Span | None, where: Callable[[int], int],
+                              context: Callable[[int], tuple[str, ...]]) -> bool:
+        """Record a problem where a branch probability leaves [0, 1] (exactly); True when it does somewhere."""
+        bad = np.logical_not(self._within(number, 0, 1, exact_at))
+        if not np.any(bad):
             return False
         i = _first(bad)
         self._problem(("range", id(branch.branch)), where(i), _Problem(
-            where(i), f"probability {_format(value, i)} of {owner} is outside [0, 1]",
+            where(i), f"probability {_format_exact(number, i, exact_at)} of {owner} is outside [0, 1]",
             branch.branch.probability.span or branch.branch.span or span,
             "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
         return True
@@ -882,10 +1030,18 @@ class _Compiler:
         data = np.concatenate([layer.probabilities for layer in layers])
         for layer in layers:  # free the per-layer copies before scipy works on the whole matrix
             layer.successors, layer.probabilities = np.empty(0, np.int32), np.empty(0)
+        exact_data = (np.concatenate([layer.exact_probabilities for layer in layers])
+                      if self.exact else None)
         if indptr[-1] <= np.iinfo(np.int32).max:
             indptr = indptr.astype(np.int32)
-        P = sp.csr_array((data, indices, indptr), shape=(entries.size, n))
-        P.sum_duplicates()  # sorts each row's successors and adds up repeated ones
+        if exact_data is not None:
+            P, P_exact = _exact_csr(exact_data, indices, indptr, n)
+            self.P_relative = _U * (1 + 2 * _U)  # the floats are rounded from the exact sums
+        else:
+            P = sp.csr_array((data, indices, indptr), shape=(entries.size, n))
+            P.sum_duplicates()  # sorts each row's successors and adds up repeated ones
+            repeated = int((entries - np.diff(P.indptr)).max(initial=0))  # additions of repeated successors
+            self.P_relative = self.P_relative + repeated * _U * (1 + self.P_relative)
 
         # column-major, so each variable's codes are contiguous (state_codes.T is a (k, n) C array)
         state_codes = np.empty((n, self.k), dtype=np.int64, order="F")
@@ -899,24 +1055,161 @@ class _Compiler:
             except DivisionByZeroError as error:
                 self._division(error, error.index, f"formula '{name}'", ())
         self._raise_problems()
+        costs = {name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs}
+        intents = {name: np.concatenate([layer.intents[name] for layer in layers]) for name, _ in self.intents}
+        discount = float(self.spec.discount)
+        rounding = Rounding(costs={name: self.term_rounding["cost", name] for name in costs},
+                            intents={name: self.term_rounding["intent", name] for name in intents},
+                            # each row sums to 1 exactly (or less: an error was raised), its floats to at most 1 + rel
+                            P=self.P_relative * (1 + self.P_relative),
+                            discount=abs(float(Fraction(discount) - self.spec.discount)))
+        rationals = None
+        if exact_data is not None:
+            def exact_term(name: str) -> tuple[Fraction, ...]:
+                return tuple(np.concatenate([layer.exact_terms[name] for layer in layers]).tolist())
+            rationals = Rationals(discount=Fraction(self.spec.discount), P=P_exact,
+                                  costs={name: exact_term(name) for name in costs},
+                                  intents={name: exact_term(name) for name in intents}, n_rows=entries.size)
         return TabularMDP(
             P=P,
             row_groups=row_groups,
             row_action=np.concatenate([layer.row_action for layer in layers]),
             action_names=self.action_names,
-            costs={name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs},
-            discount=float(self.spec.discount),
+            costs=costs,
+            discount=discount,
             initial=0,
             terminal=np.concatenate([layer.terminal for layer in layers]),
             labels=labels,
-            intents={name: np.concatenate([layer.intents[name] for layer in layers])
-                     for name, _ in self.intents},
+            intents=intents,
             variables=self.variables,
             state_codes=state_codes,
             name=self.spec.name,
             source=self.spec.source,
             discount_span=self.spec.discount_span,
+            rounding=rounding,
+            rationals=rationals,
         )
+
+
+def _exact_csr(exact: npt.NDArray[Any], indices: npt.NDArray[np.int32], indptr: npt.NDArray[Any], n: int
+               ) -> tuple[sp.csr_array, tuple[Fraction, ...]]:
+    """The transition matrix from exact entries: repeated successors of a row added up exactly, the floats
+    rounded from the exact sums; and the exact data, aligned with the matrix's."""
+    m = indptr.size - 1
+    rows = np.repeat(np.arange(m, dtype=np.int64), np.diff(indptr))
+    order = np.lexsort((indices, rows))
+    rows, columns, values = rows[order], indices[order].astype(np.int64), exact[order].tolist()
+    starts = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (columns[1:] != columns[:-1])]) \
+        if rows.size else np.zeros(0, dtype=np.int64)
+    bounds = np.r_[starts, rows.size].tolist()
+    sums = tuple(sum(values[a:b], Fraction(0)) for a, b in zip(bounds[:-1], bounds[1:]))
+    new_indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows[starts], minlength=m), out=new_indptr[1:])
+    P = sp.csr_array((_rounded(np.array(sums, dtype=object)), columns[starts].astype(np.int32),
+                      new_indptr.astype(indptr.dtype)), shape=(m, n))
+    return P, sums
+
+
+def _constant_number(expr: Vectorized, exact: bool) -> _Number:
+    """A constant branch probability, folded once."""
+    value, error = expr.constant_bounded
+    if exact:
+        exact_value = expr.exact_constant
+        return _Number(_rounded(exact_value), 0.0, exact_value)
+    if error and expr.exact_constant == 0:
+        return _Number(0.0, 0.0, None)
+    return _Number(value, error, None)
+
+
+def _relative(number: _Number) -> float:
+    """A bound on ``|float - exact| / exact`` over a probability's positions (exact zeros have error 0)."""
+    if not np.any(number.error):
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(number.error > 0, np.divide(number.error, number.value), 0.0)
+    worst = float(np.max(ratio))
+    return worst if np.isfinite(worst) and worst >= 0 else math.inf
+
+
+def _rounded(exact: Any) -> Any:
+    """The nearest floats of exact values (``inf`` beyond the float range, where ``float`` would raise)."""
+    def nearest(q: Any) -> float:
+        try:
+            return float(q)
+        except OverflowError:
+            return math.inf if q > 0 else -math.inf
+    if isinstance(exact, np.ndarray):
+        return np.array([nearest(q) for q in exact.tolist()], dtype=np.float64).reshape(exact.shape)
+    return nearest(exact)
+
+
+def _sum(numbers: Sequence[_Number]) -> _Number:
+    """The sum of branch probabilities: floats, error bound (the terms' errors plus the rounding of the
+    additions), exact values in exact mode."""
+    value = sum((n.value for n in numbers[1:]), numbers[0].value)
+    size = sum((np.abs(n.value) for n in numbers[1:]), np.abs(numbers[0].value))
+    error = sum((n.error for n in numbers[1:]), numbers[0].error) + (len(numbers) - 1) * _U * size
+    exact = None if numbers[0].exact is None else sum((n.exact for n in numbers[1:]), numbers[0].exact)
+    return _Number(value, error, exact)
+
+
+def _summed(exact_at: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """``positions -> exact sum`` of several ``exact_at`` functions."""
+    return lambda positions: sum((f(positions) for f in exact_at), np.zeros(np.size(positions), dtype=object)
+                                 + Fraction(0))
+
+
+def _inside(exact: Any, lo: int | None, hi: int | None) -> Any:
+    """``lo <= exact <= hi`` elementwise (``None``: no bound), as bools."""
+    result: Any = True
+    if lo is not None:
+        result = np.logical_and(result, np.greater_equal(exact, lo))
+    if hi is not None:
+        result = np.logical_and(result, np.less_equal(exact, hi))
+    return result.astype(bool) if isinstance(result, np.ndarray) else bool(result)
+
+
+def _format_exact(number: _Number, i: int, exact_at: Callable[[Any], Any]) -> str:
+    """A probability (or a sum of them) in a message: 6 digits, unless those hide how it differs from 0 or 1."""
+    shown = _format(number.value, i)
+    if shown not in ("0", "1"):
+        return shown
+    exact = number.exact if number.exact is not None else exact_at(np.array([i]))[0]
+    if np.ndim(exact):
+        exact = exact[i] if np.size(exact) > 1 else exact.reshape(-1)[0]
+    return shown if exact == int(shown) else _decimal(Fraction(exact))
+
+
+def _decimal(q: Fraction) -> str:
+    """An exact number as a decimal when it has one of at most 40 digits, else as a fraction."""
+    for digits in range(41):
+        scaled = q * 10**digits
+        if scaled.denominator == 1:
+            text = str(abs(scaled.numerator)).rjust(digits + 1, "0")
+            sign = "-" if scaled < 0 else ""
+            return sign + (f"{text[:-digits]}.{text[-digits:]}" if digits else text)
+    return f"{q.numerator}/{q.denominator}"
+
+
+def _not_whole(exact: Any) -> Any:
+    """Where exact values are not whole numbers."""
+    if isinstance(exact, np.ndarray):
+        return np.array([Fraction(q).denominator != 1 for q in exact.tolist()], dtype=bool)
+    return Fraction(exact).denominator != 1
+
+
+def _clipped(value: Any, lo: int, hi: int) -> Any:
+    """Exact or float values clipped to ``[lo, hi]`` (values of an update after its domain error)."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return np.array([min(max(q, lo), hi) for q in value.tolist()], dtype=object)
+    return np.clip(np.nan_to_num(value), lo, hi)
+
+
+def _whole(exact: Any) -> Any:
+    """Exact values as ``int64`` codes (rounded, where they were not whole: an error was recorded)."""
+    if isinstance(exact, np.ndarray):
+        return np.array([round(q) for q in exact.tolist()], dtype=np.int64)
+    return int(round(exact))
 
 
 def _mentions_action(expr: Any) -> bool:
@@ -948,6 +1241,8 @@ def _first(mask: Any) -> int:
 def _format(value: Any, i: int) -> str:
     x = value[i] if np.ndim(value) else value
     x = x.item() if isinstance(x, np.generic) else x
+    if isinstance(x, Fraction):
+        x = x.numerator if x.denominator == 1 else float(x)
     if isinstance(x, float) and x.is_integer():
         x = int(x)
     return f"{x:.6g}" if isinstance(x, float) else str(x)

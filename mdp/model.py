@@ -8,8 +8,9 @@ is a minimum over each group.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 from dsl.errors import Source, Span, SpecError
 from dsl.spec import BoolDomain, IntDomain, Variable
 
-__all__ = ["TERMINAL_ACTION", "ModelError", "TabularMDP", "from_arrays"]
+__all__ = ["TERMINAL_ACTION", "ModelError", "Rationals", "Rounding", "TabularMDP", "from_arrays"]
 
 TERMINAL_ACTION = "<terminal>"
 """The action name of the self-loop row of a terminal state (not a valid identifier, so never a user's)."""
@@ -31,6 +32,51 @@ class ModelError(SpecError):
     For compiled specs the diagnostic points at the source line and names the offending state; for
     models from arrays it has no location.
     """
+
+
+@dataclass(frozen=True, eq=False)
+class Rationals:
+    """The numbers of a model exactly as its spec denotes them: the model's floats are their rounding.
+
+    ``P`` is aligned with ``model.P.data`` (CSR order); costs and intents hold one number per row.
+    """
+
+    discount: Fraction
+    P: tuple[Fraction, ...]
+    costs: Mapping[str, tuple[Fraction, ...]]
+    intents: Mapping[str, tuple[Fraction, ...]]
+    n_rows: int
+
+    def cost(self, terms: Iterable[str] | None = None) -> list[Fraction]:
+        """The sum of the cost terms ``terms`` (default: all, the intrinsic cost) of every row, exactly."""
+        vectors = [self.costs[t] for t in (self.costs if terms is None else terms)]
+        if not vectors:
+            return [Fraction(0)] * self.n_rows
+        return [sum(column, Fraction(0)) for column in zip(*vectors)]
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How far a model's floats may lie from the exact numbers its spec denotes (0 where they are exact).
+
+    ``costs`` and ``intents``: per term, the largest ``|float - exact|`` over the rows; ``P``: the largest
+    ``sum_j |P_float[r, j] - P_exact[r, j]|`` over the rows ``r``; ``discount``: ``|float - exact|``. The
+    solver's certificate adds their effect, so a float verdict holds for the spec's exact numbers.
+    """
+
+    costs: Mapping[str, float] = field(default_factory=dict)
+    intents: Mapping[str, float] = field(default_factory=dict)
+    P: float = 0.0
+    discount: float = 0.0
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether every float of the model is exactly the spec's number."""
+        return not (self.P or self.discount or any(self.costs.values()) or any(self.intents.values()))
+
+    def of(self, term: str) -> float:
+        """The rounding of one cost or intent term."""
+        return self.costs[term] if term in self.costs else self.intents.get(term, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,6 +101,8 @@ class TabularMDP:
     name: str = "model"
     source: Source | None = None  # the spec's text, so solver errors render like compile errors
     discount_span: Span | None = None  # where the spec sets the discount: errors of discount-1 models point there
+    rounding: Rounding = field(default_factory=Rounding)  # how far the floats may be from the spec's numbers
+    rationals: Rationals | None = None  # the spec's numbers exactly (``compile(spec, exact=True)``)
 
     @property
     def n_states(self) -> int:
@@ -75,6 +123,26 @@ class TabularMDP:
         for vector in self.costs.values():
             total += vector
         return total
+
+    @cached_property
+    def exact(self) -> Rationals:
+        """The model's numbers exactly: those the compiler computed (``compile(spec, exact=True)``), or the
+        floats themselves where they are exact (models from arrays, specs whose numbers floats hold).
+
+        Raises
+        ------
+        ValueError
+            If the floats round the spec's numbers and the model was compiled without ``exact=True``.
+        """
+        if self.rationals is not None:
+            return self.rationals
+        if not self.rounding.is_exact:
+            raise ValueError(f"the floats of model '{self.name}' round its spec's numbers: compile it with "
+                             "exact=True for exact arithmetic")
+        return Rationals(
+            discount=Fraction(self.discount), P=tuple(_fractions(self.P.data)),
+            costs={t: tuple(_fractions(v)) for t, v in self.costs.items()},
+            intents={t: tuple(_fractions(v)) for t, v in self.intents.items()}, n_rows=self.n_rows)
 
     @cached_property
     def row_state(self) -> npt.NDArray[np.int64]:
@@ -101,6 +169,13 @@ class TabularMDP:
             return f"s={state}"
         codes = self.state_codes[state]
         return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
+
+
+def _fractions(values: npt.ArrayLike) -> list[Fraction]:
+    """The exact values of floats, each distinct value converted once."""
+    distinct, inverse = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
+    read = [Fraction(v) for v in distinct.tolist()]
+    return [read[i] for i in inverse.reshape(-1).tolist()]
 
 
 def _value(variable: Variable, code: int) -> int | bool | str:
