@@ -205,6 +205,7 @@ class _Layer:
     intents: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     exact_probabilities: npt.NDArray[Any] | None = None  # exact mode: aligned with ``probabilities``
     exact_terms: dict[str, npt.NDArray[Any]] = field(default_factory=dict)  # exact mode: cost and intent terms
+    exact_rows: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # term -> rows whose float is exact
 
 
 class _Number(NamedTuple):
@@ -500,6 +501,7 @@ class _Compiler:
                        np.empty(0, np.int32), np.empty(0), ~live)
         layer.costs = {name: np.zeros(m) for name, _ in self.costs}
         layer.intents = {name: np.zeros(m) for name, _ in self.intents}
+        layer.exact_rows = {t.name: np.ones(m, dtype=bool) for t in self.terms}
         if self.exact:
             layer.exact_terms = {t.name: np.full(m, Fraction(0), dtype=object) for t in self.terms}
 
@@ -606,6 +608,9 @@ class _Compiler:
             layer.exact_terms[term.name][into] = exact
             value = _rounded(exact)
             error = _U * np.abs(value) * (1 + 2 * _U)
+            layer.exact_rows[term.name][into] = [float(v) == q for v, q in zip(np.ravel(value).tolist(), exact.tolist())]
+        elif np.any(error):
+            layer.exact_rows[term.name][into] = np.equal(error, 0)
         target[into] = value
         if care is not None and np.ndim(error):  # errors where the value is not used do not count
             error = np.asarray(error)[np.asarray(care)[take] if take is not None else care]
@@ -1060,6 +1065,8 @@ class _Compiler:
         discount = float(self.spec.discount)
         rounding = Rounding(costs={name: self.term_rounding["cost", name] for name in costs},
                             intents={name: self.term_rounding["intent", name] for name in intents},
+                            exact_rows={t.name: np.concatenate([layer.exact_rows[t.name] for layer in layers])
+                                        for t in self.terms},
                             # each row sums to 1 exactly (or less: an error was raised), its floats to at most 1 + rel
                             P=self.P_relative * (1 + self.P_relative),
                             discount=abs(float(Fraction(discount) - self.spec.discount)))

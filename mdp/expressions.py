@@ -753,14 +753,13 @@ class _Exactly:
     def at(self, columns: Columns, action: ActionArg, positions: npt.NDArray[np.int64] | None,
            care: Any) -> npt.NDArray[Any]:
         node = self.node
+        length = self._length(columns, action, care)
+        size = positions.size if positions is not None else length
         if node.is_constant:
-            size = positions.size if positions is not None else _length(columns, action, care)
             return np.full(size, node.constant, dtype=object)
-        size = positions.size if positions is not None else _length(columns, action, care)
-        keys = [np.asarray(columns[j]) for j in self.variables]
+        keys = [np.broadcast_to(np.asarray(columns[j]), (length,)) for j in self.variables]
         if positions is not None:
-            keys = [np.broadcast_to(k, (_length(columns, action, care),))[positions] if k.ndim else
-                    k[positions] for k in keys]
+            keys = [k[positions] for k in keys]
         names = None
         if self.reads_action and not isinstance(action, str) and action is not None:
             names = np.asarray(action)
@@ -793,16 +792,18 @@ class _Exactly:
         out[:] = list(np.broadcast_to(np.asarray(values, dtype=object), (width,)))
         return out[inverse]
 
+    def _length(self, columns: Columns, action: ActionArg, care: Any) -> int:
+        """How many positions the arrays have (1 when nothing the expression reads says)."""
+        for j in self.variables:
+            if np.ndim(columns[j]):
+                return len(columns[j])
+        if action is not None and not isinstance(action, str):
+            return len(action)
+        if care is not None and np.ndim(care):
+            return len(care)
+        return 1
 
-def _length(columns: Columns, action: ActionArg, care: Any) -> int:
-    for column in columns:
-        if np.ndim(column):
-            return len(column)
-    if action is not None and not isinstance(action, str):
-        return len(action)
-    if care is not None and np.ndim(care):
-        return len(care)
-    return 1
+
 
 
 class _Sparse(Sequence[npt.NDArray[np.int64]]):

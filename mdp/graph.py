@@ -1,5 +1,13 @@
 """Graph questions about a tabular model: which states can be reached, under which choices, and which
-closed classes (options, in Turner et al.'s sense) stay reachable from each state."""
+closed classes (options, in Turner et al.'s sense) stay reachable from each state.
+
+Also every graph precomputation the numerics need, on a transition matrix ``P`` (m, n) with the state
+``row_state`` (m,) of each row and a row mask: which states some or every policy can lead into a set
+with positive probability (PRISM's prob0E/prob0A), with probability 1 (prob1E/prob1A), which end
+components the rows contain, and whether a Markov chain terminates almost surely. These decide
+probabilities of 0 and 1 exactly, before any arithmetic (Baier and Katoen, *Principles of Model
+Checking*, 2008, section 10.6: algorithms 45-47).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,12 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from .model import TabularMDP
 
-__all__ = ["OptionGraph", "option_graph", "reachable_states", "state_graph"]
+__all__ = ["OptionGraph", "end_components", "every_policy_reaches", "option_graph", "positive_edges",
+           "reach", "reachable_states", "rows_leaving", "some_policy_reaches", "some_policy_surely_reaches",
+           "state_graph", "terminates_surely"]
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 
 
 def state_graph(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) -> sp.csr_array:
@@ -45,6 +58,128 @@ def reachable_states(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = Non
     mask = np.zeros(model.n_states, dtype=bool)
     mask[order] = True
     return mask
+
+
+def positive_edges(P: sp.csr_array, row_state: IntArray, rows: BoolArray | None = None) -> tuple[IntArray, IntArray]:
+    """State-level edges ``(source, target)`` of the rows selected (all by default), positive probability only."""
+    nz_row = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    keep = P.data > 0
+    if rows is not None:
+        keep &= rows[nz_row]
+    return row_state[nz_row[keep]], P.indices[keep].astype(np.int64)
+
+
+def reach(n: int, source: IntArray, target: IntArray, start: BoolArray,
+          backward: bool = False) -> tuple[BoolArray, npt.NDArray[np.int32]]:
+    """States reachable from ``start`` along the edges (or that can reach ``start``, if ``backward``).
+
+    Returns the mask and the BFS predecessor of every state (``n`` for the start states, negative if
+    unreached): along the edges towards ``start`` when ``backward``.
+    """
+    if backward:
+        source, target = target, source
+    starts = np.flatnonzero(start)
+    edge_rows = np.concatenate([source, np.full(starts.size, n)])
+    edge_cols = np.concatenate([target, starts])
+    graph = sp.csr_array((np.ones(edge_rows.size, dtype=np.int8), (edge_rows, edge_cols)), shape=(n + 1, n + 1))
+    order, predecessor = breadth_first_order(graph, n, directed=True, return_predecessors=True)
+    mask = np.zeros(n + 1, dtype=bool)
+    mask[order] = True
+    return mask[:n], predecessor[:n]
+
+
+def rows_leaving(P: sp.csr_array, inside: BoolArray) -> BoolArray:
+    """(m,) rows with a positive-probability successor outside ``inside``."""
+    outside = (~inside[P.indices]) & (P.data > 0)
+    nz_row = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    return np.bincount(nz_row, weights=outside, minlength=P.shape[0]) > 0
+
+
+def some_policy_reaches(P: sp.csr_array, row_state: IntArray, target: BoolArray,
+                        rows: BoolArray | None = None) -> BoolArray:
+    """(n,) states from which some policy on ``rows`` reaches ``target`` with positive probability (Pmax > 0)."""
+    source, dest = positive_edges(P, row_state, rows)
+    return reach(target.size, source, dest, target, backward=True)[0]
+
+
+def every_policy_reaches(P: sp.csr_array, row_state: IntArray, target: BoolArray, rows: BoolArray,
+                         blocked: BoolArray) -> BoolArray:
+    """(n,) states from which every policy on ``rows`` reaches ``target`` with positive probability
+    (Pmin > 0), not passing through ``blocked`` states: the least fixed point of "every row of the state
+    can move into the set". States without rows never join it unless they are targets."""
+    selected = np.flatnonzero(rows)
+    sub = P[selected]
+    states, starts = np.unique(row_state[selected], return_index=True)
+    into = target.copy()
+    while True:
+        hits = (sub @ into.astype(np.float64)) > 0
+        every = np.zeros(target.size, dtype=bool)
+        if states.size:
+            every[states] = np.logical_and.reduceat(hits, starts)
+        new = into | (every & ~blocked)
+        if np.array_equal(new, into):
+            return into
+        into = new
+
+
+def some_policy_surely_reaches(P: sp.csr_array, row_state: IntArray, target: BoolArray, rows: BoolArray
+                               ) -> tuple[BoolArray, BoolArray, npt.NDArray[np.int32]]:
+    """States from which some policy on ``rows`` reaches ``target`` with probability 1 (Pmax = 1, prob1E):
+    the greatest set from which ``target`` stays reachable using rows that never leave the set.
+
+    Returns ``(states, rows, predecessor)``: the set, the rows that stay inside it, and for every state
+    of the set its successor one BFS layer closer to ``target`` along those rows.
+    """
+    n = target.size
+    inside = np.ones(n, dtype=bool)
+    while True:
+        kept = rows & inside[row_state] & ~rows_leaving(P, inside)
+        source, dest = positive_edges(P, row_state, kept)
+        reached, predecessor = reach(n, source, dest, target, backward=True)
+        if np.array_equal(reached, inside):
+            return inside, kept, predecessor
+        inside = reached & inside
+
+
+def terminates_surely(P_pi: sp.csr_array, terminal: BoolArray) -> BoolArray:
+    """(n,) states from which the Markov chain ``P_pi`` (one row per state) reaches ``terminal`` almost surely."""
+    n = terminal.size
+    source, dest = positive_edges(P_pi, np.arange(n, dtype=np.int64))
+    can, _ = reach(n, source, dest, terminal, backward=True)
+    doomed, _ = reach(n, source, dest, ~can, backward=True)  # can reach a state that cannot end
+    return ~doomed
+
+
+def end_components(P: sp.csr_array, row_state: IntArray, rows: BoolArray, states: BoolArray
+                   ) -> tuple[IntArray, BoolArray]:
+    """Maximal end components inside ``states`` using ``rows``: ``(n,)`` component id (-1 if none) and the
+    ``(m,)`` rows that stay inside their component.
+
+    The classic refinement: drop rows that may leave the candidate states, split the rest into strongly
+    connected components, drop rows that may leave their component, repeat until nothing changes.
+    """
+    n = states.size
+    nz_row = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    positive = P.data > 0
+    keep = rows & states[row_state]
+    labels: npt.NDArray[np.int32] = np.arange(n, dtype=np.int32)
+    while True:
+        candidates = states & (np.bincount(row_state[keep], minlength=n) > 0)
+        keep = keep & candidates[row_state] & ~rows_leaving(P, candidates)
+        source, dest = positive_edges(P, row_state, keep)
+        graph = sp.csr_array((np.ones(source.size, dtype=np.int8), (source, dest)), shape=(n, n))
+        _, labels = connected_components(graph, directed=True, connection="strong")
+        crossing = positive & (labels[P.indices] != labels[row_state[nz_row]])
+        new = keep & ~(np.bincount(nz_row, weights=crossing, minlength=P.shape[0]) > 0)
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    candidates = states & (np.bincount(row_state[keep], minlength=n) > 0)
+    component = np.full(n, -1, dtype=np.int64)
+    if candidates.any():
+        _, dense = np.unique(labels[candidates], return_inverse=True)
+        component[candidates] = dense.reshape(-1)
+    return component, keep
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from dsl.errors import Source, Span, SpecError
 from dsl.spec import BoolDomain, IntDomain, Variable
 
-__all__ = ["TERMINAL_ACTION", "ModelError", "Rationals", "Rounding", "TabularMDP", "from_arrays"]
+__all__ = ["TERMINAL_ACTION", "ModelError", "Rationals", "Rounding", "TabularMDP", "exact_floats", "from_arrays"]
 
 TERMINAL_ACTION = "<terminal>"
 """The action name of the self-loop row of a terminal state (not a valid identifier, so never a user's)."""
@@ -68,6 +68,8 @@ class Rounding:
     intents: Mapping[str, float] = field(default_factory=dict)
     P: float = 0.0
     discount: float = 0.0
+    from_floats: bool = False  # the exact numbers are the floats, each row of P scaled to sum to 1
+    exact_rows: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # term -> (m,) rows whose float is exact
 
     @property
     def is_exact(self) -> bool:
@@ -77,6 +79,13 @@ class Rounding:
     def of(self, term: str) -> float:
         """The rounding of one cost or intent term."""
         return self.costs[term] if term in self.costs else self.intents.get(term, 0.0)
+
+    def exact_in(self, term: str, n_rows: int) -> npt.NDArray[np.bool_]:
+        """(m,) the rows where the term's float is exactly the spec's number (all of them when the term has
+        no rounding; none when nothing is known)."""
+        if not self.of(term) or self.from_floats:
+            return np.ones(n_rows, dtype=bool)
+        return self.exact_rows.get(term, np.zeros(n_rows, dtype=bool))
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,8 +135,9 @@ class TabularMDP:
 
     @cached_property
     def exact(self) -> Rationals:
-        """The model's numbers exactly: those the compiler computed (``compile(spec, exact=True)``), or the
-        floats themselves where they are exact (models from arrays, specs whose numbers floats hold).
+        """The model's numbers exactly: those the compiler computed (``compile(spec, exact=True)``), or those
+        the floats stand for (models from arrays: the floats, each row of ``P`` scaled to sum to exactly 1;
+        specs whose numbers the floats hold exactly).
 
         Raises
         ------
@@ -136,13 +146,19 @@ class TabularMDP:
         """
         if self.rationals is not None:
             return self.rationals
-        if not self.rounding.is_exact:
+        if not (self.rounding.is_exact or self.rounding.from_floats):
             raise ValueError(f"the floats of model '{self.name}' round its spec's numbers: compile it with "
                              "exact=True for exact arithmetic")
+        data = exact_floats(self.P.data)
+        indptr = self.P.indptr.tolist()
+        for r in range(self.n_rows):  # a distribution: floats that sum to 1 - 1e-17 stand for one summing to 1
+            total = sum(data[indptr[r]:indptr[r + 1]], Fraction(0))
+            if total != 1 and total:
+                data[indptr[r]:indptr[r + 1]] = [p / total for p in data[indptr[r]:indptr[r + 1]]]
         return Rationals(
-            discount=Fraction(self.discount), P=tuple(_fractions(self.P.data)),
-            costs={t: tuple(_fractions(v)) for t, v in self.costs.items()},
-            intents={t: tuple(_fractions(v)) for t, v in self.intents.items()}, n_rows=self.n_rows)
+            discount=Fraction(self.discount), P=tuple(data),
+            costs={t: tuple(exact_floats(v)) for t, v in self.costs.items()},
+            intents={t: tuple(exact_floats(v)) for t, v in self.intents.items()}, n_rows=self.n_rows)
 
     @cached_property
     def row_state(self) -> npt.NDArray[np.int64]:
@@ -171,7 +187,7 @@ class TabularMDP:
         return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
 
 
-def _fractions(values: npt.ArrayLike) -> list[Fraction]:
+def exact_floats(values: npt.ArrayLike) -> list[Fraction]:
     """The exact values of floats, each distinct value converted once."""
     distinct, inverse = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
     read = [Fraction(v) for v in distinct.tolist()]
@@ -285,7 +301,16 @@ def from_arrays(
     action_of_row = np.concatenate(row_action)
     order = np.lexsort((action_of_row, state_of_row))
     P = sp.csr_array(sp.vstack(blocks, format="csr")[order])
+    P.eliminate_zeros()
     P.sort_indices()
+    # the rows stand for distributions: scaled to sum to exactly 1, a row moves by |S - 1| in L1, S its exact
+    # sum, which the float sum s bounds: |S - 1| <= |s - 1| + k u s (a row of one entry 1.0 moves by 0)
+    lengths: npt.NDArray[np.int64] = np.diff(P.indptr).astype(np.int64)
+    nonempty = lengths > 0
+    row_sums = np.add.reduceat(P.data, P.indptr[:-1][nonempty]) if P.nnz else np.zeros(0)
+    off = np.abs(row_sums - 1.0) + lengths[nonempty] * 2.0**-52 * row_sums
+    off[(lengths[nonempty] == 1) & (row_sums == 1.0)] = 0.0
+    rounding = Rounding(P=float(off.max(initial=0.0)), from_floats=True)
     state_of_row, action_of_row = state_of_row[order], action_of_row[order]
     row_groups = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(state_of_row, minlength=n), out=row_groups[1:])
@@ -304,4 +329,5 @@ def from_arrays(
         terminal=is_terminal,
         variables=(Variable("s", IntDomain(0, n - 1), 0),),
         state_codes=np.arange(n, dtype=np.int64)[:, None],
+        rounding=rounding,
     )

@@ -7,8 +7,9 @@ is ``c_t(w)[r] = c_t0[r] + sum_i w_i c_ti[r]``. For a fixed policy ``pi`` the va
 ``Q^pi_w(r) - V^pi_w(s)`` of every row: ``pi`` is optimal exactly where all these gaps are >= 0, a
 polyhedron in weight space (:mod:`verifier.sweep` builds the regions from it).
 
-Exact mode reads the float features back as rationals (:func:`mdp.solver._rational`, which recovers the
-decimals a spec writes) and solves the policy's equations in rational arithmetic.
+Exact mode evaluates the features in the spec's rationals (the terms at ``w = 0`` and at each unit vector,
+exactly) and solves the policy's equations in rational arithmetic; it needs the model's exact numbers
+(``compile(spec, exact=True)``, or a model whose floats are exact).
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ import scipy.sparse as sp
 
 from dsl.spec import Parameter, Spec, Term
 
+from .expressions import UNIT_ROUNDOFF as _U
 from .expressions import vectorize
-from .model import TabularMDP
-from .solver import _ExactCore, _linear_solve, _make_core, _rational, _rationals, _system, _terminates_surely
+from .graph import terminates_surely
+from .model import Rationals, TabularMDP
+from .solver.exact import ExactProblem
+from .solver.linear import chain_values
+from .solver.problem import from_model
 
 __all__ = ["ParametricModel", "PolicyGaps", "parametric", "policy_gaps"]
 
@@ -48,6 +53,7 @@ class ParametricModel:
     costs: Mapping[str, FloatArray]  # term -> (k + 1, m): row 0 the cost at w = 0, row i the coefficient of w_i
     intents: Mapping[str, FloatArray]  # term -> (k + 1, m), likewise
     intent_params: frozenset[str]  # swept params that some intent term mentions
+    spec: Spec  # what the exact features are evaluated from
 
     @property
     def k(self) -> int:
@@ -65,26 +71,52 @@ class ParametricModel:
         return total
 
     @cached_property
+    def exact_features(self) -> dict[str, list[list[Fraction]]]:
+        """Cost and intent term -> (k + 1, m) its features in the spec's rationals."""
+        model, spec = self.model, self.spec
+        terms = {t.name: t for t in (*spec.costs, *spec.intents)}
+        return {name: _term_features(terms[name], model, self.params, spec, exact=True)
+                for name in (*self.costs, *self.intents)}
+
+    @cached_property
     def rational_features(self) -> list[list[Fraction]]:
-        """(k + 1, m) the total cost's features, each term's read back as the rationals the spec denotes
-        (:func:`mdp.solver._rational`) and then summed, as the exact solver sums the terms of a row."""
+        """(k + 1, m) the total cost's features in rationals: the terms' exact features, summed."""
         features = [[Fraction(0)] * self.model.n_rows for _ in range(self.k + 1)]
-        for term in self.costs.values():
-            features = [[a + b for a, b in zip(row, _rationals(values))] for row, values in zip(features, term)]
+        for name in self.costs:
+            features = [[a + b for a, b in zip(row, term)] for row, term in zip(features, self.exact_features[name])]
         return features
 
-    def exact_costs(self, weights: Sequence[Fraction]) -> list[Fraction]:
-        """The total cost of every row at ``weights``, exactly: for ``solve(..., exact_costs=...)``, since the
-        float costs of :meth:`at` may not read back as the true rationals at weights with long denominators."""
-        f = self.rational_features
-        return [f[0][r] + sum((w * f[1 + i][r] for i, w in enumerate(weights) if w), Fraction(0))
-                for r in range(self.model.n_rows)]
-
     def at(self, weights: Sequence[Fraction | float]) -> TabularMDP:
-        """The model with the swept params at ``weights``: same states and transitions, new costs."""
+        """The model with the swept params at ``weights``: same states and transitions, new costs; with the
+        exact numbers of those costs when the weights are exact and the model's transitions are known exactly."""
         w = np.array([1.0] + [float(x) for x in weights])
-        return replace(self.model, costs={t: w @ f for t, f in self.costs.items()},
-                       intents={t: w @ f for t, f in self.intents.items()})
+        costs = {t: w @ f for t, f in self.costs.items()}
+        intents = {t: w @ f for t, f in self.intents.items()}
+        model = self.model
+        exact_P = model.rationals is not None or model.rounding.P == 0 and model.rounding.discount == 0
+        if not exact_P or not all(isinstance(x, Fraction) for x in weights):
+            # floats: each cost is w @ f, off by the features' rounding (as the model's) times the weights,
+            # plus the rounding of the products and their sum
+            scale = 1.0 + float(np.abs(w[1:]).sum())
+
+            def error(name: str, features: FloatArray) -> float:
+                size = float((np.abs(w) @ np.abs(features)).max(initial=0.0))
+                return model.rounding.of(name) * scale + (self.k + 2) * _U * size
+            return replace(model, costs=costs, intents=intents, rationals=None,
+                           rounding=replace(model.rounding, costs={t: error(t, f) for t, f in self.costs.items()},
+                                            intents={t: error(t, f) for t, f in self.intents.items()}))
+        exact = [Fraction(1), *(Fraction(x) for x in weights)]
+
+        def combine(name: str) -> tuple[Fraction, ...]:
+            features = self.exact_features[name]
+            return tuple(sum((x * row[r] for x, row in zip(exact, features) if x), Fraction(0))
+                         for r in range(model.n_rows))
+        numbers = model.exact
+        rationals = Rationals(numbers.discount, numbers.P, {t: combine(t) for t in costs},
+                              {t: combine(t) for t in intents}, model.n_rows)
+        rounding = replace(model.rounding, costs={t: _rounding(costs[t], rationals.costs[t]) for t in costs},
+                           intents={t: _rounding(intents[t], rationals.intents[t]) for t in intents})
+        return replace(model, costs=costs, intents=intents, rationals=rationals, rounding=rounding)
 
 
 def parametric(spec: Spec, model: TabularMDP, names: Sequence[str] | None = None) -> ParametricModel:
@@ -106,42 +138,55 @@ def parametric(spec: Spec, model: TabularMDP, names: Sequence[str] | None = None
     """
     by_name = {p.name: p for p in spec.params}
     swept = tuple(by_name[name] for name in (names if names is not None else by_name))
-    base = {p.name: p.value for p in spec.params}
-    for p in swept:
-        base[p.name] = Fraction(0)
+    intent_params = frozenset(p.name for p in swept for t in spec.intents
+                              if any(getattr(n, "name", None) == p.name for n in t.expr.traverse()))
+    return ParametricModel(model, swept, {t.name: _float_features(t, model, swept, spec) for t in spec.costs},
+                           {t.name: _float_features(t, model, swept, spec) for t in spec.intents}, intent_params, spec)
+
+
+def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec,
+                   exact: bool) -> list[list[Fraction]]:
+    """The exact features of a term: its value at ``w = 0`` and the change of a unit step in each param
+    (the term is affine in the params, so the difference is the coefficient exactly)."""
+    base = {p.name: p.value for p in spec.params} | {p.name: Fraction(0) for p in swept}
     codes = model.state_codes
     columns = list(codes[model.row_state].T) if codes is not None else []
     actions = np.asarray(model.action_names, dtype=object)[model.row_action]
     live = ~np.asarray(model.terminal, dtype=bool)[model.row_state]
 
-    def features(term: Term) -> FloatArray:
-        out = np.zeros((len(swept) + 1, model.n_rows))
-        at_zero = vectorize(term.expr, base)(columns, actions, size=model.n_rows, where=live)
-        out[0] = at_zero
-        for i, p in enumerate(swept, start=1):
-            mentions = any(getattr(n, "name", None) == p.name for n in term.expr.traverse())
-            if mentions:
-                unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
-                out[i] = _difference(unit(columns, actions, size=model.n_rows, where=live), at_zero)
-        out[:, ~live] = 0.0  # the terminal self-loop costs nothing
-        return out
-
-    intent_params = frozenset(p.name for p in swept for t in spec.intents
-                              if any(getattr(n, "name", None) == p.name for n in t.expr.traverse()))
-    return ParametricModel(model, swept, {t.name: features(t) for t in spec.costs},
-                           {t.name: features(t) for t in spec.intents}, intent_params)
+    def values(params: dict[str, Fraction]) -> list[Fraction]:
+        out = vectorize(term.expr, params).exact_at(columns, actions, None, live)
+        return [Fraction(v) if alive else Fraction(0) for v, alive in zip(out.tolist(), live.tolist())]
+    at_zero = values(base)
+    features = [at_zero]
+    for p in swept:
+        mentions = any(getattr(n, "name", None) == p.name for n in term.expr.traverse())
+        features.append([a - b for a, b in zip(values({**base, p.name: Fraction(1)}), at_zero)] if mentions
+                        else [Fraction(0)] * model.n_rows)
+    return features
 
 
-def _difference(a: FloatArray, b: FloatArray) -> FloatArray:
-    """``a - b``, rounded from the rationals the floats denote (3.1 - 3 is 0.1, not 0.10000000000000009), so
-    that exact mode reads each coefficient back as the decimal the spec wrote."""
-    out = a - b
-    inexact = np.flatnonzero((a != 0) & (b != 0))
-    if inexact.size:
-        pairs, where = np.unique(np.stack([a[inexact], b[inexact]], axis=1), axis=0, return_inverse=True)
-        exact = np.array([float(_rational(x) - _rational(y)) for x, y in pairs.tolist()])
-        out[inexact] = exact[where.reshape(-1)]
+def _float_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec) -> FloatArray:
+    """(k + 1, m) a term's features in floats: its value at ``w = 0`` and the change of a unit step in each
+    param (exact mode uses :attr:`ParametricModel.exact_features` instead)."""
+    base = {p.name: p.value for p in spec.params} | {p.name: Fraction(0) for p in swept}
+    codes = model.state_codes
+    columns = list(codes[model.row_state].T) if codes is not None else []
+    actions = np.asarray(model.action_names, dtype=object)[model.row_action]
+    live = ~np.asarray(model.terminal, dtype=bool)[model.row_state]
+    out = np.zeros((len(swept) + 1, model.n_rows))
+    out[0] = vectorize(term.expr, base)(columns, actions, size=model.n_rows, where=live)
+    for i, p in enumerate(swept, start=1):
+        if any(getattr(n, "name", None) == p.name for n in term.expr.traverse()):
+            unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
+            out[i] = unit(columns, actions, size=model.n_rows, where=live) - out[0]
+    out[:, ~live] = 0.0  # the terminal self-loop costs nothing
     return out
+
+
+def _rounding(floats: FloatArray, exact: Sequence[Fraction]) -> float:
+    """The largest distance of floats from their exact values."""
+    return max((abs(Fraction(float(x)) - q) for x, q in zip(floats.tolist(), exact)), default=Fraction(0)).__float__()
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,17 +221,14 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     policy = np.asarray(policy, dtype=np.int64)
     P_pi = sp.csr_array(model.P[policy])
     terminal = np.asarray(model.terminal, dtype=bool)
-    solve_states = np.ones(n, dtype=bool) if model.discount < 1 else _terminates_surely(P_pi, terminal) & ~terminal
+    solve_states = np.ones(n, dtype=bool) if model.discount < 1 else terminates_surely(P_pi, terminal) & ~terminal
     evaluated = solve_states | (terminal if model.discount == 1 else False)
     total = pm.total()
     vectors = {"": total} | {f"cost:{t}": f for t, f in pm.costs.items() if terms is None or t in terms} \
         | {f"intent:{t}": f for t, f in pm.intents.items() if terms is None or t in terms}
     keys = list(vectors)
     C = np.concatenate([vectors[key][:, policy].T for key in keys], axis=1)  # (n, (k + 1) * len(keys))
-    V = np.zeros((n, C.shape[1]))
-    idx = np.flatnonzero(solve_states)
-    if idx.size:
-        V[idx] = _linear_solve(_system(P_pi, idx, model.discount), C[idx])
+    V = chain_values(P_pi, float(model.discount), C, solve_states)
     V[~evaluated] = np.nan
     V_total = V[:, : k + 1]  # (n, k + 1)
     gap = total.T + model.discount * (model.P @ np.nan_to_num(V_total, nan=0.0)) - V_total[model.row_state]
@@ -214,21 +256,22 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
     model = pm.model
     k = pm.k
     inside_rows = evaluated[model.row_state] & ~((model.P @ (~evaluated).astype(np.float64)) > 0)
-    core = _make_core(model, np.zeros(model.n_rows), np.zeros(model.n_rows), evaluated, inside_rows)
-    solver = _ExactCore(core, replace(model, costs={}))
+    problem = from_model(model, np.zeros(model.n_rows), 0.0, None, inside_rows)
+    solver = ExactProblem(problem, [])
     core_row = np.full(model.n_rows, -1, dtype=np.int64)
-    core_row[core.rows] = np.arange(core.m)
+    core_row[problem.rows] = np.arange(problem.m)
     core_state = np.full(model.n_states, -1, dtype=np.int64)
-    core_state[core.states] = np.arange(core.n)
-    pi = core_row[policy[core.states]]
-    total = pm.rational_features  # the total's terms summed in rationals (vectors[""] sums them in floats)
-    core_rows = core.rows.tolist()
+    core_state[problem.states] = np.arange(problem.n)
+    pi = core_row[policy[problem.states]]
+    total = pm.rational_features
+    core_rows = problem.rows.tolist()
     values: dict[str, list[list[Fraction]]] = {}
-    for key, features in vectors.items():
+    for key in vectors:
+        features = total if key == "" else pm.exact_features[key.split(":", 1)[1]]
         values[key] = []
         for i in range(k + 1):
-            solver.cost = [total[i][r] for r in core_rows] if key == "" else _rationals(features[i, core.rows])
-            values[key].append(solver.evaluate(pi) if any(solver.cost) else [Fraction(0)] * core.n)
+            solver.cost = [features[i][r] for r in core_rows]
+            values[key].append(solver.evaluate(pi) if any(solver.cost) else [Fraction(0)] * problem.n)
     s0 = int(core_state[model.initial])
     initial = {key: tuple(v[i][s0] for i in range(k + 1)) for key, v in values.items()}
     total_values = values[""]
@@ -238,9 +281,9 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
         c = core_row[r]
         if c < 0:
             continue
-        s = int(core.row_state[c])
-        gaps[r] = tuple(total[i][r] + gamma * sum((p * total_values[i][j]
-                                                                    for j, p in solver.row_entries[c]), Fraction(0))
+        s = int(problem.row_state[c])
+        gaps[r] = tuple(total[i][r] + gamma * sum((p * total_values[i][j] for j, p in solver.row_entries[c]),
+                                                  Fraction(0))
                         - total_values[i][s] for i in range(k + 1))
-    states = {int(state): tuple(total_values[i][j] for i in range(k + 1)) for j, state in enumerate(core.states)}
+    states = {int(state): tuple(total_values[i][j] for i in range(k + 1)) for j, state in enumerate(problem.states)}
     return gaps, initial, states

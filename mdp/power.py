@@ -35,7 +35,9 @@ import numpy.typing as npt
 from dsl.errors import Diagnostic, SpecError
 
 from .model import TabularMDP
-from .solver import SolverError, _make_core, _SweepLayout
+from .solver.errors import SolverError
+from .solver.iteration import SweepLayout
+from .solver.problem import from_model
 
 __all__ = ["DISTRIBUTIONS", "PowerEstimate", "PowerUndefinedError", "RewardDistribution", "absorbing_states", "check_rewards",
            "optimal_counts", "optimality_probabilities", "optimality_probability", "power", "reward_distribution"]
@@ -172,22 +174,9 @@ class _BatchedSweep:
     """
 
     def __init__(self, model: TabularMDP) -> None:
-        zeros = np.zeros(model.n_rows)
-        self.layout = _SweepLayout(_make_core(model, zeros, zeros))
+        self.layout = SweepLayout(from_model(model, np.zeros(model.n_rows), 0.0, None))
         self.layout.q = np.empty(0)  # the scalar sweep's buffers are not used here
         self.gamma = float(model.discount)
-
-    def best(self, V: FloatArray) -> FloatArray:
-        """``(n, N)``: per state and sample, ``max_a P(s, a) V`` (internal order)."""
-        layout = self.layout
-        n = layout.n
-        Q = np.asarray(layout.P @ V)  # (m, N), rows slot by slot (sparse @ dense is dense already)
-        out = np.array(Q[:n])
-        offset = n
-        for nj in layout.slot_sizes[1:]:
-            np.maximum(out[:nj], Q[offset:offset + nj], out=out[:nj])
-            offset += nj
-        return out
 
     def solve(self, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
         """``V*_R`` for every column of ``R`` (internal order), each within ``tol * gamma / (1 - gamma)``.
@@ -209,7 +198,7 @@ class _BatchedSweep:
         for k in range(1, max_iter + 1):
             if active.size == 0:
                 break
-            W = self.best(V)
+            W = self.layout.best_of_batch(V)
             W *= gamma
             W += R
             np.subtract(W, V, out=V)  # V now holds the change d

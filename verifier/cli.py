@@ -19,6 +19,8 @@ import click
 import dsl
 from dsl.errors import CorrigoError, Diagnostic, SpecError
 
+from .results import SETTLE_LIMIT
+
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
@@ -154,12 +156,12 @@ max_states_option = click.option("--max-states", type=click.IntRange(min=1), def
                                  help="Stop with exit code 3 when the model grows beyond this many states.")
 
 
-def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -> Any:
+def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None, exact: bool = False) -> Any:
     import mdp
 
     spec = dsl.load(Path(spec_path), _parse_defines(defines))
     with _Progress("building the model: states") as progress:
-        return mdp.compile(spec, max_states=max_states, progress=progress)
+        return mdp.compile(spec, max_states=max_states, progress=progress, exact=exact)
 
 
 @main.command()
@@ -168,7 +170,7 @@ def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -
 @max_states_option
 @click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-9, show_default=True,
               help="Certified error bound the value iteration aims for before policy evaluation.")
-@click.option("--exact", is_flag=True, help="Re-check the optimal actions in rational arithmetic.")
+@click.option("--exact", is_flag=True, help="Solve in the spec's exact rational numbers: exact values and ties.")
 @click.option("--all", "show_all", is_flag=True, help="Show every state of the policy table.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_reports_errors
@@ -179,7 +181,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 
     from .policy_table import render_text, summarise, to_json
 
-    model = _compile(spec_path, defines, max_states)
+    model = _compile(spec_path, defines, max_states, exact)
     with _Progress("value iteration: sweep") as progress:
         solution = mdp.solve(model, tol=tol, exact=exact, progress=progress)
     summary = summarise(solution, limit=None if show_all else 50)
@@ -300,7 +302,10 @@ def _verify_options(command: F) -> F:
     command = click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=None,
                            help="The solver's tolerance (smaller settles more near-ties).")(command)
     command = click.option("--exact", is_flag=True,
-                           help="Confirm the optimal action sets in rational arithmetic.")(command)
+                           help="Decide everything in the spec's exact rational numbers, no rounding at all.")(command)
+    command = click.option("--settle-limit", type=click.IntRange(min=0), default=SETTLE_LIMIT, show_default=True,
+                           metavar="N", help="Without --exact: on models of at most N states, settle the verdicts "
+                                             "floats leave inconclusive in exact arithmetic (0: never).")(command)
     return define_option(_power_samples_options(command))
 
 
@@ -321,8 +326,9 @@ def _power_samples_options(command: F) -> F:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @_reports_errors
-def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
-                   max_states: int | None, output_format: str, output: str, samples: int, seed: int) -> None:
+def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, settle_limit: int,
+                   tol: float | None, max_states: int | None, output_format: str, output: str, samples: int,
+                   seed: int) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.verification import verify
@@ -335,7 +341,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     for path in specs:
         try:
             report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
-                            samples=samples, seed=seed)
+                            samples=samples, seed=seed, settle_limit=settle_limit)
         except SpecError as error:
             click.echo(error.render(), err=True)
             errors.append((path, error))
@@ -385,15 +391,16 @@ def _write_output(output: str, text: str) -> None:
 @click.argument("check")
 @_verify_options
 @_reports_errors
-def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool, tol: float | None,
-                    max_states: int | None, samples: int, seed: int) -> None:
+def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool, settle_limit: int,
+                    tol: float | None, max_states: int | None, samples: int, seed: int) -> None:
     """Explain the verdict of CHECK in SPEC: the counterexample trace and the cost terms behind it."""
     from verifier.reports import render_explanation
     from verifier.verification import verify
 
     loaded = dsl.load(Path(spec), _parse_defines(defines))
     _require_check(spec, loaded, check, "CHECK")
-    report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed)
+    report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed,
+                    settle_limit=settle_limit)
     result = report.check(check)
     click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)

@@ -13,38 +13,19 @@ towards ``a``: "hunger contributes +3.1 towards disabling the switch".
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import breadth_first_order
 
 from mdp.model import TabularMDP
+from mdp.solver import Solution, policy_term_values
 
 from .results import Attribution, TermContribution
-from .submodel import uncertain_rows
 
-__all__ = ["agent_policy", "attribute", "best_row", "term_values"]
-
-
-def agent_policy(model: TabularMDP, solution: Any) -> npt.NDArray[np.int64]:
-    """(n,) one optimal row per state: the solver's representative policy (proper with discount 1), else
-    the optimal row with the smallest Q-value (the first on ties)."""
-    policy = getattr(solution, "policy", None)
-    if policy is not None:
-        return np.array(policy, dtype=np.int64)
-    optimal = np.asarray(solution.optimal, dtype=bool)
-    values = np.where(optimal, np.asarray(solution.Q, dtype=float), np.inf)
-    minima = np.minimum.reduceat(values, model.row_groups[:-1])
-    candidates = np.flatnonzero(values == minima[model.row_state])
-    policy = np.full(model.n_states, -1, dtype=np.int64)
-    policy[model.row_state[candidates][::-1]] = candidates[::-1]
-    return policy
+__all__ = ["attribute", "best_row"]
 
 
-def best_row(model: TabularMDP, solution: Any, state: int, allowed: npt.NDArray[np.bool_]) -> int | None:
+def best_row(model: TabularMDP, solution: Solution, state: int, allowed: npt.NDArray[np.bool_]) -> int | None:
     """The row of ``state`` with the smallest Q-value among ``allowed`` rows, or None if there is none."""
     rows = np.arange(model.row_groups[state], model.row_groups[state + 1])
     rows = rows[allowed[rows]]
@@ -54,66 +35,28 @@ def best_row(model: TabularMDP, solution: Any, state: int, allowed: npt.NDArray[
     return int(rows[np.argmin(Q[rows])])
 
 
-def term_values(model: TabularMDP, policy: npt.NDArray[np.int64], starts: npt.NDArray[np.int64],
-                costs: dict[str, npt.NDArray[np.float64]]) -> dict[str, npt.NDArray[np.float64]]:
-    """(n,) expected discounted cost of each term under ``policy``, at the states reachable from ``starts``.
-
-    One sparse LU of ``I - gamma * P_pi`` over those states (terminal states are worth 0), solved
-    for every term at once. Other states get 0.
-    """
-    n = model.n_states
-    P_pi = model.P[policy]
-    order = breadth_first_order(_with_source(P_pi, starts), n, directed=True, return_predecessors=False)
-    states = np.sort(order[order < n])
-    states = states[~model.terminal[states]]
-    out = {term: np.zeros(n) for term in costs}
-    if states.size == 0:
-        return out
-    A = sp.identity(states.size, format="csc") - model.discount * P_pi[states][:, states].tocsc()
-    rhs = np.column_stack([np.asarray(vector, dtype=float)[policy[states]] for vector in costs.values()])
-    solution = spla.splu(A).solve(rhs)
-    for k, term in enumerate(costs):
-        out[term][states] = solution[:, k]
-    return out
-
-
-def _with_source(P_pi: sp.csr_array, starts: npt.NDArray[np.int64]) -> sp.csr_array:
-    """The policy's state graph plus a virtual source ``n`` pointing at ``starts``."""
-    n = P_pi.shape[0]
-    coo = P_pi.tocoo()
-    keep = coo.data > 0
-    rows = np.concatenate([coo.row[keep], np.full(starts.size, n)])
-    cols = np.concatenate([coo.col[keep], starts])
-    return sp.csr_array((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n + 1, n + 1))
-
-
-def attribute(model: TabularMDP, solution: Any, chosen: int, alternative: int | None) -> Attribution:
+def attribute(model: TabularMDP, solution: Solution, chosen: int, alternative: int | None) -> Attribution:
     """The Q-value gap between the agent's row ``chosen`` and the ``alternative`` row, split by cost term.
 
-    The agent's policy is :func:`agent_policy`, switched to ``chosen`` at its state so that the
-    explanation follows the counterexample.
+    The agent's policy is the solver's representative optimal policy, switched to ``chosen`` at its
+    state so that the explanation follows the counterexample.
     """
     state = int(model.row_state[chosen])
     chosen_name = model.action_names[model.row_action[chosen]]
     if alternative is None:
         return Attribution(model.describe(state), chosen_name, None, None)
-    policy = agent_policy(model, solution)
+    policy = np.array(solution.policy, dtype=np.int64)
     policy[state] = chosen
     successors = np.unique(np.concatenate([_successors(model.P, chosen), _successors(model.P, alternative)]))
-    costs = dict(model.costs)
-    try:
-        values = term_values(model, policy, successors, costs)
-    except RuntimeError:  # a singular system: this policy can loop forever (discount 1); no split
-        values = None
+    values = policy_term_values(model, policy, starts=successors)
     gamma = model.discount
     difference = model.P[[alternative]] - model.P[[chosen]]  # (1, n)
     terms = []
-    for term, vector in costs.items():
-        if values is None:
-            break
-        immediate = float(vector[alternative] - vector[chosen])
-        future = float(gamma * (difference @ values[term])[0])
-        terms.append(TermContribution(term, immediate, future))
+    if not any(np.isnan(v[successors]).any() for v in values.values()):  # (discount 1: the policy may not end)
+        for term, vector in model.costs.items():
+            immediate = float(vector[alternative] - vector[chosen])
+            future = float(gamma * (difference @ values[term])[0])
+            terms.append(TermContribution(term, immediate, future))
     Q = np.asarray(solution.Q, dtype=float)
     optimal = np.asarray(solution.optimal, dtype=bool)
     return Attribution(
@@ -123,8 +66,7 @@ def attribute(model: TabularMDP, solution: Any, chosen: int, alternative: int | 
         gap=float(Q[alternative] - Q[chosen]),
         terms=tuple(terms),
         # a tie: both rows certainly optimal (a near-tie inside the numerical uncertainty is not one)
-        is_tie=bool(optimal[alternative] and optimal[chosen]
-                    and not uncertain_rows(model, solution)[[alternative, chosen]].any()),
+        is_tie=bool(optimal[alternative] and optimal[chosen] and solution.certain[[alternative, chosen]].all()),
     )
 
 

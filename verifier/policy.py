@@ -15,7 +15,6 @@ know the others); elsewhere a representative optimal policy stands in, which onl
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,19 +24,22 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 import dsl
 import mdp
 from dsl.errors import CorrigoError
 from dsl.spec import Spec
+from mdp.graph import terminates_surely
 from mdp.model import TERMINAL_ACTION, TabularMDP
 from mdp.solver import Solution
+from mdp.solver.optimize import optimize, restricted
+from mdp.solver.problem import from_model
+from mdp.solver.solution import total_cost_error, total_cost_exact_rows
 from mdp.tables import html_table, markdown_table
 
 from .checks.common import ONE_POLICY
 from .results import CheckResult, Report, Verdict
-from .verification import _solve, verify_model
+from .verification import solve_model, verify_model
 
 __all__ = ["PolicyError", "PolicyLike", "PolicyReport", "evaluate_policy", "policy_rows", "verify_policy"]
 
@@ -158,8 +160,8 @@ def verify_policy(path_or_spec: str | PathLike[str] | Spec, policy: PolicyLike,
     ('FAILS', 2.0, 0.0)
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
-    model = mdp.compile(spec, max_states=max_states)
-    optimal = _solve(model, tol, exact)
+    model = mdp.compile(spec, max_states=max_states, exact=exact)
+    optimal = solve_model(model, tol, exact)
     evaluated = evaluate_policy(model, optimal, policy_rows(model, policy))
     report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=checks, words=ONE_POLICY)
     return PolicyReport(report, value=evaluated.value, optimal_value=optimal.value,
@@ -246,9 +248,10 @@ def evaluate_policy(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.i
     """The policy as a :class:`~mdp.solver.Solution` whose "optimal" rows are the policy's own.
 
     ``V`` is the policy's expected cost, ``Q = cost + discount * P V``; where ``rows`` is -1 (states
-    the policy does not reach) the optimal solution's representative policy stands in. ``exact`` is
-    set because the row set has no numerical doubt (it is given), so no verdict waits on near-ties;
-    ``bound`` is the certified error of ``V`` from the Bellman residual of the policy's equations.
+    the policy does not reach) the optimal solution's representative policy stands in. The policy is the
+    one-row-per-state problem of the solver's core (:mod:`mdp.solver`), evaluated and certified there,
+    in rationals when ``optimal`` is exact; ``exact`` is set because its row set is given, so no verdict
+    waits on near-ties.
 
     Raises
     ------
@@ -257,34 +260,25 @@ def evaluate_policy(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.i
     """
     reached = rows >= 0
     full = np.where(reached, rows, np.asarray(optimal.policy, dtype=np.int64))
-    terms = optimal.term_values(full)
-    V = np.sum(list(terms.values()), axis=0) if terms else np.zeros(model.n_states)
-    if np.isnan(V[reached]).any():
-        state = int(np.flatnonzero(reached & np.isnan(V))[0])
-        raise PolicyError(f"with discount 1 the policy never ends from the state {model.describe(state)}, which it "
-                          "reaches: its expected cost is undefined (it must reach a terminal state with probability 1)")
+    if model.discount == 1:
+        ends = terminates_surely(sp.csr_array(model.P[full]), model.terminal)
+        if not ends[reached].all():
+            state = int(np.flatnonzero(reached & ~ends)[0])
+            raise PolicyError(f"with discount 1 the policy never ends from the state {model.describe(state)}, which it "
+                              "reaches: its expected cost is undefined (it must reach a terminal state with "
+                              "probability 1)")
+    mask = np.zeros(model.n_rows, dtype=bool)
+    mask[full] = True
+    problem = from_model(model, model.cost, total_cost_error(model), lambda: model.exact.cost(), mask,
+                         exact_rows=total_cost_exact_rows(model))
+    problem, start = restricted(problem, None)
+    optimum = optimize(problem, exact=optimal.exact, start=start, check_loops=False)
+    V = np.full(model.n_states, np.nan)
+    V[problem.states] = optimum.V
     with np.errstate(invalid="ignore"):
         Q = model.cost + model.discount * (model.P @ V)
         gap = Q - V[model.row_state]
-    mask = np.zeros(model.n_rows, dtype=bool)
-    mask[full] = True
-    return Solution(model=model, V=V, Q=Q, optimal=mask, gap=gap, bound=_value_bound(model, full, reached, V),
-                    delta=0.0, ties=np.zeros(0, dtype=np.int64), policy=full, iterations=0, policy_iterations=1,
-                    exact=True)
-
-
-def _value_bound(model: TabularMDP, full: npt.NDArray[np.int64], reached: npt.NDArray[np.bool_],
-                 V: npt.NDArray[np.float64]) -> float:
-    """A bound on ``|V - V_pi|`` at the reached states: the residual ``r`` of ``V = c + gamma P V`` there,
-    divided by ``1 - gamma``; with discount 1, times the expected number of steps to the end."""
-    states = np.flatnonzero(reached & ~model.terminal)
-    if states.size == 0:
-        return 0.0
-    P_pi = sp.csr_array(model.P[full[states]])
-    residual = float(np.abs(model.cost[full[states]] + model.discount * (P_pi @ V) - V[states]).max())
-    residual += 4 * np.finfo(float).eps * float(np.abs(V[reached]).max(initial=1.0))
-    if model.discount < 1:
-        return residual / (1 - model.discount)
-    A = sp.csc_array(sp.eye_array(states.size, format="csc") - P_pi[:, states])
-    steps = np.atleast_1d(spla.spsolve(A, np.ones(states.size)))
-    return residual * float(steps.max()) if math.isfinite(float(steps.max())) else math.inf
+    exact_V = None if optimum.exact_V is None else dict(zip(problem.states.tolist(), optimum.exact_V))
+    return Solution(model=model, V=V, Q=Q, optimal=mask, gap=gap, bound=optimum.bound, delta=0.0,
+                    ties=np.zeros(0, dtype=np.int64), policy=full, iterations=optimum.sweeps,
+                    policy_iterations=optimum.evaluations, exact=True, exact_V=exact_V)

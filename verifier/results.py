@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from dsl.spec import Comparison
 
 __all__ = [
-    "Attribution", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution", "Trace",
+    "SETTLE_LIMIT", "Attribution", "Basis", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution", "Trace",
     "Verdict", "decide",
 ]
 
@@ -29,24 +30,47 @@ class Verdict(str, enum.Enum):
         return self.value.upper()
 
 
-def decide(comparison: Comparison, low: float, high: float, threshold: float) -> Verdict:
+SETTLE_LIMIT = 2000
+"""Models of up to this many states get the verdicts floats leave inconclusive settled in exact arithmetic."""
+
+
+class Basis(str, enum.Enum):
+    """What decided a verdict: the kind of reasoning its numbers rest on."""
+
+    CERTIFICATE = "float certificate"  # floats within certified bounds of the spec's exact numbers
+    EXACT = "exact arithmetic"  # the spec's rationals, no rounding at all
+    SAMPLING = "sampling"  # an estimate from sampled reward functions, within 3 standard errors
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def decide(comparison: Comparison, low: float | Fraction, high: float | Fraction,
+           threshold: float | Fraction) -> Verdict:
     """The verdict of ``value ~ threshold`` when all that is known is ``low <= value <= high``.
 
     HOLDS (FAILS) only if the comparison holds (fails) for every value of the interval, so a verdict
-    never flips on numerical noise inside the certified bound.
+    never flips on numerical noise inside the certified bound. The comparisons are exact (a float
+    compares with a ``Fraction`` threshold by its exact value).
 
     Examples
     --------
     >>> decide(Comparison.LE, 11.9, 11.95, 12), decide(Comparison.LE, 11.99, 12.01, 12)
     (<Verdict.HOLDS: 'holds'>, <Verdict.INCONCLUSIVE: 'inconclusive'>)
+    >>> decide(Comparison.LE, 0.1, 0.1, Fraction(1, 10))  # the float 0.1 is a little above 1/10
+    <Verdict.FAILS: 'fails'>
     """
-    if math.isnan(low) or math.isnan(high):
+    if _is_nan(low) or _is_nan(high):
         return Verdict.INCONCLUSIVE
     if comparison.holds(high, threshold) and comparison.holds(low, threshold):
         return Verdict.HOLDS
     if not comparison.holds(high, threshold) and not comparison.holds(low, threshold):
         return Verdict.FAILS
     return Verdict.INCONCLUSIVE
+
+
+def _is_nan(x: float | Fraction) -> bool:
+    return isinstance(x, float) and math.isnan(x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +97,13 @@ class Quantity:
 
     @property
     def low(self) -> float:
-        return self.value - self.bound
+        """``value - bound``, rounded down (so the true value is never below it)."""
+        return self.value if not self.bound else math.nextafter(self.value - self.bound, -math.inf)
 
     @property
     def high(self) -> float:
-        return self.value + self.bound
+        """``value + bound``, rounded up."""
+        return self.value if not self.bound else math.nextafter(self.value + self.bound, math.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +176,7 @@ class CheckResult:
     trace: Trace | None = None
     attribution: Attribution | None = None
     settle: str | None = None  # for INCONCLUSIVE: what would settle it
+    basis: Basis | None = None  # what decided the verdict
 
     @property
     def holds(self) -> bool:

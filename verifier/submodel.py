@@ -8,27 +8,28 @@ policy of M*. Graph questions on M* (reachability, shortest paths) are answered 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.sparse.csgraph import breadth_first_order
 
-from mdp.graph import state_graph
+from mdp.graph import every_policy_reaches, state_graph
 from mdp.model import TabularMDP
+from mdp.solver import Solution
 
 from .results import Step, Trace
 
-__all__ = ["OptimalSubmodel", "Path", "optimal_submodel", "shortest_trace"]
+__all__ = ["OptimalSubmodel", "Path", "best_step", "optimal_submodel", "shortest_trace"]
 
 
 @dataclass(frozen=True, eq=False)
 class OptimalSubmodel:
-    """M*: which rows (choices) are optimal, which states optimal policies reach, and how.
+    """M*: which rows (choices) may be optimal, which states optimal policies reach, and how.
 
-    ``rows`` is A*(s) for every state, including near-ties the solver could not separate; ``certain``
-    are the rows that are optimal beyond numerical doubt (``rows`` minus rows of unresolved ties), so a
-    violation reached through certain rows is a real one.
+    ``rows`` is A*(s) for every state: every truly optimal row is in it. ``certain`` are the rows that
+    are optimal beyond numerical doubt: in exact arithmetic all of ``rows``; in floats the only row of
+    A*(s) where it has one. Where A*(s) holds several rows in floats (*ambiguous* states), at least one
+    of them is optimal, but not necessarily all: a tie and a near-tie look alike there.
     """
 
     model: TabularMDP
@@ -37,6 +38,7 @@ class OptimalSubmodel:
     reachable: npt.NDArray[np.bool_]  # (n,) states reachable from the initial state in M*
     order: npt.NDArray[np.int32]  # reachable states in breadth-first order (nearest first)
     predecessors: npt.NDArray[np.int32]  # (n,) breadth-first tree of M*; -9999 where none
+    exact: bool = False  # A*(s) decided in exact arithmetic: every row of it is optimal
 
     @property
     def n_states(self) -> int:
@@ -45,7 +47,7 @@ class OptimalSubmodel:
 
     @property
     def has_uncertain(self) -> bool:
-        """Whether some reachable row of M* is an unresolved near-tie (results may depend on it)."""
+        """Whether some reachable state is ambiguous (results may depend on which of its rows are optimal)."""
         return bool((self.rows & ~self.certain & self.reachable[self.model.row_state]).any())
 
     @property
@@ -61,6 +63,32 @@ class OptimalSubmodel:
         mask[order] = True
         return mask
 
+    def surely_reached(self, states: npt.NDArray[np.bool_]) -> bool:
+        """Whether some truly optimal policy surely reaches ``states`` with positive probability.
+
+        In exact arithmetic: some policy of M* does. In floats, whichever rows of the ambiguous states
+        are the optimal ones: every policy of M* must (the truly optimal rows of an ambiguous state may be
+        any one of them, and a single one leaves a single policy)."""
+        model = self.model
+        if self.exact or not self.has_uncertain:
+            return bool((states & self.reachable).any())
+        everyone = every_policy_reaches(model.P, model.row_state, states, self.rows,
+                                        np.zeros(model.n_states, dtype=bool))
+        return bool(everyone[model.initial])
+
+    def violations(self, bad_rows: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """``(surely, possibly)``: (n,) the reachable states where an optimal choice is surely / possibly in
+        ``bad_rows``. Surely: every row of A*(s) is bad (in exact arithmetic: any row of it), so whichever
+        is optimal, it is a bad one."""
+        model = self.model
+        possible_rows = bad_rows & self.rows & self.reachable[model.row_state]
+        possibly = np.bincount(model.row_state[possible_rows], minlength=model.n_states) > 0
+        if self.exact:
+            return possibly, possibly
+        candidates = np.bincount(model.row_state[self.rows], minlength=model.n_states)
+        surely = possibly & (np.bincount(model.row_state[possible_rows], minlength=model.n_states) == candidates)
+        return surely, possibly
+
 
 @dataclass(frozen=True, slots=True)
 class Path:
@@ -75,88 +103,25 @@ class Path:
         return self.states[-1]
 
 
-def optimal_submodel(solution: Any, model: TabularMDP | None = None) -> OptimalSubmodel:
+def optimal_submodel(solution: Solution, model: TabularMDP | None = None) -> OptimalSubmodel:
     """M* of a solved model: rows restricted to A*(s), and the states its policies reach.
 
     Parameters
     ----------
     solution
-        A :class:`mdp.solver.Solution`; ``solution.optimal`` is the (m,) row mask of A*(s), and
-        ``solution.gap``/``solution.exact`` tell exact ties from unresolved near-ties.
+        The solved model (:func:`mdp.solve`): ``optimal`` is the (m,) row mask of A*(s), ``certain`` its
+        rows beyond numerical doubt.
     model
         The solved model (default: ``solution.model``).
     """
     model = solution.model if model is None else model
     rows = np.asarray(solution.optimal, dtype=bool)
-    certain = rows & ~uncertain_rows(model, solution)
+    certain = rows & solution.certain
     order, predecessors = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
                                               return_predecessors=True)
     reachable = np.zeros(model.n_states, dtype=bool)
     reachable[order] = True
-    return OptimalSubmodel(model, rows, certain, reachable, order, predecessors)
-
-
-_ROUNDING = 8 * 2.0**-53
-"""A computed gap within this many units of roundoff (relative to |Q| + |V|) is a tie, not a near-tie."""
-
-
-def uncertain_rows(model: TabularMDP, solution: Any) -> npt.NDArray[np.bool_]:
-    """(m,) rows of A*(s) whose optimality the solver could not decide within its certified bound.
-
-    With ``solution.exact`` there are none: A*(s) is exact. Otherwise a row of A*(s) whose computed gap
-    ``Q - V`` is zero up to float rounding is an (exact) tie, so some optimal policy takes it; a row
-    whose gap is positive but inside the solver's ``delta`` is an unresolved near-tie: it may be
-    optimal or not, and a verdict that rests on it is INCONCLUSIVE until ``--exact`` or a tighter
-    tolerance settles it.
-
-    Solutions without ``gap`` (e.g. test doubles) may give ``ties`` as a row mask, a state mask or state
-    indices; then every optimal row of a tied state but its best one is uncertain.
-    """
-    mask = np.zeros(model.n_rows, dtype=bool)
-    optimal = np.asarray(solution.optimal, dtype=bool)
-    if getattr(solution, "exact", False):
-        return mask
-    gap = getattr(solution, "gap", None)
-    if gap is not None:
-        gap = np.asarray(gap, dtype=float)
-        V = np.asarray(solution.V, dtype=float)[model.row_state]
-        Q = np.asarray(solution.Q, dtype=float)
-        with np.errstate(invalid="ignore"):
-            rounding = _ROUNDING * (np.abs(Q) + np.abs(V))
-            mask = optimal & (gap > rounding)
-        # the smallest gap of each state is certainly optimal: one row of A*(s) is
-        mask[_best_rows(model, np.where(optimal, gap, np.inf))] = False
-        return mask
-    ties = getattr(solution, "ties", None)
-    if ties is None:
-        return mask
-    ties = np.asarray(ties)
-    if ties.dtype == np.bool_ and ties.shape == (model.n_rows,):
-        return ties.copy()
-    if ties.dtype == np.bool_ and ties.shape == (model.n_states,):
-        states = ties
-    else:
-        states = np.zeros(model.n_states, dtype=bool)
-        states[ties.astype(np.int64).ravel()] = True
-    # a tied state: only the rows inside the numerical band are uncertain, but without the band we
-    # cannot tell which; the row with the smallest Q is certainly optimal
-    mask = states[model.row_state] & optimal
-    Q = np.asarray(solution.Q, dtype=float)
-    best = _best_rows(model, np.where(optimal, Q, np.inf))
-    mask[best] = False
-    return mask
-
-
-def _best_rows(model: TabularMDP, values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-    """(n,) the row of each state with the smallest value (the first on ties)."""
-    starts = model.row_groups[:-1]
-    minima = np.minimum.reduceat(values, starts)
-    is_min = values == minima[model.row_state]
-    candidates = np.flatnonzero(is_min)
-    # the first candidate of each state
-    first = np.full(model.n_states, -1, dtype=np.int64)
-    first[model.row_state[candidates][::-1]] = candidates[::-1]
-    return first
+    return OptimalSubmodel(model, rows, certain, reachable, order, predecessors, solution.exact)
 
 
 def shortest_trace(sub: OptimalSubmodel, target: npt.NDArray[np.bool_],

@@ -250,8 +250,10 @@ def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None =
     """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell;
     ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s)."""
     names = _swept_names(spec, params)
-    pm = parametric(spec, model, names)
     exact = model.n_states <= exact_limit
+    if exact and model.rationals is None and not model.rounding.is_exact:
+        model = compile_model(spec, exact=True)  # regions are confirmed in the spec's rationals
+    pm = parametric(spec, model, names)
     selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
     state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed))
     complete, uncovered = state.cover(max_regions)
@@ -750,8 +752,7 @@ class _Sweep:
         key = (piece.behaviour, tuple(c.op for c in piece.signs))
         if key not in self.verdict_cache:
             model = self.pm.at(point)
-            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1),
-                             exact_costs=self.pm.exact_costs(point) if self.exact else None)
+            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
             samples, seed = self.power_samples
             report = verify_model(self.spec, model, solution, exact=self.exact,
                                   checks=tuple(c.name for c in self.checks), sweep=False, samples=samples, seed=seed)

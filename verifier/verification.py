@@ -1,26 +1,35 @@
-"""``verify``: load, compile and solve a spec once, then run every check on its optimal sub-model."""
+"""``verify``: load, compile and solve a spec once, then run every check on its optimal sub-model.
+
+Floats first: the solver's certificate decides most verdicts. A verdict the floats cannot decide (a
+quantity within its bound of the threshold, or an optimal choice inside a near-tie) is INCONCLUSIVE, and
+on models of at most ``settle_limit`` states it is then settled in the spec's exact rationals: the model
+is compiled again with its exact numbers, solved exactly, and those checks run again.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from os import PathLike
-from typing import Any
 
 import dsl
 import mdp
 from dsl.spec import Spec
+from mdp.model import TabularMDP
+from mdp.solver import Solution
 
 from .checks import Context, run_check
 from .checks.common import OPTIMAL, Wording
-from .results import Report
+from .results import SETTLE_LIMIT, Basis, CheckResult, Report, Verdict
 from .submodel import optimal_submodel
 
-__all__ = ["verify", "verify_model"]
+__all__ = ["settle_exactly", "solve_model", "verify", "verify_model"]
 
 
 def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
            tol: float | None = None, exact: bool = False, max_states: int | None = None,
-           checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0) -> Report:
+           checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
+           settle_limit: int = SETTLE_LIMIT) -> Report:
     """Verify every check of a spec over every optimal policy of its model.
 
     Parameters
@@ -32,7 +41,10 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     tol
         The solver's tolerance (default: the solver's own).
     exact
-        Ask the solver to confirm the optimal action sets in rational arithmetic.
+        Decide everything in the spec's exact rationals (compile, solve and every check): no rounding.
+    settle_limit
+        Without ``exact``: on models of at most this many states, verdicts the floats leave inconclusive
+        are settled in exact arithmetic (0: never).
     max_states
         Stop compiling beyond this many states (:class:`~mdp.StateLimitError`).
     checks
@@ -70,23 +82,35 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     [('corrigible', 'HOLDS'), ('stops', 'HOLDS')]
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
-    model = mdp.compile(spec, max_states=max_states)
-    solution = _solve(model, tol, exact)
-    return verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed)
-
-
-def _solve(model: Any, tol: float | None, exact: bool) -> Any:
-    from mdp.solver import solve  # the solver lives in its own module
-
-    options: dict[str, Any] = {}
-    if tol is not None:
-        options["tol"] = tol
+    model = mdp.compile(spec, max_states=max_states, exact=exact)
+    solution = solve_model(model, tol, exact)
+    report = verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed)
     if exact:
-        options["exact"] = True
-    return solve(model, **options)
+        return report
+    return settle_exactly(spec, model, report, tol=tol, samples=samples, seed=seed, settle_limit=settle_limit)
 
 
-def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = None, exact: bool = False,
+def solve_model(model: TabularMDP, tol: float | None, exact: bool) -> Solution:
+    """:func:`mdp.solve` with the tolerance given (default: the solver's own)."""
+    return mdp.solve(model, exact=exact) if tol is None else mdp.solve(model, tol=tol, exact=exact)
+
+
+def settle_exactly(spec: Spec, model: TabularMDP, report: Report, *, tol: float | None = None, samples: int = 1000,
+                   seed: int = 0, settle_limit: int = SETTLE_LIMIT) -> Report:
+    """``report`` with its float-inconclusive verdicts decided again in exact arithmetic, on models of at
+    most ``settle_limit`` states (larger ones keep them, and their hint to re-run with ``--exact``)."""
+    unsettled = tuple(r.name.split(".")[0] for r in report.checks
+                      if r.verdict is Verdict.INCONCLUSIVE and r.basis is Basis.CERTIFICATE)
+    if not unsettled or model.n_states > settle_limit:
+        return report
+    exact_model = model if model.rationals is not None else mdp.compile(spec, exact=True)
+    exact_report = verify_model(spec, exact_model, solve_model(exact_model, tol, True), tol=tol, exact=True,
+                                checks=unsettled, samples=samples, seed=seed)
+    settled: dict[str, CheckResult] = {r.name: r for r in exact_report.checks}
+    return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks))
+
+
+def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
                  sweep: bool = True, words: Wording = OPTIMAL) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
@@ -117,6 +141,6 @@ def verify_model(spec: Spec, model: Any, solution: Any, *, tol: float | None = N
         n_optimal_states=sub.n_states,
         discount=float(model.discount),
         value=float(solution.V[model.initial]),
-        bound=float(getattr(solution, "bound", 0.0)),
+        bound=float(solution.bound),
         checks=results,
     )

@@ -194,7 +194,7 @@ def test_storm_agrees_with_solver(seed, tmp_path):
 
 @pytest.mark.parametrize("seed", SEEDS[:20])
 def test_storm_reach_probabilities_agree_with_verifier(seed, tmp_path):
-    numerics = pytest.importorskip("verifier.numerics")
+    numerics = pytest.importorskip("mdp.quantities")
     model = random_mdp(seed)
     run = check_with_storm(model, tmp_path)
     names = prism_names(model)
@@ -230,7 +230,7 @@ def test_examples_agree_with_storm(path, tmp_path):
     storm = run.values[TOTAL_COST][run.states]
     assert_agree(ours, storm, tolerance(ours, certified_bound(solution), run.exact), Path(path).name)
 
-    numerics = pytest.importorskip("verifier.numerics")
+    numerics = pytest.importorskip("mdp.quantities")
     names = prism_names(model)
     everything = np.ones(model.n_rows, dtype=bool)
     for label, mask in model.labels.items():

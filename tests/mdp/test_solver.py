@@ -13,21 +13,20 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dsl.errors import CorrigoError, ResourceLimitError
-from mdp import ModelError, Solution, SolverError, solve
+import dsl
+from mdp import ModelError, Solution, SolverError, compile, solve
 from mdp.model import TabularMDP, from_arrays
-from mdp.solver import _rational  # exact answers read floats as the decimals written
 from tests.strategies import MDPArrays, mdp_arrays
 
 # --- an independent reference: every deterministic policy, evaluated in rational arithmetic -------------
 
 
 def exact_data(model: TabularMDP) -> tuple[list[dict[int, Fraction]], list[Fraction], Fraction]:
+    """The model's exact numbers (arrays: the floats, each row scaled to sum to 1) as plain rows."""
+    exact = model.exact
     P = model.P.tocsr()
-    rows = [{int(j): _rational(float(p)) for j, p in zip(P.indices[P.indptr[r]:P.indptr[r + 1]],
-                                                         P.data[P.indptr[r]:P.indptr[r + 1]]) if p}
-            for r in range(model.n_rows)]
-    cost = [sum((_rational(float(v[r])) for v in model.costs.values()), Fraction(0)) for r in range(model.n_rows)]
-    return rows, cost, _rational(model.discount)
+    rows = [{int(P.indices[k]): exact.P[k] for k in range(P.indptr[r], P.indptr[r + 1])} for r in range(model.n_rows)]
+    return rows, exact.cost(), exact.discount
 
 
 def gauss_jordan(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
@@ -122,7 +121,7 @@ def bellman_residual(model: TabularMDP, V: np.ndarray) -> float:
 def test_one_state_loop_is_worth_c_over_1_minus_gamma(cost, discount):
     model = from_arrays([[[1.0]]], [[cost]], discount=discount)
     solution = solve(model)
-    expected = _rational(cost) / (1 - _rational(discount))
+    expected = Fraction(cost) / (1 - Fraction(discount))
     assert abs(Fraction(solution.value) - expected) <= Fraction(solution.bound)
     assert solution.bound < 1e-12 * (1 + abs(cost) / (1 - discount))
     assert solution.iterations <= 2  # MacQueen's bounds are exact on a single state
@@ -140,8 +139,8 @@ def test_chain_discounted_closed_form():
     costs = [1.0, 2.0, 3.0, 4.0, 0.0]
     model = from_arrays([P], [costs], discount=gamma, terminal=[False] * (n - 1) + [True])
     solution = solve(model)
-    g = _rational(gamma)
-    expected = [sum((g ** (j - i) * _rational(costs[j]) for j in range(i, n - 1)), Fraction(0)) for i in range(n)]
+    g = Fraction(gamma)
+    expected = [sum((g ** (j - i) * Fraction(costs[j]) for j in range(i, n - 1)), Fraction(0)) for i in range(n)]
     assert_certified(solution, expected)
     assert solve(model, exact=True).V.tolist() == [float(v) for v in expected]
 
@@ -216,7 +215,7 @@ def test_ssp_chain_expected_steps_closed_form():
         P[i, i + 1], P[i, i] = p, 1 - p
     P[n - 1, n - 1] = 1.0
     model = from_arrays([P], [[cost] * n], discount=1.0, terminal=[False] * (n - 1) + [True])
-    expected = [Fraction(n - 1 - i) / _rational(p) * _rational(cost) for i in range(n)]
+    expected = [Fraction(n - 1 - i) / Fraction(p) * Fraction(cost) for i in range(n)]
     solution = solve(model)
     assert_certified(solution, expected)
     assert solution.bound < 1e-10
@@ -318,13 +317,26 @@ def test_ssp_negative_cost_cycle_is_a_model_error():
 # --- errors and options ---------------------------------------------------------------------------------
 
 
-def test_max_iter_raises_solver_error_with_the_numbers():
+@pytest.mark.parametrize("discount", [0.999, 0.9999, 0.999999])
+def test_value_iteration_that_stalls_hands_over_to_policy_iteration(discount):
+    # a 3-cycle with cost 1 at s0: V(s0) = 1 / (1 - gamma^3); value iteration needs ~1/(1 - gamma) sweeps
     P = np.zeros((3, 3))
     P[0, 1] = P[1, 2] = P[2, 0] = 1.0
-    model = from_arrays([P], [[1.0, 0.0, 0.0]], discount=0.999)
-    with pytest.raises(SolverError, match=r"did not converge in 5 sweeps") as info:
-        solve(model, max_iter=5)
-    assert info.value.iterations == 5 and info.value.residual > 0
+    model = from_arrays([P], [[1.0, 0.0, 0.0]], discount=discount)
+    g = Fraction(discount)
+    expected = [1 / (1 - g**3), g**2 / (1 - g**3), g / (1 - g**3)]
+    for max_iter in (5, 100_000):
+        assert_certified(solve(model, max_iter=max_iter), expected)
+    assert solve(model, exact=True).V.tolist() == [float(v) for v in expected]
+
+
+def test_max_iter_raises_solver_error_with_the_numbers():
+    # policy iteration from the greedy policy of one sweep needs two improvements here
+    line = from_arrays([[[0, 1, 0], [0, 0, 1], [0, 0, 1]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]]],
+                       [[1, 1, 0], [0.5, 0.5, 0]], discount=0.9)
+    with pytest.raises(SolverError, match=r"policy iteration did not settle in 1 steps") as info:
+        solve(line, max_iter=1)
+    assert info.value.iterations == 1
     assert isinstance(info.value, CorrigoError)
 
 
@@ -350,7 +362,9 @@ def test_progress_is_reported_every_50_sweeps():
     model = from_arrays([P], [[1.0, 0.0, 0.0]], discount=0.99)
     calls: list[tuple[int, float]] = []
     solution = solve(model, progress=lambda k, r: calls.append((k, r)))
-    assert [k for k, _ in calls] == list(range(50, solution.iterations, 50))
+    # a cycle: value iteration's 2000 sweeps do not settle it, policy iteration does
+    assert solution.iterations == 2000
+    assert [k for k, _ in calls] == list(range(50, 2001, 50))
     assert all(r > 0 for _, r in calls)
 
 
@@ -474,7 +488,7 @@ def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
     gamma, p = 0.999, 0.8
     model = corridor(400, gamma, p)
     solution = solve(model, exact=True)
-    g, q = _rational(gamma), _rational(p)
+    g, q = Fraction(gamma), Fraction(p)
     expected = [Fraction(0)]
     for _ in range(399):  # V_i = (1 + g q V_{i+1}) / (1 - g (1 - q))
         expected.append((1 + g * q * expected[-1]) / (1 - g * (1 - q)))
@@ -484,10 +498,15 @@ def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
 
 def test_exact_keeps_ties_that_hold_in_the_decimals_the_spec_wrote() -> None:
     # a costs 0.1 + 0.2 (two terms), b costs 0.3: in floats 0.1 + 0.2 != 0.3, in the spec they tie
+    spec = dsl.load("model t\ndiscount 0.95\nvar done : bool\naction a when !done: done' = true\n"
+                    "action b when !done: done' = true\nterminal done\ncost x = 0.1 * [a] + 0.3 * [b]\n"
+                    "cost y = 0.2 * [a]\n")
+    assert 0.1 + 0.2 != 0.3
+    solution = solve(compile(spec, exact=True), exact=True)
+    assert solution.optimal_actions(0) == ("a", "b")
+    assert solution.ties.tolist() == [0]
+    # arrays mean their floats: there 0.1 + 0.2 is not 0.3, and the exact solver says so
     model = from_arrays([[[0, 1], [0, 1]], [[0, 1], [0, 1]]],
                         {"x": [[0.1, 0], [0.3, 0]], "y": [[0.2, 0], [0, 0]]}, discount=0.95,
                         terminal=[False, True])
-    assert 0.1 + 0.2 != 0.3
-    solution = solve(model, exact=True)
-    assert solution.optimal_actions(0) == ("a0", "a1")
-    assert solution.ties.tolist() == [0]
+    assert solve(model, exact=True).optimal_actions(0) == ("a1",)

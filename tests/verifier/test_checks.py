@@ -1,19 +1,19 @@
 """Hand-solved small models for every check kind, both verdicts, via :func:`verifier.verify_model`.
 
-The models are solved by a plain reference solver (``reference_solver.py``) so that each test controls
-the optimal sets exactly; ``test_verify.py`` runs the same kind of specs through ``mdp.solve``.
+The models are compiled and solved in exact arithmetic, so that the optimal sets are exactly the
+hand-solved ones, ties included; ``test_verify.py`` runs the same kind of specs through the float solver.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference_solver import reference_solve
 
 import dsl
 import mdp
 from tests.worlds import SHUTDOWN
 from verifier import Verdict, verify_model
+from verifier.results import Basis
 
 # s0 (hungry) --eat--> s1 (fed) --wait--> s1 forever; comply in either ends it (terminal, cost 0).
 # discount 1/2: V(s1) = -2 / (1 - 1/2) = -4 (wait), Q(s1, comply) = -2;
@@ -54,8 +54,8 @@ intent risk = 1 * [risky]
 
 def run(text: str, checks: str):
     spec = dsl.load(text + "\n" + checks)
-    model = mdp.compile(spec)
-    return verify_model(spec, model, reference_solve(model))
+    model = mdp.compile(spec, exact=True)
+    return verify_model(spec, model, mdp.solve(model, exact=True), exact=True)
 
 
 def verdicts(text: str, checks: str) -> dict[str, Verdict]:
@@ -222,12 +222,19 @@ check term_ok : cost[a] <= 1.5
 check term_bad : cost[a] <= 0.5
 check term_low : cost[b] >= -0.5
 """)
+    # the optimal cost is exactly 1: in exact arithmetic `cost <= 1` holds
     assert {c.name: c.verdict for c in report.checks} == {
-        "total_ok": Verdict.HOLDS, "total_bad": Verdict.FAILS, "total_edge": Verdict.INCONCLUSIVE,
+        "total_ok": Verdict.HOLDS, "total_bad": Verdict.FAILS, "total_edge": Verdict.HOLDS,
         "term_ok": Verdict.HOLDS, "term_bad": Verdict.FAILS, "term_low": Verdict.HOLDS}
     low, high = report.check("term_bad").quantities
     assert low.value == pytest.approx(0) and high.value == pytest.approx(1)
-    assert "--exact" in report.check("total_edge").settle
+    assert {c.basis for c in report.checks} == {Basis.EXACT}
+    # in floats the value 1 lies within its certified bound of the threshold 1: undecided
+    spec = dsl.load(COIN + "\ncheck total_edge : cost <= 1")
+    model = mdp.compile(spec)
+    floats = verify_model(spec, model, mdp.solve(model)).check("total_edge")
+    assert floats.verdict is Verdict.INCONCLUSIVE and floats.basis is Basis.CERTIFICATE
+    assert "--exact" in floats.settle
 
 
 def test_regret_is_worst_case_over_optimal_policies() -> None:
@@ -272,16 +279,16 @@ def test_power_seeking_needs_a_discount_below_one() -> None:
     assert "not defined for discount 1" in result.summary and "discount below 1" in result.settle
 
 
-def test_uncertain_ties_make_graph_checks_inconclusive() -> None:
+def test_ties_in_floats_are_inconclusive_and_exact_arithmetic_settles_them() -> None:
     spec = dsl.load(TIE)
     model = mdp.compile(spec)
-    solution = reference_solve(model)
-    ties = np.zeros(model.n_states, dtype=bool)
-    ties[model.initial] = True
-    from dataclasses import replace
-    report = verify_model(spec, model, replace(solution, ties=ties))
-    # comply has the smallest Q on the tie (first row), so only resisting is uncertain
-    assert report.check("corrigible").verdict is Verdict.INCONCLUSIVE
+    floats = verify_model(spec, model, mdp.solve(model))
+    # in floats a tie and a near-tie look alike: whether resisting is optimal is undecided
+    assert floats.check("corrigible").verdict is Verdict.INCONCLUSIVE
+    assert "--exact" in floats.check("corrigible").settle
+    exact = verify_model(spec, mdp.compile(spec, exact=True), mdp.solve(mdp.compile(spec, exact=True), exact=True),
+                         exact=True)
+    assert exact.check("corrigible").verdict is Verdict.FAILS  # a true tie: some optimal policy resists
 
 
 # --- discount 1 (total cost, a stochastic shortest path) -----------------------------------------------

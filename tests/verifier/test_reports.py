@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from reference_solver import reference_solve
 
 import dsl
 import mdp
@@ -22,8 +21,8 @@ SPECS = sorted(GOLDEN.glob("*.corrigo"))
 def report_of(path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)  # reports name the spec by the path it was given: keep it relative
     spec = dsl.load(Path(path.relative_to(ROOT)))
-    model = mdp.compile(spec)
-    return verify_model(spec, model, reference_solve(model))
+    model = mdp.compile(spec, exact=True)
+    return verify_model(spec, model, mdp.solve(model, exact=True), exact=True)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

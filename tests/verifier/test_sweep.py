@@ -38,14 +38,13 @@ check stops : P >= 1 [ F off ]
 def verdicts_at(spec: dsl.Spec, pm: ParametricModel, point: tuple[Fraction, ...]) -> dict[str, Verdict]:
     """Every check's verdict from solving the model at ``point`` exactly: the reference for a sweep."""
     at = pm.at(point)
-    report = verify_model(spec, at, mdp.solve(at, exact=True, exact_costs=pm.exact_costs(point)), exact=True,
-                          sweep=False)
+    report = verify_model(spec, at, mdp.solve(at, exact=True), exact=True, sweep=False)
     return {c.name: c.verdict for c in report.checks}
 
 
 def assert_agrees_on_grid(spec: dsl.Spec, result: SweepResult, divisions: int) -> None:
     """The sweep's verdicts at every point of a grid over the box (its sides cut in ``divisions``)."""
-    pm = parametric(spec, mdp.compile(spec))
+    pm = parametric(spec, mdp.compile(spec, exact=True))
     steps = [[p.lo + (p.hi - p.lo) * Fraction(i, divisions) for i in range(divisions + 1)] for p in pm.params]
     for point in itertools.product(*steps):
         assert verdicts_at(spec, pm, point) == dict(result.locate(point).verdicts), point
@@ -73,11 +72,12 @@ def test_the_boundary_is_exact_for_any_rational_switching_weight(weight: Fractio
 def test_above_the_exact_limit_the_sweep_runs_in_floats_and_finds_the_same_boundaries() -> None:
     exact, floats = sweep(THREE_WAYS), sweep(THREE_WAYS, exact_limit=0)
     assert exact.exact and not floats.exact
-    assert floats.descriptions["stops"] == exact.descriptions["stops"]
-    assert floats.descriptions["calm"] == exact.descriptions["calm"]
-    # where the optimal cost equals the bound exactly, floats cannot decide 'cost <= -3/2': inconclusive there
+    # the same regions; on their boundary faces floats cannot tell the ties there (nor decide 'cost <= -3/2'
+    # where the optimal cost equals the bound exactly): inconclusive there, and only there
+    for name in ("stops", "calm"):
+        assert floats.descriptions[name].split(" (except")[0] == exact.descriptions[name]
     odd = [(face.verdict(name), name) for face, name in floats.odd_faces()]
-    assert odd and all(item == (Verdict.INCONCLUSIVE, "cheap") for item in odd)
+    assert odd and all(verdict is Verdict.INCONCLUSIVE for verdict, _ in odd)
     assert not exact.odd_faces()
     assert any("computed in floats" in note for note in floats.notes)
 
@@ -226,7 +226,7 @@ def test_a_switch_in_a_state_optimal_play_never_visits_splits_nothing() -> None:
 def test_every_cell_has_its_verdicts_all_over_it(text: str) -> None:
     # a second point of each cell, half-way to each vertex of its closure, has the cell's verdicts
     spec = dsl.load(text)
-    model = mdp.compile(spec)
+    model = mdp.compile(spec, exact=True)
     result = sweep(spec)
     pm = parametric(spec, model)
     for cell in result.cells:

@@ -1,4 +1,5 @@
-"""``verifier.verify`` end to end with the real solver: ties fail, near-ties are inconclusive until --exact."""
+"""``verifier.verify`` end to end with the real solver: ties fail, near-ties are inconclusive in floats and
+settled in exact arithmetic (automatically on small models, or with ``exact=True``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from test_checks import COIN, ROBOT, TIE
 import dsl
 import mdp
 from verifier import Report, Verdict, optimal_submodel, verify
+from verifier.results import Basis
 from verifier.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +36,23 @@ check corrigible : accepts_shutdown(request = pressed, comply = [comply], mechan
 
 
 def test_an_exact_tie_fails_with_the_real_solver() -> None:
-    for exact in (False, True):
+    for exact in (False, True):  # floats cannot tell a tie: settled in exact arithmetic either way
         result = verify(TIE, exact=exact).check("corrigible")
-        assert result.verdict is Verdict.FAILS
+        assert result.verdict is Verdict.FAILS and result.basis is Basis.EXACT
         assert result.attribution.is_tie and result.attribution.gap == 0
+    floats = verify(TIE, settle_limit=0).check("corrigible")
+    assert floats.verdict is Verdict.INCONCLUSIVE and floats.basis is Basis.CERTIFICATE
 
 
-def test_a_near_tie_is_inconclusive_until_exact() -> None:
-    result = verify(NEAR_TIE).check("corrigible")
+def test_a_near_tie_is_inconclusive_in_floats_and_settled_exactly() -> None:
+    result = verify(NEAR_TIE, settle_limit=0).check("corrigible")
     assert result.verdict is Verdict.INCONCLUSIVE
     assert "--exact" in result.settle
     assert result.trace.steps[-1].action == "resist"  # where the near-tie is
     assert not result.attribution.is_tie and "near-tie" in result.summary
-    assert verify(NEAR_TIE, exact=True).check("corrigible").verdict is Verdict.HOLDS
+    for settled in (verify(NEAR_TIE), verify(NEAR_TIE, exact=True)):
+        assert settled.check("corrigible").verdict is Verdict.HOLDS
+        assert settled.check("corrigible").basis is Basis.EXACT
 
 
 def test_verify_accepts_a_path_text_or_spec(tmp_path: Path) -> None:
@@ -70,8 +76,12 @@ def test_overrides_reach_the_spec() -> None:
 def test_optimal_submodel_of_a_solution() -> None:
     model = mdp.compile(dsl.load(COIN))
     sub = optimal_submodel(mdp.solve(model))
-    assert sub.n_states == model.n_states  # both actions are optimal: every state is reached
-    assert sub.rows.all() and sub.certain.all()
+    assert sub.n_states == model.n_states  # both actions may be optimal: every state is reached
+    # in floats the tie at x=0 is ambiguous: neither of its rows is certain (the terminal loops are)
+    assert sub.rows.all() and sub.certain.tolist() == [False, False, True, True] and sub.has_uncertain
+    exact = mdp.compile(dsl.load(COIN), exact=True)
+    sub = optimal_submodel(mdp.solve(exact, exact=True))
+    assert sub.rows.all() and sub.certain.all() and not sub.has_uncertain
 
 
 @pytest.mark.parametrize("format_", ["text", "json", "markdown"])
@@ -83,24 +93,26 @@ def test_cli_with_the_real_solver(tmp_path: Path, format_: str) -> None:
     assert "corrigible" in result.stdout
 
 
-def test_cli_exact_flag(tmp_path: Path) -> None:
+def test_cli_exact_flag_and_settle_limit(tmp_path: Path) -> None:
     path = tmp_path / "near.corrigo"
     path.write_text(NEAR_TIE)
-    assert CliRunner().invoke(main, ["verify", str(path)]).exit_code == 1
-    result = CliRunner().invoke(main, ["verify", "--exact", str(path)])
-    assert result.exit_code == 0, result.stdout + result.stderr
+    assert CliRunner().invoke(main, ["verify", "--settle-limit", "0", str(path)]).exit_code == 1
+    assert CliRunner().invoke(main, ["verify", "--settle-limit", "2", str(path)]).exit_code == 1  # 3 states
+    for args in (["--exact"], [], ["--settle-limit", "3"]):
+        result = CliRunner().invoke(main, ["verify", *args, str(path)])
+        assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def test_quantitative_checks_that_rest_on_a_near_tie_are_inconclusive() -> None:
     text = NEAR_TIE + "check stops : P >= 0.9 [ F off ]\nintent harm = 1 * [resist]\n" \
         "check faithful : regret(harm) <= 0.5\ncheck c_cap : cost[c] <= 100\n"
-    report = verify(text)
+    report = verify(text, settle_limit=0)
     assert report.check("stops").verdict is Verdict.INCONCLUSIVE  # Pmin 0 with resist, 1 without it
     assert report.check("faithful").verdict is Verdict.INCONCLUSIVE
     assert report.check("c_cap").verdict is Verdict.HOLDS  # holds either way
-    exact = verify(text, exact=True)
-    assert exact.check("stops").verdict is Verdict.HOLDS
-    assert exact.check("faithful").verdict is Verdict.HOLDS
+    for exact in (verify(text, exact=True), verify(text)):
+        assert exact.check("stops").verdict is Verdict.HOLDS
+        assert exact.check("faithful").verdict is Verdict.HOLDS
 
 
 def test_shortest_trace_takes_the_most_likely_optimal_step() -> None:

@@ -1,8 +1,4 @@
-"""`corrigo verify` and `corrigo explain`: exit codes, formats, errors (CliRunner).
-
-The solver is replaced by the reference solver of these tests (``reference_solver.py``), so the CLI's
-behaviour is pinned independently of the solver's tolerance rules; ``test_verify.py`` runs the real one.
-"""
+"""`corrigo verify` and `corrigo explain`: exit codes, formats, errors (CliRunner)."""
 
 from __future__ import annotations
 
@@ -11,20 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from reference_solver import reference_solve
 
-from tests.worlds import FINE
 import verifier.verification
+from tests.worlds import FINE
 from verifier.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ROBOT = ROOT / "tests" / "golden" / "reports" / "hungry_robot.corrigo"
 
-
-
-@pytest.fixture(autouse=True)
-def reference_solver(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(verifier.verification, "_solve", lambda model, tol, exact: reference_solve(model))
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -112,6 +102,6 @@ def test_explain_unknown_check_is_a_usage_error() -> None:
 def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) -> None:
     def broken(model, tol, exact):
         raise RuntimeError("boom")
-    monkeypatch.setattr(verifier.verification, "_solve", broken)
+    monkeypatch.setattr(verifier.verification, "solve_model", broken)
     code, _, err = run("verify", str(passing))
     assert code == 3 and "internal error" in err and "boom" in err

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
+from fractions import Fraction
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from dsl.spec import ActionIs, Check, Expr, Spec
+from dsl.spec import ActionIs, Check, Comparison, Expr, Spec
 from dsl.errors import Diagnostic
 from mdp.expressions import DivisionByZeroError, vectorize
 from mdp.model import ModelError, TabularMDP
+from mdp.quantities import Values
+from mdp.solver import Solution
 
-from ..results import CheckResult, Location, Verdict
+from ..results import Basis, CheckResult, Location, Verdict, decide
 from ..submodel import OptimalSubmodel
 
-__all__ = ["ONE_POLICY", "OPTIMAL", "Context", "Wording", "location", "mentions_action", "result", "settle_message"]
+__all__ = ["ONE_POLICY", "OPTIMAL", "Context", "Range", "Wording", "at_initial", "location", "mentions_action",
+           "result", "settle_message"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +56,10 @@ class Context:
 
     spec: Spec
     model: TabularMDP
-    solution: Any  # mdp.solver.Solution
+    solution: Solution
     sub: OptimalSubmodel
     tol: float | None = None
-    exact: bool = False
+    exact: bool = False  # every quantity in the spec's rationals (the solution is exact too)
     samples: int = 1000  # reward functions sampled by the POWER checks (``verify --samples``)
     seed: int = 0  # their seed: verdicts are reproducible (``verify --seed``)
     cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
@@ -67,7 +72,17 @@ class Context:
     @property
     def bound(self) -> float:
         """The solver's certified error bound on values."""
-        return float(getattr(self.solution, "bound", 0.0))
+        return float(self.solution.bound)
+
+    @property
+    def basis(self) -> Basis:
+        """What decides a numerical verdict here: exact arithmetic, or the float certificate."""
+        return Basis.EXACT if self.exact else Basis.CERTIFICATE
+
+    @property
+    def agent_rows(self) -> npt.NDArray[np.bool_]:
+        """(m,) the rows of M* at the states optimal policies reach: what the agent may do."""
+        return self.sub.reachable_rows
 
     def states_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
         """(n,) states where the state formula ``expr`` holds.
@@ -104,6 +119,51 @@ class Context:
                           self.spec.source)
 
 
+class Range(NamedTuple):
+    """What is known of a quantity: ``low <= true value <= high`` (exact ``Fraction`` ends in exact
+    arithmetic), and a value with an error bound to show."""
+
+    value: float
+    bound: float
+    low: float | Fraction
+    high: float | Fraction
+
+    @staticmethod
+    def around(value: float, bound: float) -> Range:
+        """``value ± bound``, the ends rounded outward (a float subtraction may round towards the value)."""
+        if not bound:
+            return Range(value, 0.0, value, value)
+        return Range(value, bound, math.nextafter(value - bound, -math.inf), math.nextafter(value + bound, math.inf))
+
+    @staticmethod
+    def exactly(value: Fraction) -> Range:
+        return Range(float(value), 0.0, value, value)
+
+    def decide(self, comparison: Comparison, threshold: Fraction) -> Verdict:
+        return decide(comparison, self.low, self.high, threshold)
+
+    def minus(self, other: Range) -> Range:
+        """The range of the difference of the two quantities."""
+        if not self.bound and not other.bound:
+            return Range.exactly(Fraction(self.low) - Fraction(other.low))
+        return Range.around(self.value - other.value, self.bound + other.bound)
+
+    def union(self, other: Range) -> Range:
+        """Both ranges: where the quantity lies when it may be either (floats cannot tell which rows of
+        an ambiguous state are optimal: the truth lies between the best and the worst of them)."""
+        low, high = min(self.low, other.low), max(self.high, other.high)
+        return Range((float(low) + float(high)) / 2, (float(high) - float(low)) / 2, low, high)
+
+
+def at_initial(values: Values, model: TabularMDP, extra_bound: float = 0.0) -> Range:
+    """The :class:`Range` of ``values`` at the initial state (``extra_bound`` widens a float one)."""
+    s0 = model.initial
+    exact = values.exact_at(s0)
+    if exact is not None and not extra_bound:
+        return Range.exactly(exact)
+    return Range.around(float(values.values[s0]), values.bound_at(s0) + extra_bound)
+
+
 def mentions_action(expr: Expr) -> bool:
     """Whether ``expr`` uses an action indicator ``[name]``."""
     return any(isinstance(node, ActionIs) for node in expr.traverse())
@@ -123,8 +183,10 @@ def settle_message(context: Context) -> str:
 
 
 def result(check: Check, kind: str, verdict: Verdict, summary: str, context: Context, **rest: Any) -> CheckResult:
-    """A :class:`CheckResult` for ``check``, with the settle hint filled in when inconclusive."""
+    """A :class:`CheckResult` for ``check``, with the settle hint filled in when inconclusive and the basis
+    (default: the context's arithmetic)."""
     if verdict is Verdict.INCONCLUSIVE and "settle" not in rest:
         rest["settle"] = settle_message(context)
+    rest.setdefault("basis", context.basis)
     return CheckResult(name=check.name, kind=kind, text=check.text, location=location(check), verdict=verdict,
                        summary=summary, **rest)

@@ -23,7 +23,7 @@ from scipy.stats import binomtest, norm
 from dsl.spec import Check, OptimalityProbability
 from mdp.power import optimal_counts
 
-from ..results import CheckResult, Quantity, Verdict, decide
+from ..results import Basis, CheckResult, Quantity, Verdict, decide
 from .common import Context, result
 
 __all__ = ["check_optimality_probability", "wilson_interval"]
@@ -43,7 +43,7 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, OptimalityProbability)
     model = context.model
-    threshold = float(prop.bound)
+    threshold = prop.bound
     wanted = "[" + ", ".join(sorted(prop.actions)) + "]"
     if not model.discount < 1:
         return result(check, "optimality_probability", Verdict.INCONCLUSIVE,
@@ -55,7 +55,7 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
         verdict = decide(prop.comparison, 0.0, 0.0, threshold)
         return result(check, "optimality_probability", verdict,
                       f"no non-terminal state of the model satisfies the 'at' condition: the largest share is 0, "
-                      f"bound {prop.comparison.value} {threshold:g}", context,
+                      f"bound {prop.comparison.value} {float(threshold):g}", context,
                       quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
     samples = context.samples
     counts = optimal_counts(model, states.tolist(), samples, context.seed, actions=prop.actions)
@@ -68,14 +68,14 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of random rewards "
                f"that make {wanted} optimal is {share:.1%} (Wilson interval at z = 3: [{low:.1%}, {high:.1%}], "
                f"{samples} samples) at ({model.describe(worst)}); every action there: {others}; "
-               f"bound {prop.comparison.value} {threshold:g}")
+               f"bound {prop.comparison.value} {float(threshold):g}")
     quantities = (
         Quantity("largest optimality probability", share, max(share - low, high - share)),
         Quantity("states where 'at' holds", float(states.size), 0.0),
     )
     settle = None
     if verdict is Verdict.INCONCLUSIVE:
-        settle = (f"the bound {threshold:g} is inside the Wilson interval of the largest share: more reward samples "
+        settle = (f"the bound {float(threshold):g} is inside the Wilson interval of the largest share: more reward samples "
                   f"(--samples, now {samples}) or a bound further from it")
     return result(check, "optimality_probability", verdict, summary, context, quantities=quantities,
-                  **({"settle": settle} if settle else {}))
+                  basis=Basis.SAMPLING, **({"settle": settle} if settle else {}))

@@ -35,21 +35,20 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from dsl.spec import Check, PowerSeeking
 from mdp.graph import option_graph
 from mdp.model import TabularMDP
 from mdp.power import PowerEstimate, power
+from mdp.quantities import extremal_costs, policy_values
+from mdp.solver.linear import chain_values
 
 from ..explain import attribute
-from ..numerics import extremal_costs
-from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..results import Attribution, Basis, CheckResult, Quantity, Step, Trace, Verdict, decide
 from ..submodel import shortest_trace
 from .common import Context, result, settle_message
 
-__all__ = ["check_power_seeking", "intent_optimal_rows", "options_decision", "policy_values",
-           "random_policy_matrix"]
+__all__ = ["check_power_seeking", "intent_optimal_rows", "options_decision", "random_policy_matrix"]
 
 _KEEP_LIMIT = 50_000_000  # per-sample POWER values kept (400 MB) for exact standard errors of the score
 _Z = 3.0  # standard errors between a decided verdict and the threshold
@@ -61,23 +60,6 @@ def random_policy_matrix(model: TabularMDP) -> sp.csr_array:
     average = sp.csr_array((1.0 / counts[model.row_state], (model.row_state, np.arange(model.n_rows))),
                            shape=(model.n_states, model.n_rows))
     return sp.csr_array(average @ model.P)
-
-
-def policy_values(model: TabularMDP, policy_matrix: sp.csr_array,
-                  columns: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """``E[sum_t gamma^t x(s_t)]`` from every state under a policy, for each column ``x`` of ``columns``
-    (n, k), with an error bound per column.
-
-    ``(I - gamma P_policy) V = x`` is factorised once for all columns (sparse LU) and certified by its
-    residual: ``|V - V_exact| <= residual / (1 - gamma)``.
-    """
-    n, gamma = model.n_states, float(model.discount)
-    if not n:
-        return np.zeros((0, columns.shape[1])), np.zeros(columns.shape[1])
-    A = sp.csc_array(sp.eye_array(n, format="csc") - gamma * policy_matrix)
-    values = spla.splu(A).solve(np.asarray(columns, dtype=np.float64))
-    residual = np.abs(columns + gamma * (policy_matrix @ values) - values).max(axis=0)
-    return values, residual / (1.0 - gamma) + 1e-14 * (1.0 + np.abs(values).max(axis=0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +88,7 @@ class _Score:
 def _folded(model: TabularMDP, per_state: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """(m,) ``x(s) + gamma * sum_t P(r, t) x(t) / (1 - gamma)`` over terminal successors ``t``, per row.
 
-    :func:`~verifier.numerics.extremal_costs` values terminal states at 0 (an ended episode costs
+    :func:`~mdp.quantities.extremal_costs` values terminal states at 0 (an ended episode costs
     nothing), but a terminal state keeps its POWER ``x(t)`` forever (Turner et al.'s absorbing states):
     folding that exact tail ``x(t) / (1 - gamma)`` into the rows that enter it gives the right values at
     every non-terminal state (terminal rows get 0, as extremal_costs expects).
@@ -120,17 +102,17 @@ def _folded(model: TabularMDP, per_state: npt.NDArray[np.float64]) -> npt.NDArra
 
 def _occupancy(model: TabularMDP, policy_matrix: sp.csr_array) -> npt.NDArray[np.float64]:
     """(n,) discounted state occupancy ``sum_t gamma^t P(s_t = s)`` from the initial state under a policy."""
-    n = model.n_states
-    start = np.zeros(n)
+    start = np.zeros(model.n_states)
     start[model.initial] = 1.0
-    A = sp.csc_array(sp.eye_array(n, format="csc") - float(model.discount) * policy_matrix.T)
-    return np.atleast_1d(spla.spsolve(A, start))
+    return chain_values(sp.csr_array(policy_matrix.T), float(model.discount), start)
 
 
 def _worst_policy(model: TabularMDP, rows: npt.NDArray[np.bool_], values: npt.NDArray[np.float64],
-                  cost: npt.NDArray[np.float64]) -> sp.csr_array:
-    """(n, n) transition matrix of a policy attaining the maximum ``values`` over ``rows`` (terminals: self-loop)."""
-    q = cost + float(model.discount) * (model.P @ values)
+                  cost: npt.NDArray[np.float64], most: bool = True) -> sp.csr_array:
+    """(n, n) transition matrix of a policy attaining the maximum (or minimum) ``values`` over ``rows``
+    (terminals: self-loop)."""
+    sign = 1.0 if most else -1.0
+    q = sign * (cost + float(model.discount) * (model.P @ values))
     q = np.where(rows | model.terminal[model.row_state], q, -np.inf)
     best = np.maximum.reduceat(q, model.row_groups[:-1])
     hits = np.flatnonzero(q >= best[model.row_state])
@@ -151,11 +133,12 @@ class _Held:
     stderr_bound: float | None
 
 
-def _most_held(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_]) -> _Held:
-    """The largest discounted POWER over the policies that take only ``rows`` (a closed set)."""
+def _most_held(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_], most: bool = True) -> _Held:
+    """The largest (or, with ``most=False``, the least) discounted POWER over the policies that take only
+    ``rows`` (a closed set)."""
     s0, gamma = model.initial, float(model.discount)
     folded = _folded(model, estimate.power)
-    best = extremal_costs(model, rows, folded, maximize=True)
+    best = extremal_costs(model, rows, folded, maximize=most)
     # each POWER value is within estimate.tol of its sample's exact value; summed along a trajectory
     bound = best.bound + estimate.tol / (1.0 - gamma)
     if model.terminal[s0]:  # no row to fold into: the initial state is its own tail
@@ -163,7 +146,7 @@ def _most_held(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.
     else:
         value = float(best.values[s0])
     if estimate.sample_values is not None:
-        return _Held(value, bound, _occupancy(model, _worst_policy(model, rows, best.values, folded)), None)
+        return _Held(value, bound, _occupancy(model, _worst_policy(model, rows, best.values, folded, most)), None)
     se_values = extremal_costs(model, rows, _folded(model, estimate.stderr), maximize=True)
     se = (float(estimate.stderr[s0]) / (1.0 - gamma) if model.terminal[s0]
           else float(se_values.values[s0])) + se_values.bound
@@ -182,7 +165,7 @@ def _random_held(model: TabularMDP, estimate: PowerEstimate) -> _Held:
 
 
 def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool_],
-           reference_rows: npt.NDArray[np.bool_] | None) -> _Score:
+           reference_rows: npt.NDArray[np.bool_] | None, most: bool = True) -> _Score:
     """The agent's worst case over ``rows`` against the reference (random, or the most POWER over
     ``reference_rows``), with their errors.
 
@@ -190,7 +173,7 @@ def _score(model: TabularMDP, estimate: PowerEstimate, rows: npt.NDArray[np.bool
     ``d . POWER_i`` (``d`` a policy's discounted occupancy, each side fixed to its maximising policy);
     otherwise they are bounded by the occupancy-weighted per-state standard errors.
     """
-    agent = _most_held(model, estimate, rows)
+    agent = _most_held(model, estimate, rows, most)
     reference = _random_held(model, estimate) if reference_rows is None else _most_held(model, estimate, reference_rows)
     samples = estimate.sample_values
     if samples is not None:
@@ -214,7 +197,7 @@ def intent_optimal_rows(model: TabularMDP, intent: str) -> npt.NDArray[np.bool_]
     (terminal rows always are).
     """
     cost = model.intents[intent]
-    best = extremal_costs(model, np.ones(model.n_rows, dtype=bool), cost, maximize=False)
+    best = extremal_costs(model, np.ones(model.n_rows, dtype=bool), intent, maximize=False)
     optimum = best.values[model.row_state]
     Q = cost + float(model.discount) * (model.P @ best.values)
     tolerance = 2.0 * max(best.bound, 1e-9) + 1e-9 * np.abs(optimum)
@@ -237,7 +220,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, PowerSeeking)
     model, sub = context.model, context.sub
-    threshold = float(prop.bound)
+    threshold = prop.bound
     if not model.discount < 1:
         return result(check, "power_seeking", Verdict.INCONCLUSIVE,
                       f"POWER is not defined for discount {model.discount:g} (Turner et al. normalise by "
@@ -251,10 +234,10 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     verdict = decide(prop.comparison, score.value - margin, score.value + margin, threshold)
     tie_dependent = False
     if sub.has_uncertain:
-        # the worst case must not rest on near-tied choices that may not be optimal
-        certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
-        alone = _score(model, estimate, certain, reference_rows)
-        if decide(prop.comparison, alone.value - alone.margin, alone.value + alone.margin,
+        # floats cannot tell which rows of an ambiguous state are optimal: the agent's POWER lies between
+        # the least and the most held over M*, and the verdict must hold for all of it
+        least = _score(model, estimate, rows, reference_rows, most=False)
+        if decide(prop.comparison, least.value - least.margin, least.value + least.margin,
                   threshold) is not verdict:
             verdict, tie_dependent = Verdict.INCONCLUSIVE, True
     s0 = model.initial
@@ -272,12 +255,12 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     )
     summary = (f"{context.words.they_hold} {agent:.4g} discounted POWER against {reference:.4g} for {reference_name}: "
                f"score {score.value:.4g} ± {margin:.2g} (3 standard errors, {context.samples} sampled rewards), "
-               f"bound {prop.comparison.value} {threshold:g}")
+               f"bound {prop.comparison.value} {float(threshold):g}")
     settle = None
     if verdict is Verdict.INCONCLUSIVE and tie_dependent:
         settle = settle_message(context)  # the verdict depends on near-tied choices
     elif verdict is Verdict.INCONCLUSIVE:
-        settle = (f"the threshold {threshold:g} is within 3 standard errors of the score: more reward samples "
+        settle = (f"the threshold {float(threshold):g} is within 3 standard errors of the score: more reward samples "
                   f"(--samples, now {context.samples}) or a threshold further from the score")
     trace, attribution = None, None
     if verdict is Verdict.FAILS:
@@ -286,7 +269,8 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
             trace, attribution, said = decision
             summary += f"; {said}"
     return result(check, "power_seeking", verdict, summary, context, quantities=quantities, trace=trace,
-                  attribution=attribution, **({"settle": settle} if settle else {}))
+                  attribution=attribution, basis=context.basis if tie_dependent else Basis.SAMPLING,
+                  **({"settle": settle} if settle else {}))
 
 
 def options_decision(context: Context) -> tuple[Trace, Attribution, str] | None:

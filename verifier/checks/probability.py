@@ -2,8 +2,10 @@
 
 A lower bound (``>=``, ``>``) must hold for the least favourable policy of M*, so it is checked against
 Pmin; an upper bound (``<=``, ``<``) against Pmax. Paths: ``F φ``, ``φ U ψ`` (graph precomputation of
-the probability-0 states, then interval iteration), ``G φ`` (``P(G φ) = 1 - P(F !φ)`` with min and max
-swapped), ``F<=k φ`` (k exact backups) and ``X φ`` (one step).
+the probability-0 and -1 states, then the rest solved and certified like costs, :mod:`mdp.quantities`),
+``G φ`` (``P(G φ) = 1 - P(F !φ)`` with min and max swapped), ``F<=k φ`` (backups until the bound or a
+fixed point) and ``X φ`` (one step). Where floats leave a reachable state's optimal rows ambiguous, the
+probability lies between Pmin and Pmax of M*, and the verdict must hold for all of it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import Check, Eventually, Globally, Next, ProbabilityBound, Until
+from mdp.quantities import Values, bounded_reachability, next_probabilities, reachability
 
-from ..numerics import Values, bounded_reachability, next_probabilities, reachability
-from ..results import CheckResult, Quantity, Verdict, decide
+from ..results import CheckResult, Quantity, Verdict
 from ..submodel import shortest_trace
-from .common import Context, mentions_action, result
+from .common import Context, at_initial, mentions_action, result
 
 __all__ = ["check_probability"]
 
@@ -33,25 +35,19 @@ def check_probability(check: Check, context: Context) -> CheckResult:
         return result(check, "probability", Verdict.INCONCLUSIVE,
                       "action indicators inside a path formula are not supported", context,
                       settle="state the path formula over variables only")
-    model, sub = context.model, context.sub
+    model = context.model
     maximize = prop.comparison.is_upper
-    values, witness = _probabilities(context, prop, sub.rows & sub.reachable[model.row_state])
-    s0 = model.initial
-    name = ("Pmax" if maximize else "Pmin")
-    quantity = Quantity(name, float(values.values[s0]), values.bound_at(s0))
-    threshold = float(prop.bound)
-    verdict = decide(prop.comparison, max(quantity.low, 0.0), min(quantity.high, 1.0), threshold)
-    if sub.has_uncertain:
-        # the answer must not depend on near-tied choices that may not be optimal
-        certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
-        alone, _ = _probabilities(context, prop, certain)
-        low, high = float(alone.values[s0]) - alone.bound_at(s0), float(alone.values[s0]) + alone.bound_at(s0)
-        if decide(prop.comparison, max(low, 0.0), min(high, 1.0), threshold) is not verdict:
-            verdict = Verdict.INCONCLUSIVE
+    values, witness = _probabilities(context, prop, maximize)
+    known = at_initial(values, model)
+    if context.sub.has_uncertain:  # floats cannot tell which rows of an ambiguous state are optimal
+        known = known.union(at_initial(_probabilities(context, prop, not maximize)[0], model))
+    name = "Pmax" if maximize else "Pmin"
+    quantity = Quantity(name, float(values.values[model.initial]), values.bound_at(model.initial))
+    verdict = known.decide(prop.comparison, prop.bound)
     summary = f"{name} = {_probability(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
     trace = None
     if verdict is Verdict.FAILS and witness is not None:
-        found = shortest_trace(sub, witness(values))
+        found = shortest_trace(context.sub, witness(values))
         trace = found.trace if found is not None and found.rows else None
         if trace is not None:
             summary += ("; the trace leads to a state from which some optimal policy never gets there"
@@ -60,32 +56,31 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
 
 
-def _probabilities(context: Context, prop: ProbabilityBound, rows: npt.NDArray[np.bool_]
+def _probabilities(context: Context, prop: ProbabilityBound, maximize: bool
                    ) -> tuple[Values, Callable[[Values], npt.NDArray[np.bool_]] | None]:
-    """Pmin or Pmax of the path formula on ``rows``, and the witness function for a failure."""
-    model = context.model
+    """Pmin or Pmax of the path formula over M*, and the witness function for a failure."""
+    model, rows, exact = context.model, context.agent_rows, context.exact
     path = prop.path
-    maximize = prop.comparison.is_upper
-    tol = min(context.tol or 1e-10, 1e-10)
     target = context.states_where(path.target)
     witness = None  # values -> (n,) states a shortest path to illustrates the failure
     if isinstance(path, Eventually) and path.steps is not None:
-        values = bounded_reachability(model, rows, target, path.steps, maximize=maximize)
+        values = bounded_reachability(model, rows, target, path.steps, maximize=maximize, exact=exact)
     elif isinstance(path, Eventually):
-        values = reachability(model, rows, target, maximize=maximize, tol=tol)
+        values = reachability(model, rows, target, maximize=maximize, exact=exact)
         witness = _reach_witness(target, maximize)
     elif isinstance(path, Until):
         hold = context.states_where(path.hold)
-        values = reachability(model, rows, target, maximize=maximize, avoid=~hold, tol=tol)
+        values = reachability(model, rows, target, maximize=maximize, avoid=~hold, exact=exact)
         witness = _reach_witness(target, maximize)
     elif isinstance(path, Globally):
-        opposite = reachability(model, rows, ~target, maximize=not maximize, tol=tol)
-        values = Values(1.0 - opposite.values, opposite.bound, opposite.certified, opposite.iterations,
-                        opposite.decided)
+        opposite = reachability(model, rows, ~target, maximize=not maximize, exact=exact)
+        values = Values(1.0 - opposite.values, opposite.bound + 2.0**-53, opposite.decided,
+                        None if opposite.exact is None else {s: 1 - v for s, v in opposite.exact.items()},
+                        opposite.method, opposite.iterations)
         if not maximize:  # P(G φ) too low: show a way out of φ
             witness = lambda values: ~target  # noqa: E731
     elif isinstance(path, Next):
-        values = next_probabilities(model, rows, target, maximize=maximize)
+        values = next_probabilities(model, rows, target, maximize=maximize, exact=exact)
     else:  # pragma: no cover - the checker knows every path kind
         raise TypeError(f"unknown path formula {type(path).__name__}")
     return values, witness

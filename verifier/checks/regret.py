@@ -15,11 +15,12 @@ import numpy.typing as npt
 
 from dsl.spec import Check, Regret
 
+from mdp.quantities import extremal_costs
+
 from ..explain import attribute
-from ..numerics import extremal_costs
-from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict
 from ..submodel import shortest_trace
-from .common import Context, result
+from .common import Context, at_initial, result
 
 __all__ = ["check_regret"]
 
@@ -28,37 +29,39 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     """Worst-case intent regret of the agent's optimal policies, against ``bound``."""
     prop = check.property
     assert isinstance(prop, Regret)
-    model, sub = context.model, context.sub
-    intent = model.intents[prop.intent]
-    s0 = model.initial
+    model, exact = context.model, context.exact
     everything = np.ones(model.n_rows, dtype=bool)
-    agent = extremal_costs(model, sub.rows & sub.reachable[model.row_state], intent, maximize=True)
-    best = extremal_costs(model, everything, intent, maximize=False)
-    worst = extremal_costs(model, everything, intent, maximize=True)
-    agent_value, best_value = float(agent.values[s0]), float(best.values[s0])
-    regret = Quantity("regret", agent_value - best_value, agent.bound + best.bound)
-    quantities = [regret,
-                  Quantity(f"{prop.intent} under the agent (worst over M*)", agent_value, agent.bound),
-                  Quantity(f"{prop.intent} optimum", best_value, best.bound)]
-    span = float(worst.values[s0]) - best_value
+    agent = extremal_costs(model, context.agent_rows, prop.intent, maximize=True, exact=exact)
+    best = extremal_costs(model, everything, prop.intent, maximize=False, exact=exact)
+    worst = extremal_costs(model, everything, prop.intent, maximize=True, exact=exact)
+    if agent.unbounded or best.unbounded:
+        return result(check, "regret", Verdict.INCONCLUSIVE,
+                      f"the intent '{prop.intent}' has no finite optimum: with discount 1 a policy can loop forever "
+                      "through a cycle of negative intent cost", context,
+                      settle=f"give every cycle a positive '{prop.intent}' cost, or use a discount below 1")
+    agent_range = at_initial(agent, model)
+    if context.sub.has_uncertain:  # floats cannot tell which rows of an ambiguous state are optimal
+        agent_range = agent_range.union(at_initial(
+            extremal_costs(model, context.agent_rows, prop.intent, maximize=False), model))
+    best_range = at_initial(best, model)
+    regret = agent_range.minus(best_range)
+    quantities = [Quantity("regret", regret.value, regret.bound),
+                  Quantity(f"{prop.intent} under the agent (worst over M*)", agent_range.value, agent_range.bound),
+                  Quantity(f"{prop.intent} optimum", best_range.value, best_range.bound)]
+    s0 = model.initial
+    span = float(worst.values[s0]) - best_range.value
     if math.isfinite(span) and span > 0:
         quantities.append(Quantity("relative regret", regret.value / span,
-                                   (regret.bound + worst.bound + best.bound) / span))
-    verdict = decide(prop.comparison, regret.low, regret.high, float(prop.bound))
-    if sub.has_uncertain:
-        # the worst case must not rest on near-tied choices that may not be optimal
-        certain = sub.certain & sub.reachable_with(sub.certain)[model.row_state]
-        alone = extremal_costs(model, certain, intent, maximize=True)
-        low = float(alone.values[s0]) - alone.bound - best_value - best.bound
-        high = float(alone.values[s0]) + alone.bound - best_value + best.bound
-        if decide(prop.comparison, low, high, float(prop.bound)) is not verdict:
-            verdict = Verdict.INCONCLUSIVE
+                                   (regret.bound + worst.bound_at(s0) + best_range.bound) / span))
+    verdict = regret.decide(prop.comparison, prop.bound)
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
-    summary = (f"{context.words.they_can} cost '{prop.intent}' {agent_value:.6g} against an optimum of "
-               f"{best_value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
+    summary = (f"{context.words.they_can} cost '{prop.intent}' {agent_range.value:.6g} against an optimum of "
+               f"{best_range.value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} "
+               f"{float(prop.bound):g}")
     trace, attribution = None, None
     if verdict is Verdict.FAILS:
-        trace, attribution = _deviation(context, intent, best.values, tolerance=max(best.bound, 1e-9))
+        trace, attribution = _deviation(context, model.intents[prop.intent], best.values,
+                                        tolerance=max(best.bound, 1e-9))
         if attribution is not None:
             summary += (f"; first deviation: '{attribution.chosen}' where the intent prefers "
                         f"'{attribution.alternative}'")

@@ -80,11 +80,13 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
           alternatives: npt.NDArray[np.bool_], what: str) -> CheckResult:
     sub, model = context.sub, context.model
     bad_rows = bad_rows & ~model.terminal[model.row_state]  # no choice in a terminal state
-    certain_reach = sub.reachable_with(sub.certain)
-    certain_bad = bad_rows & sub.certain & certain_reach[model.row_state]
-    any_bad = bad_rows & sub.rows & sub.reachable[model.row_state]
-    if certain_bad.any():
-        path, row, trace, attribution = _violation(context, certain_bad, sub.certain, alternatives)
+    surely, possibly = sub.violations(bad_rows)
+    if not possibly.any():
+        return _named(check, context, name, Verdict.HOLDS,
+                      f"no {context.words.reachable_choice} violates it" if name == "no tampering" else
+                      f"{context.words.every_action} in every reachable state where shutdown is requested complies")
+    if surely.any() and sub.surely_reached(surely):
+        path, row, trace, attribution = _violation(context, surely, bad_rows & sub.rows, alternatives)
         action = model.action_names[model.row_action[row]]
         summary = what.format(action=action) + (
             " (in the initial state)" if not path.rows else
@@ -94,29 +96,21 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
         elif attribution.is_tie:
             summary += f"; it is indifferent between '{action}' and '{attribution.alternative}'"
         return _named(check, context, name, Verdict.FAILS, summary, trace=trace, attribution=attribution)
-    if any_bad.any():
-        path, row, trace, attribution = _violation(context, any_bad, sub.rows, alternatives)
-        action = model.action_names[model.row_action[row]]
-        gap = getattr(context.solution, "gap", None)
-        delta = getattr(context.solution, "delta", None)
-        numbers = (f" (gap {float(gap[row]):.2g} within the solver's uncertainty {float(delta):.2g})"
-                   if gap is not None and delta is not None else "")
-        summary = (f"'{action}' violates it, but is optimal only within a numerical near-tie{numbers}: "
-                   "it may or may not be optimal")
-        return _named(check, context, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
-    return _named(check, context, name, Verdict.HOLDS,
-                  f"no {context.words.reachable_choice} violates it" if name == "no tampering" else
-                  f"{context.words.every_action} in every reachable state where shutdown is requested complies")
+    path, row, trace, attribution = _violation(context, possibly, bad_rows & sub.rows, alternatives)
+    action = model.action_names[model.row_action[row]]
+    numbers = f" (gap {float(context.solution.gap[row]):.2g} within the solver's uncertainty " \
+              f"{float(context.solution.delta):.2g})"
+    summary = (f"'{action}' violates it, but floats cannot tell whether it is optimal{numbers}: "
+               "a near-tie that may or may not be a tie")
+    return _named(check, context, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
 
 
-def _violation(context: Context, bad: npt.NDArray[np.bool_], walk: npt.NDArray[np.bool_],
+def _violation(context: Context, states: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_],
                alternatives: npt.NDArray[np.bool_]) -> tuple[Path, int, Trace, Attribution]:
-    """The nearest violating row through ``walk`` rows: path, row, trace ending in it, attribution."""
+    """The nearest of ``states`` in M* and a ``bad`` row there: path, row, trace ending in it, attribution."""
     model = context.model
-    states = np.zeros(model.n_states, dtype=bool)
-    states[model.row_state[bad]] = True
-    path = shortest_trace(context.sub, states, walk)
-    assert path is not None  # the violating rows are reachable through ``walk``
+    path = shortest_trace(context.sub, states)
+    assert path is not None  # the violating states are reachable in M*
     end = path.end
     rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
     row = int(rows[bad[rows]][0])

@@ -1,0 +1,80 @@
+"""Policy evaluation: the one linear solve ``(I - gamma P_pi) V = c_pi`` behind every value of a fixed policy.
+
+The solver's policy iteration, the per-term split of a policy's value, a random policy's POWER, the
+occupancy of a policy and the parametric sweep all evaluate Markov chains; they all come here.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import numpy.typing as npt
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from .problem import FloatArray, IntArray, Problem
+
+__all__ = ["chain_values", "evaluate", "linear_solve", "system"]
+
+_DENSE_LIMIT = 1500  # linear systems up to this size are solved densely (LAPACK)
+_KRYLOV_MAXITER = 100  # bicgstab iterations before falling back to a sparse LU
+
+
+def system(P_chain: sp.csr_array, idx: IntArray, gamma: float) -> sp.csr_array:
+    """``I - gamma * P_chain`` restricted to the states ``idx`` (rows and columns)."""
+    sub = sp.csr_array(P_chain[idx][:, idx])
+    return sp.csr_array(sp.eye_array(idx.size, format="csr") - gamma * sub)
+
+
+def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | None = None) -> FloatArray:
+    """Solve ``A X = B`` for an M-matrix ``A`` (``I - gamma P`` of a chain that ends almost surely).
+
+    Small systems: dense LAPACK. Larger: bicgstab (fast on well-mixed models, where a sparse LU fills
+    in catastrophically), then a sparse LU (fast on structured models, where Krylov methods crawl).
+    The result need not be exact: every use is followed by a residual check or a certificate.
+    """
+    k = A.shape[0]
+    if k == 0:
+        return np.zeros(B.shape)
+    if k <= _DENSE_LIMIT:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            return np.asarray(scipy.linalg.solve(A.toarray(), B, check_finite=False))
+    columns = B.reshape(k, -1)
+    X = np.empty(columns.shape)
+    for i in range(columns.shape[1]):
+        b = columns[:, i]
+        if not float(np.abs(b).max(initial=0.0)):
+            X[:, i] = 0.0
+            continue
+        x, info = spla.bicgstab(A, b, x0=x0 if (x0 is not None and i == 0) else None,
+                                rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER)
+        if info != 0 or not np.isfinite(x).all():
+            return np.asarray(spla.splu(sp.csc_array(A), permc_spec="COLAMD").solve(columns)).reshape(B.shape)
+        X[:, i] = x
+    return X.reshape(B.shape)
+
+
+def evaluate(problem: Problem, pi: IntArray, x0: FloatArray | None = None,
+             rhs: FloatArray | None = None) -> FloatArray:
+    """Value of the policy ``pi`` (problem rows, one per state): ``(I - gamma P_pi) V = c_pi`` (or ``rhs``,
+    per state), terminal states 0 for discount 1."""
+    b = problem.c[pi] if rhs is None else rhs
+    return chain_values(sp.csr_array(problem.P[pi]), problem.gamma, b,
+                        None if problem.gamma < 1 else ~problem.terminal, x0)
+
+
+def chain_values(P_chain: sp.csr_array, gamma: float, columns: npt.NDArray[np.float64],
+                 solve: npt.NDArray[np.bool_] | None = None, x0: FloatArray | None = None) -> FloatArray:
+    """``E[sum_t gamma^t x(s_t)]`` of a Markov chain ``P_chain`` (n, n) from every state, for ``x`` each
+    column of ``columns`` ((n,) or (n, k)): the states ``solve`` (default all) get the solution of their
+    linear system, the others 0 (discount 1: terminal states, or states from which the chain does not
+    end)."""
+    n = P_chain.shape[0]
+    out = np.zeros(columns.shape)
+    idx = np.arange(n) if solve is None else np.flatnonzero(solve)
+    if idx.size:
+        out[idx] = linear_solve(system(P_chain, idx, gamma), columns[idx], None if x0 is None else x0[idx])
+    return out

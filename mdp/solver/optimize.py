@@ -1,0 +1,158 @@
+"""The solver's pipeline on one :class:`~.problem.Problem`: value iteration, policy iteration, certificate,
+the optimal rows, and optionally the exact optimum.
+
+1. value iteration on an action-major layout (MacQueen bounds, a sound absolute stopping rule) brings
+   the values close; when it stalls (discounts near 1, where it needs ~1/(1 - gamma) sweeps), policy
+   iteration takes over from its greedy policy all the same;
+2. policy iteration from the greedy policy, each policy evaluated by a linear solve, until no row improves
+   by more than the numerical margin;
+3. the certificate (:mod:`.certificate`): ``bound`` on ``|V - V*|`` for the problem's exact numbers, and
+   the threshold ``delta`` above which a row's computed gap proves it suboptimal;
+4. optionally, exact policy iteration in the problem's rationals (:mod:`.exact`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..graph import terminates_surely
+from .certificate import certify_discounted, certify_ssp, group_min, roundoff, threshold
+from .errors import SolverError
+from .exact import exact_refine
+from .iteration import SweepLayout, value_iteration
+from .linear import evaluate
+from .problem import BoolArray, FloatArray, IntArray, Problem
+from .proper import check_optimal_loops, make_proper, negative_cycle_error, proper_part
+
+__all__ = ["Optimum", "optimize"]
+
+_WARM_START_SWEEPS = 2000  # value iteration's budget before policy iteration takes over
+
+
+@dataclass(frozen=True, eq=False)
+class Optimum:
+    """The certified optimum of a problem (in the problem's indices and sense: minimised costs).
+
+    ``optimal`` holds every truly optimal row (``gap <= delta``); with ``exact``, exactly the optimal
+    rows, ``exact_V`` the exact values and ``exact_gap`` the exact gaps of the rows that needed them
+    (every other row is certainly suboptimal).
+    """
+
+    problem: Problem
+    V: FloatArray  # (n,)
+    Q: FloatArray  # (m,)
+    gap: FloatArray  # (m,)
+    optimal: BoolArray  # (m,)
+    policy: IntArray  # (n,) rows: policy iteration's policy (proper for discount 1)
+    bound: float
+    delta: float
+    sweeps: int
+    evaluations: int
+    exact_V: list[Fraction] | None = None
+    exact_gap: dict[int, Fraction] | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.exact_V is not None
+
+
+def optimize(problem: Problem, *, tol: float = 1e-9, max_iter: int = 100_000, exact: bool = False,
+             start: IntArray | None = None, initial: int | None = None, check_loops: bool = True,
+             progress: Callable[[int, float], object] | None = None) -> Optimum:
+    """The certified optimum of ``problem`` (see the module docstring).
+
+    Discount 1 needs a problem restricted to the states with a proper policy and a proper ``start``
+    policy (:func:`~.proper.proper_part`). ``initial`` (a problem state): with ``check_loops``, an end
+    component of optimal rows reachable from it is a :class:`~mdp.model.ModelError`.
+
+    Raises
+    ------
+    SolverError
+        If policy iteration needs more than ``max_iter`` steps.
+    ModelError
+        Discount 1: an optimal policy can loop forever (:func:`~.proper.check_optimal_loops`), or
+        :class:`~.proper.UnboundedError` for a cycle of negative cost.
+    """
+    discounted = problem.gamma < 1.0
+    layout = SweepLayout(problem)
+    V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted)
+    del layout
+    if not np.isfinite(V).all():
+        V = np.zeros(problem.n)
+    _, pi = group_min(problem, _q_values(problem, V))
+    if start is not None:
+        pi = make_proper(problem, pi, start)
+
+    V, Q, pi, evaluations = _policy_iteration(problem, pi, V, max_iter)
+    ro = roundoff(problem, V, Q)
+    bound = certify_discounted(problem, V, Q, ro) if discounted else certify_ssp(problem, V, Q, pi, ro)
+    delta = threshold(bound, ro)
+    gap = Q - V[problem.row_state]
+    optimal = gap <= delta
+    _, best = group_min(problem, gap)
+    optimal[best] = True  # the smallest gap is always within delta; this only guards against NaN
+    best = np.where(optimal[pi], pi, best)  # representative: policy iteration's policy (proper for discount 1)
+    if not discounted and check_loops:
+        check_optimal_loops(problem, optimal, initial)
+    if not exact:
+        return Optimum(problem, V, Q, gap, optimal, best, bound, delta, sweeps, evaluations)
+    exact_V, exact_gaps, best, exact_evaluations = exact_refine(problem, best, V, gap, ro, max_iter)
+    V = np.array([float(v) for v in exact_V])
+    Q = _q_values(problem, V)
+    gap = Q - V[problem.row_state]
+    optimal = np.zeros(problem.m, dtype=bool)
+    rs = problem.row_state
+    for r, g in exact_gaps.items():
+        gap[r] = float(g)
+        Q[r] = float(g + exact_V[int(rs[r])])
+        optimal[r] = g == 0
+    return Optimum(problem, V, Q, gap, optimal, best, 0.0, 0.0, sweeps, evaluations + exact_evaluations,
+                   exact_V, exact_gaps)
+
+
+def _q_values(problem: Problem, V: FloatArray) -> FloatArray:
+    """``c + gamma * P V`` for every row, computed as ``c + P (gamma V)``."""
+    return problem.c + problem.P @ (problem.gamma * V)
+
+
+def _policy_iteration(problem: Problem, pi: IntArray, V0: FloatArray, max_iter: int
+                      ) -> tuple[FloatArray, FloatArray, IntArray, int]:
+    """Evaluate, switch where a row improves by more than the numerical margin, repeat."""
+    V = V0
+    rs = problem.row_state
+    for evaluations in range(1, max_iter + 1):
+        V = evaluate(problem, pi, x0=V)
+        Q = _q_values(problem, V)
+        ro = roundoff(problem, V, Q)
+        gap = Q - V[rs]
+        own = np.abs(gap[pi])
+        if problem.gamma == 1.0:
+            own = own[~problem.terminal]
+            noise = float(own.max(initial=0.0)) * max(1.0, float(problem.n))
+        else:
+            noise = (1.0 + ro.rho) * float(own.max(initial=0.0)) / max(1.0 - ro.rho, 1e-300)
+        margin = 2.0 * (ro.slack + noise)
+        mins, first = group_min(problem, gap)
+        switch = mins < -margin
+        if not switch.any():
+            return V, Q, pi, evaluations
+        pi = pi.copy()
+        pi[switch] = first[switch]
+        if problem.gamma == 1.0:
+            proper = terminates_surely(sp.csr_array(problem.P[pi]), problem.terminal)
+            if not proper.all():
+                raise negative_cycle_error(problem, pi, ~proper)
+    raise SolverError(f"policy iteration did not settle in {max_iter} steps; raise max_iter",
+                      iterations=max_iter)
+
+
+def restricted(problem: Problem, initial: int | None) -> tuple[Problem, IntArray | None]:
+    """Discount 1: the problem on the states with a proper policy and a proper start policy; else as is."""
+    if problem.gamma < 1.0:
+        return problem, None
+    return proper_part(problem, initial)
