@@ -307,7 +307,6 @@ class _Compiler:
             strides.append(stride)
             stride *= size
         self.strides = tuple(reversed(strides))
-        self.key_offset = sum(v.domain.lo * s for v, s in zip(spec.variables, self.strides))
 
         self.actions = tuple(self._choice(a.name, "action", a.span, a.guard, a.branches, params)
                              for a in spec.actions)
@@ -407,12 +406,15 @@ class _Compiler:
         self.n_states += len(parent_state)
 
     def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> npt.NDArray[np.int64]:
-        """Mixed-radix keys: the sum of (code - lo) * stride over the variables."""
+        """Mixed-radix keys: the sum of (code - lo) * stride over the variables.
+
+        Each digit is taken relative to its domain's low end before it is scaled, so every intermediate
+        value lies in ``[0, key_space)``: a domain near the int64 limits (``9e18..9e18 + 1``) has small
+        digits although ``lo * stride`` would not fit in 64 bits.
+        """
         key = np.zeros(size, dtype=np.int64)
-        for column, stride in zip(columns, self.strides):
-            key += column * stride if stride != 1 else column
-        if self.key_offset:
-            key -= self.key_offset
+        for column, stride, variable in zip(columns, self.strides, self.variables):
+            key += (column - variable.domain.lo) * stride
         return key
 
     def _decode(self, keys: npt.NDArray[np.int64], j: int) -> npt.NDArray[np.int64]:

@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+import dsl
 import mdp.compiler as compiler
 from dsl.errors import ResourceLimitError, Source, Span
 from dsl.spec import (
@@ -478,6 +479,39 @@ def test_key_space_beyond_64_bits_is_a_clear_error():
     b.action("wait", True, {})
     with pytest.raises(ResourceLimitError, match=r"the 4 variables have 1.21e\+24 combinations of values"):
         compile(b.build())
+
+
+def test_domains_near_the_int64_limits_are_numbered_from_their_low_end():
+    # lo * stride = 1.8e19 does not fit in int64, though every key (code - lo) * stride does
+    model = compile(dsl.load("""\
+model k
+discount 0.9
+var a : 9000000000000000000..9000000000000000001
+var b : bool
+action flip: b' = !b
+action up when a < 9000000000000000001: a' = a + 1
+"""))
+    assert codes(model) == [(9000000000000000000, 0), (9000000000000000000, 1), (9000000000000000001, 0),
+                            (9000000000000000001, 1)]
+    assert [model.describe(s) for s in range(4)] == [
+        "a=9000000000000000000, b=false", "a=9000000000000000000, b=true",
+        "a=9000000000000000001, b=false", "a=9000000000000000001, b=true"]
+    assert model.P.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1],
+                                          [0, 0, 1, 0]]
+
+
+def test_negative_domains_near_the_int64_limit_keep_their_values():
+    model = compile(dsl.load("""\
+model k
+discount 0.9
+var a : -9000000000000000000..-8999999999999999999
+var c : 0..2 = 2
+action down when c > 0: c' = c - 1, a' = -8999999999999999999
+terminal c == 0
+"""))
+    assert codes(model) == [(-9000000000000000000, 2), (-8999999999999999999, 1), (-8999999999999999999, 0)]
+    assert model.describe(2) == "a=-8999999999999999999, c=0"
+    assert model.state_values(1) == {"a": -8999999999999999999, "c": 1}
 
 
 def test_more_states_than_int32_indices_is_a_resource_limit_naming_it(monkeypatch):
