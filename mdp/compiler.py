@@ -297,11 +297,9 @@ class _Compiler:
         space = 1
         for size in sizes:
             space *= size
-        if space > _MAX_INT64:
-            raise ResourceLimitError(
-                f"the {self.k} variables have {space:.3g} combinations of values, more than corrigo can "
-                f"number with 64-bit keys (about 9.2e18); shrink their domains")
         self.key_space = space
+        # beyond int64, keys are Python ints in object arrays: slower, but only such specs pay for it
+        self.key_dtype: type = np.int64 if space <= _MAX_INT64 else object
         strides, stride = [], 1
         for size in reversed(sizes):
             strides.append(stride)
@@ -412,18 +410,20 @@ class _Compiler:
         value lies in ``[0, key_space)``: a domain near the int64 limits (``9e18..9e18 + 1``) has small
         digits although ``lo * stride`` would not fit in 64 bits.
         """
-        key = np.zeros(size, dtype=np.int64)
+        key = np.zeros(size, dtype=self.key_dtype)
         for column, stride, variable in zip(columns, self.strides, self.variables):
-            key += (column - variable.domain.lo) * stride
+            key += (column.astype(self.key_dtype) - variable.domain.lo) * stride
         return key
 
     def _decode(self, keys: npt.NDArray[np.int64], j: int) -> npt.NDArray[np.int64]:
         """The codes of variable ``j`` in ``keys``."""
-        stride, variable = self.strides[j], self.variables[j]
+        stride, domain = self.strides[j], self.variables[j].domain
         codes = keys // stride if stride != 1 else keys
         if j:  # the first variable is the most significant digit: nothing above it to strip
-            codes = codes % variable.domain.size
-        return codes + variable.domain.lo if variable.domain.lo else codes
+            codes = codes % domain.size
+        if domain.lo:
+            codes = codes + domain.lo
+        return codes.astype(np.int64, copy=False)  # (object keys: Python ints, now values of the domain)
 
     def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
@@ -467,7 +467,7 @@ class _Compiler:
         slots = n_branches[row_action]
         start = np.cumsum(slots) - slots
         total = int(slots.sum())
-        out_key = np.empty(total, dtype=np.int64)
+        out_key = np.empty(total, dtype=self.key_dtype)
         out_columns = {j: np.empty(total, dtype=np.int64) for j in self.tracked}
         out_probability = np.empty(total, dtype=np.float64)
         out_row = np.empty(total, dtype=np.int32)
@@ -554,7 +554,10 @@ class _Compiler:
     def _moved(self, keys: npt.NDArray[np.int64], updated: dict[int, Any], old: Sequence[Any]) -> Any:
         """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
         for j, value in updated.items():
-            delta = np.subtract(value, old[j])
+            if self.key_dtype is object:  # exact: a domain wider than 2**63 has differences beyond int64
+                delta = np.asarray(value).astype(object) - old[j].astype(object)
+            else:
+                delta = np.subtract(value, old[j])
             if self.strides[j] != 1:
                 delta *= self.strides[j]
             keys = keys + delta

@@ -472,13 +472,48 @@ def test_max_states_counts_every_unexplored_state():
     assert str(caught.value) == "reached 1,000 states (--max-states); 45 states were still unexplored"
 
 
-def test_key_space_beyond_64_bits_is_a_clear_error():
-    b = Builder()
-    for i in range(4):
-        b.int(f"v{i}", 0, 2**20)
-    b.action("wait", True, {})
-    with pytest.raises(ResourceLimitError, match=r"the 4 variables have 1.21e\+24 combinations of values"):
-        compile(b.build())
+def wide_spec(size: int) -> str:
+    """20 variables of ``size`` values, three of which move: the same reachable states for every size >= 6."""
+    return "model wide\ndiscount 0.9\n" + "".join(f"var v{i} : 0..{size - 1}\n" for i in range(20)) + """\
+action a when v3 < 5: v3' = v3 + 1
+action b when v19 < 2: 0.5 -> v19' = v19 + 1
+                       0.5 -> v0' = 1 - v0
+action w: skip
+event e when v5 == 0: 0.5 -> v5' = 1
+"""
+
+
+def test_key_spaces_beyond_64_bits_use_exact_keys():
+    wide = compile(dsl.load(wide_spec(101)))  # 101**20 = 1.2e40 combinations: keys are Python ints
+    narrow = compile(dsl.load(wide_spec(6)))  # 6**20 = 3.7e15: int64 keys
+    assert wide.n_states == narrow.n_states == 6 * 3 * 2 * 2
+    assert codes(wide) == codes(narrow)
+    assert (wide.P != narrow.P).nnz == 0
+    assert wide.describe(wide.n_states - 1) == narrow.describe(narrow.n_states - 1)
+
+
+def test_a_domain_wider_than_int64_keeps_its_values():
+    model = compile(dsl.load("""\
+model w
+discount 0.9
+var a : -9000000000000000000..9000000000000000000 = -9000000000000000000
+var b : bool
+action jump when !b: a' = 9000000000000000000, b' = true
+action back when b: a' = -9000000000000000000, b' = false
+"""))
+    assert codes(model) == [(-9000000000000000000, 0), (9000000000000000000, 1)]
+    assert model.P.toarray().tolist() == [[0, 1], [1, 0]]
+
+
+def test_object_keys_give_the_same_model_as_int64_keys(monkeypatch):
+    spec = random_spec(3)
+    expected = compile(spec)
+    monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)
+    monkeypatch.setattr(compiler, "_MAX_INT64", 0)  # every key space counts as beyond int64
+    got = compile(spec)
+    assert codes(got) == codes(expected)
+    assert (got.P != expected.P).nnz == 0
+    assert got.row_action.tolist() == expected.row_action.tolist()
 
 
 def test_domains_near_the_int64_limits_are_numbered_from_their_low_end():
