@@ -53,6 +53,9 @@ _LEFTOVER_ZERO = 1e-12
 """An event's left-over mass below this is float noise of probabilities that sum to 1."""
 
 _MAX_INT64 = (1 << 63) - 1
+
+_Keys = npt.NDArray[Any]
+"""State keys: int64, or Python ints in an object array when the key space is beyond int64."""
 _MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
 _DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
@@ -222,7 +225,7 @@ class _Outcomes(NamedTuple):
     """A layer's outcomes, in row order: successor key, tracked columns, probability, row, and whether
     events apply (``None``: all of them)."""
 
-    key: npt.NDArray[np.int64]
+    key: _Keys
     columns: dict[int, npt.NDArray[np.int64]]
     probability: npt.NDArray[np.float64]
     row: npt.NDArray[np.int32]
@@ -253,9 +256,9 @@ class _SortedRuns:
     """
 
     def __init__(self) -> None:
-        self.runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        self.runs: list[tuple[_Keys, npt.NDArray[np.int64]]] = []
 
-    def lookup(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def lookup(self, keys: _Keys) -> npt.NDArray[np.int64]:
         """Index of each (sorted, unique) key, -1 where unknown."""
         out = np.full(keys.shape, -1, dtype=np.int64)
         for run_keys, run_index in self.runs:
@@ -265,7 +268,7 @@ class _SortedRuns:
             out[hit] = run_index[position[hit]]
         return out
 
-    def add(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+    def add(self, keys: _Keys, index: npt.NDArray[np.int64]) -> None:
         """Add sorted, new keys with their indices."""
         if keys.size == 0:
             return
@@ -383,7 +386,7 @@ class _Compiler:
         with np.errstate(over="ignore", invalid="ignore"):  # overflows become problems (see _finite, _outside)
             return self._enumerate(frontier, size, base)
 
-    def _enumerate(self, frontier: tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]], size: int,
+    def _enumerate(self, frontier: tuple[list[npt.NDArray[np.int64]], _Keys], size: int,
                    base: int) -> TabularMDP:
         while size:
             frontier = self._expand(frontier[0], frontier[1], size, base)
@@ -403,19 +406,19 @@ class _Compiler:
         self.parent_action.append(parent_action)
         self.n_states += len(parent_state)
 
-    def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> npt.NDArray[np.int64]:
+    def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> _Keys:
         """Mixed-radix keys: the sum of (code - lo) * stride over the variables.
 
         Each digit is taken relative to its domain's low end before it is scaled, so every intermediate
         value lies in ``[0, key_space)``: a domain near the int64 limits (``9e18..9e18 + 1``) has small
         digits although ``lo * stride`` would not fit in 64 bits.
         """
-        key = np.zeros(size, dtype=self.key_dtype)
+        key: _Keys = np.zeros(size, dtype=self.key_dtype)
         for column, stride, variable in zip(columns, self.strides, self.variables):
             key += (column.astype(self.key_dtype) - variable.domain.lo) * stride
         return key
 
-    def _decode(self, keys: npt.NDArray[np.int64], j: int) -> npt.NDArray[np.int64]:
+    def _decode(self, keys: _Keys, j: int) -> npt.NDArray[np.int64]:
         """The codes of variable ``j`` in ``keys``."""
         stride, domain = self.strides[j], self.variables[j].domain
         codes = keys // stride if stride != 1 else keys
@@ -425,7 +428,7 @@ class _Compiler:
             codes = codes + domain.lo
         return codes.astype(np.int64, copy=False)  # (object keys: Python ints, now values of the domain)
 
-    def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+    def _remember(self, keys: _Keys, index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
             self.table[keys] = index + 1
         else:
@@ -435,8 +438,8 @@ class _Compiler:
 
     # --- one layer -----------------------------------------------------------------------------
 
-    def _expand(self, frontier: list[npt.NDArray[np.int64]], frontier_keys: npt.NDArray[np.int64], f: int,
-                base: int) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+    def _expand(self, frontier: list[npt.NDArray[np.int64]], frontier_keys: _Keys, f: int,
+                base: int) -> tuple[list[npt.NDArray[np.int64]], _Keys]:
         """Expand the states ``base .. base + f - 1``; return the next frontier (columns and keys)."""
         n_actions = len(self.actions)
         at = lambda i: base + i  # noqa: E731  (position in the frontier -> state)
@@ -467,7 +470,7 @@ class _Compiler:
         slots = n_branches[row_action]
         start = np.cumsum(slots) - slots
         total = int(slots.sum())
-        out_key = np.empty(total, dtype=self.key_dtype)
+        out_key: _Keys = np.empty(total, dtype=self.key_dtype)
         out_columns = {j: np.empty(total, dtype=np.int64) for j in self.tracked}
         out_probability = np.empty(total, dtype=np.float64)
         out_row = np.empty(total, dtype=np.int32)
@@ -551,7 +554,7 @@ class _Compiler:
         self.layers.append(layer)
         return new_columns, new_keys
 
-    def _moved(self, keys: npt.NDArray[np.int64], updated: dict[int, Any], old: Sequence[Any]) -> Any:
+    def _moved(self, keys: _Keys, updated: dict[int, Any], old: Sequence[Any]) -> Any:
         """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
         for j, value in updated.items():
             if self.key_dtype is object:  # exact: a domain wider than 2**63 has differences beyond int64
@@ -563,7 +566,7 @@ class _Compiler:
             keys = keys + delta
         return keys
 
-    def _number(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    def _number(self, keys: _Keys) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """Successor index of every key, and the positions of first occurrences of new states, in order."""
         n = self.n_states
         if self.table is not None:
