@@ -47,7 +47,9 @@ def test_spec_errors_exit_2_and_resource_limits_exit_3(tmp_path: Path) -> None:
     assert code == 2 and "unknown name 'nope'" in err
     code, _, err = run("solve", "--max-states", "10", str(DATA / "design_sketch.corrigo"))
     assert code == 3 and "Traceback" not in err
-    assert err.startswith("error: reached 10 states (--max-states); ") and err.endswith(" still unexplored\n")
+    assert err.startswith("error: the model has more than 10 states (--max-states): ")
+    assert err.endswith("\n    = hint: raise --max-states, or shrink the domains of these variables (or set consts and "
+                        "params with -D)\n")
 
 
 def test_exact_beyond_its_limit_names_the_limit_and_the_option(tmp_path: Path) -> None:
