@@ -1120,9 +1120,10 @@ def _n_values(parts: Sequence[npt.NDArray[np.int64]], domain: Any) -> int:
 
 
 def _size(n_bytes: int) -> str:
-    """``1.5 GiB``, ``12 MiB``, ``3 KiB``: a memory size for messages."""
+    """``4.03 GiB``, ``19.5 KiB``, ``253 KiB``: a memory size to three digits (an estimate just over a budget
+    should not read as equal to it)."""
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n_bytes >= 1 << shift:
             value = n_bytes / (1 << shift)
-            return f"{value:.1f} {unit}" if value < 10 else f"{value:,.0f} {unit}"
+            return f"{value:.{2 if value < 10 else 1 if value < 100 else 0}f} {unit}"
     return f"{n_bytes} bytes"

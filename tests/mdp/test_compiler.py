@@ -480,6 +480,11 @@ def test_max_states_counts_every_unexplored_state():
     assert caught.value.notes == ("'x': 45 of its 1,001 values reached", "'y': 45 of its 1,001 values reached")
 
 
+def test_memory_sizes_read_to_three_digits():
+    assert [compiler._size(n) for n in (500, 20_000, 1023 << 10, 4 << 30, (4 << 30) + (30 << 20))] == [
+        "500 bytes", "19.5 KiB", "1023 KiB", "4.00 GiB", "4.03 GiB"]
+
+
 def test_a_state_limit_error_survives_pickling():
     error = StateLimitError("the model has more than 1 states", 2, 1, ("'x' (line 3): 2 of its 3 values reached",),
                             "raise it")
@@ -605,7 +610,7 @@ def test_events_that_multiply_outcomes_are_named_when_they_outgrow_the_budget():
     # per state (16), 36 per row (16), 24 per transition (136), 2 layers of 2,048, the 64-byte table, and in
     # flight 48 per row and 96 + 4 x 16 per outcome (4 variables that events read): 30,064 bytes (60: 19,024)
     assert str(caught.value) == (
-        "the model would need about 29 KiB to build, more than its memory budget of 20 KiB: 16 states found "
+        "the model would need about 29.4 KiB to build, more than its memory budget of 19.5 KiB: 16 states found "
         "(15 not yet explored)\n"
         "    = note: this layer's 15 choices lead to 120 outcomes after the events\n"
         "    = note: event 'e0' (line 8) turns each outcome where it applies into 2\n"

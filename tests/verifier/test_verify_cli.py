@@ -93,7 +93,7 @@ def test_without_max_states_the_memory_budget_stops_verify(tmp_path: Path, monke
     # layers of 1, 2, ..., 14 states with a + b = d (105); the estimate is pinned in tests/mdp/test_compiler.py
     assert (code, out) == (3, "")
     assert err == (
-        f"{path}: error: the model would need about 103 KiB to build, more than its memory budget of 98 KiB: "
+        f"{path}: error: the model would need about 103 KiB to build, more than its memory budget of 97.7 KiB: "
         "105 states found (14 not yet explored)\n"
         "    = note: 'a' (line 3): 14 of its 101 values reached\n"
         "    = note: 'b' (line 4): 14 of its 101 values reached\n"
