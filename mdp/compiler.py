@@ -361,6 +361,11 @@ class _Compiler:
             strides.append(stride)
             stride *= size
         self.strides = tuple(reversed(strides))
+        # (k, 1) columns for _decode: digit j of a key is key // stride_j % size_j, its code that plus lo_j
+        self.digit_strides = np.array(self.strides, dtype=self.key_dtype).reshape(-1, 1)
+        self.digit_sizes = np.array(sizes, dtype=self.key_dtype).reshape(-1, 1)
+        lows = [v.domain.lo for v in spec.variables]
+        self.digit_lows = np.array(lows, dtype=self.key_dtype).reshape(-1, 1) if any(lows) else None
 
         self.actions = tuple(self._choice(a.name, "action", a.span, a.guard, a.branches, params)
                              for a in spec.actions)
@@ -480,15 +485,17 @@ class _Compiler:
             key += (column.astype(self.key_dtype) - variable.domain.lo) * stride
         return key
 
-    def _decode(self, keys: _Keys, j: int) -> npt.NDArray[np.int64]:
-        """The codes of variable ``j`` in ``keys``."""
-        stride, domain = self.strides[j], self.variables[j].domain
-        codes = keys // stride if stride != 1 else keys
-        if j:  # the first variable is the most significant digit: nothing above it to strip
-            codes = codes % domain.size
-        if domain.lo:
-            codes = codes + domain.lo
-        return codes.astype(np.int64, copy=False)  # (object keys: Python ints, now values of the domain)
+    def _decode(self, keys: _Keys) -> list[npt.NDArray[np.int64]]:
+        """The codes of every variable in ``keys``, as contiguous columns.
+
+        One ``(k, n)`` operation for all variables: a long chain of small layers pays the per-call cost of
+        numpy once per layer, not once per variable.
+        """
+        codes = keys[None, :] // self.digit_strides  # (k, n)
+        codes %= self.digit_sizes  # digit j of each key
+        if self.digit_lows is not None:
+            codes += self.digit_lows
+        return list(codes.astype(np.int64, copy=False))  # (object keys: Python ints, now values of the domains)
 
     def _remember(self, keys: _Keys, index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
@@ -608,7 +615,7 @@ class _Compiler:
         # 4. successors: known states by lookup, new ones numbered in order of first occurrence
         successors, first = self._number(out_key)
         new_keys = out_key[first]
-        new_columns = [self._decode(new_keys, j) for j in range(self.k)]
+        new_columns = self._decode(new_keys)
         parent_rows = out_row[first]
         self._store_new(new_columns, base + row_state[parent_rows].astype(np.int64),
                         row_action[parent_rows].astype(np.int32))
@@ -830,7 +837,7 @@ class _Compiler:
         action = self.action_names[int(row_action[r])]
         state = base + int(row_state[r])
         key = outcomes.key[position:position + 1]
-        codes = [int(self._decode(key, j)[0]) for j in range(self.k)]
+        codes = [int(column[0]) for column in self._decode(key)]
         if codes == self._codes(state):
             return (f"after action '{action}'",)
         return (f"after action '{action}', which led to {self.spec.describe(codes)}",)
