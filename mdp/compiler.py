@@ -887,8 +887,8 @@ class _Compiler:
         self.fans.append((event, fan))
         per_outcome = self.outcome_bytes - (_OUTCOME_COLUMN_BYTES * len(self.tracked) if last else 0)
         self._check_size(rows, outcomes, rows * _IN_FLIGHT_ROW_BYTES + outcomes * per_outcome,
-                         (f"this layer's {rows:,} choice{'s' if rows != 1 else ''} lead to {outcomes:,} outcomes "
-                          "after the events", *self._event_notes_of_fans()),
+                         (f"this layer's {rows:,} choice{'s lead' if rows != 1 else ' leads'} to {outcomes:,} "
+                          "outcomes after the events", *self._event_notes_of_fans()),
                          "every event multiplies the outcomes of a step by its branches (one more when mass is "
                          "left over): use fewer events or narrower guards, or shrink the domains of these "
                          "variables")

@@ -625,6 +625,22 @@ def test_events_that_multiply_outcomes_are_named_when_they_outgrow_the_budget():
         "builds up to N states, however much memory they take")
 
 
+def test_notes_name_at_most_six_events():
+    text = "model noisy\ndiscount 0.9\n" + "".join(f"var b{i} : bool\n" for i in range(9)) + "action wait: skip\n" \
+        + "".join(f"event e{i}: 0.5 -> b{i}' = !b{i}\n" for i in range(9))
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(text), max_bytes=40_000)
+    # the initial state's one choice, after e7: 214 bytes for the state, 36 for the row, 24 x 256 transitions,
+    # 2,048 for the layer and for the table (2**9 keys), 48 + 256 x (96 + 9 x 16) in flight: 71,978 bytes
+    # (after e6: 38,186); no variable has two values yet
+    assert caught.value.message == ("the model would need about 70.3 KiB to build, more than its memory budget of "
+                                    "39.1 KiB: 1 state found (1 not yet explored)")
+    assert caught.value.notes == (
+        "this layer's 1 choice leads to 256 outcomes after the events",
+        *(f"event 'e{i}' (line {13 + i}) turns each outcome where it applies into 2" for i in range(6)),
+        "and 2 more events")
+
+
 def test_a_layer_beyond_32_bit_row_numbers_is_a_limit_even_without_a_budget(monkeypatch):
     monkeypatch.setattr(compiler, "_MAX_LAYER_OUTCOMES", 100)  # stands for 2**31 - 1
     with pytest.raises(StateLimitError) as caught:
