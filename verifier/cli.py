@@ -150,7 +150,7 @@ class _Progress:
             self.bar.stop()
 
 
-max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None,
+max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
                                  help="Stop with exit code 3 when the model grows beyond this many states "
                                       "(default: when building it would take more than 4 GiB; N replaces that budget).")
 
