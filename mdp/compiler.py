@@ -11,11 +11,18 @@ time, with numpy: no Python loop runs per state. For one layer:
 3. Each event, in declaration order, expands the outcomes where its guard holds into one outcome per
    branch plus one for the mass left over (nothing happens), in place of the parent, so the outcomes
    stay in row order. Terminal self-loops are not touched by events.
-4. Outcomes are encoded as int64 keys (mixed radix over the variables' domains) and looked up among
-   known states: a dense key -> index table when the key space is moderate, sorted runs of keys
-   (searchsorted, merged like a binomial heap so the total work stays O(n log n)) otherwise. Unknown
-   keys become new states, numbered in the order of their first occurrence: breadth-first numbering
-   with the initial state as 0, which keeps neighbours close in memory for the solver.
+4. Outcomes are encoded as int64 keys (mixed radix over the variables' domains, each digit counted from
+   its domain's low end, so the key space is the product of the domains' sizes; beyond int64, Python ints
+   in object arrays) and looked up among known states: a dense key -> index table when the key space is
+   moderate, sorted runs of keys (searchsorted, merged like a binomial heap so the total work stays
+   O(n log n)) otherwise. Unknown keys become new states, numbered in the order of their first
+   occurrence: breadth-first numbering with the initial state as 0, which keeps neighbours close in
+   memory for the solver.
+
+Before a layer allocates its arrays (and before each event multiplies its outcomes), the memory the
+model will need is estimated from the counts so far plus the layer's, and the compile stops with a
+:class:`StateLimitError` beyond ``max_bytes``: a spec whose domains explode stops in seconds, naming the
+variables with the most values reached.
 
 The layers' (row, successor, probability) triples are stacked into one CSR matrix at the end, where
 scipy sorts each row and sums duplicate successors. Costs, intents and labels are evaluated on the same
@@ -42,7 +49,7 @@ from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP
 
-__all__ = ["StateLimitError", "compile"]
+__all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile"]
 
 _DENSE_TABLE_LIMIT = 1 << 26
 """Key spaces up to this size use a dense key -> index table (4 bytes per possible state, touched only
@@ -52,37 +59,80 @@ _U = UNIT_ROUNDOFF
 _ZERO: Any = Fraction(0)
 
 _MAX_INT64 = (1 << 63) - 1
+
+_Keys = npt.NDArray[Any]
+"""State keys: int64, or Python ints in an object array when the key space is beyond int64."""
 _MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
+_MAX_LAYER_OUTCOMES = _MAX_STATES  # a layer numbers its rows with int32, and _number marks its outcomes so
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
 _DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
+_CULPRITS_SHOWN = 6  # variables (or events) named in the notes of a size limit
+
+DEFAULT_MAX_BYTES = 4 << 30
+"""The memory budget of a compile without ``max_states``: 4 GiB of the compiler's own arrays.
+
+The estimate runs 1.15-1.4 times what tracemalloc measures. The 10^6-state grid world of
+``benchmarks/compile.py`` (9.5e6 transitions; ~1 GB of process memory in all) is estimated at 0.71 GiB,
+so the budget holds models five times that size, or 10^6 states with over 100 transitions each; the
+reliability case ``state_explosion_9x100`` (10^18 combinations of values) stops in about 8 s at 3.1e6
+states and 1.7 GB of process memory, where it used to take 5+ GB and 90 s to run out of memory.
+``max_states`` replaces the budget by a limit on states.
+"""
+
+# What the compiler holds, in bytes, for the memory estimate (see _Compiler._bytes): measured on the arrays
+# of _expand and _finish, where the per-layer parts and their concatenations are alive at once.
+_STATE_BYTES = 70  # BFS parents 12, row counts and groups 24, terminal mask 2, sorted-run key and index 32
+_STATE_VARIABLE_BYTES = 16  # a code per layer and in state_codes
+_ROW_BYTES = 36  # action 4 + 4, transition count 8 + 8, row pointer 8 + 4
+_ROW_TERM_BYTES = 16  # a cost or intent per layer and concatenated
+_TRANSITION_BYTES = 24  # successor 4 + probability 8, per layer and concatenated
+_LAYER_BYTES = 2048  # the dozen small arrays and dicts of one layer (a long chain has one state per layer)
+_CHOICE_BYTES = 8  # in flight, per (state, action) of a frontier: the enabled matrix, its copy, row numbers
+_IN_FLIGHT_ROW_BYTES = 48  # in flight, per row: its state and action, branch slots, per-action gathers
+_OUTCOME_BYTES = 96  # in flight, per outcome: key, probability, row, a filtered copy, np.unique's work
+_OUTCOME_COLUMN_BYTES = 16  # in flight, per outcome and variable an event reads or writes (and its spread)
+_PYTHON_INT_BYTES = 40  # per key held as a Python int (key spaces beyond int64)
+_PAGE_BYTES = 4096  # of the dense key table, mapped when first written
 
 
 class StateLimitError(ResourceLimitError):
-    """The model has more states than ``max_states`` allows.
+    """The model outgrew a limit before it was built: ``max_states``, the memory budget, or 32-bit numbering.
+
+    Its text is a message (the limit, the states found), notes naming what makes the model big (the
+    variables with the most values reached, with their lines, and the events that multiply outcomes), and
+    a hint saying what to change, rendered like a diagnostic's.
 
     Attributes
     ----------
-    limit
-        The ``max_states`` given.
+    message
+        The first line.
     n_states
-        States found when the enumeration stopped (more than ``limit``).
+        States found when the enumeration stopped.
     n_unexplored
         Of those, states whose successors were not computed yet.
+    notes, hint
+        As in a :class:`~dsl.errors.Diagnostic`.
     """
 
-    def __init__(self, limit: int, n_states: int, n_unexplored: int) -> None:
-        self.limit = limit
+    def __init__(self, message: str, n_states: int, n_unexplored: int, notes: tuple[str, ...] = (),
+                 hint: str | None = None) -> None:
+        self.message = message
         self.n_states = n_states
         self.n_unexplored = n_unexplored
-        were = "state was" if n_unexplored == 1 else "states were"
-        super().__init__(f"reached {limit:,} states (--max-states); {n_unexplored:,} {were} still unexplored")
+        self.notes = notes
+        self.hint = hint
+        lines = [message, *(f"    = note: {note}" for note in notes)]
+        if hint:
+            lines.append(f"    = hint: {hint}")
+        super().__init__("\n".join(lines))
 
     def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
-        return (type(self), (self.limit, self.n_states, self.n_unexplored))
+        return (type(self), (self.message, self.n_states, self.n_unexplored, self.notes, self.hint))
 
 
 def compile(spec: Spec, max_states: int | None = None,
-            progress: Callable[[int, int], object] | None = None, exact: bool = False) -> TabularMDP:
+            progress: Callable[[int, int], object] | None = None, max_bytes: int | None = None,
+            exact: bool = False) -> TabularMDP:
     """Enumerate the reachable states of ``spec`` and build its tabular MDP.
 
     Parameters
@@ -93,6 +143,11 @@ def compile(spec: Spec, max_states: int | None = None,
         Stop with :class:`StateLimitError` once more states than this are found.
     progress
         Called once per breadth-first layer as ``progress(n_states_so_far, frontier_size)``.
+    max_bytes
+        Stop with :class:`StateLimitError` before the compiler's arrays would take more than this many
+        bytes, estimated from the states, choices and transitions built so far and those of the layer
+        about to be built. Default: :data:`DEFAULT_MAX_BYTES` without ``max_states``, none with it (a
+        limit on states the caller chose replaces the budget).
     exact
         Also compute the spec's numbers exactly (:attr:`~mdp.model.TabularMDP.rationals`: probabilities,
         costs, intents, discount as ``Fraction``), for exact solving; the floats are then their correct
@@ -118,9 +173,8 @@ def compile(spec: Spec, max_states: int | None = None,
         domain, branch probabilities outside ``[0, 1]`` or not summing to 1 (at most 1 for events),
         or a division by zero. Each diagnostic points at the source and names the offending state.
     StateLimitError
-        More than ``max_states`` states (a :class:`~dsl.errors.ResourceLimitError`).
-    ResourceLimitError
-        The variables' domains have more combinations than an int64 key can number.
+        More than ``max_states`` states, more memory than ``max_bytes``, or more states or outcomes of one
+        layer than 32-bit indices can number (a :class:`~dsl.errors.ResourceLimitError`).
 
     Examples
     --------
@@ -136,7 +190,9 @@ def compile(spec: Spec, max_states: int | None = None,
     >>> model.n_states, model.state_codes.ravel().tolist(), model.actions(2)
     (3, [0, 1, 2], ('<terminal>',))
     """
-    return _Compiler(spec, max_states, progress, exact).run()
+    if max_bytes is None and max_states is None:
+        max_bytes = DEFAULT_MAX_BYTES
+    return _Compiler(spec, max_states, progress, max_bytes, exact).run()
 
 
 # --- the compiled spec -------------------------------------------------------------------------
@@ -243,7 +299,7 @@ class _Outcomes(NamedTuple):
     exact values in exact mode), a bound on the relative error of those floats, row, and whether events
     apply (``None``: all of them)."""
 
-    key: npt.NDArray[np.int64]
+    key: _Keys
     columns: dict[int, npt.NDArray[np.int64]]
     probability: npt.NDArray[np.float64]
     relative: float
@@ -276,9 +332,9 @@ class _SortedRuns:
     """
 
     def __init__(self) -> None:
-        self.runs: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
+        self.runs: list[tuple[_Keys, npt.NDArray[np.int64]]] = []
 
-    def lookup(self, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    def lookup(self, keys: _Keys) -> npt.NDArray[np.int64]:
         """Index of each (sorted, unique) key, -1 where unknown."""
         out = np.full(keys.shape, -1, dtype=np.int64)
         for run_keys, run_index in self.runs:
@@ -288,7 +344,7 @@ class _SortedRuns:
             out[hit] = run_index[position[hit]]
         return out
 
-    def add(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+    def add(self, keys: _Keys, index: npt.NDArray[np.int64]) -> None:
         """Add sorted, new keys with their indices."""
         if keys.size == 0:
             return
@@ -307,9 +363,10 @@ class _Compiler:
     """The state of one compilation; :meth:`run` does the breadth-first enumeration."""
 
     def __init__(self, spec: Spec, max_states: int | None,
-                 progress: Callable[[int, int], object] | None, exact: bool) -> None:
+                 progress: Callable[[int, int], object] | None, max_bytes: int | None, exact: bool) -> None:
         self.spec = spec
         self.max_states = max_states
+        self.max_bytes = max_bytes
         self.progress = progress
         self.exact = exact
         params = spec.param_values()
@@ -321,17 +378,19 @@ class _Compiler:
         space = 1
         for size in sizes:
             space *= size
-        if space > _MAX_INT64:
-            raise ResourceLimitError(
-                f"the {self.k} variables have {space:.3g} combinations of values, more than corrigo can "
-                f"number with 64-bit keys (about 9.2e18); shrink their domains")
         self.key_space = space
+        # beyond int64, keys are Python ints in object arrays: slower, but only such specs pay for it
+        self.key_dtype: type = np.int64 if space <= _MAX_INT64 else object
         strides, stride = [], 1
         for size in reversed(sizes):
             strides.append(stride)
             stride *= size
         self.strides = tuple(reversed(strides))
-        self.key_offset = sum(v.domain.lo * s for v, s in zip(spec.variables, self.strides))
+        # (k, 1) columns for _decode: digit j of a key is key // stride_j % size_j, its code that plus lo_j
+        self.digit_strides = np.array(self.strides, dtype=self.key_dtype).reshape(-1, 1)
+        self.digit_sizes = np.array(sizes, dtype=self.key_dtype).reshape(-1, 1)
+        lows = [v.domain.lo for v in spec.variables]
+        self.digit_lows = np.array(lows, dtype=self.key_dtype).reshape(-1, 1) if any(lows) else None
 
         self.actions = tuple(self._choice(a.name, "action", a.span, a.guard, a.branches, params)
                              for a in spec.actions)
@@ -346,6 +405,8 @@ class _Compiler:
                 tracked.update(node.index for node in expr.traverse() if isinstance(node, VarRef))
             tracked.update(u.variable for b in event.branches for u in b.updates)
         self.tracked = tuple(sorted(tracked))
+        self.outcome_bytes = (_OUTCOME_BYTES + _OUTCOME_COLUMN_BYTES * len(self.tracked)
+                              + (_PYTHON_INT_BYTES if self.key_dtype is object else 0))
         self.terminal = vectorize(spec.terminal, params) if spec.terminal is not None else None
         self.costs = tuple((t.name, vectorize(t.expr, params)) for t in spec.costs)
         self.intents = tuple((t.name, vectorize(t.expr, params)) for t in spec.intents)
@@ -371,11 +432,15 @@ class _Compiler:
 
         # filled while enumerating
         self.n_states = 0
+        self.n_rows = 0
+        self.n_transitions = 0  # (before scipy merges duplicate successors of a row)
         self.layers: list[_Layer] = []
         self.columns: list[list[npt.NDArray[np.int64]]] = [[] for _ in range(self.k)]  # per variable, per layer
         self.parent_state: list[npt.NDArray[np.int64]] = []  # per layer: BFS parent of each new state
         self.parent_action: list[npt.NDArray[np.int32]] = []
         self.problems: dict[tuple[Any, ...], _Problem] = {}
+        self.explored = 0  # states whose successors are known: those before the frontier being expanded
+        self.fans: list[tuple[_CompiledChoice, int]] = []  # events that multiplied this layer's outcomes, by how much
         if space <= _DENSE_TABLE_LIMIT:
             # key -> state index + 1, 0 for unknown keys: zeros are mapped lazily, so a large table costs
             # memory only where keys occur
@@ -412,7 +477,7 @@ class _Compiler:
         with np.errstate(over="ignore", invalid="ignore"):  # overflows become problems (see _finite, _outside)
             return self._enumerate(frontier, size, base)
 
-    def _enumerate(self, frontier: tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]], size: int,
+    def _enumerate(self, frontier: tuple[list[npt.NDArray[np.int64]], _Keys], size: int,
                    base: int) -> TabularMDP:
         while size:
             frontier = self._expand(frontier[0], frontier[1], size, base)
@@ -421,7 +486,10 @@ class _Compiler:
             if self.progress is not None:
                 self.progress(self.n_states, size)
             if self.max_states is not None and self.n_states > self.max_states:
-                raise StateLimitError(self.max_states, self.n_states, self.n_states - base)
+                self.explored = base
+                raise self._limit(f"the model has more than {self.max_states:,} states (--max-states)",
+                                  "raise --max-states, or shrink the domains of these variables (or set consts "
+                                  "and params with -D)")
         return self._finish()
 
     def _store_new(self, columns: Sequence[npt.NDArray[np.int64]], parent_state: npt.NDArray[np.int64],
@@ -432,24 +500,31 @@ class _Compiler:
         self.parent_action.append(parent_action)
         self.n_states += len(parent_state)
 
-    def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> npt.NDArray[np.int64]:
-        """Mixed-radix keys: the sum of (code - lo) * stride over the variables."""
-        key = np.zeros(size, dtype=np.int64)
-        for column, stride in zip(columns, self.strides):
-            key += column * stride if stride != 1 else column
-        if self.key_offset:
-            key -= self.key_offset
+    def _keys(self, columns: Sequence[npt.NDArray[np.int64]], size: int) -> _Keys:
+        """Mixed-radix keys: the sum of (code - lo) * stride over the variables.
+
+        Each digit is taken relative to its domain's low end before it is scaled, so every intermediate
+        value lies in ``[0, key_space)``: a domain near the int64 limits (``9e18..9e18 + 1``) has small
+        digits although ``lo * stride`` would not fit in 64 bits.
+        """
+        key: _Keys = np.zeros(size, dtype=self.key_dtype)
+        for column, stride, variable in zip(columns, self.strides, self.variables):
+            key += (column.astype(self.key_dtype) - variable.domain.lo) * stride
         return key
 
-    def _decode(self, keys: npt.NDArray[np.int64], j: int) -> npt.NDArray[np.int64]:
-        """The codes of variable ``j`` in ``keys``."""
-        stride, variable = self.strides[j], self.variables[j]
-        codes = keys // stride if stride != 1 else keys
-        if j:  # the first variable is the most significant digit: nothing above it to strip
-            codes = codes % variable.domain.size
-        return codes + variable.domain.lo if variable.domain.lo else codes
+    def _decode(self, keys: _Keys) -> list[npt.NDArray[np.int64]]:
+        """The codes of every variable in ``keys``, as contiguous columns.
 
-    def _remember(self, keys: npt.NDArray[np.int64], index: npt.NDArray[np.int64]) -> None:
+        One ``(k, n)`` operation for all variables: a long chain of small layers pays the per-call cost of
+        numpy once per layer, not once per variable.
+        """
+        codes = keys[None, :] // self.digit_strides  # (k, n)
+        codes %= self.digit_sizes  # digit j of each key
+        if self.digit_lows is not None:
+            codes += self.digit_lows
+        return list(codes.astype(np.int64, copy=False))  # (object keys: Python ints, now values of the domains)
+
+    def _remember(self, keys: _Keys, index: npt.NDArray[np.int64]) -> None:
         if self.table is not None:
             self.table[keys] = index + 1
         else:
@@ -459,11 +534,13 @@ class _Compiler:
 
     # --- one layer -----------------------------------------------------------------------------
 
-    def _expand(self, frontier: list[npt.NDArray[np.int64]], frontier_keys: npt.NDArray[np.int64], f: int,
-                base: int) -> tuple[list[npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+    def _expand(self, frontier: list[npt.NDArray[np.int64]], frontier_keys: _Keys, f: int,
+                base: int) -> tuple[list[npt.NDArray[np.int64]], _Keys]:
         """Expand the states ``base .. base + f - 1``; return the next frontier (columns and keys)."""
         n_actions = len(self.actions)
         at = lambda i: base + i  # noqa: E731  (position in the frontier -> state)
+        self.explored, self.fans = base, []
+        self._check_size(0, 0, f * (n_actions + 1) * _CHOICE_BYTES)
 
         # 1. enabled choices: (A + 1, f), the last row is the terminal self-loop; its transpose, read
         #    row-major, lists the layer's rows in (state, action) order
@@ -491,7 +568,8 @@ class _Compiler:
         slots = n_branches[row_action]
         start = np.cumsum(slots) - slots
         total = int(slots.sum())
-        out_key = np.empty(total, dtype=np.int64)
+        self._check_size(m, total, m * _IN_FLIGHT_ROW_BYTES + total * self.outcome_bytes)
+        out_key: _Keys = np.empty(total, dtype=self.key_dtype)
         out_columns = {j: np.empty(total, dtype=np.int64) for j in self.tracked}
         out_probability = np.empty(total, dtype=np.float64)
         relative = 0.0  # of the branch probabilities of this layer's actions
@@ -572,7 +650,7 @@ class _Compiler:
         # 4. successors: known states by lookup, new ones numbered in order of first occurrence
         successors, first = self._number(out_key)
         new_keys = out_key[first]
-        new_columns = [self._decode(new_keys, j) for j in range(self.k)]
+        new_columns = self._decode(new_keys)
         parent_rows = out_row[first]
         self._store_new(new_columns, base + row_state[parent_rows].astype(np.int64),
                         row_action[parent_rows].astype(np.int32))
@@ -582,6 +660,8 @@ class _Compiler:
         layer.exact_probabilities = out_exact
         layer.entries_per_row = np.bincount(out_row, minlength=m)
         self.layers.append(layer)
+        self.n_rows += m
+        self.n_transitions += successors.size
         return new_columns, new_keys
 
     def _term(self, layer: _Layer, term: _CompiledTerm, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]],
@@ -617,16 +697,19 @@ class _Compiler:
         key = (term.kind, term.name)
         self.term_rounding[key] = max(self.term_rounding[key], float(np.max(error, initial=0.0)))
 
-    def _moved(self, keys: npt.NDArray[np.int64], updated: dict[int, Any], old: Sequence[Any]) -> Any:
+    def _moved(self, keys: _Keys, updated: dict[int, Any], old: Sequence[Any]) -> Any:
         """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
         for j, value in updated.items():
-            delta = np.subtract(value, old[j])
+            if self.key_dtype is object:  # exact: a domain wider than 2**63 has differences beyond int64
+                delta = np.asarray(value).astype(object) - old[j].astype(object)
+            else:
+                delta = np.subtract(value, old[j])
             if self.strides[j] != 1:
                 delta *= self.strides[j]
             keys = keys + delta
         return keys
 
-    def _number(self, keys: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+    def _number(self, keys: _Keys) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
         """Successor index of every key, and the positions of first occurrences of new states, in order."""
         n = self.n_states
         if self.table is not None:
@@ -657,9 +740,9 @@ class _Compiler:
         found[missing] = numbers
         self.runs.add(unique[missing], numbers)
         if n + missing.size > _MAX_STATES:
-            raise ResourceLimitError(
-                f"more than {_MAX_STATES:,} states, the most corrigo can number (a fixed limit: 32-bit state "
-                "indices); shrink the model (smaller domains, -D), or let --max-states stop it sooner")
+            raise self._limit(f"the model has more than {_MAX_STATES:,} states, the most corrigo can number "
+                              "(a fixed limit: 32-bit state indices)",
+                              "shrink the domains of these variables (or set consts and params with -D)")
         return found[inverse].astype(np.int32), first[missing[order]]
 
     # --- actions and events --------------------------------------------------------------------
@@ -844,13 +927,15 @@ class _Compiler:
         # each firing outcome becomes `fan` consecutive outcomes: its branches, then the left-over
         fan = len(event.branches) + has_leftover
         growth = fan - 1
+        new_size = size + growth * fires.size
+        if growth:
+            self._check_event(event, fan, row_state.size, new_size, last)
         place = np.arange(size, dtype=np.int64)  # where each old outcome (or its first child) goes
         if growth:
             fired_before = np.cumsum(firing, dtype=np.int64)
             fired_before -= firing
             place += growth * fired_before
         first = place[fires]
-        new_size = size + growth * fires.size
 
         def spread(old: npt.NDArray[Any]) -> npt.NDArray[Any]:
             if not growth:
@@ -905,10 +990,89 @@ class _Compiler:
         action = self.action_names[int(row_action[r])]
         state = base + int(row_state[r])
         key = outcomes.key[position:position + 1]
-        codes = [int(self._decode(key, j)[0]) for j in range(self.k)]
+        codes = [int(column[0]) for column in self._decode(key)]
         if codes == self._codes(state):
             return (f"after action '{action}'",)
         return (f"after action '{action}', which led to {self.spec.describe(codes)}",)
+
+    # --- size limits ---------------------------------------------------------------------------
+
+    def _bytes(self, rows: int, transitions: int) -> int:
+        """The estimated peak of the compiler's arrays once the current layer, with ``rows`` and
+        ``transitions``, is part of the model and the model is assembled (new states not counted yet)."""
+        per_state = _STATE_BYTES + _STATE_VARIABLE_BYTES * self.k + len(self.labels)
+        if self.key_dtype is object:
+            per_state += _PYTHON_INT_BYTES
+        per_row = _ROW_BYTES + _ROW_TERM_BYTES * len(self.terms)
+        # the dense table's pages are mapped when first written, at most one per state
+        table = min(self.table.nbytes, self.n_states * _PAGE_BYTES) if self.table is not None else 0
+        return (per_state * self.n_states + per_row * (self.n_rows + rows)
+                + _TRANSITION_BYTES * (self.n_transitions + transitions) + _LAYER_BYTES * (len(self.layers) + 1)
+                + table)
+
+    def _check_size(self, rows: int, outcomes: int, in_flight: int, notes: tuple[str, ...] = (),
+                    hint: str | None = None) -> None:
+        """Stop before the layer being built allocates, if the model would outgrow ``max_bytes`` or 32-bit rows.
+
+        ``rows`` and ``outcomes`` are the layer's, which stay in the model; ``in_flight`` the bytes it needs
+        only while it is built. ``notes`` and ``hint`` say what makes the layer big when the variables
+        alone do not (the events).
+        """
+        if outcomes > _MAX_LAYER_OUTCOMES:
+            raise self._limit(f"one breadth-first layer of the model has {outcomes:,} outcomes, the most corrigo "
+                              f"can number is {_MAX_LAYER_OUTCOMES:,} (a fixed limit: 32-bit row numbers)",
+                              hint or "shrink the domains of these variables (or set consts and params with -D)",
+                              notes)
+        if self.max_bytes is None:
+            return
+        need = self._bytes(rows, outcomes) + in_flight
+        if need > self.max_bytes:
+            raise self._limit(f"the model would need about {_size(need)} to build, more than its memory budget of "
+                              f"{_size(self.max_bytes)}",
+                              (hint or "shrink the domains of these variables (or set consts and params with -D)")
+                              + "; --max-states N builds up to N states, however much memory they take", notes)
+
+    def _check_event(self, event: _CompiledChoice, fan: int, rows: int, outcomes: int, last: bool) -> None:
+        """Stop before ``event`` turns this layer's outcomes into ``outcomes`` if they outgrow the limits.
+
+        Outcomes carry the columns events read until the last event, which spreads keys only.
+        """
+        self.fans.append((event, fan))
+        per_outcome = self.outcome_bytes - (_OUTCOME_COLUMN_BYTES * len(self.tracked) if last else 0)
+        self._check_size(rows, outcomes, rows * _IN_FLIGHT_ROW_BYTES + outcomes * per_outcome,
+                         (f"this layer's {rows:,} choice{'s lead' if rows != 1 else ' leads'} to {outcomes:,} "
+                          "outcomes after the events", *self._event_notes_of_fans()),
+                         "every event multiplies the outcomes of a step by its branches (one more when mass is "
+                         "left over): use fewer events or narrower guards, or shrink the domains of these "
+                         "variables")
+
+    def _limit(self, message: str, hint: str, notes: tuple[str, ...] = ()) -> StateLimitError:
+        """A :class:`StateLimitError` that counts the states found and names the variables that vary most."""
+        n, unexplored = self.n_states, self.n_states - self.explored
+        return StateLimitError(f"{message}: {n:,} state{'s' if n != 1 else ''} found ({unexplored:,} not yet "
+                               "explored)", n, unexplored, notes + self._variable_notes(), hint)
+
+    def _variable_notes(self) -> tuple[str, ...]:
+        """The variables with the most distinct values among the states found, with their lines: where the
+        size comes from (declaration order among equals)."""
+        counts = [(_n_values(self.columns[j], v.domain), j) for j, v in enumerate(self.variables)]
+        ranked = sorted((-count, j) for count, j in counts if count > 1)
+        notes = []
+        for minus_count, j in ranked[:_CULPRITS_SHOWN]:
+            variable = self.variables[j]
+            line = f" (line {variable.span.line})" if variable.span is not None else ""
+            notes.append(f"'{variable.name}'{line}: {-minus_count:,} of its {variable.domain.size:,} values reached")
+        if len(ranked) > _CULPRITS_SHOWN:
+            notes.append(f"and {len(ranked) - _CULPRITS_SHOWN} more variables")
+        return tuple(notes)
+
+    def _event_notes_of_fans(self) -> tuple[str, ...]:
+        """The events that multiplied this layer's outcomes, with their lines and factors."""
+        notes = [f"event '{event.name}'{f' (line {event.span.line})' if event.span else ''} turns each outcome "
+                 f"where it applies into {fan}" for event, fan in self.fans[:_CULPRITS_SHOWN]]
+        if len(self.fans) > _CULPRITS_SHOWN:
+            notes.append(f"and {len(self.fans) - _CULPRITS_SHOWN} more events")
+        return tuple(notes)
 
     # --- errors --------------------------------------------------------------------------------
 
@@ -1254,3 +1418,24 @@ def _format(value: Any, i: int) -> str:
         x = int(x)
     return f"{x:.6g}" if isinstance(x, float) else str(x)
 
+
+def _n_values(parts: Sequence[npt.NDArray[np.int64]], domain: Any) -> int:
+    """How many distinct codes of ``domain`` occur in ``parts`` (a bitmap when the domain is moderate)."""
+    if not parts:
+        return 0
+    if domain.size <= 1 << 24:
+        seen = np.zeros(domain.size, dtype=bool)
+        for part in parts:
+            seen[part - domain.lo if domain.lo else part] = True
+        return int(seen.sum())
+    return int(np.unique(np.concatenate(parts)).size)
+
+
+def _size(n_bytes: int) -> str:
+    """``4.03 GiB``, ``19.5 KiB``, ``253 KiB``: a memory size to three digits (an estimate just over a budget
+    should not read as equal to it)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n_bytes >= 1 << shift:
+            value = n_bytes / (1 << shift)
+            return f"{value:.{2 if value < 10 else 1 if value < 100 else 0}f} {unit}"
+    return f"{n_bytes} bytes"

@@ -152,8 +152,9 @@ class _Progress:
             self.bar.stop()
 
 
-max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None,
-                                 help="Stop with exit code 3 when the model grows beyond this many states.")
+max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
+                                 help="Stop with exit code 3 when the model grows beyond this many states "
+                                      "(default: when building it would take more than 4 GiB; N replaces that budget).")
 
 
 def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None, exact: bool = False) -> Any:
@@ -298,7 +299,8 @@ def _stdout_is_tty() -> bool:
 def _verify_options(command: F) -> F:
     """The options shared by ``verify`` and ``explain``."""
     command = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
-                           help="Stop building the model beyond N states (exit 3).")(command)
+                           help="Stop building the model beyond N states (exit 3; default: when building it "
+                                "would take more than 4 GiB; N replaces that budget).")(command)
     command = click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=None,
                            help="The solver's tolerance (smaller settles more near-ties).")(command)
     command = click.option("--exact", is_flag=True,

@@ -47,7 +47,9 @@ def test_spec_errors_exit_2_and_resource_limits_exit_3(tmp_path: Path) -> None:
     assert code == 2 and "unknown name 'nope'" in err
     code, _, err = run("solve", "--max-states", "10", str(DATA / "design_sketch.corrigo"))
     assert code == 3 and "Traceback" not in err
-    assert err.startswith("error: reached 10 states (--max-states); ") and err.endswith(" still unexplored\n")
+    assert err.startswith("error: the model has more than 10 states (--max-states): ")
+    assert err.endswith("\n    = hint: raise --max-states, or shrink the domains of these variables (or set consts and "
+                        "params with -D)\n")
 
 
 def test_exact_beyond_its_limit_names_the_limit_and_the_option(tmp_path: Path) -> None:
@@ -68,6 +70,35 @@ def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
     assert text.startswith("// ") or text.startswith("mdp")
     assert "mdp" in text and "s : [0..101] init 0;" in text
     assert "Cdiscount=19/20" in out.with_suffix(".props").read_text()
+
+
+NEAR_INT64_MIN = """\
+model k
+discount 0.9
+var a : -9000000000000000000..-8999999999999999999
+var b : bool
+action flip: b' = !b
+action up when a < -8999999999999999999: a' = a + 1
+"""
+
+
+def test_export_to_json_writes_values_near_the_int64_limit_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "k.json"
+    assert run("export", "--to", "json", write(tmp_path, NEAR_INT64_MIN), "-o", str(out))[0] == 0
+    document = json.loads(out.read_text())
+    assert document["variables"][0] == {"name": "a", "type": "int", "lo": -9000000000000000000,
+                                        "hi": -8999999999999999999}
+    assert [state["values"] for state in document["states"]] == [
+        {"a": -9000000000000000000, "b": False}, {"a": -9000000000000000000, "b": True},
+        {"a": -8999999999999999999, "b": False}, {"a": -8999999999999999999, "b": True}]
+
+
+def test_export_to_prism_names_values_near_the_int64_limit_exactly(tmp_path: Path) -> None:
+    out = tmp_path / "k.prism"
+    assert run("export", "--to", "prism", write(tmp_path, NEAR_INT64_MIN), "-o", str(out))[0] == 0
+    comments = [line.strip() for line in out.read_text().splitlines() if line.strip().startswith("// s=")]
+    assert comments == ["// s=0: a=-9000000000000000000, b=false", "// s=1: a=-9000000000000000000, b=true",
+                        "// s=2: a=-8999999999999999999, b=false", "// s=3: a=-8999999999999999999, b=true"]
 
 
 def test_running_out_of_memory_is_exit_3_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

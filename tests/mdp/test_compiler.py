@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
 import random
+import tracemalloc
 from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
+import dsl
 import mdp.compiler as compiler
 from dsl.errors import ResourceLimitError, Source, Span
 from dsl.spec import (
@@ -455,9 +458,12 @@ def test_max_states_stops_with_a_resource_limit_error():
     compile(line_spec(9), max_states=10)  # exactly 10 states is fine
     with pytest.raises(StateLimitError) as caught:
         compile(line_spec(100), max_states=10)
-    assert str(caught.value) == "reached 10 states (--max-states); 1 state was still unexplored"
+    assert str(caught.value) == (
+        "the model has more than 10 states (--max-states): 11 states found (1 not yet explored)\n"
+        "    = note: 'x': 11 of its 101 values reached\n"
+        "    = hint: raise --max-states, or shrink the domains of these variables (or set consts and params with -D)")
     assert isinstance(caught.value, ResourceLimitError)
-    assert (caught.value.limit, caught.value.n_states, caught.value.n_unexplored) == (10, 11, 1)
+    assert (caught.value.n_states, caught.value.n_unexplored) == (11, 1)
 
 
 def test_max_states_counts_every_unexplored_state():
@@ -467,28 +473,278 @@ def test_max_states_counts_every_unexplored_state():
     b.action("up", y < 1000, {y: y + 1})
     with pytest.raises(StateLimitError) as caught:
         compile(b.build(), max_states=1_000)
-    # layers of the grid: 1, 2, 3, ...; 45 layers hold 1,035 states, of which the last 45 are unexplored
-    assert str(caught.value) == "reached 1,000 states (--max-states); 45 states were still unexplored"
+    # layers of the grid: 1, 2, 3, ...; 45 layers hold 1,035 states, of which the last 45 are unexplored;
+    # x and y each take the values 0..44
+    assert caught.value.message == "the model has more than 1,000 states (--max-states): 1,035 states found (45 not " \
+                                   "yet explored)"
+    assert caught.value.notes == ("'x': 45 of its 1,001 values reached", "'y': 45 of its 1,001 values reached")
 
 
-def test_key_space_beyond_64_bits_is_a_clear_error():
-    b = Builder()
-    for i in range(4):
-        b.int(f"v{i}", 0, 2**20)
-    b.action("wait", True, {})
-    with pytest.raises(ResourceLimitError, match=r"the 4 variables have 1.21e\+24 combinations of values"):
-        compile(b.build())
+def test_memory_sizes_read_to_three_digits():
+    assert [compiler._size(n) for n in (500, 20_000, 1023 << 10, 4 << 30, (4 << 30) + (30 << 20))] == [
+        "500 bytes", "19.5 KiB", "1023 KiB", "4.00 GiB", "4.03 GiB"]
+
+
+def test_a_state_limit_error_survives_pickling():
+    error = StateLimitError("the model has more than 1 states", 2, 1, ("'x' (line 3): 2 of its 3 values reached",),
+                            "raise it")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is StateLimitError and str(copy) == str(error)
+    assert (copy.message, copy.n_states, copy.n_unexplored, copy.notes, copy.hint) == (
+        error.message, 2, 1, error.notes, "raise it")
+
+
+def wide_spec(size: int) -> str:
+    """20 variables of ``size`` values, three of which move: the same reachable states for every size >= 6."""
+    return "model wide\ndiscount 0.9\n" + "".join(f"var v{i} : 0..{size - 1}\n" for i in range(20)) + """\
+action a when v3 < 5: v3' = v3 + 1
+action b when v19 < 2: 0.5 -> v19' = v19 + 1
+                       0.5 -> v0' = 1 - v0
+action w: skip
+event e when v5 == 0: 0.5 -> v5' = 1
+"""
+
+
+EXPLODING = """\
+model explode
+discount 0.9
+var flag : bool
+var a : 0..100
+var mode : {idle, busy, off}
+var b : 0..100
+var c : 0..9
+action inc_a when a < 100: a' = a + 1
+action inc_b when b < 100: b' = b + 1
+action inc_c when c < 9: c' = c + 1
+action wait: skip
+"""
+
+
+def test_the_memory_budget_stops_with_the_variables_that_vary_most():
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(EXPLODING), max_bytes=200_000)
+    # layers hold the states with a + b + c = d: 1, 3, 6, 10, 15, 21 for d = 0..5, 56 states; before expanding
+    # d = 5 the estimate is 150 bytes per state (5 variables), 36 + 24 per row and transition (140 of each, 4 per
+    # explored state), 2,048 per layer (6), a table page per state (56 x 4,096) and 8 per choice in flight
+    # (21 states x 5): 8,400 + 8,400 + 12,288 + 229,376 + 840 = 259,304 bytes (d = 4 needed 175,890)
+    assert str(caught.value) == (
+        "the model would need about 253 KiB to build, more than its memory budget of 195 KiB: 56 states found "
+        "(21 not yet explored)\n"
+        "    = note: 'a' (line 4): 6 of its 101 values reached\n"
+        "    = note: 'b' (line 6): 6 of its 101 values reached\n"
+        "    = note: 'c' (line 7): 6 of its 10 values reached\n"
+        "    = hint: shrink the domains of these variables (or set consts and params with -D); --max-states N "
+        "builds up to N states, however much memory they take")
+    assert (caught.value.n_states, caught.value.n_unexplored) == (56, 21)
+
+
+def test_without_max_states_the_default_budget_applies_and_max_states_replaces_it(monkeypatch):
+    monkeypatch.setattr(compiler, "DEFAULT_MAX_BYTES", 200_000)
+    with pytest.raises(StateLimitError, match="more than its memory budget of 195 KiB: 56 states found"):
+        compile(dsl.load(EXPLODING))
+    with pytest.raises(StateLimitError, match="more than 1,000 states"):  # no budget: up to 1,000 states
+        compile(dsl.load(EXPLODING), max_states=1_000)
+
+
+MOVES = {"north": ("y < 29", "y' = y + 1"), "south": ("y > 0", "y' = y - 1"), "east": ("x < 29", "x' = x + 1"),
+         "west": ("x > 0", "x' = x - 1")}
+GRID = "model grid\ndiscount 0.95\nvar x : 0..29\nvar y : 0..29\nvar battery : 0..40 = 40\nvar pressed : bool\n" + \
+    "".join(f"action {name} when battery > 0 && {guard}:\n    0.9 -> {update}, battery' = battery - 1\n"
+            f"    0.1 -> battery' = battery - 1\n" for name, (guard, update) in MOVES.items()) + """\
+action charge when x == 0 && y == 0: battery' = 40
+action wait: skip
+event press when !pressed: 0.05 -> pressed' = true
+cost move = 1 * [north, east, south, west]
+"""
+"""A grid world like benchmarks/compile.py's: 23,538 states, 290,418 transitions."""
+
+
+def test_the_default_budget_holds_a_million_states_of_a_grid():
+    # the estimate grows with the states, rows and transitions: 10^6 states of this grid would be estimated at
+    # 10^6 / 23,538 times its own, which fits in half the default budget
+    assert compiler.DEFAULT_MAX_BYTES == 4 << 30
+    assert compile(dsl.load(GRID), max_bytes=compiler.DEFAULT_MAX_BYTES * 23_538 // 10**6 // 2).n_states == 23_538
+
+
+@pytest.mark.parametrize("text", [
+    GRID,
+    EXPLODING.replace("0..100", "0..30").replace("< 100", "< 30"),  # 9,610 states
+    "model m\ndiscount 0.9\n" + "".join(f"var b{i} : bool\n" for i in range(8)) + "action wait: skip\n"
+    + "".join(f"event e{i}: 0.5 -> b{i}' = !b{i}\n" for i in range(8)),  # 256 states of 256 outcomes
+    wide_spec(101).replace("v3 < 5", "v3 < 60").replace("v19 < 2", "v19 < 60"),  # Python-int keys, 14,884 states
+    "model chain\ndiscount 0.9\nvar x : 0..500\naction step when x < 500: x' = x + 1\nterminal x == 500\n",
+], ids=["grid", "counters", "events", "wide", "chain"])
+def test_the_memory_estimate_bounds_what_compile_allocates(text):
+    """A budget below the traced peak of a compile stops it; twice the peak lets it finish (estimate within 2x)."""
+    spec = dsl.load(text)
+    tracemalloc.start()
+    try:
+        compile(spec, max_states=10**9)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    with pytest.raises(StateLimitError, match="more than its memory budget"):
+        compile(spec, max_bytes=peak)
+    compile(spec, max_bytes=2 * peak)
+
+
+MANY_EVENTS = """\
+model noisy
+discount 0.9
+var b0 : bool
+var b1 : bool
+var b2 : bool
+var b3 : bool
+action wait: skip
+event e0: 0.5 -> b0' = !b0
+event e1: 0.5 -> b1' = !b1
+event e2: 0.5 -> b2' = !b2
+event e3: 0.5 -> b3' = !b3
+"""
+
+
+def test_events_that_multiply_outcomes_are_named_when_they_outgrow_the_budget():
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(MANY_EVENTS), max_bytes=20_000)
+    # layer 2 expands 15 states of 1 choice each; the events double their outcomes: 30, 60, 120. With 120: 134 bytes
+    # per state (16), 36 per row (16), 24 per transition (136), 2 layers of 2,048, the 64-byte table, and in
+    # flight 48 per row and 96 + 4 x 16 per outcome (4 variables that events read): 30,064 bytes (60: 19,024)
+    assert str(caught.value) == (
+        "the model would need about 29.4 KiB to build, more than its memory budget of 19.5 KiB: 16 states found "
+        "(15 not yet explored)\n"
+        "    = note: this layer's 15 choices lead to 120 outcomes after the events\n"
+        "    = note: event 'e0' (line 8) turns each outcome where it applies into 2\n"
+        "    = note: event 'e1' (line 9) turns each outcome where it applies into 2\n"
+        "    = note: event 'e2' (line 10) turns each outcome where it applies into 2\n"
+        "    = note: 'b0' (line 3): 2 of its 2 values reached\n"
+        "    = note: 'b1' (line 4): 2 of its 2 values reached\n"
+        "    = note: 'b2' (line 5): 2 of its 2 values reached\n"
+        "    = note: 'b3' (line 6): 2 of its 2 values reached\n"
+        "    = hint: every event multiplies the outcomes of a step by its branches (one more when mass is left "
+        "over): use fewer events or narrower guards, or shrink the domains of these variables; --max-states N "
+        "builds up to N states, however much memory they take")
+
+
+def test_notes_name_at_most_six_events():
+    text = "model noisy\ndiscount 0.9\n" + "".join(f"var b{i} : bool\n" for i in range(9)) + "action wait: skip\n" \
+        + "".join(f"event e{i}: 0.5 -> b{i}' = !b{i}\n" for i in range(9))
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(text), max_bytes=40_000)
+    # the initial state's one choice, after e7: 214 bytes for the state, 36 for the row, 24 x 256 transitions,
+    # 2,048 for the layer and for the table (2**9 keys), 48 + 256 x (96 + 9 x 16) in flight: 71,978 bytes
+    # (after e6: 38,186); no variable has two values yet
+    assert caught.value.message == ("the model would need about 70.3 KiB to build, more than its memory budget of "
+                                    "39.1 KiB: 1 state found (1 not yet explored)")
+    assert caught.value.notes == (
+        "this layer's 1 choice leads to 256 outcomes after the events",
+        *(f"event 'e{i}' (line {13 + i}) turns each outcome where it applies into 2" for i in range(6)),
+        "and 2 more events")
+
+
+def test_a_layer_beyond_32_bit_row_numbers_is_a_limit_even_without_a_budget(monkeypatch):
+    monkeypatch.setattr(compiler, "_MAX_LAYER_OUTCOMES", 100)  # stands for 2**31 - 1
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(MANY_EVENTS), max_states=10**6)
+    # layer 2: 15 choices, 120 outcomes after three events
+    assert caught.value.message == (
+        "one breadth-first layer of the model has 120 outcomes, the most corrigo can number is 100 (a fixed limit: "
+        "32-bit row numbers): 16 states found (15 not yet explored)")
+    assert caught.value.notes[:2] == ("this layer's 15 choices lead to 120 outcomes after the events",
+                                      "event 'e0' (line 8) turns each outcome where it applies into 2")
+    assert caught.value.hint.startswith("every event multiplies the outcomes")
+
+
+def test_notes_name_at_most_six_variables_most_values_first():
+    text = "model m\ndiscount 0.9\n" + "".join(f"var v{i} : 0..9\n" for i in range(8)) + "var w : 0..20\n" + \
+        "".join(f"action i{i} when v{i} < 9: v{i}' = v{i} + 1\n" for i in range(8)) + \
+        "action j when w < 20: w' = w + 1\naction k when w < 19: w' = w + 2\naction wait: skip\n"
+    with pytest.raises(StateLimitError) as caught:
+        compile(dsl.load(text), max_states=100)
+    # three layers of 8 counters and w (two actions) hold 275 states: the v's take 0..3, w 0..6
+    assert caught.value.notes == (
+        "'w' (line 11): 7 of its 21 values reached", "'v0' (line 3): 4 of its 10 values reached",
+        "'v1' (line 4): 4 of its 10 values reached", "'v2' (line 5): 4 of its 10 values reached",
+        "'v3' (line 6): 4 of its 10 values reached", "'v4' (line 7): 4 of its 10 values reached",
+        "and 3 more variables")
 
 
 def test_more_states_than_int32_indices_is_a_resource_limit_naming_it(monkeypatch):
     monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)  # the sorted runs count states as they go
     monkeypatch.setattr(compiler, "_MAX_STATES", 50)  # stands for 2**31 - 1
-    with pytest.raises(ResourceLimitError) as caught:
+    with pytest.raises(StateLimitError) as caught:
         compile(line_spec(100))
     assert str(caught.value) == (
-        "more than 50 states, the most corrigo can number (a fixed limit: 32-bit state indices); shrink the "
-        "model (smaller domains, -D), or let --max-states stop it sooner")
+        "the model has more than 50 states, the most corrigo can number (a fixed limit: 32-bit state indices): "
+        "50 states found (1 not yet explored)\n"
+        "    = note: 'x': 50 of its 101 values reached\n"
+        "    = hint: shrink the domains of these variables (or set consts and params with -D)")
     assert compile(line_spec(49)).n_states == 50
+
+
+def test_key_spaces_beyond_64_bits_use_exact_keys():
+    wide = compile(dsl.load(wide_spec(101)))  # 101**20 = 1.2e40 combinations: keys are Python ints
+    narrow = compile(dsl.load(wide_spec(6)))  # 6**20 = 3.7e15: int64 keys
+    assert wide.n_states == narrow.n_states == 6 * 3 * 2 * 2
+    assert codes(wide) == codes(narrow)
+    assert (wide.P != narrow.P).nnz == 0
+    assert wide.describe(wide.n_states - 1) == narrow.describe(narrow.n_states - 1)
+
+
+def test_a_domain_wider_than_int64_keeps_its_values():
+    model = compile(dsl.load("""\
+model w
+discount 0.9
+var a : -9000000000000000000..9000000000000000000 = -9000000000000000000
+var b : bool
+action jump when !b: a' = 9000000000000000000, b' = true
+action back when b: a' = -9000000000000000000, b' = false
+"""))
+    assert codes(model) == [(-9000000000000000000, 0), (9000000000000000000, 1)]
+    assert model.P.toarray().tolist() == [[0, 1], [1, 0]]
+
+
+def test_object_keys_give_the_same_model_as_int64_keys(monkeypatch):
+    spec = random_spec(3)
+    expected = compile(spec)
+    monkeypatch.setattr(compiler, "_DENSE_TABLE_LIMIT", 0)
+    monkeypatch.setattr(compiler, "_MAX_INT64", 0)  # every key space counts as beyond int64
+    got = compile(spec)
+    assert codes(got) == codes(expected)
+    assert (got.P != expected.P).nnz == 0
+    assert got.row_action.tolist() == expected.row_action.tolist()
+
+
+def test_domains_near_the_int64_limits_are_numbered_from_their_low_end():
+    # lo * stride = 1.8e19 does not fit in int64, though every key (code - lo) * stride does
+    model = compile(dsl.load("""\
+model k
+discount 0.9
+var a : 9000000000000000000..9000000000000000001
+var b : bool
+action flip: b' = !b
+action up when a < 9000000000000000001: a' = a + 1
+"""))
+    assert codes(model) == [(9000000000000000000, 0), (9000000000000000000, 1), (9000000000000000001, 0),
+                            (9000000000000000001, 1)]
+    assert [model.describe(s) for s in range(4)] == [
+        "a=9000000000000000000, b=false", "a=9000000000000000000, b=true",
+        "a=9000000000000000001, b=false", "a=9000000000000000001, b=true"]
+    assert model.P.toarray().tolist() == [[0, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1],
+                                          [0, 0, 1, 0]]
+
+
+def test_negative_domains_near_the_int64_limit_keep_their_values():
+    model = compile(dsl.load("""\
+model k
+discount 0.9
+var a : -9000000000000000000..-8999999999999999999
+var c : 0..2 = 2
+action down when c > 0: c' = c - 1, a' = -8999999999999999999
+terminal c == 0
+"""))
+    assert codes(model) == [(-9000000000000000000, 2), (-8999999999999999999, 1), (-8999999999999999999, 0)]
+    assert model.describe(2) == "a=-8999999999999999999, c=0"
+    assert model.state_values(1) == {"a": -8999999999999999999, "c": 1}
 
 
 def test_sorted_runs_give_the_same_model_as_the_dense_table(monkeypatch):

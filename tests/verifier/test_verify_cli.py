@@ -62,6 +62,43 @@ def test_state_limit_exits_3() -> None:
     assert code == 3 and "max-states" in err
 
 
+COUNTERS = """\
+model counters
+discount 0.9
+var a : 0..100
+var b : 0..100
+action inc_a when a < 100: a' = a + 1
+action inc_b when b < 100: b' = b + 1
+action wait: skip
+"""
+
+
+def test_without_max_states_the_memory_budget_stops_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mdp.compiler
+
+    monkeypatch.setattr(mdp.compiler, "DEFAULT_MAX_BYTES", 100_000)
+    path = tmp_path / "counters.corrigo"
+    path.write_text(COUNTERS)
+    code, out, err = run("verify", str(path))
+    # layers of 1, 2, ..., 14 states with a + b = d (105); the estimate is pinned in tests/mdp/test_compiler.py
+    assert (code, out) == (3, "")
+    assert err == (
+        f"{path}: error: the model would need about 103 KiB to build, more than its memory budget of 97.7 KiB: "
+        "105 states found (14 not yet explored)\n"
+        "    = note: 'a' (line 3): 14 of its 101 values reached\n"
+        "    = note: 'b' (line 4): 14 of its 101 values reached\n"
+        "    = hint: shrink the domains of these variables (or set consts and params with -D); --max-states N "
+        "builds up to N states, however much memory they take\n")
+    code, out, err = run("verify", "--max-states", "100000", str(path))  # a limit on states replaces the budget
+    assert (code, err) == (0, "")
+
+
+def test_the_help_states_the_default_budget() -> None:
+    import mdp.compiler
+
+    assert f"more than {mdp.compiler.DEFAULT_MAX_BYTES >> 30} GiB" in " ".join(run("verify", "--help")[1].split())
+
+
 def test_defines_reach_the_spec(passing: Path) -> None:
     code, _, err = run("verify", "-D", "NOPE=1", str(passing))
     assert code == 2 and "NOPE" in err
