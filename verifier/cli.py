@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +35,68 @@ def _parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"'{define}' is not NAME=VALUE (e.g. -D FULL=6)", param_hint="-D")
         overrides[name.strip()] = value.strip()
     return overrides
+
+
+def _output_path(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """Callback of every option that names a file to write: a usage error before any work if it cannot be written.
+
+    Without it a missing directory would surface as an internal error after all the work was done.
+    ``-`` (stdout) and an absent option pass through.
+    """
+    if value is None or value == "-":
+        return value
+    target = Path(value)
+    directory = target.parent
+    if target.is_dir():
+        problem = "it is a directory; name a file in it"
+    elif not directory.is_dir():
+        problem = f"there is no directory '{directory}'; create it first or choose another path"
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        problem = f"the directory '{directory}' is not writable; choose another path"
+    elif target.exists() and not os.access(target, os.W_OK):
+        problem = "the file is not writable; choose another path"
+    else:
+        return value
+    raise click.BadParameter(f"cannot write '{value}': {problem}", context, parameter)
+
+
+def _write_output(output: str, text: str) -> None:
+    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written file).
+
+    The text goes to a fresh temporary file next to ``output`` (``mkstemp``: a random name, created
+    exclusively, so a symlink planted there is never followed), which then replaces ``output``.
+    """
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    partial = None
+    try:
+        descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)  # mkstemp makes the file private (0600); give it the mode a new file would get
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, target)
+    except OSError as error:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
+
+
+def _plot_path(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """``--plot``: a writable path (:func:`_output_path`) whose suffix names a format matplotlib can write."""
+    value = _output_path(context, parameter, value)
+    suffix = Path(value).suffix.lstrip(".").lower() if value is not None else ""
+    if suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if suffix not in formats:
+            raise click.BadParameter(f"cannot draw '{value}': matplotlib does not write '.{suffix}' files; use "
+                                     f"one of {', '.join('.' + f for f in sorted(formats))}", context, parameter)
+    return value
 
 
 define_option = click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
@@ -194,7 +258,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 @click.option("--to", "target", type=click.Choice(["prism", "json", "dot"]), default="prism", show_default=True,
               help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
               help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
 @define_option
 @max_states_option
@@ -206,28 +270,29 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
     if target == "json":
         from mdp.model_json import to_json
 
-        out.write_text(json.dumps(to_json(model), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _write_output(output, json.dumps(to_json(model), indent=2, sort_keys=True) + "\n")
         click.echo(f"wrote {out} ({model.n_states:,} states)")
         return
     if target == "dot":
         from mdp.dot import model_graph, to_dot
 
         title = f"{model.name}: the reachable model, {model.n_states:,} states"
-        out.write_text(to_dot(model_graph(model), model.name, title), encoding="utf-8")
+        _write_output(output, to_dot(model_graph(model), model.name, title))
         click.echo(f"wrote {out} ({model.n_states:,} states)")
         return
     from mdp.prism import to_prism
 
     model_text, properties = to_prism(model)
-    out.write_text(model_text, encoding="utf-8")
+    _write_output(output, model_text)
     props = out.with_suffix(".props")
-    props.write_text(properties, encoding="utf-8")
+    _write_output(str(props), properties)
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
 
 
 @main.command("render")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
+              callback=_output_path,
               help="The picture to write; its suffix gives the format unless --to does. Without it, "
                    "--to dot writes to stdout.")
 @click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
@@ -319,6 +384,7 @@ def _power_samples_options(command: F) -> F:
               default="text", show_default=True,
               help="The report format; sarif and junit also report spec errors, located, for CI.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              callback=_output_path,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, tol: float | None,
@@ -363,21 +429,6 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
         text = "".join(render_text(report, color=color) for report in reports)
     _write_output(output, text)
     sys.exit(code)
-
-
-def _write_output(output: str, text: str) -> None:
-    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written report)."""
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    target = Path(output)
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
 
 
 @main.command("explain")
@@ -445,6 +496,7 @@ def _load_rewards(path: str, model: Any) -> Any:
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              callback=_plot_path,
               help="Also draw the regions coloured by verdict (one or two swept params).")
 @_reports_errors
 def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
@@ -505,6 +557,7 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
 @click.option("--all", "show_all", is_flag=True, help="Show every state, by decreasing POWER.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              callback=_plot_path,
               help="Also draw POWER: a heatmap over the first two integer variables, else a bar chart.")
 @click.option("--at", "at", multiple=True, metavar="VAR=VALUE,...",
               help="Also show the optimality probability of every action at the states that match "
