@@ -2,7 +2,8 @@
 
 It shows what the Markdown report shows (:func:`~verifier.reports.markdown.render_markdown`): the
 summary, one table row per check, and the counterexample and attribution of every check that does
-not hold. All text is escaped by :mod:`mdp.tables`.
+not hold. All text is escaped by :mod:`mdp.tables` or :func:`html.escape`, after control and invisible
+characters are made visible (:func:`~verifier.reports.escaping.printable_strings`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from html import escape
 from mdp.tables import html_table
 
 from ..results import CheckResult, Report, Verdict
+from .escaping import printable_strings
 
 __all__ = ["render_html"]
 
@@ -20,6 +22,7 @@ _ICON = {Verdict.HOLDS: "✅ HOLDS", Verdict.FAILS: "❌ FAILS", Verdict.INCONCL
 
 def render_html(report: Report) -> str:
     """A ``<div>`` with a summary, the checks table, then a section per failed or inconclusive check."""
+    report = printable_strings(report)
     rows: list[list[str]] = []
     for check in report.checks:
         rows.append([check.name, _ICON[check.verdict], check.text, check.summary])

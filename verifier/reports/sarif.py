@@ -4,6 +4,10 @@ One result per failed check (level ``error``) and per inconclusive one (``warnin
 check's declaration; one per spec error (rule ``spec-error``), located at the error. Paths are made
 relative to ``root`` (the working directory), which GitHub code scanning resolves against the
 repository: run ``corrigo verify`` from the repository's top directory.
+
+Messages are plain text in which SARIF viewers read ``[text](target)`` as a link (SARIF 2.1.0, 3.11.6),
+so :func:`_message` escapes square brackets and backslashes with a backslash, as the standard asks,
+after making control and invisible characters visible.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from urllib.parse import quote
 from dsl.errors import CorrigoError, Diagnostic, SpecError
 
 from ..results import CheckResult, Location, Report, Verdict
+from .escaping import printable
 from .text import short_explanation
 
 __all__ = ["SARIF_SCHEMA", "to_sarif"]
@@ -71,7 +76,7 @@ def to_sarif(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
         if isinstance(error, SpecError):
             results += [_error_result(path, d, index, base) for d in error.diagnostics]
         else:
-            notifications.append({"level": "error", "message": {"text": str(error)},
+            notifications.append({"level": "error", "message": _message(str(error)),
                                   "locations": [_location(path, None, base)]})
     return {
         "$schema": SARIF_SCHEMA,
@@ -105,7 +110,7 @@ def _check_result(check: CheckResult, report: Report, index: dict[str, int], bas
         "ruleId": check.kind,
         "ruleIndex": index[check.kind],
         "level": _LEVEL[check.verdict],
-        "message": {"text": "\n".join(lines)},
+        "message": _message("\n".join(lines)),
         "locations": [_location(location.path if location else report.path, location, base)],
         "properties": {"check": check.name, "model": report.spec, "verdict": check.verdict.value},
     }
@@ -117,8 +122,15 @@ def _error_result(path: str, diagnostic: Diagnostic, index: dict[str, int], base
     located = None if span is None else Location(span.path, span.line, span.column, span.end_line, span.end_column)
     text = "\n".join([diagnostic.message, *(f"note: {n}" for n in diagnostic.notes),
                       *([f"hint: {diagnostic.hint}"] if diagnostic.hint else [])])
-    return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": {"text": text},
+    return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": _message(text),
             "locations": [_location(span.path if span else path, located, base)]}
+
+
+def _message(text: str) -> dict[str, str]:
+    """A plain text message: control characters visible; backslashes and square brackets escaped with a
+    backslash, so no text of the spec reads as an embedded link."""
+    escaped = printable(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return {"text": escaped}
 
 
 def _location(path: str, location: Location | None, base: Path) -> dict[str, Any]:
