@@ -497,8 +497,12 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     Each spec is verified on its own: a spec error (exit 2), a resource limit, a --timeout (which
     applies to each spec) or an internal error (exit 3) is reported for that spec, in every format,
     and the other specs are still verified and reported.
+
+    A spec that declares no check passes (exit 0: it may be a model only for solve, power or render),
+    with a warning on stderr and in every report format (a SARIF warning, a skipped JUnit testcase).
     """
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
 
     overrides = _parse_defines(defines)
@@ -518,6 +522,8 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
             code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
             continue
         reports.append(report)
+        if not report.checks:
+            _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
         if not report.holds:
             code = max(code, EXIT_FAILED)
     if output_format == "json":

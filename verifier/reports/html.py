@@ -14,6 +14,7 @@ from mdp.tables import html_table
 
 from ..results import CheckResult, Report, Verdict
 from .escaping import printable_strings
+from .text import NO_CHECKS
 
 __all__ = ["render_html"]
 
@@ -27,13 +28,15 @@ def render_html(report: Report) -> str:
     for check in report.checks:
         rows.append([check.name, _ICON[check.verdict], check.text, check.summary])
         rows += [[f"↳ {part.text}", _ICON[part.verdict], "", part.summary] for part in check.parts]
+    model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
+             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.")
+    summary = (f"<strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy."
+               if report.checks else f"<strong>⚠️ NO CHECKS</strong>: {NO_CHECKS}.")
     parts = [
         '<div class="corrigo-report">',
         f"<h3>corrigo: {escape(report.spec)} ({escape(report.path)})</h3>",
-        f"<p><strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy. "
-        f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-        f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.</p>",
-        html_table(["check", "verdict", "property", "result"], rows),
+        f"<p>{summary} {model}</p>",
+        *([html_table(["check", "verdict", "property", "result"], rows)] if rows else []),
     ]
     for check in report.checks:
         if check.verdict is not Verdict.HOLDS:

@@ -13,6 +13,7 @@ import re
 
 from ..results import CheckResult, Report, Verdict
 from .escaping import printable
+from .text import NO_CHECKS
 
 __all__ = ["render_markdown"]
 
@@ -43,12 +44,15 @@ def _prose(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     """A summary table of every check, then one section per failed or inconclusive check."""
+    model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
+             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.")
+    if not report.checks:
+        return "\n".join([f"## corrigo: {_code(report.spec)} ({_code(report.path)})", "",
+                          f"**⚠️ NO CHECKS**: {NO_CHECKS}. {model}"]) + "\n"
     lines = [
         f"## corrigo: {_code(report.spec)} ({_code(report.path)})",
         "",
-        f"**{_ICON[report.verdict]}**: {len(report.checks)} check(s) over every optimal policy. "
-        f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-        f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.",
+        f"**{_ICON[report.verdict]}**: {len(report.checks)} check(s) over every optimal policy. {model}",
         "",
         "| check | verdict | property | result |",
         "|---|---|---|---|",

@@ -1,7 +1,8 @@
 """``to_sarif``: reports as a SARIF 2.1.0 log, so code review tools annotate the spec lines that fail.
 
 One result per failed check (level ``error``) and per inconclusive one (``warning``), located at the
-check's declaration; one per spec error (rule ``spec-error``), located at the error. Paths are made
+check's declaration; one per spec error (rule ``spec-error``), located at the error; a ``warning``
+(rule ``no-checks``) at the top of a spec that declares no check, as nothing was verified there. Paths are made
 relative to ``root`` (the working directory), which GitHub code scanning resolves against the
 repository: run ``corrigo verify`` from the repository's top directory.
 
@@ -22,7 +23,7 @@ from dsl.errors import CorrigoError, Diagnostic, SpecError
 
 from ..results import CheckResult, Location, Report, Verdict
 from .escaping import printable
-from .text import short_explanation
+from .text import NO_CHECKS, short_explanation
 
 __all__ = ["SARIF_SCHEMA", "to_sarif"]
 
@@ -53,6 +54,7 @@ _RULES: dict[str, tuple[str, str]] = {
                                "'at' holds, of random objectives for which one of the actions is optimal."),
 }
 _SPEC_ERROR = "spec-error"
+_NO_CHECKS = "no-checks"
 _LEVEL = {Verdict.FAILS: "error", Verdict.INCONCLUSIVE: "warning"}
 
 
@@ -68,9 +70,15 @@ def to_sarif(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
     kinds = sorted({check.kind for report in reports for check in report.checks})
     if any(isinstance(error, SpecError) for _, error in errors):
         kinds.append(_SPEC_ERROR)
+    empty = [report for report in reports if not report.checks]
+    if empty:
+        kinds.append(_NO_CHECKS)
     index = {kind: i for i, kind in enumerate(kinds)}
     results = [_check_result(check, report, index, base) for report in reports for check in report.checks
                if check.verdict is not Verdict.HOLDS]
+    results += [{"ruleId": _NO_CHECKS, "ruleIndex": index[_NO_CHECKS], "level": "warning",
+                 "message": _message(NO_CHECKS), "locations": [_location(r.path, Location(r.path, 1, 1), base)]}
+                for r in empty]
     notifications = []
     for path, error in errors:
         if isinstance(error, SpecError):
@@ -95,6 +103,9 @@ def _rule(kind: str) -> dict[str, Any]:
     if kind == _SPEC_ERROR:
         short, help_text = ("the spec does not parse, type-check or compile",
                             "Fix the spec at the location shown; 'corrigo lint' lists every error.")
+    elif kind == _NO_CHECKS:
+        short, help_text = ("the spec declares no check",
+                            "Nothing was verified: add a check declaration (docs/language.md lists the kinds).")
     else:
         short, help_text = _RULES.get(kind, (f"a '{kind}' check", f"A '{kind}' check over every optimal policy."))
     return {"id": kind, "shortDescription": {"text": short}, "help": {"text": help_text}}

@@ -16,7 +16,10 @@ from rich.text import Text
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 from .escaping import printable_strings
 
-__all__ = ["render_explanation", "render_text", "short_explanation"]
+__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation"]
+
+# what every format says of a spec without checks (it passes, vacuously)
+NO_CHECKS = "the spec declares no check, so nothing was verified"
 
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
@@ -37,6 +40,9 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     console.print(f"{report.n_states:,} states, {report.n_rows:,} choices, {report.n_transitions:,} transitions; "
                   f"optimal policies reach {report.n_optimal_states:,} states; "
                   f"optimal cost {report.value:.6g} (bound {report.bound:.2g}), discount {report.discount:g}")
+    if not report.checks:
+        console.print(Text(f"no checks: {NO_CHECKS}", style=_STYLE[Verdict.INCONCLUSIVE]))
+        return buffer.getvalue()
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("check")
     table.add_column("verdict")
