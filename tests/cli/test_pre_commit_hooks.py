@@ -100,12 +100,22 @@ def test_try_repo_passes_a_good_spec_and_fails_a_bad_one(tmp_path: Path) -> None
     subprocess.run(["git", "add", "."], cwd=user, check=True)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
 
-    def try_repo(*files: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "corrigo-verify",
-                               "--files", *files], cwd=user, env=env, capture_output=True, text=True, timeout=900)
+    def try_repo(*args: str, cwd: Path = user) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "corrigo-verify", *args],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
 
-    result = try_repo("good.corrigo", "bad.corrigo")
+    result = try_repo("--files", "good.corrigo", "bad.corrigo")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "corrigo verify" in result.stdout and "Failed" in result.stdout
     assert "good.corrigo: model 'household_robot_repaired'" in result.stdout
     assert "corrigible fails (bad.corrigo:" in result.stdout  # the hook ran on both files in one call
+
+    dashed = tmp_path / "dashed"  # staged files named like options are still specs (the hooks' `--`)
+    dashed.mkdir()
+    for name in ("-o.corrigo", "--format=junit.corrigo"):
+        shutil.copy(ROOT / "examples" / "household_robot_repaired.corrigo", dashed / name)
+    subprocess.run(["git", "init", "-q"], cwd=dashed, check=True)
+    subprocess.run(["git", "add", "--", "."], cwd=dashed, check=True)
+    result = try_repo("--all-files", cwd=dashed)
+    assert result.returncode == 0 and "Passed" in result.stdout, result.stdout + result.stderr
+    assert sorted(p.name for p in dashed.iterdir()) == ["--format=junit.corrigo", "-o.corrigo", ".git"]
