@@ -124,7 +124,16 @@ class TimeLimitError(ResourceLimitError):
 
 def _as_corrigo_error(error: Exception) -> CorrigoError:
     """``error`` as what the user is told: corrigo's own errors as they are, running out of memory as a
-    resource limit, anything else as an :class:`InternalError`."""
+    resource limit, anything else as an :class:`InternalError`.
+
+    A :class:`TimeLimitError` may go off inside code that wraps what it raises (lark's ``VisitError``
+    wraps its Transformer's exceptions): it is found in the chain of causes and reported as itself.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, TimeLimitError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
     if isinstance(error, CorrigoError):
         return error
     if isinstance(error, MemoryError):

@@ -141,6 +141,22 @@ def test_a_timeout_in_one_spec_is_its_error_and_the_others_are_verified(
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL  # and the handler restored
 
 
+def test_a_timeout_wrapped_by_a_library_is_still_a_timeout(specs: dict[str, str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """lark wraps an exception raised in its Transformer (where a long number is parsed) in a VisitError."""
+    def wrapping() -> None:
+        try:
+            busy()
+        except Exception as error:
+            raise RuntimeError("Error trying to process rule 'number'") from error
+
+    monkeypatch.setattr(verifier.verification, "_solve", breaking(verifier.verification._solve, wrapping))
+    code, _, err = run("verify", "--timeout", "0.2", specs["bad"])
+    assert code == 3
+    assert err == (f"{specs['bad']}: error: the verification took longer than --timeout 0.2 s (stopped in "
+                   f"verifier.verification.verify); {HINT}\n")
+
+
 def test_a_model_too_big_to_build_in_time(tmp_path: Path) -> None:
     """A real slow spec: a million states, about 4 s of work here (so without --timeout the test fails)."""
     spec = tmp_path / "big.corrigo"
