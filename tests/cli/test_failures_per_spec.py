@@ -9,6 +9,7 @@ build in the time given.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 import xml.etree.ElementTree as ET
@@ -125,10 +126,11 @@ def test_a_timeout_in_one_spec_is_its_error_and_the_others_are_verified(
         specs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(verifier.verification, "_solve", breaking(verifier.verification._solve, busy))
     started = time.monotonic()
-    code, out, err = run("verify", "--timeout", "0.3", "--format", "junit", *specs.values())
+    code, out, err = run("verify", "--timeout", "1", "--format", "junit", *specs.values())
     assert time.monotonic() - started < 10
     assert code == 3
-    message = ("the verification took longer than --timeout 0.3 s (stopped in verifier.verification.verify); "
+    # 1 s: loading and building the tiny model surely end before, also on a busy machine, so it stops in _solve
+    message = ("the verification took longer than --timeout 1 s (stopped in verifier.verification.verify); "
                f"{HINT}")
     assert err == f"{specs['bad']}: error: {message}\n"
     root = ET.fromstring(out)
@@ -151,9 +153,9 @@ def test_a_timeout_wrapped_by_a_library_is_still_a_timeout(specs: dict[str, str]
             raise RuntimeError("Error trying to process rule 'number'") from error
 
     monkeypatch.setattr(verifier.verification, "_solve", breaking(verifier.verification._solve, wrapping))
-    code, _, err = run("verify", "--timeout", "0.2", specs["bad"])
+    code, _, err = run("verify", "--timeout", "1", specs["bad"])
     assert code == 3
-    assert err == (f"{specs['bad']}: error: the verification took longer than --timeout 0.2 s (stopped in "
+    assert err == (f"{specs['bad']}: error: the verification took longer than --timeout 1 s (stopped in "
                    f"verifier.verification.verify); {HINT}\n")
 
 
@@ -167,8 +169,8 @@ def test_a_model_too_big_to_build_in_time(tmp_path: Path) -> None:
     code, out, err = run("verify", "--timeout", "0.5", str(spec))
     assert time.monotonic() - started < 10
     assert (code, out) == (3, "")
-    assert err.startswith(f"{spec}: error: the verification took longer than --timeout 0.5 s (stopped in mdp.")
-    assert err.endswith(f"); {HINT}\n")
+    assert re.fullmatch(rf"{re.escape(str(spec))}: error: the verification took longer than --timeout 0\.5 s "
+                        rf"\(stopped in (dsl|mdp|verifier)\.[^)]+\); {re.escape(HINT)}\n", err), err
 
 
 @pytest.mark.parametrize(("command", "what"), [
@@ -186,8 +188,10 @@ def test_every_long_command_stops_at_its_timeout(command: list[str], what: str, 
         args.insert(1, specs["first"])
     code, out, err = run(*args, "--timeout", "0.2")
     assert (code, out) == (3, "")
-    where = " (stopped in verifier.verification.verify)" if what == "explaining" else ""  # the others: in cli
-    assert err == f"error: {what} '{specs['first']}' took longer than --timeout 0.2 s{where}; {HINT}\n"
+    # where it stopped: in explain's call of verify, else in the busy loop called from cli (not named), unless
+    # a busy machine took longer than 0.2 s to load the spec
+    assert re.fullmatch(rf"error: {what} '{re.escape(specs['first'])}' took longer than --timeout 0\.2 s"
+                        rf"( \(stopped in (dsl|mdp|verifier)\.[^)]+\))?; {re.escape(HINT)}\n", err), err
 
 
 def test_sweep_stops_at_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,9 +199,10 @@ def test_sweep_stops_at_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(verifier.sweep, "sweep_model", lambda *args, **kwargs: busy())
     spec = str(Path(__file__).resolve().parents[2] / "examples" / "prosocial_proxy.corrigo")
-    code, _, err = run("sweep", spec, "--timeout", "0.2")
+    code, _, err = run("sweep", spec, "--timeout", "0.5")
     assert code == 3
-    assert err == f"error: sweeping '{spec}' took longer than --timeout 0.2 s; {HINT}\n"
+    assert re.fullmatch(rf"error: sweeping '{re.escape(spec)}' took longer than --timeout 0\.5 s"
+                        rf"( \(stopped in (dsl|mdp|verifier)\.[^)]+\))?; {re.escape(HINT)}\n", err), err
 
 
 def test_without_sigalrm_the_work_runs_without_a_limit(specs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
