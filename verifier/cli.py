@@ -6,18 +6,24 @@ Exit codes: 0 success (every check holds), 1 a check fails or is inconclusive, 2
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import signal
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar, cast
 
 import click
 
 import dsl
-from dsl.errors import CorrigoError, Diagnostic, SpecError
+from dsl.errors import CorrigoError, Diagnostic, ResourceLimitError, SpecError
 
 from .results import SETTLE_LIMIT
 
@@ -37,8 +43,119 @@ def _parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
     return overrides
 
 
+def _output_path(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """Callback of every option that names a file to write: a usage error before any work if it cannot be written.
+
+    Without it a missing directory would surface as an internal error after all the work was done.
+    ``-`` (stdout) and an absent option pass through.
+    """
+    if value is None or value == "-":
+        return value
+    target = Path(value)
+    directory = target.parent
+    if target.is_dir():
+        problem = "it is a directory; name a file in it"
+    elif not directory.is_dir():
+        problem = f"there is no directory '{directory}'; create it first or choose another path"
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        problem = f"the directory '{directory}' is not writable; choose another path"
+    elif target.exists() and not os.access(target, os.W_OK):
+        problem = "the file is not writable; choose another path"
+    else:
+        return value
+    raise click.BadParameter(f"cannot write '{value}': {problem}", context, parameter)
+
+
+def _write_output(output: str, text: str) -> None:
+    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written file).
+
+    The text goes to a fresh temporary file next to ``output`` (``mkstemp``: a random name, created
+    exclusively, so a symlink planted there is never followed), which then replaces ``output``.
+    """
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    partial = None
+    try:
+        descriptor, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)  # mkstemp makes the file private (0600); give it the mode a new file would get
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, target)
+    except OSError as error:
+        if partial is not None:
+            Path(partial).unlink(missing_ok=True)
+        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
+
+
+def _plot_path(context: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """``--plot``: a writable path (:func:`_output_path`) whose suffix names a format matplotlib can write."""
+    value = _output_path(context, parameter, value)
+    suffix = Path(value).suffix.lstrip(".").lower() if value is not None else ""
+    if suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if suffix not in formats:
+            raise click.BadParameter(f"cannot draw '{value}': matplotlib does not write '.{suffix}' files; use "
+                                     f"one of {', '.join('.' + f for f in sorted(formats))}", context, parameter)
+    return value
+
+
 define_option = click.option("-D", "--define", "defines", multiple=True, metavar="NAME=VALUE",
                              help="Override a const or param of the spec (repeatable).")
+
+
+class InternalError(CorrigoError):
+    """An exception corrigo did not raise on purpose: a bug, reported like any other error (exit 3).
+
+    ``verify`` turns one into an error result for its spec, so the other specs' results are kept.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"internal error: {type(error).__name__}: {error}\n"
+                         "this is a bug in corrigo; please report it with the spec that caused it")
+
+
+class TimeLimitError(ResourceLimitError):
+    """``--timeout`` ran out before the work was done."""
+
+
+def _as_corrigo_error(error: Exception) -> CorrigoError:
+    """``error`` as what the user is told: corrigo's own errors as they are, running out of memory as a
+    resource limit, anything else as an :class:`InternalError`.
+
+    A :class:`TimeLimitError` may go off inside code that wraps what it raises (lark's ``VisitError``
+    wraps its Transformer's exceptions): it is found in the chain of causes and reported as itself.
+    """
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, TimeLimitError):
+            return cause
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, CorrigoError):
+        return error
+    if isinstance(error, MemoryError):
+        return ResourceLimitError("out of memory; try a smaller model (-D, --max-states)")
+    return InternalError(error)
+
+
+def _message(error: CorrigoError, path: str | None = None) -> str:
+    """The message of ``error`` on stderr: a spec error located in its source, others after ``path:``."""
+    if isinstance(error, SpecError):
+        return error.render()
+    text = str(error) if isinstance(error, InternalError) else f"error: {error}"
+    return f"{path}: {text}" if path is not None else text
+
+
+def _echo_error(text: str) -> None:
+    """``text`` on stderr, with the control characters a spec may hold (an ESC in a comment) made visible."""
+    from verifier.reports.escaping import printable
+
+    click.echo(printable(text), err=True)
 
 
 def _reports_errors(command: F) -> F:
@@ -48,23 +165,77 @@ def _reports_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SpecError as error:
-            click.echo(error.render(), err=True)
-            sys.exit(EXIT_SPEC_ERROR)
-        except CorrigoError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(EXIT_INTERNAL)
-        except MemoryError:
-            click.echo("error: out of memory; try a smaller model (-D, --max-states)", err=True)
-            sys.exit(EXIT_INTERNAL)
-        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
-            click.echo(f"internal error: {type(error).__name__}: {error}\n"
-                       "this is a bug in corrigo; please report it with the spec that caused it", err=True)
-            sys.exit(EXIT_INTERNAL)
+            failure = _as_corrigo_error(error)
+            _echo_error(_message(failure))
+            sys.exit(EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
 
     return cast(F, wrapper)  # functools.wraps keeps command's signature, which the type of wrapper does not say
+
+
+def _timeout_supported(context: click.Context, parameter: click.Parameter, value: float | None) -> float | None:
+    """``--timeout``: without SIGALRM (Windows) or off the main thread, warn and run without a time limit."""
+    if value is not None and (not hasattr(signal, "setitimer")
+                              or threading.current_thread() is not threading.main_thread()):
+        _echo_error("warning: --timeout needs SIGALRM, which this platform lacks; running without a time limit")
+        return None
+    return value
+
+
+timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                              metavar="SECONDS", callback=_timeout_supported,
+                              help="Stop with exit code 3 when the work takes longer than this.")
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise :class:`TimeLimitError` in the work of the ``with`` block once it has run ``seconds``.
+
+    SIGALRM interrupts the Python code wherever it is, without a thread or any help from the library;
+    a single long call into C (one scipy factorisation, one z3 query) ends before the handler runs.
+    """
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise TimeLimitError(f"{what} took longer than --timeout {seconds:g} s{_stopped_in(frame)}; raise "
+                             "--timeout, or make the model smaller (-D, --max-states)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _stopped_in(frame: FrameType | None) -> str:
+    """`` (stopped in mdp.solver.solve)``: the innermost function of corrigo that was running, if any."""
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in ("dsl", "mdp", "verifier") and module != __name__:
+            return f" (stopped in {module}.{frame.f_code.co_name})"
+        frame = frame.f_back
+    return ""
+
+
+def _timed(what: str) -> Callable[[F], F]:
+    """``--timeout`` for a command on one spec: all its work runs under :func:`_time_limit`, as ``what 'SPEC'``."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def wrapper(*args: Any, timeout: float | None, **kwargs: Any) -> Any:
+            spec = kwargs.get("spec_path", kwargs.get("spec"))
+            with _time_limit(timeout, f"{what} '{spec}'"):
+                return command(*args, **kwargs)
+
+        return timeout_option(cast(F, wrapper))  # functools.wraps keeps command's signature (less timeout)
+
+    return decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +269,7 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
         }, indent=2, sort_keys=True))
     else:
         for _, _, failure in failed:
-            click.echo(failure.render() + "\n", err=True)
+            _echo_error(failure.render() + "\n")
         n_errors = sum(len(d) for _, d, _ in failed)
         summary = (f"{len(results)} spec(s) checked, no errors" if not failed else
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
@@ -175,6 +346,7 @@ def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None, e
 @click.option("--all", "show_all", is_flag=True, help="Show every state of the policy table.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_reports_errors
+@_timed("solving")
 def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol: float, exact: bool,
           show_all: bool, output_format: str) -> None:
     """Solve SPEC: the optimal value, the cost split by term, and every optimal action per state."""
@@ -197,11 +369,12 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 @click.option("--to", "target", type=click.Choice(["prism", "json", "dot"]), default="prism", show_default=True,
               help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
               help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
+@_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
     model = _compile(spec_path, defines, max_states)
@@ -209,28 +382,29 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
     if target == "json":
         from mdp.model_json import to_json
 
-        out.write_text(json.dumps(to_json(model), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        _write_output(output, json.dumps(to_json(model), indent=2, sort_keys=True) + "\n")
         click.echo(f"wrote {out} ({model.n_states:,} states)")
         return
     if target == "dot":
         from mdp.dot import model_graph, to_dot
 
         title = f"{model.name}: the reachable model, {model.n_states:,} states"
-        out.write_text(to_dot(model_graph(model), model.name, title), encoding="utf-8")
+        _write_output(output, to_dot(model_graph(model), model.name, title))
         click.echo(f"wrote {out} ({model.n_states:,} states)")
         return
     from mdp.prism import to_prism
 
     model_text, properties = to_prism(model)
-    out.write_text(model_text, encoding="utf-8")
+    _write_output(output, model_text)
     props = out.with_suffix(".props")
-    props.write_text(properties, encoding="utf-8")
+    _write_output(str(props), properties)
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
 
 
 @main.command("render")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
+              callback=_output_path,
               help="The picture to write; its suffix gives the format unless --to does. Without it, "
                    "--to dot writes to stdout.")
 @click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
@@ -246,6 +420,7 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
 @define_option
 @max_states_option
 @_reports_errors
+@_timed("drawing")
 def render_command(spec_path: str, output: str | None, target: str | None, optimal: bool, check: str | None,
                    max_nodes: int, engine: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Draw the model of SPEC as a graph: optimal choices in bold, a check's counterexample in red."""
@@ -326,13 +501,24 @@ def _power_samples_options(command: F) -> F:
               default="text", show_default=True,
               help="The report format; sarif and junit also report spec errors, located, for CI.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
+              callback=_output_path,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
+@timeout_option
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, settle_limit: int,
                    tol: float | None, max_states: int | None, output_format: str, output: str, samples: int,
-                   seed: int) -> None:
-    """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive."""
+                   seed: int, timeout: float | None) -> None:
+    """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive.
+
+    Each spec is verified on its own: a spec error (exit 2), a resource limit, a --timeout (which
+    applies to each spec) or an internal error (exit 3) is reported for that spec, in every format,
+    and the other specs are still verified and reported.
+
+    A spec that declares no check passes (exit 0: it may be a model only for solve, power or render),
+    with a warning on stderr and in every report format (a SARIF warning, a skipped JUnit testcase).
+    """
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
 
     overrides = _parse_defines(defines)
@@ -342,19 +528,18 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     code = EXIT_OK
     for path in specs:
         try:
-            report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
-                            samples=samples, seed=seed, settle_limit=settle_limit)
-        except SpecError as error:
-            click.echo(error.render(), err=True)
-            errors.append((path, error))
-            code = max(code, EXIT_SPEC_ERROR)
-            continue
-        except CorrigoError as error:
-            click.echo(f"{path}: error: {error}", err=True)
-            errors.append((path, error))
-            code = max(code, EXIT_INTERNAL)
+            with _time_limit(timeout, "the verification"):  # the message starts with the path
+                report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
+                                samples=samples, seed=seed, settle_limit=settle_limit)
+        except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
+            failure = _as_corrigo_error(error)
+            _echo_error(_message(failure, path))
+            errors.append((path, failure))
+            code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
             continue
         reports.append(report)
+        if not report.checks:
+            _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
         if not report.holds:
             code = max(code, EXIT_FAILED)
     if output_format == "json":
@@ -373,26 +558,12 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     sys.exit(code)
 
 
-def _write_output(output: str, text: str) -> None:
-    """``text`` to stdout for ``-``, else to the file ``output``, replaced in one step (no half-written report)."""
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    target = Path(output)
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
-    except OSError as error:
-        partial.unlink(missing_ok=True)
-        raise click.BadParameter(f"cannot write '{output}': {error.strerror or error}", param_hint="--output") from None
-
-
 @main.command("explain")
 @click.argument("spec", type=click.Path())
 @click.argument("check")
 @_verify_options
 @_reports_errors
+@_timed("explaining")
 def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool, settle_limit: int,
                     tol: float | None, max_states: int | None, samples: int, seed: int) -> None:
     """Explain the verdict of CHECK in SPEC: the counterexample trace and the cost terms behind it."""
@@ -454,8 +625,10 @@ def _load_rewards(path: str, model: Any) -> Any:
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              callback=_plot_path,
               help="Also draw the regions coloured by verdict (one or two swept params).")
 @_reports_errors
+@_timed("sweeping")
 def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
                   params: str | None, max_regions: int, output_format: str, plot_path: str | None) -> None:
     """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict.
@@ -514,6 +687,7 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
 @click.option("--all", "show_all", is_flag=True, help="Show every state, by decreasing POWER.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
+              callback=_plot_path,
               help="Also draw POWER: a heatmap over the first two integer variables, else a bar chart.")
 @click.option("--at", "at", multiple=True, metavar="VAR=VALUE,...",
               help="Also show the optimality probability of every action at the states that match "
@@ -525,6 +699,7 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
               help="Your own reward functions instead of sampled ones: a .npy or .csv file, one row per "
                    "sample, one column per state in model order (the 'index' of --all --format json).")
 @_reports_errors
+@_timed("computing the POWER of")
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
                   top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...],
                   distribution: Any, rewards_path: str | None) -> None:

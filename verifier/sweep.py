@@ -231,11 +231,14 @@ def sweep(path_or_spec: Any, overrides: dict[str, object] | None = None, *, para
     ... action stay when !off: skip
     ... terminal off
     ... cost pleasure = -w * [stay]
-    ... cost duty = 1/2 * [comply]
+    ... cost duty = -1/2 * [comply]
     ... check stops : P >= 1 [ F off ]
     ... ''')
     >>> [(str(c.point[0]), str(c.verdict('stops'))) for c in result.cells]
-    [('1/8', 'HOLDS'), ('1/4', 'HOLDS'), ('9/8', 'FAILS')]
+    [('1/8', 'HOLDS'), ('1/4', 'FAILS'), ('1', 'FAILS')]
+
+    Staying forever earns ``2w``, complying ``1/2``: below ``w = 1/4`` every optimal policy complies; at
+    the tie some optimal policy stays, so ``stops`` fails there as it does above.
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
     model = compile_model(spec, max_states=max_states)

@@ -209,13 +209,6 @@ def test_output_file_has_what_stdout_would(output_format: str, tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no partial file left behind
 
 
-def test_output_to_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
-    code, _, err = run("verify", ROBOT, "-o", str(tmp_path / "missing" / "report.txt"))
-    assert code == 2
-    assert "Invalid value for --output: cannot write" in err and "No such file or directory" in err
-    assert not (tmp_path / "missing").exists()
-
-
 def test_resource_limit_is_a_junit_error() -> None:
     code, out, _ = run("verify", "--format", "junit", "--max-states", "1", ROBOT)
     assert code == 3

@@ -70,6 +70,7 @@ var b : 0..100
 action inc_a when a < 100: a' = a + 1
 action inc_b when b < 100: b' = b + 1
 action wait: skip
+check small : never a > 100
 """
 
 

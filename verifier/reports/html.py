@@ -2,7 +2,8 @@
 
 It shows what the Markdown report shows (:func:`~verifier.reports.markdown.render_markdown`): the
 summary, one table row per check, and the counterexample and attribution of every check that does
-not hold. All text is escaped by :mod:`mdp.tables`.
+not hold. All text is escaped by :mod:`mdp.tables` or :func:`html.escape`, after control and invisible
+characters are made visible (:func:`~verifier.reports.escaping.printable_strings`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from html import escape
 from mdp.tables import html_table
 
 from ..results import CheckResult, Report, Verdict
+from .escaping import printable_strings
+from .text import NO_CHECKS
 
 __all__ = ["render_html"]
 
@@ -20,17 +23,20 @@ _ICON = {Verdict.HOLDS: "✅ HOLDS", Verdict.FAILS: "❌ FAILS", Verdict.INCONCL
 
 def render_html(report: Report) -> str:
     """A ``<div>`` with a summary, the checks table, then a section per failed or inconclusive check."""
+    report = printable_strings(report)
     rows: list[list[str]] = []
     for check in report.checks:
         rows.append([check.name, _ICON[check.verdict], check.text, check.summary])
         rows += [[f"↳ {part.text}", _ICON[part.verdict], "", part.summary] for part in check.parts]
+    model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
+             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.")
+    summary = (f"<strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy."
+               if report.checks else f"<strong>⚠️ NO CHECKS</strong>: {NO_CHECKS}.")
     parts = [
         '<div class="corrigo-report">',
         f"<h3>corrigo: {escape(report.spec)} ({escape(report.path)})</h3>",
-        f"<p><strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy. "
-        f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-        f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.</p>",
-        html_table(["check", "verdict", "property", "result"], rows),
+        f"<p>{summary} {model}</p>",
+        *([html_table(["check", "verdict", "property", "result"], rows)] if rows else []),
     ]
     for check in report.checks:
         if check.verdict is not Verdict.HOLDS:

@@ -4,7 +4,13 @@ One ``testsuite`` per spec, one ``testcase`` per check (``classname`` the model'
 check's). A failed check is a ``failure`` whose text is the check's full explanation; an inconclusive
 check is a ``failure`` too (of type ``INCONCLUSIVE``), as it makes ``corrigo verify`` exit 1: CI must
 not pass on a property nobody proved. A spec that cannot be verified is one ``error`` testcase named
-``spec`` with the located message. The attributes follow pytest's ``xunit2`` output (no timings).
+``spec`` with the located message. A spec without checks is one ``skipped`` testcase named ``checks``:
+CI shows that nothing was verified, without failing. The attributes follow pytest's ``xunit2`` output
+(no timings).
+
+ElementTree escapes ``<``, ``&`` and quotes but copies control characters, and most of them (ESC, NUL)
+are not allowed anywhere in XML 1.0: a spec's comment with one would make the whole file unreadable.
+So every text and attribute goes through :func:`~verifier.reports.escaping.printable` last.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from pathlib import Path
 from dsl.errors import CorrigoError, SpecError
 
 from ..results import Report, Verdict
-from .text import render_explanation
+from .escaping import printable
+from .text import NO_CHECKS, render_explanation
 
 __all__ = ["to_junit"]
 
@@ -31,6 +38,9 @@ def to_junit(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
             if check.verdict is not Verdict.HOLDS:
                 failure = ET.SubElement(case, "failure", message=check.summary, type=str(check.verdict))
                 failure.text = render_explanation(check)
+        if not report.checks:
+            case = ET.SubElement(suite, "testcase", classname=report.spec, name="checks")
+            ET.SubElement(case, "skipped", message=NO_CHECKS)
     for path, error in errors:
         suite = _suite(root, path)
         case = ET.SubElement(suite, "testcase", classname=Path(path).stem, name="spec")
@@ -40,6 +50,10 @@ def to_junit(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
     _count(root, root.iter("testsuite"), ("failure", "error"))  # Jenkins' XSD has no 'skipped' here
     for suite in root.iter("testsuite"):
         _count(suite, [suite], ("failure", "error", "skipped"))
+    for element in root.iter():  # the one place text enters the file: always well-formed XML 1.0
+        element.text = element.text and printable(element.text)
+        for name, value in element.attrib.items():
+            element.set(name, printable(value))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

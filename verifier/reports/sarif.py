@@ -1,9 +1,14 @@
 """``to_sarif``: reports as a SARIF 2.1.0 log, so code review tools annotate the spec lines that fail.
 
 One result per failed check (level ``error``) and per inconclusive one (``warning``), located at the
-check's declaration; one per spec error (rule ``spec-error``), located at the error. Paths are made
+check's declaration; one per spec error (rule ``spec-error``), located at the error; a ``warning``
+(rule ``no-checks``) at the top of a spec that declares no check, as nothing was verified there. Paths are made
 relative to ``root`` (the working directory), which GitHub code scanning resolves against the
 repository: run ``corrigo verify`` from the repository's top directory.
+
+Messages are plain text in which SARIF viewers read ``[text](target)`` as a link (SARIF 2.1.0, 3.11.6),
+so :func:`_message` escapes square brackets and backslashes with a backslash, as the standard asks,
+after making control and invisible characters visible.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from urllib.parse import quote
 from dsl.errors import CorrigoError, Diagnostic, SpecError
 
 from ..results import CheckResult, Location, Report, Verdict
-from .text import short_explanation
+from .escaping import printable
+from .text import NO_CHECKS, short_explanation
 
 __all__ = ["SARIF_SCHEMA", "to_sarif"]
 
@@ -48,6 +54,7 @@ _RULES: dict[str, tuple[str, str]] = {
                                "'at' holds, of random objectives for which one of the actions is optimal."),
 }
 _SPEC_ERROR = "spec-error"
+_NO_CHECKS = "no-checks"
 _LEVEL = {Verdict.FAILS: "error", Verdict.INCONCLUSIVE: "warning"}
 
 
@@ -63,15 +70,21 @@ def to_sarif(reports: Iterable[Report], errors: Sequence[tuple[str, CorrigoError
     kinds = sorted({check.kind for report in reports for check in report.checks})
     if any(isinstance(error, SpecError) for _, error in errors):
         kinds.append(_SPEC_ERROR)
+    empty = [report for report in reports if not report.checks]
+    if empty:
+        kinds.append(_NO_CHECKS)
     index = {kind: i for i, kind in enumerate(kinds)}
     results = [_check_result(check, report, index, base) for report in reports for check in report.checks
                if check.verdict is not Verdict.HOLDS]
+    results += [{"ruleId": _NO_CHECKS, "ruleIndex": index[_NO_CHECKS], "level": "warning",
+                 "message": _message(NO_CHECKS), "locations": [_location(r.path, Location(r.path, 1, 1), base)]}
+                for r in empty]
     notifications = []
     for path, error in errors:
         if isinstance(error, SpecError):
             results += [_error_result(path, d, index, base) for d in error.diagnostics]
         else:
-            notifications.append({"level": "error", "message": {"text": str(error)},
+            notifications.append({"level": "error", "message": _message(str(error)),
                                   "locations": [_location(path, None, base)]})
     return {
         "$schema": SARIF_SCHEMA,
@@ -90,6 +103,9 @@ def _rule(kind: str) -> dict[str, Any]:
     if kind == _SPEC_ERROR:
         short, help_text = ("the spec does not parse, type-check or compile",
                             "Fix the spec at the location shown; 'corrigo lint' lists every error.")
+    elif kind == _NO_CHECKS:
+        short, help_text = ("the spec declares no check",
+                            "Nothing was verified: add a check declaration (docs/language.md lists the kinds).")
     else:
         short, help_text = _RULES.get(kind, (f"a '{kind}' check", f"A '{kind}' check over every optimal policy."))
     return {"id": kind, "shortDescription": {"text": short}, "help": {"text": help_text}}
@@ -105,7 +121,7 @@ def _check_result(check: CheckResult, report: Report, index: dict[str, int], bas
         "ruleId": check.kind,
         "ruleIndex": index[check.kind],
         "level": _LEVEL[check.verdict],
-        "message": {"text": "\n".join(lines)},
+        "message": _message("\n".join(lines)),
         "locations": [_location(location.path if location else report.path, location, base)],
         "properties": {"check": check.name, "model": report.spec, "verdict": check.verdict.value},
     }
@@ -117,8 +133,15 @@ def _error_result(path: str, diagnostic: Diagnostic, index: dict[str, int], base
     located = None if span is None else Location(span.path, span.line, span.column, span.end_line, span.end_column)
     text = "\n".join([diagnostic.message, *(f"note: {n}" for n in diagnostic.notes),
                       *([f"hint: {diagnostic.hint}"] if diagnostic.hint else [])])
-    return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": {"text": text},
+    return {"ruleId": _SPEC_ERROR, "ruleIndex": index[_SPEC_ERROR], "level": "error", "message": _message(text),
             "locations": [_location(span.path if span else path, located, base)]}
+
+
+def _message(text: str) -> dict[str, str]:
+    """A plain text message: control characters visible; backslashes and square brackets escaped with a
+    backslash, so no text of the spec reads as an embedded link."""
+    escaped = printable(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return {"text": escaped}
 
 
 def _location(path: str, location: Location | None, base: Path) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""``render_text``: a report for the terminal, as rich tables (colour only when asked, i.e. on a tty)."""
+"""``render_text``: a report for the terminal, as rich tables (colour only when asked, i.e. on a tty).
+
+rich passes control characters through, so every string of the report is made printable first
+(:func:`~verifier.reports.escaping.printable_strings`): an ESC in a spec's comment must not drive the
+terminal, nor a bidi override reorder what the reader sees.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
+from .escaping import printable_strings
 
-__all__ = ["render_explanation", "render_text", "short_explanation"]
+__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation"]
+
+# what every format says of a spec without checks (it passes, vacuously)
+NO_CHECKS = "the spec declares no check, so nothing was verified"
 
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
@@ -25,11 +34,15 @@ def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
 
 def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
     """The verdict of every check in a table, then a short explanation of each failure."""
+    report = printable_strings(report)
     console, buffer = _console(color, width)
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
     console.print(f"{report.n_states:,} states, {report.n_rows:,} choices, {report.n_transitions:,} transitions; "
                   f"optimal policies reach {report.n_optimal_states:,} states; "
                   f"optimal cost {report.value:.6g} (bound {report.bound:.2g}), discount {report.discount:g}")
+    if not report.checks:
+        console.print(Text(f"no checks: {NO_CHECKS}", style=_STYLE[Verdict.INCONCLUSIVE]))
+        return buffer.getvalue()
     table = Table(show_header=True, header_style="bold", expand=False)
     table.add_column("check")
     table.add_column("verdict")
@@ -58,6 +71,7 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
 
 def short_explanation(check: CheckResult) -> list[str]:
     """The counterexample and the attribution of a failed check, one line each (also SARIF's message)."""
+    check = printable_strings(check)
     lines = []
     if check.trace is not None:
         actions = [step.action for step in check.trace.steps if step.action is not None]
@@ -80,6 +94,7 @@ def _attribution_line(attribution: Attribution) -> str:
 
 def render_explanation(check: CheckResult, *, color: bool = False, width: int = 100) -> str:
     """One check in full: verdict, quantities, the counterexample trace and the per-term attribution."""
+    check = printable_strings(check)
     console, buffer = _console(color, width)
     where = f" ({check.location})" if check.location else ""
     console.print(Text(f"check {check.name}{where}: ", style="bold") + Text(str(check.verdict),
