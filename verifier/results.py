@@ -211,6 +211,19 @@ class Report:
     def holds(self) -> bool:
         return self.verdict is Verdict.HOLDS
 
+    @property
+    def decided_by(self) -> str:
+        """What the verdicts rest on, most frequent first: ``"float certificate (3), exact arithmetic (2)"``,
+        or one basis alone when all share it."""
+        counts: dict[str, int] = {}
+        for check in self.checks:
+            if check.basis is not None:
+                counts[str(check.basis)] = counts.get(str(check.basis), 0) + 1
+        order = sorted(counts, key=lambda basis: (-counts[basis], basis))
+        if len(order) == 1:
+            return order[0]
+        return ", ".join(f"{basis} ({counts[basis]})" for basis in order)
+
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (``KeyError`` if there is none)."""
         for result in self.checks:

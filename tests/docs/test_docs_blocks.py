@@ -124,7 +124,7 @@ def test_shell_commands_run_with_their_exit_code_and_output(tmp_path: Path,
              "$ corrigo verify tiny.corrigo --format json > report.json\n"
              "$ corrigo lint missing.corrigo   # exit 2\n...\n"
              "$ corrigo verify \\\n    tiny.corrigo\ntiny.corrigo: model 'tiny'\n...\n"
-             "1 check(s): 1 hold, 0 fail, 0 inconclusive\n```\n\n```sh\npytest\ncorrigo lint tiny.corrigo\n```\n")
+             "1 check(s): 1 hold, 0 fail, 0 inconclusive; decided by float certificate\n```\n\n```sh\npytest\ncorrigo lint tiny.corrigo\n```\n")
     assert '"verdict": "holds"' in (tmp_path / "work" / "report.json").read_text()
 
 

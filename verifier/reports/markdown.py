@@ -52,7 +52,8 @@ def render_markdown(report: Report) -> str:
     lines = [
         f"## corrigo: {_code(report.spec)} ({_code(report.path)})",
         "",
-        f"**{_ICON[report.verdict]}**: {len(report.checks)} check(s) over every optimal policy. {model}",
+        f"**{_ICON[report.verdict]}**: {len(report.checks)} check(s) over every optimal policy, decided by "
+        f"{_prose(report.decided_by)}. {model}",
         "",
         "| check | verdict | property | result |",
         "|---|---|---|---|",

@@ -123,7 +123,8 @@ def _check_result(check: CheckResult, report: Report, index: dict[str, int], bas
         "level": _LEVEL[check.verdict],
         "message": _message("\n".join(lines)),
         "locations": [_location(location.path if location else report.path, location, base)],
-        "properties": {"check": check.name, "model": report.spec, "verdict": check.verdict.value},
+        "properties": {"check": check.name, "model": report.spec, "verdict": check.verdict.value,
+                       "basis": None if check.basis is None else check.basis.value},
     }
 
 

@@ -42,6 +42,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "verdict": check.verdict.value,
         "summary": check.summary,
         "settle": check.settle,
+        "basis": None if check.basis is None else check.basis.value,
         "quantities": [_quantity(q) for q in check.quantities],
         "parts": [_check(part) for part in check.parts],
         "trace": _trace(check.trace),

@@ -39,7 +39,8 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
     console.print(f"{report.n_states:,} states, {report.n_rows:,} choices, {report.n_transitions:,} transitions; "
                   f"optimal policies reach {report.n_optimal_states:,} states; "
-                  f"optimal cost {report.value:.6g} (bound {report.bound:.2g}), discount {report.discount:g}")
+                  f"optimal cost {report.value:.6g} ({'exact' if not report.bound else f'bound {report.bound:.2g}'}), "
+                  f"discount {report.discount:g}")
     if not report.checks:
         console.print(Text(f"no checks: {NO_CHECKS}", style=_STYLE[Verdict.INCONCLUSIVE]))
         return buffer.getvalue()
@@ -65,7 +66,8 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
                           + Text(f": {check.settle}"))
     counts = {verdict: sum(c.verdict is verdict for c in report.checks) for verdict in Verdict}
     console.print(Text(f"{len(report.checks)} check(s): {counts[Verdict.HOLDS]} hold, {counts[Verdict.FAILS]} fail, "
-                       f"{counts[Verdict.INCONCLUSIVE]} inconclusive", style=_STYLE[report.verdict]))
+                       f"{counts[Verdict.INCONCLUSIVE]} inconclusive", style=_STYLE[report.verdict])
+                  + Text(f"; decided by {report.decided_by}" if report.decided_by else ""))
     return buffer.getvalue()
 
 
@@ -104,6 +106,8 @@ def render_explanation(check: CheckResult, *, color: bool = False, width: int = 
         console.print(f"  {check.summary}")
     if check.settle and check.verdict is Verdict.INCONCLUSIVE:
         console.print(f"  to settle it: {check.settle}")
+    if check.basis is not None:
+        console.print(f"  decided by: {check.basis}")
     for part in check.parts:
         console.print(Text(f"  {part.text}: ") + Text(str(part.verdict), style=_STYLE[part.verdict])
                       + Text(f" - {part.summary}"))
