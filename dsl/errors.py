@@ -7,6 +7,7 @@ mistakes in one file are all reported) and the :class:`Source` they point into.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,27 +23,38 @@ __all__ = [
 ]
 
 
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A spec's text and the path it was read from (``<string>`` for text given directly)."""
+    """A spec's text and the path it was read from (``<string>`` for text given directly).
+
+    The text is kept with every line break as ``\\n``: CRLF and lone CR (old Mac files), NEL (U+0085),
+    LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR (U+2029) all end a line, as editors show them.
+    The lexer reads this text and counts lines by ``\\n`` alone, so the lines of messages and excerpts
+    are the lines it counted: a comment cannot swallow what an editor shows on the next line, and a
+    form feed or vertical tab is not a line break.
+    """
 
     path: str
     text: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", _LINE_BREAK.sub("\n", self.text))  # frozen: set once, here
+
     def line(self, number: int) -> str:
         """The 1-based line ``number`` without its line break ('' past the end)."""
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")
         return lines[number - 1] if 1 <= number <= len(lines) else ""
 
     def text_at(self, span: Span) -> str:
         """The text under ``span``, its lines joined by single spaces (for quoting source in messages)."""
-        lines = self.text.splitlines()[span.line - 1:span.end_line]
+        lines = self.text.split("\n")[span.line - 1:span.end_line]
         if not lines:
             return ""
-        if len(lines) == 1:
-            return lines[0][span.column - 1:span.end_column - 1]
-        lines[0] = lines[0][span.column - 1:]
         lines[-1] = lines[-1][:span.end_column - 1]
+        lines[0] = lines[0][span.column - 1:]
         return " ".join(line.strip() for line in lines)
 
 

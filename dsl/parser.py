@@ -42,9 +42,9 @@ def parse(text: str, path: str = "<string>") -> S.Module:
     SpecSyntaxError
         With one diagnostic per independent syntax error.
     """
-    source = Source(path, text)
+    source = Source(path, text)  # line breaks become "\n", as lark counts them
     try:
-        tree = _parser().parse(text, start="start")
+        tree = _parser().parse(source.text, start="start")
     except UnexpectedInput as first:
         raise SpecSyntaxError(_all_syntax_errors(source, first), source) from None
     try:
