@@ -7,9 +7,9 @@ resumes at the next declaration so every independent mistake in a file is report
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
+import sys
+import unicodedata
 from fractions import Fraction
 from functools import lru_cache
 
@@ -130,7 +130,9 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
         char = text[_error_offset(text, error)]
         span = Span(source.path, error.line, error.column, error.line, error.column + 1)
         if char == '"':
-            return Diagnostic("unterminated string", span, hint='close the doc string with a matching \'"\'')
+            quotes = '"""' if text.startswith('"""', _error_offset(text, error)) else '"'
+            return Diagnostic("unterminated string", span,
+                              hint=f"close the doc string with '{quotes}'; a quote after a backslash (\\\") does not close it")
         return Diagnostic(f"unexpected character {char!r}", span,
                           hint=_expected_hint(error.allowed) if error.allowed else None)
     assert isinstance(error, UnexpectedToken)
@@ -458,6 +460,12 @@ class _ToAst(Transformer):
 
 
 _ESCAPE = re.compile(r"\\(?:N\{[^}\n]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)", re.S)
+_SIMPLE_ESCAPES = {"\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+                   "t": "\t", "v": "\v"}
+_TRUNCATED = {"x": "truncated \\xXX escape", "u": "truncated \\uXXXX escape", "U": "truncated \\UXXXXXXXX escape",
+              "N": "malformed \\N character escape"}
+# raw characters a doc string may not hold: the invisible controls, other than tab and line break
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _token_span(token: Token, path: str) -> Span:
@@ -468,33 +476,73 @@ def _token_span(token: Token, path: str) -> Span:
 
 
 def _decode_string(token: Token, path: str) -> str:
-    """The text of a STRING token with Python's escapes decoded; a malformed escape is a located error.
+    """The text of a STRING token with Python's escapes decoded; a bad escape or character is a located error.
 
-    Each escape is tried alone first, so the error points at the bad one; then ``ast.literal_eval``
-    decodes the whole token, which the grammar guarantees is a plain string literal.
+    Decoded here, not by Python's parser, so that every string the grammar accepts either decodes or
+    gets an error at the offending escape or character, whatever the Python version.
     """
     text = str(token)
-    for escape in _ESCAPE.finditer(text):
-        try:
-            _literal(f'"{escape.group()}"')
-        except SyntaxError as error:
-            before = text[:escape.start()]
-            start = _token_span(token, path)
-            line = start.line + before.count("\n")
-            column = (escape.start() - before.rfind("\n") if "\n" in before else start.column + escape.start())
-            reason = "not an escape" if "invalid escape" in str(error.msg) else str(error.msg).split(": ")[-1]
+    quotes = 3 if text.startswith('"""') else 1
+    body = text[quotes:-quotes]
+
+    def raw(start: int, end: int) -> str:
+        bad = _FORBIDDEN.search(body, start, end)
+        if bad is not None:
             raise SpecSyntaxError(Diagnostic(
-                f"bad escape '{escape.group()}' in the doc string: {reason}",
-                Span(path, line, column, line, column + len(escape.group())),
+                f"the doc string contains the control character U+{ord(bad.group()):04X}",
+                _span_in(token, quotes + bad.start(), 1, path),
+                hint=r"remove it; write an escape such as \t or \x1b if you mean it"))
+        return body[start:end]
+
+    parts: list[str] = []
+    position = 0
+    for match in _ESCAPE.finditer(body):
+        parts.append(raw(position, match.start()))
+        try:
+            parts.append(_escape_value(match.group()))
+        except ValueError as error:
+            raise SpecSyntaxError(Diagnostic(
+                f"bad escape '{match.group()}' in the doc string: {error}",
+                _span_in(token, quotes + match.start(), len(match.group()), path),
                 hint=r'write \\ for a backslash; escapes are \n \t \" \\ \xHH \uHHHH \N{NAME}')) from None
-    return _literal(text)
+        position = match.end()
+    parts.append(raw(position, len(body)))
+    return "".join(parts)
 
 
-def _literal(text: str) -> str:
-    """``ast.literal_eval`` of a string literal, with Python's warnings about unknown escapes as errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return ast.literal_eval(text)
+def _escape_value(escape: str) -> str:
+    """What a backslash escape stands for in a Python string; ``ValueError`` saying why it stands for nothing."""
+    kind, digits = escape[1], escape[2:]
+    if kind in _SIMPLE_ESCAPES and not digits:
+        return _SIMPLE_ESCAPES[kind]
+    if kind in "01234567":
+        if int(escape[1:], 8) > 0o377:
+            raise ValueError("octal escape above \\377")
+        return chr(int(escape[1:], 8))
+    if kind in _TRUNCATED and not digits:
+        raise ValueError(_TRUNCATED[kind])
+    if kind == "N":
+        try:
+            return unicodedata.lookup(digits[1:-1])
+        except KeyError:
+            raise ValueError("unknown Unicode character name") from None
+    if kind in "xuU":
+        code = int(digits, 16)
+        if code > sys.maxunicode:
+            raise ValueError("illegal Unicode character")
+        if 0xD800 <= code <= 0xDFFF:
+            raise ValueError("a lone surrogate, not a character")
+        return chr(code)
+    raise ValueError("not an escape")
+
+
+def _span_in(token: Token, offset: int, length: int, path: str) -> Span:
+    """The span of ``length`` characters at ``offset`` in a token's text (which may hold line breaks)."""
+    start = _token_span(token, path)
+    before = str(token)[:offset]
+    line = start.line + before.count("\n")
+    column = offset - before.rfind("\n") if "\n" in before else start.column + offset
+    return Span(path, line, column, line, column + length)
 
 
 def _dedent(doc: str) -> str:
