@@ -95,9 +95,14 @@ class Diagnostic:
         return "\n".join(out)
 
 
+# control characters in an excerpt are drawn as their Unicode pictures (ESC as U+241B), one column each, so
+# that a stray byte in a comment neither moves the caret nor reaches a terminal or a report as a control
+_VISIBLE = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421} | {code: 0xFFFD for code in range(0x80, 0xA0)}
+
+
 def _excerpt(source: Source, span: Span) -> list[str]:
     """The source line of ``span`` with carets under it (to the end of the line if it spans lines)."""
-    text = source.line(span.line).expandtabs(1)
+    text = source.line(span.line).expandtabs(1).translate(_VISIBLE)
     number = str(span.line)
     gutter = " " * (len(number) + 2)
     end = span.end_column if span.end_line == span.line else len(text) + 1

@@ -72,3 +72,9 @@ def test_spec_text_that_cannot_name_a_file_is_read_as_text(text: str) -> None:
 def test_a_file_name_with_a_nul_is_an_error() -> None:
     with pytest.raises(SpecError, match="a file name cannot contain a NUL character"):
         dsl.load("x\x00.corrigo")
+
+
+def test_control_characters_in_an_excerpt_are_drawn_as_pictures() -> None:
+    with pytest.raises(SpecError) as caught:
+        dsl.load("model m\ndiscount 0.9 x # \x1b[31m red \x00 \x7f \x9b\naction a: skip\n")
+    assert caught.value.render().splitlines()[2] == " 2 | discount 0.9 x # \u241b[31m red \u2400 \u2421 \ufffd"
