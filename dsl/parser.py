@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from fractions import Fraction
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
@@ -20,6 +19,7 @@ from lark.tree import Meta
 
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
+from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
@@ -47,12 +47,16 @@ def parse(text: str, path: str = "<string>") -> S.Module:
         tree = _parser().parse(source.text, start="start")
     except UnexpectedInput as first:
         raise SpecSyntaxError(_all_syntax_errors(source, first), source) from None
+    to_ast = _ToAst(path)
     try:
-        return _ToAst(path).transform(tree)
+        module: S.Module = to_ast.transform(tree)
     except VisitError as error:  # errors raised inside the transformer surface unchanged
         if isinstance(error.orig_exc, SpecError):
             raise error.orig_exc.with_source(source) from None
         raise
+    if to_ast.diagnostics:
+        raise SpecSyntaxError(to_ast.diagnostics, source)
+    return module
 
 
 # --- syntax errors -----------------------------------------------------------------------------
@@ -245,11 +249,6 @@ def _keyword_hint(token: Token, expected: set[str] | frozenset[str]) -> str | No
 # --- tree to AST -------------------------------------------------------------------------------
 
 
-def _number(text: str) -> int | Fraction:
-    value = Fraction(text)
-    return int(value) if value.denominator == 1 and re.fullmatch(r"\d+", text) else value
-
-
 @v_args(meta=True, inline=True)
 class _ToAst(Transformer):
     """One method per grammar rule (or alias), each returning one AST node."""
@@ -257,6 +256,7 @@ class _ToAst(Transformer):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
+        self.diagnostics: list[Diagnostic] = []  # numbers too large to build
 
     def _span(self, meta: Meta) -> Span | None:
         if getattr(meta, "empty", True):
@@ -431,7 +431,12 @@ class _ToAst(Transformer):
         return S.Unary("!", operand, span=self._span(meta))
 
     def number(self, meta, token):
-        return S.Number(_number(str(token)), span=_token_span(token, self.path))
+        span = _token_span(token, self.path)
+        try:  # a number the model cannot hold is reported by the checker, one too large to build here
+            return S.Number(read_number(str(token)), span=span)
+        except NumberError as error:  # reported with the others after the whole file is read
+            self.diagnostics.append(Diagnostic(f"'{shorten(str(token))}' {error.what}", span, hint=error.hint))
+            return S.Number(0, span=span)
 
     def true(self, meta):
         return S.Boolean(True, span=self._span(meta))

@@ -8,7 +8,7 @@ stay silent, so one typo gives one message, not a cascade.
 from __future__ import annotations
 
 import itertools
-import sys
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -18,15 +18,13 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
+from .numbers import INT64_LIMIT, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
 __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
-_INT64_LIMIT = 2**63  # whole numbers are int64 in the model
-_FLOAT64_MAX = Fraction(sys.float_info.max)  # other numbers are float64
-_TOO_LARGE_HINT = "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands"
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -210,23 +208,40 @@ class _Checker:
         return checked
 
     def _override(self, name: str, span: Span | None) -> Value | None:
+        """The value of ``-D name=VALUE`` (None when there is none, or after an error located at ``span``).
+
+        VALUE is ``true``, ``false`` or a number as the language writes it, with an optional sign; its size
+        is checked before it is built (``1e99999999`` must not build 10**99999999). From Python, a bool,
+        int, Fraction or finite float is taken as it is, if the model can hold it.
+        """
         if name not in self.overrides:
             return None
         raw = self.overrides.pop(name)
-        if isinstance(raw, (bool, int, Fraction)):
+        if isinstance(raw, bool):
             return raw
-        if isinstance(raw, float):
-            return Fraction(raw)
-        text = str(raw).strip()
+        try:
+            text = str(raw).strip()
+        except ValueError:  # an int from Python too long to print
+            text = "…"
         if text in ("true", "false"):
             return text == "true"
         try:
-            value = Fraction(text)
-        except (ValueError, ZeroDivisionError):
-            self._error(f"-D {name}={text}: '{text}' is not a number or a bool", None,
-                        hint=f"write e.g. -D {name}=3 or -D {name}=0.5")
+            if isinstance(raw, (int, Fraction)) or (isinstance(raw, float) and math.isfinite(raw)):
+                value: int | Fraction = Fraction(raw) if isinstance(raw, float) else raw
+            else:
+                value = read_number(text[1:] if text[:1] in "+-" else text)
+                value = -value if text.startswith("-") else value
+            problem = fit_problem(value, is_int=isinstance(value, int))
+            if problem is not None:
+                raise problem
+        except NumberError as error:
+            self._error(f"-D {name}={shorten(text)}: the value {error.what}", span, hint=error.hint)
             return None
-        return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
+        except ValueError:
+            self._error(f"-D {name}={shorten(text)}: '{shorten(text)}' is not a number or a bool", span,
+                        hint=f"write e.g. -D {name}=3, -D {name}=-0.5 or -D {name}=true")
+            return None
+        return value
 
     def _made_real_hint(self, span: Span | None) -> str | None:
         """Why a number inside ``span`` is real where an int is needed, when a -D override made it so."""
@@ -253,7 +268,7 @@ class _Checker:
         if literal is None:
             return
         value, type_ = literal.value, literal.type
-        override = self._override(declaration.name.text, declaration.span)
+        override = self._override(declaration.name.text, declaration.name.span)
         if override is not None:
             if type_.kind == "enum" or isinstance(value, bool) != isinstance(override, bool):
                 self._error(f"-D {declaration.name}={_show(override)}: constant '{declaration.name}' is "
@@ -265,10 +280,6 @@ class _Checker:
                 type_ = REAL
                 self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
-            if not _fits(value, type_):
-                self._error(f"-D {declaration.name}=...: the value is too large for corrigo's 64-bit arithmetic",
-                            declaration.name.span, hint=_TOO_LARGE_HINT)
-                return
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
     def _param(self, declaration: S.Param) -> None:
@@ -279,7 +290,11 @@ class _Checker:
         if any(p is None for p in parts):
             return
         value, lo, hi = (Fraction(p.value) for p in parts if p is not None)
-        override = self._override(name, declaration.span)
+        override = self._override(name, declaration.name.span)
+        if isinstance(override, bool):
+            self._error(f"-D {name}={_show(override)}: param '{name}' is a number", declaration.name.span,
+                        hint=f"give a number in its range [{_show(lo)}, {_show(hi)}]")
+            return
         if override is not None:
             value = Fraction(override)
         if lo > hi:
@@ -1051,7 +1066,7 @@ class _Checker:
         if not isinstance(node, (T.Binary, T.Unary)) or node.type != INT or node.op not in ("+", "-", "*"):
             return node
         largest = self._int_magnitude(node)
-        if largest < _INT64_LIMIT:
+        if largest < INT64_LIMIT:
             return node
         self._error(f"'{self._text(node.span)}' can reach {largest:.3g} over the variables' domains, beyond "
                     "corrigo's 64-bit ints (±9.2e18)", node.span,
@@ -1074,10 +1089,10 @@ class _Checker:
 
     def _fitting(self, literal: T.Literal) -> T.Literal | None:
         """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
-        if _fits(literal.value, literal.type):
+        problem = fit_problem(literal.value, literal.type == INT) if literal.type.is_numeric else None
+        if problem is None:
             return literal
-        self._error(f"'{self._text(literal.span)}' is too large for corrigo's 64-bit arithmetic", literal.span,
-                    hint=_TOO_LARGE_HINT)
+        self._error(f"'{shorten(self._text(literal.span))}' {problem.what}", literal.span, hint=problem.hint)
         return None
 
 
@@ -1111,13 +1126,6 @@ def _checked(items: list[_Checked | None]) -> tuple[_Checked, ...]:
     if any(item is None for item in items):
         raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
     return tuple(item for item in items if item is not None)
-
-
-def _fits(value: Value, type_: Type) -> bool:
-    """Whether the model can hold ``value``: ints become int64, reals float64."""
-    if type_ == INT:
-        return -_INT64_LIMIT <= value < _INT64_LIMIT
-    return type_ != REAL or -_FLOAT64_MAX <= value <= _FLOAT64_MAX
 
 
 def _normalise(value: Value, type_: Type) -> Value:

@@ -140,6 +140,72 @@ def test_override_errors(name: str, overrides: dict[str, str], golden) -> None:
     golden(GOLDEN / "overrides" / f"{name}.err", caught.value.render() + "\n")
 
 
+KINDS_SPEC = """const N = 3
+const R = 0.5
+const ON = true
+var room : {dock, hall}
+const HOME = dock
+param w = 1 in [0, 5]
+action a: skip
+"""
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("N", "2", None), ("N", "0.5", None), ("N", "true", "-D N=true: constant 'N' is of type int"),
+    ("R", "2", None), ("R", "0.25", None), ("R", "false", "-D R=false: constant 'R' is of type real"),
+    ("ON", "1", "-D ON=1: constant 'ON' is of type bool"), ("ON", "0.5", "-D ON=0.5: constant 'ON' is of type bool"),
+    ("ON", "false", None),
+    ("HOME", "1", "-D HOME=1: constant 'HOME' is of type {dock, hall}"),
+    ("HOME", "true", "-D HOME=true: constant 'HOME' is of type {dock, hall}"),
+    ("w", "2", None), ("w", "0.5", None), ("w", "true", "-D w=true: param 'w' is a number"),
+    ("w", "false", "-D w=false: param 'w' is a number"),
+])
+def test_an_override_must_have_the_kind_of_what_it_overrides(name: str, value: str, message: str | None) -> None:
+    if message is None:
+        spec = load(KINDS_SPEC, {name: value})
+        given = {**{c.name: c.value for c in spec.constants}, **{p.name: p.value for p in spec.params}}[name]
+        assert given == (value == "true" if value in ("true", "false") else Fraction(value))
+        return
+    with pytest.raises(SpecTypeError) as caught:
+        load(KINDS_SPEC, {name: value})
+    (diagnostic,) = caught.value.diagnostics
+    lines = {"N": 3, "R": 4, "ON": 5, "HOME": 7, "w": 8}  # load() puts the spec below two lines
+    assert diagnostic.message == message and diagnostic.span is not None and diagnostic.span.line == lines[name]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1e99999999", "-D N=1e99999999: the value is too large for corrigo's 64-bit arithmetic"),
+    ("1e-99999999", "-D N=1e-99999999: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("-1e-400", "-D N=-1e-400: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("9223372036854775808", "-D N=9223372036854775808: the value is too large for corrigo's 64-bit arithmetic"),
+    ("1" * 50, "-D N=111111111111111111111111111111111111111…: the value is too large for corrigo's 64-bit "
+               "arithmetic"),
+    ("1/3", "-D N=1/3: '1/3' is not a number or a bool"), (".5", "-D N=.5: '.5' is not a number or a bool"),
+    ("--1", "-D N=--1: '--1' is not a number or a bool"), (float("nan"), "-D N=nan: 'nan' is not a number or a bool"),
+    (float("inf"), "-D N=inf: 'inf' is not a number or a bool"),
+    (10**5000, "-D N=...: the value is too large for corrigo's 64-bit arithmetic"),
+    (Fraction(1, 10**400), "-D N=...: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+], ids=lambda value: repr(value)[:20] if not isinstance(value, int) or value < 10**20 else "huge int")
+def test_an_override_the_model_cannot_hold_is_refused(value: object, message: str) -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load(KINDS_SPEC, {"N": value})
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message.startswith(message.partition("...")[0]) and diagnostic.message.endswith(
+        message.partition("...")[2])
+    assert diagnostic.span is not None and diagnostic.span.line == 3
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("-2", -2), ("+3", 3), ("-0.5", Fraction(-1, 2)), ("2.5e1", Fraction(25)), (7, 7), (0.25, Fraction(1, 4)),
+    (Fraction(1, 3), Fraction(1, 3)), (True, None)])
+def test_overrides_from_the_command_line_and_from_python(value: object, expected: object) -> None:
+    if expected is None:
+        with pytest.raises(SpecTypeError, match="constant 'N' is of type int"):
+            load(KINDS_SPEC, {"N": value})
+        return
+    assert load(KINDS_SPEC, {"N": value}).constants[0].value == expected
+
+
 def test_linear_params_are_accepted() -> None:
     spec = load("param w = 1 in [0, 5]\nparam v = 1 in [0, 5]\nvar b : 0..4\naction a: skip\n"
                 "cost c = w * (b <= 1) - v * b / 2 + (b > 2 ? w : 3) + -w\n")
