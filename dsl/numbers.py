@@ -25,7 +25,7 @@ _NUMBER = re.compile(r"(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?")  # the grammar's N
 _TOO_LARGE = ("is too large for corrigo's 64-bit arithmetic",
               "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands")
 _ROUNDS_TO_ZERO = ("is not 0 but rounds to 0 in corrigo's 64-bit arithmetic",
-                   "a 64-bit float holds no number closer to 0 than about 5e-324; write 0, or rescale")
+                   "64-bit floats hold no number closer to 0 than about 5e-324: write a larger one, or 0 if 0 is meant")
 
 
 class NumberError(ValueError):

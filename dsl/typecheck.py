@@ -384,6 +384,12 @@ class _Checker:
             self._error(f"the discount must lie in (0, 1], found {_show(literal.value)}", declarations[0].value.span,
                         hint="0.95 weighs a cost 20 steps ahead at about a third; 1 sums costs until a terminal")
             return Fraction(1)
+        if value < 1 and float(value) == 1:  # the solver would silently treat it as a discount of 1
+            self._error(f"the discount '{self._text(declarations[0].value.span)}' is below 1 but rounds to 1 in "
+                        "64-bit floats", declarations[0].value.span,
+                        hint="write 0.9999999999999999, the largest 64-bit float below 1, or 1 for the total cost "
+                             "until a terminal state")
+            return Fraction(1)
         return value
 
     # --- formulas, actions, events, terms ------------------------------------------------------

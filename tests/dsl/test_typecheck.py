@@ -140,6 +140,23 @@ def test_override_errors(name: str, overrides: dict[str, str], golden) -> None:
     golden(GOLDEN / "overrides" / f"{name}.err", caught.value.render() + "\n")
 
 
+@pytest.mark.parametrize(("discount", "error"), [
+    ("0.9999999999999999", None), ("1", None), ("5e-324", None),
+    ("0.99999999999999999", "the discount '0.99999999999999999' is below 1 but rounds to 1 in 64-bit floats"),
+    ("1 - 1e-17", "the discount '1 - 1e-17' is below 1 but rounds to 1 in 64-bit floats"),
+    ("1e-400", "'1e-400' is not 0 but rounds to 0 in corrigo's 64-bit arithmetic")])
+def test_a_discount_must_keep_its_side_of_1_as_a_float(discount: str, error: str | None) -> None:
+    text = f"model m\ndiscount {discount}\naction a: skip\n"
+    if error is None:
+        assert dsl.load(text).discount == Fraction(discount)
+        return
+    with pytest.raises(SpecTypeError) as caught:
+        dsl.load(text)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == error
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (2, 10)
+
+
 KINDS_SPEC = """const N = 3
 const R = 0.5
 const ON = true
