@@ -1111,9 +1111,9 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if isinstance(node, T.Member):
         return int(values[0]) in node.values
     if isinstance(node, T.Call):
-        functions: dict[str, Callable[..., Value]] = {"min": min, "max": max, "abs": lambda v: abs(v)}
-        result = functions[node.function](*values)
-        return _normalise(result, node.type)
+        # min/max of the list of values, so that one argument is fine: max(1) is 1, as max(x) is x
+        functions: dict[str, Callable[[list[Value]], Value]] = {"min": min, "max": max, "abs": lambda v: abs(v[0])}
+        return _normalise(functions[node.function](values), node.type)
     assert isinstance(node, T.Binary)
     a, b = values
     op = node.op

@@ -157,6 +157,14 @@ def test_a_discount_must_keep_its_side_of_1_as_a_float(discount: str, error: str
     assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (2, 10)
 
 
+def test_min_and_max_of_one_argument_are_that_argument() -> None:
+    spec = load("const ONE = max(1)\nconst R = min(0.9)\nvar x : 0..3\naction a: x' = max(x)\n"
+                "cost c = min(x) * R\n")
+    assert [(c.value, c.type) for c in spec.constants] == [(1, T.INT), (Fraction(9, 10), T.REAL)]
+    update = spec.actions[0].branches[0].updates[0].expr
+    assert update == T.Call("max", (T.VarRef(0, "x", T.INT),), T.INT)
+
+
 KINDS_SPEC = """const N = 3
 const R = 0.5
 const ON = true

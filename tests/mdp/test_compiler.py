@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+import dsl
 import mdp.compiler as compiler
 from dsl.errors import ResourceLimitError, Source, Span
 from dsl.spec import (
@@ -413,6 +414,14 @@ def test_costs_use_params_and_the_action_taken():
     np.testing.assert_allclose(model.costs["curiosity"], [0, 0, 0, 0, 0, 0, -0.5, -0.5, -0.5])
     np.testing.assert_allclose(model.cost, model.costs["effort"] + model.costs["curiosity"])
     assert model.labels["at_lab"].tolist() == [False, False, True]
+
+
+def test_min_and_max_of_one_argument_compile_to_their_argument():
+    spec = dsl.load("model m\ndiscount 0.9\nvar x : 0..2\naction a: x' = min(max(x + 1), 2)\n"
+                    "cost c = max(x) + min(0.5)\n")
+    model = compile(spec)
+    assert [model.describe(s) for s in range(3)] == ["x=0", "x=1", "x=2"]
+    np.testing.assert_allclose(model.costs["c"], [0.5, 1.5, 2.5])
 
 
 def test_bfs_numbering_is_by_distance_from_the_initial_state():
