@@ -21,10 +21,13 @@ from .errors import Diagnostic, Source, Span, SpecTypeError
 from .numbers import INT64_LIMIT, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
-__all__ = ["typecheck", "CHECK_NAMES"]
+__all__ = ["typecheck", "CHECK_NAMES", "MAX_ACTIONS"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
+# Actions after expansion, in all: each is checked on its own (about 0.1 ms) and tabulated in every state
+# by the compiler, so 10,000 keep lint near a second while grids like move(x: 0..99, y: 0..99) still fit.
+MAX_ACTIONS = 10_000
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -84,6 +87,7 @@ class _Checker:
         self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
         self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
         self.made_real_uses: list[tuple[Span, str]] = []  # where they are used, to explain int type errors
+        self.n_actions = 0  # expanded actions so far, held below MAX_ACTIONS
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -427,6 +431,8 @@ class _Checker:
                 return
             domains.append((param.name.text, domain))
         self.action_params[name] = declaration.params
+        if not self._may_expand(declaration, [d for _, d in domains]):
+            return
         expansions = []
         for codes in itertools.product(*(range(d.lo, d.hi + 1) for _, d in domains)):
             bindings = {p: T.Literal(_literal_value(d, c), d.type, declaration.span)
@@ -440,6 +446,24 @@ class _Checker:
             expansions.append(T.Action(label, name, guard, branches, declaration.span,
                                        declaration.guard.span if declaration.guard is not None else None))
         self.actions[name] = expansions
+
+    def _may_expand(self, declaration: S.Action, domains: list[T.Domain]) -> bool:
+        """Whether the spec stays within ``MAX_ACTIONS`` once this action is expanded, decided before expanding."""
+        count = math.prod(d.size for d in domains)
+        if self.n_actions + count <= MAX_ACTIONS:
+            self.n_actions += count
+            return True
+        span = declaration.name.span
+        if declaration.params and declaration.params[0].span and declaration.params[-1].span:
+            first, last = declaration.params[0].span, declaration.params[-1].span
+            span = Span(first.path, first.line, first.column, last.end_line, last.end_column)
+        total = f", {self.n_actions + count:,} with the actions declared before it," if self.n_actions else ","
+        self._error(f"action '{declaration.name}' expands to {count:,} action{'s' if count > 1 else ''}{total} "
+                    f"more than the {MAX_ACTIONS:,} corrigo builds", span,
+                    notes=tuple(f"'{p.name}' takes {d.size:,} values ({d})" for p, d in zip(declaration.params, domains)),
+                    hint="each combination of parameter values is one action: shrink the parameters' domains, or "
+                         "make the value a variable that an action sets")
+        return False
 
     def _event(self, declaration: S.Event) -> T.Event | None:
         guard = (self._expr(declaration.guard, _Scope("an event guard"), BOOL)
