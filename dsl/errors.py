@@ -49,13 +49,19 @@ class Source:
         return lines[number - 1] if 1 <= number <= len(lines) else ""
 
     def text_at(self, span: Span) -> str:
-        """The text under ``span``, its lines joined by single spaces (for quoting source in messages)."""
+        """The code under ``span`` on one line, for quoting it in messages and reports (``check.text``).
+
+        Comments are dropped and each run of blanks and line breaks becomes one space, so a check
+        written over several lines reads as it parses, and a comment inside it cannot reach a report.
+        Code quoted this way is an expression or a property, which holds no string: every ``#`` in it
+        starts a comment.
+        """
         lines = self.text.split("\n")[span.line - 1:span.end_line]
         if not lines:
             return ""
         lines[-1] = lines[-1][:span.end_column - 1]
         lines[0] = lines[0][span.column - 1:]
-        return " ".join(line.strip() for line in lines)
+        return " ".join(" ".join(line.partition("#")[0] for line in lines).split())
 
 
 @dataclass(frozen=True, slots=True)

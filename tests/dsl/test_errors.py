@@ -47,6 +47,17 @@ def test_text_at_joins_the_lines_of_a_span() -> None:
     assert source.text_at(Span("s", 2, 4, 2, 5)) == "x"
 
 
+def test_text_at_drops_comments_and_collapses_blanks() -> None:
+    source = Source("s", "check k : never # `</testcase>` <img src=x> \x1b[31mRED\n   x  &&\t\f(y # and y\n) # done\n")
+    assert source.text_at(Span("s", 1, 11, 3, 2)) == "never x && (y )"
+
+
+def test_a_check_keeps_the_text_of_its_tokens_only() -> None:
+    spec = dsl.load("model m\ndiscount 0.9\nvar x : bool\naction a: skip\ncheck k : never # ![t](https://e.invalid)\n"
+                    "   x   # `code`\n\n")
+    assert [check.text for check in spec.checks] == ["never x"]
+
+
 def test_a_file_is_read_as_utf8_without_its_byte_order_mark(tmp_path: Path) -> None:
     path = tmp_path / "bom.corrigo"
     path.write_bytes(b"\xef\xbb\xbf" + LF_SPEC.encode())
