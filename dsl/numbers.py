@@ -41,7 +41,7 @@ def fit_problem(value: int | Fraction, is_int: bool) -> NumberError | None:
     """Why the model cannot hold ``value`` as an int64 (``is_int``) or a float64; ``None`` if it can."""
     if is_int:
         return None if -INT64_LIMIT <= value < INT64_LIMIT else NumberError(*_TOO_LARGE)
-    if abs(value) > FLOAT64_MAX:
+    if not -FLOAT64_MAX <= value <= FLOAT64_MAX:
         return NumberError(*_TOO_LARGE)
     if value != 0 and float(value) == 0:
         return NumberError(*_ROUNDS_TO_ZERO)

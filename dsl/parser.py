@@ -12,13 +12,15 @@ import sys
 import unicodedata
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
+from .limits import MAX_NESTING
 from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
@@ -54,9 +56,40 @@ def parse(text: str, path: str = "<string>") -> S.Module:
         if isinstance(error.orig_exc, SpecError):
             raise error.orig_exc.with_source(source) from None
         raise
-    if to_ast.diagnostics:
-        raise SpecSyntaxError(to_ast.diagnostics, source)
+    diagnostics = to_ast.diagnostics + _too_deep(module)
+    if diagnostics:
+        raise SpecSyntaxError(sorted(diagnostics, key=_position), source)
     return module
+
+
+def _position(diagnostic: Diagnostic) -> tuple[int, int]:
+    return (diagnostic.span.line, diagnostic.span.column) if diagnostic.span is not None else (0, 0)
+
+
+def _too_deep(module: S.Module) -> list[Diagnostic]:
+    """One error for each expression nested more than ``MAX_NESTING`` deep, at its deepest part that is.
+
+    Measured here, without recursion, so that the checker and the compiler, which recurse once per
+    level, only ever see expressions they can walk.
+    """
+    below_first: list[S.Node] = list(S.walk(module))[::-1]  # every node after the nodes it is made of
+    depths: dict[int, int] = {}
+    too_deep: set[int] = set()  # reported, or made of a reported node: its ancestors stay silent
+    diagnostics = []
+    for node in below_first:
+        parts = S.parts(node)
+        if any(id(part) in too_deep for part in parts):
+            too_deep.add(id(node))
+            continue
+        depth = max((depths[id(part)] for part in parts), default=0) + isinstance(node, S.Expr)
+        if depth > MAX_NESTING:
+            too_deep.add(id(node))
+            diagnostics.append(Diagnostic(
+                f"expression nested too deeply: more than {MAX_NESTING} levels", node.span,
+                hint="group a long sum or chain in parentheses (`(a + b) + (c + d)` nests less deeply than "
+                     "`a + b + c + d`), or split it into several terms or formulas"))
+        depths[id(node)] = depth
+    return diagnostics
 
 
 # --- syntax errors -----------------------------------------------------------------------------
@@ -250,7 +283,7 @@ def _keyword_hint(token: Token, expected: set[str] | frozenset[str]) -> str | No
 
 
 @v_args(meta=True, inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 terms is a deep tree
     """One method per grammar rule (or alias), each returning one AST node."""
 
     def __init__(self, path: str) -> None:

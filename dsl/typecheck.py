@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -18,16 +19,15 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
-from .numbers import INT64_LIMIT, NumberError, fit_problem, read_number, shorten
+from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_NESTING
+from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
-__all__ = ["typecheck", "CHECK_NAMES", "MAX_ACTIONS"]
+__all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
-# Actions after expansion, in all: each is checked on its own (about 0.1 ms) and tabulated in every state
-# by the compiler, so 10,000 keep lint near a second while grids like move(x: 0..99, y: 0..99) still fit.
-MAX_ACTIONS = 10_000
+_FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -64,6 +64,17 @@ class _FormulaInfo:
     declaration: S.Formula
     checked: T.Expr | None = None
     done: bool = False
+    mentions_actions: bool = False  # an action indicator somewhere in ``checked``
+    mentions_params: bool = False  # a param somewhere in ``checked``
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """A checked expression seen as a tree, with its formulas written out in place."""
+
+    depth: int  # nodes on its longest path, itself and the leaf included
+    size: int  # nodes
+    magnitude: int  # the largest |value| it can take as an int over the variables' domains (capped)
 
 
 class _Checker:
@@ -78,7 +89,7 @@ class _Checker:
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
-        self.visiting: list[str] = []  # formulas being checked, for cycles
+        self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
         self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
         self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
         self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
@@ -133,10 +144,7 @@ class _Checker:
             unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
                       for d in self.diagnostics}
             raise SpecTypeError([unique[k] for k in sorted(unique)], self.source)
-        terminal: T.Expr | None = None
-        for condition in _checked(terminals):
-            terminal = condition if terminal is None else self._fold(
-                T.Binary("||", terminal, condition, BOOL, condition.span))
+        terminal = self._any_of(list(_checked(terminals)))
         return T.Spec(
             name=self.module.header.name.text,
             doc=self.module.header.doc,
@@ -155,6 +163,13 @@ class _Checker:
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
         )
+
+    def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
+        """The conditions or-ed as a balanced tree: a thousand `terminal` lines nest only ten levels deep."""
+        while len(conditions) > 1:
+            paired = [self._fold(T.Binary("||", a, b, BOOL, b.span)) for a, b in zip(conditions[::2], conditions[1::2])]
+            conditions = [c for c in paired if c is not None] + conditions[2 * len(paired):]
+        return conditions[0] if conditions else None
 
     def _error(self, message: str, span: Span | None, hint: str | None = None,
                notes: tuple[str, ...] = ()) -> None:
@@ -214,8 +229,8 @@ class _Checker:
     def _override(self, name: str, span: Span | None) -> Value | None:
         """The value of ``-D name=VALUE`` (None when there is none, or after an error located at ``span``).
 
-        VALUE is ``true``, ``false`` or a number as the language writes it, with an optional sign; its size
-        is checked before it is built (``1e99999999`` must not build 10**99999999). From Python, a bool,
+        VALUE is ``true``, ``false``, or a number as the language writes it or a fraction ``n/d``, with an
+        optional sign; its size is checked before it is built (``1e99999999`` must not build 10**99999999). From Python, a bool,
         int, Fraction or finite float is taken as it is, if the model can hold it.
         """
         if name not in self.overrides:
@@ -233,7 +248,9 @@ class _Checker:
             if isinstance(raw, (int, Fraction)) or (isinstance(raw, float) and math.isfinite(raw)):
                 value: int | Fraction = Fraction(raw) if isinstance(raw, float) else raw
             else:
-                value = read_number(text[1:] if text[:1] in "+-" else text)
+                unsigned = text[1:] if text[:1] in "+-" else text
+                fraction = _FRACTION.fullmatch(unsigned)  # exact, such as 1/3; a real, as `/` makes in a spec
+                value = Fraction(int(fraction[1]), int(fraction[2])) if fraction else read_number(unsigned)
                 value = -value if text.startswith("-") else value
             problem = fit_problem(value, is_int=isinstance(value, int))
             if problem is not None:
@@ -241,7 +258,7 @@ class _Checker:
         except NumberError as error:
             self._error(f"-D {name}={shorten(text)}: the value {error.what}", span, hint=error.hint)
             return None
-        except ValueError:
+        except (ValueError, ZeroDivisionError):
             self._error(f"-D {name}={shorten(text)}: '{shorten(text)}' is not a number or a bool", span,
                         hint=f"write e.g. -D {name}=3, -D {name}=-0.5 or -D {name}=true")
             return None
@@ -398,25 +415,63 @@ class _Checker:
 
     # --- formulas, actions, events, terms ------------------------------------------------------
 
-    def _formula(self, name: str) -> _FormulaInfo | None:
-        info = self.formulas[name]
-        if info.done:
-            return info
-        if name in self.visiting:
-            cycle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
-            self._error(f"formula '{name}' is defined in terms of itself ({cycle})", info.declaration.name.span)
-            return None
-        self.visiting.append(name)
+    def _formula(self, name: str) -> _FormulaInfo:
+        """The checked formula ``name``, checking first, in order, every unchecked formula it uses.
+
+        The formulas are ordered so that each is checked after the formulas it uses: checking one
+        never recurses into another, and a chain of thousands of formulas stays flat. A cycle is
+        reported at the formula it returns to, which then counts as failed.
+        """
+        if not self.formulas[name].done:
+            for unchecked in self._formulas_below(name):
+                if not self.formulas[unchecked].done:
+                    self._check_formula(self.formulas[unchecked])
+        return self.formulas[name]
+
+    def _formulas_below(self, name: str) -> list[str]:
+        """``name`` and the unchecked formulas it uses, directly or not, each after those it uses."""
+        order: list[str] = []
+        on_path: dict[str, int] = {name: 0}  # the formulas being ordered, by their place on the path
+        uses = [iter(self._uses(name))]
+        seen = {name}
+        while uses:
+            used = next(uses[-1], None)
+            if used is None:
+                order.append(on_path.popitem()[0])  # the last formula on the path: all it uses are done
+                uses.pop()
+            elif used in on_path:
+                cycle = list(on_path)[on_path[used]:] + [used]
+                if len(cycle) > 8:  # name the start and the end of a long cycle
+                    cycle = cycle[:3] + [f"... {len(cycle) - 6} more ..."] + cycle[-3:]
+                info = self.formulas[used]
+                self._error(f"formula '{used}' is defined in terms of itself ({' -> '.join(cycle)})",
+                            info.declaration.name.span)
+                info.done = True  # failed: its uses stay silent
+            elif used not in seen and not self.formulas[used].done:
+                seen.add(used)
+                on_path[used] = len(on_path)
+                uses.append(iter(self._uses(used)))
+        return order
+
+    def _uses(self, name: str) -> list[str]:
+        """The formulas that formula ``name`` mentions, in source order."""
+        value = self.formulas[name].declaration.value
+        return [node.name for node in S.walk(value) if isinstance(node, S.Name) and node.name in self.formulas]
+
+    def _check_formula(self, info: _FormulaInfo) -> None:
+        name = info.declaration.name.text
         scope = _Scope(f"{'label' if info.declaration.is_label else 'formula'} '{name}'",
                        allow_actions=True, allow_params=True)
         checked = self._expr(info.declaration.value, scope)
-        self.visiting.pop()
         if checked is not None and info.declaration.is_label and checked.type != BOOL:
             self._error(f"label '{name}' must be a condition, found {checked.type}", info.declaration.value.span,
                         hint="a label names a set of states; use `formula` for a number")
             checked = None
         info.checked, info.done = checked, True
-        return info
+        if checked is not None:
+            mentions = list(checked.traverse())
+            info.mentions_actions = any(isinstance(node, T.ActionIs) for node in mentions)
+            info.mentions_params = any(isinstance(node, T.ParamRef) for node in mentions)
 
     def _action(self, declaration: S.Action) -> None:
         name = declaration.name.text
@@ -811,6 +866,8 @@ class _Checker:
     def _expr(self, node: S.Expr, scope: _Scope, expected: Type | None = None) -> T.Expr | None:
         """Check ``node``; ``expected`` only resolves bare enum values (``room == dock``)."""
         result = self._check_expr(node, scope, expected)
+        if result is not None and not self._within_limits(result, node.span):
+            return None
         if result is not None and expected == BOOL and result.type != BOOL:
             self._error(f"{scope.where} must be a condition, found {result.type}", node.span,
                         hint="compare it with something, e.g. `battery > 0`")
@@ -914,15 +971,14 @@ class _Checker:
             return T.ParamRef(name, REAL, span)
         if name in self.formulas:
             info = self._formula(name)
-            if info is None or info.checked is None:
+            if info.checked is None:
                 return None
             checked = info.checked
-            mentions = list(checked.traverse())
-            if not scope.allow_actions and any(isinstance(n, T.ActionIs) for n in mentions):
+            if not scope.allow_actions and info.mentions_actions:
                 self._error(f"formula '{name}' mentions an action indicator and cannot be used in {scope.where}",
                             span)
                 return None
-            if not scope.allow_params and any(isinstance(n, T.ParamRef) for n in mentions):
+            if not scope.allow_params and info.mentions_params:
                 self._error(f"formula '{name}' mentions a param and cannot be used in {scope.where}", span,
                             hint="params are cost weights: they belong in cost and intent terms only")
                 return None
@@ -1095,7 +1151,7 @@ class _Checker:
         (numpy would wrap around silently)."""
         if not isinstance(node, (T.Binary, T.Unary)) or node.type != INT or node.op not in ("+", "-", "*"):
             return node
-        largest = self._int_magnitude(node)
+        largest = self._measure(node).magnitude
         if largest < INT64_LIMIT:
             return node
         self._error(f"'{self._text(node.span)}' can reach {largest:.3g} over the variables' domains, beyond "
@@ -1103,19 +1159,55 @@ class _Checker:
                     hint="rescale, or compute in reals: a real factor (e.g. `1.0 * ...`) makes the product a real")
         return None
 
-    def _int_magnitude(self, node: T.Expr) -> int:
-        """The largest ``|value|`` an int expression can take when every variable ranges over its domain."""
+    def _within_limits(self, expr: T.Expr, span: Span | None) -> bool:
+        """Whether ``expr``, with its formulas written out, is as shallow and small as the compiler needs
+        (``MAX_NESTING``, ``MAX_EXPRESSION_SIZE``); if not, an error at ``span``."""
+        measure = self._measure(expr)
+        hint = ("formulas are written out where they are used: use fewer of them inside each other, or group "
+                "long sums and chains in parentheses")
+        if measure.depth > MAX_NESTING:
+            self._error(f"expression nested too deeply once its formulas are written out: more than {MAX_NESTING} "
+                        "levels", span, hint=hint)
+            return False
+        if measure.size > MAX_EXPRESSION_SIZE:
+            self._error(f"expression too large once its formulas are written out: {measure.size:,} parts, more "
+                        f"than {MAX_EXPRESSION_SIZE:,}", span, hint=hint)
+            return False
+        return True
+
+    def _measure(self, expr: T.Expr) -> _Measure:
+        """``expr`` as a tree, from the measures of its children: memoised by identity, so a formula used
+        many times is measured once, and computed without recursion."""
+        stack = [expr]
+        while stack:
+            node = stack[-1]
+            if id(node) in self.measures:
+                stack.pop()
+                continue
+            unmeasured = [child for child in node.children if id(child) not in self.measures]
+            if unmeasured:
+                stack.extend(unmeasured)
+                continue
+            stack.pop()
+            self.measures[id(node)] = (node, self._measured(node, [self.measures[id(c)][1] for c in node.children]))
+        return self.measures[id(expr)][1]
+
+    def _measured(self, node: T.Expr, children: list[_Measure]) -> _Measure:
         if isinstance(node, T.Literal):
-            return abs(int(node.value)) if node.type == INT else 1
-        if isinstance(node, T.VarRef):
+            magnitude = abs(int(node.value)) if node.type == INT else 1
+        elif isinstance(node, T.VarRef):
             domain = self.variables[node.name].domain
-            return max(abs(domain.lo), abs(domain.hi))
-        children = [self._int_magnitude(c) for c in node.children]
-        if isinstance(node, T.Binary) and node.op == "*":
-            return children[0] * children[1]
-        if isinstance(node, T.Binary) and node.op in ("+", "-"):
-            return children[0] + children[1]
-        return max(children, default=1)  # -x, min, max, abs, c ? a : b; conditions and indicators are 0/1
+            magnitude = max(abs(domain.lo), abs(domain.hi))
+        elif node.type == BOOL:  # conditions and action indicators are 0/1
+            magnitude = 1
+        elif isinstance(node, T.Binary) and node.op == "*":
+            magnitude = children[0].magnitude * children[1].magnitude
+        elif isinstance(node, T.Binary) and node.op in ("+", "-"):
+            magnitude = children[0].magnitude + children[1].magnitude
+        else:  # -x, min, max, abs, c ? a : b
+            magnitude = max((c.magnitude for c in children), default=1)
+        return _Measure(depth=1 + max((c.depth for c in children), default=0),
+                        size=1 + sum(c.size for c in children), magnitude=min(magnitude, _MAGNITUDE_CAP))
 
     def _fitting(self, literal: T.Literal) -> T.Literal | None:
         """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
@@ -1124,6 +1216,11 @@ class _Checker:
             return literal
         self._error(f"'{shorten(self._text(literal.span))}' {problem.what}", literal.span, hint=problem.hint)
         return None
+
+
+# Magnitudes only matter up to int64. The operands of an int operation lie within int64 once checked, so
+# its magnitude (shown in messages) stays below the cap; a real product of many ints stays cheap.
+_MAGNITUDE_CAP = INT64_LIMIT**2
 
 
 def _evaluate(node: T.Expr, values: list[Value]) -> Value:
@@ -1136,7 +1233,7 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
         return int(values[0]) in node.values
     if isinstance(node, T.Call):
         # min/max of the list of values, so that one argument is fine: max(1) is 1, as max(x) is x
-        functions: dict[str, Callable[[list[Value]], Value]] = {"min": min, "max": max, "abs": lambda v: abs(v[0])}
+        functions: dict[str, Callable[..., Value]] = {"min": min, "max": max, "abs": lambda v: abs(v[0])}
         return _normalise(functions[node.function](values), node.type)
     assert isinstance(node, T.Binary)
     a, b = values

@@ -9,6 +9,8 @@ import pytest
 
 from corrigo_cli import run
 
+from dsl.limits import MAX_NESTING
+
 LF_SPEC = ("model m\ndiscount 0.9\nvar x : bool\naction a: x' = true\ncost c = 1\n# the safety check\n"
            "check never_x : never x\n")
 
@@ -34,3 +36,41 @@ def test_a_comment_inside_a_check_does_not_reach_the_report(tmp_path: Path) -> N
     code, out, err = run("verify", "--format", "json", str(path))
     assert (code, err) == (1, "")
     assert [(c["name"], c["property"]) for c in json.loads(out)["checks"]] == [("k", "never x")]
+
+
+def at_the_nesting_limit(extra: int = 0) -> str:
+    """A spec whose guard, update, terms, label and checks nest exactly ``MAX_NESTING`` deep (``+ extra``)."""
+    n = MAX_NESTING + extra
+    return "\n".join([
+        "model deep", "discount 0.9", "var x : 0..3", "var b : bool",
+        "formula part = " + " + ".join(["x"] * (n - 50)),
+        "action step when " + "!" * (n - 2) + "(x > 3): x' = min(x + 1, " + "max(" * (n - 2) + "3" + ", 0)" * (n - 2)
+        + "), b' = !b",
+        "action stay: skip",
+        "cost effort = " + " + ".join(["x"] * n),
+        "cost through_formula = 1.0 * (part" + " + 1" * 49 + ")",
+        "label busy = " + "x > 0 ? " * (n - 2) + "b" + " : false" * (n - 2),
+        "check k : never " + " || ".join(["x == 9"] * (n - 1)),
+        "check p : P >= 0 [ F " + "!" * (n - 2) + "(x > 3) ]",
+        "",
+    ])
+
+
+def test_a_spec_at_the_nesting_limit_goes_through_every_stage(tmp_path: Path) -> None:
+    path = tmp_path / "deep.corrigo"
+    path.write_text(at_the_nesting_limit())
+    assert verdicts(path) == (0, [("k", "holds", 11), ("p", "holds", 12)])
+    for to in ("prism", "json", "dot"):
+        code, _, err = run("export", str(path), "--to", to, "-o", str(tmp_path / f"deep.{to}"))
+        assert (code, err) == (0, ""), to
+        assert (tmp_path / f"deep.{to}").stat().st_size > 0
+
+
+def test_one_level_past_the_limit_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "deeper.corrigo"
+    path.write_text(at_the_nesting_limit(extra=1))
+    code, _, err = run("verify", str(path))
+    assert code == 2
+    assert [line for line in err.splitlines() if ": error: " in line] == [
+        f"{path}:{line}:{column}: error: expression nested too deeply: more than {MAX_NESTING} levels"
+        for line, column in ((6, 18), (6, 231), (8, 15), (10, 14), (11, 17), (12, 22))]

@@ -17,6 +17,7 @@ from lark import Lark
 
 from dsl import syntax as S
 from dsl.errors import Span, SpecError, SpecSyntaxError
+from dsl.limits import MAX_NESTING
 from dsl.parser import _parser, parse
 
 
@@ -209,6 +210,39 @@ def test_a_doc_string_decodes_as_python_does_or_is_a_located_error(pieces: list[
         assert expected is None
         return
     assert expected is not None and doc == textwrap.dedent(expected).strip()
+
+
+def _nested(depth: int) -> dict[str, str]:
+    """Expressions exactly ``depth`` deep (operands, operators and calls on the longest path), by shape."""
+    return {
+        "sum": " + ".join(["x"] * depth),
+        "and": " && ".join(["b"] * depth),
+        "not": "!" * (depth - 1) + "b",
+        "minus": "-" * (depth - 1) + "x",
+        "conditional": "b ? 1 : " * (depth - 1) + "0",
+        "max": "max(" * (depth - 1) + "x" + ", 1)" * (depth - 1),
+        "action argument": "[a(" * (depth - 1) + "1" + ")]" * (depth - 1),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_nested(1)))
+def test_expressions_nest_up_to_the_limit(shape: str) -> None:
+    assert parse(f"model m\ncost c = {_nested(MAX_NESTING)[shape]}\n").declarations
+
+
+def test_parentheses_do_not_nest_an_expression() -> None:
+    assert parse("model m\ncost c = " + "(" * 5_000 + "x" + ")" * 5_000 + "\n").declarations == (
+        S.Term("cost", ident("c"), S.Name("x")),)
+
+
+@pytest.mark.parametrize("shape", list(_nested(1)))
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 2_000])
+def test_an_expression_nested_past_the_limit_is_located(shape: str, depth: int) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\ncost c = {_nested(depth)[shape]}\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == f"expression nested too deeply: more than {MAX_NESTING} levels"
+    assert diagnostic.span is not None and diagnostic.span.line == 2
 
 
 def test_comments_and_free_layout() -> None:
