@@ -8,7 +8,7 @@ mistakes in one file are all reported) and the :class:`Source` they point into.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -39,14 +39,16 @@ class Source:
 
     path: str
     text: str
+    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)  # split once: excerpts are many
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", _LINE_BREAK.sub("\n", self.text))  # frozen: set once, here
+        text = _LINE_BREAK.sub("\n", self.text)
+        object.__setattr__(self, "text", text)  # frozen: set once, here
+        object.__setattr__(self, "lines", tuple(text.split("\n")))
 
     def line(self, number: int) -> str:
         """The 1-based line ``number`` without its line break ('' past the end)."""
-        lines = self.text.split("\n")
-        return lines[number - 1] if 1 <= number <= len(lines) else ""
+        return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
 
     def text_at(self, span: Span) -> str:
         """The code under ``span`` on one line, for quoting it in messages and reports (``check.text``).
@@ -56,7 +58,7 @@ class Source:
         Code quoted this way is an expression or a property, which holds no string: every ``#`` in it
         starts a comment.
         """
-        lines = self.text.split("\n")[span.line - 1:span.end_line]
+        lines = list(self.lines[span.line - 1:span.end_line])
         if not lines:
             return ""
         lines[-1] = lines[-1][:span.end_column - 1]

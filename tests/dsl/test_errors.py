@@ -26,6 +26,7 @@ def test_line_breaks_inside_one_line_are_normalised_once() -> None:
 
 def test_lines_are_split_as_the_lexer_counts_them() -> None:
     source = Source("s", "var x : bool\f var y : boo\vz\x1c\x1d\x1e\naction a: skip\n")
+    assert source.lines == ("var x : bool\f var y : boo\vz\x1c\x1d\x1e", "action a: skip", "")
     assert [source.line(n) for n in (1, 2, 3)] == ["var x : bool\f var y : boo\vz\x1c\x1d\x1e",
                                                     "action a: skip", ""]
     assert source.line(0) == source.line(4) == ""
