@@ -27,6 +27,7 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
+_SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
@@ -99,6 +100,7 @@ class _Checker:
         self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
         self.made_real_uses: list[tuple[Span, str]] = []  # where they are used, to explain int type errors
         self.n_actions = 0  # expanded actions so far, held below MAX_ACTIONS
+        self.n_unknown = 0  # unknown names reported so far
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -210,7 +212,9 @@ class _Checker:
     def _unknown(self, name: str, span: Span | None, candidates: list[str], what: str = "name") -> None:
         if name in self.duplicated:  # a dropped duplicate may have been the one meant: already reported
             return
-        close = get_close_matches(name, candidates, n=1, cutoff=0.6)
+        self.n_unknown += 1
+        # each suggestion compares the name with every candidate: the first hundred are enough for a person
+        close = get_close_matches(name, candidates, n=1, cutoff=0.6) if self.n_unknown <= _SUGGESTIONS else []
         self._error(f"unknown {what} '{name}'", span, hint=f"did you mean '{close[0]}'?" if close else None)
 
     # --- constants, params, variables ----------------------------------------------------------

@@ -228,6 +228,13 @@ def test_a_condition_counts_as_0_or_1_in_int_range_checks() -> None:
     assert spec.costs[0].expr.type == T.INT
 
 
+def test_only_the_first_hundred_unknown_names_get_a_suggestion() -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load("var x1 : bool\naction a: skip\n" + "".join(f"label l{i} = x{i + 2}\n" for i in range(101)))
+    hints = [d.hint for d in caught.value.diagnostics]
+    assert len(hints) == 101 and hints[99] == "did you mean 'x1'?" and hints[100] is None
+
+
 KINDS_SPEC = """const N = 3
 const R = 0.5
 const ON = true
