@@ -338,10 +338,12 @@ class _Checker:
             return T.BoolDomain()
         if isinstance(node, S.EnumDomain):
             values = [v.text for v in node.values]
-            for i, value in enumerate(node.values):
-                if value.text in values[:i]:
+            seen: set[str] = set()
+            for value in node.values:
+                if value.text in seen:
                     self._error(f"'{value}' appears twice in the values of {owner}", value.span)
                     return None
+                seen.add(value.text)
                 if value.text in self.declared:
                     self._error(f"enum value '{value}' has the name of a declared "
                                 f"{_kind(self.declared[value.text])}", value.span,
@@ -375,10 +377,11 @@ class _Checker:
         if domain is None:
             return
         if isinstance(domain, T.EnumDomain):
+            enum = domain.type
             for value in domain.values:
                 types = self.enum_types.setdefault(value, [])
-                if domain.type not in types:
-                    types.append(domain.type)
+                if enum not in types:
+                    types.append(enum)
         initial = domain.lo
         if declaration.initial is not None:
             written = self._constant_value(declaration.initial, f"the initial value of '{name}'", domain.type)
