@@ -40,8 +40,9 @@ def read_source(path_or_text: str | PathLike[str]) -> Source:
     except FileNotFoundError:
         raise SpecError(Diagnostic(f"no such file '{shown}'", None), Source(shown, "")) from None
     except IsADirectoryError:
-        raise SpecError(Diagnostic(f"'{shown}' is a directory, not a spec file", None,
-                                   hint=f"name the files, e.g. {shown.rstrip('/')}/*.corrigo"), Source(shown, "")) from None
+        hint = f"name the files, e.g. {shown.rstrip('/')}/*.corrigo"
+        raise SpecError(Diagnostic(f"'{shown}' is a directory, not a spec file", None, hint=hint),
+                        Source(shown, "")) from None
     except OSError as error:
         raise SpecError(Diagnostic(f"cannot read '{shown}': {error.strerror}", None), Source(shown, "")) from None
     except ValueError:  # a NUL in the name, which only the Python API can pass

@@ -169,7 +169,8 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
         if char == '"':
             quotes = '"""' if text.startswith('"""', _error_offset(text, error)) else '"'
             return Diagnostic("unterminated string", span,
-                              hint=f"close the doc string with '{quotes}'; a quote after a backslash (\\\") does not close it")
+                              hint=f"close the doc string with '{quotes}'; a quote after a backslash (\\\") does not "
+                                   "close it")
         return Diagnostic(f"unexpected character {char!r}", span,
                           hint=_expected_hint(error.allowed) if error.allowed else None)
     assert isinstance(error, UnexpectedToken)

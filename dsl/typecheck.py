@@ -234,8 +234,8 @@ class _Checker:
         """The value of ``-D name=VALUE`` (None when there is none, or after an error located at ``span``).
 
         VALUE is ``true``, ``false``, or a number as the language writes it or a fraction ``n/d``, with an
-        optional sign; its size is checked before it is built (``1e99999999`` must not build 10**99999999). From Python, a bool,
-        int, Fraction or finite float is taken as it is, if the model can hold it.
+        optional sign; its size is checked before it is built (``1e99999999`` must not build 10**99999999).
+        From Python, a bool, int, Fraction or finite float is taken as it is, if the model can hold it.
         """
         if name not in self.overrides:
             return None
@@ -522,7 +522,8 @@ class _Checker:
         total = f", {self.n_actions + count:,} with the actions declared before it," if self.n_actions else ","
         self._error(f"action '{declaration.name}' expands to {count:,} action{'s' if count > 1 else ''}{total} "
                     f"more than the {MAX_ACTIONS:,} corrigo builds", span,
-                    notes=tuple(f"'{p.name}' takes {d.size:,} values ({d})" for p, d in zip(declaration.params, domains)),
+                    notes=tuple(f"'{param.name}' takes {domain.size:,} values ({domain})"
+                                for param, domain in zip(declaration.params, domains)),
                     hint="each combination of parameter values is one action: shrink the parameters' domains, or "
                          "make the value a variable that an action sets")
         return False

@@ -74,3 +74,17 @@ def test_one_level_past_the_limit_is_a_located_error(tmp_path: Path) -> None:
     assert [line for line in err.splitlines() if ": error: " in line] == [
         f"{path}:{line}:{column}: error: expression nested too deeply: more than {MAX_NESTING} levels"
         for line, column in ((6, 18), (6, 231), (8, 15), (10, 14), (11, 17), (12, 22))]
+
+
+@pytest.mark.parametrize(("define", "message"), [
+    ("N=1e99999999", "-D N=1e99999999: the value is too large for corrigo's 64-bit arithmetic"),
+    ("w=1e-99999999", "-D w=1e-99999999: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("w=true", "-D w=true: param 'w' is a number"),
+])
+def test_a_bad_override_is_an_instant_error_naming_it(define: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "ov.corrigo"
+    path.write_text("model ov\ndiscount 0.9\nconst N = 3\nparam w = 1 in [0, 5]\nvar x : 0..N\n"
+                    "action step: x' = min(x + 1, N)\ncost c = w * (x == N)\n")
+    code, _, err = run("lint", "-D", define, str(path))
+    line = 3 if define.startswith("N") else 4
+    assert (code, err.splitlines()[0]) == (2, f"{path}:{line}:7: error: {message}")
