@@ -6,6 +6,8 @@ import sys
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dsl.numbers import MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 
@@ -61,3 +63,21 @@ def test_anything_else_is_not_a_number(text: str) -> None:
 def test_shorten_keeps_short_text_and_cuts_long_text() -> None:
     assert shorten("1e99999999") == "1e99999999"
     assert shorten("1" * 50) == "1" * 39 + "…"
+
+
+@given(st.from_regex(r"\d{1,30}(\.\d{1,30})?", fullmatch=True), st.none() | st.integers(-1200, 1200))
+@settings(max_examples=300, deadline=None)
+def test_a_number_is_its_exact_value_or_refused_by_the_model_range(mantissa: str, exponent: int | None) -> None:
+    text = mantissa if exponent is None else f"{mantissa}e{exponent}"
+    exact = Fraction(text)
+    is_int = "." not in mantissa and exponent is None
+    try:
+        value = read_number(text)
+    except NumberError as error:  # refused unbuilt: far outside the range, on the side it says
+        assert error.what == (TOO_LARGE if exact > 1 else ROUNDS_TO_ZERO)
+        assert exact > 10**1000 or 0 < exact < Fraction(1, 10**1000)
+        return
+    assert value == exact and isinstance(value, int) == is_int
+    problem = fit_problem(value, is_int)
+    holds = (exact < 2**63) if is_int else (exact <= Fraction(sys.float_info.max) and (exact == 0) == (float(exact) == 0))
+    assert (problem is None) == holds
