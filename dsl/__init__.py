@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -21,34 +22,52 @@ __all__ = [
 def read_source(path_or_text: str | PathLike[str]) -> Source:
     """The spec text: read from a file when given a path (or a one-line string naming a file), else the text itself.
 
+    A file is decoded as UTF-8 (a leading byte order mark is dropped, as editors do).
+
     Raises
     ------
     SpecError
         When the file is missing, a directory, or not UTF-8 text.
     """
-    is_path = isinstance(path_or_text, PathLike) or ("\n" not in path_or_text and (
-        str(path_or_text).endswith(".corrigo") or Path(path_or_text).exists()))
-    if not is_path:
-        return Source("<string>", str(path_or_text))
+    if not isinstance(path_or_text, PathLike):
+        given = Source("<string>", path_or_text)
+        if "\n" in given.text or not _is_file_name(path_or_text):
+            return given
     path = Path(path_or_text)
     shown = str(path_or_text)
-    if path.is_dir():
-        raise SpecError(Diagnostic(f"'{shown}' is a directory, not a spec file", None,
-                                   hint=f"name the files, e.g. {shown.rstrip('/')}/*.corrigo"), Source(shown, ""))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(Diagnostic(f"no such file '{shown}'", None), Source(shown, "")) from None
+    except IsADirectoryError:
+        hint = f"name the files, e.g. {shown.rstrip('/')}/*.corrigo"
+        raise SpecError(Diagnostic(f"'{shown}' is a directory, not a spec file", None, hint=hint),
+                        Source(shown, "")) from None
     except OSError as error:
         raise SpecError(Diagnostic(f"cannot read '{shown}': {error.strerror}", None), Source(shown, "")) from None
+    except ValueError:  # a NUL in the name, which only the Python API can pass
+        raise SpecError(Diagnostic(f"cannot read {shown!r}: a file name cannot contain a NUL character", None),
+                        Source(shown, "")) from None
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        before = Source(shown, data[:error.start].decode("utf-8")).text  # lines counted as the lexer counts them
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
         raise SpecError(Diagnostic("the file is not UTF-8 text", Span(shown, line, column, line, column + 1),
                                    hint="save the spec as UTF-8"), Source(shown, "")) from None
     return Source(shown, text)
+
+
+def _is_file_name(text: str) -> bool:
+    """Whether a one-line string names a spec file rather than holding a spec."""
+    if text.endswith(".corrigo"):
+        return True
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):  # too long for a file name, or a NUL in it: spec text
+        return False
 
 
 def load(path_or_text: str | PathLike[str], overrides: Mapping[str, object] | None = None) -> Spec:

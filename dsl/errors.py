@@ -7,7 +7,8 @@ mistakes in one file are all reported) and the :class:`Source` they point into.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -22,28 +23,47 @@ __all__ = [
 ]
 
 
+_LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A spec's text and the path it was read from (``<string>`` for text given directly)."""
+    """A spec's text and the path it was read from (``<string>`` for text given directly).
+
+    The text is kept with every line break as ``\\n``: CRLF and lone CR (old Mac files), NEL (U+0085),
+    LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR (U+2029) all end a line, as editors show them.
+    The lexer reads this text and counts lines by ``\\n`` alone, so the lines of messages and excerpts
+    are the lines it counted: a comment cannot swallow what an editor shows on the next line, and a
+    form feed or vertical tab is not a line break.
+    """
 
     path: str
     text: str
+    lines: tuple[str, ...] = field(init=False, repr=False, compare=False)  # split once: excerpts are many
+
+    def __post_init__(self) -> None:
+        text = _LINE_BREAK.sub("\n", self.text)
+        object.__setattr__(self, "text", text)  # frozen: set once, here
+        object.__setattr__(self, "lines", tuple(text.split("\n")))
 
     def line(self, number: int) -> str:
         """The 1-based line ``number`` without its line break ('' past the end)."""
-        lines = self.text.splitlines()
-        return lines[number - 1] if 1 <= number <= len(lines) else ""
+        return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
 
     def text_at(self, span: Span) -> str:
-        """The text under ``span``, its lines joined by single spaces (for quoting source in messages)."""
-        lines = self.text.splitlines()[span.line - 1:span.end_line]
+        """The code under ``span`` on one line, for quoting it in messages and reports (``check.text``).
+
+        Comments are dropped and each run of blanks and line breaks becomes one space, so a check
+        written over several lines reads as it parses, and a comment inside it cannot reach a report.
+        Code quoted this way is an expression or a property, which holds no string: every ``#`` in it
+        starts a comment.
+        """
+        lines = list(self.lines[span.line - 1:span.end_line])
         if not lines:
             return ""
-        if len(lines) == 1:
-            return lines[0][span.column - 1:span.end_column - 1]
-        lines[0] = lines[0][span.column - 1:]
         lines[-1] = lines[-1][:span.end_column - 1]
-        return " ".join(line.strip() for line in lines)
+        lines[0] = lines[0][span.column - 1:]
+        return " ".join(" ".join(line.partition("#")[0] for line in lines).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +103,14 @@ class Diagnostic:
         return "\n".join(out)
 
 
+# control characters in an excerpt are drawn as their Unicode pictures (ESC as U+241B), one column each, so
+# that a stray byte in a comment neither moves the caret nor reaches a terminal or a report as a control
+_VISIBLE = {code: 0x2400 + code for code in range(0x20)} | {0x7F: 0x2421} | {code: 0xFFFD for code in range(0x80, 0xA0)}
+
+
 def _excerpt(source: Source, span: Span) -> list[str]:
     """The source line of ``span`` with carets under it (to the end of the line if it spans lines)."""
-    text = source.line(span.line).expandtabs(1)
+    text = source.line(span.line).expandtabs(1).translate(_VISIBLE)
     number = str(span.line)
     gutter = " " * (len(number) + 2)
     end = span.end_column if span.end_line == span.line else len(text) + 1

@@ -7,19 +7,21 @@ resumes at the next declaration so every independent mistake in a file is report
 
 from __future__ import annotations
 
-import ast
 import re
-import warnings
-from fractions import Fraction
+import sys
+import unicodedata
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 from lark.tree import Meta
+from lark.visitors import Transformer_NonRecursive
 
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecError, SpecSyntaxError
+from .limits import MAX_NESTING
+from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
@@ -42,17 +44,52 @@ def parse(text: str, path: str = "<string>") -> S.Module:
     SpecSyntaxError
         With one diagnostic per independent syntax error.
     """
-    source = Source(path, text)
+    source = Source(path, text)  # line breaks become "\n", as lark counts them
     try:
-        tree = _parser().parse(text, start="start")
+        tree = _parser().parse(source.text, start="start")
     except UnexpectedInput as first:
         raise SpecSyntaxError(_all_syntax_errors(source, first), source) from None
+    to_ast = _ToAst(path)
     try:
-        return _ToAst(path).transform(tree)
+        module: S.Module = to_ast.transform(tree)
     except VisitError as error:  # errors raised inside the transformer surface unchanged
         if isinstance(error.orig_exc, SpecError):
             raise error.orig_exc.with_source(source) from None
         raise
+    diagnostics = to_ast.diagnostics + _too_deep(module)
+    if diagnostics:
+        raise SpecSyntaxError(sorted(diagnostics, key=_position), source)
+    return module
+
+
+def _position(diagnostic: Diagnostic) -> tuple[int, int]:
+    return (diagnostic.span.line, diagnostic.span.column) if diagnostic.span is not None else (0, 0)
+
+
+def _too_deep(module: S.Module) -> list[Diagnostic]:
+    """One error for each expression nested more than ``MAX_NESTING`` deep, at its deepest part that is.
+
+    Measured here, without recursion, so that the checker and the compiler, which recurse once per
+    level, only ever see expressions they can walk.
+    """
+    below_first: list[S.Node] = list(S.walk(module))[::-1]  # every node after the nodes it is made of
+    depths: dict[int, int] = {}
+    too_deep: set[int] = set()  # reported, or made of a reported node: its ancestors stay silent
+    diagnostics = []
+    for node in below_first:
+        parts = S.parts(node)
+        if any(id(part) in too_deep for part in parts):
+            too_deep.add(id(node))
+            continue
+        depth = max((depths[id(part)] for part in parts), default=0) + isinstance(node, S.Expr)
+        if depth > MAX_NESTING:
+            too_deep.add(id(node))
+            diagnostics.append(Diagnostic(
+                f"expression nested too deeply: more than {MAX_NESTING} levels", node.span,
+                hint="group a long sum or chain in parentheses (`(a + b) + (c + d)` nests less deeply than "
+                     "`a + b + c + d`), or split it into several terms or formulas"))
+        depths[id(node)] = depth
+    return diagnostics
 
 
 # --- syntax errors -----------------------------------------------------------------------------
@@ -130,7 +167,10 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
         char = text[_error_offset(text, error)]
         span = Span(source.path, error.line, error.column, error.line, error.column + 1)
         if char == '"':
-            return Diagnostic("unterminated string", span, hint='close the doc string with a matching \'"\'')
+            quotes = '"""' if text.startswith('"""', _error_offset(text, error)) else '"'
+            return Diagnostic("unterminated string", span,
+                              hint=f"close the doc string with '{quotes}'; a quote after a backslash (\\\") does not "
+                                   "close it")
         return Diagnostic(f"unexpected character {char!r}", span,
                           hint=_expected_hint(error.allowed) if error.allowed else None)
     assert isinstance(error, UnexpectedToken)
@@ -243,18 +283,14 @@ def _keyword_hint(token: Token, expected: set[str] | frozenset[str]) -> str | No
 # --- tree to AST -------------------------------------------------------------------------------
 
 
-def _number(text: str) -> int | Fraction:
-    value = Fraction(text)
-    return int(value) if value.denominator == 1 and re.fullmatch(r"\d+", text) else value
-
-
 @v_args(meta=True, inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 terms is a deep tree
     """One method per grammar rule (or alias), each returning one AST node."""
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
+        self.diagnostics: list[Diagnostic] = []  # numbers too large to build
 
     def _span(self, meta: Meta) -> Span | None:
         if getattr(meta, "empty", True):
@@ -429,7 +465,12 @@ class _ToAst(Transformer):
         return S.Unary("!", operand, span=self._span(meta))
 
     def number(self, meta, token):
-        return S.Number(_number(str(token)), span=_token_span(token, self.path))
+        span = _token_span(token, self.path)
+        try:  # a number the model cannot hold is reported by the checker, one too large to build here
+            return S.Number(read_number(str(token)), span=span)
+        except NumberError as error:  # reported with the others after the whole file is read
+            self.diagnostics.append(Diagnostic(f"'{shorten(str(token))}' {error.what}", span, hint=error.hint))
+            return S.Number(0, span=span)
 
     def true(self, meta):
         return S.Boolean(True, span=self._span(meta))
@@ -458,6 +499,12 @@ class _ToAst(Transformer):
 
 
 _ESCAPE = re.compile(r"\\(?:N\{[^}\n]*\}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)", re.S)
+_SIMPLE_ESCAPES = {"\n": "", "\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r",
+                   "t": "\t", "v": "\v"}
+_TRUNCATED = {"x": "truncated \\xXX escape", "u": "truncated \\uXXXX escape", "U": "truncated \\UXXXXXXXX escape",
+              "N": "malformed \\N character escape"}
+# raw characters a doc string may not hold: the invisible controls, other than tab and line break
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _token_span(token: Token, path: str) -> Span:
@@ -468,33 +515,73 @@ def _token_span(token: Token, path: str) -> Span:
 
 
 def _decode_string(token: Token, path: str) -> str:
-    """The text of a STRING token with Python's escapes decoded; a malformed escape is a located error.
+    """The text of a STRING token with Python's escapes decoded; a bad escape or character is a located error.
 
-    Each escape is tried alone first, so the error points at the bad one; then ``ast.literal_eval``
-    decodes the whole token, which the grammar guarantees is a plain string literal.
+    Decoded here, not by Python's parser, so that every string the grammar accepts either decodes or
+    gets an error at the offending escape or character, whatever the Python version.
     """
     text = str(token)
-    for escape in _ESCAPE.finditer(text):
-        try:
-            _literal(f'"{escape.group()}"')
-        except SyntaxError as error:
-            before = text[:escape.start()]
-            start = _token_span(token, path)
-            line = start.line + before.count("\n")
-            column = (escape.start() - before.rfind("\n") if "\n" in before else start.column + escape.start())
-            reason = "not an escape" if "invalid escape" in str(error.msg) else str(error.msg).split(": ")[-1]
+    quotes = 3 if text.startswith('"""') else 1
+    body = text[quotes:-quotes]
+
+    def raw(start: int, end: int) -> str:
+        bad = _FORBIDDEN.search(body, start, end)
+        if bad is not None:
             raise SpecSyntaxError(Diagnostic(
-                f"bad escape '{escape.group()}' in the doc string: {reason}",
-                Span(path, line, column, line, column + len(escape.group())),
+                f"the doc string contains the control character U+{ord(bad.group()):04X}",
+                _span_in(token, quotes + bad.start(), 1, path),
+                hint=r"remove it; write an escape such as \t or \x1b if you mean it"))
+        return body[start:end]
+
+    parts: list[str] = []
+    position = 0
+    for match in _ESCAPE.finditer(body):
+        parts.append(raw(position, match.start()))
+        try:
+            parts.append(_escape_value(match.group()))
+        except ValueError as error:
+            raise SpecSyntaxError(Diagnostic(
+                f"bad escape '{match.group()}' in the doc string: {error}",
+                _span_in(token, quotes + match.start(), len(match.group()), path),
                 hint=r'write \\ for a backslash; escapes are \n \t \" \\ \xHH \uHHHH \N{NAME}')) from None
-    return _literal(text)
+        position = match.end()
+    parts.append(raw(position, len(body)))
+    return "".join(parts)
 
 
-def _literal(text: str) -> str:
-    """``ast.literal_eval`` of a string literal, with Python's warnings about unknown escapes as errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return ast.literal_eval(text)
+def _escape_value(escape: str) -> str:
+    """What a backslash escape stands for in a Python string; ``ValueError`` saying why it stands for nothing."""
+    kind, digits = escape[1], escape[2:]
+    if kind in _SIMPLE_ESCAPES and not digits:
+        return _SIMPLE_ESCAPES[kind]
+    if kind in "01234567":
+        if int(escape[1:], 8) > 0o377:
+            raise ValueError("octal escape above \\377")
+        return chr(int(escape[1:], 8))
+    if kind in _TRUNCATED and not digits:
+        raise ValueError(_TRUNCATED[kind])
+    if kind == "N":
+        try:
+            return unicodedata.lookup(digits[1:-1])
+        except KeyError:
+            raise ValueError("unknown Unicode character name") from None
+    if kind in "xuU":
+        code = int(digits, 16)
+        if code > sys.maxunicode:
+            raise ValueError("illegal Unicode character")
+        if 0xD800 <= code <= 0xDFFF:
+            raise ValueError("a lone surrogate, not a character")
+        return chr(code)
+    raise ValueError("not an escape")
+
+
+def _span_in(token: Token, offset: int, length: int, path: str) -> Span:
+    """The span of ``length`` characters at ``offset`` in a token's text (which may hold line breaks)."""
+    start = _token_span(token, path)
+    before = str(token)[:offset]
+    line = start.line + before.count("\n")
+    column = offset - before.rfind("\n") if "\n" in before else start.column + offset
+    return Span(path, line, column, line, column + length)
 
 
 def _dedent(doc: str) -> str:

@@ -161,10 +161,12 @@ class Expr:
         return ()
 
     def traverse(self) -> Iterator[Expr]:
-        """This node and all nodes below it, parents first."""
-        yield self
-        for child in self.children:
-            yield from child.traverse()
+        """This node and all nodes below it, parents first (without recursion, for deep expressions)."""
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
 
 @dataclass(frozen=True, slots=True)

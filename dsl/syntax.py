@@ -6,7 +6,7 @@ Every node is a frozen dataclass whose ``span`` does not take part in ``==``, so
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Iterator, Union
 
@@ -18,7 +18,7 @@ __all__ = [
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "Number", "Param", "Path", "Probability", "Property", "Term", "Terminal", "Unary",
-    "Until", "Update", "Var",
+    "Until", "Update", "Var", "parts", "walk",
 ]
 
 
@@ -47,10 +47,12 @@ class Expr(Node):
         return ()
 
     def traverse(self) -> Iterator[Expr]:
-        """This node and all nodes below it, parents first."""
-        yield self
-        for child in self.children:
-            yield from child.traverse()
+        """This node and all nodes below it, parents first (without recursion, for deep expressions)."""
+        stack: list[Expr] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,3 +349,25 @@ class Module(Node):
 
     header: Header
     declarations: tuple[Declaration, ...]
+
+
+def parts(node: Node) -> tuple[Node, ...]:
+    """The nodes ``node`` is made of, in source order: its fields, tuples flattened.
+
+    Unlike ``Expr.children`` this includes the arguments of action references (``[move(dock)]``), so
+    a walk over parts sees every node of a module.
+    """
+    found: list[Node] = []
+    for declared in fields(node):
+        value = getattr(node, declared.name)
+        found.extend(item for item in (value if isinstance(value, tuple) else (value,)) if isinstance(item, Node))
+    return tuple(found)
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """``node`` and every node it is made of, parents first, in source order (without recursion)."""
+    stack = [node]
+    while stack:
+        top = stack.pop()
+        yield top
+        stack.extend(reversed(parts(top)))

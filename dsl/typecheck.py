@@ -8,7 +8,8 @@ stay silent, so one typo gives one message, not a cascade.
 from __future__ import annotations
 
 import itertools
-import sys
+import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -18,15 +19,16 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
+from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_NESTING
+from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
 __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
                "regret")
-_INT64_LIMIT = 2**63  # whole numbers are int64 in the model
-_FLOAT64_MAX = Fraction(sys.float_info.max)  # other numbers are float64
-_TOO_LARGE_HINT = "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands"
+_SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
+_FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
@@ -63,6 +65,17 @@ class _FormulaInfo:
     declaration: S.Formula
     checked: T.Expr | None = None
     done: bool = False
+    mentions_actions: bool = False  # an action indicator somewhere in ``checked``
+    mentions_params: bool = False  # a param somewhere in ``checked``
+
+
+@dataclass(frozen=True, slots=True)
+class _Measure:
+    """A checked expression seen as a tree, with its formulas written out in place."""
+
+    depth: int  # nodes on its longest path, itself and the leaf included
+    size: int  # nodes
+    magnitude: int  # the largest |value| it can take as an int over the variables' domains (capped)
 
 
 class _Checker:
@@ -77,7 +90,7 @@ class _Checker:
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
-        self.visiting: list[str] = []  # formulas being checked, for cycles
+        self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
         self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
         self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
         self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
@@ -86,6 +99,8 @@ class _Checker:
         self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
         self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
         self.made_real_uses: list[tuple[Span, str]] = []  # where they are used, to explain int type errors
+        self.n_actions = 0  # expanded actions so far, held below MAX_ACTIONS
+        self.n_unknown = 0  # unknown names reported so far
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -131,10 +146,7 @@ class _Checker:
             unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
                       for d in self.diagnostics}
             raise SpecTypeError([unique[k] for k in sorted(unique)], self.source)
-        terminal: T.Expr | None = None
-        for condition in _checked(terminals):
-            terminal = condition if terminal is None else self._fold(
-                T.Binary("||", terminal, condition, BOOL, condition.span))
+        terminal = self._any_of(list(_checked(terminals)))
         return T.Spec(
             name=self.module.header.name.text,
             doc=self.module.header.doc,
@@ -153,6 +165,13 @@ class _Checker:
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
         )
+
+    def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
+        """The conditions or-ed as a balanced tree: a thousand `terminal` lines nest only ten levels deep."""
+        while len(conditions) > 1:
+            paired = [self._fold(T.Binary("||", a, b, BOOL, b.span)) for a, b in zip(conditions[::2], conditions[1::2])]
+            conditions = [c for c in paired if c is not None] + conditions[2 * len(paired):]
+        return conditions[0] if conditions else None
 
     def _error(self, message: str, span: Span | None, hint: str | None = None,
                notes: tuple[str, ...] = ()) -> None:
@@ -193,7 +212,9 @@ class _Checker:
     def _unknown(self, name: str, span: Span | None, candidates: list[str], what: str = "name") -> None:
         if name in self.duplicated:  # a dropped duplicate may have been the one meant: already reported
             return
-        close = get_close_matches(name, candidates, n=1, cutoff=0.6)
+        self.n_unknown += 1
+        # each suggestion compares the name with every candidate: the first hundred are enough for a person
+        close = get_close_matches(name, candidates, n=1, cutoff=0.6) if self.n_unknown <= _SUGGESTIONS else []
         self._error(f"unknown {what} '{name}'", span, hint=f"did you mean '{close[0]}'?" if close else None)
 
     # --- constants, params, variables ----------------------------------------------------------
@@ -210,23 +231,42 @@ class _Checker:
         return checked
 
     def _override(self, name: str, span: Span | None) -> Value | None:
+        """The value of ``-D name=VALUE`` (None when there is none, or after an error located at ``span``).
+
+        VALUE is ``true``, ``false``, or a number as the language writes it or a fraction ``n/d``, with an
+        optional sign; its size is checked before it is built (``1e99999999`` must not build 10**99999999).
+        From Python, a bool, int, Fraction or finite float is taken as it is, if the model can hold it.
+        """
         if name not in self.overrides:
             return None
         raw = self.overrides.pop(name)
-        if isinstance(raw, (bool, int, Fraction)):
+        if isinstance(raw, bool):
             return raw
-        if isinstance(raw, float):
-            return Fraction(raw)
-        text = str(raw).strip()
+        try:
+            text = str(raw).strip()
+        except ValueError:  # an int from Python too long to print
+            text = "…"
         if text in ("true", "false"):
             return text == "true"
         try:
-            value = Fraction(text)
-        except (ValueError, ZeroDivisionError):
-            self._error(f"-D {name}={text}: '{text}' is not a number or a bool", None,
-                        hint=f"write e.g. -D {name}=3 or -D {name}=0.5")
+            if isinstance(raw, (int, Fraction)) or (isinstance(raw, float) and math.isfinite(raw)):
+                value: int | Fraction = Fraction(raw) if isinstance(raw, float) else raw
+            else:
+                unsigned = text[1:] if text[:1] in "+-" else text
+                fraction = _FRACTION.fullmatch(unsigned)  # exact, such as 1/3; a real, as `/` makes in a spec
+                value = Fraction(int(fraction[1]), int(fraction[2])) if fraction else read_number(unsigned)
+                value = -value if text.startswith("-") else value
+            problem = fit_problem(value, is_int=isinstance(value, int))
+            if problem is not None:
+                raise problem
+        except NumberError as error:
+            self._error(f"-D {name}={shorten(text)}: the value {error.what}", span, hint=error.hint)
             return None
-        return int(value) if value.denominator == 1 and "." not in text and "e" not in text.lower() else value
+        except (ValueError, ZeroDivisionError):
+            self._error(f"-D {name}={shorten(text)}: '{shorten(text)}' is not a number or a bool", span,
+                        hint=f"write e.g. -D {name}=3, -D {name}=-0.5 or -D {name}=true")
+            return None
+        return value
 
     def _made_real_hint(self, span: Span | None) -> str | None:
         """Why a number inside ``span`` is real where an int is needed, when a -D override made it so."""
@@ -253,7 +293,7 @@ class _Checker:
         if literal is None:
             return
         value, type_ = literal.value, literal.type
-        override = self._override(declaration.name.text, declaration.span)
+        override = self._override(declaration.name.text, declaration.name.span)
         if override is not None:
             if type_.kind == "enum" or isinstance(value, bool) != isinstance(override, bool):
                 self._error(f"-D {declaration.name}={_show(override)}: constant '{declaration.name}' is "
@@ -265,10 +305,6 @@ class _Checker:
                 type_ = REAL
                 self.made_real[declaration.name.text] = override
             value = override if type_ != REAL else Fraction(override)
-            if not _fits(value, type_):
-                self._error(f"-D {declaration.name}=...: the value is too large for corrigo's 64-bit arithmetic",
-                            declaration.name.span, hint=_TOO_LARGE_HINT)
-                return
         self.constants[declaration.name.text] = T.Constant(declaration.name.text, value, type_, declaration.span)
 
     def _param(self, declaration: S.Param) -> None:
@@ -279,7 +315,11 @@ class _Checker:
         if any(p is None for p in parts):
             return
         value, lo, hi = (Fraction(p.value) for p in parts if p is not None)
-        override = self._override(name, declaration.span)
+        override = self._override(name, declaration.name.span)
+        if isinstance(override, bool):
+            self._error(f"-D {name}={_show(override)}: param '{name}' is a number", declaration.name.span,
+                        hint=f"give a number in its range [{_show(lo)}, {_show(hi)}]")
+            return
         if override is not None:
             value = Fraction(override)
         if lo > hi:
@@ -298,10 +338,12 @@ class _Checker:
             return T.BoolDomain()
         if isinstance(node, S.EnumDomain):
             values = [v.text for v in node.values]
-            for i, value in enumerate(node.values):
-                if value.text in values[:i]:
+            seen: set[str] = set()
+            for value in node.values:
+                if value.text in seen:
                     self._error(f"'{value}' appears twice in the values of {owner}", value.span)
                     return None
+                seen.add(value.text)
                 if value.text in self.declared:
                     self._error(f"enum value '{value}' has the name of a declared "
                                 f"{_kind(self.declared[value.text])}", value.span,
@@ -335,10 +377,11 @@ class _Checker:
         if domain is None:
             return
         if isinstance(domain, T.EnumDomain):
+            enum = domain.type
             for value in domain.values:
                 types = self.enum_types.setdefault(value, [])
-                if domain.type not in types:
-                    types.append(domain.type)
+                if enum not in types:
+                    types.append(enum)
         initial = domain.lo
         if declaration.initial is not None:
             written = self._constant_value(declaration.initial, f"the initial value of '{name}'", domain.type)
@@ -369,29 +412,73 @@ class _Checker:
             self._error(f"the discount must lie in (0, 1], found {_show(literal.value)}", declarations[0].value.span,
                         hint="0.95 weighs a cost 20 steps ahead at about a third; 1 sums costs until a terminal")
             return Fraction(1)
+        if value < 1 and float(value) == 1:  # the solver would silently treat it as a discount of 1
+            self._error(f"the discount '{self._text(declarations[0].value.span)}' is below 1 but rounds to 1 in "
+                        "64-bit floats", declarations[0].value.span,
+                        hint="write 0.9999999999999999, the largest 64-bit float below 1, or 1 for the total cost "
+                             "until a terminal state")
+            return Fraction(1)
         return value
 
     # --- formulas, actions, events, terms ------------------------------------------------------
 
-    def _formula(self, name: str) -> _FormulaInfo | None:
-        info = self.formulas[name]
-        if info.done:
-            return info
-        if name in self.visiting:
-            cycle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
-            self._error(f"formula '{name}' is defined in terms of itself ({cycle})", info.declaration.name.span)
-            return None
-        self.visiting.append(name)
+    def _formula(self, name: str) -> _FormulaInfo:
+        """The checked formula ``name``, checking first, in order, every unchecked formula it uses.
+
+        The formulas are ordered so that each is checked after the formulas it uses: checking one
+        never recurses into another, and a chain of thousands of formulas stays flat. A cycle is
+        reported at the formula it returns to, which then counts as failed.
+        """
+        if not self.formulas[name].done:
+            for unchecked in self._formulas_below(name):
+                if not self.formulas[unchecked].done:
+                    self._check_formula(self.formulas[unchecked])
+        return self.formulas[name]
+
+    def _formulas_below(self, name: str) -> list[str]:
+        """``name`` and the unchecked formulas it uses, directly or not, each after those it uses."""
+        order: list[str] = []
+        on_path: dict[str, int] = {name: 0}  # the formulas being ordered, by their place on the path
+        uses = [iter(self._uses(name))]
+        seen = {name}
+        while uses:
+            used = next(uses[-1], None)
+            if used is None:
+                order.append(on_path.popitem()[0])  # the last formula on the path: all it uses are done
+                uses.pop()
+            elif used in on_path:
+                cycle = list(on_path)[on_path[used]:] + [used]
+                if len(cycle) > 8:  # name the start and the end of a long cycle
+                    cycle = cycle[:3] + [f"... {len(cycle) - 6} more ..."] + cycle[-3:]
+                info = self.formulas[used]
+                self._error(f"formula '{used}' is defined in terms of itself ({' -> '.join(cycle)})",
+                            info.declaration.name.span)
+                info.done = True  # failed: its uses stay silent
+            elif used not in seen and not self.formulas[used].done:
+                seen.add(used)
+                on_path[used] = len(on_path)
+                uses.append(iter(self._uses(used)))
+        return order
+
+    def _uses(self, name: str) -> list[str]:
+        """The formulas that formula ``name`` mentions, in source order."""
+        value = self.formulas[name].declaration.value
+        return [node.name for node in S.walk(value) if isinstance(node, S.Name) and node.name in self.formulas]
+
+    def _check_formula(self, info: _FormulaInfo) -> None:
+        name = info.declaration.name.text
         scope = _Scope(f"{'label' if info.declaration.is_label else 'formula'} '{name}'",
                        allow_actions=True, allow_params=True)
         checked = self._expr(info.declaration.value, scope)
-        self.visiting.pop()
         if checked is not None and info.declaration.is_label and checked.type != BOOL:
             self._error(f"label '{name}' must be a condition, found {checked.type}", info.declaration.value.span,
                         hint="a label names a set of states; use `formula` for a number")
             checked = None
         info.checked, info.done = checked, True
-        return info
+        if checked is not None:
+            mentions = list(checked.traverse())
+            info.mentions_actions = any(isinstance(node, T.ActionIs) for node in mentions)
+            info.mentions_params = any(isinstance(node, T.ParamRef) for node in mentions)
 
     def _action(self, declaration: S.Action) -> None:
         name = declaration.name.text
@@ -406,6 +493,8 @@ class _Checker:
                 return
             domains.append((param.name.text, domain))
         self.action_params[name] = declaration.params
+        if not self._may_expand(declaration, [d for _, d in domains]):
+            return
         expansions = []
         for codes in itertools.product(*(range(d.lo, d.hi + 1) for _, d in domains)):
             bindings = {p: T.Literal(_literal_value(d, c), d.type, declaration.span)
@@ -419,6 +508,25 @@ class _Checker:
             expansions.append(T.Action(label, name, guard, branches, declaration.span,
                                        declaration.guard.span if declaration.guard is not None else None))
         self.actions[name] = expansions
+
+    def _may_expand(self, declaration: S.Action, domains: list[T.Domain]) -> bool:
+        """Whether the spec stays within ``MAX_ACTIONS`` once this action is expanded, decided before expanding."""
+        count = math.prod(d.size for d in domains)
+        if self.n_actions + count <= MAX_ACTIONS:
+            self.n_actions += count
+            return True
+        span = declaration.name.span
+        if declaration.params and declaration.params[0].span and declaration.params[-1].span:
+            first, last = declaration.params[0].span, declaration.params[-1].span
+            span = Span(first.path, first.line, first.column, last.end_line, last.end_column)
+        total = f", {self.n_actions + count:,} with the actions declared before it," if self.n_actions else ","
+        self._error(f"action '{declaration.name}' expands to {count:,} action{'s' if count > 1 else ''}{total} "
+                    f"more than the {MAX_ACTIONS:,} corrigo builds", span,
+                    notes=tuple(f"'{param.name}' takes {domain.size:,} values ({domain})"
+                                for param, domain in zip(declaration.params, domains)),
+                    hint="each combination of parameter values is one action: shrink the parameters' domains, or "
+                         "make the value a variable that an action sets")
+        return False
 
     def _event(self, declaration: S.Event) -> T.Event | None:
         guard = (self._expr(declaration.guard, _Scope("an event guard"), BOOL)
@@ -766,6 +874,8 @@ class _Checker:
     def _expr(self, node: S.Expr, scope: _Scope, expected: Type | None = None) -> T.Expr | None:
         """Check ``node``; ``expected`` only resolves bare enum values (``room == dock``)."""
         result = self._check_expr(node, scope, expected)
+        if result is not None and not self._within_limits(result, node.span):
+            return None
         if result is not None and expected == BOOL and result.type != BOOL:
             self._error(f"{scope.where} must be a condition, found {result.type}", node.span,
                         hint="compare it with something, e.g. `battery > 0`")
@@ -869,15 +979,14 @@ class _Checker:
             return T.ParamRef(name, REAL, span)
         if name in self.formulas:
             info = self._formula(name)
-            if info is None or info.checked is None:
+            if info.checked is None:
                 return None
             checked = info.checked
-            mentions = list(checked.traverse())
-            if not scope.allow_actions and any(isinstance(n, T.ActionIs) for n in mentions):
+            if not scope.allow_actions and info.mentions_actions:
                 self._error(f"formula '{name}' mentions an action indicator and cannot be used in {scope.where}",
                             span)
                 return None
-            if not scope.allow_params and any(isinstance(n, T.ParamRef) for n in mentions):
+            if not scope.allow_params and info.mentions_params:
                 self._error(f"formula '{name}' mentions a param and cannot be used in {scope.where}", span,
                             hint="params are cost weights: they belong in cost and intent terms only")
                 return None
@@ -1050,35 +1159,76 @@ class _Checker:
         (numpy would wrap around silently)."""
         if not isinstance(node, (T.Binary, T.Unary)) or node.type != INT or node.op not in ("+", "-", "*"):
             return node
-        largest = self._int_magnitude(node)
-        if largest < _INT64_LIMIT:
+        largest = self._measure(node).magnitude
+        if largest < INT64_LIMIT:
             return node
         self._error(f"'{self._text(node.span)}' can reach {largest:.3g} over the variables' domains, beyond "
                     "corrigo's 64-bit ints (±9.2e18)", node.span,
                     hint="rescale, or compute in reals: a real factor (e.g. `1.0 * ...`) makes the product a real")
         return None
 
-    def _int_magnitude(self, node: T.Expr) -> int:
-        """The largest ``|value|`` an int expression can take when every variable ranges over its domain."""
+    def _within_limits(self, expr: T.Expr, span: Span | None) -> bool:
+        """Whether ``expr``, with its formulas written out, is as shallow and small as the compiler needs
+        (``MAX_NESTING``, ``MAX_EXPRESSION_SIZE``); if not, an error at ``span``."""
+        measure = self._measure(expr)
+        hint = ("formulas are written out where they are used: use fewer of them inside each other, or group "
+                "long sums and chains in parentheses")
+        if measure.depth > MAX_NESTING:
+            self._error(f"expression nested too deeply once its formulas are written out: more than {MAX_NESTING} "
+                        "levels", span, hint=hint)
+            return False
+        if measure.size > MAX_EXPRESSION_SIZE:
+            self._error(f"expression too large once its formulas are written out: {measure.size:,} parts, more "
+                        f"than {MAX_EXPRESSION_SIZE:,}", span, hint=hint)
+            return False
+        return True
+
+    def _measure(self, expr: T.Expr) -> _Measure:
+        """``expr`` as a tree, from the measures of its children: memoised by identity, so a formula used
+        many times is measured once, and computed without recursion."""
+        stack = [expr]
+        while stack:
+            node = stack[-1]
+            if id(node) in self.measures:
+                stack.pop()
+                continue
+            unmeasured = [child for child in node.children if id(child) not in self.measures]
+            if unmeasured:
+                stack.extend(unmeasured)
+                continue
+            stack.pop()
+            self.measures[id(node)] = (node, self._measured(node, [self.measures[id(c)][1] for c in node.children]))
+        return self.measures[id(expr)][1]
+
+    def _measured(self, node: T.Expr, children: list[_Measure]) -> _Measure:
         if isinstance(node, T.Literal):
-            return abs(int(node.value)) if node.type == INT else 1
-        if isinstance(node, T.VarRef):
+            magnitude = abs(int(node.value)) if node.type == INT else 1
+        elif isinstance(node, T.VarRef):
             domain = self.variables[node.name].domain
-            return max(abs(domain.lo), abs(domain.hi))
-        children = [self._int_magnitude(c) for c in node.children]
-        if isinstance(node, T.Binary) and node.op == "*":
-            return children[0] * children[1]
-        if isinstance(node, T.Binary) and node.op in ("+", "-"):
-            return children[0] + children[1]
-        return max(children, default=1)  # -x, min, max, abs, c ? a : b; conditions and indicators are 0/1
+            magnitude = max(abs(domain.lo), abs(domain.hi))
+        elif node.type == BOOL:  # conditions and action indicators are 0/1
+            magnitude = 1
+        elif isinstance(node, T.Binary) and node.op == "*":
+            magnitude = children[0].magnitude * children[1].magnitude
+        elif isinstance(node, T.Binary) and node.op in ("+", "-"):
+            magnitude = children[0].magnitude + children[1].magnitude
+        else:  # -x, min, max, abs, c ? a : b
+            magnitude = max((c.magnitude for c in children), default=1)
+        return _Measure(depth=1 + max((c.depth for c in children), default=0),
+                        size=1 + sum(c.size for c in children), magnitude=min(magnitude, _MAGNITUDE_CAP))
 
     def _fitting(self, literal: T.Literal) -> T.Literal | None:
         """``literal``, or ``None`` with an error when the model's 64-bit arithmetic cannot hold its value."""
-        if _fits(literal.value, literal.type):
+        problem = fit_problem(literal.value, literal.type == INT) if literal.type.is_numeric else None
+        if problem is None:
             return literal
-        self._error(f"'{self._text(literal.span)}' is too large for corrigo's 64-bit arithmetic", literal.span,
-                    hint=_TOO_LARGE_HINT)
+        self._error(f"'{shorten(self._text(literal.span))}' {problem.what}", literal.span, hint=problem.hint)
         return None
+
+
+# Magnitudes only matter up to int64. The operands of an int operation lie within int64 once checked, so
+# its magnitude (shown in messages) stays below the cap; a real product of many ints stays cheap.
+_MAGNITUDE_CAP = INT64_LIMIT**2
 
 
 def _evaluate(node: T.Expr, values: list[Value]) -> Value:
@@ -1090,9 +1240,9 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if isinstance(node, T.Member):
         return int(values[0]) in node.values
     if isinstance(node, T.Call):
-        functions: dict[str, Callable[..., Value]] = {"min": min, "max": max, "abs": lambda v: abs(v)}
-        result = functions[node.function](*values)
-        return _normalise(result, node.type)
+        # min/max of the list of values, so that one argument is fine: max(1) is 1, as max(x) is x
+        functions: dict[str, Callable[..., Value]] = {"min": min, "max": max, "abs": lambda v: abs(v[0])}
+        return _normalise(functions[node.function](values), node.type)
     assert isinstance(node, T.Binary)
     a, b = values
     op = node.op
@@ -1111,13 +1261,6 @@ def _checked(items: list[_Checked | None]) -> tuple[_Checked, ...]:
     if any(item is None for item in items):
         raise AssertionError("a declaration failed to check without a diagnostic")  # a bug in corrigo
     return tuple(item for item in items if item is not None)
-
-
-def _fits(value: Value, type_: Type) -> bool:
-    """Whether the model can hold ``value``: ints become int64, reals float64."""
-    if type_ == INT:
-        return -_INT64_LIMIT <= value < _INT64_LIMIT
-    return type_ != REAL or -_FLOAT64_MAX <= value <= _FLOAT64_MAX
 
 
 def _normalise(value: Value, type_: Type) -> Value:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import io
 import json
+import textwrap
+import tokenize
+import warnings
 from fractions import Fraction
 
 import pytest
@@ -12,6 +17,7 @@ from lark import Lark
 
 from dsl import syntax as S
 from dsl.errors import Span, SpecError, SpecSyntaxError
+from dsl.limits import MAX_NESTING
 from dsl.parser import _parser, parse
 
 
@@ -150,6 +156,93 @@ def test_a_bad_escape_is_located(doc: str, escape: str, column: int) -> None:
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.message.startswith(f"bad escape '{escape}' in the doc string")
     assert diagnostic.span == Span("d.corrigo", 1, column, 1, column + len(escape))
+
+
+@pytest.mark.parametrize(("doc", "decoded"), [
+    ('"""a\\""""', 'a"'), ('"""a\\\\"""', "a\\"), ('"""a\\\nb"""', "ab"), ('""', ""),
+    ('"\\a\\b\\f\\r\\v\\\'"', "\a\b\f\r\v'"), ('"\\0\\377\\U0001F600"', "\x00\xff\U0001F600"),
+    ('"tab\there"', "tab\there")])
+def test_doc_strings_decode_as_python_strings(doc: str, decoded: str) -> None:
+    assert parse(f"model m {doc}").header.doc == decoded
+
+
+@pytest.mark.parametrize(("doc", "message", "column"), [
+    ('"\\777"', "bad escape '\\777' in the doc string: octal escape above \\377", 10),
+    ('"\\ud800"', "bad escape '\\ud800' in the doc string: a lone surrogate, not a character", 10),
+    ('"\\U00110000"', "bad escape '\\U00110000' in the doc string: illegal Unicode character", 10),
+    ('"a\\N"', "bad escape '\\N' in the doc string: malformed \\N character escape", 11),
+    ('"a\x1bb"', "the doc string contains the control character U+001B", 11),
+    ('"""\n\x7f"""', "the doc string contains the control character U+007F", 1),
+    ('"""a\\"""', "unterminated string", 9)])
+def test_a_bad_doc_string_is_located(doc: str, message: str, column: int) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m {doc}", "d.corrigo")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == message
+    assert diagnostic.span is not None and (diagnostic.span.column, diagnostic.span.path) == (column, "d.corrigo")
+
+
+def _python_string(literal: str) -> str | None:
+    """What Python makes of ``literal`` as a single string literal (unknown escapes rejected), or None."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(literal).readline)
+                  if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
+        if len(tokens) != 1 or tokens[0].type != tokenize.STRING:
+            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return ast.literal_eval(literal)
+    except (SyntaxError, ValueError, tokenize.TokenError):
+        return None
+
+
+@given(st.lists(st.sampled_from(["a", " ", "\\", '"', "n", "x", "u", "U", "N{", "}", "0", "7", "8", "4", "f",
+                                 "LATIN SMALL LETTER A", "\n", "\t"]), max_size=12), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_a_doc_string_decodes_as_python_does_or_is_a_located_error(pieces: list[str], long: bool) -> None:
+    quotes = '"""' if long else '"'
+    literal = quotes + "".join(pieces) + quotes
+    expected = _python_string(literal)
+    try:
+        doc = parse(f"model m {literal}").header.doc
+    except SpecSyntaxError as error:
+        assert all(d.span is not None for d in error.diagnostics)
+        assert expected is None
+        return
+    assert expected is not None and doc == textwrap.dedent(expected).strip()
+
+
+def _nested(depth: int) -> dict[str, str]:
+    """Expressions exactly ``depth`` deep (operands, operators and calls on the longest path), by shape."""
+    return {
+        "sum": " + ".join(["x"] * depth),
+        "and": " && ".join(["b"] * depth),
+        "not": "!" * (depth - 1) + "b",
+        "minus": "-" * (depth - 1) + "x",
+        "conditional": "b ? 1 : " * (depth - 1) + "0",
+        "max": "max(" * (depth - 1) + "x" + ", 1)" * (depth - 1),
+        "action argument": "[a(" * (depth - 1) + "1" + ")]" * (depth - 1),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_nested(1)))
+def test_expressions_nest_up_to_the_limit(shape: str) -> None:
+    assert parse(f"model m\ncost c = {_nested(MAX_NESTING)[shape]}\n").declarations
+
+
+def test_parentheses_do_not_nest_an_expression() -> None:
+    assert parse("model m\ncost c = " + "(" * 5_000 + "x" + ")" * 5_000 + "\n").declarations == (
+        S.Term("cost", ident("c"), S.Name("x")),)
+
+
+@pytest.mark.parametrize("shape", list(_nested(1)))
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 2_000])
+def test_an_expression_nested_past_the_limit_is_located(shape: str, depth: int) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\ncost c = {_nested(depth)[shape]}\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == f"expression nested too deeply: more than {MAX_NESTING} levels"
+    assert diagnostic.span is not None and diagnostic.span.line == 2
 
 
 def test_comments_and_free_layout() -> None:

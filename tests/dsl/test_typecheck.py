@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import dsl
 from dsl import spec as T
 from dsl.errors import SpecError, SpecTypeError
+from dsl.limits import MAX_EXPRESSION_SIZE, MAX_NESTING
 from dsl.spec import REAL
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -138,6 +139,171 @@ def test_override_errors(name: str, overrides: dict[str, str], golden) -> None:
     with pytest.raises(SpecTypeError) as caught:
         load(OVERRIDE_SPEC, overrides)
     golden(GOLDEN / "overrides" / f"{name}.err", caught.value.render() + "\n")
+
+
+@pytest.mark.parametrize(("discount", "error"), [
+    ("0.9999999999999999", None), ("1", None), ("5e-324", None),
+    ("0.99999999999999999", "the discount '0.99999999999999999' is below 1 but rounds to 1 in 64-bit floats"),
+    ("1 - 1e-17", "the discount '1 - 1e-17' is below 1 but rounds to 1 in 64-bit floats"),
+    ("1e-400", "'1e-400' is not 0 but rounds to 0 in corrigo's 64-bit arithmetic")])
+def test_a_discount_must_keep_its_side_of_1_as_a_float(discount: str, error: str | None) -> None:
+    text = f"model m\ndiscount {discount}\naction a: skip\n"
+    if error is None:
+        assert dsl.load(text).discount == Fraction(discount)
+        return
+    with pytest.raises(SpecTypeError) as caught:
+        dsl.load(text)
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == error
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (2, 10)
+
+
+def test_min_and_max_of_one_argument_are_that_argument() -> None:
+    spec = load("const ONE = max(1)\nconst R = min(0.9)\nvar x : 0..3\naction a: x' = max(x)\n"
+                "cost c = min(x) * R\n")
+    assert [(c.value, c.type) for c in spec.constants] == [(1, T.INT), (Fraction(9, 10), T.REAL)]
+    update = spec.actions[0].branches[0].updates[0].expr
+    assert update == T.Call("max", (T.VarRef(0, "x", T.INT),), T.INT)
+
+
+def _depth(expr: T.Expr) -> int:
+    """Nodes on the longest path from ``expr`` to a leaf."""
+    depth, level = 0, [expr]
+    while level:
+        level, depth = [child for node in level for child in node.children], depth + 1
+    return depth
+
+
+def test_a_long_chain_of_formulas_is_checked_without_recursion() -> None:
+    chain = "".join(f"formula f{i} = f{i + 1}\n" for i in range(3000))
+    spec = load(f"var x : bool\n{chain}formula f3000 = x\naction a: skip\ncheck k : never f0\nconst C = g0\n"
+                + "".join(f"formula g{i} = g{i + 1}\n" for i in range(3000)) + "formula g3000 = 1\n")
+    assert spec.checks[0].property == T.NeverCheck(T.VarRef(0, "x", T.BOOL))
+    assert spec.constants[0].value == 1  # a constant may use a chain of formulas too
+
+
+def test_the_reliability_chain_of_150_formulas_is_accepted() -> None:
+    chain = "".join(f"formula f{i} = f{i + 1} && x\n" for i in range(150))
+    spec = load(f"var x : bool\n{chain}formula f150 = x\naction a: skip\ncost c = 1 * f0\n")
+    assert [f.name for f in spec.formulas][:2] == ["f0", "f1"] and len(spec.formulas) == 151
+
+
+def test_a_long_cycle_of_formulas_is_one_located_error() -> None:
+    cycle = "".join(f"formula f{i} = f{i + 1} && x\n" for i in range(500))
+    with pytest.raises(SpecTypeError) as caught:
+        load(f"var x : bool\n{cycle}formula f500 = f0\naction a: skip\ncost c = 1 * f3\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == ("formula 'f0' is defined in terms of itself "
+                                  "(f0 -> f1 -> f2 -> ... 496 more ... -> f499 -> f500 -> f0)")
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (4, 9)
+
+
+def test_formulas_copied_into_each_other_are_limited_in_size() -> None:
+    doubling = "".join(f"formula g{i + 1} = g{i} + g{i}\n" for i in range(60))
+    with pytest.raises(SpecTypeError) as caught:
+        load(f"var x : 0..3\nformula g0 = x\n{doubling}action a: skip\ncost c = 1.0 * g60\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == (f"expression too large once its formulas are written out: 16,383 parts, more "
+                                  f"than {MAX_EXPRESSION_SIZE:,}")
+    assert diagnostic.span is not None and diagnostic.span.line == 17  # g13 = g12 + g12
+
+
+def test_an_expression_at_the_nesting_limit_with_its_formulas_is_accepted() -> None:
+    spec = load("var x : 0..3\nformula f = " + " + ".join(["x"] * (MAX_NESTING - 1)) + "\naction a: skip\n"
+                "cost c = 1.0 * f\n")
+    assert _depth(spec.costs[0].expr) == MAX_NESTING
+    with pytest.raises(SpecTypeError, match="nested too deeply once its formulas are written out"):
+        load("var x : 0..3\nformula f = " + " + ".join(["x"] * (MAX_NESTING - 1)) + "\naction a: skip\n"
+             "cost c = 1.0 * (f + 1)\n")
+
+
+def test_many_terminal_declarations_are_or_ed_shallowly() -> None:
+    spec = load("var x : 0..2000\naction a: skip\n" + "".join(f"terminal x == {i}\n" for i in range(1000)))
+    assert _depth(spec.terminal) == 12  # ten levels of '||' above the comparisons
+    assert sorted(n.value for n in spec.terminal.traverse() if isinstance(n, T.Literal)) == list(range(1000))
+
+
+def test_a_condition_counts_as_0_or_1_in_int_range_checks() -> None:
+    spec = load("var x : 0..10000000\naction a: skip\ncost c = 2 * (1.0 * x * x * x > 0)\n")
+    assert spec.costs[0].expr.type == T.INT
+
+
+def test_only_the_first_hundred_unknown_names_get_a_suggestion() -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load("var x1 : bool\naction a: skip\n" + "".join(f"label l{i} = x{i + 2}\n" for i in range(101)))
+    hints = [d.hint for d in caught.value.diagnostics]
+    assert len(hints) == 101 and hints[99] == "did you mean 'x1'?" and hints[100] is None
+
+
+KINDS_SPEC = """const N = 3
+const R = 0.5
+const ON = true
+var room : {dock, hall}
+const HOME = dock
+param w = 1 in [0, 5]
+action a: skip
+"""
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("N", "2", None), ("N", "0.5", None), ("N", "true", "-D N=true: constant 'N' is of type int"),
+    ("R", "2", None), ("R", "0.25", None), ("R", "false", "-D R=false: constant 'R' is of type real"),
+    ("ON", "1", "-D ON=1: constant 'ON' is of type bool"), ("ON", "0.5", "-D ON=0.5: constant 'ON' is of type bool"),
+    ("ON", "false", None),
+    ("HOME", "1", "-D HOME=1: constant 'HOME' is of type {dock, hall}"),
+    ("HOME", "true", "-D HOME=true: constant 'HOME' is of type {dock, hall}"),
+    ("w", "2", None), ("w", "0.5", None), ("w", "true", "-D w=true: param 'w' is a number"),
+    ("w", "false", "-D w=false: param 'w' is a number"),
+])
+def test_an_override_must_have_the_kind_of_what_it_overrides(name: str, value: str, message: str | None) -> None:
+    if message is None:
+        spec = load(KINDS_SPEC, {name: value})
+        given = {**{c.name: c.value for c in spec.constants}, **{p.name: p.value for p in spec.params}}[name]
+        assert given == (value == "true" if value in ("true", "false") else Fraction(value))
+        return
+    with pytest.raises(SpecTypeError) as caught:
+        load(KINDS_SPEC, {name: value})
+    (diagnostic,) = caught.value.diagnostics
+    lines = {"N": 3, "R": 4, "ON": 5, "HOME": 7, "w": 8}  # load() puts the spec below two lines
+    assert diagnostic.message == message and diagnostic.span is not None and diagnostic.span.line == lines[name]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1e99999999", "-D N=1e99999999: the value is too large for corrigo's 64-bit arithmetic"),
+    ("1e-99999999", "-D N=1e-99999999: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("-1e-400", "-D N=-1e-400: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("9223372036854775808", "-D N=9223372036854775808: the value is too large for corrigo's 64-bit arithmetic"),
+    ("1" * 50, "-D N=111111111111111111111111111111111111111…: the value is too large for corrigo's 64-bit "
+               "arithmetic"),
+    ("1/0", "-D N=1/0: '1/0' is not a number or a bool"), ("1/-3", "-D N=1/-3: '1/-3' is not a number or a bool"),
+    ("1/1e400", "-D N=1/1e400: '1/1e400' is not a number or a bool"),
+    ("1/" + "9" * 400, f"-D N=1/{'9' * 37}…: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+    ("1/" + "9" * 1001, f"-D N=1/{'9' * 37}…: '1/{'9' * 37}…' is not a number or a bool"),
+    (".5", "-D N=.5: '.5' is not a number or a bool"),
+    ("--1", "-D N=--1: '--1' is not a number or a bool"), (float("nan"), "-D N=nan: 'nan' is not a number or a bool"),
+    (float("inf"), "-D N=inf: 'inf' is not a number or a bool"),
+    (10**5000, "-D N=...: the value is too large for corrigo's 64-bit arithmetic"),
+    (Fraction(1, 10**400), "-D N=...: the value is not 0 but rounds to 0 in corrigo's 64-bit arithmetic"),
+], ids=lambda value: repr(value)[:20] if not isinstance(value, int) or value < 10**20 else "huge int")
+def test_an_override_the_model_cannot_hold_is_refused(value: object, message: str) -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load(KINDS_SPEC, {"N": value})
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message.startswith(message.partition("...")[0]) and diagnostic.message.endswith(
+        message.partition("...")[2])
+    assert diagnostic.span is not None and diagnostic.span.line == 3
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("-2", -2), ("+3", 3), ("-0.5", Fraction(-1, 2)), ("2.5e1", Fraction(25)), ("-1/3", Fraction(-1, 3)),
+    ("4/2", Fraction(2)), (7, 7), (0.25, Fraction(1, 4)),
+    (Fraction(1, 3), Fraction(1, 3)), (True, None)])
+def test_overrides_from_the_command_line_and_from_python(value: object, expected: object) -> None:
+    if expected is None:
+        with pytest.raises(SpecTypeError, match="constant 'N' is of type int"):
+            load(KINDS_SPEC, {"N": value})
+        return
+    assert load(KINDS_SPEC, {"N": value}).constants[0].value == expected
 
 
 def test_linear_params_are_accepted() -> None:

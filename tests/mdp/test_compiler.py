@@ -418,6 +418,14 @@ def test_costs_use_params_and_the_action_taken():
     assert model.labels["at_lab"].tolist() == [False, False, True]
 
 
+def test_min_and_max_of_one_argument_compile_to_their_argument():
+    spec = dsl.load("model m\ndiscount 0.9\nvar x : 0..2\naction a: x' = min(max(x + 1), 2)\n"
+                    "cost c = max(x) + min(0.5)\n")
+    model = compile(spec)
+    assert [model.describe(s) for s in range(3)] == ["x=0", "x=1", "x=2"]
+    np.testing.assert_allclose(model.costs["c"], [0.5, 1.5, 2.5])
+
+
 def test_bfs_numbering_is_by_distance_from_the_initial_state():
     b = Builder()
     x, y = b.int("x", 0, 3), b.int("y", 0, 3)
