@@ -59,7 +59,8 @@ def test_a_spec_error_on_a_line_with_control_characters(tmp_path: Path) -> None:
     target = tmp_path / "out.xml"
     code, out, err = run("verify", "--format", "junit", "-o", str(target), str(spec))
     assert (code, out) == (2, "")
-    excerpt = [f"{spec}:5:10: error: unknown name 'y'", "   |", " 5 | cost c = y # \\x1b[2J \\x00 nul",
+    # excerpts draw control characters as their Unicode pictures, one column each (the caret stays put)
+    excerpt = [f"{spec}:5:10: error: unknown name 'y'", "   |", " 5 | cost c = y # \u241b[2J \u2400 nul",
                "   |          ^"]
     assert err.splitlines() == excerpt  # the terminal is not cleared, the CI log shows what is there
     error = ET.parse(target).getroot().find("testsuite/testcase/error")
