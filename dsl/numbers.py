@@ -14,7 +14,7 @@ import re
 import sys
 from fractions import Fraction
 
-__all__ = ["INT64_LIMIT", "MAX_DIGITS", "NumberError", "fit_problem", "read_number", "shorten"]
+__all__ = ["INT64_LIMIT", "MAX_DIGITS", "NumberError", "fit_problem", "float_text", "read_number", "shorten"]
 
 INT64_LIMIT = 2**63  # whole numbers are int64 in the model: -INT64_LIMIT <= n < INT64_LIMIT
 FLOAT64_MAX = Fraction(sys.float_info.max)
@@ -97,3 +97,16 @@ def read_number(text: str) -> int | Fraction:
 def shorten(text: str, width: int = 40) -> str:
     """``text`` cut to ``width`` characters with an ellipsis, for quoting a long number in a message."""
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def float_text(x: float) -> str:
+    """A float as a reader should see it: short (``0.95``), but never rounded to another number (a
+    discount of ``0.9999999999999999`` is not 1).
+
+    Examples
+    --------
+    >>> float_text(0.95), float_text(1.0), float_text(0.9999999999999999)
+    ('0.95', '1', '0.9999999999999999')
+    """
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)

@@ -56,6 +56,7 @@ _DENSE_TABLE_LIMIT = 1 << 26
 where keys occur)."""
 
 _U = UNIT_ROUNDOFF
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 _ZERO: Any = Fraction(0)
 
 _MAX_INT64 = (1 << 63) - 1
@@ -688,7 +689,8 @@ class _Compiler:
             layer.exact_terms[term.name][into] = exact
             value = _rounded(exact)
             error = _U * np.abs(value) * (1 + 2 * _U)
-            layer.exact_rows[term.name][into] = [float(v) == q for v, q in zip(np.ravel(value).tolist(), exact.tolist())]
+            layer.exact_rows[term.name][into] = [float(v) == q
+                                                 for v, q in zip(np.ravel(value).tolist(), exact.tolist())]
         elif np.any(error):
             layer.exact_rows[term.name][into] = np.equal(error, 0)
         target[into] = value
@@ -1117,6 +1119,46 @@ class _Compiler:
             "keep its factors small enough that the value stays within ±1.8e308",
             (f"taking action '{self.action_names[int(row_action[r])]}'",)))
 
+    def _check_totals(self, costs: dict[str, npt.NDArray[np.float64]], intents: dict[str, npt.NDArray[np.float64]],
+                      row_groups: npt.NDArray[np.int64]) -> None:
+        """Costs that fit floats step by step can still add up beyond them: the intrinsic cost of a row (the
+        sum of its terms) and, with a discount below 1, any term's or intent's discounted total (at most its
+        largest step over ``1 - discount``) must stay within ±1.8e308. Discount 1: the solver checks the totals."""
+        gamma = float(self.spec.discount)
+        steps = 1.0 / (1.0 - gamma) if gamma < 1 else 1.0
+        spans = {(t.kind, t.name): t.span for t in self.terms}
+        total = np.zeros(row_groups[-1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for vector in costs.values():
+                total = total + vector
+        sizes = {("cost", name): v for name, v in costs.items()} | {("intent", name): v for name, v in intents.items()}
+        largest = max((key for key in sizes if key[0] == "cost"), key=lambda key: float(np.abs(sizes[key]).max(
+            initial=0.0)), default=None)
+        for key, vector, what in [*((key, v, f"{key[0]} '{key[1]}'") for key, v in sizes.items()),
+                                  (largest, total, "the intrinsic cost (the sum of the cost terms)")]:
+            if key is None or not vector.size or (vector is total and self.problems):  # a term said it already
+                continue
+            peak = np.abs(vector)
+            r = int(np.argmax(peak))
+            if np.isfinite(peak[r]) and peak[r] * steps <= _FLOAT_MAX:
+                continue
+            state = int(np.searchsorted(row_groups, r, side="right")) - 1
+            per_step = f"{peak[r]:.3g} in one step" if np.isfinite(peak[r]) else "more than 1.8e308 in one step"
+            self._problem(("total", what), state, _Problem(
+                state, f"{what} adds up to more than 1.8e308 over time ({per_step}, discount {gamma:g}), "
+                "beyond the range of 64-bit floats", spans[key],
+                "scale the costs down: dividing every term by the same factor keeps every optimal policy",
+                (f"taking action '{self.action_names[int(self._row_action(r))]}'",)))
+        self._raise_problems()
+
+    def _row_action(self, row: int) -> int:
+        """The action of a row of the finished model (its layers' rows, concatenated)."""
+        for layer in self.layers:
+            if row < layer.row_action.size:
+                return int(layer.row_action[row])
+            row -= layer.row_action.size
+        raise IndexError(row)  # pragma: no cover
+
     def _division(self, error: DivisionByZeroError, state: int, what: str, notes: tuple[str, ...]) -> None:
         span = getattr(error.expr, "span", None)
         self._problem(("division", span or id(error.expr)), state, _Problem(
@@ -1226,6 +1268,7 @@ class _Compiler:
         self._raise_problems()
         costs = {name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs}
         intents = {name: np.concatenate([layer.intents[name] for layer in layers]) for name, _ in self.intents}
+        self._check_totals(costs, intents, row_groups)
         discount = float(self.spec.discount)
         rounding = Rounding(costs={name: self.term_rounding["cost", name] for name in costs},
                             intents={name: self.term_rounding["intent", name] for name in intents},

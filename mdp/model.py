@@ -69,7 +69,7 @@ class Rounding:
     P: float = 0.0
     discount: float = 0.0
     from_floats: bool = False  # the exact numbers are the floats, each row of P scaled to sum to 1
-    exact_rows: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # term -> (m,) rows whose float is exact
+    exact_rows: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # term -> (m,) rows: float exact
 
     @property
     def is_exact(self) -> bool:

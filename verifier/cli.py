@@ -24,6 +24,7 @@ import click
 
 import dsl
 from dsl.errors import CorrigoError, Diagnostic, ResourceLimitError, SpecError
+from dsl.numbers import float_text
 
 from .results import SETTLE_LIMIT
 
@@ -750,7 +751,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
             "optimality": optimality,
         }, indent=2, sort_keys=True))
         return
-    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {model.discount:g}")
+    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {float_text(model.discount)}")
     drawn = (f"given in {rewards_path}" if rewards is not None else
              f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
     click.echo(f"POWER (Turner et al.) from {samples} reward functions, {drawn}; "

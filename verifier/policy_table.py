@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from dsl.numbers import float_text
 from mdp.graph import reachable_states
 from mdp.model import TERMINAL_ACTION
 
@@ -81,7 +82,7 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     console = Console(file=text, width=120, force_terminal=color, color_system="auto" if color else None)
     error = "exact" if summary.exact else f"certified error <= {summary.bound:.2g}"
     console.print(f"model {summary.model}: {summary.n_states:,} states, {summary.n_rows:,} choices, "
-                  f"{summary.n_transitions:,} transitions, discount {summary.discount:g}")
+                  f"{summary.n_transitions:,} transitions, discount {float_text(summary.discount)}")
     console.print(f"solved: {summary.iterations} value-iteration sweeps, {summary.policy_iterations} "
                   f"policy-iteration step(s), {error}")
     bound = 0.0 if summary.exact else summary.bound

@@ -14,8 +14,8 @@ from fractions import Fraction
 from dsl.spec import Comparison
 
 __all__ = [
-    "SETTLE_LIMIT", "Attribution", "Basis", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution", "Trace",
-    "Verdict", "decide",
+    "SETTLE_LIMIT", "Attribution", "Basis", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution",
+    "Trace", "Verdict", "decide",
 ]
 
 

@@ -78,6 +78,12 @@ def optimize(problem: Problem, *, tol: float = 1e-9, max_iter: int = 100_000, ex
         Discount 1: an optimal policy can loop forever (:func:`~.proper.check_optimal_loops`), or
         :class:`~.proper.UnboundedError` for a cycle of negative cost.
     """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflows show as inf: callers check
+        return _optimize(problem, tol, max_iter, exact, start, initial, check_loops, progress)
+
+
+def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: IntArray | None,
+              initial: int | None, check_loops: bool, progress: Callable[[int, float], object] | None) -> Optimum:
     discounted = problem.gamma < 1.0
     layout = SweepLayout(problem)
     V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted)

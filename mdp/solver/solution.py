@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from dsl.errors import ResourceLimitError
+from dsl.errors import Diagnostic, ResourceLimitError
+from dsl.numbers import float_text
 
 from ..expressions import UNIT_ROUNDOFF as _U
 from ..graph import positive_edges, reach, reachable_states, terminates_surely
@@ -33,6 +34,7 @@ from .problem import BoolArray, FloatArray, IntArray, from_model
 __all__ = ["Solution", "policy_term_values", "solve"]
 
 _DISPLAY_ROWS = 50  # states shown in a notebook view of a solution
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +169,8 @@ class Solution:
         model = self.model
         error = "exact" if self.exact else f"certified error <= {self.bound:.2g}"
         title = (f"model {model.name}: {model.n_states:,} states, {model.n_rows:,} choices, discount "
-                 f"{model.discount:g}; optimal value {self.value:.6g} ({error}) from {model.describe(model.initial)}")
+                 f"{float_text(model.discount)}; optimal value {self.value:.6g} ({error}) from "
+                 f"{model.describe(model.initial)}")
         states = np.flatnonzero(reachable_states(model, self.optimal))
         ties = set(np.asarray(self.ties).tolist())
         rows = [[model.describe(int(s)),
@@ -326,9 +329,20 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
                          exact_rows=total_cost_exact_rows(model))
     problem, start = restricted(problem, model.initial)
     initial = np.flatnonzero(problem.states == model.initial)
+    if model.discount < 1 and float(np.abs(cost).max(initial=0.0)) / (1 - model.discount) > _FLOAT_MAX:
+        raise _overflow_error(model)
     optimum = optimize(problem, tol=tol, max_iter=max_iter, exact=exact, start=start,
                        initial=int(initial[0]) if initial.size else None, progress=progress)
+    if not np.isfinite(optimum.V).all():
+        raise _overflow_error(model)
     return _assemble(model, optimum)
+
+
+def _overflow_error(model: TabularMDP) -> ModelError:
+    return ModelError(Diagnostic(
+        "the expected total cost overflows 64-bit floats: it adds up to more than 1.8e308", model.discount_span,
+        hint="scale the costs down (dividing every term by the same factor keeps every optimal policy), or use a "
+             "smaller discount"), model.source)
 
 
 def _assemble(model: TabularMDP, optimum: Optimum) -> Solution:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
+from dsl.numbers import float_text
 from mdp.tables import html_table
 
 from ..results import CheckResult, Report, Verdict
@@ -29,7 +30,8 @@ def render_html(report: Report) -> str:
         rows.append([check.name, _ICON[check.verdict], check.text, check.summary])
         rows += [[f"↳ {part.text}", _ICON[part.verdict], "", part.summary] for part in check.parts]
     model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, discount {report.discount:g}.")
+             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, "
+             f"discount {float_text(report.discount)}.")
     summary = (f"<strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy."
                if report.checks else f"<strong>⚠️ NO CHECKS</strong>: {NO_CHECKS}.")
     parts = [

@@ -17,6 +17,7 @@ from os import PathLike
 
 import numpy as np
 
+from dsl.numbers import float_text
 from dsl.spec import IntDomain
 from mdp.power import PowerEstimate
 
@@ -49,7 +50,7 @@ def plot_power(estimate: PowerEstimate, path: str | PathLike[str]) -> str:
     model = estimate.model
     coordinates = [i for i, v in enumerate(model.variables) if isinstance(v.domain, IntDomain)]
     title = (f"POWER of '{model.name}' (Turner et al.; {estimate.samples} rewards, "
-             f"discount {model.discount:g})")
+             f"discount {float_text(model.discount)})")
     figure, axes = plt.subplots(figsize=(7, 5))
     if len(coordinates) >= 2 and model.state_codes is not None:
         ix, iy = coordinates[:2]
