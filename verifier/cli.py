@@ -478,7 +478,8 @@ def _verify_options(command: F) -> F:
                            help="Stop building the model beyond N states (exit 3; default: when building it "
                                 "would take more than 4 GiB; N replaces that budget).")(command)
     command = click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=None,
-                           help="The solver's tolerance (smaller settles more near-ties).")(command)
+                           help="Value iteration's target error before policy iteration takes over "
+                                "(verdicts rest on the certificate either way).")(command)
     command = click.option("--exact", is_flag=True,
                            help="Decide everything in the spec's exact rational numbers, no rounding at all.")(command)
     command = click.option("--settle-limit", type=click.IntRange(min=0), default=SETTLE_LIMIT, show_default=True,

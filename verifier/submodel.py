@@ -121,7 +121,7 @@ def optimal_submodel(solution: Solution, model: TabularMDP | None = None) -> Opt
                                               return_predecessors=True)
     reachable = np.zeros(model.n_states, dtype=bool)
     reachable[order] = True
-    return OptimalSubmodel(model, rows, certain, reachable, order, predecessors, solution.exact)
+    return OptimalSubmodel(model, rows, certain, reachable, order, predecessors, solution.is_decided)
 
 
 def shortest_trace(sub: OptimalSubmodel, target: npt.NDArray[np.bool_],

@@ -102,11 +102,17 @@ class Solution:
         return float(self.V[self.model.initial])
 
     @property
+    def is_decided(self) -> bool:
+        """Whether :attr:`optimal` is exactly the set of optimal rows: in exact arithmetic, or when the
+        certificate is 0 (no rounding anywhere: the computed gaps are the exact ones)."""
+        return self.exact or self.delta == 0.0
+
+    @property
     def certain(self) -> BoolArray:
-        """(m,) the rows certainly optimal: in exact mode the optimal ones; in floats the only row of
-        ``A*(s)`` of their state (where ``A*(s)`` holds several, at least one of them is optimal, but
-        floats cannot tell which)."""
-        if self.exact:
+        """(m,) the rows certainly optimal: all of :attr:`optimal` when it is decided; else in floats the
+        only row of ``A*(s)`` of their state (where ``A*(s)`` holds several, at least one of them is
+        optimal, but floats cannot tell which)."""
+        if self.is_decided:
             return self.optimal.copy()
         counts = np.bincount(self.model.row_state[self.optimal], minlength=self.model.n_states)
         return self.optimal & (counts[self.model.row_state] == 1)

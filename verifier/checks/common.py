@@ -175,11 +175,10 @@ def location(check: Check) -> Location | None:
 
 
 def settle_message(context: Context) -> str:
-    """What would settle an inconclusive verdict."""
-    shown = f" (now {context.tol:g})" if context.tol is not None else ""
+    """What would settle a verdict the numbers left inconclusive."""
     if context.exact:
-        return f"re-run with a tighter --tol{shown}"
-    return f"re-run with --exact, or a tighter --tol{shown}"
+        return "exact arithmetic could not decide it within its limits (the summary says which)"
+    return "re-run with --exact: exact arithmetic decides it (or raise --settle-limit to this model's size)"
 
 
 def result(check: Check, kind: str, verdict: Verdict, summary: str, context: Context, **rest: Any) -> CheckResult:

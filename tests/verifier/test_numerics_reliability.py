@@ -1,0 +1,117 @@
+"""Verdicts that once were wrong, crashed or hung on numbers (the reliability cases of issue 11, minimised).
+
+Each spec's truth was worked out by hand in rationals; floats may say INCONCLUSIVE where they cannot
+decide, never the opposite verdict; exact arithmetic (``exact=True``, and the default run, which settles
+float-inconclusive verdicts exactly on small models) must say the truth.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+import dsl
+import mdp
+from verifier import Verdict, verify
+from verifier.results import Basis
+
+NEAR_TIE = """
+model tie
+discount 0.9
+var pos : {start, a, b}
+action go_a when pos == start: pos' = a
+action go_b when pos == start: pos' = b
+action stay when pos != start: skip
+cost c = 1 * (pos == a) + (1 + 1e-15) * (pos == b)
+check picks_a : always (pos == start -> [go_a])
+"""
+
+# 0.1 + 1e-17 is the same float as 0.1: only the spec's rationals tell go_b is dearer
+SUB_ULP = NEAR_TIE.replace("1 * (pos == a) + (1 + 1e-15) * (pos == b)", "0.1 * (pos == a) + (0.1 + 1e-17) * (pos == b)")
+
+
+@pytest.mark.parametrize("text", [NEAR_TIE, SUB_ULP], ids=["near_tie", "sub_ulp"])
+def test_a_near_tie_is_never_called_a_tie(text: str) -> None:
+    # go_a is strictly better (by 9e-15, or 9e-17): every optimal policy picks it
+    floats = verify(text, settle_limit=0).check("picks_a")
+    assert floats.verdict is Verdict.INCONCLUSIVE and floats.basis is Basis.CERTIFICATE
+    for report in (verify(text), verify(text, exact=True)):
+        assert report.check("picks_a").verdict is Verdict.HOLDS
+        assert report.check("picks_a").basis is Basis.EXACT
+
+
+def test_a_cost_exactly_at_its_bound_holds_in_exact_arithmetic() -> None:
+    # V = 0.9 * 1e-15 / (1 - 0.9) = 9e-15 exactly: `cost <= 9e-15` holds, `cost < 9e-15` fails
+    text = ("model m\ndiscount 0.9\nvar pos : {start, a}\naction go when pos == start: pos' = a\n"
+            "action stay when pos != start: skip\ncost c = 1e-15 * (pos == a)\n"
+            "check at_value : cost <= 9e-15\ncheck below : cost < 9e-15\n")
+    floats = verify(text, settle_limit=0)
+    assert {c.verdict for c in floats.checks} == {Verdict.INCONCLUSIVE}
+    exact = verify(text, exact=True)
+    assert exact.check("at_value").verdict is Verdict.HOLDS and exact.check("below").verdict is Verdict.FAILS
+    model = mdp.compile(dsl.load(text), exact=True)
+    assert mdp.solve(model, exact=True).exact_V[0] == Fraction(9, 10**15)
+
+
+def test_a_discount_just_below_one_is_exactly_that_discount() -> None:
+    # discount 0.9999999999999999 is 1 - 1/10**16: V = 1 / (1 - gamma) = 10**16 exactly, not a division by 0
+    text = "model m\ndiscount 0.9999999999999999\nvar x : bool\naction a: skip\ncost c = 1\n" \
+           "check at : cost <= 1e16\ncheck under : cost < 1e16\n"
+    report = verify(text, exact=True)
+    assert report.check("at").verdict is Verdict.HOLDS and report.check("under").verdict is Verdict.FAILS
+    model = mdp.compile(dsl.load(text), exact=True)
+    assert model.rationals is not None and model.rationals.discount == 1 - Fraction(1, 10**16)
+    assert mdp.solve(model, exact=True).exact_V[0] == 10**16
+
+
+@pytest.mark.parametrize("discount", ["0.9999", "0.999999"])
+def test_discounts_near_one_are_solved(discount: str) -> None:
+    # value iteration would need ~1/(1 - gamma) sweeps per digit; policy iteration settles 3 states at once
+    text = (f"model slow\ndiscount {discount}\nvar pos : {{start, a, b}}\naction go_a when pos == start: pos' = a\n"
+            "action go_b when pos == start: pos' = b\naction stay when pos != start: skip\n"
+            "cost c = 1 * (pos == a) + 2 * (pos == b)\ncheck picks_a : always (pos == start -> [go_a])\n")
+    g = Fraction(discount)
+    for report in (verify(text, settle_limit=0), verify(text, exact=True)):
+        assert report.check("picks_a").verdict is Verdict.HOLDS
+    # V(start) = gamma * 1 / (1 - gamma): within the certified bound in floats, exactly in rationals
+    solution = mdp.solve(mdp.compile(dsl.load(text)))
+    assert abs(Fraction(solution.value) - g / (1 - g)) <= Fraction(solution.bound)
+    assert mdp.solve(mdp.compile(dsl.load(text), exact=True), exact=True).exact_V[0] == g / (1 - g)
+
+
+def test_a_huge_step_bound_stops_at_the_fixed_point() -> None:
+    # x is reached in one step: P(F<=k x) = 1 for every k >= 1; 9.2e18 steps must not be walked one by one
+    text = ("model m\ndiscount 0.9\nvar x : bool\naction a: x' = true\ncost c = 1\n"
+            "check k : P >= 0.5 [ F<=9223372036854775807 x ]\n")
+    for exact in (False, True):
+        assert verify(text, exact=exact).check("k").verdict is Verdict.HOLDS
+
+
+def test_a_huge_step_bound_on_a_loop_ends_between_its_bounds() -> None:
+    # each step reaches x with probability 1/2: P(F<=k x) = 1 - 2**-k, below 1 for every k but above 1/2
+    text = ("model m\ndiscount 0.9\nvar x : bool\naction a when !x:\n    0.5 -> x' = true\n    0.5 -> skip\n"
+            "action b when x: skip\ncost c = 1\n"
+            "check half : P >= 0.5 [ F<=1000000000000 x ]\ncheck surely : P >= 1 [ F<=1000000000000 x ]\n")
+    for exact in (False, True):
+        report = verify(text, exact=exact)
+        assert report.check("half").verdict is Verdict.HOLDS
+        assert report.check("surely").verdict in (Verdict.FAILS, Verdict.INCONCLUSIVE)  # never HOLDS
+
+
+def test_a_spec_without_cost_terms_explains_a_failure_without_terms() -> None:
+    text = "model nc\ndiscount 0.9\nvar x : bool\naction a: x' = true\naction b: skip\ncheck k : always [a]\n"
+    for report in (verify(text, settle_limit=0), verify(text, exact=True)):
+        result = report.check("k")
+        assert result.verdict is Verdict.FAILS  # both actions cost nothing: some optimal policy takes b
+        assert result.attribution is not None and result.attribution.terms == ()
+
+
+def test_real_arithmetic_does_not_wrap_around() -> None:
+    # 1.0 * 10**9 * coins * coins = 10**19 per step (beyond int64), 2 * 10**19 in all with discount 1/2
+    text = ("model ledger\ndiscount 0.5\nvar coins : 0..100000 = 100000\naction save: skip\n"
+            "cost spread = 1.0 * 1000000000 * coins * coins\ncheck small : cost <= 0\ncheck right : cost <= 2e19\n")
+    for exact in (False, True):
+        report = verify(text, exact=exact)
+        assert report.check("small").verdict is Verdict.FAILS
+    assert verify(text, exact=True).check("right").verdict is Verdict.HOLDS
