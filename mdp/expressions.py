@@ -154,11 +154,6 @@ class Vectorized:
         value, error = self._node.fn(columns, action, where)
         return value, error
 
-    def exact(self, columns: Columns, action: ActionArg = None,
-              where: npt.NDArray[np.bool_] | None = None) -> Value:
-        """The exact value at every state: reals as ``Fraction`` (object arrays), or a scalar."""
-        return self._exact.node.fn(columns, action, where)
-
     def exact_at(self, columns: Columns, action: ActionArg = None,
                  positions: npt.NDArray[np.int64] | None = None,
                  where: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[Any]:

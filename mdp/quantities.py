@@ -45,10 +45,6 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-GRAPH = "graph analysis"
-CERTIFICATE = "float certificate"
-EXACT = "exact arithmetic"
-
 _EXACT_STEPS = 10_000  # exact backups of a step-bounded reachability before floats bound it instead
 
 
@@ -58,17 +54,14 @@ class Values:
 
     ``values`` (n,) are within ``bound`` of the true values (those of the spec's exact numbers), except
     where ``decided``: there graph analysis found them exactly. With ``exact`` (exact arithmetic), state
-    -> its exact value for every state solved. ``method`` says which of these decided the values;
-    ``unbounded``: the problem has no finite optimum (discount 1, a cycle of negative cost), ``values``
-    are then meaningless.
+    -> its exact value for every state solved. ``unbounded``: the problem has no finite optimum
+    (discount 1, a cycle of negative cost), ``values`` are then meaningless.
     """
 
     values: FloatArray  # (n,)
     bound: float
     decided: BoolArray  # (n,)
     exact: dict[int, Fraction] | None = None
-    method: str = CERTIFICATE
-    iterations: int = 0
     unbounded: bool = False
 
     def bound_at(self, state: int) -> float:
@@ -114,8 +107,7 @@ def extremal_costs(model: TabularMDP, rows: BoolArray, cost: str | FloatArray, *
     exact_values = None
     if optimum.exact_V is not None:
         exact_values = {int(s): (-v if maximize else v) for s, v in zip(problem.states.tolist(), optimum.exact_V)}
-    return Values(values, float(optimum.bound), np.zeros(n, dtype=bool), exact_values,
-                  EXACT if exact else CERTIFICATE, optimum.evaluations)
+    return Values(values, float(optimum.bound), np.zeros(n, dtype=bool), exact_values)
 
 
 def _cost(model: TabularMDP, cost: str | FloatArray
@@ -158,7 +150,7 @@ def reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, *, maxim
     decided = ~maybe
     if not maybe.any():
         exact_values = {int(s): Fraction(int(one[s])) for s in range(n)} if exact else None
-        return Values(values, 0.0, decided, exact_values, GRAPH)
+        return Values(values, 0.0, decided, exact_values)
     problem, member = _reach_problem(model, free & maybe[rs], maybe, one, maximize)
     optimum = optimize(problem, tol=tol, exact=exact, start=problem.groups[:-1].copy(), check_loops=False)
     sign = -1.0 if maximize else 1.0
@@ -169,8 +161,7 @@ def reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, *, maxim
         exact_values = {int(s): Fraction(int(one[s])) for s in np.flatnonzero(decided)}
         exact_values.update({int(s): -optimum.exact_V[int(member[s])] if maximize else optimum.exact_V[int(member[s])]
                              for s in states})
-    return Values(values, float(optimum.bound), decided, exact_values, EXACT if exact else CERTIFICATE,
-                  optimum.evaluations)
+    return Values(values, float(optimum.bound), decided, exact_values)
 
 
 def _reach_problem(model: TabularMDP, rows: BoolArray, maybe: BoolArray, one: BoolArray, maximize: bool
@@ -287,9 +278,8 @@ def bounded_reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, 
             if float(np.max(upper.values + upper.bound - x)) <= 1e-12 + done * per_step:
                 high = np.minimum(upper.values + upper.bound, 1.0)
                 low = x - done * per_step
-                return Values((low + high) / 2, float(np.max(high - low)) / 2, target.copy(), None, CERTIFICATE,
-                              done)
-    return Values(x, done * per_step, target.copy(), None, CERTIFICATE, done)
+                return Values((low + high) / 2, float(np.max(high - low)) / 2, target.copy())
+    return Values(x, done * per_step, target.copy())
 
 
 def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, target: BoolArray, steps: int,
@@ -327,7 +317,7 @@ def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, targ
     else:
         if steps > _EXACT_STEPS:
             return None
-    return Values(np.array([float(v) for v in x]), 0.0, target.copy(), dict(enumerate(x)), EXACT, steps)
+    return Values(np.array([float(v) for v in x]), 0.0, target.copy(), dict(enumerate(x)))
 
 
 def next_probabilities(model: TabularMDP, rows: BoolArray, target: BoolArray, *, maximize: bool,
@@ -350,9 +340,9 @@ def next_probabilities(model: TabularMDP, rows: BoolArray, target: BoolArray, *,
         for s in states.tolist():
             exact_values[s] = pick(v for r, v in per_row.items() if model.row_state[r] == s)
         return Values(np.array([float(exact_values[s]) for s in range(n)]), 0.0, np.zeros(n, dtype=bool),
-                      exact_values, EXACT, 1)
+                      exact_values)
     kmax = int(np.diff(P.indptr).max(initial=1))
-    return Values(x, kmax * _U + model.rounding.P, np.zeros(n, dtype=bool), None, CERTIFICATE, 1)
+    return Values(x, kmax * _U + model.rounding.P, np.zeros(n, dtype=bool))
 
 
 # --- a fixed (randomised) policy -------------------------------------------------------------------

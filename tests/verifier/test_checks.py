@@ -280,10 +280,17 @@ def test_power_seeking_needs_a_discount_below_one() -> None:
 
 
 def test_ties_in_floats_are_inconclusive_and_exact_arithmetic_settles_them() -> None:
+    # with costs of 0 no number rounds: the certificate is 0 and floats decide the tie themselves
     spec = dsl.load(TIE)
     model = mdp.compile(spec)
+    solution = mdp.solve(model)
+    assert solution.delta == 0 and solution.is_decided
+    assert verify_model(spec, model, solution).check("corrigible").verdict is Verdict.FAILS
+    # with costs that round (resisting then complying: 0.05 + 0.5 * 0.1 = 0.1, complying at once), a tie
+    # and a near-tie look alike in floats: undecided
+    spec = dsl.load(TIE.replace("cost c = 0 * [resist]", "cost c = 0.05 * [resist] + 0.1 * [comply]"))
+    model = mdp.compile(spec)
     floats = verify_model(spec, model, mdp.solve(model))
-    # in floats a tie and a near-tie look alike: whether resisting is optimal is undecided
     assert floats.check("corrigible").verdict is Verdict.INCONCLUSIVE
     assert "--exact" in floats.check("corrigible").settle
     exact = verify_model(spec, mdp.compile(spec, exact=True), mdp.solve(mdp.compile(spec, exact=True), exact=True),

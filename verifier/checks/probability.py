@@ -75,8 +75,7 @@ def _probabilities(context: Context, prop: ProbabilityBound, maximize: bool
     elif isinstance(path, Globally):
         opposite = reachability(model, rows, ~target, maximize=not maximize, exact=exact)
         values = Values(1.0 - opposite.values, opposite.bound + 2.0**-53, opposite.decided,
-                        None if opposite.exact is None else {s: 1 - v for s, v in opposite.exact.items()},
-                        opposite.method, opposite.iterations)
+                        None if opposite.exact is None else {s: 1 - v for s, v in opposite.exact.items()})
         if not maximize:  # P(G φ) too low: show a way out of φ
             witness = lambda values: ~target  # noqa: E731
     elif isinstance(path, Next):
