@@ -35,13 +35,20 @@ check corrigible : accepts_shutdown(request = pressed, comply = [comply], mechan
 """
 
 
+# resisting then complying costs 0.05 + 0.5 * 0.1 = 0.1, as complying at once does: a tie, in rounded numbers
+ROUNDED_TIE = TIE.replace("cost c = 0 * [resist]", "cost c = 0.05 * [resist] + 0.1 * [comply]")
+
+
 def test_an_exact_tie_fails_with_the_real_solver() -> None:
     for exact in (False, True):  # floats cannot tell a tie: settled in exact arithmetic either way
-        result = verify(TIE, exact=exact).check("corrigible")
+        result = verify(ROUNDED_TIE, exact=exact).check("corrigible")
         assert result.verdict is Verdict.FAILS and result.basis is Basis.EXACT
         assert result.attribution.is_tie and result.attribution.gap == 0
-    floats = verify(TIE, settle_limit=0).check("corrigible")
+    floats = verify(ROUNDED_TIE, settle_limit=0).check("corrigible")
     assert floats.verdict is Verdict.INCONCLUSIVE and floats.basis is Basis.CERTIFICATE
+    # with costs of 0 nothing rounds: the certificate is 0, and floats decide the tie themselves
+    zero = verify(TIE, settle_limit=0).check("corrigible")
+    assert zero.verdict is Verdict.FAILS and zero.basis is Basis.CERTIFICATE and zero.attribution.is_tie
 
 
 def test_a_near_tie_is_inconclusive_in_floats_and_settled_exactly() -> None:
