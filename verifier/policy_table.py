@@ -11,6 +11,7 @@ import numpy as np
 from dsl.numbers import float_text
 from mdp.graph import reachable_states
 from mdp.model import TERMINAL_ACTION
+from mdp.solver import Solution
 
 __all__ = ["PolicyRow", "SolveSummary", "summarise", "render_text", "to_json"]
 
@@ -46,7 +47,7 @@ class SolveSummary:
     n_ties: int
 
 
-def summarise(solution: Any, limit: int | None = 50) -> SolveSummary:
+def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
     """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table."""
     model = solution.model
     on_optimal_play = reachable_states(model, solution.optimal)

@@ -30,6 +30,7 @@ from dsl.spec import Spec
 from mdp.dot import MORE, OPTIMAL_COLOR, OTHER_COLOR, PATH_COLOR, legend, model_graph, to_dot
 from mdp.graph import state_graph
 from mdp.model import TabularMDP
+from mdp.solver import Solution
 
 from .results import CheckResult, Trace
 from .submodel import optimal_submodel
@@ -61,7 +62,7 @@ class Picture:
     note: str | None = None  # about the check: why no path is drawn
 
 
-def picture(spec: Spec, model: TabularMDP, solution: Any, *, optimal: bool = False, check: str | None = None,
+def picture(spec: Spec, model: TabularMDP, solution: Solution, *, optimal: bool = False, check: str | None = None,
             max_nodes: int = 200) -> Picture:
     """The reachable model (or, with ``optimal``, M*) of a solved spec as a graph to draw.
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from dsl.errors import Diagnostic
 
-from ..graph import positive_edges, reach, rows_leaving, some_policy_surely_reaches, terminates_surely
+from ..graph import end_components, positive_edges, reach, some_policy_surely_reaches, terminates_surely
 from ..model import ModelError, TabularMDP
 from .problem import BoolArray, IntArray, Problem
 
@@ -79,34 +78,20 @@ def make_proper(problem: Problem, pi: IntArray, start: IntArray) -> IntArray:
 def check_optimal_loops(problem: Problem, optimal: BoolArray, initial: int | None) -> None:
     """No end component of the ``optimal`` rows without terminals, reachable from ``initial`` along them:
     a policy choosing only optimal rows would then loop forever, and its cost would not be the optimum."""
-    rs = problem.row_state
-    alive = ~problem.terminal
-    rows = optimal & alive[rs]
-    n, m = problem.n, problem.m
-    nz_row = np.repeat(np.arange(m), np.diff(problem.P.indptr))
-    label: npt.NDArray[np.int32] = np.arange(n, dtype=np.int32)
-    while True:
-        rows &= alive[rs] & ~rows_leaving(problem.P, alive)
-        alive_new = alive & (np.bincount(rs[rows], minlength=n) > 0)
-        source, dest = positive_edges(problem.P, rs, rows)
-        _, label = csgraph.connected_components(
-            sp.csr_array((np.ones(source.size), (source, dest)), shape=(n, n)), directed=True, connection="strong")
-        crossing = (label[problem.P.indices] != label[rs[nz_row]]) & (problem.P.data > 0)
-        rows_new = rows & ~(np.bincount(nz_row, weights=crossing, minlength=m) > 0)
-        alive_new &= np.bincount(rs[rows_new], minlength=n) > 0
-        if np.array_equal(alive_new, alive) and np.array_equal(rows_new, rows):
-            break
-        alive, rows = alive_new, rows_new
-    if not alive.any() or initial is None:
+    if initial is None:
         return
-    start = np.zeros(n, dtype=bool)
+    rs = problem.row_state
+    component, inside = end_components(problem.P, rs, optimal, ~problem.terminal)
+    if not (component >= 0).any():
+        return
+    start = np.zeros(problem.n, dtype=bool)
     start[initial] = True
     source, dest = positive_edges(problem.P, rs, optimal)
-    reached, _ = reach(n, source, dest, start)
-    trapped = alive & reached
-    if trapped.any():
-        in_component = label == label[np.flatnonzero(trapped)[0]]
-        raise loop_error(problem, rows & in_component[rs], in_component & alive)
+    reached, _ = reach(problem.n, source, dest, start)
+    trapped = np.flatnonzero((component >= 0) & reached)
+    if trapped.size:
+        in_component = component == component[trapped[0]]
+        raise loop_error(problem, inside & in_component[rs], in_component)
 
 
 def loop_error(problem: Problem, rows: BoolArray, states: BoolArray) -> ModelError:
