@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from dsl.errors import CorrigoError, ResourceLimitError
 import dsl
+from exact_reference import solve_linear
 from mdp import ModelError, Solution, SolverError, compile, solve
 from mdp.model import TabularMDP, from_arrays
 from tests.strategies import MDPArrays, mdp_arrays
@@ -29,22 +30,6 @@ def exact_data(model: TabularMDP) -> tuple[list[dict[int, Fraction]], list[Fract
     return rows, exact.cost(), exact.discount
 
 
-def gauss_jordan(A: list[list[Fraction]], b: list[Fraction]) -> list[Fraction] | None:
-    """Solve ``A x = b`` exactly; ``None`` if ``A`` is singular."""
-    n = len(b)
-    M = [row[:] + [b[i]] for i, row in enumerate(A)]
-    for col in range(n):
-        pivot = next((i for i in range(col, n) if M[i][col] != 0), None)
-        if pivot is None:
-            return None
-        M[col], M[pivot] = M[pivot], M[col]
-        for i in range(n):
-            if i != col and M[i][col] != 0:
-                f = M[i][col] / M[col][col]
-                M[i] = [a - f * c for a, c in zip(M[i], M[col])]
-    return [M[i][n] / M[i][i] for i in range(n)]
-
-
 def policy_value(model: TabularMDP, policy: tuple[int, ...], data) -> list[Fraction] | None:
     """Exact value of a deterministic policy (rows); ``None`` if it does not terminate (discount 1)."""
     rows, cost, gamma = data
@@ -56,7 +41,7 @@ def policy_value(model: TabularMDP, policy: tuple[int, ...], data) -> list[Fract
         for j, p in rows[policy[s]].items():
             if j in index:
                 A[i][index[j]] -= gamma * p
-    x = gauss_jordan(A, b)
+    x = solve_linear(A, b)
     if x is None:
         return None
     V = [Fraction(0)] * model.n_states
