@@ -20,7 +20,7 @@ INT64_LIMIT = 2**63  # whole numbers are int64 in the model: -INT64_LIMIT <= n <
 FLOAT64_MAX = Fraction(sys.float_info.max)
 MAX_DIGITS = 1000  # far more than a float64 keeps (17), far below Python's int-from-text limit (4300)
 _FAR = 1000  # 10**1000 and 10**-1000 lie far outside float64's range: numbers beyond are refused unbuilt
-_NUMBER = re.compile(r"(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?")  # the grammar's NUMBER
+_NUMBER = re.compile(r"([0-9]+)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?")  # the grammar's NUMBER: ASCII digits only
 
 _TOO_LARGE = ("is too large for corrigo's 64-bit arithmetic",
               "whole numbers must lie within ±9.2e18, others within ±1.8e308; rescale, e.g. count in thousands")
