@@ -45,7 +45,7 @@ def sweep_ratio(model: TabularMDP, chunk: int, repeats: int = 5) -> float:
     V = np.random.default_rng(1).random((model.n_states, chunk))
     start = time.perf_counter()
     for _ in range(repeats):
-        batch.best(V)
+        batch.layout.best_of_batch(V)
     batched = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(repeats):

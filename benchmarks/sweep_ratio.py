@@ -23,7 +23,9 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mdp.model import TabularMDP  # noqa: E402
-from mdp.solver import _csr_matvec, _make_core, _SweepLayout, solve  # noqa: E402
+from mdp.solver import solve  # noqa: E402
+from mdp.solver.iteration import SweepLayout, _csr_matvec  # noqa: E402
+from mdp.solver.problem import from_model  # noqa: E402
 
 
 def random_mdp(n: int, actions: int = 4, successors: int = 4, discount: float = 0.95, seed: int = 0) -> TabularMDP:
@@ -66,7 +68,7 @@ def measure(n: int, repeats: int) -> None:
     kernel = median_time(lambda: _csr_matvec(model.n_rows, n, P.indptr, P.indices, P.data, v, y), repeats)
 
     cost = np.asarray(model.cost)
-    layout = _SweepLayout(_make_core(model, cost, np.zeros(model.n_rows)))
+    layout = SweepLayout(from_model(model, cost, 0.0, None))
     out = np.empty(n)
     sweep = median_time(lambda: layout.sweep(v, out), repeats)
     layout_bytes = csr_bytes(layout.P) + layout.c.nbytes + layout.q.nbytes
