@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.sparse.linalg import spilu
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -467,6 +468,41 @@ def test_long_corridor_falls_back_to_a_sparse_factorisation():
     # the recurrence of 'forward': V_i = 1 + gamma (p V_{i+1} + (1 - p) V_i)
     np.testing.assert_allclose(V[:-1], 1 + gamma * (p * V[1:] + (1 - p) * V[:-1]), rtol=1e-13)
     assert solution.bound < 1e-8  # ~ (k + 3) u max|V| / (1 - gamma), with max|V| ~ 1e3 and 1 / (1 - gamma) = 1e3
+
+
+def test_beyond_ten_thousand_states_no_factorisation_ever_runs(monkeypatch: pytest.MonkeyPatch):
+    # a sparse LU's fill-in has no bound on large models: beyond 10^4 states Krylov iterations, preconditioned
+    # by an incomplete LU (its fill capped) where plain ones crawl, as on this corridor
+    import scipy.sparse.linalg as spla
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a sparse factorisation ran on a large system")
+    monkeypatch.setattr(spla, "splu", forbidden)
+    monkeypatch.setattr(spla, "spsolve", forbidden)
+    incomplete = []
+    monkeypatch.setattr(spla, "spilu", lambda A, **options: incomplete.append(options) or spilu(A, **options))
+    gamma, p, n = 0.999, 0.8, 20_000
+    model = corridor(n, gamma, p)
+    solution = solve(model)
+    assert incomplete and all(options["fill_factor"] <= 5 for options in incomplete)
+    assert solution.optimal[model.row_action == 0].all() and solution.ties.size == 0
+    # V_i = (1 + gamma p V_{i+1}) / (1 - gamma (1 - p)), from the terminal end
+    expected = np.zeros(n)
+    for i in range(n - 2, -1, -1):
+        expected[i] = (1 + gamma * p * expected[i + 1]) / (1 - gamma * (1 - p))
+    assert np.abs(solution.V - expected).max() <= solution.bound + 1e-9 * expected.max()
+    assert solution.bound < 1e-6
+
+
+def test_fixed_point_sweeps_solve_what_krylov_iterations_leave() -> None:
+    from mdp.solver.linear import _sweeps, system
+
+    # a 3-cycle with discount 0.5: V = b + 0.5 P V; the sweeps converge from any start, at rate 1/2
+    P = sp.csr_array(np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float))
+    A = system(P, np.arange(3), 0.5)
+    b = np.array([1.0, 0.0, 0.0])
+    x = _sweeps(A, b, np.zeros(3))
+    np.testing.assert_allclose(x, [8 / 7, 2 / 7, 4 / 7], rtol=0, atol=1e-12)  # V0 = 1 + V0 / 8
 
 
 def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
