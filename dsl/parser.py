@@ -7,6 +7,7 @@ resumes at the next declaration so every independent mistake in a file is report
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import unicodedata
@@ -32,8 +33,26 @@ _MAX_SYNTAX_ERRORS = 20
 
 @lru_cache(maxsize=None)
 def _parser() -> Lark:
+    """The LALR parser, its analysed grammar cached between runs (building it takes 0.2 s, loading 7 ms)."""
     return Lark.open("grammar.lark", rel_to=__file__, parser="lalr", propagate_positions=True,
-                     start=["start", "declarations"], maybe_placeholders=True, lexer="basic")
+                     start=["start", "declarations"], maybe_placeholders=True, lexer="basic", cache=_cache_file())
+
+
+def _cache_file() -> str | bool:
+    """Where lark keeps the analysed grammar: a private directory of the user's cache (lark checks the hash of
+    the grammar, the options and its own version stored in the file, and rebuilds on any change); ``False``
+    (no cache) where that directory cannot be written. Not the shared temp directory lark would choose: the
+    cache is a pickle."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "corrigo")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    owner = getattr(os, "getuid", None)  # (not on Windows, where the user's profile is private anyway)
+    if not os.access(directory, os.W_OK) or (owner is not None and os.stat(directory).st_uid != owner()):
+        return False
+    return os.path.join(directory, "grammar.lark-cache")
 
 
 def parse(text: str, path: str = "<string>") -> S.Module:

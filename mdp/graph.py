@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -256,6 +255,8 @@ def option_graph(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) -
     >>> graph.n_options(0), graph.options(0), graph.n_options(2)
     (2, [(1,), (2, 3)], 1)
     """
+    import networkx as nx  # 0.16 s to import: only here, not on every start
+
     adjacency = state_graph(model, rows).tocoo()
     n_components, labels = connected_components(adjacency, directed=True, connection="strong")
     component = labels.astype(np.int64)
