@@ -279,3 +279,26 @@ def test_token_soup_raises_only_spec_errors(tokens: list[str]) -> None:
 
 def test_parser_is_built_once() -> None:
     assert _parser() is _parser()
+
+
+def test_the_analysed_grammar_is_cached_in_a_private_directory(tmp_path, monkeypatch) -> None:
+    import os
+    import stat
+
+    import dsl.parser as parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parser._parser.cache_clear()
+    try:
+        assert parser.parse("model m\naction a: skip\n").header.name.text == "m"
+        cache = tmp_path / "corrigo" / "grammar.lark-cache"
+        assert cache.is_file() and stat.S_IMODE(os.stat(cache.parent).st_mode) == 0o700
+        parser._parser.cache_clear()
+        assert parser.parse("model n\naction a: skip\n").header.name.text == "n"  # loaded from the cache
+        # a cache directory that cannot be created: no cache, the parser all the same
+        blocked = tmp_path / "file"
+        blocked.write_text("")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+        assert parser._cache_file() is False
+    finally:
+        parser._parser.cache_clear()
