@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from fractions import Fraction
 
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 
 from dsl.errors import CorrigoError, ResourceLimitError
 import dsl
-from exact_reference import solve_linear
+from exact_reference import optimal_costs, transitions
 from mdp import ModelError, Solution, SolverError, compile, solve
 from mdp.model import TabularMDP, from_arrays
 from tests.strategies import MDPArrays, mdp_arrays
@@ -23,50 +22,15 @@ from tests.strategies import MDPArrays, mdp_arrays
 # --- an independent reference: every deterministic policy, evaluated in rational arithmetic -------------
 
 
-def exact_data(model: TabularMDP) -> tuple[list[dict[int, Fraction]], list[Fraction], Fraction]:
-    """The model's exact numbers (arrays: the floats, each row scaled to sum to 1) as plain rows."""
-    exact = model.exact
-    P = model.P.tocsr()
-    rows = [{int(P.indices[k]): exact.P[k] for k in range(P.indptr[r], P.indptr[r + 1])} for r in range(model.n_rows)]
-    return rows, exact.cost(), exact.discount
-
-
-def policy_value(model: TabularMDP, policy: tuple[int, ...], data) -> list[Fraction] | None:
-    """Exact value of a deterministic policy (rows); ``None`` if it does not terminate (discount 1)."""
-    rows, cost, gamma = data
-    states = [s for s in range(model.n_states) if not (gamma == 1 and model.terminal[s])]
-    index = {s: i for i, s in enumerate(states)}
-    A = [[Fraction(int(i == j)) for j in range(len(states))] for i in range(len(states))]
-    b = [cost[policy[s]] for s in states]
-    for i, s in enumerate(states):
-        for j, p in rows[policy[s]].items():
-            if j in index:
-                A[i][index[j]] -= gamma * p
-    x = solve_linear(A, b)
-    if x is None:
-        return None
-    V = [Fraction(0)] * model.n_states
-    for s, i in index.items():
-        V[s] = x[i]
-    return V
-
-
 def brute_force(model: TabularMDP) -> tuple[list[Fraction], np.ndarray]:
     """``V*`` as the minimum over all deterministic (proper) policies, and the exact optimal row mask."""
-    data = exact_data(model)
-    best: list[Fraction] | None = None
-    choices = [model.rows(s) if not (model.discount == 1 and model.terminal[s]) else [model.row_groups[s]]
-               for s in range(model.n_states)]
-    for policy in itertools.product(*choices):
-        V = policy_value(model, policy, data)
-        if V is None:
-            continue
-        best = V if best is None else [min(a, b) for a, b in zip(best, V)]
-    assert best is not None
-    rows, cost, gamma = data
-    Q = [cost[r] + gamma * sum((p * best[j] for j, p in rows[r].items()), Fraction(0)) for r in range(model.n_rows)]
+    cost, gamma = model.exact.cost(), model.exact.discount
+    best = optimal_costs(model, cost)
+    assert all(v is not None for v in best)
+    P = transitions(model)
+    Q = [cost[r] + gamma * sum((p * best[j] for j, p in P[r].items()), Fraction(0)) for r in range(model.n_rows)]
     optimal = np.array([Q[r] == best[model.row_state[r]] for r in range(model.n_rows)])
-    return best, optimal
+    return best, optimal  # type: ignore[return-value]
 
 
 def assert_certified(solution: Solution, V_star: list[Fraction]) -> None:
