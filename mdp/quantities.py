@@ -31,12 +31,11 @@ import scipy.sparse as sp
 
 from .expressions import UNIT_ROUNDOFF as _U
 from .graph import end_components, every_policy_reaches, some_policy_reaches, some_policy_surely_reaches
-from .model import TabularMDP
+from .model import ModelError, TabularMDP
 from .solver.certificate import chain_bound
 from .solver.linear import chain_values
 from .solver.optimize import optimize, restricted
 from .solver.problem import Exact, Problem, from_model
-from .solver.proper import UnboundedError
 
 __all__ = ["Values", "bounded_reachability", "extremal_costs", "next_probabilities", "policy_values",
            "reachability"]
@@ -54,8 +53,9 @@ class Values:
 
     ``values`` (n,) are within ``bound`` of the true values (those of the spec's exact numbers), except
     where ``decided``: there graph analysis found them exactly. With ``exact`` (exact arithmetic), state
-    -> its exact value for every state solved. ``unbounded``: the problem has no finite optimum
-    (discount 1, a cycle of negative cost), ``values`` are then meaningless.
+    -> its exact value for every state solved. ``unbounded``: the problem has no finite, certified
+    optimum (discount 1: a cycle of negative cost, or of no cost that an optimal policy need never
+    leave), ``values`` are then meaningless.
     """
 
     values: FloatArray  # (n,)
@@ -97,7 +97,7 @@ def extremal_costs(model: TabularMDP, rows: BoolArray, cost: str | FloatArray, *
     try:
         problem, start = restricted(problem, int(initial[0]) if initial.size else None)
         optimum = optimize(problem, tol=tol, exact=exact, start=start, check_loops=False)
-    except UnboundedError:
+    except ModelError:  # discount 1: a cycle of negative cost, or one of no cost the optimum cannot leave
         return Values(np.full(n, np.nan), math.inf, np.zeros(n, dtype=bool), unbounded=True)
     sign = -1.0 if maximize else 1.0
     values = np.zeros(n)

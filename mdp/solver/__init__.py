@@ -14,7 +14,6 @@ range over a set of policies and reachability probabilities. The package by conc
 """
 
 from .errors import SolverError
-from .proper import UnboundedError
 from .solution import Solution, policy_term_values, solve
 
-__all__ = ["Solution", "SolverError", "UnboundedError", "policy_term_values", "solve"]
+__all__ = ["Solution", "SolverError", "policy_term_values", "solve"]

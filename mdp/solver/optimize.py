@@ -75,8 +75,8 @@ def optimize(problem: Problem, *, tol: float = 1e-9, max_iter: int = 100_000, ex
     SolverError
         If policy iteration needs more than ``max_iter`` steps.
     ModelError
-        Discount 1: an optimal policy can loop forever (:func:`~.proper.check_optimal_loops`), or
-        :class:`~.proper.UnboundedError` for a cycle of negative cost.
+        Discount 1: an optimal policy can loop forever (:func:`~.proper.check_optimal_loops`), or a cycle
+        of negative cost makes the total unbounded below.
     """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # overflows show as inf: callers check
         return _optimize(problem, tol, max_iter, exact, start, initial, check_loops, progress)

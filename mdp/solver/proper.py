@@ -21,13 +21,8 @@ from ..graph import end_components, positive_edges, reach, some_policy_surely_re
 from ..model import ModelError, TabularMDP
 from .problem import BoolArray, IntArray, Problem
 
-__all__ = ["UnboundedError", "check_optimal_loops", "loop_error", "make_proper", "negative_cycle_error",
+__all__ = ["check_optimal_loops", "loop_error", "make_proper", "negative_cycle_error",
            "proper_part"]
-
-
-class UnboundedError(ModelError):
-    """With discount 1, a policy can loop forever through a cycle whose cost is negative: the total cost
-    is unbounded below (a maximisation: unbounded above)."""
 
 
 def proper_part(problem: Problem, initial: int | None) -> tuple[Problem, IntArray]:
@@ -96,32 +91,29 @@ def check_optimal_loops(problem: Problem, optimal: BoolArray, initial: int | Non
 
 def loop_error(problem: Problem, rows: BoolArray, states: BoolArray) -> ModelError:
     """Optimal rows (up to rounding) keep a policy in ``states`` forever, where discount 1 needs it to end."""
-    return _cycle_error(problem, rows, states, ModelError,
+    return _cycle_error(problem, rows, states,
                         "with discount 1 an optimal policy can loop forever",
                         "every step of this cycle is optimal (up to rounding), so a cost minimiser need never "
                         "reach a terminal state: give the cycle a positive cost, make its states terminal, or "
                         "use a discount below 1")
 
 
-def negative_cycle_error(problem: Problem, pi: IntArray, states: BoolArray) -> UnboundedError:
+def negative_cycle_error(problem: Problem, pi: IntArray, states: BoolArray) -> ModelError:
     """Policy iteration improved into a policy that never ends: a cycle of negative total cost."""
     rows = np.zeros(problem.m, dtype=bool)
     rows[pi] = True
-    error = _cycle_error(problem, rows, states, UnboundedError,
-                         "with discount 1 the total cost is unbounded below: a policy can loop forever through",
-                         "this cycle lowers the cost every time round; make its cost positive, make one of "
-                         "its states terminal, or use a discount below 1")
-    assert isinstance(error, UnboundedError)
-    return error
+    return _cycle_error(problem, rows, states,
+                        "with discount 1 the total cost is unbounded below: a policy can loop forever through",
+                        "this cycle lowers the cost every time round; make its cost positive, make one of "
+                        "its states terminal, or use a discount below 1")
 
 
-def _cycle_error(problem: Problem, rows: BoolArray, states: BoolArray, kind: type[ModelError], reason: str,
-                 hint: str) -> ModelError:
+def _cycle_error(problem: Problem, rows: BoolArray, states: BoolArray, reason: str, hint: str) -> ModelError:
     """A located error naming a cycle of the model that stays in ``states`` using only ``rows`` (problem
     indices); without a model (or for added states) the message names problem indices."""
     model = problem.model
     if model is None or (problem.states[states] < 0).any() or (problem.rows[rows] < 0).any():
-        return kind(f"{reason} a cycle of {int(states.sum())} state(s); {hint}")
+        return ModelError(f"{reason} a cycle of {int(states.sum())} state(s); {hint}")
     full_rows = np.zeros(model.n_rows, dtype=bool)
     full_rows[problem.rows[rows]] = True
     full_states = np.zeros(model.n_states, dtype=bool)
@@ -150,7 +142,7 @@ def _cycle_error(problem: Problem, rows: BoolArray, states: BoolArray, kind: typ
         notes = (f"reached from the initial state by {path}",)
     else:
         notes = ("this cycle is not reachable from the initial state",)
-    return kind(Diagnostic(f"{reason}: {cycle}", model.discount_span, hint=hint, notes=notes), model.source)
+    return ModelError(Diagnostic(f"{reason}: {cycle}", model.discount_span, hint=hint, notes=notes), model.source)
 
 
 def _stuck_error(problem: Problem, stuck: BoolArray, good: BoolArray) -> ModelError:

@@ -115,3 +115,16 @@ def test_real_arithmetic_does_not_wrap_around() -> None:
         report = verify(text, exact=exact)
         assert report.check("small").verdict is Verdict.FAILS
     assert verify(text, exact=True).check("right").verdict is Verdict.HOLDS
+
+
+def test_an_intent_without_a_finite_optimum_leaves_regret_inconclusive() -> None:
+    # discount 1: spinning forever earns the intent -1 each time round, so it has no optimum; no model error
+    text = ("model m\ndiscount 1\nvar done : bool\naction go when !done: done' = true\naction spin when !done: skip\n"
+            "terminal done\ncost c = 1 * [spin] + 2 * [go]\nintent welfare = 1 * [go] - 1 * [spin]\n"
+            "check faithful : regret(welfare) <= 0.5\n")
+    for exact in (False, True):
+        result = verify(text, exact=exact).check("faithful")
+        assert result.verdict is Verdict.INCONCLUSIVE and "no finite optimum" in result.summary
+    # a loop that costs the intent nothing leaves the optimum over the policies that end finite: 1
+    zero = verify(text.replace("1 * [go] - 1 * [spin]", "1 * [go]"), exact=True).check("faithful")
+    assert zero.verdict is Verdict.HOLDS and [q.value for q in zero.quantities[:3]] == [0, 1, 1]

@@ -36,8 +36,8 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     worst = extremal_costs(model, everything, prop.intent, maximize=True, exact=exact)
     if agent.unbounded or best.unbounded:
         return result(check, "regret", Verdict.INCONCLUSIVE,
-                      f"the intent '{prop.intent}' has no finite optimum: with discount 1 a policy can loop forever "
-                      "through a cycle of negative intent cost", context,
+                      f"the intent '{prop.intent}' has no finite optimum over the policies that end: with discount 1 "
+                      "a policy can loop forever through a cycle that costs the intent nothing or less", context,
                       settle=f"give every cycle a positive '{prop.intent}' cost, or use a discount below 1")
     agent_range = at_initial(agent, model)
     if context.sub.has_uncertain:  # floats cannot tell which rows of an ambiguous state are optimal
