@@ -329,12 +329,18 @@ max_states_option = click.option("--max-states", type=click.IntRange(min=1), def
                                       "(default: when building it would take more than 4 GiB; N replaces that budget).")
 
 
-def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None, exact: bool = False) -> Any:
+def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -> Any:
+    return _load_and_compile(spec_path, defines, max_states)[1]
+
+
+def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int | None,
+                      exact: bool = False) -> tuple[Any, Any]:
+    """The spec and its model (with a progress bar while it builds)."""
     import mdp
 
     spec = dsl.load(Path(spec_path), _parse_defines(defines))
     with _Progress("building the model: states") as progress:
-        return mdp.compile(spec, max_states=max_states, progress=progress, exact=exact)
+        return spec, mdp.compile(spec, max_states=max_states, progress=progress, exact=exact)
 
 
 @main.command()
@@ -351,13 +357,12 @@ def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None, e
 def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol: float, exact: bool,
           show_all: bool, output_format: str) -> None:
     """Solve SPEC: the optimal value, the cost split by term, and every optimal action per state."""
-    import mdp
-
     from .policy_table import render_text, summarise, to_json
+    from .verification import solve_spec
 
-    model = _compile(spec_path, defines, max_states, exact)
+    spec, model = _load_and_compile(spec_path, defines, max_states, exact)
     with _Progress("value iteration: sweep") as progress:
-        solution = mdp.solve(model, tol=tol, exact=exact, progress=progress)
+        model, solution = solve_spec(spec, model, tol, exact, progress=progress)
     summary = summarise(solution, limit=None if show_all else 50)
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))

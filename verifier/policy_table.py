@@ -45,6 +45,7 @@ class SolveSummary:
     rows: tuple[PolicyRow, ...]  # states reachable under optimal play, in breadth-first order
     n_reachable_optimal: int
     n_ties: int
+    loop_doubt: str | None = None  # discount 1: a loop floats cannot tell optimal (an error) or not
 
 
 def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
@@ -66,7 +67,7 @@ def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
         bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
         policy_iterations=int(solution.policy_iterations),
         terms=tuple((name, float(values[model.initial])) for name, values in term_values.items()),
-        rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties))
+        rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt)
 
 
 def _number(value: float, bound: float = 0.0) -> str:
@@ -86,6 +87,9 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
                   f"{summary.n_transitions:,} transitions, discount {float_text(summary.discount)}")
     console.print(f"solved: {summary.iterations} value-iteration sweeps, {summary.policy_iterations} "
                   f"policy-iteration step(s), {error}")
+    if summary.loop_doubt is not None:
+        console.print(f"warning: floats cannot tell whether the spec is in error: {summary.loop_doubt}, or whether "
+                      "that loop is only nearly optimal; --exact decides", markup=False)
     bound = 0.0 if summary.exact else summary.bound
     console.print(f"value at the initial state ({summary.initial}): [bold]{_number(summary.value, bound)}[/bold]")
     console.print("\nexpected cost by term under the optimal policy:")
@@ -97,7 +101,8 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     terms.add_row("total", _number(sum(v for _, v in summary.terms), bound), style="bold")
     console.print(terms)
     console.print(f"\noptimal policy on the {summary.n_reachable_optimal:,} states reached under optimal play"
-                  + (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties else "")
+                  + (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties and summary.exact
+                     else f" ({summary.n_ties} with ties or near-ties; --exact tells them apart)" if summary.n_ties else "")
                   + ":")
     policy = Table()
     policy.add_column("state")
@@ -129,4 +134,5 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
                    for r in summary.rows],
         "states_on_optimal_play": summary.n_reachable_optimal,
         "ties": summary.n_ties,
+        "loop_doubt": summary.loop_doubt,
     }

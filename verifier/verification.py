@@ -8,22 +8,23 @@ is compiled again with its exact numbers, solved exactly, and those checks run a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from os import PathLike
+from typing import Any
 
 import dsl
 import mdp
-from dsl.spec import Spec
+from dsl.spec import Check, Spec
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
-from .checks import Context, run_check
-from .checks.common import OPTIMAL, Wording
+from .checks import Context, check_kind, run_check
+from .checks.common import OPTIMAL, Wording, result
 from .results import SETTLE_LIMIT, Basis, CheckResult, Report, Verdict
 from .submodel import optimal_submodel
 
-__all__ = ["settle_exactly", "solve_model", "verify", "verify_model"]
+__all__ = ["settle_exactly", "solve_model", "solve_spec", "verify", "verify_model"]
 
 
 def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
@@ -83,7 +84,8 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
     model = mdp.compile(spec, max_states=max_states, exact=exact)
-    solution = solve_model(model, tol, exact)
+    model, solution = solve_spec(spec, model, tol, exact, settle_limit)
+    exact = solution.exact
     report = verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed)
     if exact:
         return report
@@ -93,6 +95,19 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
 def solve_model(model: TabularMDP, tol: float | None, exact: bool) -> Solution:
     """:func:`mdp.solve` with the tolerance given (default: the solver's own)."""
     return mdp.solve(model, exact=exact) if tol is None else mdp.solve(model, tol=tol, exact=exact)
+
+
+def solve_spec(spec: Spec, model: TabularMDP, tol: float | None, exact: bool, settle_limit: int = SETTLE_LIMIT,
+               progress: Callable[[int, float], object] | None = None) -> tuple[TabularMDP, Solution]:
+    """Solve ``spec``'s ``model``; where floats cannot tell whether an optimal policy may loop forever
+    (discount 1: the spec would be in error), decide it in exact arithmetic on models of at most
+    ``settle_limit`` states (a :class:`~mdp.model.ModelError` if it may), returning the exact model."""
+    options: dict[str, Any] = {} if tol is None else {"tol": tol}
+    solution = mdp.solve(model, exact=exact, progress=progress, **options)
+    if solution.loop_doubt is None or model.n_states > settle_limit:
+        return model, solution
+    model = mdp.compile(spec, exact=True)
+    return model, mdp.solve(model, exact=True, **options)
 
 
 def settle_exactly(spec: Spec, model: TabularMDP, report: Report, *, tol: float | None = None, samples: int = 1000,
@@ -110,6 +125,13 @@ def settle_exactly(spec: Spec, model: TabularMDP, report: Report, *, tol: float 
     return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks))
 
 
+def _undecided_loop(check: Check, context: Context, doubt: str) -> CheckResult:
+    """Every check is inconclusive while floats cannot tell whether an optimal policy can loop forever."""
+    return result(check, check_kind(check), Verdict.INCONCLUSIVE,
+                  f"floats cannot tell whether the spec is in error: {doubt}, or whether that loop is only nearly "
+                  "optimal", context)
+
+
 def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
                  sweep: bool = True, words: Wording = OPTIMAL) -> Report:
@@ -125,7 +147,10 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
     context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
-    results = tuple(run_check(check, context) for check in selected)
+    if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it
+        results = tuple(_undecided_loop(check, context, solution.loop_doubt) for check in selected)
+    else:
+        results = tuple(run_check(check, context) for check in selected)
     if sweep and any(c.for_all_params for c in selected):
         from .sweep import for_all_results  # the sweep calls verify_model itself
 

@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..expressions import UNIT_ROUNDOFF as _U
+from ..model import ModelError
 from .linear import evaluate
 from .problem import BoolArray, FloatArray, IntArray, Problem
 from .proper import loop_error
@@ -153,7 +154,10 @@ def certify_ssp(problem: Problem, V: FloatArray, Q: FloatArray, pi: IntArray, ro
         if not fail.any():
             return max(down, lam * float(h.max(initial=0.0))) * (1.0 + 8 * _U)
         members |= fail
-        h = max_steps(problem, members, pi)
+        try:
+            h = max_steps(problem, members, pi)
+        except ModelError:  # near-ties close a loop: the floats cannot bound V - V* (exact arithmetic can)
+            return math.inf
     return math.inf  # pragma: no cover
 
 

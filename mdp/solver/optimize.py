@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import terminates_surely
+from ..model import ModelError
 from .certificate import certify_discounted, certify_ssp, group_min, roundoff, threshold
 from .errors import SolverError
 from .exact import exact_refine
@@ -40,7 +41,8 @@ class Optimum:
 
     ``optimal`` holds every truly optimal row (``gap <= delta``); with ``exact``, exactly the optimal
     rows, ``exact_V`` the exact values and ``exact_gap`` the exact gaps of the rows that needed them
-    (every other row is certainly suboptimal).
+    (every other row is certainly suboptimal). ``loop_doubt`` (discount 1, floats): the message of a loop
+    of possibly optimal rows that floats cannot tell optimal (an error if it is) or not.
     """
 
     problem: Problem
@@ -55,6 +57,7 @@ class Optimum:
     evaluations: int
     exact_V: list[Fraction] | None = None
     exact_gap: dict[int, Fraction] | None = None
+    loop_doubt: str | None = None
 
     @property
     def exact(self) -> bool:
@@ -103,10 +106,15 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
     _, best = group_min(problem, gap)
     optimal[best] = True  # the smallest gap is always within delta; this only guards against NaN
     best = np.where(optimal[pi], pi, best)  # representative: policy iteration's policy (proper for discount 1)
-    if not discounted and check_loops:
-        check_optimal_loops(problem, optimal, initial)
     if not exact:
-        return Optimum(problem, V, Q, gap, optimal, best, bound, delta, sweeps, evaluations)
+        doubt = None
+        if not discounted and check_loops:
+            try:
+                check_optimal_loops(problem, optimal, initial)
+            except ModelError as error:  # only a loop of rows certainly optimal is certainly an error
+                check_optimal_loops(problem, optimal & _certain(problem, optimal, delta), initial)
+                doubt = error.diagnostics[0].message if error.diagnostics else str(error)
+        return Optimum(problem, V, Q, gap, optimal, best, bound, delta, sweeps, evaluations, loop_doubt=doubt)
     exact_V, exact_gaps, best, exact_evaluations = exact_refine(problem, best, V, gap, ro, max_iter)
     V = np.array([float(v) for v in exact_V])
     Q = _q_values(problem, V)
@@ -117,8 +125,19 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
         gap[r] = float(g)
         Q[r] = float(g + exact_V[int(rs[r])])
         optimal[r] = g == 0
+    if not discounted and check_loops:
+        check_optimal_loops(problem, optimal, initial)
     return Optimum(problem, V, Q, gap, optimal, best, 0.0, 0.0, sweeps, evaluations + exact_evaluations,
                    exact_V, exact_gaps)
+
+
+def _certain(problem: Problem, optimal: BoolArray, delta: float) -> BoolArray:
+    """(m,) the rows certainly optimal: all of ``optimal`` when the certificate is 0, else the rows alone in
+    their state's ``optimal`` set (where there are several, floats cannot tell which are optimal)."""
+    if delta == 0.0:
+        return optimal
+    counts = np.bincount(problem.row_state[optimal], minlength=problem.n)
+    return optimal & (counts[problem.row_state] == 1)
 
 
 def _q_values(problem: Problem, V: FloatArray) -> FloatArray:

@@ -80,6 +80,10 @@ class Solution:
         Whether :attr:`optimal` and :attr:`ties` were decided in rational arithmetic.
     exact_V
         With ``exact=True``: state -> its exact optimal value (``Fraction``), for every state solved.
+    loop_doubt
+        Discount 1, floats: rows that may be optimal form a loop an optimal policy could take forever,
+        and floats cannot tell whether they are optimal (then the spec is in error) or only nearly
+        (then all is well); the message names the loop. ``exact=True`` decides.
     """
 
     model: TabularMDP
@@ -95,6 +99,7 @@ class Solution:
     policy_iterations: int
     exact: bool
     exact_V: dict[int, Fraction] | None = None
+    loop_doubt: str | None = None
 
     @property
     def value(self) -> float:
@@ -380,4 +385,4 @@ def _assemble(model: TabularMDP, optimum: Optimum) -> Solution:
     return Solution(model=model, V=V_full, Q=Q_full, optimal=optimal_full, gap=gap_full,
                     bound=float(optimum.bound), delta=float(optimum.delta), ties=ties, policy=policy,
                     iterations=optimum.sweeps, policy_iterations=optimum.evaluations,
-                    exact=optimum.exact, exact_V=exact_V)
+                    exact=optimum.exact, exact_V=exact_V, loop_doubt=optimum.loop_doubt)

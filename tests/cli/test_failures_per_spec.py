@@ -124,12 +124,12 @@ def test_a_command_on_one_spec_still_reports_an_internal_error_without_traceback
 
 def test_a_timeout_in_one_spec_is_its_error_and_the_others_are_verified(
         specs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(verifier.verification, "solve_model", breaking(verifier.verification.solve_model, busy))
+    monkeypatch.setattr(verifier.verification, "solve_spec", breaking(verifier.verification.solve_spec, busy))
     started = time.monotonic()
     code, out, err = run("verify", "--timeout", "1", "--format", "junit", *specs.values())
     assert time.monotonic() - started < 10
     assert code == 3
-    # 1 s: loading and building the tiny model surely end before, also on a busy machine, so it stops in solve_model
+    # 1 s: loading and building the tiny model surely end before, also on a busy machine, so it stops in solve_spec
     message = ("the verification took longer than --timeout 1 s (stopped in verifier.verification.verify); "
                f"{HINT}")
     assert err == f"{specs['bad']}: error: {message}\n"
@@ -152,7 +152,7 @@ def test_a_timeout_wrapped_by_a_library_is_still_a_timeout(specs: dict[str, str]
         except Exception as error:
             raise RuntimeError("Error trying to process rule 'number'") from error
 
-    monkeypatch.setattr(verifier.verification, "solve_model", breaking(verifier.verification.solve_model, wrapping))
+    monkeypatch.setattr(verifier.verification, "solve_spec", breaking(verifier.verification.solve_spec, wrapping))
     code, _, err = run("verify", "--timeout", "1", specs["bad"])
     assert code == 3
     assert err == (f"{specs['bad']}: error: the verification took longer than --timeout 1 s (stopped in "

@@ -215,7 +215,21 @@ def test_ssp_optimal_zero_cost_loop_is_a_model_error():
     model = from_arrays([wait, finish], [[0, 0], [1, 0]], discount=1.0, action_names=["wait", "finish"],
                         terminal=[False, True])
     with pytest.raises(ModelError, match=r"with discount 1 an optimal policy can loop forever: \(s=0\) --wait-->"):
-        solve(model)
+        solve(model, exact=True)
+    # in floats a tie and a near-tie look alike: the loop may be optimal (an error) or only nearly (fine)
+    doubt = solve(model).loop_doubt
+    assert doubt is not None and "an optimal policy can loop forever: (s=0) --wait-->" in doubt
+
+
+def test_ssp_nearly_optimal_loop_is_fine():
+    # waiting costs 2**-50 more than nothing: not optimal, so no policy of the optimum loops
+    wait = [[1, 0], [0, 1]]
+    finish = [[0, 1], [0, 1]]
+    model = from_arrays([wait, finish], [[2.0**-50, 0], [1, 0]], discount=1.0, action_names=["wait", "finish"],
+                        terminal=[False, True])
+    exact = solve(model, exact=True)
+    assert exact.optimal_actions(0) == ("finish",) and exact.value == 1.0 and exact.loop_doubt is None
+    assert solve(model).loop_doubt is not None  # floats cannot tell it from a tie
 
 
 def test_ssp_zero_cost_two_state_cycle_tied_with_the_exit_is_a_model_error():

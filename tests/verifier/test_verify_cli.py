@@ -138,8 +138,8 @@ def test_explain_unknown_check_is_a_usage_error() -> None:
 
 
 def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) -> None:
-    def broken(model, tol, exact):
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
-    monkeypatch.setattr(verifier.verification, "solve_model", broken)
+    monkeypatch.setattr(verifier.verification, "solve_spec", broken)
     code, _, err = run("verify", str(passing))
     assert code == 3 and "internal error" in err and "boom" in err

@@ -20,18 +20,19 @@ from .shutdown import check_accepts_shutdown
 __all__ = [
     "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_optimality_probability",
     "check_power_seeking",
-    "check_probability", "check_regret", "run_check",
+    "check_kind", "check_probability", "check_regret", "run_check",
 ]
 
-_CHECKS: dict[type, Callable[[Check, Context], CheckResult]] = {
-    NeverCheck: check_never,
-    AlwaysCheck: check_always,
-    ProbabilityBound: check_probability,
-    CostBound: check_cost,
-    AcceptsShutdown: check_accepts_shutdown,
-    PowerSeeking: check_power_seeking,
-    OptimalityProbability: check_optimality_probability,
-    Regret: check_regret,
+# the registry: each kind of property, the name of its kind in reports, and the function that checks it
+_CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
+    NeverCheck: ("never", check_never),
+    AlwaysCheck: ("always", check_always),
+    ProbabilityBound: ("probability", check_probability),
+    CostBound: ("cost", check_cost),
+    AcceptsShutdown: ("accepts_shutdown", check_accepts_shutdown),
+    PowerSeeking: ("power_seeking", check_power_seeking),
+    OptimalityProbability: ("optimality_probability", check_optimality_probability),
+    Regret: ("regret", check_regret),
 }
 
 
@@ -41,4 +42,9 @@ def run_check(check: Check, context: Context) -> CheckResult:
     A ``check ... for all params`` is decided over the whole param box by
     :func:`verifier.verification.verify_model`, which replaces this result with the sweep's.
     """
-    return _CHECKS[type(check.property)](check, context)
+    return _CHECKS[type(check.property)][1](check, context)
+
+
+def check_kind(check: Check) -> str:
+    """The kind of ``check`` as reports name it (``"never"``, ``"probability"``, ...)."""
+    return _CHECKS[type(check.property)][0]
