@@ -1,15 +1,23 @@
-"""Hypothesis strategies shared by the test suite: small random MDPs as arrays (see ``from_arrays``)."""
+"""Hypothesis strategies shared by the test suite: small random MDPs as arrays (see ``from_arrays``), and
+small random spec texts with checks of every kind (see ``spec_texts``)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from hypothesis import strategies as st
 
-from mdp.model import TabularMDP, from_arrays
+import dsl
+import mdp
+from dsl.spec import Spec
+from exact_reference import ExactChecks, NoProperPolicy
+from mdp.model import ModelError, TabularMDP, from_arrays
 
-__all__ = ["MDPArrays", "mdp_arrays"]
+__all__ = ["MDPArrays", "exact_checks", "mdp_arrays", "spec_texts"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +91,210 @@ def mdp_arrays(draw: st.DrawFn, max_states: int = 4, max_actions: int = 3, ssp: 
         costs[f"term{t}"] = tuple(vectors)
     initial = draw(st.integers(0, n - 1))
     return MDPArrays(tuple(transitions), costs, discount, terminal, initial)
+
+
+# --- spec texts for the differential test against the exact reference -----------------------------------
+
+# weights chosen so that exact ties (equal weights, `0.3` and `0.1 + 0.2`, sums through the discount) and
+# near-ties (weights 1e-15 or 1e-17 apart, `1/3` and its float) are common
+WEIGHTS = ("0", "1", "2", "0.5", "1/3", "2/3", "0.1", "0.2", "0.3", "(0.1 + 0.2)", "0.3333333333333333",
+           "(1 + 1e-15)", "(1 - 1e-15)", "(1 + 1e-17)", "1e-15")
+NEGATIVE_WEIGHTS = ("-1", "-0.5", "-(1/3)", "-(0.1 + 0.2)")
+NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17")  # a second weight equal to the first, or nearly
+POSITIVE = ("1", "1/3", "0.5", "0.1", "(0.1 + 0.2)")  # every step's cost with discount 1: no loop is free
+DISTRIBUTIONS = (("1",), ("1",), ("1/2", "1/2"), ("1/3", "2/3"), ("0.1", "0.9"), ("0.25", "0.75"),
+                 ("1/3", "1/3", "1/3"), ("0.1", "0.2", "0.7"), ("1/3", "1 - 1/3"))
+# a threshold relative to the true value: on it, just off it (floats cannot tell), the nearest float, far
+OFFSETS = ("0", "0", "0", "1e-15", "-1e-15", "1e-17", "-1e-17", "float", "0.1", "-0.1")
+COMPARISONS = ("<", "<=", ">", ">=")
+CHECKS_MARK = "# checks\n"
+
+
+def rational(q: Fraction) -> str:
+    """An exact rational as a spec writes it: ``3.0``, ``(1.0 / 3.0)``, ``-(2.0 / 7.0)`` (reals, so whole
+    numbers of any size stay within the language's limits)."""
+    body = f"{abs(q.numerator)}.0" if q.denominator == 1 else f"({abs(q.numerator)}.0 / {q.denominator}.0)"
+    return f"-{body}" if q < 0 else body
+
+
+Condition = tuple[str, Callable[[int, bool], bool]]  # a condition's text, and its value at (x, b)
+
+
+@st.composite
+def conditions(draw: st.DrawFn, top: int, has_b: bool, compound: bool = True) -> Condition:
+    """A condition on ``x : 0..top`` (and ``b : bool``), with its meaning."""
+    v = draw(st.integers(0, top))
+    atoms: list[Condition] = [(f"x == {v}", lambda x, b: x == v), (f"x != {v}", lambda x, b: x != v),
+                              (f"x < {max(v, 1)}", lambda x, b: x < max(v, 1)), (f"x >= {v}", lambda x, b: x >= v)]
+    if has_b:
+        atoms += [("b", lambda x, b: b), ("!b", lambda x, b: not b)]
+    text, holds = draw(st.sampled_from(atoms))
+    if compound and draw(st.integers(0, 3)) == 0:
+        other, also = draw(conditions(top, has_b, compound=False))
+        if draw(st.booleans()):
+            return f"{text} && {other}", lambda x, b: holds(x, b) and also(x, b)
+        return f"{text} || {other}", lambda x, b: holds(x, b) or also(x, b)
+    return text, holds
+
+
+@st.composite
+def state_conditions(draw: st.DrawFn, top: int, has_b: bool, compound: bool = True) -> str:
+    """The text of a condition on ``x : 0..top`` (and ``b : bool``)."""
+    return draw(conditions(top, has_b, compound))[0]
+
+
+@st.composite
+def _outcome(draw: st.DrawFn, top: int, has_b: bool) -> str:
+    moves = [None, f"x' = min(x + 1, {top})", f"x' = max(x - 1, 0)", "x' = 0", f"x' = {top}"]
+    updates = [draw(st.sampled_from(moves))]
+    if has_b:
+        updates.append(draw(st.sampled_from([None, "b' = true", "b' = false", "b' = !b"])))
+    return ", ".join(u for u in updates if u) or "skip"
+
+
+@st.composite
+def _body(draw: st.DrawFn, top: int, has_b: bool) -> str:
+    distribution = draw(st.sampled_from(DISTRIBUTIONS))
+    if len(distribution) == 1:
+        return draw(_outcome(top, has_b))
+    return " ".join(f"{p} -> {draw(_outcome(top, has_b))}" for p in distribution)
+
+
+@st.composite
+def _weight(draw: st.DrawFn, negative: bool) -> str:
+    return draw(st.sampled_from(WEIGHTS + (NEGATIVE_WEIGHTS if negative else ())))
+
+
+@st.composite
+def model_texts(draw: st.DrawFn) -> str:
+    """The model part of a random small spec: ``x : 0..top`` (and sometimes ``b : bool``), at most 8 states;
+    2-4 actions ``a0..a3`` with guards and probabilistic branches, often copies of each other (so the
+    costs alone tell them apart); sometimes an event and a terminal condition; 1-3 cost terms whose
+    weights make ties and near-ties common; one intent ``goal``. With discount 1 the terminal states are
+    ``x == top``, ``a0`` always moves towards them and every step costs something, so the spec is valid."""
+    discount = draw(st.sampled_from(["0.5", "0.9", "0.95", "1"]))
+    total = discount == "1"
+    top = draw(st.integers(1, 3))
+    has_b = draw(st.booleans())
+    x0, b0 = draw(st.integers(0, top - 1 if total else top)), has_b and draw(st.booleans())
+    lines = ["model random", f"discount {discount}", f"var x : 0..{top} = {x0}"]
+    if has_b:
+        lines.append(f"var b : bool = {str(b0).lower()}")
+    n_actions = draw(st.integers(2, 4))
+    bodies: list[str] = []
+    for a in range(n_actions):
+        if a == 0 and total:
+            body = f"x' = min(x + 1, {top})"
+        elif a > 0 and draw(st.integers(0, 2)) == 0:
+            body = draw(st.sampled_from(bodies))  # the same outcomes as an earlier action: a tie unless costs differ
+        else:
+            body = draw(_body(top, has_b))
+        bodies.append(body)
+        guard = "" if a == 0 else draw(st.sampled_from(["", f" when {draw(state_conditions(top, has_b, False))}"]))
+        lines.append(f"action a{a}{guard}: {body}")
+    if draw(st.integers(0, 2)) == 0:
+        update = draw(st.sampled_from(["b' = !b", "b' = true"])) if has_b else "x' = max(x - 1, 0)"
+        lines.append(f"event e when {draw(state_conditions(top, has_b))}: "
+                     f"{draw(st.sampled_from(['0.1', '1/3', '0.5']))} -> {update}")
+    if total:
+        lines.append(f"terminal x == {top}")
+    elif draw(st.booleans()):
+        text, holds = draw(conditions(top, has_b))
+        if not holds(x0, b0):  # not in the initial state, where it would end everything at once
+            lines.append(f"terminal {text}")
+    terms = []
+    kinds = draw(st.lists(st.sampled_from(["effort", "place", "base"]), min_size=1, max_size=3, unique=True))
+    if total and "base" not in kinds:
+        kinds.append("base")
+    for kind in kinds:
+        if kind == "effort":
+            base = draw(_weight(not total))
+            parts = []
+            for a in range(n_actions):
+                weight = f"({base}{draw(st.sampled_from(NUDGES))})" if draw(st.booleans()) else draw(_weight(not total))
+                parts.append(f"{weight} * [a{a}]")
+            terms.append("cost effort = " + " + ".join(parts))
+        elif kind == "place":
+            terms.append(f"cost place = {draw(_weight(not total))} * ({draw(state_conditions(top, has_b))})")
+        else:
+            terms.append(f"cost base = {draw(st.sampled_from(POSITIVE)) if total else draw(_weight(True))}")
+    lines += terms
+    intent = (f"{draw(_weight(not total))} * ({draw(state_conditions(top, has_b))}) + "
+              f"{draw(_weight(not total))} * [a{draw(st.integers(0, n_actions - 1))}]")
+    lines.append(f"intent goal = {intent}" + (f" + {draw(st.sampled_from(POSITIVE))}" if total else ""))
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def check_texts(draw: st.DrawFn, model_text: str) -> list[tuple[str, str]]:
+    """``(check, threshold offset)`` pairs: every check kind but the sampled ones, once each, with ``{}`` where
+    the threshold goes (the offset is relative to the true value, ``""`` for checks without one)."""
+    top = int(model_text.split("var x : 0..")[1].split(" ")[0])
+    has_b = "var b : bool" in model_text
+    n_actions = model_text.count("\naction ")
+    terms = [line.split()[1] for line in model_text.splitlines() if line.startswith("cost ")]
+
+    def condition() -> str:
+        return draw(state_conditions(top, has_b))
+
+    def bound() -> str:
+        return draw(st.sampled_from(COMPARISONS)) + " {}"
+
+    action = f"a{draw(st.integers(0, n_actions - 1))}"
+    comply = draw(st.lists(st.integers(0, n_actions - 1), min_size=1, max_size=2, unique=True))
+    mechanism = draw(st.sampled_from(["x", "b", "x, b"] if has_b else ["x"]))
+    checks = [
+        f"cost {bound()}",
+        f"cost[{draw(st.sampled_from(terms))}] {bound()}",
+        f"P {bound()} [ F {condition()} ]",
+        f"P {bound()} [ ({condition()}) U ({condition()}) ]",
+        f"P {bound()} [ G {condition()} ]",
+        f"P {bound()} [ F<={draw(st.integers(0, 4))} ({condition()}) ]",
+        f"P {bound()} [ X {condition()} ]",
+        f"regret(goal) {bound()}",
+        f"accepts_shutdown(request = {condition()}, comply = [{', '.join(f'a{a}' for a in comply)}], "
+        f"mechanism = [{mechanism}])",
+        f"never {condition()}",
+        f"always {condition()}",
+        draw(st.sampled_from([f"never [{action}]", f"never ({condition()} && [{action}])",
+                              f"always ({condition()} -> [{action}])"])),
+    ]
+    return [(check, draw(st.sampled_from(OFFSETS)) if "{}" in check else "") for check in checks]
+
+
+def _threshold(value: Fraction, offset: str, probability: bool) -> Fraction:
+    moved = Fraction(float(value)) if offset == "float" else value + Fraction(offset)
+    return value if probability and not 0 <= moved <= 1 else moved
+
+
+@st.composite
+def spec_texts(draw: st.DrawFn) -> str:
+    """A random small spec (:func:`model_texts`) with one check of every kind (but the sampled ones) whose
+    threshold lies on the true value, 1e-15 or 1e-17 off it, on its nearest float, or 0.1 off it (the true
+    values from :class:`exact_reference.ExactChecks`). A spec whose model is invalid (a located
+    :class:`~mdp.model.ModelError`) keeps thresholds 0."""
+    model_text = draw(model_texts())
+    checks = draw(check_texts(model_text))
+    skeleton = model_text + CHECKS_MARK + "".join(f"check c{i} : {c.format('0')}\n" for i, (c, _) in enumerate(checks))
+    spec = dsl.load(skeleton)
+    try:
+        reference = exact_checks(model_text, spec)
+    except (ModelError, NoProperPolicy):
+        return skeleton
+    lines = []
+    for i, ((text, offset), check) in enumerate(zip(checks, spec.checks)):
+        value = reference.quantity(check)
+        threshold = "" if value is None else rational(_threshold(value, offset, text.startswith("P ")))
+        lines.append(f"check c{i} : {text.format(threshold)}\n")
+    return model_text + CHECKS_MARK + "".join(lines)
+
+
+@functools.lru_cache(maxsize=8)
+def _exact_checks(model_text: str) -> ExactChecks:
+    return ExactChecks(mdp.compile(dsl.load(model_text), exact=True))
+
+
+def exact_checks(model_text: str, spec: Spec) -> ExactChecks:
+    """The exact reference of a generated spec's model (cached: the strategy and the test share it)."""
+    del spec  # the model does not depend on the checks
+    return _exact_checks(model_text)
