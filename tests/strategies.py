@@ -97,15 +97,17 @@ def mdp_arrays(draw: st.DrawFn, max_states: int = 4, max_actions: int = 3, ssp: 
 
 # weights chosen so that exact ties (equal weights, `0.3` and `0.1 + 0.2`, sums through the discount) and
 # near-ties (weights 1e-15 or 1e-17 apart, `1/3` and its float) are common
-WEIGHTS = ("0", "1", "2", "0.5", "1/3", "2/3", "0.1", "0.2", "0.3", "(0.1 + 0.2)", "0.3333333333333333",
-           "(1 + 1e-15)", "(1 - 1e-15)", "(1 + 1e-17)", "1e-15")
+WEIGHTS = ("0", "1", "2", "10", "0.5", "1/3", "2/3", "0.1", "0.2", "0.3", "(0.1 + 0.2)", "0.3333333333333333",
+           "(1 + 1e-15)", "(1 - 1e-15)", "(1 + 1e-17)", "1e-15", "(1 + 1e-12)")
 NEGATIVE_WEIGHTS = ("-1", "-0.5", "-(1/3)", "-(0.1 + 0.2)")
-NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17")  # a second weight equal to the first, or nearly
+NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17", " + 1e-12", " - 1e-10")  # equal to a weight, or nearly
 POSITIVE = ("1", "1/3", "0.5", "0.1", "(0.1 + 0.2)")  # every step's cost with discount 1: no loop is free
 DISTRIBUTIONS = (("1",), ("1",), ("1/2", "1/2"), ("1/3", "2/3"), ("0.1", "0.9"), ("0.25", "0.75"),
                  ("1/3", "1/3", "1/3"), ("0.1", "0.2", "0.7"), ("1/3", "1 - 1/3"))
-# a threshold relative to the true value: on it, just off it (floats cannot tell), the nearest float, far
-OFFSETS = ("0", "0", "0", "1e-15", "-1e-15", "1e-17", "-1e-17", "float", "0.1", "-0.1")
+# a threshold relative to the true value v: on it, just off it (floats cannot tell), the nearest float, off it
+# by a relative 1e-12 or 1e-10 (about the solver's certified bounds: only its certificate can tell), far
+OFFSETS = ("0", "0", "0", "1e-15", "-1e-15", "1e-17", "-1e-17", "float", "1e-12 relative", "-1e-10 relative",
+           "1e-10 relative", "0.1", "-0.1")
 COMPARISONS = ("<", "<=", ">", ">=")
 CHECKS_MARK = "# checks\n"
 
@@ -144,20 +146,20 @@ def state_conditions(draw: st.DrawFn, top: int, has_b: bool, compound: bool = Tr
 
 
 @st.composite
-def _outcome(draw: st.DrawFn, top: int, has_b: bool) -> str:
-    moves = [None, f"x' = min(x + 1, {top})", f"x' = max(x - 1, 0)", "x' = 0", f"x' = {top}"]
-    updates = [draw(st.sampled_from(moves))]
+def _outcome(draw: st.DrawFn, top: int, has_b: bool, moves_x: bool = False) -> str:
+    moves = [f"x' = min(x + 1, {top})", f"x' = max(x - 1, 0)", "x' = 0", f"x' = {top}"]
+    updates = [draw(st.sampled_from(moves if moves_x else [None, *moves]))]
     if has_b:
         updates.append(draw(st.sampled_from([None, "b' = true", "b' = false", "b' = !b"])))
     return ", ".join(u for u in updates if u) or "skip"
 
 
 @st.composite
-def _body(draw: st.DrawFn, top: int, has_b: bool) -> str:
+def _body(draw: st.DrawFn, top: int, has_b: bool, moves_x: bool = False) -> str:
     distribution = draw(st.sampled_from(DISTRIBUTIONS))
     if len(distribution) == 1:
-        return draw(_outcome(top, has_b))
-    return " ".join(f"{p} -> {draw(_outcome(top, has_b))}" for p in distribution)
+        return draw(_outcome(top, has_b, moves_x))
+    return " ".join(f"{p} -> {draw(_outcome(top, has_b, moves_x))}" for p in distribution)
 
 
 @st.composite
@@ -169,13 +171,13 @@ def _weight(draw: st.DrawFn, negative: bool) -> str:
 def model_texts(draw: st.DrawFn) -> str:
     """The model part of a random small spec: ``x : 0..top`` (and sometimes ``b : bool``), at most 8 states;
     2-4 actions ``a0..a3`` with guards and probabilistic branches, often copies of each other (so the
-    costs alone tell them apart); sometimes an event and a terminal condition; 1-3 cost terms whose
-    weights make ties and near-ties common; one intent ``goal``. With discount 1 the terminal states are
+    costs alone tell them apart); sometimes one or two events and a terminal condition; 1-3 cost terms whose
+    weights make ties and near-ties common (sometimes through a ``param``); one intent ``goal``. With discount 1 the terminal states are
     ``x == top``, ``a0`` always moves towards them and every step costs something, so the spec is valid."""
     discount = draw(st.sampled_from(["0.5", "0.9", "0.95", "1"]))
     total = discount == "1"
-    top = draw(st.integers(1, 3))
     has_b = draw(st.booleans())
+    top = draw(st.integers(1, 3 if has_b else 7))
     x0, b0 = draw(st.integers(0, top - 1 if total else top)), has_b and draw(st.booleans())
     lines = ["model random", f"discount {discount}", f"var x : 0..{top} = {x0}"]
     if has_b:
@@ -188,14 +190,15 @@ def model_texts(draw: st.DrawFn) -> str:
         elif a > 0 and draw(st.integers(0, 2)) == 0:
             body = draw(st.sampled_from(bodies))  # the same outcomes as an earlier action: a tie unless costs differ
         else:
-            body = draw(_body(top, has_b))
+            body = draw(_body(top, has_b, moves_x=a == 0))  # a0 moves: few one-state models
         bodies.append(body)
         guard = "" if a == 0 else draw(st.sampled_from(["", f" when {draw(state_conditions(top, has_b, False))}"]))
         lines.append(f"action a{a}{guard}: {body}")
-    if draw(st.integers(0, 2)) == 0:
-        update = draw(st.sampled_from(["b' = !b", "b' = true"])) if has_b else "x' = max(x - 1, 0)"
-        lines.append(f"event e when {draw(state_conditions(top, has_b))}: "
-                     f"{draw(st.sampled_from(['0.1', '1/3', '0.5']))} -> {update}")
+    updates = ["b' = !b", "b' = true"] if has_b else ["x' = max(x - 1, 0)", "x' = 0"]
+    for e in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2]))):
+        branches = draw(st.sampled_from([("0.1",), ("1/3",), ("0.5",), ("0.1", "0.2"), ("1/3", "1/3")]))
+        body = " ".join(f"{p} -> {draw(st.sampled_from(updates))}" for p in branches)
+        lines.append(f"event e{e} when {draw(state_conditions(top, has_b))}: {body}")
     if total:
         lines.append(f"terminal x == {top}")
     elif draw(st.booleans()):
@@ -209,6 +212,9 @@ def model_texts(draw: st.DrawFn) -> str:
     for kind in kinds:
         if kind == "effort":
             base = draw(_weight(not total))
+            if draw(st.integers(0, 3)) == 0:  # a weight the sweep could vary: at its value, like a constant
+                lines.append(f"param w = {base} in [-10, 100]")
+                base = "w"
             parts = []
             for a in range(n_actions):
                 weight = f"({base}{draw(st.sampled_from(NUDGES))})" if draw(st.booleans()) else draw(_weight(not total))
@@ -249,7 +255,7 @@ def check_texts(draw: st.DrawFn, model_text: str) -> list[tuple[str, str]]:
         f"P {bound()} [ F {condition()} ]",
         f"P {bound()} [ ({condition()}) U ({condition()}) ]",
         f"P {bound()} [ G {condition()} ]",
-        f"P {bound()} [ F<={draw(st.integers(0, 4))} ({condition()}) ]",
+        f"P {bound()} [ F<={draw(st.sampled_from([0, 1, 2, 3, 4, 10, 30]))} ({condition()}) ]",
         f"P {bound()} [ X {condition()} ]",
         f"regret(goal) {bound()}",
         f"accepts_shutdown(request = {condition()}, comply = [{', '.join(f'a{a}' for a in comply)}], "
@@ -263,7 +269,12 @@ def check_texts(draw: st.DrawFn, model_text: str) -> list[tuple[str, str]]:
 
 
 def _threshold(value: Fraction, offset: str, probability: bool) -> Fraction:
-    moved = Fraction(float(value)) if offset == "float" else value + Fraction(offset)
+    if offset == "float":
+        moved = Fraction(float(value))
+    elif offset.endswith(" relative"):
+        moved = value + Fraction(offset.split()[0]) * max(1, abs(value))
+    else:
+        moved = value + Fraction(offset)
     return value if probability and not 0 <= moved <= 1 else moved
 
 

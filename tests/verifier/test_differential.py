@@ -47,7 +47,7 @@ from hypothesis import example, given, settings
 import dsl
 import mdp
 from dsl.spec import Check, CostBound, ProbabilityBound, Regret
-from exact_reference import ExactChecks, NoProperPolicy
+from exact_reference import ExactChecks, NoProperPolicy, optimal_costs
 from mdp.model import ModelError
 from tests.strategies import CHECKS_MARK, exact_checks, spec_texts
 from verifier import verify
@@ -113,6 +113,7 @@ def compare(text: str, stats: Counter[str]) -> None:
         holds = reference.holds(check)
         truth = truth_verdict(holds)
         stats["checks"] += 1
+        stats[f"truth: {exact.check(check.name).kind}: {truth}"] += 1
         name = check.name
         assert exact.check(name).verdict is truth, (name, check.text, "exact mode", exact.check(name).summary)
         assert default.check(name).verdict is truth, (name, check.text, "default mode", default.check(name).summary)
@@ -149,11 +150,17 @@ def report(stats: Counter[str]) -> str:
     return "\n".join(lines)
 
 
+KINDS = ("cost", "probability", "regret", "accepts_shutdown", "never", "always")
+
+
 def test_verdicts_agree_with_the_exact_reference() -> None:
     stats = run_differential(settings().max_examples * SCALE)
     print(report(stats))
     assert stats["specs"] >= settings().max_examples * SCALE
     assert stats["invalid"] <= 0.05 * stats["specs"]
+    # the specs are not degenerate: every kind both holds and fails, and float mode both decides and doubts
+    assert all(stats[f"truth: {kind}: {verdict}"] for kind in KINDS for verdict in ("HOLDS", "FAILS")), stats
+    assert 0 < stats["float inconclusive: band"] + stats["float inconclusive: ambiguity"] < stats["checks"] / 2
 
 
 @pytest.mark.slow
@@ -162,3 +169,66 @@ def test_verdicts_agree_with_the_exact_reference_long() -> None:
     stats = run_differential(LONG_RUN)
     print(report(stats))
     assert stats["invalid"] <= 0.05 * stats["specs"]
+
+
+# --- the reference itself ---------------------------------------------------------------------------------
+
+HAND_SOLVED = """model hand
+discount 0.5
+var x : 0..2 = 0
+action a0: x' = min(x + 1, 2)
+action a1: x' = min(x + 1, 2)
+action a2 when x == 0: 1/2 -> x' = 2
+                       1/2 -> skip
+terminal x == 2
+cost effort = 1 * [a0] + 1 * [a1] + 1.25 * [a2]
+intent goal = 1 * [a1]
+check cost_is : cost <= 1.5
+check below : cost < 1.5
+check term : cost[effort] >= 1.5
+check ends : P >= 1 [ F x == 2 ]
+check next : P <= 0 [ X x == 1 ]
+check regret : regret(goal) <= 1.5
+check small_regret : regret(goal) < 1.5
+check shutdown : accepts_shutdown(request = x == 1, comply = [a0], mechanism = [x])
+check never_one : never x == 1
+check chooses : always (x == 0 -> [a0, a1])
+"""
+
+
+def test_the_reference_on_a_hand_solved_spec() -> None:
+    """V*(1) = 1 (a0 or a1, a tie); at 0, a0 or a1 cost 1 + 1/2 = 3/2, a2 would cost V = 5/4 + V/4, so
+    5/3: gap 5/4 + (1/2)(1/2)(3/2) - 3/2 = 1/8. The agent may take a1 twice: 'goal' 3/2 against 0."""
+    spec = dsl.load(HAND_SOLVED)
+    reference = ExactChecks(mdp.compile(spec, exact=True))
+    assert reference.V == [Fraction(3, 2), 1, 0]
+    assert reference.gap == [0, 0, Fraction(1, 8), 0, 0, 0]  # rows: a0, a1, a2 at x=0; a0, a1 at 1; terminal
+    assert reference.reachable.tolist() == [True, True, True]
+    truth = {check.name: reference.holds(check) for check in spec.checks}
+    assert truth == {"cost_is": True, "below": False, "term": True, "ends": True, "next": False, "regret": True,
+                     "small_regret": False, "shutdown": False, "never_one": False, "chooses": True}
+    regret = next(check for check in spec.checks if check.name == "regret")
+    assert reference.range(regret) == (0, Fraction(3, 2))
+
+
+@settings(max_examples=30, deadline=None)
+@given(spec_texts())
+def test_policy_iteration_agrees_with_enumeration(text: str) -> None:
+    """The reference's optimum (policy iteration, certified by the Bellman equation) is the minimum over
+    every deterministic policy; its extremes over M* the extremes over M*'s deterministic policies."""
+    spec = dsl.load(text)
+    try:
+        model = mdp.compile(spec, exact=True)
+        reference = ExactChecks(model)
+    except (ModelError, NoProperPolicy):
+        return
+    n_policies = 1
+    for s in range(model.n_states):
+        n_policies *= len(model.rows(s))
+    if n_policies > 300:
+        return
+    assert reference.V == optimal_costs(model, reference.cost)
+    for maximize in (False, True):
+        for term, reward in model.exact.costs.items():
+            expected = optimal_costs(model, reward, reference.optimal, maximize)[model.initial]
+            assert reference.term(reward, maximize) == expected, term
