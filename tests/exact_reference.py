@@ -224,12 +224,12 @@ def backup(model: TabularMDP, reward: Sequence[Fraction], V: Sequence[Fraction])
             for r, row in enumerate(transitions(model))]
 
 
-def _proper_start(model: TabularMDP, allowed: list[list[int]]) -> list[int] | None:
-    """A proper policy on ``allowed`` (each state's row moves, with some probability, to a state nearer a
-    terminal one), or ``None`` if some state cannot reach a terminal state at all."""
+def _proper_start(model: TabularMDP, allowed: list[list[int]], ends: npt.NDArray[np.bool_]) -> list[int] | None:
+    """A proper policy on ``allowed`` (each state's row moves, with some probability, to a state nearer one
+    of ``ends``), or ``None`` if some state cannot reach them at all."""
     P = transitions(model)
     choice = [-1] * model.n_states
-    done = set(np.flatnonzero(model.terminal).tolist())
+    done = set(np.flatnonzero(ends).tolist())
     for s in done:
         choice[s] = allowed[s][0]
     while len(done) < model.n_states:
@@ -244,26 +244,30 @@ def _proper_start(model: TabularMDP, allowed: list[list[int]]) -> list[int] | No
 
 
 def optimize(model: TabularMDP, reward: Sequence[Fraction], rows: npt.NDArray[np.bool_] | None = None,
-             maximize: bool = False) -> list[Fraction]:
+             maximize: bool = False, within: npt.NDArray[np.bool_] | None = None) -> list[Fraction]:
     """The min (max) expected (discounted) total ``reward`` from every state over the policies on ``rows``.
 
     Howard's policy iteration in rationals, and its answer certified: it satisfies the Bellman equation
     exactly, whose solution is unique (a discount below 1; with discount 1, the problems asked here: a
     positive reward on every non-terminal row for a minimum, or ``rows`` on which every policy ends).
-    Discount 1: terminal states are worth 0, and policies start proper.
+    Discount 1: terminal states are worth 0, and policies start proper. ``within``: only these states,
+    a set that ``rows`` never leave (the others are worth 0).
     """
     gamma = model.exact.discount
     allowed = [[r for r in model.rows(s) if rows is None or rows[r]] or [int(model.row_groups[s])]
                for s in range(model.n_states)]
-    absorbing = model.terminal if gamma == 1 else np.zeros(model.n_states, dtype=bool)
-    start = _proper_start(model, allowed) if gamma == 1 else [choices[0] for choices in allowed]
+    absorbing = model.terminal.copy() if gamma == 1 else np.zeros(model.n_states, dtype=bool)
+    if within is not None:
+        absorbing |= ~within
+    start = _proper_start(model, allowed, absorbing) if gamma == 1 else [choices[0] for choices in allowed]
     if start is None:
-        raise NoProperPolicy("discount 1, and from some state no policy reaches a terminal state")
+        raise InvalidModel("discount 1, and from some state no policy reaches a terminal state")
     policy = tuple(start)
     better = (lambda a, b: a > b) if maximize else (lambda a, b: a < b)
     while True:
         V = chain_values(model, policy, reward, gamma, absorbing)
-        assert V is not None, "an improper policy"
+        if V is None:
+            raise InvalidModel("discount 1, and a policy that never ends")
         Q = backup(model, reward, V)
         improved = list(policy)
         for s in range(model.n_states):
@@ -278,8 +282,24 @@ def optimize(model: TabularMDP, reward: Sequence[Fraction], rows: npt.NDArray[np
     return V
 
 
-class NoProperPolicy(ValueError):
-    """Discount 1 and a state from which no policy ends: the spec is invalid (corrigo reports it)."""
+class InvalidModel(ValueError):
+    """A spec corrigo must reject with a located ``ModelError``: with discount 1, a state from which no
+    policy ends, or an optimal policy that need never end (a loop of optimal rows)."""
+
+
+def traps(model: TabularMDP, rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """(n,) the non-terminal states from which some policy on ``rows`` stays among non-terminal states
+    forever: the largest set in which every state has a row of ``rows`` that surely stays in it."""
+    P = transitions(model)
+    inside = ~model.terminal.copy()
+    changed = True
+    while changed:
+        changed = False
+        for s in np.flatnonzero(inside).tolist():
+            if not any(rows[r] and all(inside[j] for j in P[r]) for r in model.rows(s)):
+                inside[s] = False
+                changed = True
+    return inside
 
 
 def reachable_with(model: TabularMDP, rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
@@ -311,15 +331,28 @@ class ExactChecks:
     def __init__(self, model: TabularMDP) -> None:
         self.model = model
         self.cost = model.exact.cost()
-        self.V = optimize(model, self.cost)
-        Q = backup(model, self.cost, self.V)
         terminal_rows = model.terminal[model.row_state]
+        if model.exact.discount == 1 and min(c for c, t in zip(self.cost, terminal_rows) if not t) <= 0:
+            # some step is free: loops may cost nothing, and only the proper policies count; enumerate them
+            V = optimal_costs(model, self.cost)
+            if any(v is None for v in V):
+                raise InvalidModel("discount 1, and from some state no policy reaches a terminal state")
+            self.V = [v for v in V if v is not None]
+        else:
+            self.V = optimize(model, self.cost)
+        Q = backup(model, self.cost, self.V)
         self.gap = [Fraction(0) if terminal_rows[r] else Q[r] - self.V[model.row_state[r]] for r in range(model.n_rows)]
         assert min(self.gap) >= 0
         self.optimal = np.array([g == 0 for g in self.gap], dtype=bool)
         self.reachable = reachable_with(model, self.optimal)
+        if model.exact.discount == 1 and self.loops(self.optimal):
+            raise InvalidModel("discount 1, and an optimal policy can loop forever")
         self.scale = max([Fraction(1)] + [abs(q) for q in Q])
         self._widened: dict[float, ExactChecks] = {}
+
+    def loops(self, rows: npt.NDArray[np.bool_]) -> bool:
+        """Whether a policy on ``rows`` can, from the initial state, loop forever among non-terminal states."""
+        return bool((traps(self.model, rows) & reachable_with(self.model, rows)).any())
 
     @property
     def agent_rows(self) -> npt.NDArray[np.bool_]:
@@ -386,7 +419,7 @@ class ExactChecks:
 
     def term(self, reward: Sequence[Fraction], maximize: bool) -> Fraction:
         """The max (min) expected (discounted) ``reward`` at the initial state over the policies of M*."""
-        return optimize(self.model, reward, self.optimal, maximize)[self.model.initial]
+        return optimize(self.model, reward, self.optimal, maximize, within=self.reachable)[self.model.initial]
 
     def quantity(self, check: Check) -> Fraction | None:
         """What a quantitative check compares with its bound, on its worst side; ``None`` for the others."""

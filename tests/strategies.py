@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import dsl
 import mdp
 from dsl.spec import Spec
-from exact_reference import ExactChecks, NoProperPolicy
+from exact_reference import ExactChecks, InvalidModel
 from mdp.model import ModelError, TabularMDP, from_arrays
 
 __all__ = ["MDPArrays", "exact_checks", "mdp_arrays", "spec_texts"]
@@ -102,6 +102,7 @@ WEIGHTS = ("0", "1", "2", "10", "0.5", "1/3", "2/3", "0.1", "0.2", "0.3", "(0.1 
 NEGATIVE_WEIGHTS = ("-1", "-0.5", "-(1/3)", "-(0.1 + 0.2)")
 NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17", " + 1e-12", " - 1e-10")  # equal to a weight, or nearly
 POSITIVE = ("1", "1/3", "0.5", "0.1", "(0.1 + 0.2)")  # every step's cost with discount 1: no loop is free
+FREE_WEIGHTS = ("0", "0", "1", "1/3", "1e-17", "1e-15", "1e-12")  # discount 1 with free steps: loops nearly free
 DISTRIBUTIONS = (("1",), ("1",), ("1/2", "1/2"), ("1/3", "2/3"), ("0.1", "0.9"), ("0.25", "0.75"),
                  ("1/3", "1/3", "1/3"), ("0.1", "0.2", "0.7"), ("1/3", "1 - 1/3"))
 # a threshold relative to the true value v: on it, just off it (floats cannot tell), the nearest float, off it
@@ -172,17 +173,21 @@ def model_texts(draw: st.DrawFn) -> str:
     """The model part of a random small spec: ``x : 0..top`` (and sometimes ``b : bool``), at most 8 states;
     2-4 actions ``a0..a3`` with guards and probabilistic branches, often copies of each other (so the
     costs alone tell them apart); sometimes one or two events and a terminal condition; 1-3 cost terms whose
-    weights make ties and near-ties common (sometimes through a ``param``); one intent ``goal``. With discount 1 the terminal states are
-    ``x == top``, ``a0`` always moves towards them and every step costs something, so the spec is valid."""
+    weights make ties and near-ties common (sometimes through a ``param``); one intent ``goal``.
+
+    With discount 1 the terminal states are ``x == top`` and ``a0`` always moves towards them. Mostly every
+    step costs something, so the spec is valid; a quarter are *free*: some steps cost nothing (or 1e-17),
+    so an optimal policy may loop forever (a located error) or nearly (a loop 1e-17 from optimal)."""
     discount = draw(st.sampled_from(["0.5", "0.9", "0.95", "1"]))
     total = discount == "1"
-    has_b = draw(st.booleans())
-    top = draw(st.integers(1, 3 if has_b else 7))
+    free = total and draw(st.integers(0, 3)) == 0
+    has_b = not free and draw(st.booleans())
+    top = draw(st.integers(1, 3 if has_b or free else 7))
     x0, b0 = draw(st.integers(0, top - 1 if total else top)), has_b and draw(st.booleans())
     lines = ["model random", f"discount {discount}", f"var x : 0..{top} = {x0}"]
     if has_b:
         lines.append(f"var b : bool = {str(b0).lower()}")
-    n_actions = draw(st.integers(2, 4))
+    n_actions = draw(st.integers(2, 3 if free else 4))  # free: the reference enumerates every policy
     bodies: list[str] = []
     for a in range(n_actions):
         if a == 0 and total:
@@ -207,10 +212,15 @@ def model_texts(draw: st.DrawFn) -> str:
             lines.append(f"terminal {text}")
     terms = []
     kinds = draw(st.lists(st.sampled_from(["effort", "place", "base"]), min_size=1, max_size=3, unique=True))
-    if total and "base" not in kinds:
+    if free:
+        kinds = ["effort"] + [kind for kind in kinds if kind == "place"]
+    elif total and "base" not in kinds:
         kinds.append("base")
     for kind in kinds:
-        if kind == "effort":
+        if kind == "effort" and free:
+            terms.append("cost effort = " + " + ".join(f"{draw(st.sampled_from(FREE_WEIGHTS))} * [a{a}]"
+                                                      for a in range(n_actions)))
+        elif kind == "effort":
             base = draw(_weight(not total))
             if draw(st.integers(0, 3)) == 0:  # a weight the sweep could vary: at its value, like a constant
                 lines.append(f"param w = {base} in [-10, 100]")
@@ -221,7 +231,8 @@ def model_texts(draw: st.DrawFn) -> str:
                 parts.append(f"{weight} * [a{a}]")
             terms.append("cost effort = " + " + ".join(parts))
         elif kind == "place":
-            terms.append(f"cost place = {draw(_weight(not total))} * ({draw(state_conditions(top, has_b))})")
+            weight = draw(st.sampled_from(FREE_WEIGHTS)) if free else draw(_weight(not total))
+            terms.append(f"cost place = {weight} * ({draw(state_conditions(top, has_b))})")
         else:
             terms.append(f"cost base = {draw(st.sampled_from(POSITIVE)) if total else draw(_weight(True))}")
     lines += terms
@@ -290,7 +301,7 @@ def spec_texts(draw: st.DrawFn) -> str:
     spec = dsl.load(skeleton)
     try:
         reference = exact_checks(model_text, spec)
-    except (ModelError, NoProperPolicy):
+    except (ModelError, InvalidModel):
         return skeleton
     lines = []
     for i, ((text, offset), check) in enumerate(zip(checks, spec.checks)):

@@ -3,9 +3,11 @@
 The specs come from ``tests/strategies.py: spec_texts``: at most 8 states, 2-4 actions (often copies of
 each other), weights that make exact ties and near-ties common, and one check of every kind but the
 sampled ones (POWER, optimality probability), with thresholds on the true value, 1e-15 or 1e-17 off it,
-on its nearest float, or 0.1 away. The truth of each check comes from ``tests/exact_reference.py:
-ExactChecks`` (rationals, policy iteration certified by the exact Bellman equation, policies of M*
-enumerated); it reads only the compiled model's exact numbers, state codes and row actions.
+on its nearest float, a relative 1e-12 or 1e-10 off it (about the certified bounds), or 0.1 away. The
+truth of each check comes from ``tests/exact_reference.py: ExactChecks`` (rationals; V* by policy
+iteration certified by the exact Bellman equation, or by enumerating the proper policies when steps may
+cost nothing; Pmin/Pmax by enumerating the policies of M*); it reads only the compiled model's exact
+numbers, state codes, terminal states and row actions, and evaluates the check formulas itself.
 
 Asserted for every check:
 
@@ -24,12 +26,16 @@ Asserted for every check:
     *candidate*, a set of rows of N with at least one per state, might be the true M*. Ambiguous: a state
     reachable through N has two or more rows of N. The verdict depends on it: for a quantity, the
     candidates' values lie between its min and max over the policies of N, and those two disagree (or one
-    is in the band); for ``never``, ``always`` and ``accepts_shutdown``, which N (the most rows, the most
-    violations) decides worst, the check fails on N, or fails (a smaller candidate may avoid the violation).
+    is in the band); for ``never``, ``always`` and ``accepts_shutdown``: if the check fails, a smaller
+    candidate may avoid the violation; if it holds, it fails on N (whose many rows make it the worst
+    candidate: more reachable states, more choices). With discount 1, a loop of N allows it too.
 
-A spec whose model is invalid (a located ``ModelError``: here only a discount-1 state that cannot end,
-which the reference must find too) is counted and skipped; the test asserts they stay a small fraction,
-and prints how often float mode was inconclusive, and why (``pytest -s``).
+A spec whose model is invalid (a located ``ModelError``; here: with discount 1, an optimal policy that can
+loop forever through steps that cost nothing) must be rejected by all three modes and by the reference; the
+test counts them and asserts they stay a small fraction. A valid spec may be rejected only for a loop that
+is optimal up to rounding (a near-optimal loop of the reference's N), and only in float mode; exact and
+default mode do so today (two known bugs, pinned by the xfail tests at the end; the test counts them). It
+prints how often float mode was inconclusive, and why (``pytest -s``).
 
 The default run draws the profile's number of examples (``dev`` 100, ``ci`` 40) times ``SCALE``;
 ``CORRIGO_DIFFERENTIAL_EXAMPLES=2000 pytest -m slow tests/verifier/test_differential.py`` runs a long one.
@@ -40,25 +46,53 @@ from __future__ import annotations
 import os
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import example, given, settings
 
 import dsl
 import mdp
-from dsl.spec import Check, CostBound, ProbabilityBound, Regret
-from exact_reference import ExactChecks, NoProperPolicy, optimal_costs
+from dsl.spec import Check, CostBound, ProbabilityBound, Regret, Spec
+from exact_reference import ExactChecks, InvalidModel, optimal_costs
 from mdp.model import ModelError
 from tests.strategies import CHECKS_MARK, exact_checks, spec_texts
 from verifier import verify
-from verifier.results import Basis, Verdict
+from verifier.results import Basis, Report, Verdict
 
 BAND = 1e-9  # relative: a threshold this close to the exact value may be inside the floats' certified bound
 SCALE = 2  # default run: twice the profile's examples
 LONG_RUN = int(os.environ.get("CORRIGO_DIFFERENTIAL_EXAMPLES", "0"))
 
-# disagreements found while writing this test, pinned (see the module docstring of each case)
-REGRESSIONS: list[str] = []
+# a loop of 'wait' 1e-15 from optimal: exact and default mode reject it as an optimal loop (xfail tests below)
+NEAR_LOOP = """model near_loop
+discount 1
+var x : 0..1 = 0
+action go: x' = 1
+action wait: skip
+terminal x == 1
+cost effort = 1 * [go] + 1e-15 * [wait]
+# checks
+check waits : never [wait]
+check cost_one : cost <= 1
+"""
+
+# cases found while writing this test, pinned: the near loop, and a tie that only floats cannot tell from a
+# near-tie deciding a regret (0 if only a1 is optimal, 2 if a0 is): float mode must doubt it, exact mode not
+REGRESSIONS: list[str] = [NEAR_LOOP, """model random
+discount 0.5
+var x : 0..1 = 0
+action a0: skip
+action a1: skip
+cost effort = 0 * [a0] + 0 * [a1]
+intent goal = 1 * [a0]
+# checks
+check c0 : regret(goal) > (19.0 / 10.0)
+check c1 : never [a0]
+"""]
+# known bugs (see their xfail tests below): the differential test counts them instead of failing
+KNOWN_EXACT_LOOP_BUG = True
+KNOWN_DEFAULT_LOOP_BUG = True
 
 
 def truth_verdict(holds: bool) -> Verdict:
@@ -84,6 +118,8 @@ def closeness(check: Check, reference: ExactChecks, truth: bool) -> str | None:
     if (isinstance(prop, CostBound) and prop.term is None) or not reference.is_ambiguous(BAND):
         return None  # V*(s0) does not depend on which rows are optimal
     wide = reference.widened(BAND)
+    if reference.model.discount == 1 and wide.loops(wide.optimal):
+        return "ambiguity"  # a near-optimal loop: a candidate policy may never end
     span = wide.range(check)
     if span is not None:  # the quantity of every candidate lies in span: do they all give one verdict?
         assert isinstance(prop, (CostBound, ProbabilityBound, Regret))
@@ -94,39 +130,57 @@ def closeness(check: Check, reference: ExactChecks, truth: bool) -> str | None:
     return "ambiguity" if not truth or not wide.holds(check) else None
 
 
+LOOP = "an optimal policy can loop forever"
+
+
+def verify_or_error(spec: Spec, **options: Any) -> Report | ModelError:
+    try:
+        return verify(spec, **options)
+    except ModelError as error:
+        return error
+
+
 def compare(text: str, stats: Counter[str]) -> None:
     """Verify ``text`` in the three modes and compare every verdict with the reference (module docstring)."""
     spec = dsl.load(text)
     model_text = text.split(CHECKS_MARK)[0]
     stats["specs"] += 1
+    exact, default, floats = (verify_or_error(spec, exact=True), verify_or_error(spec),
+                              verify_or_error(spec, settle_limit=0))
     try:
-        exact = verify(spec, exact=True)
-    except ModelError:
+        reference = exact_checks(model_text, spec)
+    except (ModelError, InvalidModel):
         stats["invalid"] += 1
-        with pytest.raises((ModelError, NoProperPolicy)):  # the reference finds the model invalid too
-            exact_checks(model_text, spec)
+        assert all(isinstance(report, ModelError) for report in (exact, default, floats)), (exact, default, floats)
         return
-    reference = exact_checks(model_text, spec)
-    default = verify(spec)
-    floats = verify(spec, settle_limit=0)
+    wide = reference.widened(BAND)
+    for mode, report in (("exact", exact), ("default", default), ("float", floats)):
+        if isinstance(report, ModelError):  # only a loop that is optimal up to rounding: floats cannot tell
+            assert LOOP in str(report) and reference.model.discount == 1 and wide.loops(wide.optimal), (mode, report)
+            stats[f"{mode} mode: a loop error for a near-optimal loop"] += 1
+            assert mode != "exact" or KNOWN_EXACT_LOOP_BUG, "exact mode rejects a loop that is not optimal"
+            assert mode != "default" or KNOWN_DEFAULT_LOOP_BUG, "default mode rejects a loop that is not optimal"
     for check in spec.checks:
         holds = reference.holds(check)
         truth = truth_verdict(holds)
         stats["checks"] += 1
-        stats[f"truth: {exact.check(check.name).kind}: {truth}"] += 1
+        stats[f"truth: {type(check.property).__name__}: {truth}"] += 1
         name = check.name
-        assert exact.check(name).verdict is truth, (name, check.text, "exact mode", exact.check(name).summary)
-        assert default.check(name).verdict is truth, (name, check.text, "default mode", default.check(name).summary)
+        for mode, report in (("exact", exact), ("default", default)):
+            if isinstance(report, Report):
+                assert report.check(name).verdict is truth, (name, check.text, mode, report.check(name).summary)
+        if not isinstance(floats, Report):
+            continue
         verdict = floats.check(name).verdict
         if verdict is Verdict.INCONCLUSIVE:
             reason = closeness(check, reference, holds)
             assert reason is not None, (name, check.text, "float mode inconclusive", floats.check(name).summary)
             stats[f"float inconclusive: {reason}"] += 1
             stats[f"float inconclusive: {reason}: {floats.check(name).kind}"] += 1
-            assert default.check(name).basis is Basis.EXACT
+            assert not isinstance(default, Report) or default.check(name).basis is Basis.EXACT
         else:
             assert verdict is truth, (name, check.text, "float mode", floats.check(name).summary)
-            assert default.check(name).verdict is verdict
+            assert not isinstance(default, Report) or default.check(name).verdict is verdict
 
 
 def run_differential(max_examples: int) -> Counter[str]:
@@ -147,17 +201,18 @@ def report(stats: Counter[str]) -> str:
     lines = [f"{stats['specs']} specs ({stats['invalid']} invalid), {stats['checks']} checks; float mode "
              f"inconclusive on {stats['float inconclusive: band'] + stats['float inconclusive: ambiguity']}:"]
     lines += [f"  {key}: {count}" for key, count in sorted(stats.items()) if key.startswith("float inconclusive")]
+    lines += [f"{key}: {count}" for key, count in sorted(stats.items()) if "loop error" in key]
     return "\n".join(lines)
 
 
-KINDS = ("cost", "probability", "regret", "accepts_shutdown", "never", "always")
+KINDS = ("CostBound", "ProbabilityBound", "Regret", "AcceptsShutdown", "NeverCheck", "AlwaysCheck")
 
 
 def test_verdicts_agree_with_the_exact_reference() -> None:
     stats = run_differential(settings().max_examples * SCALE)
     print(report(stats))
     assert stats["specs"] >= settings().max_examples * SCALE
-    assert stats["invalid"] <= 0.05 * stats["specs"]
+    assert stats["invalid"] <= 0.1 * stats["specs"]
     # the specs are not degenerate: every kind both holds and fails, and float mode both decides and doubts
     assert all(stats[f"truth: {kind}: {verdict}"] for kind in KINDS for verdict in ("HOLDS", "FAILS")), stats
     assert 0 < stats["float inconclusive: band"] + stats["float inconclusive: ambiguity"] < stats["checks"] / 2
@@ -168,7 +223,7 @@ def test_verdicts_agree_with_the_exact_reference() -> None:
 def test_verdicts_agree_with_the_exact_reference_long() -> None:
     stats = run_differential(LONG_RUN)
     print(report(stats))
-    assert stats["invalid"] <= 0.05 * stats["specs"]
+    assert stats["invalid"] <= 0.1 * stats["specs"]
 
 
 # --- the reference itself ---------------------------------------------------------------------------------
@@ -220,7 +275,7 @@ def test_policy_iteration_agrees_with_enumeration(text: str) -> None:
     try:
         model = mdp.compile(spec, exact=True)
         reference = ExactChecks(model)
-    except (ModelError, NoProperPolicy):
+    except (ModelError, InvalidModel):
         return
     n_policies = 1
     for s in range(model.n_states):
@@ -232,3 +287,32 @@ def test_policy_iteration_agrees_with_enumeration(text: str) -> None:
         for term, reward in model.exact.costs.items():
             expected = optimal_costs(model, reward, reference.optimal, maximize)[model.initial]
             assert reference.term(reward, maximize) == expected, term
+
+
+# --- known bugs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, raises=ModelError, reason=(
+    "exact mode rejects a loop that is only nearly optimal: mdp/solver/optimize.py _optimize runs "
+    "check_optimal_loops on the float A* (gap <= delta) before exact_refine, also with exact=True"))
+def test_exact_mode_accepts_a_loop_that_is_not_optimal() -> None:
+    """Waiting costs 1e-15 more than going, forever: no optimal policy loops; the spec is valid."""
+    spec = dsl.load(NEAR_LOOP)
+    reference = ExactChecks(mdp.compile(spec, exact=True))  # valid: no loop of optimal rows
+    assert not reference.loops(reference.optimal) and reference.gap == [0, Fraction(1, 10**15), 0]
+    report = verify(spec, exact=True)
+    assert [(c.name, c.verdict) for c in report.checks] == [("waits", Verdict.HOLDS), ("cost_one", Verdict.HOLDS)]
+
+
+@pytest.mark.xfail(strict=True, raises=ModelError, reason=(
+    "default mode does not settle a loop error that floats raise 'up to rounding' (verify: the float "
+    "solve raises before settle_exactly), and exact mode would raise it too (the test above)"))
+def test_default_mode_settles_a_loop_that_floats_cannot_tell_from_optimal() -> None:
+    report = verify(dsl.load(NEAR_LOOP))
+    assert [(c.name, c.verdict) for c in report.checks] == [("waits", Verdict.HOLDS), ("cost_one", Verdict.HOLDS)]
+
+
+def test_float_mode_may_reject_a_loop_optimal_up_to_rounding() -> None:
+    """The documented float behaviour: 1e-15 is inside the solver's uncertainty, so the loop may be optimal."""
+    with pytest.raises(ModelError, match=LOOP):
+        verify(dsl.load(NEAR_LOOP), settle_limit=0)
