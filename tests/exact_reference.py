@@ -332,14 +332,7 @@ class ExactChecks:
         self.model = model
         self.cost = model.exact.cost()
         terminal_rows = model.terminal[model.row_state]
-        if model.exact.discount == 1 and min(c for c, t in zip(self.cost, terminal_rows) if not t) <= 0:
-            # some step is free: loops may cost nothing, and only the proper policies count; enumerate them
-            V = optimal_costs(model, self.cost)
-            if any(v is None for v in V):
-                raise InvalidModel("discount 1, and from some state no policy reaches a terminal state")
-            self.V = [v for v in V if v is not None]
-        else:
-            self.V = optimize(model, self.cost)
+        self.V = self.minimum(self.cost)
         Q = backup(model, self.cost, self.V)
         self.gap = [Fraction(0) if terminal_rows[r] else Q[r] - self.V[model.row_state[r]] for r in range(model.n_rows)]
         assert min(self.gap) >= 0
@@ -349,6 +342,19 @@ class ExactChecks:
             raise InvalidModel("discount 1, and an optimal policy can loop forever")
         self.scale = max([Fraction(1)] + [abs(q) for q in Q])
         self._widened: dict[float, ExactChecks] = {}
+
+    def minimum(self, reward: Sequence[Fraction]) -> list[Fraction]:
+        """The least expected (discounted) total ``reward`` from every state over all policies (discount 1:
+        the proper ones)."""
+        model = self.model
+        terminal_rows = model.terminal[model.row_state]
+        if model.exact.discount < 1 or min((c for c, t in zip(reward, terminal_rows) if not t), default=1) > 0:
+            return optimize(model, reward)
+        # some step is free: loops may cost nothing, and only the proper policies count; enumerate them
+        V = optimal_costs(model, reward)
+        if any(v is None for v in V):
+            raise InvalidModel("discount 1, and from some state no policy reaches a terminal state")
+        return [v for v in V if v is not None]
 
     def loops(self, rows: npt.NDArray[np.bool_]) -> bool:
         """Whether a policy on ``rows`` can, from the initial state, loop forever among non-terminal states."""
@@ -444,7 +450,7 @@ class ExactChecks:
             return self.probability(prop.path, maximize=False), self.probability(prop.path, maximize=True)
         if isinstance(prop, Regret):
             intent = model.exact.intents[prop.intent]
-            best = optimize(model, intent)[s0]
+            best = self.minimum(intent)[s0]
             return self.term(intent, maximize=False) - best, self.term(intent, maximize=True) - best
         return None
 

@@ -192,6 +192,8 @@ def model_texts(draw: st.DrawFn) -> str:
     for a in range(n_actions):
         if a == 0 and total:
             body = f"x' = min(x + 1, {top})"
+        elif a == n_actions - 1 and free:
+            body = "skip"  # a loop: optimal if it costs nothing, nearly if 1e-17
         elif a > 0 and draw(st.integers(0, 2)) == 0:
             body = draw(st.sampled_from(bodies))  # the same outcomes as an earlier action: a tie unless costs differ
         else:
@@ -208,7 +210,7 @@ def model_texts(draw: st.DrawFn) -> str:
         lines.append(f"terminal x == {top}")
     elif draw(st.booleans()):
         text, holds = draw(conditions(top, has_b))
-        if not holds(x0, b0):  # not in the initial state, where it would end everything at once
+        if not holds(x0, b0) or draw(st.integers(0, 9)) == 0:  # rarely in the initial state: a one-state model
             lines.append(f"terminal {text}")
     terms = []
     kinds = draw(st.lists(st.sampled_from(["effort", "place", "base"]), min_size=1, max_size=3, unique=True))
@@ -238,7 +240,8 @@ def model_texts(draw: st.DrawFn) -> str:
     lines += terms
     intent = (f"{draw(_weight(not total))} * ({draw(state_conditions(top, has_b))}) + "
               f"{draw(_weight(not total))} * [a{draw(st.integers(0, n_actions - 1))}]")
-    lines.append(f"intent goal = {intent}" + (f" + {draw(st.sampled_from(POSITIVE))}" if total else ""))
+    positive = total and not (free and draw(st.booleans()))  # free: the intent may cost nothing on a loop too
+    lines.append(f"intent goal = {intent}" + (f" + {draw(st.sampled_from(POSITIVE))}" if positive else ""))
     return "\n".join(lines) + "\n"
 
 
