@@ -3,7 +3,9 @@
 Memoryless deterministic policies attain the minimum and the maximum of discounted costs, of total costs
 over proper policies and of reachability probabilities, so enumerating them gives the exact optimum to
 compare corrigo's answers with. Plain Gauss-Jordan elimination in ``Fraction`` arithmetic; nothing here
-shares code with :mod:`mdp`.
+shares code with :mod:`mdp` or :mod:`verifier`: it reads a model's exact numbers (``model.exact``), rows,
+state codes and terminal states, and, for :class:`ExactChecks`, the checked spec's expressions (:mod:`dsl`).
+Larger optima are found by policy iteration and certified by the exact Bellman equation (:func:`optimize`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ small random spec texts with checks of every kind (see ``spec_texts``)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -314,12 +313,14 @@ def spec_texts(draw: st.DrawFn) -> str:
     return model_text + CHECKS_MARK + "".join(lines)
 
 
-@functools.lru_cache(maxsize=8)
-def _exact_checks(model_text: str) -> ExactChecks:
-    return ExactChecks(mdp.compile(dsl.load(model_text), exact=True))
+_REFERENCES: dict[str, ExactChecks] = {}
 
 
 def exact_checks(model_text: str, spec: Spec) -> ExactChecks:
-    """The exact reference of a generated spec's model (cached: the strategy and the test share it)."""
-    del spec  # the model does not depend on the checks
-    return _exact_checks(model_text)
+    """The exact reference of a generated spec whose model part is ``model_text`` (the model does not depend
+    on the checks; cached, so the strategy and the test share it)."""
+    if model_text not in _REFERENCES:
+        if len(_REFERENCES) >= 8:
+            _REFERENCES.clear()
+        _REFERENCES[model_text] = ExactChecks(mdp.compile(spec, exact=True))
+    return _REFERENCES[model_text]
