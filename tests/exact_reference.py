@@ -13,14 +13,17 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
-from collections.abc import Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from dsl.spec import (AcceptsShutdown, ActionIs, AlwaysCheck, Binary, Call, Check, Conditional, CostBound, Expr, Globally,
-                      Literal, Member, NeverCheck, Next, PathFormula, ProbabilityBound, Regret, Unary, Until, VarRef)
+from dsl.spec import (AcceptsShutdown, ActionIs, AlwaysCheck, Binary, Call, Check, Conditional, CostBound, Expr,
+                      Globally, Literal, Member, NeverCheck, Next, PathFormula, ProbabilityBound, Regret, Unary, Until,
+                      VarRef)
 from mdp.model import TabularMDP
 
 Policy = tuple[int, ...]
@@ -173,6 +176,16 @@ def bounded_reach(model: TabularMDP, target: npt.NDArray[np.bool_], steps: int,
 # terminal states; the check formulas are evaluated here, on the state codes, by :func:`evaluate`.
 
 
+# a condition counts 0/1 as a factor of `*`: Python's bools are the ints 0 and 1 already
+_OPERATIONS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": lambda a, b: Fraction(a) / Fraction(b),
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+    "&&": lambda a, b: bool(a and b), "||": lambda a, b: bool(a or b), "->": lambda a, b: bool(not a or b),
+    "<->": lambda a, b: bool(a) == bool(b),
+}
+_CALLS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs}
+
+
 def evaluate(expr: Expr, codes: Sequence[int], action: str | None = None) -> bool | int | Fraction:
     """The value of a checked expression in the state with variable ``codes`` (and the action taken)."""
     if isinstance(expr, Literal):
@@ -188,20 +201,12 @@ def evaluate(expr: Expr, codes: Sequence[int], action: str | None = None) -> boo
         return evaluate(expr.then if test else expr.otherwise, codes, action)
     if isinstance(expr, Call):
         args = [evaluate(a, codes, action) for a in expr.args]
-        return {"min": min, "max": max, "abs": lambda x: abs(x)}[expr.function](*args)  # type: ignore[operator]
+        return _CALLS[expr.function](*args)
     if isinstance(expr, Unary):
         value = evaluate(expr.operand, codes, action)
         return (not value) if expr.op == "!" else -value
     if isinstance(expr, Binary):
-        left, right = evaluate(expr.left, codes, action), evaluate(expr.right, codes, action)
-        operations = {
-            "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: int(a) * b if isinstance(a, bool)
-            else a * int(b) if isinstance(b, bool) else a * b, "/": lambda a, b: Fraction(a) / Fraction(b),
-            "<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-            "==": lambda a, b: a == b, "!=": lambda a, b: a != b, "&&": lambda a, b: bool(a and b),
-            "||": lambda a, b: bool(a or b), "->": lambda a, b: bool(not a or b), "<->": lambda a, b: bool(a) == bool(b),
-        }
-        return operations[expr.op](left, right)
+        return _OPERATIONS[expr.op](evaluate(expr.left, codes, action), evaluate(expr.right, codes, action))
     raise TypeError(f"no reference semantics for {type(expr).__name__}")
 
 
@@ -408,7 +413,8 @@ class ExactChecks:
                avoid: npt.NDArray[np.bool_] | None = None) -> Fraction:
         """Pmin (Pmax) of ``not avoid U target`` at the initial state over the policies of M*."""
         stop = target if avoid is None else target | avoid
-        values = (reach_values(self.model, policy, target, avoid)[self.model.initial] for policy in self._policies(stop))
+        values = (reach_values(self.model, policy, target, avoid)[self.model.initial]
+                  for policy in self._policies(stop))
         return max(values) if maximize else min(values)
 
     def probability(self, path: PathFormula, maximize: bool) -> Fraction:
@@ -443,9 +449,9 @@ class ExactChecks:
         the others): V*(s0) for ``cost``, the term's total, the probability, the intent's regret."""
         prop, model = check.property, self.model
         s0 = model.initial
-        if isinstance(prop, CostBound) and prop.term is None:
-            return self.V[s0], self.V[s0]
         if isinstance(prop, CostBound):
+            if prop.term is None:
+                return self.V[s0], self.V[s0]
             reward = model.exact.costs[prop.term]
             return self.term(reward, maximize=False), self.term(reward, maximize=True)
         if isinstance(prop, ProbabilityBound):

@@ -99,7 +99,8 @@ def mdp_arrays(draw: st.DrawFn, max_states: int = 4, max_actions: int = 3, ssp: 
 WEIGHTS = ("0", "1", "2", "10", "0.5", "1/3", "2/3", "0.1", "0.2", "0.3", "(0.1 + 0.2)", "0.3333333333333333",
            "(1 + 1e-15)", "(1 - 1e-15)", "(1 + 1e-17)", "1e-15", "(1 + 1e-12)")
 NEGATIVE_WEIGHTS = ("-1", "-0.5", "-(1/3)", "-(0.1 + 0.2)")
-NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17", " + 1e-12", " - 1e-10")  # equal to a weight, or nearly
+# a second weight equal to a first, or nearly
+NUDGES = ("", "", " + 1e-15", " - 1e-15", " + 1e-17", " - 1e-17", " + 1e-12", " - 1e-10")
 POSITIVE = ("1", "1/3", "0.5", "0.1", "(0.1 + 0.2)")  # every step's cost with discount 1: no loop is free
 FREE_WEIGHTS = ("0", "0", "1", "1/3", "1e-17", "1e-15", "1e-12")  # discount 1 with free steps: loops nearly free
 DISTRIBUTIONS = (("1",), ("1",), ("1/2", "1/2"), ("1/3", "2/3"), ("0.1", "0.9"), ("0.25", "0.75"),
@@ -285,7 +286,7 @@ def _threshold(value: Fraction, offset: str, probability: bool) -> Fraction:
     if offset == "float":
         moved = Fraction(float(value))
     elif offset.endswith(" relative"):
-        moved = value + Fraction(offset.split()[0]) * max(1, abs(value))
+        moved = value + Fraction(offset.split()[0]) * max(Fraction(1), abs(value))
     else:
         moved = value + Fraction(offset)
     return value if probability and not 0 <= moved <= 1 else moved

@@ -106,7 +106,9 @@ def threshold_of(check: Check) -> Fraction | None:
 
 def is_near(value: Fraction | None, bound: Fraction | None) -> bool:
     """Whether ``value`` lies within the rounding band of ``bound``."""
-    return value is not None and bound is not None and abs(value - bound) <= Fraction(BAND) * max(1, abs(value))
+    if value is None or bound is None:
+        return False
+    return abs(value - bound) <= Fraction(BAND) * max(Fraction(1), abs(value))
 
 
 def closeness(check: Check, reference: ExactChecks, truth: bool) -> str | None:
