@@ -27,7 +27,7 @@ from .errors import SolverError
 from .exact import exact_refine
 from .iteration import SweepLayout, value_iteration
 from .linear import evaluate
-from .problem import BoolArray, FloatArray, IntArray, Problem
+from .problem import BoolArray, FloatArray, IntArray, Problem, sole_rows
 from .proper import check_optimal_loops, make_proper, negative_cycle_error, proper_part
 
 __all__ = ["Optimum", "optimize"]
@@ -134,10 +134,7 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
 def _certain(problem: Problem, optimal: BoolArray, delta: float) -> BoolArray:
     """(m,) the rows certainly optimal: all of ``optimal`` when the certificate is 0, else the rows alone in
     their state's ``optimal`` set (where there are several, floats cannot tell which are optimal)."""
-    if delta == 0.0:
-        return optimal
-    counts = np.bincount(problem.row_state[optimal], minlength=problem.n)
-    return optimal & (counts[problem.row_state] == 1)
+    return optimal if delta == 0.0 else sole_rows(optimal, problem.row_state, problem.n)
 
 
 def _q_values(problem: Problem, V: FloatArray) -> FloatArray:

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from ..model import TabularMDP, exact_floats
 
-__all__ = ["Exact", "Problem", "from_model"]
+__all__ = ["Exact", "Problem", "from_model", "sole_rows"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -164,6 +164,13 @@ def from_model(model: TabularMDP, cost: FloatArray, cost_error: float,
                    np.asarray(model.terminal, dtype=bool)[state_idx], float(model.discount), cost_error,
                    rounding.P, rounding.discount, exact_numbers, model,
                    None if exact_rows is None else exact_rows[row_idx])
+
+
+def sole_rows(mask: BoolArray, row_state: IntArray, n: int) -> BoolArray:
+    """(m,) the rows of ``mask`` that are the only row of ``mask`` in their state: where the optimal-row set
+    of a float solution holds several rows of a state, floats cannot tell which of them are optimal."""
+    counts = np.bincount(row_state[mask], minlength=n)
+    return mask & (counts[row_state] == 1)
 
 
 def _select(P: sp.csr_array, row_idx: IntArray, new_index: IntArray, n: int) -> sp.csr_array:

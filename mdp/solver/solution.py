@@ -29,7 +29,7 @@ from ..model import TERMINAL_ACTION, ModelError, TabularMDP
 from ..tables import html_table, markdown_table
 from .linear import chain_values
 from .optimize import Optimum, optimize, restricted
-from .problem import BoolArray, FloatArray, IntArray, from_model
+from .problem import BoolArray, FloatArray, IntArray, from_model, sole_rows
 
 __all__ = ["Solution", "policy_term_values", "solve"]
 
@@ -119,8 +119,7 @@ class Solution:
         optimal, but floats cannot tell which)."""
         if self.is_decided:
             return self.optimal.copy()
-        counts = np.bincount(self.model.row_state[self.optimal], minlength=self.model.n_states)
-        return self.optimal & (counts[self.model.row_state] == 1)
+        return sole_rows(self.optimal, self.model.row_state, self.model.n_states)
 
     def optimal_rows(self, state: int) -> IntArray:
         """The rows of ``A*(state)``."""
@@ -192,12 +191,6 @@ class Solution:
         return title, ["state", "optimal actions", "value"], rows, more
 
 
-# --------------------------------------------------------------------------------------------------
-# The core problem: the states and rows the numerical work runs on
-
-
-
-
 def policy_term_values(model: TabularMDP, policy: IntArray, terms: dict[str, FloatArray] | None = None,
                        starts: IntArray | None = None) -> dict[str, FloatArray]:
     """Expected (discounted) total of every cost term (or of the given per-row ``terms``) under ``policy``
@@ -264,8 +257,9 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
     and near-ties look alike in floats: only ``exact=True`` tells them apart).
 
     Policy evaluation solves ``I - gamma P_pi`` densely up to 1500 states, else with bicgstab (fast on
-    well-mixed models, where a sparse LU fills in catastrophically: 58 s at 10^4 random states) and, if
-    that stalls, with a sparse LU (fast on structured models such as corridors and grids).
+    well-mixed models, where a sparse LU fills in catastrophically: 58 s at 10^4 random states); if that
+    stalls, with a sparse LU up to 10^4 states, beyond that never a factorisation: bicgstab preconditioned
+    by an incomplete LU, then fixed-point sweeps (:func:`mdp.solver.linear.linear_solve`).
 
     The exact re-check solves the policy's equations strongly connected component by component
     (sinks first), with sparse Markowitz elimination inside a component. It takes about a second for
@@ -304,7 +298,7 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
         A row whose cost is not finite. Discount 1 only: a state reachable from the initial state from
         which no policy terminates with probability 1; an optimal policy that can loop forever from the
         initial state (an end component of the optimal rows without terminal states, e.g. a zero-cost
-        loop), or any loop of rows tied with the optimum that keeps the certificate from closing; a
+        loop; in floats only when its rows are certainly optimal, else :attr:`Solution.loop_doubt`); a
         cycle of negative total cost.
     ResourceLimitError
         With ``exact=True``, if the model has more than ``exact_limit`` states.
