@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -27,6 +27,12 @@ from dsl.errors import CorrigoError, Diagnostic, ResourceLimitError, SpecError
 from dsl.numbers import float_text
 
 from .results import SETTLE_LIMIT
+
+if TYPE_CHECKING:  # imported where used: `corrigo lint` never loads numpy
+    import numpy.typing as npt
+
+    from dsl.spec import Spec
+    from mdp.model import TabularMDP
 
 __all__ = ["main"]
 
@@ -329,12 +335,12 @@ max_states_option = click.option("--max-states", type=click.IntRange(min=1), def
                                       "(default: when building it would take more than 4 GiB; N replaces that budget).")
 
 
-def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -> Any:
+def _compile(spec_path: str, defines: tuple[str, ...], max_states: int | None) -> TabularMDP:
     return _load_and_compile(spec_path, defines, max_states)[1]
 
 
 def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int | None,
-                      exact: bool = False) -> tuple[Any, Any]:
+                      exact: bool = False) -> tuple[Spec, TabularMDP]:
     """The spec and its model (with a progress bar while it builds)."""
     import mdp
 
@@ -461,7 +467,7 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
         click.echo(f"wrote {output} ({drawing.n_shown:,} states, {written})")
 
 
-def _require_check(spec_path: str, spec: Any, check: str, param_hint: str) -> None:
+def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> None:
     """A usage error naming the checks of ``spec`` when it has none called ``check``."""
     names = [c.name for c in spec.checks]
     if check not in names:
@@ -601,7 +607,7 @@ def _distribution_option(context: click.Context, parameter: click.Parameter, val
         raise click.BadParameter(str(error), context, parameter) from None
 
 
-def _load_rewards(path: str, model: Any) -> Any:
+def _load_rewards(path: str, model: TabularMDP) -> npt.NDArray[Any]:
     """``--rewards FILE``: a ``(samples, n_states)`` array from a .npy or .csv file, checked against the model."""
     import numpy as np
 
@@ -742,11 +748,11 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
     shares = (optimality_probabilities(model, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
               if chosen else {})
-    optimality = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
+    optimality: list[dict[str, Any]] = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
     options = option_graph(model).n_options_all()
-    rows = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
+    rows: list[dict[str, Any]] = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
              "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]), "options": int(options[s]),
              "initial": int(s) == model.initial, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
@@ -779,7 +785,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         click.echo(f"wrote {plot_path} ({plotted})")
 
 
-def _matching_states(model: Any, pattern: str) -> list[int]:
+def _matching_states(model: TabularMDP, pattern: str) -> list[int]:
     """States whose description has every ``var=value`` of ``pattern`` (comma separated), by index."""
     wanted = set()
     for part in pattern.split(","):
