@@ -691,13 +691,17 @@ class _Compiler:
             error = _U * np.abs(value) * (1 + 2 * _U)
             layer.exact_rows[term.name][into] = [float(v) == q
                                                  for v, q in zip(np.ravel(value).tolist(), exact.tolist())]
-        elif np.any(error):
+        elif np.ndim(error) or error:
             layer.exact_rows[term.name][into] = np.equal(error, 0)
         target[into] = value
-        if care is not None and np.ndim(error):  # errors where the value is not used do not count
-            error = np.asarray(error)[np.asarray(care)[take] if take is not None else care]
+        if np.ndim(error) == 0:
+            worst = float(error)
+        else:
+            if care is not None:  # errors where the value is not used do not count
+                error = np.asarray(error)[np.asarray(care)[take] if take is not None else care]
+            worst = float(np.max(error, initial=0.0))
         key = (term.kind, term.name)
-        self.term_rounding[key] = max(self.term_rounding[key], float(np.max(error, initial=0.0)))
+        self.term_rounding[key] = max(self.term_rounding[key], worst)
 
     def _moved(self, keys: _Keys, updated: dict[int, Any], old: Sequence[Any]) -> Any:
         """``keys`` after the variables in ``updated`` change from their ``old`` codes."""
@@ -806,6 +810,14 @@ class _Compiler:
         if number.exact is not None:
             return _inside(number.exact, lo, hi)
         value, error = number.value, number.error
+        if np.ndim(value) == 0 and np.ndim(error) == 0:  # the common case: a constant
+            x, e = float(value), float(error)
+            margin = e * (1 + 4 * _U) + _U * abs(x) if e > 0 else 0.0
+            if (lo is None or x - margin >= lo) and (hi is None or x + margin <= hi):
+                return True
+            if (lo is not None and x + margin < lo) or (hi is not None and x - margin > hi):
+                return False
+            return bool(_inside(exact_at(np.zeros(1, dtype=np.int64)), lo, hi)[0])
         slack = np.where(np.greater(error, 0), np.multiply(error, 1 + 4 * _U) + _U * np.abs(value), 0.0) \
             if np.any(error) else 0.0
         inside: Any = True
@@ -1337,6 +1349,9 @@ def _constant_number(expr: Vectorized, exact: bool) -> _Number:
 
 def _relative(number: _Number) -> float:
     """A bound on ``|float - exact| / exact`` over a probability's positions (exact zeros have error 0)."""
+    if np.ndim(number.error) == 0 and np.ndim(number.value) == 0:  # the common case: a constant probability
+        error, value = float(number.error), float(number.value)
+        return 0.0 if error == 0.0 else error / value if value > 0.0 else math.inf
     if not np.any(number.error):
         return 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
