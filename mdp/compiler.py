@@ -1142,20 +1142,18 @@ class _Compiler:
         total = np.zeros(row_groups[-1])
         with np.errstate(over="ignore", invalid="ignore"):
             for vector in costs.values():
-                total = total + vector
+                np.add(total, vector, out=total)
         sizes = {("cost", name): v for name, v in costs.items()} | {("intent", name): v for name, v in intents.items()}
-        largest = max((key for key in sizes if key[0] == "cost"), key=lambda key: float(np.abs(sizes[key]).max(
-            initial=0.0)), default=None)
+        largest = max((key for key in sizes if key[0] == "cost"), key=lambda key: _peak(sizes[key])[1], default=None)
         for key, vector, what in [*((key, v, f"{key[0]} '{key[1]}'") for key, v in sizes.items()),
                                   (largest, total, "the intrinsic cost (the sum of the cost terms)")]:
             if key is None or not vector.size or (vector is total and self.problems):  # a term said it already
                 continue
-            peak = np.abs(vector)
-            r = int(np.argmax(peak))
-            if np.isfinite(peak[r]) and peak[r] * steps <= _FLOAT_MAX:
+            r, peak = _peak(vector)
+            if math.isfinite(peak) and peak * steps <= _FLOAT_MAX:
                 continue
             state = int(np.searchsorted(row_groups, r, side="right")) - 1
-            per_step = f"{peak[r]:.3g} in one step" if np.isfinite(peak[r]) else "more than 1.8e308 in one step"
+            per_step = f"{peak:.3g} in one step" if math.isfinite(peak) else "more than 1.8e308 in one step"
             self._problem(("total", what), state, _Problem(
                 state, f"{what} adds up to more than 1.8e308 over time ({per_step}, discount {gamma:g}), "
                 "beyond the range of 64-bit floats", spans[key],
@@ -1345,6 +1343,15 @@ def _constant_number(expr: Vectorized, exact: bool) -> _Number:
     if error and expr.exact_constant == 0:
         return _Number(0.0, 0.0, None)
     return _Number(value, error, None)
+
+
+def _peak(vector: npt.NDArray[np.float64]) -> tuple[int, float]:
+    """The position and size of ``vector``'s largest magnitude (``nan`` if it holds one), without a copy."""
+    if not vector.size:
+        return 0, 0.0
+    high, low = int(np.argmax(vector)), int(np.argmin(vector))
+    r = high if abs(vector[high]) >= abs(vector[low]) else low
+    return r, float(abs(vector[r]))
 
 
 def _relative(number: _Number) -> float:
