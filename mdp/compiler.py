@@ -33,6 +33,7 @@ collected per layer, with the first offending state of each, and raised together
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ _MAX_INT64 = (1 << 63) - 1
 _Keys = npt.NDArray[Any]
 """State keys: int64, or Python ints in an object array when the key space is beyond int64."""
 _MAX_STATES = int(np.iinfo(np.int32).max)  # states are numbered with int32 (the CSR column indices)
-_MAX_LAYER_OUTCOMES = _MAX_STATES  # a layer numbers its rows with int32, and _number marks its outcomes so
+_MAX_LAYER_OUTCOMES = _MAX_STATES  # a layer numbers its outcomes with int32 (as _number does its states)
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
 _DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
 _CULPRITS_SHOWN = 6  # variables (or events) named in the notes of a size limit
@@ -796,13 +797,7 @@ class _Compiler:
         if exact is not None:
             exact = exact if np.ndim(value) else exact[0]
             return _Number(_rounded(exact), 0.0, exact)
-        number = _Number(value, error, None)
-        zero = self._within(number, 0, 0, lambda positions: expr.exact_at(columns, action, positions))
-        if not np.any(zero):
-            return number
-        return _Number(np.where(zero, 0.0, value) if np.ndim(zero) else 0.0,
-                       np.where(zero, 0.0, error) if np.ndim(zero) and np.ndim(error) else 0.0 if np.all(zero)
-                       else error, None)
+        return _settled(_Number(value, error, None), lambda positions: expr.exact_at(columns, action, positions))
 
     def _within(self, number: _Number, lo: int | None, hi: int | None, exact_at: Callable[[Any], Any]) -> Any:
         """Where ``lo <= p <= hi`` for the exact value ``p`` (a mask, or a bool for a scalar): from the floats
@@ -936,7 +931,15 @@ class _Compiler:
             leftover = _Number(np.where(nothing_left, 0.0, leftover.value),
                                np.where(nothing_left, 0.0, leftover.error),
                                None if leftover.exact is None else np.where(nothing_left, _ZERO, leftover.exact))
-        has_leftover = bool(np.any(np.greater(leftover.value, 0)))
+        if leftover.exact is None:  # floats: 1 - sum may round to 0 (or below) where something is left exactly
+            leftover = _settled(leftover, lambda positions: 1 - exact_total(positions))
+        else:
+            leftover = _Number(_rounded(leftover.exact), 0.0, leftover.exact)
+        if not out_of_range:
+            self._representable(leftover, lambda positions: 1 - exact_total(positions),
+                                f"the chance that event '{event.name}' does nothing (1 - its probabilities)",
+                                _branches_span(event), where, context)
+        has_leftover = not np.all(nothing_left)
 
         # each firing outcome becomes `fan` consecutive outcomes: its branches, then the left-over
         fan = len(event.branches) + has_leftover
@@ -1110,12 +1113,35 @@ class _Compiler:
         """Record a problem where a branch probability leaves [0, 1] (exactly); True when it does somewhere."""
         bad = np.logical_not(self._within(number, 0, 1, exact_at))
         if not np.any(bad):
-            return False
+            return self._representable(number, exact_at, f"a probability of {owner}",
+                                       branch.branch.probability.span or branch.branch.span or span, where, context)
         i = _first(bad)
         self._problem(("range", id(branch.branch)), where(i), _Problem(
             where(i), f"probability {_format_exact(number, i, exact_at)} of {owner} is outside [0, 1]",
             branch.branch.probability.span or branch.branch.span or span,
             "a probability must lie between 0 and 1 in every state where the guard holds", context(i)))
+        return True
+
+    def _representable(self, number: _Number, exact_at: Callable[[Any], Any], what: str, span: Span | None,
+                       where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> bool:
+        """Record a problem where a probability is positive but rounds to the float 0 (below 4.9e-324), which
+        would silently drop its transition; True when it does somewhere."""
+        positive = np.greater(number.exact, 0) if number.exact is not None else np.greater(number.error, 0)
+        lost = np.logical_and(np.equal(number.value, 0), positive)
+        if not np.any(lost):
+            return False
+        i = _first(lost)
+        exact = number.exact if number.exact is not None else exact_at(np.array([i], dtype=np.int64))
+        exact = np.asarray(exact, dtype=object).reshape(-1)
+        shown = exact[i if exact.size > 1 else 0]
+        q = Fraction(shown)
+        with decimal.localcontext() as context_:
+            context_.prec = 20
+            size = format(decimal.Decimal(q.numerator) / decimal.Decimal(q.denominator), ".3g")
+        self._problem(("underflow", span, what), where(i), _Problem(
+            where(i), f"{what} is {size}, too small for 64-bit floats: it would round to 0", span,
+            "a probability must be 0 or at least 4.9e-324, the smallest positive float; make it 0 (or larger)",
+            context(i)))
         return True
 
     def _finite(self, term: _CompiledTerm, values: npt.NDArray[np.float64], row_state: npt.NDArray[np.int64],
@@ -1340,9 +1366,7 @@ def _constant_number(expr: Vectorized, exact: bool) -> _Number:
     if exact:
         exact_value = expr.exact_constant
         return _Number(_rounded(exact_value), 0.0, exact_value)
-    if error and expr.exact_constant == 0:
-        return _Number(0.0, 0.0, None)
-    return _Number(value, error, None)
+    return _settled(_Number(value, error, None), lambda positions: np.array([expr.exact_constant], dtype=object))
 
 
 def _peak(vector: npt.NDArray[np.float64]) -> tuple[int, float]:
@@ -1352,6 +1376,41 @@ def _peak(vector: npt.NDArray[np.float64]) -> tuple[int, float]:
     high, low = int(np.argmax(vector)), int(np.argmin(vector))
     r = high if abs(vector[high]) >= abs(vector[low]) else low
     return r, float(abs(vector[r]))
+
+
+def _settled(number: _Number, exact_at: Callable[[Any], Any]) -> _Number:
+    """A float probability with its exact value, rounded, wherever the floats cannot show it positive: a
+    positive probability whose float is 0 or negative would drop or negate a transition. Exact zeros
+    become 0 with error 0; an exact value below the smallest float becomes 0 with a positive error
+    (:meth:`_Compiler._representable` reports it)."""
+    value, error = number.value, number.error
+    if np.ndim(value) == 0 and np.ndim(error) == 0:
+        x, e = float(value), float(error)
+        if e == 0.0 or x - e * (1 + 4 * _U) - _U * abs(x) > 0:
+            return number
+        return _rounded_number(exact_at(np.zeros(1, dtype=np.int64)))
+    value, error = np.broadcast_arrays(np.asarray(value, dtype=np.float64), np.asarray(error, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        unsure = (error != 0) & ~(value - error * (1 + 4 * _U) - _U * np.abs(value) > 0)  # nan: unsure
+    if not unsure.any():
+        return number
+    positions = np.flatnonzero(unsure)
+    exact = _rounded_number(exact_at(positions))
+    value, error = value.copy(), error.copy()
+    value[positions], error[positions] = exact.value, exact.error
+    return _Number(value, error, None)
+
+
+def _rounded_number(exact: Any) -> _Number:
+    """Exact values (an array of Fractions) as their nearest floats with the rounding's bound (scalars for
+    one value)."""
+    values = np.asarray(exact, dtype=object).reshape(-1)
+    rounded = _rounded(values)
+    errors = np.array([0.0 if Fraction(r) == q else math.nextafter(float(abs(Fraction(r) - q)), math.inf)
+                       for r, q in zip(rounded.tolist(), values.tolist())])
+    if values.size == 1:
+        return _Number(float(rounded[0]), float(errors[0]), None)
+    return _Number(rounded, errors, None)
 
 
 def _relative(number: _Number) -> float:
@@ -1375,7 +1434,7 @@ def _rounded(exact: Any) -> Any:
         except OverflowError:
             return math.inf if q > 0 else -math.inf
     if isinstance(exact, np.ndarray):
-        return np.array([nearest(q) for q in exact.tolist()], dtype=np.float64).reshape(exact.shape)
+        return np.array([nearest(q) for q in exact.ravel().tolist()], dtype=np.float64).reshape(exact.shape)
     return nearest(exact)
 
 

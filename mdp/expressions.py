@@ -52,6 +52,8 @@ Error = Union[npt.NDArray[np.float64], float]
 ActionArg = Union[str, Sequence[str], npt.NDArray[Any], None]
 
 _U = UNIT_ROUNDOFF
+_SMALLEST_NORMAL = 2.0**-1022
+_SMALLEST_SUBNORMAL = 2.0**-1074
 _EXACT_INTEGER = 2.0**53  # int64 values up to this size convert to float64 exactly
 
 # A compiled node: (columns, action, care) -> its value; in float mode a (value, error) pair. ``care`` is
@@ -394,6 +396,8 @@ def _arithmetic(op: str, real: bool, indicator: bool) -> Callable[[tuple[Any, Er
         error: Any = 0.0 if indicator else _U * np.abs(value)
         left, right = np.any(ex), np.any(ey)
         if op == "*":
+            if not indicator:
+                error = error + _underflow(value, x, y)
             if right:
                 error = error + np.abs(x) * ey
             if left:
@@ -413,6 +417,16 @@ def _arithmetic(op: str, real: bool, indicator: bool) -> Callable[[tuple[Any, Er
                 error = error + ey
         return value, error
     return combine
+
+
+def _underflow(value: Any, x: Any, y: Any) -> Any:
+    """The absolute rounding of a product or quotient of nonzero floats below the smallest normal float,
+    where ``u |value|`` does not bound it (``1e-200 * 1e-200`` is 0): one smallest subnormal; else 0."""
+    if float(np.min(np.abs(value), initial=np.inf)) >= _SMALLEST_NORMAL:
+        return 0.0
+    with np.errstate(invalid="ignore"):
+        tiny = (np.abs(value) < _SMALLEST_NORMAL) & (np.not_equal(x, 0) & np.not_equal(y, 0))
+    return np.where(tiny, _SMALLEST_SUBNORMAL, 0.0) if np.ndim(tiny) else _SMALLEST_SUBNORMAL if tiny else 0.0
 
 
 def _drop_zero(error: Any) -> Error:
@@ -520,7 +534,7 @@ def _division(expr: Binary, context: _Context) -> _Node:
             value = np.true_divide(x, y)
             size = np.abs(y)
             propagated = (np.add(ex, np.abs(value) * ey)) / np.where(size > ey, size - ey, np.nan)
-            error = np.where(np.isnan(propagated), np.inf, propagated) + _U * np.abs(value)
+            error = np.where(np.isnan(propagated), np.inf, propagated) + _U * np.abs(value) + _underflow(value, x, y)
         return value, _drop_zero(error)
 
     if right.is_constant and denominator.node.constant != 0:

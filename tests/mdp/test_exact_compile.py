@@ -10,6 +10,7 @@ import pytest
 
 import dsl
 from mdp import ModelError, compile
+from mdp.expressions import vectorize
 
 U = 2.0**-53
 
@@ -60,6 +61,34 @@ def test_an_event_whose_branches_sum_to_one_leaves_no_left_over_outcome(exact: b
     model = compile(load("var x : 0..3\naction wait: skip\n"
                          "event e when x == 0:\n 0.1 -> x' = 1\n 0.2 -> x' = 2\n 0.7 -> x' = 3\n"), exact=exact)
     assert [j for j, _ in transitions(model)[0]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_positive_probability_whose_float_is_zero_or_negative_keeps_its_transition(exact: bool) -> None:
+    # (0.1 + 1e-17 + 0.1 y) - 0.1 is 0.0 in floats at y = 0, exactly 1e-17; 0.3 - 0.1 (3 + y) + 1e-17 is
+    # -2.8e-17 in floats, exactly 1e-17: both transitions exist, with their exact probability rounded
+    for branch in ("(0.1 + 1e-17 + 0.1 * y) - 0.1", "0.3 - 0.1 * (3 + y) + 1e-17"):
+        model = compile(load(f"var y : 0..2 = 0\naction go when y == 0:\n    {branch} -> y' = 1\n"
+                             f"    1 - ({branch}) -> y' = 2\nterminal y > 0\n"), exact=exact)
+        assert model.n_states == 3 and transitions(model)[0] == [(1, 1e-17), (2, 1.0)], branch
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_an_event_leaves_what_its_branches_leave_exactly(exact: bool) -> None:
+    # 0.5 + (0.5 - 1e-17) is 1.0 in floats: exactly 1e-17 is left for "nothing happens"
+    model = compile(load("var y : 0..2 = 0\naction go when y == 0: skip\nevent e when y == 0:\n"
+                         "    0.5 -> y' = 1\n    0.5 - 1e-17 -> y' = 2\nterminal y > 0\n"), exact=exact)
+    assert transitions(model)[0] == [(0, 1e-17), (1, 0.5), (2, 0.5)]
+    if exact:
+        assert sum(model.rationals.P[:3]) == 1
+
+
+def test_a_product_that_underflows_carries_an_error_bound() -> None:
+    # 1e-200 * (1e-200 * x) rounds to 0 for x = 1, 2: the bound must cover the exact 1e-400 and 2e-400
+    expr = dsl.load("model t\ndiscount 0.9\nvar x : 0..2\naction a: skip\n"
+                    "cost c = 1e-200 * (1e-200 * x)\n").costs[0].expr
+    value, error = vectorize(expr).bounded([np.array([0, 1, 2])], None)
+    assert list(value) == [0.0, 0.0, 0.0] and error[0] == 0.0 and error[1] > 0 and error[2] > 0
 
 
 def test_real_arithmetic_never_wraps_around_in_int64() -> None:

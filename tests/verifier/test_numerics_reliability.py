@@ -128,3 +128,17 @@ def test_an_intent_without_a_finite_optimum_leaves_regret_inconclusive() -> None
     # a loop that costs the intent nothing leaves the optimum over the policies that end finite: 1
     zero = verify(text.replace("1 * [go] - 1 * [spin]", "1 * [go]"), exact=True).check("faithful")
     assert zero.verdict is Verdict.HOLDS and [q.value for q in zero.quantities[:3]] == [0, 1, 1]
+
+
+def test_transitions_whose_floats_vanish_still_count() -> None:
+    # a branch of exactly 1e-17 that floats compute as 0 (or below), and an event's exact left-over 1e-17
+    tiny = ("model tiny\ndiscount 0.9\nvar y : 0..2 = 0\naction go when y == 0:\n"
+            "    (0.1 + 1e-17 + 0.1 * y) - 0.1 -> y' = 1\n    1 - ((0.1 + 1e-17 + 0.1 * y) - 0.1) -> y' = 2\n"
+            "terminal y > 0\ncost c = 1 * [go]\ncheck unseen : P <= 0 [ F y == 1 ]\n")
+    left = ("model left\ndiscount 0.9\nvar y : 0..2 = 0\naction go when y == 0: skip\nevent e when y == 0:\n"
+            "    0.5 -> y' = 1\n    0.5 - 1e-17 -> y' = 2\nterminal y > 0\ncost c = 1 * [go]\n"
+            "check unseen : P <= 0 [ X y == 0 ]\n")
+    for text in (tiny, left):
+        assert verify(text, exact=True).check("unseen").verdict is Verdict.FAILS
+        assert verify(text).check("unseen").verdict is Verdict.FAILS
+        assert verify(text, settle_limit=0).check("unseen").verdict is not Verdict.HOLDS
