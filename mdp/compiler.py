@@ -1360,6 +1360,12 @@ def _exact_csr(exact: npt.NDArray[Any], indices: npt.NDArray[np.int32], indptr: 
     return P, sums
 
 
+def with_exact_numbers(spec: Spec, model: TabularMDP) -> TabularMDP:
+    """``model`` (compiled from ``spec``) with its exact numbers: itself when it knows them, else ``spec``
+    compiled again with ``exact=True`` (same states, choices and transitions)."""
+    return model if model.knows_exact else compile(spec, exact=True)
+
+
 def _constant_number(expr: Vectorized, exact: bool) -> _Number:
     """A constant branch probability, folded once."""
     value, error = expr.constant_bounded

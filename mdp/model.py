@@ -133,6 +133,12 @@ class TabularMDP:
             total += vector
         return total
 
+    @property
+    def knows_exact(self) -> bool:
+        """Whether :attr:`exact` is available: compiled with ``exact=True``, built from floats, or a spec whose
+        numbers the floats hold exactly."""
+        return self.rationals is not None or self.rounding.is_exact or self.rounding.from_floats
+
     @cached_property
     def exact(self) -> Rationals:
         """The model's numbers exactly: those the compiler computed (``compile(spec, exact=True)``), or those
@@ -146,7 +152,7 @@ class TabularMDP:
         """
         if self.rationals is not None:
             return self.rationals
-        if not (self.rounding.is_exact or self.rounding.from_floats):
+        if not self.knows_exact:
             raise ValueError(f"the floats of model '{self.name}' round its spec's numbers: compile it with "
                              "exact=True for exact arithmetic")
         data = exact_floats(self.P.data)

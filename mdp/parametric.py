@@ -93,8 +93,7 @@ class ParametricModel:
         costs = {t: w @ f for t, f in self.costs.items()}
         intents = {t: w @ f for t, f in self.intents.items()}
         model = self.model
-        exact_P = model.rationals is not None or model.rounding.P == 0 and model.rounding.discount == 0
-        if not exact_P or not all(isinstance(x, Fraction) for x in weights):
+        if not model.knows_exact or not all(isinstance(x, Fraction) for x in weights):
             # floats: each cost is w @ f, off by the features' rounding (as the model's) times the weights,
             # plus the rounding of the products and their sum
             scale = 1.0 + float(np.abs(w[1:]).sum())

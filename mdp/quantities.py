@@ -37,14 +37,14 @@ from .solver.linear import chain_values
 from .solver.optimize import optimize, restricted
 from .solver.problem import Exact, Problem, from_model
 
-__all__ = ["Values", "bounded_reachability", "extremal_costs", "next_probabilities", "policy_values",
+__all__ = ["EXACT_STEPS", "Values", "bounded_reachability", "extremal_costs", "next_probabilities", "policy_values",
            "reachability"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-_EXACT_STEPS = 10_000  # exact backups of a step-bounded reachability before floats bound it instead
+EXACT_STEPS = 10_000  # exact backups of a step-bounded reachability before floats bound it instead
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,14 +278,16 @@ def bounded_reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, 
             if float(np.max(upper.values + upper.bound - x)) <= 1e-12 + done * per_step:
                 high = np.minimum(upper.values + upper.bound, 1.0)
                 low = x - done * per_step
-                return Values((low + high) / 2, float(np.max(high - low)) / 2, target.copy())
+                middle = (low + high) / 2
+                middle[target] = 1.0  # exactly: the target's own states
+                return Values(middle, float(np.max(high - low)) / 2, target.copy())
     return Values(x, done * per_step, target.copy())
 
 
 def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, target: BoolArray, steps: int,
                    maximize: bool) -> Values | None:
     """Step-bounded reachability in rationals: backups until the bound or a fixed point, or until they
-    reach the exact unbounded probability; ``None`` after :data:`_EXACT_STEPS` backups without either."""
+    reach the exact unbounded probability; ``None`` after :data:`EXACT_STEPS` backups without either."""
     n = model.n_states
     data = model.exact.P
     indptr, indices = model.P.indptr.tolist(), model.P.indices.tolist()
@@ -295,7 +297,7 @@ def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, targ
     pick = max if maximize else min
     x = [Fraction(int(t)) for t in target.tolist()]
     unbounded: list[Fraction] | None = None
-    for done in range(1, min(steps, _EXACT_STEPS) + 1):
+    for done in range(1, min(steps, EXACT_STEPS) + 1):
         new = [Fraction(0)] * n
         for s, rows in by_state.items():
             new[s] = pick(sum((data[k] * x[indices[k]] for k in range(indptr[r], indptr[r + 1])), Fraction(0))
@@ -315,7 +317,7 @@ def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, targ
             if x == unbounded:
                 break
     else:
-        if steps > _EXACT_STEPS:
+        if steps > EXACT_STEPS:
             return None
     return Values(np.array([float(v) for v in x]), 0.0, target.copy(), dict(enumerate(x)))
 

@@ -98,12 +98,20 @@ class Quantity:
     @property
     def low(self) -> float:
         """``value - bound``, rounded down (so the true value is never below it)."""
-        return self.value if not self.bound else math.nextafter(self.value - self.bound, -math.inf)
+        return enclosure(self.value, self.bound)[0]
 
     @property
     def high(self) -> float:
         """``value + bound``, rounded up."""
-        return self.value if not self.bound else math.nextafter(self.value + self.bound, math.inf)
+        return enclosure(self.value, self.bound)[1]
+
+
+def enclosure(value: float, bound: float) -> tuple[float, float]:
+    """``value - bound`` and ``value + bound``, rounded outward (a float subtraction may round towards the
+    value): floats that enclose every number within ``bound`` of ``value``."""
+    if not bound:
+        return value, value
+    return math.nextafter(value - bound, -math.inf), math.nextafter(value + bound, math.inf)
 
 
 @dataclass(frozen=True, slots=True)

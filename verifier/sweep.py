@@ -41,6 +41,7 @@ import dsl
 from dsl.errors import CorrigoError
 from dsl.spec import CostBound, Parameter, Regret, Spec
 from mdp.compiler import compile as compile_model
+from mdp.compiler import with_exact_numbers
 from mdp.graph import reachable_states
 from mdp.model import TabularMDP
 from mdp.parametric import ParametricModel, PolicyGaps, parametric, policy_gaps
@@ -254,8 +255,8 @@ def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None =
     ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s)."""
     names = _swept_names(spec, params)
     exact = model.n_states <= exact_limit
-    if exact and model.rationals is None and not model.rounding.is_exact:
-        model = compile_model(spec, exact=True)  # regions are confirmed in the spec's rationals
+    if exact:
+        model = with_exact_numbers(spec, model)  # regions are confirmed in the spec's rationals
     pm = parametric(spec, model, names)
     selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
     state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed))

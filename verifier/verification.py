@@ -16,6 +16,7 @@ from typing import Any
 import dsl
 import mdp
 from dsl.spec import Check, Spec
+from mdp.compiler import with_exact_numbers
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
@@ -92,9 +93,12 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     return settle_exactly(spec, model, report, tol=tol, samples=samples, seed=seed, settle_limit=settle_limit)
 
 
-def solve_model(model: TabularMDP, tol: float | None, exact: bool) -> Solution:
-    """:func:`mdp.solve` with the tolerance given (default: the solver's own)."""
-    return mdp.solve(model, exact=exact) if tol is None else mdp.solve(model, tol=tol, exact=exact)
+def solve_model(model: TabularMDP, tol: float | None, exact: bool, **options: Any) -> Solution:
+    """:func:`mdp.solve` with the tolerance given (default: the solver's own); ``options`` go to it as well
+    (``exact_limit``: the settle paths solve models of up to ``settle_limit`` states exactly)."""
+    if tol is not None:
+        options["tol"] = tol
+    return mdp.solve(model, exact=exact, **options)
 
 
 def solve_spec(spec: Spec, model: TabularMDP, tol: float | None, exact: bool, settle_limit: int = SETTLE_LIMIT,
@@ -102,25 +106,24 @@ def solve_spec(spec: Spec, model: TabularMDP, tol: float | None, exact: bool, se
     """Solve ``spec``'s ``model``; where floats cannot tell whether an optimal policy may loop forever
     (discount 1: the spec would be in error), decide it in exact arithmetic on models of at most
     ``settle_limit`` states (a :class:`~mdp.model.ModelError` if it may), returning the exact model."""
-    options: dict[str, Any] = {} if tol is None else {"tol": tol}
-    solution = mdp.solve(model, exact=exact, progress=progress, **options)
+    solution = solve_model(model, tol, exact, progress=progress)
     if solution.loop_doubt is None or model.n_states > settle_limit:
         return model, solution
-    model = mdp.compile(spec, exact=True)
-    return model, mdp.solve(model, exact=True, **options)
+    model = with_exact_numbers(spec, model)
+    return model, solve_model(model, tol, True, exact_limit=settle_limit)
 
 
 def settle_exactly(spec: Spec, model: TabularMDP, report: Report, *, tol: float | None = None, samples: int = 1000,
                    seed: int = 0, settle_limit: int = SETTLE_LIMIT) -> Report:
     """``report`` with its float-inconclusive verdicts decided again in exact arithmetic, on models of at
     most ``settle_limit`` states (larger ones keep them, and their hint to re-run with ``--exact``)."""
-    unsettled = tuple(r.name.split(".")[0] for r in report.checks
+    unsettled = tuple(r.name for r in report.checks
                       if r.verdict is Verdict.INCONCLUSIVE and r.basis is Basis.CERTIFICATE)
     if not unsettled or model.n_states > settle_limit:
         return report
-    exact_model = model if model.rationals is not None else mdp.compile(spec, exact=True)
-    exact_report = verify_model(spec, exact_model, solve_model(exact_model, tol, True), tol=tol, exact=True,
-                                checks=unsettled, samples=samples, seed=seed)
+    exact_model = with_exact_numbers(spec, model)
+    exact_report = verify_model(spec, exact_model, solve_model(exact_model, tol, True, exact_limit=settle_limit),
+                                tol=tol, exact=True, checks=unsettled, samples=samples, seed=seed)
     settled: dict[str, CheckResult] = {r.name: r for r in exact_report.checks}
     return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks))
 

@@ -34,6 +34,8 @@ from .proper import loop_error
 
 __all__ = ["Roundoff", "certify_discounted", "certify_ssp", "chain_bound", "roundoff", "threshold"]
 
+_MAX_STEPS_ITERATIONS = 100  # policy iteration for the longest way to a terminal: a few steps in practice
+
 
 @dataclass(frozen=True)
 class Roundoff:
@@ -173,7 +175,7 @@ def max_steps(problem: Problem, rows: BoolArray, pi: IntArray) -> FloatArray:
     ones = np.ones(problem.n)
     rs = problem.row_state
     h = ones
-    for _ in range(max(100, 2 * problem.n)):
+    for _ in range(_MAX_STEPS_ITERATIONS):
         proper = terminates_surely(sp.csr_array(problem.P[sigma]), problem.terminal)
         if not proper.all():
             raise loop_error(problem, rows, ~proper)
@@ -183,12 +185,13 @@ def max_steps(problem: Problem, rows: BoolArray, pi: IntArray) -> FloatArray:
         steps[problem.terminal[rs]] = -math.inf
         best = np.maximum.reduceat(steps, problem.groups[:-1])
         better = (best > h * (1 + 1e-9) + 1e-9) & ~problem.terminal
-        if not better.any():
-            return h
         hits = np.flatnonzero((steps == best[rs]) & better[rs])
-        first = hits[np.r_[True, rs[hits[1:]] != rs[hits[:-1]]]]
+        first = hits[np.r_[True, rs[hits[1:]] != rs[hits[:-1]]]] if hits.size else hits
+        first = first[sigma[rs[first]] != first]  # a "better" row that is the current one: rounding in h
+        if not first.size:
+            return h
         sigma[rs[first]] = first
-    return h  # pragma: no cover - policy iteration terminates long before
+    return h  # a heuristic: certify_ssp checks whatever h it gets
 
 
 def _pure_loops(problem: Problem) -> BoolArray:

@@ -31,9 +31,11 @@ from .linear import chain_values
 from .optimize import Optimum, optimize, restricted
 from .problem import BoolArray, FloatArray, IntArray, from_model, sole_rows
 
-__all__ = ["Solution", "policy_term_values", "solve"]
+__all__ = ["EXACT_LIMIT", "Solution", "policy_term_values", "solve"]
 
 _DISPLAY_ROWS = 50  # states shown in a notebook view of a solution
+EXACT_LIMIT = 5000
+"""The most states :func:`solve` takes in exact arithmetic by default (rational numbers grow along paths)."""
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
@@ -244,7 +246,7 @@ def total_cost_error(model: TabularMDP) -> float:
 
 
 def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: bool = False,
-          progress: Callable[[int, float], object] | None = None, exact_limit: int = 5000) -> Solution:
+          progress: Callable[[int, float], object] | None = None, exact_limit: int = EXACT_LIMIT) -> Solution:
     """Optimal values and certified optimal action sets ``A*(s)`` of a cost-minimising MDP.
 
     Value iteration gives a greedy policy; policy iteration (linear solves) improves it until no row
@@ -321,7 +323,8 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
     if exact and model.n_states > exact_limit:
         raise ResourceLimitError(
             f"the exact re-check (--exact) is limited to {exact_limit:,} states (exact_limit), the model has "
-            f"{model.n_states:,}: drop --exact, or from Python pass a larger exact_limit (rational arithmetic is slow)")
+            f"{model.n_states:,}: drop --exact (verify --settle-limit N still settles in exact arithmetic what floats "
+            "leave open, up to N states), or from Python pass a larger exact_limit (rational arithmetic is slow)")
     if exact:
         _ = model.exact  # fail early (ValueError) when the exact numbers are not known
     cost = np.asarray(model.cost, dtype=np.float64)

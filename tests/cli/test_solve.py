@@ -58,7 +58,8 @@ def test_exact_beyond_its_limit_names_the_limit_and_the_option(tmp_path: Path) -
     code, out, err = run("solve", "--exact", spec)
     assert code == 3 and out == ""
     assert err == ("error: the exact re-check (--exact) is limited to 5,000 states (exact_limit), the model has "
-                   "5,001: drop --exact, or from Python pass a larger exact_limit (rational arithmetic is slow)\n")
+                   "5,001: drop --exact (verify --settle-limit N still settles in exact arithmetic what floats leave "
+                   "open, up to N states), or from Python pass a larger exact_limit (rational arithmetic is slow)\n")
     assert run("solve", spec)[0] == 0
 
 

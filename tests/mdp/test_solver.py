@@ -483,6 +483,18 @@ def test_fixed_point_sweeps_solve_what_krylov_iterations_leave() -> None:
     np.testing.assert_allclose(x, [8 / 7, 2 / 7, 4 / 7], rtol=0, atol=1e-12)  # V0 = 1 + V0 / 8
 
 
+def test_a_krylov_breakdown_that_reports_success_is_not_believed() -> None:
+    from mdp.solver.linear import linear_solve, system
+
+    # expected steps to the end: 3090 states leave at once, the last 10 walk a chain. scipy's bicgstab
+    # breaks down on this system and says it converged, with a residual of 10%; the answer is exact
+    n, k = 3100, 10
+    walk = np.arange(n - k, n - 1)
+    P = sp.csr_array((np.ones(k - 1), (walk, walk + 1)), shape=(n, n))
+    steps = linear_solve(system(P, np.arange(n), 1.0), np.ones(n))
+    assert steps.tolist() == [1.0] * (n - k) + list(np.arange(k, 0, -1.0))
+
+
 def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
     gamma, p = 0.999, 0.8
     model = corridor(400, gamma, p)

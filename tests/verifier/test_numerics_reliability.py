@@ -142,3 +142,24 @@ def test_transitions_whose_floats_vanish_still_count() -> None:
         assert verify(text, exact=True).check("unseen").verdict is Verdict.FAILS
         assert verify(text).check("unseen").verdict is Verdict.FAILS
         assert verify(text, settle_limit=0).check("unseen").verdict is not Verdict.HOLDS
+
+
+def test_settling_beyond_the_default_exact_limit_uses_the_settle_limit() -> None:
+    # 5,101 states: more than --exact takes by default (5,000). 0.1 * 5100 is 510 exactly, not in floats
+    text = ("model chain\ndiscount 1\nvar x : 0..5100 = 0\naction step when x < 5100: x' = x + 1\n"
+            "terminal x == 5100\ncost c = 0.1 * [step]\ncheck budget : cost <= 510\n")
+    floats = verify(text).check("budget")
+    assert floats.verdict is Verdict.INCONCLUSIVE and floats.settle is not None
+    assert "--settle-limit 5101" in floats.settle
+    settled = verify(text, settle_limit=5101).check("budget")
+    assert (settled.verdict, settled.basis) == (Verdict.HOLDS, Basis.EXACT)
+
+
+def test_a_step_bound_cut_short_by_the_unbounded_probability_keeps_the_target_exact() -> None:
+    # the initial state is the target: P(F<=k home) is 1 there, whatever k; the backups stop early (the
+    # unbounded probability is within reach) and must not round the target's own 1
+    text = ("model bounded\ndiscount 0.9\nvar x : 0..1 = 0\naction go when x == 0: x' = 1\n"
+            "action wait when x == 1:\n    0.03 -> x' = 0\n    0.97 -> x' = 1\ncost c = 1 * [go]\n"
+            "check home : P >= 1 [ F<=5000 x == 0 ]\n")
+    for report in (verify(text), verify(text, settle_limit=0), verify(text, exact=True)):
+        assert report.check("home").verdict is Verdict.HOLDS

@@ -82,6 +82,16 @@ def test_above_the_exact_limit_the_sweep_runs_in_floats_and_finds_the_same_bound
     assert any("computed in floats" in note for note in floats.notes)
 
 
+
+def test_a_float_sweep_of_a_model_with_exact_transitions_and_rounded_costs() -> None:
+    # discount 1 and deterministic moves: P and the discount are exact in floats, the cost 0.1 is not.
+    # Quitting (w) beats walking to the end (0.1 per step, 20 steps) for every w in the box
+    text = ("model walk\ndiscount 1\nparam w = 1 in [0, 1.5]\nvar x : 0..20 = 0\nvar done : bool = false\n"
+            "action a when !done && x < 20: x' = x + 1\naction b when !done: done' = true\n"
+            "terminal done || x == 20\ncost c = 0.1 * [a] + w * [b]\ncheck quits : always [b]\n")
+    result = sweep(text, exact_limit=0)
+    assert not result.exact and result.descriptions["quits"] == "everywhere in the box"
+
 INDIFFERENT = """
 model indifferent
 discount 0.5

@@ -16,8 +16,9 @@ from mdp.expressions import DivisionByZeroError, vectorize
 from mdp.model import ModelError, TabularMDP
 from mdp.quantities import Values
 from mdp.solver import Solution
+from mdp.solver.solution import EXACT_LIMIT
 
-from ..results import Basis, CheckResult, Location, Verdict, decide
+from ..results import Basis, CheckResult, Location, Verdict, decide, enclosure
 from ..submodel import OptimalSubmodel
 
 __all__ = ["ONE_POLICY", "OPTIMAL", "Context", "Range", "Wording", "at_initial", "location", "mentions_action",
@@ -130,29 +131,37 @@ class Range(NamedTuple):
 
     @staticmethod
     def around(value: float, bound: float) -> Range:
-        """``value ± bound``, the ends rounded outward (a float subtraction may round towards the value)."""
-        if not bound:
-            return Range(value, 0.0, value, value)
-        return Range(value, bound, math.nextafter(value - bound, -math.inf), math.nextafter(value + bound, math.inf))
+        """``value ± bound``, the ends rounded outward."""
+        return Range(value, bound, *enclosure(value, bound))
 
     @staticmethod
     def exactly(value: Fraction) -> Range:
         return Range(float(value), 0.0, value, value)
 
+    @staticmethod
+    def between(low: float | Fraction, high: float | Fraction) -> Range:
+        """``[low, high]`` as given (exact ends stay exact); value and bound are for display."""
+        if low == high:
+            return Range(float(low), 0.0, low, high)
+        return Range((float(low) + float(high)) / 2, math.nextafter((float(high) - float(low)) / 2, math.inf),
+                     low, high)
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether the ends are exact rationals (a verdict from them is exact arithmetic's)."""
+        return isinstance(self.low, Fraction) and isinstance(self.high, Fraction)
+
     def decide(self, comparison: Comparison, threshold: Fraction) -> Verdict:
         return decide(comparison, self.low, self.high, threshold)
 
     def minus(self, other: Range) -> Range:
-        """The range of the difference of the two quantities."""
-        if not self.bound and not other.bound:
-            return Range.exactly(Fraction(self.low) - Fraction(other.low))
-        return Range.around(self.value - other.value, self.bound + other.bound)
+        """The range of the difference of the two quantities (its ends computed exactly)."""
+        return Range.between(Fraction(self.low) - Fraction(other.high), Fraction(self.high) - Fraction(other.low))
 
     def union(self, other: Range) -> Range:
         """Both ranges: where the quantity lies when it may be either (floats cannot tell which rows of
         an ambiguous state are optimal: the truth lies between the best and the worst of them)."""
-        low, high = min(self.low, other.low), max(self.high, other.high)
-        return Range((float(low) + float(high)) / 2, (float(high) - float(low)) / 2, low, high)
+        return Range.between(min(self.low, other.low), max(self.high, other.high))
 
 
 def at_initial(values: Values, model: TabularMDP, extra_bound: float = 0.0) -> Range:
@@ -178,6 +187,9 @@ def settle_message(context: Context) -> str:
     """What would settle a verdict the numbers left inconclusive."""
     if context.exact:
         return "exact arithmetic could not decide it within its limits (the summary says which)"
+    n = context.model.n_states
+    if n > EXACT_LIMIT:
+        return f"re-run with --settle-limit {n}: exact arithmetic decides it (slow at this size)"
     return "re-run with --exact: exact arithmetic decides it (or raise --settle-limit to this model's size)"
 
 

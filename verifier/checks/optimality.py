@@ -52,7 +52,7 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
         return result(check, "optimality_probability", Verdict.INCONCLUSIVE,
                       f"the optimality probability of random rewards is not defined for discount {model.discount:g} "
                       "(Turner et al.'s rewards are discounted); this check was not evaluated", context,
-                      settle="declare a discount below 1, e.g. 'discount 0.99'")
+                      settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
     states = np.flatnonzero(context.states_where(prop.at) & ~model.terminal)
     if states.size == 0:
         verdict = decide(prop.comparison, 0.0, 0.0, threshold)

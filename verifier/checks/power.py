@@ -225,7 +225,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
         return result(check, "power_seeking", Verdict.INCONCLUSIVE,
                       f"POWER is not defined for discount {model.discount:g} (Turner et al. normalise by "
                       "(1 - gamma) / gamma); this check was not evaluated", context,
-                      settle="declare a discount below 1, e.g. 'discount 0.99'")
+                      settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
     estimate = _estimate(context)
     rows = sub.rows & sub.reachable[model.row_state]
     reference_rows = None if prop.reference is None else intent_optimal_rows(model, prop.reference)

@@ -11,14 +11,15 @@ probability lies between Pmin and Pmax of M*, and the verdict must hold for all 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import Check, Eventually, Globally, Next, ProbabilityBound, Until
-from mdp.quantities import Values, bounded_reachability, next_probabilities, reachability
+from mdp.quantities import EXACT_STEPS, Values, bounded_reachability, next_probabilities, reachability
 
-from ..results import CheckResult, Quantity, Verdict
+from ..results import Basis, CheckResult, Quantity, Verdict
 from ..submodel import shortest_trace
 from .common import Context, at_initial, mentions_action, result
 
@@ -45,6 +46,12 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     quantity = Quantity(name, float(values.values[model.initial]), values.bound_at(model.initial))
     verdict = known.decide(prop.comparison, prop.bound)
     summary = f"{name} = {_probability(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
+    rest: dict[str, Any] = {}
+    if context.exact and not known.is_exact:  # F<=k beyond exact arithmetic's backups: floats decided
+        summary += f" (computed in floats: F<=k takes at most {EXACT_STEPS:,} backups in exact arithmetic)"
+        rest["basis"] = Basis.CERTIFICATE
+        rest["settle"] = (f"a step bound of at most {EXACT_STEPS:,}, or the unbounded F (the limit of F<=k), "
+                          "is decided in exact arithmetic")
     trace = None
     if verdict is Verdict.FAILS and witness is not None:
         found = shortest_trace(context.sub, witness(values))
@@ -53,7 +60,9 @@ def check_probability(check: Check, context: Context) -> CheckResult:
             summary += ("; the trace leads to a state from which some optimal policy never gets there"
                         if not maximize and not isinstance(prop.path, Globally) else
                         "; the trace shows a shortest way there")
-    return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace)
+    if verdict is not Verdict.INCONCLUSIVE:
+        rest.pop("settle", None)
+    return result(check, "probability", verdict, summary, context, quantities=(quantity,), trace=trace, **rest)
 
 
 def _probabilities(context: Context, prop: ProbabilityBound, maximize: bool
