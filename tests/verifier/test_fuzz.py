@@ -1,0 +1,119 @@
+"""Fuzzing (issue 11): ``lint`` and ``verify`` end in a verdict or a located spec error, never an internal error.
+
+The generators and the property are in ``tests/fuzzing.py``; ``benchmarks/fuzz.py`` runs them for
+longer. The number of examples follows the hypothesis profile (``HYPOTHESIS_PROFILE``, tests/conftest.py):
+a quarter of the profile's ``max_examples`` or less per property, so that this module stays near 20 s.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsl.errors import Diagnostic, Source, Span, SpecError
+from tests.fuzzing import (SEEDS, Crash, grammar_specs, is_located, mutated_specs, overrides, run_cli,
+                           run_pipeline, skeleton_specs, world_specs)
+
+
+def share(fraction: float) -> settings:
+    """Settings that run ``fraction`` of the loaded profile's examples (at least 5)."""
+    return settings(max_examples=max(5, int(settings.default.max_examples * fraction)),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@given(grammar_specs())
+@share(0.5)
+def test_specs_from_the_grammar_load_or_raise_a_located_error(text: str) -> None:
+    run_pipeline(text)
+
+
+@given(skeleton_specs())
+@share(0.15)
+def test_declarations_from_the_grammar_in_a_small_world_end_in_a_verdict_or_a_corrigo_error(text: str) -> None:
+    run_pipeline(text)
+
+
+@given(world_specs(), st.one_of(st.just({}), overrides()), st.integers(0, 4))
+@share(0.6)
+def test_typed_declarations_and_checks_end_in_a_verdict_or_a_corrigo_error(text: str, defines: dict[str, str],
+                                                                            exact: int) -> None:
+    run_pipeline(text, defines, exact=exact == 0)
+
+
+@given(mutated_specs())
+@share(0.6)
+def test_mutated_examples_end_in_a_verdict_or_a_corrigo_error(text: str) -> None:
+    run_pipeline(text)
+
+
+@given(st.one_of(world_specs(), mutated_specs()), st.sampled_from(["json", "sarif", "junit"]))
+@share(0.2)
+def test_the_cli_exits_0_to_3_without_an_internal_error(text: str, output_format: str) -> None:
+    run_cli(text, None, output_format)
+
+
+@pytest.mark.parametrize("path", SEEDS, ids=lambda path: path.name)
+def test_every_seed_ends_in_a_verdict_or_a_corrigo_error(path) -> None:
+    run_pipeline(path.read_text(encoding="utf-8"))
+
+
+# --- the property can fail ---------------------------------------------------------------------
+
+WORLD = "model m\ndiscount 0.9\nvar x : bool\naction a: x' = true\ncost c = 1\ncheck k : never x\n"
+
+
+def test_an_exception_in_verify_is_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise IndexError("list index out of range")
+
+    assert run_pipeline(WORLD) == "verified"
+    monkeypatch.setattr("verifier.verification.verify", broken)
+    with pytest.raises(Crash) as caught:
+        run_pipeline(WORLD)
+    assert caught.value.signature.startswith("verifier.verify: IndexError")
+    with pytest.raises(Crash, match="internal error: IndexError"):
+        run_cli(WORLD)  # corrigo verify reports it as an internal error, exit 3
+
+
+def test_an_exception_in_load_is_a_crash_that_names_where_it_happened(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr("dsl.typecheck", broken)  # what dsl.load calls after parsing
+    with pytest.raises(Crash) as caught:
+        run_pipeline(WORLD)
+    assert caught.value.signature == "dsl.load: RecursionError: maximum recursion depth exceeded in dsl.load"
+
+
+def test_a_spec_error_without_a_location_is_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unlocated(*args: object, **kwargs: object) -> None:
+        raise SpecError(Diagnostic("something is wrong", None), Source("<string>", WORLD))
+
+    monkeypatch.setattr("dsl.load", unlocated)
+    with pytest.raises(Crash, match="SpecError without a location"):
+        run_pipeline(WORLD)
+
+
+def test_located_errors_and_unknown_overrides_pass() -> None:
+    located = SpecError(Diagnostic("unknown name 'y'", Span("<string>", 5, 10, 5, 11)), Source("<string>", WORLD))
+    assert is_located(located)
+    assert not is_located(SpecError(Diagnostic("no place", None), Source("<string>", WORLD)))
+    assert run_pipeline(WORLD, {"nope": "1"}) == "load: SpecTypeError"  # '-D nope=...' names no declaration
+
+
+def test_a_run_past_its_time_limit_is_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(*args: object, **kwargs: object) -> None:
+        time.sleep(5)
+
+    monkeypatch.setattr("verifier.verification.verify", slow)
+    with pytest.raises(Crash, match="verifier.verify: no answer within 0.2 s"):
+        run_pipeline(WORLD, seconds=0.2)
+
+
+def test_the_cli_checker_rejects_a_malformed_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("verifier.reports.to_junit", lambda reports, errors=(): "<testsuites><oops>")
+    with pytest.raises(Crash, match="malformed junit output"):
+        run_cli(WORLD, None, "junit")
