@@ -18,6 +18,7 @@ exits 1 if any run crashed.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import warnings
@@ -38,6 +39,7 @@ SOURCES: dict[str, Callable[[], st.SearchStrategy[str]]] = {
     "cli": lambda: st.one_of(world_specs(), mutated_specs()),
 }
 FORMATS = ("json", "sarif", "junit", "text", "markdown")
+TOLERANCES = (None, None, None, 1e-3, 1e-12, 1e-300, 0.5)
 
 
 class Campaign:
@@ -47,41 +49,43 @@ class Campaign:
         self.seconds = seconds
         self.max_states = max_states
         self.outcomes: dict[str, Counter[str]] = {}
-        self.crashes: dict[str, tuple[Crash, dict[str, str], bool, str]] = {}  # with the run's other arguments
+        self.crashes: dict[str, tuple[Crash, dict[str, str], bool, float | None, str]] = {}  # and the run's options
         self.crash_counts: Counter[str] = Counter()
         self.unlocated: dict[str, str] = {}
 
-    def run(self, source: str, text: str, defines: dict[str, str], exact: bool, output_format: str) -> None:
+    def run(self, source: str, text: str, defines: dict[str, str], exact: bool, tol: float | None,
+            output_format: str) -> None:
         counts = self.outcomes.setdefault(source, Counter())
         try:
             if source == "cli":
                 lint, verify = run_cli(text, defines, output_format, max_states=self.max_states,
-                                       seconds=self.seconds, exact=exact)
+                                       seconds=self.seconds, exact=exact, tol=tol)
                 outcome = f"lint exit {lint}, verify exit {verify}"
             else:
-                outcome = run_pipeline(text, defines, max_states=self.max_states, exact=exact, seconds=self.seconds)
+                outcome = run_pipeline(text, defines, max_states=self.max_states, exact=exact, tol=tol,
+                                       seconds=self.seconds)
         except Crash as crash:
-            counts["CRASH " + crash.signature] += 1
+            counts["CRASH " + crash.signature + (f" [known: {crash.known}]" if crash.known else "")] += 1
             self.crash_counts[crash.signature] += 1
             known = self.crashes.get(crash.signature)
             if known is None or len(text) < len(known[0].text):
-                self.crashes[crash.signature] = (crash, defines, exact, output_format)
+                self.crashes[crash.signature] = (crash, defines, exact, tol, output_format)
             return
         counts[outcome + (" (exact)" if exact and outcome.startswith("verif") else "")] += 1
         if "no location" in outcome and (outcome not in self.unlocated or len(text) < len(self.unlocated[outcome])):
             self.unlocated[outcome] = text
 
 
-def reproduce(crash: Crash, defines: dict[str, str], exact: bool, output_format: str, seconds: float,
-              max_states: int) -> Callable[[str], bool]:
+def reproduce(crash: Crash, defines: dict[str, str], exact: bool, tol: float | None, output_format: str,
+              seconds: float, max_states: int) -> Callable[[str], bool]:
     """Whether a text still crashes with ``crash``'s signature (in a run like the one that found it)."""
 
     def fails(text: str) -> bool:
         try:
             if crash.stage.startswith("corrigo"):
-                run_cli(text, defines, output_format, max_states=max_states, seconds=seconds, exact=exact)
+                run_cli(text, defines, output_format, max_states=max_states, seconds=seconds, exact=exact, tol=tol)
             else:
-                run_pipeline(text, defines, max_states=max_states, seconds=seconds, exact=exact)
+                run_pipeline(text, defines, max_states=max_states, seconds=seconds, exact=exact, tol=tol)
         except Crash as again:
             return again.signature == crash.signature
         return False
@@ -90,10 +94,11 @@ def reproduce(crash: Crash, defines: dict[str, str], exact: bool, output_format:
 
 
 def minimise(text: str, fails: Callable[[str], bool], budget: float) -> str:
-    """A shorter text that still ``fails``: delta debugging over lines, then over characters."""
+    """A shorter text that still ``fails``: delta debugging over lines, then over words (each with the
+    blanks after it, so that what is left stays readable)."""
     deadline = time.monotonic() + budget
-    for split in (lambda t: t.splitlines(keepends=True), list):
-        parts: list[str] = split(text)
+    for unit in (r"[^\n]*\n|[^\n]+$", r"\S+\s*|\s+"):
+        parts = re.findall(unit, text)
         n = 2
         while len(parts) >= 2 and time.monotonic() < deadline:
             size = -(-len(parts) // n)
@@ -118,11 +123,12 @@ def draw_and_run(source: str, n: int, round_seed: int, deadline: float, campaign
     @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(text=SOURCES[source](), defines=st.one_of(st.just({}), st.just({}), st.just({}), overrides()),
-           exact=st.integers(0, 5).map(lambda k: k == 0), output_format=st.sampled_from(FORMATS))
-    def one(text: str, defines: dict[str, str], exact: bool, output_format: str) -> None:
+           exact=st.integers(0, 5).map(lambda k: k == 0), tol=st.sampled_from(TOLERANCES),
+           output_format=st.sampled_from(FORMATS))
+    def one(text: str, defines: dict[str, str], exact: bool, tol: float | None, output_format: str) -> None:
         if time.monotonic() < deadline:
             done[source] += 1
-            campaign.run(source, text, defines, exact, output_format)
+            campaign.run(source, text, defines, exact, tol, output_format)
 
     one()
 
@@ -132,7 +138,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100_000, help="examples per source (default: until --minutes)")
     parser.add_argument("--minutes", type=float, default=10.0, help="stop drawing after this long (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed of the first round (default 0)")
-    parser.add_argument("--chunk", type=int, default=50, help="examples per source per round (default 50)")
+    parser.add_argument("--chunk", type=int, default=200, help="examples per source per round (default 200)")
     parser.add_argument("--sources", nargs="+", choices=sorted(SOURCES), default=list(SOURCES))
     parser.add_argument("--seconds", type=float, default=30.0, help="time limit of one run (default 30)")
     parser.add_argument("--max-states", type=int, default=2000, help="verify's max_states (default 2000)")
@@ -171,16 +177,21 @@ def main() -> int:
     for k, (outcome, text) in enumerate(sorted(campaign.unlocated.items())):
         (arguments.out / f"unlocated-{k}.corrigo").write_text(text, encoding="utf-8")
         print(f"\n{outcome}: example in {arguments.out / f'unlocated-{k}.corrigo'}")
-    for k, (signature, (crash, defines, exact, output_format)) in enumerate(sorted(campaign.crashes.items())):
-        fails = reproduce(crash, defines, exact, output_format, arguments.seconds, arguments.max_states)
-        small = minimise(crash.text, fails, arguments.minimise_seconds)
+    for k, (signature, (crash, defines, exact, tol, output_format)) in enumerate(sorted(campaign.crashes.items())):
+        small = crash.text
+        if crash.known is None:  # a known bug has its minimal spec in tests/verifier/test_fuzz.py already
+            fails = reproduce(crash, defines, exact, tol, output_format, arguments.seconds, arguments.max_states)
+            small = minimise(crash.text, fails, arguments.minimise_seconds)
         path = arguments.out / f"crash-{k}.corrigo"
         path.write_bytes(small.encode("utf-8", "surrogatepass"))
         (arguments.out / f"crash-{k}.txt").write_text(f"{signature}\n{campaign.crash_counts[signature]} time(s)\n\n"
                                                       f"{crash}\n", encoding="utf-8")
-        how = f"-D {defines}, exact={exact}" + (f", --format {output_format}" if crash.stage.startswith("corrigo") else "")
-        print(f"\nCRASH {signature} ({campaign.crash_counts[signature]} time(s), {how}): minimised to {len(small)} "
-              f"characters in {path}\n{small!r}")
+        how = f"-D {defines}, exact={exact}, tol={tol}"
+        if crash.stage.startswith("corrigo"):
+            how += f", --format {output_format}"
+        known = f"known: test_fuzz.py::test_found_by_fuzzing[{crash.known}]" if crash.known else "NEW"
+        print(f"\nCRASH ({known}) {signature}\n  {campaign.crash_counts[signature]} time(s), {how}; "
+              f"{'minimised to ' if crash.known is None else ''}{len(small)} characters in {path}\n  {small!r}")
     return 1 if campaign.crashes else 0
 
 
