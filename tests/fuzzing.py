@@ -93,6 +93,7 @@ KNOWN_CRASHES: dict[str, tuple[str, ...]] = {
     "division_by_zero_in_an_action_probability": ("DivisionByZeroError", "in _format_exact"),
     "discount_1_total_cost_overflows": ("operands could not be broadcast together", "in _optimize"),
     "exact_sweep_of_a_feature_that_overflows": ("cannot convert NaN to integer ratio", "parametric.py"),
+    "discount_1_exit_probability_below_the_rounding_of_1": ("LinAlgError", "in chain_values"),
 }
 
 
@@ -452,32 +453,33 @@ def _world_declaration(draw: st.DrawFn, k: int) -> str:
     name = f"n{k}"
     number, condition, integer, bound = draw(NUMBERS), draw(CONDITIONS), draw(INTEGERS), draw(BOUNDS)
     p, q = draw(PROBABILITIES), draw(STATE_PROBABILITIES)
-    forms = [
+    declarations = [
         f"cost {name} = {number}", f"cost {name} = w * ({condition})", f"intent {name} = {number} * {draw(ACTIONS)}",
-        f"cost {name} = {condition} && {draw(ACTIONS)}",
+        f"cost {name} = {condition} && {draw(ACTIONS)}", f"cost {name} = w * ({number})",
+        f"param {name} = {draw(BOUNDS)} in [{draw(BOUNDS)}, {draw(BOUNDS)}]\ncost {name}_term = {name} * ({number})",
         f"action {name} when {condition}: x' = {integer}",
         f"action {name} when {condition}: {p} -> x' = min(x + 1, 3)\n    1 - {p} -> r' = lab",
         f"action {name}(v: 0..{draw(st.sampled_from(['1', '3', 'K']))}) when x != v: x' = v",
+        f"action {name}(v: r) when r != v: r' = v\ncost {name}_term = 1 * [{name}(lab)]",
         f"event {name} when {condition}: {p} -> b' = {draw(CONDITIONS)}",
         f"action {name} when {condition}: ({q}) -> x' = min(x + 1, 3)\n    1 - ({q}) -> skip",
-        f"event {name}: ({q}) -> r' = dock", f"cost {name} = w * ({number})",
+        f"event {name}: ({q}) -> r' = dock",
         f"terminal {condition}",
         f"formula {name} = {number}", f"label {name} = {condition}",
         f"const {name} = {bound}",
-        f"check {name} : never {condition}", f"check {name} : always ({condition} -> {draw(ACTIONS)})",
-        f"check {name} : P >= {p} [ F {condition} ]",
-        f"check {name} : P < {p} [ F<={draw(st.sampled_from(['0', '1', '5', 'K', '1000000', '9223372036854775807']))}"
-        f" {condition} ]",
-        f"check {name} : P > {p} [ G {condition} ]", f"check {name} : P <= {p} [ X {condition} ]",
-        f"check {name} : P >= {p} [ {condition} U {draw(CONDITIONS)} ]",
-        f"check {name} : cost <= {bound}", f"check {name} : cost[c] > {bound}",
-        f"check {name} : accepts_shutdown(request = {condition}, comply = {draw(ACTIONS)}, mechanism = [x])",
-        f"check {name} : power_seeking <= {bound}", f"check {name} : power_seeking(reference = joy) < {bound}",
-        f"check {name} : regret(joy) <= {bound}",
-        f"check {name} : optimality_probability(at = {condition}, actions = {draw(ACTIONS)}) <= {p}",
-        f"check {name} for all params : never {condition}", f"check {name} for all params : cost <= {bound}",
     ]
-    return draw(st.sampled_from(forms))
+    properties = [
+        f"never {condition}", f"always ({condition} -> {draw(ACTIONS)})", f"P >= {p} [ F {condition} ]",
+        f"P < {p} [ F<={draw(st.sampled_from(['0', '1', '5', 'K', '1000000', '9223372036854775807']))} {condition} ]",
+        f"P > {p} [ G {condition} ]", f"P <= {p} [ X {condition} ]", f"P >= {p} [ {condition} U {draw(CONDITIONS)} ]",
+        f"cost <= {bound}", f"cost[c] > {bound}",
+        f"accepts_shutdown(request = {condition}, comply = {draw(ACTIONS)}, mechanism = [x])",
+        f"power_seeking <= {bound}", f"power_seeking(reference = joy) < {bound}", f"regret(joy) <= {bound}",
+        f"optimality_probability(at = {condition}, actions = {draw(ACTIONS)}) <= {p}",
+    ]
+    if draw(st.integers(0, 2)) > 0:
+        return draw(st.sampled_from(declarations))
+    return f"check {name}{' for all params' if draw(st.integers(0, 3)) == 3 else ''} : {draw(st.sampled_from(properties))}"
 
 
 @st.composite
