@@ -51,6 +51,7 @@ import mdp
 import verifier
 from dsl.errors import CorrigoError, SpecError
 from dsl.parser import _parser
+from verifier.results import Report
 
 __all__ = ["Crash", "KNOWN_CRASHES", "SEEDS", "bounded_grammar", "grammar_specs", "mutated_specs", "overrides", "run_cli",
            "run_pipeline", "skeleton_specs", "world_specs"]
@@ -59,7 +60,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.corrigo"))
 CASES = sorted((ROOT / "tests" / "data" / "fuzz").glob("*.corrigo"))  # from the reliability audit
 SEEDS = EXAMPLES + CASES
-PACKAGES = tuple(Path(package.__file__).resolve().parent for package in (dsl, mdp, verifier))
+PACKAGES = tuple(Path(str(package.__file__)).resolve().parent for package in (dsl, mdp, verifier))
 
 
 # --- the property ------------------------------------------------------------------------------
@@ -190,16 +191,16 @@ def run_pipeline(text: str, overrides: Mapping[str, str] | None = None, *, max_s
     return "verified"
 
 
-def _render_all(report: object) -> None:
+def _render_all(report: Report) -> None:
     """Every report format of ``report``; JSON and SARIF must be strict JSON, JUnit well-formed XML."""
     from verifier.reports import render_html, render_markdown, render_text, to_json, to_junit, to_sarif
 
-    render_text(report)  # type: ignore[arg-type]
-    render_markdown(report)  # type: ignore[arg-type]
-    render_html(report)  # type: ignore[arg-type]
-    json.dumps(to_json(report), allow_nan=False)  # type: ignore[arg-type]
-    json.dumps(to_sarif([report], []), allow_nan=False)  # type: ignore[list-item]
-    ET.fromstring(to_junit([report], []))  # type: ignore[list-item]
+    render_text(report)
+    render_markdown(report)
+    render_html(report)
+    json.dumps(to_json(report), allow_nan=False)
+    json.dumps(to_sarif([report], []), allow_nan=False)
+    ET.fromstring(to_junit([report], []))
 
 
 # What corrigo says when it stops with exit code 3 without a bug: a resource limit, --timeout, the solver.
@@ -236,7 +237,7 @@ def run_cli(text: str, overrides: Mapping[str, str] | None = None, output_format
         codes = []
         for name, arguments in runs.items():
             result = CliRunner().invoke(main, arguments)
-            output = result.stdout + result.stderr
+            output = (result.stdout + result.stderr).replace(str(path), "spec.corrigo")  # no temporary name
             code = result.exit_code
             if result.exception is not None and not isinstance(result.exception, SystemExit):
                 raise Crash(name, f"uncaught {type(result.exception).__name__}: {result.exception}", text,
@@ -265,7 +266,9 @@ def _pipeline_error(text: str, overrides: Mapping[str, str] | None, max_states: 
 
 
 def _internal_error_line(output: str) -> str:
-    return next((line for line in output.splitlines() if "internal error" in line), output[-200:])
+    """``ErrorType: message`` of the first internal error in ``output`` (text, or quoted in JSON or XML)."""
+    found = re.search(r"internal error: ([^\n\"\\<]*)", output)
+    return found[1] if found else output[-200:]
 
 
 def _check_report_output(name: str, output_format: str, stdout: str, text: str) -> None:
@@ -301,7 +304,7 @@ def bounded_grammar(depth: int) -> Lark:
     for rule in rules:
         expansions.setdefault(rule.origin.name, []).append(
             [(symbol.name, isinstance(symbol, NonTerminal)) for symbol in rule.expansion])
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(expansions)
     graph.add_edges_from((a, b) for a, alternatives in expansions.items() for alternative in alternatives
                          for b, is_rule in alternative if is_rule)
@@ -314,23 +317,23 @@ def bounded_grammar(depth: int) -> Lark:
             kept = []
             for alternative in alternatives:
                 symbols: list[str | tuple[str, int]] = []
-                for name, is_rule in alternative:
+                for b, is_rule in alternative:
                     if not is_rule:
-                        symbols.append(name)
+                        symbols.append(b)
                         continue
-                    below = level + 1 if (a, name) in closing else level if group[a] == group[name] else 0
+                    below = level + 1 if (a, b) in closing else level if group[a] == group[b] else 0
                     if below > depth:
                         break
-                    symbols.append((name, below))
+                    symbols.append((b, below))
                 else:
                     kept.append(symbols)
             table[(a, level)] = kept
     changed = True
     while changed:  # drop alternatives that use a rule left without any
         changed = False
-        for key, alternatives in table.items():
-            usable = [alt for alt in alternatives if all(isinstance(s, str) or table[s] for s in alt)]
-            if len(usable) != len(alternatives):
+        for key, copies in table.items():
+            usable = [alt for alt in copies if all(isinstance(s, str) or table[s] for s in alt)]
+            if len(usable) != len(copies):
                 table[key], changed = usable, True
     terminal_names = {t.name: t.name if re.fullmatch("[A-Z][_A-Z0-9]*", t.name) else f"ANON{k}"
                       for k, t in enumerate(terminals)}
@@ -340,8 +343,8 @@ def bounded_grammar(depth: int) -> Lark:
             return terminal_names[symbol]
         return f"{symbol[0].strip('_')}_{symbol[1]}"
 
-    lines = [f"{name(key)}: " + " | ".join(" ".join(map(name, alt)) for alt in alternatives)
-             for key, alternatives in table.items() if alternatives]
+    lines = [f"{name(key)}: " + " | ".join(" ".join(map(name, alt)) for alt in copies)
+             for key, copies in table.items() if copies]
     for terminal in terminals:
         if isinstance(terminal.pattern, PatternStr):
             lines.append(f"{terminal_names[terminal.name]}: {json.dumps(terminal.pattern.value)}")
@@ -657,6 +660,12 @@ def _token(draw: st.DrawFn, text: str) -> str:
     return text[:match.end()] + " " + match.group() + text[match.end():]
 
 
+def _discount(draw: st.DrawFn, text: str) -> str:
+    """The discount replaced: 1 (total cost), the largest float below 1, tiny, or an expression."""
+    new = draw(st.sampled_from(["1", "0.9999999999999999", "0.999999", "1e-320", "0.5", "1/3", "1 - 1e-17", "K"]))
+    return re.sub(r"(?m)^(\s*discount)\s+\S+", lambda m: f"{m[1]} {new}", text, count=1)
+
+
 def _characters(draw: st.DrawFn, text: str) -> str:
     """Byte-level: delete, duplicate or truncate a stretch of characters."""
     if not text:
@@ -674,7 +683,7 @@ def _characters(draw: st.DrawFn, text: str) -> str:
 MUTATIONS: dict[str, Callable[[st.DrawFn, str], str]] = {
     "lines": _lines, "number": _number, "operator": _operator, "character": _character,
     "line_break": _line_break, "nest": _nest, "long_name": _long_name, "token": _token,
-    "characters": _characters, "name": _name, "declaration": _declaration,
+    "characters": _characters, "name": _name, "declaration": _declaration, "discount": _discount,
 }
 
 

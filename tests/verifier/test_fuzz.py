@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
@@ -31,7 +32,9 @@ def unless_known(run: Callable[[], object]) -> None:
 
 def share(fraction: float) -> settings:
     """Settings that run ``fraction`` of the loaded profile's examples (at least 5)."""
-    return settings(max_examples=max(5, int(settings.default.max_examples * fraction)),
+    loaded = settings.default  # the profile tests/conftest.py loaded
+    assert loaded is not None
+    return settings(max_examples=max(5, int(loaded.max_examples * fraction)),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -67,7 +70,7 @@ def test_the_cli_exits_0_to_3_without_an_internal_error(text: str, output_format
 
 
 @pytest.mark.parametrize("path", SEEDS, ids=lambda path: path.name)
-def test_every_seed_ends_in_a_verdict_or_a_corrigo_error(path) -> None:
+def test_every_seed_ends_in_a_verdict_or_a_corrigo_error(path: Path) -> None:
     run_pipeline(path.read_text(encoding="utf-8"))
 
 
@@ -187,6 +190,7 @@ def test_each_known_crash_is_recognised_by_its_own_test() -> None:
         test = case.id
         if test in KNOWN_CRASHES:
             text, exact = case.values
+            assert isinstance(text, str) and isinstance(exact, bool)
             try:
                 run_pipeline(text, exact=exact)
             except Crash as crash:
