@@ -95,6 +95,7 @@ KNOWN_CRASHES: dict[str, tuple[str, ...]] = {
     "discount_1_total_cost_overflows": ("operands could not be broadcast together", "in _optimize"),
     "exact_sweep_of_a_feature_that_overflows": ("cannot convert NaN to integer ratio", "parametric.py"),
     "discount_1_exit_probability_below_the_rounding_of_1": ("LinAlgError", "in chain_values"),
+    "power_seeking_with_a_subnormal_discount": ("matmul: dimension mismatch", "in extremal_costs"),
 }
 
 
@@ -227,9 +228,9 @@ def run_cli(text: str, overrides: Mapping[str, str] | None = None, output_format
         path = Path(folder) / "spec.corrigo"
         path.write_bytes(text.encode("utf-8", "surrogatepass"))
         defines = [f"-D{name}={value}" for name, value in (overrides or {}).items()]
-        runs = {
+        runs = {  # the names are the crashes' stages (the format is the caller's to report)
             "corrigo lint": ["lint", *defines, str(path)],
-            f"corrigo verify --format {output_format}": [
+            "corrigo verify": [
                 "verify", *defines, "--format", output_format, "--max-states", str(max_states), "--samples",
                 str(samples), "--timeout", str(seconds), *(["--exact"] if exact else []),
                 *(["--tol", repr(tol)] if tol is not None else []), str(path)],
