@@ -48,7 +48,7 @@ from dsl.errors import Diagnostic, ResourceLimitError, Span
 from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
 from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
-from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP
+from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
 __all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile"]
 
@@ -58,6 +58,7 @@ where keys occur)."""
 
 _U = UNIT_ROUNDOFF
 _FLOAT_MAX = float(np.finfo(np.float64).max)
+_SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)  # 2.2e-308
 _ZERO: Any = Fraction(0)
 
 _MAX_INT64 = (1 << 63) - 1
@@ -762,8 +763,11 @@ class _Compiler:
             if self.checked_constants[a]:
                 return numbers
         else:
-            numbers = [self._probability(b.probability, sub, action.name, f"a probability of '{action.name}'",
-                                         where, lambda i: ()) for b in action.branches]
+            found = [self._probability(b.probability, sub, action.name, f"a probability of '{action.name}'",
+                                       where, lambda i: ()) for b in action.branches]
+            if any(number is None for number in found):  # a division by zero, reported: nothing to check
+                return [_Number(0.0, 0.0, _ZERO if self.exact else None)] * len(found)
+            numbers = [number for number in found if number is not None]
 
         def exact_at(b: int) -> Callable[[Any], Any]:
             return lambda positions: action.branches[b].probability.exact_at(sub, action.name, positions)
@@ -786,14 +790,15 @@ class _Compiler:
         return numbers
 
     def _probability(self, expr: Vectorized, columns: Sequence[npt.NDArray[np.int64]], action: str | None,
-                     what: str, where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> _Number:
-        """A branch probability with its error bound (and exactly, in exact mode); exact zeros as 0 with error 0."""
+                     what: str, where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> _Number | None:
+        """A branch probability with its error bound (and exactly, in exact mode); exact zeros as 0 with error
+        0; ``None`` after reporting a division by zero (no later check may evaluate it again)."""
         try:
             value, error = expr.bounded(columns, action)
             exact = expr.exact_at(columns, action) if self.exact else None
         except DivisionByZeroError as division:
             self._division(division, where(division.index), what, context(division.index))
-            return _Number(0.0, 0.0, Fraction(0) if self.exact else None)
+            return None
         if exact is not None:
             exact = exact if np.ndim(value) else exact[0]
             return _Number(_rounded(exact), 0.0, exact)
@@ -910,6 +915,8 @@ class _Compiler:
         for b, branch in enumerate(event.branches):
             number = self._probability(branch.probability, sub, None, f"a probability of event '{event.name}'",
                                        where, context)
+            if number is None:  # a division by zero, reported: the event is left out of this layer
+                return outcomes
             out_of_range |= self._probability_in_range(number, exact_at(b), branch, f"event '{event.name}'",
                                                        event.span, where, context)
             numbers.append(number)
@@ -979,26 +986,32 @@ class _Compiler:
             for j, value in updated.items():
                 if j in new_columns:
                     new_columns[j][slot] = value
-            self._store_product(parent, numbers[b], slot, new_probability, new_exact, where)
+            self._store_product(parent, numbers[b], slot, new_probability, new_exact, where,
+                                branch.branch.probability.span or branch.branch.span or event.span)
         if has_leftover:
-            self._store_product(parent, leftover, first + len(event.branches), new_probability, new_exact, where)
+            self._store_product(parent, leftover, first + len(event.branches), new_probability, new_exact, where,
+                                _branches_span(event))
         new_live = None if live is None or last else spread(live) if growth else live
         return _Outcomes(new_key, new_columns, new_probability, relative, new_exact, spread(row) if growth else row,
                          new_live)
 
     def _store_product(self, parent: _Number, factor: _Number, slot: npt.NDArray[np.int64],
                        probability: npt.NDArray[np.float64], exact: npt.NDArray[Any] | None,
-                       where: Callable[[int], int]) -> None:
-        """``parent * factor`` into ``slot``, and its exact value in exact mode (then the float is its rounding)."""
+                       where: Callable[[int], int], span: Span | None) -> None:
+        """``parent * factor`` into ``slot``, and its exact value in exact mode (then the float is its rounding).
+        A product below the smallest normal float (2.2e-308) is an error: its rounding is no longer relative
+        (it may be 0), and the bound on P's rounding assumes it is."""
         probability[slot] = parent.value * factor.value
         if exact is not None:
             exact[slot] = parent.exact * factor.exact
             probability[slot] = _rounded(exact[slot])
-        underflow = (probability[slot] == 0) & (parent.value != 0) & np.not_equal(factor.value, 0)
-        if np.any(underflow):
+        underflow = ((np.abs(probability[slot]) < _SMALLEST_NORMAL) & (parent.value != 0)
+                     & np.not_equal(factor.value, 0))
+        if np.any(underflow) and not self.problems:  # (a probability below it says enough)
             i = _first(underflow)
-            self._problem(("underflow",), where(i), _Problem(
-                where(i), "a transition probability is below 2.2e-308 and rounds to 0 in 64-bit floats", None,
+            self._problem(("underflow", span), where(i), _Problem(
+                where(i), f"this outcome's probability, {probability[slot][i]:.3g} after the events before it, "
+                "is below 2.2e-308, where 64-bit floats lose their precision", span,
                 "make the product of the probabilities of the events along a step larger"))
 
     def _event_notes(self, outcomes: _Outcomes, row_state: npt.NDArray[np.int64],
@@ -1124,10 +1137,12 @@ class _Compiler:
 
     def _representable(self, number: _Number, exact_at: Callable[[Any], Any], what: str, span: Span | None,
                        where: Callable[[int], int], context: Callable[[int], tuple[str, ...]]) -> bool:
-        """Record a problem where a probability is positive but rounds to the float 0 (below 4.9e-324), which
-        would silently drop its transition; True when it does somewhere."""
+        """Record a problem where a probability is positive but below the smallest normal float (2.2e-308):
+        its rounding is no longer relative, and below 4.9e-324 it is 0, which would silently drop its
+        transition; True when it does somewhere."""
         positive = np.greater(number.exact, 0) if number.exact is not None else np.greater(number.error, 0)
-        lost = np.logical_and(np.equal(number.value, 0), positive)
+        lost = np.logical_and(np.less(number.value, _SMALLEST_NORMAL),
+                              np.logical_or(positive, np.greater(number.value, 0)))
         if not np.any(lost):
             return False
         i = _first(lost)
@@ -1139,8 +1154,8 @@ class _Compiler:
             context_.prec = 20
             size = format(decimal.Decimal(q.numerator) / decimal.Decimal(q.denominator), ".3g")
         self._problem(("underflow", span, what), where(i), _Problem(
-            where(i), f"{what} is {size}, too small for 64-bit floats: it would round to 0", span,
-            "a probability must be 0 or at least 4.9e-324, the smallest positive float; make it 0 (or larger)",
+            where(i), f"{what} is {size}, below 2.2e-308, where 64-bit floats lose their precision", span,
+            "a probability must be 0 or at least 2.2e-308, the smallest normal float; make it 0 (or larger)",
             context(i)))
         return True
 
@@ -1152,8 +1167,9 @@ class _Compiler:
             return
         r = int(np.argmax(infinite))
         state = base + int(row_state[r])
+        value = "nan (an intermediate result overflows 64-bit floats)" if np.isnan(values[r]) else values[r]
         self._problem(("finite", term.kind, term.name), state, _Problem(
-            state, f"{term.kind} '{term.name}' evaluates to {values[r]}, expected a finite number", term.span,
+            state, f"{term.kind} '{term.name}' evaluates to {value}, expected a finite number", term.span,
             "keep its factors small enough that the value stays within ±1.8e308",
             (f"taking action '{self.action_names[int(row_action[r])]}'",)))
 
@@ -1434,14 +1450,9 @@ def _relative(number: _Number) -> float:
 
 def _rounded(exact: Any) -> Any:
     """The nearest floats of exact values (``inf`` beyond the float range, where ``float`` would raise)."""
-    def nearest(q: Any) -> float:
-        try:
-            return float(q)
-        except OverflowError:
-            return math.inf if q > 0 else -math.inf
     if isinstance(exact, np.ndarray):
-        return np.array([nearest(q) for q in exact.ravel().tolist()], dtype=np.float64).reshape(exact.shape)
-    return nearest(exact)
+        return np.array([nearest_float(q) for q in exact.ravel().tolist()], dtype=np.float64).reshape(exact.shape)
+    return nearest_float(exact)
 
 
 def _sum(numbers: Sequence[_Number]) -> _Number:

@@ -8,6 +8,8 @@ is a minimum over each group.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -191,6 +193,14 @@ class TabularMDP:
             return f"s={state}"
         codes = self.state_codes[state]
         return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
+
+
+def nearest_float(q: Fraction | int) -> float:
+    """The float nearest an exact number, ``±inf`` beyond the float range (where ``float`` raises)."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
 
 
 def exact_floats(values: npt.ArrayLike) -> list[Fraction]:

@@ -23,12 +23,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from dsl.errors import Diagnostic
 from dsl.spec import Parameter, Spec, Term
 
 from .expressions import UNIT_ROUNDOFF as _U
 from .expressions import vectorize
 from .graph import terminates_surely
-from .model import Rationals, TabularMDP
+from .model import ModelError, Rationals, TabularMDP
 from .solver.exact import ExactProblem
 from .solver.linear import chain_values
 from .solver.problem import from_model
@@ -36,6 +37,8 @@ from .solver.problem import from_model
 __all__ = ["ParametricModel", "PolicyGaps", "parametric", "policy_gaps"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 _NEAR = 1e-6  # relative to the largest cost coefficient: a float gap this small may be 0 exactly
 Affine = tuple[Fraction, ...]  # (constant, coefficient of w_1, ..., coefficient of w_k)
 
@@ -75,7 +78,7 @@ class ParametricModel:
         """Cost and intent term -> (k + 1, m) its features in the spec's rationals."""
         model, spec = self.model, self.spec
         terms = {t.name: t for t in (*spec.costs, *spec.intents)}
-        return {name: _term_features(terms[name], model, self.params, spec, exact=True)
+        return {name: _term_features(terms[name], model, self.params, spec)
                 for name in (*self.costs, *self.intents)}
 
     @cached_property
@@ -137,21 +140,15 @@ def parametric(spec: Spec, model: TabularMDP, names: Sequence[str] | None = None
     """
     by_name = {p.name: p for p in spec.params}
     swept = tuple(by_name[name] for name in (names if names is not None else by_name))
-    intent_params = frozenset(p.name for p in swept for t in spec.intents
-                              if any(getattr(n, "name", None) == p.name for n in t.expr.traverse()))
+    intent_params = frozenset(p.name for p in swept for t in spec.intents if _mentions(t, p.name))
     return ParametricModel(model, swept, {t.name: _float_features(t, model, swept, spec) for t in spec.costs},
                            {t.name: _float_features(t, model, swept, spec) for t in spec.intents}, intent_params, spec)
 
 
-def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec,
-                   exact: bool) -> list[list[Fraction]]:
+def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec) -> list[list[Fraction]]:
     """The exact features of a term: its value at ``w = 0`` and the change of a unit step in each param
     (the term is affine in the params, so the difference is the coefficient exactly)."""
-    base = {p.name: p.value for p in spec.params} | {p.name: Fraction(0) for p in swept}
-    codes = model.state_codes
-    columns = list(codes[model.row_state].T) if codes is not None else []
-    actions = np.asarray(model.action_names, dtype=object)[model.row_action]
-    live = ~np.asarray(model.terminal, dtype=bool)[model.row_state]
+    base, columns, actions, live = _term_inputs(model, swept, spec)
 
     def values(params: dict[str, Fraction]) -> list[Fraction]:
         out = vectorize(term.expr, params).exact_at(columns, actions, None, live)
@@ -159,28 +156,51 @@ def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], 
     at_zero = values(base)
     features = [at_zero]
     for p in swept:
-        mentions = any(getattr(n, "name", None) == p.name for n in term.expr.traverse())
-        features.append([a - b for a, b in zip(values({**base, p.name: Fraction(1)}), at_zero)] if mentions
-                        else [Fraction(0)] * model.n_rows)
+        features.append([a - b for a, b in zip(values({**base, p.name: Fraction(1)}), at_zero)]
+                        if _mentions(term, p.name) else [Fraction(0)] * model.n_rows)
     return features
 
 
 def _float_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec) -> FloatArray:
     """(k + 1, m) a term's features in floats: its value at ``w = 0`` and the change of a unit step in each
-    param (exact mode uses :attr:`ParametricModel.exact_features` instead)."""
+    param (exact mode uses :attr:`ParametricModel.exact_features` instead).
+
+    Raises
+    ------
+    ModelError
+        If a feature is beyond the float range (the term overflows for some weights).
+    """
+    base, columns, actions, live = _term_inputs(model, swept, spec)
+    out = np.zeros((len(swept) + 1, model.n_rows))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out[0] = vectorize(term.expr, base)(columns, actions, size=model.n_rows, where=live)
+        for i, p in enumerate(swept, start=1):
+            if _mentions(term, p.name):
+                unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
+                out[i] = unit(columns, actions, size=model.n_rows, where=live) - out[0]
+    out[:, ~live] = 0.0  # the terminal self-loop costs nothing
+    if not np.isfinite(out).all():
+        raise ModelError(Diagnostic(
+            f"{'cost' if term in spec.costs else 'intent'} '{term.name}' goes beyond 64-bit floats (1.8e308) as "
+            "the swept params change", term.span,
+            hint="scale the term down, or shrink the params' boxes"), spec.source)
+    return out
+
+
+def _term_inputs(model: TabularMDP, swept: tuple[Parameter, ...], spec: Spec
+                 ) -> tuple[dict[str, Fraction], list[IntArray], npt.NDArray[np.object_], BoolArray]:
+    """What a term's features are evaluated on: the params (the swept ones at 0), the rows' variable
+    columns and action names, and the rows of live (non-terminal) states."""
     base = {p.name: p.value for p in spec.params} | {p.name: Fraction(0) for p in swept}
     codes = model.state_codes
     columns = list(codes[model.row_state].T) if codes is not None else []
     actions = np.asarray(model.action_names, dtype=object)[model.row_action]
     live = ~np.asarray(model.terminal, dtype=bool)[model.row_state]
-    out = np.zeros((len(swept) + 1, model.n_rows))
-    out[0] = vectorize(term.expr, base)(columns, actions, size=model.n_rows, where=live)
-    for i, p in enumerate(swept, start=1):
-        if any(getattr(n, "name", None) == p.name for n in term.expr.traverse()):
-            unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
-            out[i] = unit(columns, actions, size=model.n_rows, where=live) - out[0]
-    out[:, ~live] = 0.0  # the terminal self-loop costs nothing
-    return out
+    return base, columns, actions, live
+
+
+def _mentions(term: Term, name: str) -> bool:
+    return any(getattr(node, "name", None) == name for node in term.expr.traverse())
 
 
 def _rounding(floats: FloatArray, exact: Sequence[Fraction]) -> float:

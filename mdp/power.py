@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -37,6 +37,7 @@ from dsl.errors import Diagnostic, SpecError
 from .model import TabularMDP
 from .solver.errors import SolverError
 from .solver.iteration import SweepLayout
+from .solver.optimize import optimize
 from .solver.problem import from_model
 
 __all__ = ["DISTRIBUTIONS", "PowerEstimate", "PowerUndefinedError", "RewardDistribution", "absorbing_states", "check_rewards",
@@ -45,6 +46,7 @@ __all__ = ["DISTRIBUTIONS", "PowerEstimate", "PowerUndefinedError", "RewardDistr
 FloatArray = npt.NDArray[np.float64]
 
 _MEMORY_BUDGET = 256 * 2**20  # bytes of working arrays per chunk of samples
+_BATCH_SWEEPS = 20_000  # batched value-iteration sweeps before the open samples go one by one
 
 
 class PowerUndefinedError(SpecError):
@@ -174,7 +176,8 @@ class _BatchedSweep:
     """
 
     def __init__(self, model: TabularMDP) -> None:
-        self.layout = SweepLayout(from_model(model, np.zeros(model.n_rows), 0.0, None))
+        self.problem = from_model(model, np.zeros(model.n_rows), 0.0, None)
+        self.layout = SweepLayout(self.problem)
         self.layout.q = np.empty(0)  # the scalar sweep's buffers are not used here
         self.gamma = float(model.discount)
 
@@ -186,7 +189,9 @@ class _BatchedSweep:
         gamma)``. A column stops once ``(hi - lo) / 2 <= tol`` and returns the midpoint, within
         ``g * tol`` of ``V*``, so its POWER ``(V - R) / g`` is within ``tol``. (Implied by the absolute
         rule ``max |d| <= tol``.) Stopped columns leave the batch, so each column's iterates do not
-        depend on the others.
+        depend on the others. Columns still open after :data:`_BATCH_SWEEPS` sweeps (discounts near 1,
+        which need ~1/(1 - gamma) of them) are solved one by one by the solver's policy iteration, within
+        its certified bound.
         """
         gamma = self.gamma
         g = gamma / (1.0 - gamma)
@@ -197,6 +202,10 @@ class _BatchedSweep:
         sweeps = 0
         for k in range(1, max_iter + 1):
             if active.size == 0:
+                break
+            if k > _BATCH_SWEEPS:
+                done[:, active] = self._one_by_one(R, tol)
+                active = active[:0]
                 break
             W = self.layout.best_of_batch(V)
             W *= gamma
@@ -218,6 +227,22 @@ class _BatchedSweep:
                 raise SolverError(f"POWER value iteration did not converge in {max_iter} sweeps; "
                                   "raise max_iter or tol", iterations=max_iter)
         return done, sweeps
+
+    def _one_by_one(self, R: FloatArray, tol: float) -> FloatArray:
+        """``V*_R`` of each column of ``R`` (internal order) by the solver's pipeline (value iteration, then
+        policy iteration), each maximising the state reward ``R``."""
+        layout, problem = self.layout, self.problem
+        out = np.empty_like(R)
+        for j in range(R.shape[1]):
+            reward = R[layout.inv, j]  # model order
+            column = replace(problem, c=-reward[problem.row_state])
+            out[:, j] = -optimize(column, tol=tol * (1.0 - self.gamma)).V[layout.perm]
+        return out
+
+    def futures(self, V: FloatArray) -> FloatArray:
+        """``(1 - gamma) max_a P(s, a) V``: POWER from ``V*_R``, without the cancellation of ``(V - R) (1 -
+        gamma) / gamma`` (for a tiny discount, ``R + gamma max P V`` rounds to ``R``)."""
+        return (1.0 - self.gamma) * self.layout.best_of_batch(V)
 
 
 def absorbing_states(model: TabularMDP) -> npt.NDArray[np.bool_]:
@@ -358,7 +383,6 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     perm, inv = batch.layout.perm, batch.layout.inv
     total = np.zeros(n)
     squares = np.zeros(n)
-    scale = (1.0 - gamma) / gamma
     most_sweeps = 0
     done = 0
     kept = np.empty((n, samples)) if keep_samples else None
@@ -367,7 +391,7 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
         R = chunk_rewards[perm]  # internal order
         V, sweeps = batch.solve(R, tol, max_iter)
         most_sweeps = max(most_sweeps, sweeps)
-        values = (V - R) * scale  # (n, k) per-sample POWER
+        values = batch.futures(V)  # (n, k) per-sample POWER
         if kept is not None:
             kept[:, done:done + k] = values[inv]
         for j in range(k):  # one sample at a time: the sums do not depend on the chunking

@@ -125,7 +125,8 @@ def settle_exactly(spec: Spec, model: TabularMDP, report: Report, *, tol: float 
     exact_report = verify_model(spec, exact_model, solve_model(exact_model, tol, True, exact_limit=settle_limit),
                                 tol=tol, exact=True, checks=unsettled, samples=samples, seed=seed)
     settled: dict[str, CheckResult] = {r.name: r for r in exact_report.checks}
-    return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks))
+    return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks),
+                   value=exact_report.value, bound=exact_report.bound)  # the optimum is known exactly now
 
 
 def _undecided_loop(check: Check, context: Context, doubt: str) -> CheckResult:

@@ -74,7 +74,9 @@ def threshold(bound: float, ro: Roundoff) -> float:
 
 
 def group_min(problem: Problem, values: FloatArray) -> tuple[FloatArray, IntArray]:
-    """Per state: the minimum of ``values`` over its rows and the first row attaining it."""
+    """Per state: the minimum of ``values`` over its rows and the first row attaining it (``nan``, from an
+    overflow, counts as ``+inf``: every state keeps a row)."""
+    values = np.where(np.isnan(values), np.inf, values)
     mins = np.minimum.reduceat(values, problem.groups[:-1]) if problem.m else np.zeros(0)
     rs = problem.row_state
     hits = np.flatnonzero(values == mins[rs])

@@ -16,6 +16,7 @@ from scipy.sparse import csgraph
 
 from ..expressions import UNIT_ROUNDOFF as _U
 from ..graph import terminates_surely
+from ..model import nearest_float
 from .certificate import Roundoff
 from .errors import SolverError
 from .problem import FloatArray, IntArray, Problem
@@ -171,7 +172,7 @@ def exact_refine(problem: Problem, pi: IntArray, V_float: FloatArray, gap_float:
     pi = pi.copy()
     for evaluations in range(1, max_iter + 1):
         V = exact.evaluate(pi)
-        V_rounded = np.array([float(v) for v in V])
+        V_rounded = np.array([nearest_float(v) for v in V])
         E = float(np.abs(V_rounded - V_float).max(initial=0.0)) * (1 + 2 * _U) \
             + 2 * _U * float(np.abs(V_rounded).max(initial=0.0))
         threshold = 2.0 * (ro.slack + (1.0 + ro.rho) * E)

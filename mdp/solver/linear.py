@@ -48,7 +48,10 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
     if k <= _DENSE_LIMIT:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            return np.asarray(scipy.linalg.solve(A.toarray(), B, check_finite=False))
+            try:
+                return np.asarray(scipy.linalg.solve(A.toarray(), B, check_finite=False))
+            except np.linalg.LinAlgError:  # singular in floats (a leaving probability below their rounding)
+                return np.asarray(scipy.linalg.lstsq(A.toarray(), B, check_finite=False)[0])
     columns = B.reshape(k, -1)
     X = np.empty(columns.shape)
     large = k > _LU_LIMIT

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..graph import terminates_surely
-from ..model import ModelError
+from ..model import ModelError, nearest_float
 from .certificate import certify_discounted, certify_ssp, group_min, roundoff, threshold
 from .errors import SolverError
 from .exact import exact_refine
@@ -116,14 +116,14 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
                 doubt = error.diagnostics[0].message if error.diagnostics else str(error)
         return Optimum(problem, V, Q, gap, optimal, best, bound, delta, sweeps, evaluations, loop_doubt=doubt)
     exact_V, exact_gaps, best, exact_evaluations = exact_refine(problem, best, V, gap, ro, max_iter)
-    V = np.array([float(v) for v in exact_V])
+    V = np.array([nearest_float(v) for v in exact_V])
     Q = _q_values(problem, V)
     gap = Q - V[problem.row_state]
     optimal = np.zeros(problem.m, dtype=bool)
     rs = problem.row_state
     for r, g in exact_gaps.items():
-        gap[r] = float(g)
-        Q[r] = float(g + exact_V[int(rs[r])])
+        gap[r] = nearest_float(g)
+        Q[r] = nearest_float(g + exact_V[int(rs[r])])
         optimal[r] = g == 0
     if not discounted and check_loops:
         check_optimal_loops(problem, optimal, initial)

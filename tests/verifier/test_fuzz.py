@@ -135,61 +135,48 @@ def test_the_cli_checker_rejects_a_malformed_report(monkeypatch: pytest.MonkeyPa
 
 
 # --- what the fuzzer found ---------------------------------------------------------------------
-# Minimised by benchmarks/fuzz.py; each is a bug in dsl/, mdp/ or verifier/ (a strict xfail fails once it
-# is fixed: then drop the mark).
+# Minimised by benchmarks/fuzz.py; each was a crash (or an error without a location) in dsl/, mdp/ or
+# verifier/, now fixed: the outcome it must have. A new, unfixed one goes here as a strict xfail, with its
+# traceback's fragments in tests/fuzzing.py: KNOWN_CRASHES.
 
 FOUND = [
     pytest.param(
         "model m\ndiscount 0.9\nvar x : 0..1\naction a: 1 / x -> skip\n", False,
-        id="division_by_zero_in_an_action_probability",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "internal error: DivisionByZeroError from mdp.compiler._format_exact: the division is recorded as a "
-            "located problem, then the sum check formats the exact sum and divides again"))),
+        "verify: ModelError",
+        id="division_by_zero_in_an_action_probability"),
     pytest.param(
         "model m\ndiscount 1\nvar x : 0..2\naction a: x' = x + 1\ncost c = 1e308\nterminal x == 2\n", False,
-        id="discount_1_total_cost_overflows",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "internal error: ValueError (operands could not be broadcast) in mdp.solver.optimize._optimize: the "
-            "total cost 2e308 is inf in floats; only discounted totals are checked for overflow"))),
+        "verify: ModelError",
+        id="discount_1_total_cost_overflows"),
     pytest.param(
         "model m\ndiscount 1\nvar x : 0..2\naction a: x' = x + 1\ncost c = 1e308\nterminal x == 2\n", True,
-        id="discount_1_total_cost_overflows_exact",
-        marks=pytest.mark.xfail(strict=True, reason="the same with exact=True (--exact)")),
+        "verify: ModelError",
+        id="discount_1_total_cost_overflows_exact"),
     pytest.param(
         "model m\ndiscount 0.9\nvar x : 0..1\naction a: x' = 1\nparam w = 0 in [0, 1]\n"
         "cost c = w * (x * 1e308 * 10)\ncheck k for all params : never false\n", True,
-        id="exact_sweep_of_a_feature_that_overflows",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "internal error: ValueError (cannot convert NaN to integer ratio) in mdp.parametric: the float "
-            "feature 1e309 is inf, 0 * inf is NaN; without exact=True the same spec is a located error"))),
+        "verify: ModelError",
+        id="exact_sweep_of_a_feature_that_overflows"),
     pytest.param(
         "model m\ndiscount 1\nvar x : bool\naction a: 1e-17 -> x' = true\n  1 - 1e-17 -> skip\nterminal x\n", False,
-        id="discount_1_exit_probability_below_the_rounding_of_1",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "internal error: LinAlgError (singular matrix) in mdp.solver.linear.linear_solve: 1 - 1e-17 is 1.0 in "
-            "floats, so the policy's chain has a self-loop of probability 1 although the state can leave; the same "
-            "with exact=True; the true value is finite (V = 0 here, 1e17 with `cost c = 1`)"))),
+        "verified",
+        id="discount_1_exit_probability_below_the_rounding_of_1"),
     pytest.param(
         "model m\ndiscount 1e-320\nvar x : bool\naction a: x' = true\ncheck p : power_seeking <= 0.05\n", False,
-        id="power_seeking_with_a_subnormal_discount",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "internal error: ValueError (matmul: dimension mismatch) in mdp.solver.optimize._q_values, called by "
-            "mdp.quantities.extremal_costs from verifier.checks.power._most_held: POWER's scale (1 - g) / g is inf "
-            "for g = 1e-320, so the per-state POWER is NaN (`corrigo power` prints nan)"))),
+        "verified",
+        id="power_seeking_with_a_subnormal_discount"),
     pytest.param(
         "model m\ndiscount 0.9\nvar r : bool\naction go: skip\nevent e: 1e-320 -> r' = true\n"
         "event f: 0.9999999999999999 -> r' = false\n", False,
-        id="transition_probability_rounds_to_0_has_no_location",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "a ModelError without a span: 'a transition probability is below 2.2e-308 and rounds to 0 in 64-bit "
-            "floats' could point at the events whose product it is"))),
+        "verify: ModelError",
+        id="transition_probability_below_the_smallest_normal_float"),
 ]
 
 
-@pytest.mark.parametrize(("text", "exact"), FOUND)
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy's overflow warnings on the way to some crashes
-def test_found_by_fuzzing(text: str, exact: bool) -> None:
-    assert "no location" not in run_pipeline(text, exact=exact)
+@pytest.mark.parametrize(("text", "exact", "outcome"), FOUND)
+def test_found_by_fuzzing(text: str, exact: bool, outcome: str) -> None:
+    """Each crash the fuzzer found, fixed: a located model error, or a report."""
+    assert run_pipeline(text, exact=exact) == outcome
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -197,7 +184,7 @@ def test_each_known_crash_is_recognised_by_its_own_test() -> None:
     for case in FOUND:
         test = case.id
         if test in KNOWN_CRASHES:
-            text, exact = case.values
+            text, exact, _ = case.values
             assert isinstance(text, str) and isinstance(exact, bool)
             try:
                 run_pipeline(text, exact=exact)
