@@ -70,6 +70,7 @@ _MAX_LAYER_OUTCOMES = _MAX_STATES  # a layer numbers its outcomes with int32 (as
 _PATH_SHOWN = 8  # actions shown of a long path to an offending state
 _DISABLED_SHOWN = 6  # other disabled actions named in a deadlock's notes
 _CULPRITS_SHOWN = 6  # variables (or events) named in the notes of a size limit
+_SHRINK = "shrink the domains of these variables (or set consts and params with -D)"  # the hint of a size limit
 
 DEFAULT_MAX_BYTES = 4 << 30
 """The memory budget of a compile without ``max_states``: 4 GiB of the compiler's own arrays.
@@ -750,7 +751,7 @@ class _Compiler:
         if n + missing.size > _MAX_STATES:
             raise self._limit(f"the model has more than {_MAX_STATES:,} states, the most corrigo can number "
                               "(a fixed limit: 32-bit state indices)",
-                              "shrink the domains of these variables (or set consts and params with -D)")
+                              _SHRINK)
         return found[inverse].astype(np.int32), first[missing[order]]
 
     # --- actions and events --------------------------------------------------------------------
@@ -857,7 +858,7 @@ class _Compiler:
                 self._division(error, where(error.index), f"an update of '{choice.name}'", context(error.index))
                 value = sub[u.update.variable]
                 real = False
-            if real and not np.ndim(sub[0] if len(sub) else ()):  # no variables: one value for the one state
+            if real and len(sub) and not np.ndim(sub[0]):  # scalar columns: one value
                 value = value[0]
             if u.is_bool:
                 value = np.asarray(value).astype(np.int64) if np.ndim(value) else int(bool(value))
@@ -1051,7 +1052,7 @@ class _Compiler:
         if outcomes > _MAX_LAYER_OUTCOMES:
             raise self._limit(f"one breadth-first layer of the model has {outcomes:,} outcomes, the most corrigo "
                               f"can number is {_MAX_LAYER_OUTCOMES:,} (a fixed limit: 32-bit row numbers)",
-                              hint or "shrink the domains of these variables (or set consts and params with -D)",
+                              hint or _SHRINK,
                               notes)
         if self.max_bytes is None:
             return
@@ -1059,7 +1060,7 @@ class _Compiler:
         if need > self.max_bytes:
             raise self._limit(f"the model would need about {_size(need)} to build, more than its memory budget of "
                               f"{_size(self.max_bytes)}",
-                              (hint or "shrink the domains of these variables (or set consts and params with -D)")
+                              (hint or _SHRINK)
                               + "; --max-states N builds up to N states, however much memory they take", notes)
 
     def _check_event(self, event: _CompiledChoice, fan: int, rows: int, outcomes: int, last: bool) -> None:

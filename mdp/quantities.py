@@ -256,7 +256,7 @@ def bounded_reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, 
     P = sp.csr_array(model.P[selected])
     extreme = np.maximum.reduceat if maximize else np.minimum.reduceat
     if exact:
-        result = _exact_bounded(model, selected, states, target, steps, maximize)
+        result = _exact_bounded(model, selected, target, steps, maximize)
         if result is not None:
             return result
     kmax = int(np.diff(P.indptr).max(initial=1))
@@ -284,7 +284,7 @@ def bounded_reachability(model: TabularMDP, rows: BoolArray, target: BoolArray, 
     return Values(x, done * per_step, target.copy())
 
 
-def _exact_bounded(model: TabularMDP, selected: IntArray, states: IntArray, target: BoolArray, steps: int,
+def _exact_bounded(model: TabularMDP, selected: IntArray, target: BoolArray, steps: int,
                    maximize: bool) -> Values | None:
     """Step-bounded reachability in rationals: backups until the bound or a fixed point, or until they
     reach the exact unbounded probability; ``None`` after :data:`EXACT_STEPS` backups without either."""
@@ -338,9 +338,10 @@ def next_probabilities(model: TabularMDP, rows: BoolArray, target: BoolArray, *,
         pick = max if maximize else min
         per_row = {r: sum((data[k] for k in range(indptr[r], indptr[r + 1]) if target[indices[k]]), Fraction(0))
                    for r in selected.tolist()}
-        exact_values = {s: Fraction(0) for s in range(n)}
-        for s in states.tolist():
-            exact_values[s] = pick(v for r, v in per_row.items() if model.row_state[r] == s)
+        by_state: dict[int, list[Fraction]] = {}
+        for r, v in per_row.items():
+            by_state.setdefault(int(model.row_state[r]), []).append(v)
+        exact_values = {s: pick(by_state[s]) if s in by_state else Fraction(0) for s in range(n)}
         return Values(np.array([float(exact_values[s]) for s in range(n)]), 0.0, np.zeros(n, dtype=bool),
                       exact_values)
     kmax = int(np.diff(P.indptr).max(initial=1))

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from dsl.numbers import float_text
 from dsl.spec import Comparison
 
 __all__ = [
@@ -231,6 +232,14 @@ class Report:
         if len(order) == 1:
             return order[0]
         return ", ".join(f"{basis} ({counts[basis]})" for basis in order)
+
+    @property
+    def model_summary(self) -> str:
+        """One line on the model and its optimum, as every report format shows it."""
+        cost = "exact" if not self.bound else f"bound {self.bound:.2g}"
+        return (f"{self.n_states:,} states, {self.n_rows:,} choices, {self.n_transitions:,} transitions; optimal "
+                f"policies reach {self.n_optimal_states:,} states; optimal cost {self.value:.6g} ({cost}), "
+                f"discount {float_text(self.discount)}")
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (``KeyError`` if there is none)."""

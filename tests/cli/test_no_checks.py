@@ -35,7 +35,8 @@ def test_text() -> None:
 def test_markdown() -> None:
     assert run("verify", "--format", "markdown", "empty.corrigo") == (0, (
         "## corrigo: `empty` (`empty.corrigo`)\n\n**⚠️ NO CHECKS**: the spec declares no check, so nothing was "
-        "verified. 1 states, 1 choices; optimal policies reach 1 states; optimal cost 2, discount 0.5.\n"), WARNING)
+        "verified. 1 states, 1 choices, 1 transitions; optimal policies reach 1 states; optimal cost 2 "
+        "(bound 5.3e-15), discount 0.5.\n"), WARNING)
 
 
 def test_json_lists_no_checks() -> None:

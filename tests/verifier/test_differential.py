@@ -116,11 +116,11 @@ def closeness(check: Check, reference: ExactChecks, truth: bool) -> str | None:
     if is_near(reference.quantity(check), bound):
         return "band"
     prop = check.property
-    if (isinstance(prop, CostBound) and prop.term is None) or not reference.is_ambiguous(BAND):
-        return None  # V*(s0) does not depend on which rows are optimal
     wide = reference.widened(BAND)
     if reference.model.discount == 1 and wide.loops(wide.optimal):
-        return "ambiguity"  # a near-optimal loop: a candidate policy may never end
+        return "ambiguity"  # a near-optimal loop: a candidate policy may never end, the spec may be invalid
+    if (isinstance(prop, CostBound) and prop.term is None) or not reference.is_ambiguous(BAND):
+        return None  # V*(s0) does not depend on which rows are optimal
     span = wide.range(check)
     if span is not None:  # the quantity of every candidate lies in span: do they all give one verdict?
         assert isinstance(prop, (CostBound, ProbabilityBound, Regret))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from html import escape
 
-from dsl.numbers import float_text
 from mdp.tables import html_table
 
 from ..results import CheckResult, Report, Verdict
@@ -29,9 +28,7 @@ def render_html(report: Report) -> str:
     for check in report.checks:
         rows.append([check.name, _ICON[check.verdict], check.text, check.summary])
         rows += [[f"↳ {part.text}", _ICON[part.verdict], "", part.summary] for part in check.parts]
-    model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, "
-             f"discount {float_text(report.discount)}.")
+    model = f"{report.model_summary}."
     summary = (f"<strong>{_ICON[report.verdict]}</strong>: {len(report.checks)} check(s) over every optimal policy."
                if report.checks else f"<strong>⚠️ NO CHECKS</strong>: {NO_CHECKS}.")
     parts = [

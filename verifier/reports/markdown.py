@@ -10,7 +10,6 @@ and keep every value on one line, so nothing can end the table or start a block 
 from __future__ import annotations
 
 import re
-from dsl.numbers import float_text
 
 from ..results import CheckResult, Report, Verdict
 from .escaping import printable
@@ -45,9 +44,7 @@ def _prose(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     """A summary table of every check, then one section per failed or inconclusive check."""
-    model = (f"{report.n_states:,} states, {report.n_rows:,} choices; optimal policies reach "
-             f"{report.n_optimal_states:,} states; optimal cost {report.value:.6g}, "
-             f"discount {float_text(report.discount)}.")
+    model = f"{report.model_summary}."
     if not report.checks:
         return "\n".join([f"## corrigo: {_code(report.spec)} ({_code(report.path)})", "",
                           f"**⚠️ NO CHECKS**: {NO_CHECKS}. {model}"]) + "\n"

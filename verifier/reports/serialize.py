@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Any
 
@@ -52,7 +53,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
 
 def _quantity(quantity: Quantity) -> dict[str, Any]:
     return {"name": quantity.name, "value": _number(quantity.value), "bound": _bound(quantity.bound),
-            "low": _number(quantity.low), "high": _number(quantity.high)}
+            "low": _number(quantity.low, decimal.ROUND_FLOOR), "high": _number(quantity.high, decimal.ROUND_CEILING)}
 
 
 def _trace(trace: Trace | None) -> dict[str, Any] | None:
@@ -78,20 +79,19 @@ def _attribution(attribution: Attribution | None) -> dict[str, Any] | None:
     }
 
 
-def _number(value: float) -> float | str | None:
-    """Finite floats to 10 significant digits (stable across platforms); infinities as strings."""
+def _number(value: float, rounding: str = decimal.ROUND_HALF_EVEN, digits: int = 10) -> float | str | None:
+    """Finite floats to 10 significant digits (stable across platforms), rounded as ``rounding`` says (the
+    ends of an interval outward, so that it still holds the true value); infinities as strings."""
     if value is None:
         return None
     if math.isnan(value):
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    rounded = float(f"{value:.10g}")
+    rounded = float(decimal.Context(prec=digits, rounding=rounding).create_decimal(value))
     return 0.0 if rounded == 0 else rounded
 
 
 def _bound(value: float) -> float | str | None:
-    """Error bounds to 2 significant digits: they are upper estimates, not values."""
-    if math.isinf(value) or math.isnan(value):
-        return _number(value)
-    return float(f"{value:.2g}")
+    """Error bounds to 2 significant digits, rounded up: they are upper estimates, not values."""
+    return _number(value, decimal.ROUND_CEILING, 2)

@@ -12,7 +12,6 @@ import io
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from dsl.numbers import float_text
 
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 from .escaping import printable_strings
@@ -38,10 +37,7 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     report = printable_strings(report)
     console, buffer = _console(color, width)
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
-    console.print(f"{report.n_states:,} states, {report.n_rows:,} choices, {report.n_transitions:,} transitions; "
-                  f"optimal policies reach {report.n_optimal_states:,} states; "
-                  f"optimal cost {report.value:.6g} ({'exact' if not report.bound else f'bound {report.bound:.2g}'}), "
-                  f"discount {float_text(report.discount)}")
+    console.print(report.model_summary)
     if not report.checks:
         console.print(Text(f"no checks: {NO_CHECKS}", style=_STYLE[Verdict.INCONCLUSIVE]))
         return buffer.getvalue()
