@@ -431,6 +431,7 @@ class _Compiler:
             if all(b.probability.is_constant for b in a.branches) else None
             for a in self.actions)
         self.checked_constants = [False] * len(self.actions)  # constant probabilities: checked once
+        self.exact_sums: dict[tuple[str, Any], dict[tuple[int, ...], Fraction]] = {}  # see _exact_sum
         self.term_rounding = {(t.kind, t.name): 0.0 for t in self.terms}  # largest error of a term's floats
         self.P_relative = 0.0  # bound on |float - exact| / exact of every transition probability so far
 
@@ -777,7 +778,8 @@ class _Compiler:
             out_of_range |= self._probability_in_range(number, exact_at(b), branch, f"action '{action.name}'",
                                                        action.span, where, lambda i: ())
         total = _sum(numbers)
-        exact_total = _summed([exact_at(b) for b in range(len(numbers))])
+        exact_total = _exact_sum([b.probability for b in action.branches], sub, action.name,
+                                 self.exact_sums.setdefault(('action', a), {}))
         bad = np.logical_not(self._within(total, 1, 1, exact_total))
         if np.any(bad) and not out_of_range:  # (a branch out of range says enough)
             i = _first(bad)
@@ -922,7 +924,8 @@ class _Compiler:
                                                        event.span, where, context)
             numbers.append(number)
         total = _sum(numbers) if numbers else _Number(0.0, 0.0, Fraction(0) if self.exact else None)
-        exact_total = _summed([exact_at(b) for b in range(len(numbers))])
+        exact_total = _exact_sum([b.probability for b in event.branches], sub, None,
+                                 self.exact_sums.setdefault(('event', event.name), {}))
         bad = np.logical_not(self._within(total, None, 1, exact_total))
         if np.any(bad) and not out_of_range:
             i = _first(bad)
@@ -1466,14 +1469,51 @@ def _sum(numbers: Sequence[_Number]) -> _Number:
     return _Number(value, error, exact)
 
 
-def _summed(exact_at: Sequence[Callable[[Any], Any]]) -> Callable[[Any], Any]:
-    """``positions -> exact sum`` of several ``exact_at`` functions."""
-    return lambda positions: sum((f(positions) for f in exact_at), np.zeros(np.size(positions), dtype=object)
-                                 + Fraction(0))
+def _exact_sum(probabilities: Sequence[Vectorized], columns: Sequence[Any], action: str | None,
+               memo: dict[tuple[int, ...], Fraction]) -> Callable[[Any], Any]:
+    """``positions -> exact sum`` of branch probabilities, added once per distinct combination of the variables
+    they read in the whole compile (``memo``, one per action or event): the sum-to-1 check cannot be settled
+    in floats, and exact arithmetic per state would cost seconds per 10^4 states."""
+    reads = sorted({j for p in probabilities for j in p.reads})
+
+    def total(positions: Any) -> Any:
+        positions = np.asarray(positions, dtype=np.int64)
+        if reads:
+            table = np.stack([np.asarray(columns[j])[positions] for j in reads])
+            distinct, first, inverse = np.unique(table, axis=1, return_index=True, return_inverse=True)
+            keys = [tuple(k) for k in distinct.T.tolist()]
+        else:
+            first, inverse, keys = np.zeros(1, dtype=np.int64), np.zeros(positions.size, dtype=np.int64), [()]
+        missing = [i for i, key in enumerate(keys) if key not in memo]
+        if missing:
+            at = positions[first[missing]]
+            sums = sum((p.exact_at(columns, action, at) for p in probabilities[1:]),
+                       probabilities[0].exact_at(columns, action, at)) if probabilities else [Fraction(0)] * len(at)
+            memo.update((keys[i], value) for i, value in zip(missing, sums))
+        out = np.empty(len(keys), dtype=object)
+        out[:] = [memo[key] for key in keys]
+        return out[inverse.reshape(-1)]
+    return total
+
+
+def _distinct_objects(arrays: Sequence[npt.NDArray[Any]]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(first, inverse)`` over the positions of equally long object arrays, grouped by the identity of their
+    elements: exact values come once per distinct combination of what an expression reads, shared by every
+    position with that combination, so this finds the few distinct cases without comparing any numbers."""
+    ids = np.stack([np.fromiter(map(id, a), dtype=np.int64, count=a.size) for a in arrays])
+    _, first, inverse = np.unique(ids, axis=1, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def _inside(exact: Any, lo: int | None, hi: int | None) -> Any:
-    """``lo <= exact <= hi`` elementwise (``None``: no bound), as bools."""
+    """``lo <= exact <= hi`` elementwise (``None``: no bound), as bools; compared once per distinct object."""
+    if isinstance(exact, np.ndarray) and exact.dtype == object and exact.size > 1:
+        first, inverse = _distinct_objects([exact.reshape(-1)])
+        return np.asarray(_compare(exact.reshape(-1)[first], lo, hi), dtype=bool)[inverse].reshape(exact.shape)
+    return _compare(exact, lo, hi)
+
+
+def _compare(exact: Any, lo: int | None, hi: int | None) -> Any:
     result: Any = True
     if lo is not None:
         result = np.logical_and(result, np.greater_equal(exact, lo))

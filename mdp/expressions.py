@@ -163,6 +163,12 @@ class Vectorized:
         combination of the variables (and action) the expression reads: cheap on large arrays."""
         return self._exact.at(columns, action, positions, where)
 
+    @property
+    def reads(self) -> tuple[int, ...]:
+        """The indices of the state variables the expression reads (its exact value depends on nothing else,
+        but the action for ``[name]`` terms)."""
+        return self._exact.variables
+
     @cached_property
     def _exact(self) -> _Exactly:
         return _Exactly.of(self.expr, self._context)

@@ -11,7 +11,7 @@ import numpy as np
 from dsl.numbers import float_text
 from mdp.graph import reachable_states
 from mdp.model import TERMINAL_ACTION
-from mdp.solver import Solution
+from mdp.solver import Solution, start_term_values
 
 __all__ = ["PolicyRow", "SolveSummary", "summarise", "render_text", "to_json"]
 
@@ -60,13 +60,13 @@ def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
                   tuple(a for a in solution.optimal_actions(int(s)) if a != TERMINAL_ACTION) or ("(terminal)",),
                   float(solution.V[s]), int(s) in ties)
         for s in shown)
-    term_values = solution.term_values()
+    term_values = start_term_values(model, solution.policy, model.initial)
     return SolveSummary(
         model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
         discount=model.discount, initial=model.describe(model.initial), value=float(solution.V[model.initial]),
         bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
         policy_iterations=int(solution.policy_iterations),
-        terms=tuple((name, float(values[model.initial])) for name, values in term_values.items()),
+        terms=tuple(term_values.items()),
         rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt)
 
 

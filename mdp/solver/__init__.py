@@ -14,6 +14,6 @@ range over a set of policies and reachability probabilities. The package by conc
 """
 
 from .errors import SolverError
-from .solution import Solution, policy_term_values, solve
+from .solution import Solution, policy_term_values, solve, start_term_values
 
-__all__ = ["Solution", "SolverError", "policy_term_values", "solve"]
+__all__ = ["Solution", "SolverError", "policy_term_values", "solve", "start_term_values"]

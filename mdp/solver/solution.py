@@ -27,11 +27,11 @@ from ..expressions import UNIT_ROUNDOFF as _U
 from ..graph import positive_edges, reach, reachable_states, terminates_surely
 from ..model import TERMINAL_ACTION, ModelError, TabularMDP
 from ..tables import html_table, markdown_table
-from .linear import chain_values
+from .linear import chain_values, linear_solve, system
 from .optimize import Optimum, optimize, restricted
 from .problem import BoolArray, FloatArray, IntArray, from_model, sole_rows
 
-__all__ = ["EXACT_LIMIT", "Solution", "policy_term_values", "solve"]
+__all__ = ["EXACT_LIMIT", "Solution", "policy_term_values", "solve", "start_term_values"]
 
 _DISPLAY_ROWS = 50  # states shown in a notebook view of a solution
 EXACT_LIMIT = 5000
@@ -217,6 +217,35 @@ def policy_term_values(model: TabularMDP, policy: IntArray, terms: dict[str, Flo
         out = chain_values(P_pi, 1.0, C, solve & proper & ~model.terminal)
         out[solve & ~proper] = np.nan
     return {t: out[:, i].copy() for i, t in enumerate(names)}
+
+
+def start_term_values(model: TabularMDP, policy: IntArray, start: int) -> dict[str, float]:
+    """Expected (discounted) total of every cost term under ``policy`` from the one state ``start``; with
+    discount 1 ``nan`` if ``policy`` may not terminate from there.
+
+    One linear solve for all terms, whatever their number: the discounted occupancy ``d`` of the states
+    reachable from ``start`` (``d^T (I - discount P_policy) = e_start^T``), then ``d . cost_t`` per term.
+    Per-state values (:func:`policy_term_values`) cost one cold solve per term instead."""
+    names = list(model.costs)
+    if not names:
+        return {}
+    n = model.n_states
+    P_pi = sp.csr_array(model.P[policy])
+    source, dest = positive_edges(P_pi, np.arange(n, dtype=np.int64))
+    begin = np.zeros(n, dtype=bool)
+    begin[start] = True
+    solve = reach(n, source, dest, begin)[0]
+    if model.discount == 1:
+        if not terminates_surely(P_pi, model.terminal)[start]:
+            return {t: math.nan for t in names}
+        solve &= ~model.terminal
+    idx = np.flatnonzero(solve)
+    if not solve[start]:  # a terminal start (discount 1): nothing more is paid
+        return {t: 0.0 for t in names}
+    unit = np.zeros(idx.size)
+    unit[np.searchsorted(idx, start)] = 1.0
+    occupancy = linear_solve(sp.csr_array(system(P_pi, idx, float(model.discount)).T), unit)
+    return {t: float(occupancy @ np.asarray(model.costs[t], dtype=np.float64)[policy[idx]]) for t in names}
 
 
 def total_cost_exact_rows(model: TabularMDP) -> BoolArray:

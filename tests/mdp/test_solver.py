@@ -154,6 +154,52 @@ def test_term_values_of_a_given_policy():
         solution.term_values([0, 1])
 
 
+@given(mdp_arrays(max_states=5, terms=2), st.booleans())
+@settings(max_examples=40)
+def test_term_values_from_the_start_state_agree_with_the_per_state_solve(arrays, ssp):
+    from mdp.solver import start_term_values
+
+    model = arrays.build()
+    solution = solve(model)
+    per_state = solution.term_values()
+    for start in range(model.n_states):
+        at_start = start_term_values(model, solution.policy, start)
+        assert list(at_start) == list(model.costs)
+        for term, value in at_start.items():
+            assert value == pytest.approx(per_state[term][start], rel=1e-12, abs=1e-12), (term, start)
+
+
+def test_term_values_from_the_start_cost_one_solve_on_a_long_chain():
+    # a corridor of 20,000 states (beyond the sparse LU limit): the expected steps to the end and a second
+    # term that pays 1 only in the last state before the end, discount 1: closed forms n - 1 - i and 1
+    from mdp.solver import start_term_values
+
+    n = 20_000
+    forward = sp.csr_array((np.r_[np.full(n - 1, 0.5), np.full(n - 1, 0.5), [1.0]],
+                            (np.r_[np.arange(n - 1), np.arange(n - 1), [n - 1]],
+                             np.r_[np.arange(1, n), np.arange(n - 1), [n - 1]])), shape=(n, n))
+    last = np.zeros(n)
+    last[n - 2] = 1.0
+    model = from_arrays([forward], {"steps": [np.ones(n)], "last": [last]}, discount=1.0,
+                        terminal=np.arange(n) == n - 1)
+    solution = solve(model)
+    values = start_term_values(model, solution.policy, 0)
+    assert values["steps"] == pytest.approx(2 * (n - 1), rel=1e-9)  # two tries per step
+    assert values["last"] == pytest.approx(2.0, rel=1e-9)
+    assert start_term_values(model, solution.policy, n - 1) == {"steps": 0.0, "last": 0.0}
+
+
+def test_term_values_from_a_start_whose_policy_may_not_end_are_nan():
+    from mdp.solver import start_term_values
+
+    # discount 1: state 0 loops forever under the given policy (row 0), and reaches the end with row 1
+    stay = [[1, 0], [0, 1]]
+    leave = [[0, 1], [0, 0]]
+    model = from_arrays([stay, leave], [[0.0, 0.0], [1.0, 0.0]], discount=1.0, terminal=[False, True])
+    assert math.isnan(start_term_values(model, np.array([0, 2]), 0)["cost"])
+    assert start_term_values(model, np.array([1, 2]), 0) == {"cost": 1.0}
+
+
 # --- discount 1: stochastic shortest path ---------------------------------------------------------------
 
 
@@ -481,6 +527,24 @@ def test_fixed_point_sweeps_solve_what_krylov_iterations_leave() -> None:
     b = np.array([1.0, 0.0, 0.0])
     x = _sweeps(A, b, np.zeros(3))
     np.testing.assert_allclose(x, [8 / 7, 2 / 7, 4 / 7], rtol=0, atol=1e-12)  # V0 = 1 + V0 / 8
+
+
+def test_a_failed_incomplete_factorisation_falls_back_to_sweeps(monkeypatch) -> None:
+    # spilu can stop at an exactly zero pivot (its dropped entries, on a 10^5-state grid): the solve goes on
+    # with fixed-point sweeps instead of crashing. A corridor beyond the LU limit, with a forced failure.
+    import mdp.solver.linear as linear
+
+    def singular(*args, **kwargs):
+        raise RuntimeError("Factor is exactly singular")
+
+    monkeypatch.setattr(linear.spla, "spilu", singular)
+    monkeypatch.setattr(linear, "_KRYLOV_MAXITER", 1)  # so that plain bicgstab gives up at once
+    n, gamma = linear._LU_LIMIT + 500, 0.5
+    P = sp.csr_array((np.ones(n - 1), (np.arange(n - 1), np.arange(1, n))), shape=(n, n))
+    x = linear.linear_solve(linear.system(P, np.arange(n), gamma), np.ones(n))
+    # V_i = 1 + gamma V_{i+1}, V_{n-1} = 1: V_i = (1 - gamma^(n - i)) / (1 - gamma)
+    expected = (1 - gamma ** (n - np.arange(n, dtype=float))) / (1 - gamma)
+    np.testing.assert_allclose(x, expected, rtol=1e-12)
 
 
 def test_a_krylov_breakdown_that_reports_success_is_not_believed() -> None:

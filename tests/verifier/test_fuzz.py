@@ -170,6 +170,11 @@ FOUND = [
         "event f: 0.9999999999999999 -> r' = false\n", False,
         "verify: ModelError",
         id="transition_probability_below_the_smallest_normal_float"),
+    pytest.param(
+        "model m\ndiscount 0.9999999999999999\nparam w = 1 in [0, 2]\nvar x : 0..3\nvar b : bool\n"
+        "action a: x' = min(x + 1, 3)\nintent joy = b\ncheck n0 for all params : regret(joy) <= (-10 - 1/3)\n", False,
+        "verified",
+        id="regret_with_an_infinite_error_bound"),
 ]
 
 

@@ -130,6 +130,16 @@ def test_an_intent_without_a_finite_optimum_leaves_regret_inconclusive() -> None
     assert zero.verdict is Verdict.HOLDS and [q.value for q in zero.quantities[:3]] == [0, 1, 1]
 
 
+def test_regret_with_an_unbounded_float_error_is_still_decided() -> None:
+    # discount 1 - 2**-53: the float bounds are infinite (found by fuzzing: the exact difference of the
+    # range ends crashed on inf); regret is never negative, and it is 0 here, which the exact settle finds
+    text = ("model m\ndiscount 0.9999999999999999\nvar x : 0..3\nvar b : bool\naction a: x' = min(x + 1, 3)\n"
+            "intent joy = b\ncheck below : regret(joy) <= -1\ncheck zero : regret(joy) <= 0\n")
+    report = verify(text)
+    assert report.check("below").verdict is Verdict.FAILS
+    assert report.check("zero").verdict is Verdict.HOLDS
+
+
 def test_transitions_whose_floats_vanish_still_count() -> None:
     # a branch of exactly 1e-17 that floats compute as 0 (or below), and an event's exact left-over 1e-17
     tiny = ("model tiny\ndiscount 0.9\nvar y : 0..2 = 0\naction go when y == 0:\n"

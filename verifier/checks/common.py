@@ -155,13 +155,21 @@ class Range(NamedTuple):
         return decide(comparison, self.low, self.high, threshold)
 
     def minus(self, other: Range) -> Range:
-        """The range of the difference of the two quantities (its ends computed exactly)."""
-        return Range.between(Fraction(self.low) - Fraction(other.high), Fraction(self.high) - Fraction(other.low))
+        """The range of the difference of the two quantities (its ends computed exactly, unless one is infinite)."""
+        return Range.between(_difference(self.low, other.high, -math.inf), _difference(self.high, other.low, math.inf))
 
     def union(self, other: Range) -> Range:
         """Both ranges: where the quantity lies when it may be either (floats cannot tell which rows of
         an ambiguous state are optimal: the truth lies between the best and the worst of them)."""
         return Range.between(min(self.low, other.low), max(self.high, other.high))
+
+
+def _difference(a: float | Fraction, b: float | Fraction, unknown: float) -> float | Fraction:
+    """``a - b`` exactly; in floats when an end is infinite (an unbounded range), ``unknown`` for inf - inf."""
+    if all(isinstance(x, Fraction) or math.isfinite(x) for x in (a, b)):
+        return Fraction(a) - Fraction(b)
+    difference = float(a) - float(b)
+    return unknown if math.isnan(difference) else difference
 
 
 def at_initial(values: Values, model: TabularMDP, extra_bound: float = 0.0) -> Range:
