@@ -25,7 +25,7 @@ from ..model import ModelError, nearest_float
 from .certificate import certify_discounted, certify_ssp, group_min, roundoff, threshold
 from .errors import SolverError
 from .exact import exact_refine
-from .iteration import SweepLayout, value_iteration
+from .iteration import OrderedSweeps, SweepLayout, value_iteration
 from .linear import evaluate
 from .problem import BoolArray, FloatArray, IntArray, Problem, sole_rows
 from .proper import check_optimal_loops, make_proper, negative_cycle_error, proper_part
@@ -89,7 +89,8 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
               initial: int | None, check_loops: bool, progress: Callable[[int, float], object] | None) -> Optimum:
     discounted = problem.gamma < 1.0
     layout = SweepLayout(problem)
-    V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted)
+    V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted,
+                                   ordered=lambda: OrderedSweeps(problem, initial if initial is not None else 0))
     del layout
     if not np.isfinite(V).all():
         V = np.zeros(problem.n)

@@ -585,3 +585,59 @@ def test_exact_keeps_ties_that_hold_in_the_decimals_the_spec_wrote() -> None:
                         {"x": [[0.1, 0], [0.3, 0]], "y": [[0.2, 0], [0, 0]]}, discount=0.95,
                         terminal=[False, True])
     assert solve(model, exact=True).optimal_actions(0) == ("a1",)
+
+# --- ordered (Gauss-Seidel) sweeps -----------------------------------------------------------------------
+
+
+def test_breadth_first_depths_by_pointer_jumping() -> None:
+    from mdp.solver.iteration import _depths
+
+    # 0 -> 1 -> 2 -> 3, 0 -> 2 (a shortcut), 3 -> 0 (a cycle back); 4 -> 0 and nothing leads to 4 (a
+    # source: a root too, despite its self-loop); 5 <-> 6 a cycle nothing reaches
+    edges = [(0, 1), (1, 2), (2, 3), (0, 2), (3, 0), (4, 0), (4, 4), (5, 6), (6, 5)]
+    graph = sp.csr_array((np.ones(len(edges)), tuple(np.array(edges).T)), shape=(7, 7))
+    assert _depths(graph, 0).tolist() == [0, 1, 1, 2, 0, -1, -1]
+    assert _depths(graph, 3).tolist() == [1, 2, 2, 0, 0, -1, -1]
+
+
+@given(st.one_of(mdp_arrays(max_states=6, max_actions=3), mdp_arrays(max_states=6, max_actions=2, ssp=True)))
+@settings(max_examples=60)
+def test_ordered_sweeps_converge_to_the_optimum(arrays):
+    # the rows with their self-loops solved in place keep the fixed point: sweep to it and compare
+    from mdp.solver.iteration import OrderedSweeps
+    from mdp.solver.problem import from_model
+
+    model = arrays.build()
+    solution = solve(model)
+    problem = from_model(model, model.cost, 0.0, None)
+    sweeps = OrderedSweeps(problem, model.initial)
+    V = np.zeros(model.n_states)
+    for _ in range(20_000):
+        if sweeps.sweep(V) <= 1e-13:
+            break
+    scale = 1 / (1 - model.discount) if model.discount < 1 else model.n_states
+    np.testing.assert_allclose(V, solution.V, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_ordered_sweeps_take_over_where_the_bounds_gain_nothing() -> None:
+    # a battery running down: 200 layers, each a small ring of 400 states, ending in an absorbing state
+    # that costs 1 per step. Jacobi sweeps need log(tol) / log(gamma) ~ 400 sweeps (the self-loop alone
+    # converges at rate gamma, and MacQueen's bounds do not help); ordered sweeps solve the self-loop in
+    # place and visit the layers deepest first, so a few sweeps do
+    layers, ring, gamma = 200, 400, 0.95
+    n = layers * ring + 1
+    s = np.arange(n - 1)
+    layer, pos = s // ring, s % ring
+    nxt = np.where(layer + 1 < layers, (layer + 1) * ring + (pos + 1) % ring, n - 1)
+    side = np.where(layer + 1 < layers, (layer + 1) * ring + (pos - 1) % ring, n - 1)
+    move = sp.csr_array((np.r_[np.full(n - 1, 0.5), np.full(n - 1, 0.5), [1.0]],
+                         (np.r_[s, s, [n - 1]], np.r_[nxt, side, [n - 1]])), shape=(n, n))
+    wait = sp.csr_array((np.ones(n), (np.arange(n), np.arange(n))), shape=(n, n))
+    cost = np.r_[np.full(n - 1, 0.1), [1.0]]
+    model = from_arrays([move, wait], [cost, cost + 1.4], discount=gamma)  # waiting forever costs 30: never
+    solution = solve(model, tol=1e-9)
+    # the closed form: from layer l, (layers - l) moves of 0.1, then 1 / (1 - gamma) in the end
+    k = layers - layer
+    expected = 0.1 * (1 - gamma ** k) / (1 - gamma) + gamma ** k / (1 - gamma)
+    np.testing.assert_allclose(solution.V[:-1], expected, rtol=1e-12)
+    assert solution.iterations <= 20
