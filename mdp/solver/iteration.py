@@ -16,17 +16,18 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from .problem import FloatArray, IntArray, Problem
 
-try:  # y += A @ x in place, without allocating the product (scipy's own kernel behind ``A @ x``)
-    from scipy.sparse._sparsetools import csr_matvec
+try:  # y += A @ x in place, without allocating the product (scipy's own kernels behind ``A @ x``)
+    from scipy.sparse._sparsetools import csr_matvec, csr_matvecs
     _csr_matvec: Callable[..., None] | None = csr_matvec
+    _csr_matvecs: Callable[..., None] | None = csr_matvecs
 except ImportError:  # pragma: no cover - private API; fall back to the public product
-    _csr_matvec = None
+    _csr_matvec = _csr_matvecs = None
 
 __all__ = ["OrderedSweeps", "SweepLayout", "value_iteration"]
 
 _PROGRESS_EVERY = 50  # sweeps between two progress reports
 _PROBE_SWEEPS = 12  # Jacobi sweeps before deciding whether ordered sweeps would do better
-_MIN_BLOCK = 64  # breadth-first layers smaller than this are merged (a block costs ~50 us of Python per sweep)
+_MIN_LAYER = 32  # ordered sweeps need layers of this many states on average (a layer costs ~50 us of Python per sweep)
 
 
 class SweepLayout:
@@ -82,6 +83,12 @@ class SweepLayout:
             np.minimum(out[:nj], q[offset:offset + nj], out=out[:nj])
             offset += nj
 
+    def release(self) -> None:
+        """Drop the copy of the rows (value iteration hands over to ordered sweeps, which keep their own)."""
+        self.P = sp.csr_array((0, self.n))
+        self.indptr, self.indices, self.data = self.P.indptr, self.P.indices, self.P.data
+        self.c = self.q = np.empty(0)
+
     def best_of_batch(self, V: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """``(n, N)``: per state and column of ``V``, ``max_a P(s, a) V`` (internal order; POWER's sweeps)."""
         n = self.n
@@ -106,62 +113,79 @@ class OrderedSweeps:
     states) these sweeps need 14 sweeps where Jacobi needs 322. On well-mixed models (few layers) they
     gain little and MacQueen's bounds on Jacobi sweeps win: :func:`value_iteration` picks.
 
-    Rows are stored block by block (a block is a layer, or small consecutive layers merged up to
-    :data:`_MIN_BLOCK` states), slot by slot inside a block as in :class:`SweepLayout`, in one CSR
-    matrix; a block's product runs on its slice of the row pointers. Values are in problem order.
+    Rows are stored layer by layer, slot by slot inside a layer as in :class:`SweepLayout`, in one CSR
+    matrix; a layer's product runs on its slice of the row pointers. Values are in problem order.
     """
 
-    def __init__(self, problem: Problem, start: int) -> None:
-        n, gamma = problem.n, problem.gamma
+    def __init__(self, P: sp.csr_array, groups: IntArray, c: npt.NDArray[np.float64], gamma: float,
+                 order: IntArray, layer_ends: list[int]) -> None:
+        """Use :meth:`build` (or :meth:`of_problem`)."""
+        n = groups.size - 1
         self.n, self.gamma = n, gamma
-        counts = np.diff(problem.groups)
-        graph = sp.csr_array((problem.P.data, problem.P.indices, problem.P.indptr[problem.groups]), shape=(n, n))
-        depth = _depths(graph, start)
-        order = np.lexsort((-counts, -depth))  # deepest first; within a layer, most rows first
-        layer_ends = np.flatnonzero(np.diff(depth[order])) + 1
-        bounds = [0]
-        for end in [*layer_ends.tolist(), n]:
-            if end - bounds[-1] >= _MIN_BLOCK or end == n:
-                bounds.append(end)
+        counts = np.diff(groups)
+        row_state = np.repeat(np.arange(n), counts)
         self.blocks: list[tuple[IntArray, int, int, list[int]]] = []  # states, first row, last row, slot sizes
         row_order = []
         first_row = 0
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in zip([0, *layer_ends[:-1]], layer_ends):
             states = order[a:b]
-            block_counts = counts[states]  # non-increasing within a layer, not across merged layers
-            states = states[np.argsort(-block_counts, kind="stable")]
             block_counts = counts[states]
             slots = int(block_counts.max(initial=0))
             sizes = [int(np.count_nonzero(block_counts > j)) for j in range(slots)]
-            rows = np.concatenate([problem.groups[states[:nj]] + j for j, nj in enumerate(sizes)]) if slots else \
+            rows = np.concatenate([groups[states[:nj]] + j for j, nj in enumerate(sizes)]) if slots else \
                 np.zeros(0, dtype=np.int64)
             row_order.append(rows)
             self.blocks.append((states, first_row, first_row + rows.size, sizes))
             first_row += rows.size
         rows = np.concatenate(row_order) if row_order else np.zeros(0, dtype=np.int64)
-        P = sp.csr_array(problem.P[rows])
-        owner = np.repeat(problem.row_state[rows], np.diff(P.indptr))
-        loop = P.indices == owner
-        stay = np.bincount(np.repeat(np.arange(rows.size), np.diff(P.indptr))[loop], weights=P.data[loop],
-                           minlength=rows.size)
+        P = sp.csr_array(P[rows])
+        per_row = np.diff(P.indptr)
+        loop = P.indices == np.repeat(row_state[rows], per_row)
+        stay = np.bincount(np.repeat(np.arange(rows.size), per_row)[loop], weights=P.data[loop], minlength=rows.size)
         solvable = gamma * stay < 1.0  # (discount 1: a row that surely stays is left as it is)
         scale = np.where(solvable, 1.0 / np.where(solvable, 1.0 - gamma * stay, 1.0), 1.0)
-        data = gamma * P.data * np.repeat(scale, np.diff(P.indptr))
-        data[loop & np.repeat(solvable, np.diff(P.indptr))] = 0.0
+        data = gamma * P.data * np.repeat(scale, per_row)
+        data[loop & np.repeat(solvable, per_row)] = 0.0
         P = sp.csr_array((data, P.indices, P.indptr), shape=P.shape)
         P.eliminate_zeros()
         self.indptr, self.indices, self.data = P.indptr, P.indices, P.data
-        self.c = problem.c[rows] * scale
-        self.q = np.empty(rows.size)
+        self.c = np.ascontiguousarray(c[rows] * (scale if c.ndim == 1 else scale[:, None]))
+        self.q = np.empty(self.c.shape)
+
+    @staticmethod
+    def build(P: sp.csr_array, groups: IntArray, c: npt.NDArray[np.float64], gamma: float, start: int
+              ) -> OrderedSweeps | None:
+        """Ordered sweeps of the rows ``P`` (m, n) grouped by state (``groups``), with costs ``c`` ((m,), or
+        (m, k) for ``k`` right-hand sides at once: :func:`~.linear.chain_values`) and discount ``gamma``,
+        layered from ``start``; ``None`` when the layers hold fewer than :data:`_MIN_LAYER` states on
+        average (a long thin chain: a sweep would cost more in Python than it saves). A layer stays one
+        block: merging two makes the deeper one's values stale for the other, and the gain is gone."""
+        n = groups.size - 1
+        counts = np.diff(groups)
+        depth = _depths(sp.csr_array((P.data, P.indices, P.indptr[groups]), shape=(n, n)), start)
+        order = np.lexsort((-counts, -depth))  # deepest first; within a layer, most rows first
+        layer_ends = [*(np.flatnonzero(np.diff(depth[order])) + 1).tolist(), n]
+        if len(layer_ends) * _MIN_LAYER > n:
+            return None
+        return OrderedSweeps(P, groups, c, gamma, order, layer_ends)
+
+    @staticmethod
+    def of_problem(problem: Problem, start: int) -> OrderedSweeps | None:
+        return OrderedSweeps.build(problem.P, problem.groups, problem.c, problem.gamma, start)
 
     def sweep(self, v: FloatArray) -> float:
-        """One Gauss-Seidel sweep of ``v`` in place (problem order); the largest change ``max |d|``."""
+        """One Gauss-Seidel sweep of ``v`` ((n,) or (n, k), C order) in place, in problem order; the largest
+        change ``max |d|``."""
         n, q, change = self.n, self.q, 0.0
+        width = 1 if v.ndim == 1 else v.shape[1]
         for states, r0, r1, sizes in self.blocks:
             block = q[r0:r1]
             np.copyto(block, self.c[r0:r1])
-            if _csr_matvec is not None:
+            if v.ndim == 1 and _csr_matvec is not None:
                 _csr_matvec(r1 - r0, n, self.indptr[r0:r1 + 1], self.indices, self.data, v, block)
+            elif _csr_matvecs is not None:
+                _csr_matvecs(r1 - r0, n, width, self.indptr[r0:r1 + 1], self.indices, self.data, v.ravel(),
+                             block.ravel())
             else:  # pragma: no cover
                 block += sp.csr_array((self.data, self.indices, self.indptr[r0:r1 + 1]), shape=(r1 - r0, n)) @ v
             k = sizes[0] if sizes else 0
@@ -202,7 +226,7 @@ def _depths(graph: sp.csr_array, start: int) -> IntArray:
 
 def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
                     progress: Callable[[int, float], object] | None, discounted: bool,
-                    ordered: Callable[[], OrderedSweeps] | None = None) -> tuple[FloatArray, int, bool]:
+                    ordered: Callable[[], OrderedSweeps | None] | None = None) -> tuple[FloatArray, int, bool]:
     """Value iteration from 0; returns ``(V in problem order, sweeps, converged)``.
 
     Jacobi sweeps first. Discounted: after a sweep with changes ``d = V_{k+1} - V_k`` in ``[lo, hi]``,
@@ -246,7 +270,11 @@ def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
         spans.append(hi - lo)
         if k == _PROBE_SWEEPS and ordered is not None and k < max_sweeps and spans[-5] > 0 and \
                 (spans[-1] / spans[-5]) ** 0.25 > gamma * gamma:
-            return _ordered_iteration(ordered(), v[layout.inv], k, eps, max_sweeps, progress, discounted)
+            sweeps = ordered()
+            if sweeps is not None:
+                start = v[layout.inv]
+                layout.release()
+                return _ordered_iteration(sweeps, start, k, eps, max_sweeps, progress, discounted)
     return v[layout.inv], max_sweeps, False
 
 

@@ -15,6 +15,8 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..expressions import UNIT_ROUNDOFF as _U
+from .iteration import OrderedSweeps
 from .problem import FloatArray, IntArray, Problem
 
 __all__ = ["chain_values", "evaluate", "linear_solve", "system"]
@@ -25,6 +27,8 @@ _KRYLOV_MAXITER = 100  # bicgstab iterations before a sparse LU, up to _LU_LIMIT
 _KRYLOV_MAXITER_LARGE = 1000  # beyond it, before fixed-point sweeps finish the job
 _SWEEPS = 2000  # fixed-point sweeps at most
 _KRYLOV_CHECK = 1e-11  # largest relative residual (2-norm) accepted from bicgstab, asked for 1e-13
+_RESTARTS = 3  # preconditioned bicgstab runs when it reports success that its residual belies
+_ORDERED_PROBE = 6  # ordered sweeps that must each halve the change, on average, for them to go on
 
 
 def system(P_chain: sp.csr_array, idx: IntArray, gamma: float) -> sp.csr_array:
@@ -53,6 +57,7 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
             except np.linalg.LinAlgError:  # singular in floats (a leaving probability below their rounding)
                 return np.asarray(scipy.linalg.lstsq(A.toarray(), B, check_finite=False)[0])
     columns = B.reshape(k, -1)
+    starts = None if x0 is None else x0.reshape(k, -1)  # a start per column, or one for the first
     X = np.empty(columns.shape)
     large = k > _LU_LIMIT
     preconditioner: spla.LinearOperator | None = None
@@ -62,7 +67,7 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
         if not float(np.abs(b).max(initial=0.0)):
             X[:, i] = 0.0
             continue
-        start = x0 if (x0 is not None and i == 0) else None
+        start = None if starts is None or i >= starts.shape[1] else starts[:, i]
         if not factored:  # once plain bicgstab has failed on one column, the others go straight to its fallback
             x, info = spla.bicgstab(A, b, x0=start, rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER)
             if _solved(A, x, b, info):
@@ -71,15 +76,24 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
             if not large:
                 return np.asarray(spla.splu(sp.csc_array(A), permc_spec="COLAMD").solve(columns)).reshape(B.shape)
             preconditioner, factored = _incomplete_lu(A), True
-            start = x if np.isfinite(x).all() else start
-        if start is None:
-            start = np.zeros(k)
-        x, info = start, 1
-        if preconditioner is not None:
-            x, info = spla.bicgstab(A, b, x0=start, rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER_LARGE,
+            start = _closer(A, b, x, start)
+        x = start if start is not None else np.zeros(k)
+        for _ in range(_RESTARTS if preconditioner is not None else 0):
+            x, info = spla.bicgstab(A, b, x0=x, rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER_LARGE,
                                     M=preconditioner)
-        X[:, i] = x if _solved(A, x, b, info) else _sweeps(A, b, x if np.isfinite(x).all() else start)
+            if info != 0 or _solved(A, x, b, info):  # (a restart helps only where the recurrence drifted)
+                break
+        X[:, i] = x if _solved(A, x, b, 0) else _sweeps(A, b, _closer(A, b, x, start))
     return X.reshape(B.shape)
+
+
+def _closer(A: sp.csr_array, b: FloatArray, x: FloatArray, start: FloatArray | None) -> FloatArray:
+    """Whichever of ``x`` and ``start`` (0 if none) has the smaller residual: a start for the next method
+    (a broken-down bicgstab can leave an ``x`` far worse than where it began)."""
+    other = start if start is not None else np.zeros(b.size)
+    if not np.isfinite(x).all():
+        return other
+    return x if np.linalg.norm(A @ x - b) < np.linalg.norm(A @ other - b) else other
 
 
 def _solved(A: sp.csr_array, x: FloatArray, b: FloatArray, info: int) -> bool:
@@ -121,23 +135,65 @@ def _sweeps(A: sp.csr_array, b: FloatArray, x: FloatArray) -> FloatArray:
 
 
 def evaluate(problem: Problem, pi: IntArray, x0: FloatArray | None = None,
-             rhs: FloatArray | None = None) -> FloatArray:
+             rhs: FloatArray | None = None, start: int | None = None) -> FloatArray:
     """Value of the policy ``pi`` (problem rows, one per state): ``(I - gamma P_pi) V = c_pi`` (or ``rhs``,
-    per state), terminal states 0 for discount 1."""
+    per state), terminal states 0 for discount 1. ``start``: see :func:`chain_values`."""
     b = problem.c[pi] if rhs is None else rhs
     return chain_values(sp.csr_array(problem.P[pi]), problem.gamma, b,
-                        None if problem.gamma < 1 else ~problem.terminal, x0)
+                        None if problem.gamma < 1 else ~problem.terminal, x0, start)
 
 
 def chain_values(P_chain: sp.csr_array, gamma: float, columns: npt.NDArray[np.float64],
-                 solve: npt.NDArray[np.bool_] | None = None, x0: FloatArray | None = None) -> FloatArray:
+                 solve: npt.NDArray[np.bool_] | None = None, x0: FloatArray | None = None,
+                 start: int | None = None) -> FloatArray:
     """``E[sum_t gamma^t x(s_t)]`` of a Markov chain ``P_chain`` (n, n) from every state, for ``x`` each
     column of ``columns`` ((n,) or (n, k)): the states ``solve`` (default all) get the solution of their
     linear system, the others 0 (discount 1: terminal states, or states from which the chain does not
-    end)."""
+    end).
+
+    With a ``start`` state, large systems first try ordered Gauss-Seidel sweeps layered from it
+    (:class:`~.iteration.OrderedSweeps`, all columns at once): on structured chains (a battery running
+    down) they converge in a few dozen sweeps, without the incomplete factorisation; where they do not
+    (well-mixed chains) the Krylov path below takes over from where they got."""
     n = P_chain.shape[0]
     out = np.zeros(columns.shape)
     idx = np.arange(n) if solve is None else np.flatnonzero(solve)
-    if idx.size:
-        out[idx] = linear_solve(system(P_chain, idx, gamma), columns[idx], None if x0 is None else x0[idx])
+    if not idx.size:
+        return out
+    A = system(P_chain, idx, gamma)
+    B = columns[idx]
+    x = None if x0 is None else x0[idx]
+    if start is not None and idx.size > _DENSE_LIMIT:
+        first = int(np.searchsorted(idx, start)) if solve is None or solve[start] else 0
+        x, done = _ordered_solve(sp.csr_array(P_chain[idx][:, idx]), gamma, B, x, min(first, idx.size - 1))
+        if done and x is not None:
+            X, C = x.reshape(idx.size, -1), B.reshape(idx.size, -1)
+            if all(_solved(A, X[:, j], C[:, j], 0) for j in range(C.shape[1])):
+                out[idx] = x
+                return out
+    out[idx] = linear_solve(A, B, x)
     return out
+
+
+def _ordered_solve(P: sp.csr_array, gamma: float, B: FloatArray, x0: FloatArray | None, start: int
+                   ) -> tuple[FloatArray | None, bool]:
+    """``x = B + gamma P x`` by ordered Gauss-Seidel sweeps from ``x0`` (default 0): ``(x, True)`` once a
+    sweep changes nothing beyond rounding; ``(x so far, False)`` when the changes shrink by less than half
+    per sweep (a well-mixed chain: Krylov methods do better), ``(x0, False)`` if they overflow or the chain
+    has too few states per layer for them."""
+    n = P.shape[0]
+    sweeps = OrderedSweeps.build(P, np.arange(n + 1, dtype=np.int64), B, gamma, start)
+    if sweeps is None:
+        return x0, False
+    X = np.array(x0 if x0 is not None else np.zeros(B.shape), dtype=np.float64, order="C")
+    changes: list[float] = []
+    for _ in range(_SWEEPS):
+        change = sweeps.sweep(X)
+        if not math.isfinite(change):
+            return x0, False
+        if change <= 4 * _U * max(1.0, float(np.abs(X).max(initial=0.0))):
+            return X, True
+        changes.append(change)
+        if len(changes) > _ORDERED_PROBE and changes[-1] > 0.5 ** _ORDERED_PROBE * changes[-1 - _ORDERED_PROBE]:
+            return X, False
+    return X, False

@@ -90,7 +90,7 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
     discounted = problem.gamma < 1.0
     layout = SweepLayout(problem)
     V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted,
-                                   ordered=lambda: OrderedSweeps(problem, initial if initial is not None else 0))
+                                   ordered=lambda: OrderedSweeps.of_problem(problem, initial if initial is not None else 0))
     del layout
     if not np.isfinite(V).all():
         V = np.zeros(problem.n)
@@ -98,7 +98,7 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
     if start is not None:
         pi = make_proper(problem, pi, start)
 
-    V, Q, pi, evaluations = _policy_iteration(problem, pi, V, max_iter)
+    V, Q, pi, evaluations = _policy_iteration(problem, pi, V, max_iter, initial)
     ro = roundoff(problem, V, Q)
     bound = certify_discounted(problem, V, Q, ro) if discounted else certify_ssp(problem, V, Q, pi, ro)
     delta = threshold(bound, ro)
@@ -143,13 +143,14 @@ def _q_values(problem: Problem, V: FloatArray) -> FloatArray:
     return problem.c + problem.P @ (problem.gamma * V)
 
 
-def _policy_iteration(problem: Problem, pi: IntArray, V0: FloatArray, max_iter: int
+def _policy_iteration(problem: Problem, pi: IntArray, V0: FloatArray, max_iter: int, initial: int | None = None
                       ) -> tuple[FloatArray, FloatArray, IntArray, int]:
-    """Evaluate, switch where a row improves by more than the numerical margin, repeat."""
+    """Evaluate, switch where a row improves by more than the numerical margin, repeat (the evaluations
+    layered from ``initial`` when it is known: :func:`~.linear.chain_values`)."""
     V = V0
     rs = problem.row_state
     for evaluations in range(1, max_iter + 1):
-        V = evaluate(problem, pi, x0=V)
+        V = evaluate(problem, pi, x0=V, start=initial)
         Q = _q_values(problem, V)
         ro = roundoff(problem, V, Q)
         gap = Q - V[rs]

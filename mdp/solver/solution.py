@@ -27,7 +27,7 @@ from ..expressions import UNIT_ROUNDOFF as _U
 from ..graph import positive_edges, reach, reachable_states, terminates_surely
 from ..model import TERMINAL_ACTION, ModelError, TabularMDP
 from ..tables import html_table, markdown_table
-from .linear import chain_values, linear_solve, system
+from .linear import chain_values
 from .optimize import Optimum, optimize, restricted
 from .problem import BoolArray, FloatArray, IntArray, from_model, sole_rows
 
@@ -194,10 +194,11 @@ class Solution:
 
 
 def policy_term_values(model: TabularMDP, policy: IntArray, terms: dict[str, FloatArray] | None = None,
-                       starts: IntArray | None = None) -> dict[str, FloatArray]:
+                       starts: IntArray | None = None, layered_from: int | None = None) -> dict[str, FloatArray]:
     """Expected (discounted) total of every cost term (or of the given per-row ``terms``) under ``policy``
     (one row per state), from every state, or only from the states reachable from ``starts`` (the others
-    get 0); with discount 1 ``nan`` where it does not terminate surely. One linear solve for all terms."""
+    get 0); with discount 1 ``nan`` where it does not terminate surely. One linear solve for all terms,
+    layered from the state ``layered_from`` if given (:func:`~.linear.chain_values`)."""
     vectors = dict(model.costs) if terms is None else terms
     names = list(vectors)
     if not names:
@@ -211,10 +212,10 @@ def policy_term_values(model: TabularMDP, policy: IntArray, terms: dict[str, Flo
         begin[starts] = True
         solve = reach(model.n_states, source, dest, begin)[0]
     if model.discount < 1:
-        out = chain_values(P_pi, float(model.discount), C, solve)
+        out = chain_values(P_pi, float(model.discount), C, solve, start=layered_from)
     else:
         proper = terminates_surely(P_pi, model.terminal)
-        out = chain_values(P_pi, 1.0, C, solve & proper & ~model.terminal)
+        out = chain_values(P_pi, 1.0, C, solve & proper & ~model.terminal, start=layered_from)
         out[solve & ~proper] = np.nan
     return {t: out[:, i].copy() for i, t in enumerate(names)}
 
@@ -223,29 +224,10 @@ def start_term_values(model: TabularMDP, policy: IntArray, start: int) -> dict[s
     """Expected (discounted) total of every cost term under ``policy`` from the one state ``start``; with
     discount 1 ``nan`` if ``policy`` may not terminate from there.
 
-    One linear solve for all terms, whatever their number: the discounted occupancy ``d`` of the states
-    reachable from ``start`` (``d^T (I - discount P_policy) = e_start^T``), then ``d . cost_t`` per term.
-    Per-state values (:func:`policy_term_values`) cost one cold solve per term instead."""
-    names = list(model.costs)
-    if not names:
-        return {}
-    n = model.n_states
-    P_pi = sp.csr_array(model.P[policy])
-    source, dest = positive_edges(P_pi, np.arange(n, dtype=np.int64))
-    begin = np.zeros(n, dtype=bool)
-    begin[start] = True
-    solve = reach(n, source, dest, begin)[0]
-    if model.discount == 1:
-        if not terminates_surely(P_pi, model.terminal)[start]:
-            return {t: math.nan for t in names}
-        solve &= ~model.terminal
-    idx = np.flatnonzero(solve)
-    if not solve[start]:  # a terminal start (discount 1): nothing more is paid
-        return {t: 0.0 for t in names}
-    unit = np.zeros(idx.size)
-    unit[np.searchsorted(idx, start)] = 1.0
-    occupancy = linear_solve(sp.csr_array(system(P_pi, idx, float(model.discount)).T), unit)
-    return {t: float(occupancy @ np.asarray(model.costs[t], dtype=np.float64)[policy[idx]]) for t in names}
+    One solve for all terms at once, on the states reachable from ``start`` only, by ordered sweeps layered
+    from it where they converge (:func:`~.linear.chain_values`)."""
+    values = policy_term_values(model, policy, starts=np.array([start]), layered_from=start)
+    return {term: float(v[start]) for term, v in values.items()}
 
 
 def total_cost_exact_rows(model: TabularMDP) -> BoolArray:

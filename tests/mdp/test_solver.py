@@ -610,7 +610,8 @@ def test_ordered_sweeps_converge_to_the_optimum(arrays):
     model = arrays.build()
     solution = solve(model)
     problem = from_model(model, model.cost, 0.0, None)
-    sweeps = OrderedSweeps(problem, model.initial)
+    sweeps = OrderedSweeps(problem.P, problem.groups, problem.c, problem.gamma, np.arange(model.n_states),
+                           list(range(1, model.n_states + 1)))  # one state per layer: plain Gauss-Seidel
     V = np.zeros(model.n_states)
     for _ in range(20_000):
         if sweeps.sweep(V) <= 1e-13:
@@ -641,3 +642,30 @@ def test_ordered_sweeps_take_over_where_the_bounds_gain_nothing() -> None:
     expected = 0.1 * (1 - gamma ** k) / (1 - gamma) + gamma ** k / (1 - gamma)
     np.testing.assert_allclose(solution.V[:-1], expected, rtol=1e-12)
     assert solution.iterations <= 20
+
+
+def test_chain_values_by_ordered_sweeps_and_by_krylov_agree() -> None:
+    from mdp.solver.linear import _ordered_solve, chain_values
+
+    # a structured chain (rings of 50 states, each moving to a neighbour in the next ring or staying; the
+    # last ring into an absorbing state) converges by ordered sweeps; a well-mixed random chain does not,
+    # and the Krylov path takes over
+    rng = np.random.default_rng(3)
+    n, width, gamma = 5001, 50, 0.97
+    s = np.arange(n - 1)
+    ring, position = s // width, s % width
+    last = ring + 1 == (n - 1) // width
+    left = np.where(last, n - 1, (ring + 1) * width + (position - 1) % width)
+    right = np.where(last, n - 1, (ring + 1) * width + (position + 1) % width)
+    layered = sp.csr_array((np.r_[np.full(n - 1, 0.35), np.full(n - 1, 0.35), np.full(n - 1, 0.3), [1.0]],
+                            (np.r_[s, s, s, [n - 1]], np.r_[left, right, s, [n - 1]])), shape=(n, n))
+    s = np.arange(n)
+    mixed = sp.csr_array((np.full(4 * n, 0.25), (np.repeat(s, 4), rng.integers(0, n, 4 * n))), shape=(n, n))
+    costs = np.column_stack([rng.random(n), np.ones(n)])
+    for chain, ordered in ((layered, True), (mixed, False)):
+        _, done = _ordered_solve(chain, gamma, costs, None, 0)
+        assert done is ordered
+        values = chain_values(chain, gamma, costs, start=0)
+        residual = costs + gamma * (chain @ values) - values
+        assert np.abs(residual).max() <= 1e-12 * np.abs(values).max()
+        np.testing.assert_allclose(values[:, 1], 1 / (1 - gamma), rtol=1e-12)  # a cost of 1 every step
