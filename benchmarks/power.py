@@ -58,12 +58,19 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--samples", type=int, nargs="+", default=None,
                         help="samples per size (default: 1000 for 10^4, 200 for larger)")
+    parser.add_argument("--discount", type=float, default=0.9)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="also run on a local Dask cluster of this many workers: time, ratio to serial, "
+                             "and whether the estimates are bit-identical")
     args = parser.parse_args()
     samples = args.samples or [1000 if n <= 10_000 else 200 for n in args.sizes]
+    if args.workers:
+        compare_workers(args.sizes, samples, args.discount, args.workers)
+        return
     print("| states | samples | time (s) | sweeps | chunk | sweep / bare product | peak RSS (MB) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n, k in zip(args.sizes, samples):
-        model = grid(n)
+        model = grid(n, args.discount)
         start = time.perf_counter()
         estimate = power(model, samples=k, seed=0)
         elapsed = time.perf_counter() - start
@@ -72,6 +79,25 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"| {model.n_states:,} | {k} | {elapsed:.1f} | {estimate.sweeps} | {chunk} | {ratio:.2f} | {peak:.0f} |",
               flush=True)
+
+
+def compare_workers(sizes: list[int], samples: list[int], discount: float, workers: int) -> None:
+    """Serial against a local Dask cluster (verifier.parallel), same seed, in one run."""
+    from verifier.parallel import executor
+
+    print(f"| states | samples | discount | serial (s) | {workers} workers (s) | serial / workers | identical |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    with executor(workers=workers) as pool:
+        for n, k in zip(sizes, samples):
+            model = grid(n, discount)
+            start = time.perf_counter()
+            serial = power(model, samples=k, seed=0)
+            middle = time.perf_counter()
+            parallel = power(model, samples=k, seed=0, executor=pool)
+            end = time.perf_counter()
+            same = np.array_equal(serial.power, parallel.power) and np.array_equal(serial.stderr, parallel.stderr)
+            print(f"| {model.n_states:,} | {k} | {discount} | {middle - start:.1f} | {end - middle:.1f} | "
+                  f"{(middle - start) / (end - middle):.2f} | {same} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,14 @@ its own sound rule, so an estimate does not depend on how the samples are chunke
 
 from __future__ import annotations
 
+import math
 import re
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -166,6 +171,38 @@ class PowerEstimate:
     @property
     def discount(self) -> float:
         return float(self.model.discount)
+
+
+def _in_order(executor: Executor, fn: Callable[..., Any], arguments: Iterator[tuple[Any, ...]],
+              window: int = 16) -> Iterator[Any]:
+    """``fn(*args)`` for each of ``arguments`` on ``executor``, results in order, at most ``window`` in flight
+    (so that the reward chunks are not all drawn, and held, at once)."""
+    pending: deque[Future[Any]] = deque()
+    for args in arguments:
+        pending.append(executor.submit(fn, *args))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _chunk_power(batch: _BatchedSweep, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
+    """Per-sample POWER of one chunk of reward vectors ``R`` (model order, one per column), in the batch's
+    internal order, and the sweeps it took."""
+    V, sweeps = batch.solve(R[batch.layout.perm], tol, max_iter)
+    return batch.futures(V), sweeps
+
+
+def _chunk_power_of(model: TabularMDP, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
+    """:func:`_chunk_power` on a worker, which builds the batch from the model itself, once per model (a
+    worker keeps the model it was sent for all the chunks: :mod:`verifier.parallel`)."""
+    batch = _WORKER_BATCHES.get(model)
+    if batch is None:
+        batch = _WORKER_BATCHES[model] = _BatchedSweep(model)
+    return _chunk_power(batch, R, tol, max_iter)
+
+
+_WORKER_BATCHES: weakref.WeakKeyDictionary[TabularMDP, _BatchedSweep] = weakref.WeakKeyDictionary()
 
 
 class _BatchedSweep:
@@ -311,7 +348,7 @@ def _default_chunk(model: TabularMDP) -> int:
 def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str | RewardDistribution = "uniform",
           chunk: int | None = None, tol: float = 1e-6, max_iter: int = 100_000,
           progress: Callable[[int], object] | None = None, keep_samples: bool = False,
-          rewards: npt.ArrayLike | None = None) -> PowerEstimate:
+          rewards: npt.ArrayLike | None = None, executor: Executor | None = None) -> PowerEstimate:
     """Estimate POWER at every state from ``samples`` reward functions drawn from ``distribution``.
 
     Parameters
@@ -340,6 +377,11 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
         column per state in model order (:meth:`~mdp.model.TabularMDP.describe` of the column index
         names the state). ``samples``, ``seed`` and ``distribution`` are then not used, and absorbing
         states get the sample mean of their rewards (no closed form: ``D`` is unknown).
+    executor
+        Where the chunks of samples are solved (:mod:`verifier.parallel` makes one from a Dask cluster);
+        ``None``: here. The rewards are drawn here, chunk by chunk in sample order, and the results are
+        added up in sample order: bit-identical to a run without it. With an executor the default chunk is
+        at most an eighth of the samples, so that there is work for every worker.
 
     Returns
     -------
@@ -379,19 +421,23 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     law = reward_distribution(distribution)
     n = model.n_states
     size = chunk if chunk is not None else _default_chunk(model)
+    if executor is not None and chunk is None:
+        size = max(1, min(size, math.ceil(samples / 8)))
     batch = _BatchedSweep(model)
-    perm, inv = batch.layout.perm, batch.layout.inv
+    inv = batch.layout.inv
     total = np.zeros(n)
     squares = np.zeros(n)
     most_sweeps = 0
     done = 0
     kept = np.empty((n, samples)) if keep_samples else None
-    for chunk_rewards in _reward_chunks(model, size, samples, seed, law, given):
-        k = chunk_rewards.shape[1]
-        R = chunk_rewards[perm]  # internal order
-        V, sweeps = batch.solve(R, tol, max_iter)
+    chunks = _reward_chunks(model, size, samples, seed, law, given)
+    if executor is None:
+        results: Iterator[tuple[FloatArray, int]] = (_chunk_power(batch, R, tol, max_iter) for R in chunks)
+    else:
+        results = _in_order(executor, _chunk_power_of, ((model, R, tol, max_iter) for R in chunks))
+    for values, sweeps in results:
+        k = values.shape[1]
         most_sweeps = max(most_sweeps, sweeps)
-        values = batch.futures(V)  # (n, k) per-sample POWER
         if kept is not None:
             kept[:, done:done + k] = values[inv]
         for j in range(k):  # one sample at a time: the sums do not depend on the chunking

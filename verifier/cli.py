@@ -330,6 +330,16 @@ class _Progress:
             self.bar.stop()
 
 
+def parallel_options(command: F) -> F:
+    """``--workers N`` / ``--scheduler ADDRESS``: where the parallel work runs (:mod:`verifier.parallel`)."""
+    command = click.option("--scheduler", metavar="ADDRESS", default=None,
+                           help="Run that work on a running Dask scheduler instead (e.g. tcp://10.0.0.5:8786; "
+                                "its workers need corrigo installed).")(command)
+    return click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Run POWER's reward samples, sweep cells and several specs on a local Dask cluster "
+                             "of N processes (pip install 'corrigo[dask]'); the results are the same.")(command)
+
+
 max_states_option = click.option("--max-states", type=click.IntRange(min=1), default=None, metavar="N",
                                  help="Stop with exit code 3 when the model grows beyond this many states "
                                       "(default: when building it would take more than 4 GiB; N replaces that budget).")
@@ -517,10 +527,11 @@ def _power_samples_options(command: F) -> F:
               callback=_output_path,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
 @timeout_option
+@parallel_options
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, settle_limit: int,
                    tol: float | None, max_states: int | None, output_format: str, output: str, samples: int,
-                   seed: int, timeout: float | None) -> None:
+                   seed: int, timeout: float | None, workers: int | None, scheduler: str | None) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive.
 
     Each spec is verified on its own: a spec error (exit 2), a resource limit, a --timeout (which
@@ -529,7 +540,11 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
 
     A spec that declares no check passes (exit 0: it may be a model only for solve, power or render),
     with a warning on stderr and in every report format (a SARIF warning, a skipped JUnit testcase).
+
+    With --workers or --scheduler, several specs are verified side by side, one per worker; one spec
+    spreads its POWER samples and its 'for all params' sweep cells over them instead.
     """
+    from verifier.parallel import executor
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
@@ -539,22 +554,29 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
     code = EXIT_OK
-    for path in specs:
-        try:
-            with _time_limit(timeout, "the verification"):  # the message starts with the path
-                report = verify(Path(path), dict(overrides), tol=tol, exact=exact, max_states=max_states,
-                                samples=samples, seed=seed, settle_limit=settle_limit)
-        except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
-            failure = _as_corrigo_error(error)
-            _echo_error(_message(failure, path))
-            errors.append((path, failure))
-            code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
-            continue
-        reports.append(report)
-        if not report.checks:
-            _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
-        if not report.holds:
-            code = max(code, EXIT_FAILED)
+    options: dict[str, Any] = dict(tol=tol, exact=exact, max_states=max_states, samples=samples, seed=seed,
+                                   settle_limit=settle_limit)
+    with executor(workers, scheduler) as pool:
+        per_spec = pool is not None and len(specs) > 1
+        pending = [pool.submit(verify, Path(path), dict(overrides), **options) for path in specs] \
+            if pool is not None and per_spec else []
+        inside = None if per_spec else pool
+        for i, path in enumerate(specs):
+            try:
+                with _time_limit(timeout, "the verification"):  # the message starts with the path
+                    report = pending[i].result() if per_spec else \
+                        verify(Path(path), dict(overrides), executor=inside, **options)
+            except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
+                failure = _as_corrigo_error(error)
+                _echo_error(_message(failure, path))
+                errors.append((path, failure))
+                code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
+                continue
+            reports.append(report)
+            if not report.checks:
+                _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
+            if not report.holds:
+                code = max(code, EXIT_FAILED)
     if output_format == "json":
         documents = [to_json(report) for report in reports]
         text = json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
@@ -640,14 +662,17 @@ def _load_rewards(path: str, model: TabularMDP) -> npt.NDArray[Any]:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
               callback=_plot_path,
               help="Also draw the regions coloured by verdict (one or two swept params).")
+@parallel_options
 @_reports_errors
 @_timed("sweeping")
 def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  params: str | None, max_regions: int, output_format: str, plot_path: str | None) -> None:
+                  params: str | None, max_regions: int, output_format: str, plot_path: str | None,
+                  workers: int | None, scheduler: str | None) -> None:
     """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict.
 
     Exit 0 when every check holds on the whole box, 1 otherwise (or when the answer is partial).
     """
+    from verifier.parallel import executor
     from verifier.reports.regions import render_sweep_markdown, render_sweep_text, sweep_to_json
     from verifier.sweep import SweepError, sweep_model
 
@@ -662,13 +687,13 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
                                "choose them with --params W1,W2")
     model = _compile(spec_path, defines, max_states)
     try:
-        with _Progress("sweeping the weights: regions") as progress:
+        with _Progress("sweeping the weights: regions") as progress, executor(workers, scheduler) as pool:
             def report(stage: str, count: int) -> None:
                 progress.description = f"sweeping the weights: {stage}"
                 progress(count)
 
             result = sweep_model(spec, model, params=names, max_regions=max_regions, progress=report,
-                                 samples=samples, power_seed=seed)
+                                 samples=samples, power_seed=seed, executor=pool)
     except SweepError as error:
         raise click.BadParameter(str(error), param_hint="--params" if names else "SPEC") from None
     if output_format == "json":
@@ -711,16 +736,18 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
               metavar="FILE",
               help="Your own reward functions instead of sampled ones: a .npy or .csv file, one row per "
                    "sample, one column per state in model order (the 'index' of --all --format json).")
+@parallel_options
 @_reports_errors
 @_timed("computing the POWER of")
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
                   top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...],
-                  distribution: Any, rewards_path: str | None) -> None:
+                  distribution: Any, rewards_path: str | None, workers: int | None, scheduler: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
     import numpy as np
 
     from mdp.graph import option_graph
     from mdp.power import optimality_probabilities, power, reward_distribution
+    from verifier.parallel import executor
 
     context = click.get_current_context()
     if rewards_path is not None:
@@ -732,8 +759,9 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
     if rewards is not None:
         samples = rewards.shape[0]
-    with _Progress("POWER: reward samples") as progress:
-        estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards)
+    with _Progress("POWER: reward samples") as progress, executor(workers, scheduler) as pool:
+        estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards,
+                         executor=pool)
     plotted = None
     if plot_path is not None:
         from verifier.reports.power_plot import plot_power

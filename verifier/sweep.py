@@ -26,6 +26,7 @@ import itertools
 import random
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from fractions import Fraction
@@ -250,16 +251,17 @@ def sweep(path_or_spec: Any, overrides: dict[str, object] | None = None, *, para
 def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None = None, max_regions: int = 50,
                 exact_limit: int = _EXACT_LIMIT, checks: Sequence[str] | None = None, seed: int = 0,
                 progress: Callable[[str, int], object] | None = None, samples: int = 1000,
-                power_seed: int = 0) -> SweepResult:
+                power_seed: int = 0, executor: Executor | None = None) -> SweepResult:
     """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell;
-    ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s)."""
+    ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s);
+    ``executor``: where the cells' checks run (:func:`verifier.parallel.executor`; ``None``: here)."""
     names = _swept_names(spec, params)
     exact = model.n_states <= exact_limit
     if exact:
         model = with_exact_numbers(spec, model)  # regions are confirmed in the spec's rationals
     pm = parametric(spec, model, names)
     selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
-    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed))
+    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed), executor)
     complete, uncovered = state.cover(max_regions)
     left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions)
     if left is not None and complete:
@@ -363,9 +365,10 @@ class _Piece:
 class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
                  rng: random.Random, progress: Callable[[str, int], object] | None,
-                 power_samples: tuple[int, int] = (1000, 0)) -> None:
+                 power_samples: tuple[int, int] = (1000, 0), executor: Executor | None = None) -> None:
         self.spec, self.pm, self.exact, self.checks, self.rng = spec, pm, exact, checks, rng
         self.power_samples = power_samples  # (samples, seed) of the POWER checks
+        self.executor = executor  # where the cells' checks run
         self.progress = progress
         self.x = [z3.Real(p.name) for p in pm.params]
         self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
@@ -709,6 +712,7 @@ class _Sweep:
         placed = sorted(((piece, self.face_point(piece) if piece.equalities else
                           self.centre(piece.constraints, piece.point)) for piece in self.pieces),
                         key=lambda item: item[1])
+        self.evaluate_all(placed)
         cells = []
         for index, (piece, point) in enumerate(placed):
             results = self.evaluate(piece, point)
@@ -755,13 +759,35 @@ class _Sweep:
         """Every check at ``point``; pieces with the same behaviour and cost signs share verdicts."""
         key = (piece.behaviour, tuple(c.op for c in piece.signs))
         if key not in self.verdict_cache:
-            model = self.pm.at(point)
-            solution = solve(model, exact=self.exact, exact_limit=max(model.n_states, 1))
             samples, seed = self.power_samples
-            report = verify_model(self.spec, model, solution, exact=self.exact,
-                                  checks=tuple(c.name for c in self.checks), sweep=False, samples=samples, seed=seed)
-            self.verdict_cache[key] = report.checks
+            self.verdict_cache[key] = _verdicts(self.spec, self.pm.at(point), self.exact,
+                                                tuple(c.name for c in self.checks), samples, seed)
         return self.verdict_cache[key]
+
+    def evaluate_all(self, placed: Sequence[tuple[_Piece, Point]]) -> None:
+        """With an executor, the checks of every distinct piece at once, in parallel, into the cache (the
+        cells are then assembled in order, as without one)."""
+        if self.executor is None:
+            return
+        todo: dict[Any, Point] = {}
+        for piece, point in placed:
+            todo.setdefault((piece.behaviour, tuple(c.op for c in piece.signs)), point)
+        keys = [key for key in todo if key not in self.verdict_cache]
+        samples, seed = self.power_samples
+        names = tuple(c.name for c in self.checks)
+        futures = [self.executor.submit(_verdicts, self.spec, self.pm.at(todo[key]), self.exact, names, samples, seed)
+                   for key in keys]
+        for key, future in zip(keys, futures):
+            self.verdict_cache[key] = future.result()
+
+
+def _verdicts(spec: Spec, model: TabularMDP, exact: bool, checks: tuple[str, ...], samples: int,
+              seed: int) -> tuple[CheckResult, ...]:
+    """The checks of ``spec`` on ``model`` (the swept model at one point), solved and verified here or on a
+    worker: a module-level function, so that an executor can ship it."""
+    solution = solve(model, exact=exact, exact_limit=max(model.n_states, 1))
+    return verify_model(spec, model, solution, exact=exact, checks=checks, sweep=False, samples=samples,
+                        seed=seed).checks
 
 
 # --- margins and descriptions ------------------------------------------------------------------
@@ -1021,14 +1047,14 @@ FOR_ALL_MAX_REGIONS = 100
 
 def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
                     max_regions: int = FOR_ALL_MAX_REGIONS, samples: int = 1000,
-                    seed: int = 0) -> dict[str, CheckResult]:
+                    seed: int = 0, executor: Executor | None = None) -> dict[str, CheckResult]:
     """Decide ``check ... for all params`` checks over the whole param box with one sweep.
 
     A check holds only if it holds in every region and on every boundary face; otherwise its result
     is the one at a counterexample weight vector (with its trace), named with its region.
     """
     result = sweep_model(spec, model, max_regions=max_regions, checks=tuple(c.name for c in checks),
-                         samples=samples, power_seed=seed)
+                         samples=samples, power_seed=seed, executor=executor)
     out = {}
     for check in checks:
         verdict = result.verdict(check.name)

@@ -9,6 +9,7 @@ is compiled again with its exact numbers, solved exactly, and those checks run a
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import replace
 from os import PathLike
 from typing import Any
@@ -31,7 +32,7 @@ __all__ = ["settle_exactly", "solve_model", "solve_spec", "verify", "verify_mode
 def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
            tol: float | None = None, exact: bool = False, max_states: int | None = None,
            checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
-           settle_limit: int = SETTLE_LIMIT) -> Report:
+           settle_limit: int = SETTLE_LIMIT, executor: Executor | None = None) -> Report:
     """Verify every check of a spec over every optimal policy of its model.
 
     Parameters
@@ -54,6 +55,9 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     samples, seed
         Reward functions sampled by the POWER checks (``power_seeking``, ``optimality_probability``),
         and their seed.
+    executor
+        Where POWER's chunks of samples and the cells of ``for all params`` sweeps run
+        (:func:`verifier.parallel.executor`); ``None``: here. The report is the same either way.
 
     Returns
     -------
@@ -87,7 +91,8 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     model = mdp.compile(spec, max_states=max_states, exact=exact)
     model, solution = solve_spec(spec, model, tol, exact, settle_limit)
     exact = solution.exact
-    report = verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed)
+    report = verify_model(spec, model, solution, tol=tol, exact=exact, checks=checks, samples=samples, seed=seed,
+                          executor=executor)
     if exact:
         return report
     return settle_exactly(spec, model, report, tol=tol, samples=samples, seed=seed, settle_limit=settle_limit)
@@ -138,7 +143,7 @@ def _undecided_loop(check: Check, context: Context, doubt: str) -> CheckResult:
 
 def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
-                 sweep: bool = True, words: Wording = OPTIMAL) -> Report:
+                 sweep: bool = True, words: Wording = OPTIMAL, executor: Executor | None = None) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
 
     ``check ... for all params`` checks are decided over the whole param box by one weight-space
@@ -149,7 +154,8 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
     sub = optimal_submodel(solution, model)
     if samples < 2:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
-    context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words)
+    context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words,
+                      executor=executor)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it
         results = tuple(_undecided_loop(check, context, solution.loop_doubt) for check in selected)
@@ -159,7 +165,7 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
         from .sweep import for_all_results  # the sweep calls verify_model itself
 
         decided = for_all_results(spec, model, tuple(c for c in selected if c.for_all_params), samples=samples,
-                                  seed=seed)
+                                  seed=seed, executor=executor)
         results = tuple(decided.get(r.name, r) for r in results)
     return Report(
         spec=spec.name,

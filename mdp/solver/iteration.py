@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +56,7 @@ class SweepLayout:
             if n_slots else np.zeros(0, dtype=np.int64)
         P = sp.csr_array(problem.P[rows]) if rows.size else sp.csr_array((0, n))
         if not np.array_equal(self.perm, np.arange(n)):
-            P.indices = self.inv[P.indices].astype(P.indices.dtype)
+            P.indices = self.inv.astype(P.indices.dtype)[P.indices]  # (in the indices' own width: memory)
         self.P = P
         self.indptr, self.indices, self.data = P.indptr, P.indices, P.data
         self.c = np.ascontiguousarray(problem.c[rows])
@@ -138,28 +139,35 @@ class OrderedSweeps:
             self.blocks.append((states, first_row, first_row + rows.size, sizes))
             first_row += rows.size
         rows = np.concatenate(row_order) if row_order else np.zeros(0, dtype=np.int64)
-        P = sp.csr_array(P[rows])
+        P = sp.csr_array(P[rows])  # our own copy, changed in place below (memory: the peak of a large solve)
         per_row = np.diff(P.indptr)
-        loop = P.indices == np.repeat(row_state[rows], per_row)
-        stay = np.bincount(np.repeat(np.arange(rows.size), per_row)[loop], weights=P.data[loop], minlength=rows.size)
+        loops = np.flatnonzero(P.indices == np.repeat(row_state[rows].astype(P.indices.dtype), per_row))
+        loop_rows = np.searchsorted(P.indptr, loops, side="right") - 1
+        stay = np.zeros(rows.size)
+        np.add.at(stay, loop_rows, P.data[loops])
         solvable = gamma * stay < 1.0  # (discount 1: a row that surely stays is left as it is)
         scale = np.where(solvable, 1.0 / np.where(solvable, 1.0 - gamma * stay, 1.0), 1.0)
-        data = gamma * P.data * np.repeat(scale, per_row)
-        data[loop & np.repeat(solvable, per_row)] = 0.0
-        P = sp.csr_array((data, P.indices, P.indptr), shape=P.shape)
-        P.eliminate_zeros()
+        P.data *= gamma
+        scaled = np.flatnonzero(scale != 1.0)  # the few rows with a self-loop
+        if scaled.size:
+            entries = np.repeat(P.indptr[scaled], per_row[scaled]) + _ranks(per_row[scaled])
+            P.data[entries] *= np.repeat(scale[scaled], per_row[scaled])
+        P.data[loops[solvable[loop_rows]]] = 0.0  # solved in place: an explicit zero, not a copy without it
         self.indptr, self.indices, self.data = P.indptr, P.indices, P.data
+        del P
         self.c = np.ascontiguousarray(c[rows] * (scale if c.ndim == 1 else scale[:, None]))
         self.q = np.empty(self.c.shape)
 
     @staticmethod
-    def build(P: sp.csr_array, groups: IntArray, c: npt.NDArray[np.float64], gamma: float, start: int
-              ) -> OrderedSweeps | None:
+    def build(P: sp.csr_array, groups: IntArray, c: npt.NDArray[np.float64], gamma: float, start: int,
+              before: Callable[[], object] | None = None) -> OrderedSweeps | None:
         """Ordered sweeps of the rows ``P`` (m, n) grouped by state (``groups``), with costs ``c`` ((m,), or
         (m, k) for ``k`` right-hand sides at once: :func:`~.linear.chain_values`) and discount ``gamma``,
         layered from ``start``; ``None`` when the layers hold fewer than :data:`_MIN_LAYER` states on
         average (a long thin chain: a sweep would cost more in Python than it saves). A layer stays one
-        block: merging two makes the deeper one's values stale for the other, and the gain is gone."""
+        block: merging two makes the deeper one's values stale for the other, and the gain is gone.
+        ``before`` runs once the layers are known to be worth it, before the rows are copied (the caller
+        frees its own copy there: the peak memory of a 10^6-state solve)."""
         n = groups.size - 1
         counts = np.diff(groups)
         depth = _depths(sp.csr_array((P.data, P.indices, P.indptr[groups]), shape=(n, n)), start)
@@ -167,11 +175,13 @@ class OrderedSweeps:
         layer_ends = [*(np.flatnonzero(np.diff(depth[order])) + 1).tolist(), n]
         if len(layer_ends) * _MIN_LAYER > n:
             return None
+        if before is not None:
+            before()
         return OrderedSweeps(P, groups, c, gamma, order, layer_ends)
 
     @staticmethod
-    def of_problem(problem: Problem, start: int) -> OrderedSweeps | None:
-        return OrderedSweeps.build(problem.P, problem.groups, problem.c, problem.gamma, start)
+    def of_problem(problem: Problem, start: int, before: Callable[[], object] | None = None) -> OrderedSweeps | None:
+        return OrderedSweeps.build(problem.P, problem.groups, problem.c, problem.gamma, start, before)
 
     def sweep(self, v: FloatArray) -> float:
         """One Gauss-Seidel sweep of ``v`` ((n,) or (n, k), C order) in place, in problem order; the largest
@@ -200,6 +210,12 @@ class OrderedSweeps:
         return change
 
 
+def _ranks(counts: IntArray) -> IntArray:
+    """``0, 1, ..., k - 1`` for each ``k`` of ``counts``, concatenated (positions inside consecutive runs)."""
+    starts = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum())) - np.repeat(starts, counts)
+
+
 def _depths(graph: sp.csr_array, start: int) -> IntArray:
     """Breadth-first depth of every state from ``start`` and from the states no other state leads to (models from
     arrays may have states the initial one never reaches; -1 for what neither reaches), by pointer jumping
@@ -226,7 +242,8 @@ def _depths(graph: sp.csr_array, start: int) -> IntArray:
 
 def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
                     progress: Callable[[int, float], object] | None, discounted: bool,
-                    ordered: Callable[[], OrderedSweeps | None] | None = None) -> tuple[FloatArray, int, bool]:
+                    ordered: Callable[[Callable[[], object]], OrderedSweeps | None] | None = None
+                    ) -> tuple[FloatArray, int, bool]:
     """Value iteration from 0; returns ``(V in problem order, sweeps, converged)``.
 
     Jacobi sweeps first. Discounted: after a sweep with changes ``d = V_{k+1} - V_k`` in ``[lo, hi]``,
@@ -238,7 +255,7 @@ def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
     last four (the
     bounds gain little: a structured model), and ``ordered`` builds :class:`OrderedSweeps`, those take
     over with the absolute rule ``max |d| <= eps (1 - gamma) / gamma`` (they contract by ``gamma`` in the
-    maximum norm). Either way this is a warm start: policy iteration takes over, also when ``max_sweeps``
+    maximum norm); ``ordered(release)`` calls ``release`` (which frees ``layout``'s rows) before it builds them. Either way this is a warm start: policy iteration takes over, also when ``max_sweeps``
     are done first (``converged`` is then False).
     """
     n = layout.n
@@ -270,10 +287,9 @@ def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
         spans.append(hi - lo)
         if k == _PROBE_SWEEPS and ordered is not None and k < max_sweeps and spans[-5] > 0 and \
                 (spans[-1] / spans[-5]) ** 0.25 > gamma * gamma:
-            sweeps = ordered()
+            start = v[layout.inv]
+            sweeps = ordered(layout.release)  # (frees the Jacobi rows once the ordered ones will be built)
             if sweeps is not None:
-                start = v[layout.inv]
-                layout.release()
                 return _ordered_iteration(sweeps, start, k, eps, max_sweeps, progress, discounted)
     return v[layout.inv], max_sweeps, False
 

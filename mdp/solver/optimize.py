@@ -90,7 +90,7 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
     discounted = problem.gamma < 1.0
     layout = SweepLayout(problem)
     V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted,
-                                   ordered=lambda: OrderedSweeps.of_problem(problem, initial if initial is not None else 0))
+                                   ordered=lambda release: OrderedSweeps.of_problem(problem, initial or 0, release))
     del layout
     if not np.isfinite(V).all():
         V = np.zeros(problem.n)

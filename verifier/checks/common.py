@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -65,6 +66,7 @@ class Context:
     seed: int = 0  # their seed: verdicts are reproducible (``verify --seed``)
     cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
     words: Wording = OPTIMAL  # how results name the policies of ``sub``
+    executor: Executor | None = None  # where POWER's sample chunks run (``verify --workers``); None: here
 
     @property
     def params(self) -> dict[str, Any]:

@@ -210,7 +210,7 @@ def _estimate(context: Context) -> PowerEstimate:
     if estimate is None:
         model = context.model
         estimate = power(model, samples=context.samples, seed=context.seed,
-                         keep_samples=model.n_states * context.samples <= _KEEP_LIMIT)
+                         keep_samples=model.n_states * context.samples <= _KEEP_LIMIT, executor=context.executor)
         context.cache["power"] = estimate
     return estimate
 
