@@ -52,6 +52,9 @@ check content : cost <= -5
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--side", type=int, default=50, help="grid side (50: 10^4 states with the two flags)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="also sweep on a local Dask cluster of this many workers (same run): time, ratio to "
+                             "serial, and whether the cells are the same")
     args = parser.parse_args()
     spec = dsl.load(SPEC.format(side=args.side))
     start = time.perf_counter()
@@ -66,6 +69,16 @@ def main() -> None:
     print(f"compile + solve once: {baseline:.2f} s; sweep: {elapsed:.2f} s; sweep / solve: {elapsed / baseline:.1f}")
     for name, where in result.descriptions.items():
         print(f"  {name}: {where}")
+    if args.workers:
+        from verifier.parallel import executor
+
+        with executor(workers=args.workers) as pool:
+            start = time.perf_counter()
+            spread = sweep_model(spec, model, max_regions=20, executor=pool)
+            parallel = time.perf_counter() - start
+        same = [(c.point, c.verdicts) for c in spread.cells] == [(c.point, c.verdicts) for c in result.cells]
+        print(f"{args.workers} workers: sweep {parallel:.2f} s (cluster start excluded); serial / workers "
+              f"{elapsed / parallel:.2f}; same cells: {same}")
 
 
 if __name__ == "__main__":
