@@ -1343,3 +1343,21 @@ event leak when level > 0:
     = note: after action 'fill', which led to level=4
     = note: reached from the initial state in 3 steps: fill, fill, fill
     = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
+
+
+def test_state_dependent_probabilities_are_checked_once_per_combination_at_the_first_bad_state() -> None:
+    # the probabilities read only `hot`: they are evaluated once per value of it in the whole compile, and
+    # the bad one (hot: 0.6 + 0.5) is reported at the first state that has it, three layers in
+    text = ("model m\ndiscount 0.9\nvar x : 0..5 = 0\nvar hot : bool = false\n"
+            "action step when x < 5:\n    (hot ? 0.6 : 0.5) -> x' = x + 1, hot' = x >= 2\n    0.5 -> skip\nterminal x == 5\n")
+    with pytest.raises(ModelError) as caught:
+        compile(dsl.load(text))
+    message = caught.value.render()
+    assert "the branch probabilities of action 'step' sum to 1.1, they must sum to 1" in message
+    assert "in state x=3, hot=true" in message
+    good = compile(dsl.load(text.replace("0.5 -> skip", "(hot ? 0.4 : 0.5) -> skip")), exact=True)
+    hot = np.flatnonzero((good.state_codes[:, 1] == 1) & (good.state_codes[:, 0] < 5))
+    assert hot.size == 2  # x = 3, 4
+    for state in hot:
+        row = good.P[[int(good.row_groups[state])]]
+        assert sorted(row.data.tolist()) == [0.4, 0.6]
