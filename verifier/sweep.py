@@ -23,10 +23,13 @@ boundaries as accurate as the float gaps (the result says which).
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from fractions import Fraction
@@ -255,6 +258,14 @@ def sweep_model(spec: Spec, model: TabularMDP, *, params: Sequence[str] | None =
     """:func:`sweep` on an already compiled model; ``progress(stage, count)`` after each region and cell;
     ``samples`` and ``power_seed``: the reward samples of the POWER checks in every region (as ``verify``'s);
     ``executor``: where the cells' checks run (:func:`verifier.parallel.executor`; ``None``: here)."""
+    with _long_integers():
+        return _sweep_model(spec, model, params, max_regions, exact_limit, checks, seed, progress, samples,
+                            power_seed, executor)
+
+
+def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, max_regions: int, exact_limit: int,
+                 checks: Sequence[str] | None, seed: int, progress: Callable[[str, int], object] | None,
+                 samples: int, power_seed: int, executor: Executor | None) -> SweepResult:
     names = _swept_names(spec, params)
     exact = model.n_states <= exact_limit
     if exact:
@@ -670,15 +681,9 @@ class _Sweep:
             return [] if lo > hi else list(dict.fromkeys(
                 tuple(o + t * b for o, b in zip(origin, basis[0])) for t in (lo, hi)))
         found: dict[Point, None] = {}
-        for subset in itertools.combinations(rows, d):
-            A = sympy.Matrix([[_rational(x) for x in r[1:]] for r in subset]) if d else sympy.zeros(0, 0)
-            if d and A.det() == 0:
-                continue
-            t = A.LUsolve(sympy.Matrix([-_rational(r[0]) for r in subset])) if d else []
-            t = [Fraction(int(x.p), int(x.q)) for x in t]
-            if all(r[0] + sum((x * y for x, y in zip(r[1:], t)), Fraction(0)) >= 0 for r in rows):
-                found[tuple(o + sum((ti * b[i] for ti, b in zip(t, basis)), Fraction(0))
-                            for i, o in enumerate(origin))] = None
+        for t in _feasible_intersections(rows, d):
+            found[tuple(o + sum((ti * b[i] for ti, b in zip(t, basis)), Fraction(0))
+                        for i, o in enumerate(origin))] = None
         return list(found)
 
     def closure_vertices(self, constraints: tuple[Constraint, ...]) -> list[Point]:
@@ -1019,6 +1024,95 @@ def _vertices(params: Sequence[Parameter], affines: Sequence[Affine]) -> list[Po
     return polygon
 
 
+def _feasible_intersections(rows: Sequence[Affine], d: int) -> Iterator[list[Fraction]]:
+    """Every point ``t`` where ``d`` of the affine ``rows`` (``r[0] + r[1:] . t``) are 0, one subset at a time,
+    that all the rows keep ``>= 0``: the vertices, exactly.
+
+    Each subset is tried in floats first, all at once with numpy: a well-conditioned one (condition number
+    below 1e8) whose float point some row puts below 0 by more than its rounding can explain (64 u times the
+    condition number, relative) is no vertex; every other subset is solved and checked in rationals. (Trying every subset in rationals took minutes with a
+    hundred rows and three params.)"""
+    m = len(rows)
+    if m < d:
+        return
+    F = np.array([[float(x) for x in r] for r in rows])
+    size = np.abs(F).sum(axis=1)
+    seen: set[tuple[Fraction, ...]] = set()
+    for chunk in _chunks(itertools.combinations(range(m), d), 20_000):
+        subsets = np.array(chunk, dtype=np.int64)
+        A, b = F[subsets][:, :, 1:], -F[subsets][:, :, 0]
+        with np.errstate(all="ignore"):
+            condition = np.linalg.cond(A)
+            usable = np.isfinite(condition) & (condition < 1e8)
+            t = np.zeros((subsets.shape[0], d))
+            if usable.any():
+                t[usable] = np.linalg.solve(A[usable], b[usable][..., None])[..., 0]
+            # the float point is off by about cond * u relative (its rows rounded to floats, then solved)
+            margin = (1e-12 + 64 * np.finfo(float).eps * np.where(usable, condition, 0.0))[:, None] * \
+                size[None, :] * (1.0 + np.abs(t).max(axis=1, initial=0.0))[:, None]
+            residual = F[:, 0][None, :] + t @ F[:, 1:].T
+            clearly_out = (residual < -margin).any(axis=1)
+        groups: dict[tuple[float, ...], list[list[int]]] = {}  # well-conditioned subsets by their float point
+        for subset in subsets[~usable].tolist():
+            groups.setdefault((math.nan, len(groups)), []).append(subset)  # (a group of its own)
+        keep = usable & ~clearly_out
+        for subset, near in zip(subsets[keep].tolist(), t[keep].tolist()):
+            groups.setdefault(tuple(float(f"{x:.9e}") for x in near), []).append(subset)
+        for group in groups.values():
+            for point in _group_points(rows, group):
+                if tuple(point) in seen:
+                    continue
+                seen.add(tuple(point))
+                if all(r[0] + sum((x * y for x, y in zip(r[1:], point)), Fraction(0)) >= 0 for r in rows):
+                    yield point
+
+
+def _group_points(rows: Sequence[Affine], group: list[list[int]]) -> Iterator[list[Fraction]]:
+    """The exact points of subsets whose float points agree: one solve when every row of the group is 0
+    at the first subset's exact point (a degenerate vertex: then every nonsingular subset of them meets
+    there), else one solve per subset."""
+    first = _solve_exactly([rows[i][1:] for i in group[0]], [-rows[i][0] for i in group[0]])
+    if first is not None and len(group) > 1:
+        tight = {i for subset in group for i in subset}
+        if all(rows[i][0] + sum((x * y for x, y in zip(rows[i][1:], first)), Fraction(0)) == 0 for i in tight):
+            yield first
+            return
+    if first is not None:
+        yield first
+    for subset in group[1:]:
+        point = _solve_exactly([rows[i][1:] for i in subset], [-rows[i][0] for i in subset])
+        if point is not None:
+            yield point
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _solve_exactly(A: Sequence[Sequence[Fraction]], b: Sequence[Fraction]) -> list[Fraction] | None:
+    """The solution of the square system ``A x = b`` in rationals (Gauss-Jordan), or ``None`` if singular."""
+    rows = [[Fraction(x) for x in row] + [Fraction(y)] for row, y in zip(A, b)]
+    n = len(rows)
+    for column in range(n):
+        pivot = next((i for i in range(column, n) if rows[i][column] != 0), None)
+        if pivot is None:
+            return None
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        head = rows[column]
+        for i in range(n):
+            if i != column and rows[i][column] != 0:
+                factor = rows[i][column] / head[column]
+                rows[i] = [x - factor * y for x, y in zip(rows[i], head)]
+    return [row[n] / row[i] for i, row in enumerate(rows)]
+
+
 def _lp_min(a: Affine, others: Sequence[Affine], params: Sequence[Parameter]) -> float | None:
     """The minimum of ``a`` over the box and ``others >= 0``, in floats (None if the LP fails)."""
     A = np.array([[-float(x) for x in b[1:]] for b in others]) if others else None
@@ -1032,6 +1126,19 @@ def _fraction(value: Any) -> Fraction:
     if z3.is_rational_value(value):
         return Fraction(value.numerator_as_long(), value.denominator_as_long())
     return Fraction(value.as_decimal(20).rstrip("?"))  # pragma: no cover - linear real arithmetic is rational
+
+
+@contextmanager
+def _long_integers() -> Iterator[None]:
+    """Let Python convert integers of any length to and from text while the sweep runs: exact weights from a
+    subnormal discount (``discount 1e-320``) have thousands of digits, and z3 and sympy pass them as text
+    (Python refuses more than 4,300 digits by default, against untrusted input; these are our own)."""
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 def _rank(rows: list[tuple[Fraction, ...]]) -> int:

@@ -175,6 +175,10 @@ FOUND = [
         "action a: x' = min(x + 1, 3)\nintent joy = b\ncheck n0 for all params : regret(joy) <= (-10 - 1/3)\n", False,
         "verified",
         id="regret_with_an_infinite_error_bound"),
+    pytest.param(  # exact weights with thousands of digits, passed through z3 and sympy as text
+        "model m\ndiscount 1e-320\nparam w = 1 in [0, 10]\nparam v = 1/2 in [0, 5]\nvar mood : {unhappy, content, sedated} = unhappy\nvar praised : bool = false\naction help when mood != sedated:\n    0.8 -> mood' = content, praised' = false\n    0.2 -> praised' = false\naction sedate when mood != sedated:\n    mood' = sedated, praised' = false\naction idle:\n    praised' = false\nevent thank when mood in {content, sedated}:\n    (mood == sedated ? 0.9 : 0.3) -> praised' = true\nevent fade when mood != unhappy:\n    (mood == sedated ? 0.1 : 0.2) -> mood' = unhappy\ncost praise = -w * praised\ncost effort = v * [help] + 0.2 * v * [sedate]\nintent welfare = 1 * (mood == unhappy) + 2 * (mood == sedated)\ncheck unfixable for all params : regret(welfare) <= 0.5\n", False,
+        "verified",
+        id="sweep_with_a_subnormal_discount"),
 ]
 
 

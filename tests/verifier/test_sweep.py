@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from fractions import Fraction
 from pathlib import Path
 
@@ -255,3 +256,33 @@ def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> N
     assert result.complete and len(result.regions) == 3
     assert result.descriptions["stops"].startswith("w_duty >= 2*w_work and ")
     assert_agrees_on_grid(spec, result, 4)
+
+
+def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly() -> None:
+    # against trying every subset in rationals: random constraints through a few shared points (degenerate
+    # vertices met by many planes), parallel pairs, and near-parallel ones whose floats are ill-conditioned
+    from verifier.sweep import _feasible_intersections, _solve_exactly
+
+    rng = random.Random(7)
+    for _ in range(25):
+        hubs = [tuple(Fraction(rng.randint(0, 6), rng.randint(1, 3)) for _ in range(3)) for _ in range(2)]
+        rows = []
+        for _ in range(9):
+            normal = tuple(Fraction(rng.randint(-4, 4), rng.randint(1, 4)) for _ in range(3))
+            if not any(normal):
+                continue
+            through = rng.choice(hubs) if rng.random() < 0.6 else tuple(Fraction(rng.randint(0, 8), 2) for _ in range(3))
+            rows.append((-sum((a * x for a, x in zip(normal, through)), Fraction(0)),) + normal)
+            if rng.random() < 0.2:  # a parallel twin, and a nearly parallel one
+                rows.append((rows[-1][0] + 1,) + normal)
+                rows.append((rows[-1][0],) + (normal[0] + Fraction(1, 10**12),) + normal[1:])
+        rows += [(Fraction(0), Fraction(1), Fraction(0), Fraction(0)), (Fraction(10), Fraction(-1), Fraction(0), Fraction(0)),
+                 (Fraction(0), Fraction(0), Fraction(1), Fraction(0)), (Fraction(10), Fraction(0), Fraction(-1), Fraction(0)),
+                 (Fraction(0), Fraction(0), Fraction(0), Fraction(1)), (Fraction(10), Fraction(0), Fraction(0), Fraction(-1))]
+        expected = set()
+        for subset in itertools.combinations(rows, 3):
+            point = _solve_exactly([r[1:] for r in subset], [-r[0] for r in subset])
+            if point is not None and all(r[0] + sum((a * x for a, x in zip(r[1:], point)), Fraction(0)) >= 0
+                                         for r in rows):
+                expected.add(tuple(point))
+        assert {tuple(p) for p in _feasible_intersections(rows, 3)} == expected
