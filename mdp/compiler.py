@@ -1495,24 +1495,32 @@ def _sum(numbers: Sequence[_Number]) -> _Number:
     return _Number(value, error, exact)
 
 
-def _distinct_positions(expressions: Sequence[Vectorized], columns: Sequence[Any]
-                        ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[tuple[int, ...]]] | None:
-    """``(first, inverse, keys)``: one position per distinct combination of the variables ``expressions``
-    read, in the order they first occur (so that the first bad one is at the first bad position), each
-    position's combination, and the combinations; ``None`` when they read nothing or vary too much to
-    remember (more than :data:`_MEMO_COMBINATIONS` in one layer)."""
+Combinations = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[tuple[int, ...]]]
+
+
+def _combinations(expressions: Sequence[Vectorized], columns: Sequence[Any], size: int) -> Combinations:
+    """``(first, inverse, keys)`` over ``size`` positions: one position per distinct combination of the
+    variables ``expressions`` read, in the order they first occur (so that the first bad one is at the first
+    bad position), each position's combination, and the combinations (one, ``()``, if they read nothing)."""
     reads = sorted({j for e in expressions for j in e.reads})
     if not reads:
-        return None
+        return np.zeros(1, dtype=np.int64), np.zeros(size, dtype=np.int64), [()]
     table = np.stack([np.asarray(columns[j]) for j in reads])
     _, first, inverse = np.unique(table, axis=1, return_index=True, return_inverse=True)
-    if first.size > _MEMO_COMBINATIONS:
-        return None
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
     first = first[order].astype(np.int64)
     return first, rank[inverse.reshape(-1)].astype(np.int64), [tuple(k) for k in table[:, first].T.tolist()]
+
+
+def _distinct_positions(expressions: Sequence[Vectorized], columns: Sequence[Any]) -> Combinations | None:
+    """:func:`_combinations` of what ``expressions`` read, or ``None`` when they read nothing or vary too much
+    to remember (more than :data:`_MEMO_COMBINATIONS` in one layer)."""
+    if not any(e.reads for e in expressions):
+        return None
+    combinations = _combinations(expressions, columns, 0)
+    return combinations if combinations[0].size <= _MEMO_COMBINATIONS else None
 
 
 def _item(x: Any, j: int) -> Any:
@@ -1525,16 +1533,9 @@ def _exact_sum(probabilities: Sequence[Vectorized], columns: Sequence[Any], acti
     """``positions -> exact sum`` of branch probabilities, added once per distinct combination of the variables
     they read in the whole compile (``memo``, one per action or event): the sum-to-1 check cannot be settled
     in floats, and exact arithmetic per state would cost seconds per 10^4 states."""
-    reads = sorted({j for p in probabilities for j in p.reads})
-
     def total(positions: Any) -> Any:
         positions = np.asarray(positions, dtype=np.int64)
-        if reads:
-            table = np.stack([np.asarray(columns[j])[positions] for j in reads])
-            distinct, first, inverse = np.unique(table, axis=1, return_index=True, return_inverse=True)
-            keys = [tuple(k) for k in distinct.T.tolist()]
-        else:
-            first, inverse, keys = np.zeros(1, dtype=np.int64), np.zeros(positions.size, dtype=np.int64), [()]
+        first, inverse, keys = _combinations(probabilities, _Subset(columns, positions), positions.size)
         missing = [i for i, key in enumerate(keys) if key not in memo]
         if missing:
             at = positions[first[missing]]
@@ -1543,7 +1544,7 @@ def _exact_sum(probabilities: Sequence[Vectorized], columns: Sequence[Any], acti
             memo.update((keys[i], value) for i, value in zip(missing, sums))
         out = np.empty(len(keys), dtype=object)
         out[:] = [memo[key] for key in keys]
-        return out[inverse.reshape(-1)]
+        return out[inverse]
     return total
 
 

@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import tempfile
 import traceback
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import ContextManager
 from pathlib import Path
 
 import networkx as nx
@@ -51,6 +50,7 @@ import mdp
 import verifier
 from dsl.errors import CorrigoError, SpecError
 import dsl.parser
+from verifier.cli import alarm
 from verifier.results import Report
 
 __all__ = ["Crash", "KNOWN_CRASHES", "SEEDS", "bounded_grammar", "grammar_specs", "mutated_specs", "overrides", "run_cli",
@@ -97,23 +97,9 @@ class _Timeout(BaseException):
     """The time limit went off (a BaseException, so that no ``except Exception`` in corrigo swallows it)."""
 
 
-@contextmanager
-def time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`_Timeout` inside the ``with`` block once it has run ``seconds`` (SIGALRM; main thread)."""
-    if seconds is None or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def time_limit(seconds: float | None) -> ContextManager[None]:
+    """Raise :class:`_Timeout` inside the ``with`` block once it has run ``seconds`` (the CLI's alarm)."""
+    return alarm(seconds, lambda frame: _Timeout())
 
 
 def _innermost(error: BaseException) -> str:

@@ -198,18 +198,29 @@ timeout_option = click.option("--timeout", type=click.FloatRange(min=0, min_open
 
 @contextlib.contextmanager
 def _time_limit(seconds: float | None, what: str) -> Iterator[None]:
-    """Raise :class:`TimeLimitError` in the work of the ``with`` block once it has run ``seconds``.
+    """Raise :class:`TimeLimitError` in the work of the ``with`` block once it has run ``seconds``."""
+    def expired(frame: FrameType | None) -> BaseException:
+        return TimeLimitError(f"{what} took longer than --timeout {seconds:g} s{_stopped_in(frame)}; raise "
+                              "--timeout, or make the model smaller (-D, --max-states)")
+
+    with alarm(seconds, expired):
+        yield
+
+
+@contextlib.contextmanager
+def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseException]) -> Iterator[None]:
+    """Raise ``error(frame)`` in the work of the ``with`` block once it has run ``seconds`` (``None``: never).
 
     SIGALRM interrupts the Python code wherever it is, without a thread or any help from the library;
     a single long call into C (one scipy factorisation, one z3 query) ends before the handler runs.
+    Main thread only, where the platform has ``setitimer``.
     """
-    if seconds is None:
+    if seconds is None or not hasattr(signal, "setitimer"):
         yield
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise TimeLimitError(f"{what} took longer than --timeout {seconds:g} s{_stopped_in(frame)}; raise "
-                             "--timeout, or make the model smaller (-D, --max-states)")
+        raise error(frame)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -372,6 +372,11 @@ class _Piece:
     def closure_holds(self, point: Point) -> bool:
         return all(c.closed().holds(point) for c in self.constraints)
 
+    @property
+    def verdict_key(self) -> tuple[bytes, tuple[str, ...]]:
+        """Pieces with the same behaviour and cost-bound sides share their verdicts."""
+        return self.behaviour, tuple(c.op for c in self.signs)
+
 
 class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
@@ -762,7 +767,7 @@ class _Sweep:
 
     def evaluate(self, piece: _Piece, point: Point) -> tuple[CheckResult, ...]:
         """Every check at ``point``; pieces with the same behaviour and cost signs share verdicts."""
-        key = (piece.behaviour, tuple(c.op for c in piece.signs))
+        key = piece.verdict_key
         if key not in self.verdict_cache:
             samples, seed = self.power_samples
             self.verdict_cache[key] = _verdicts(self.spec, self.pm.at(point), self.exact,
@@ -776,7 +781,7 @@ class _Sweep:
             return
         todo: dict[Any, Point] = {}
         for piece, point in placed:
-            todo.setdefault((piece.behaviour, tuple(c.op for c in piece.signs)), point)
+            todo.setdefault(piece.verdict_key, point)
         keys = [key for key in todo if key not in self.verdict_cache]
         samples, seed = self.power_samples
         names = tuple(c.name for c in self.checks)

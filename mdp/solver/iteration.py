@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order
 
+from ..graph import breadth_first_depths
 from .problem import FloatArray, IntArray, Problem
 
 try:  # y += A @ x in place, without allocating the product (scipy's own kernels behind ``A @ x``)
@@ -170,7 +170,7 @@ class OrderedSweeps:
         frees its own copy there: the peak memory of a 10^6-state solve)."""
         n = groups.size - 1
         counts = np.diff(groups)
-        depth = _depths(sp.csr_array((P.data, P.indices, P.indptr[groups]), shape=(n, n)), start)
+        depth = breadth_first_depths(sp.csr_array((P.data, P.indices, P.indptr[groups]), shape=(n, n)), start)
         order = np.lexsort((-counts, -depth))  # deepest first; within a layer, most rows first
         layer_ends = [*(np.flatnonzero(np.diff(depth[order])) + 1).tolist(), n]
         if len(layer_ends) * _MIN_LAYER > n:
@@ -214,30 +214,6 @@ def _ranks(counts: IntArray) -> IntArray:
     """``0, 1, ..., k - 1`` for each ``k`` of ``counts``, concatenated (positions inside consecutive runs)."""
     starts = np.cumsum(counts) - counts
     return np.arange(int(counts.sum())) - np.repeat(starts, counts)
-
-
-def _depths(graph: sp.csr_array, start: int) -> IntArray:
-    """Breadth-first depth of every state from ``start`` and from the states no other state leads to (models from
-    arrays may have states the initial one never reaches; -1 for what neither reaches), by pointer jumping
-    on the breadth-first tree (C speed: no Python loop per layer)."""
-    n = graph.shape[0]
-    owner = np.repeat(np.arange(n), np.diff(graph.indptr))
-    sources = np.flatnonzero(np.bincount(graph.indices[graph.indices != owner], minlength=n) == 0)  # (self-loops aside)
-    roots = np.unique(np.r_[start, sources]).astype(graph.indices.dtype)
-    rooted = sp.csr_array((np.r_[graph.data, np.ones(roots.size)], np.r_[graph.indices, roots],
-                           np.r_[graph.indptr, graph.indptr[-1] + roots.size]), shape=(n + 1, n + 1))
-    order, parent = breadth_first_order(rooted, n, directed=True, return_predecessors=True)
-    up = np.where(parent < 0, np.arange(n + 1), parent).astype(np.int64)  # the root and the unreached: themselves
-    hops = (parent >= 0).astype(np.int64)
-    while True:
-        further = hops[up]
-        if not further.any():
-            break
-        hops += further
-        up = up[up]
-    depth = np.full(n + 1, -1, dtype=np.int64)
-    depth[order] = hops[order] - 1
-    return depth[:n]
 
 
 def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
@@ -284,7 +260,8 @@ def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,
             return np.zeros(n), k, False
         if progress is not None and k % _PROGRESS_EVERY == 0:
             progress(k, residual)
-        spans.append(hi - lo)
+        if k <= _PROBE_SWEEPS:
+            spans.append(hi - lo)
         if k == _PROBE_SWEEPS and ordered is not None and k < max_sweeps and spans[-5] > 0 and \
                 (spans[-1] / spans[-5]) ** 0.25 > gamma * gamma:
             start = v[layout.inv]

@@ -33,8 +33,18 @@ _ORDERED_PROBE = 6  # ordered sweeps that must each halve the change, on average
 
 def system(P_chain: sp.csr_array, idx: IntArray, gamma: float) -> sp.csr_array:
     """``I - gamma * P_chain`` restricted to the states ``idx`` (rows and columns)."""
-    sub = sp.csr_array(P_chain[idx][:, idx])
-    return sp.csr_array(sp.eye_array(idx.size, format="csr") - gamma * sub)
+    return _minus(_restricted(P_chain, idx), gamma)
+
+
+def _restricted(P_chain: sp.csr_array, idx: IntArray) -> sp.csr_array:
+    """``P_chain`` on the states ``idx`` (rows and columns); itself when ``idx`` is every state."""
+    if idx.size == P_chain.shape[0]:
+        return P_chain
+    return sp.csr_array(P_chain[idx][:, idx])
+
+
+def _minus(sub: sp.csr_array, gamma: float) -> sp.csr_array:
+    return sp.csr_array(sp.eye_array(sub.shape[0], format="csr") - gamma * sub)
 
 
 def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | None = None) -> FloatArray:
@@ -160,12 +170,13 @@ def chain_values(P_chain: sp.csr_array, gamma: float, columns: npt.NDArray[np.fl
     idx = np.arange(n) if solve is None else np.flatnonzero(solve)
     if not idx.size:
         return out
-    A = system(P_chain, idx, gamma)
+    sub = _restricted(P_chain, idx)
+    A = _minus(sub, gamma)
     B = columns[idx]
     x = None if x0 is None else x0[idx]
     if start is not None and idx.size > _DENSE_LIMIT:
         first = int(np.searchsorted(idx, start)) if solve is None or solve[start] else 0
-        x, done = _ordered_solve(sp.csr_array(P_chain[idx][:, idx]), gamma, B, x, min(first, idx.size - 1))
+        x, done = _ordered_solve(sub, gamma, B, x, min(first, idx.size - 1))
         if done and x is not None:
             X, C = x.reshape(idx.size, -1), B.reshape(idx.size, -1)
             if all(_solved(A, X[:, j], C[:, j], 0) for j in range(C.shape[1])):

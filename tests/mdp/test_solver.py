@@ -590,7 +590,7 @@ def test_exact_keeps_ties_that_hold_in_the_decimals_the_spec_wrote() -> None:
 
 
 def test_breadth_first_depths_by_pointer_jumping() -> None:
-    from mdp.solver.iteration import _depths
+    from mdp.graph import breadth_first_depths as _depths
 
     # 0 -> 1 -> 2 -> 3, 0 -> 2 (a shortcut), 3 -> 0 (a cycle back); 4 -> 0 and nothing leads to 4 (a
     # source: a root too, despite its self-loop); 5 <-> 6 a cycle nothing reaches
