@@ -8,6 +8,7 @@ that can move to any of k absorbing states has POWER E[max of k uniforms] = k / 
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -205,6 +206,57 @@ def test_every_sample_matches_the_solver(arrays: MDPArrays, seed: int) -> None:
         assert np.allclose(got[~exact], expected[~exact], atol=2e-9, rtol=0)
         assert np.all(got[exact] == 0.5)
         assert np.allclose(expected[exact], R[exact], atol=1e-9)  # the closed form the estimate uses
+
+
+def slippery_grid(side: int, discount: float, stay: float = 0.2) -> TabularMDP:
+    """A side x side grid, four moves reaching their cell with probability 1 - stay (walls clamp)."""
+    n = side * side
+    x, y = np.arange(n) % side, np.arange(n) // side
+    moves = []
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        T = np.zeros((n, n))
+        T[np.arange(n), np.clip(y + dy, 0, side - 1) * side + np.clip(x + dx, 0, side - 1)] += 1 - stay
+        T[np.arange(n), np.arange(n)] += stay
+        moves.append(T)
+    return from_arrays(moves, [[0.0] * n] * 4, discount=discount)
+
+
+def solver_power(model: TabularMDP, R: np.ndarray) -> np.ndarray:
+    """One sample's POWER values by the solver: maximising R is minimising the row cost -R."""
+    gamma = model.discount
+    V = -solve(TabularMDP(P=model.P, row_groups=model.row_groups, row_action=model.row_action,
+                          action_names=model.action_names, costs={"r": -R[model.row_state]}, discount=gamma,
+                          initial=model.initial, terminal=np.zeros(model.n_states, dtype=bool))).V
+    return (1 - gamma) / gamma * (V - R)
+
+
+def test_extrapolation_near_discount_one_takes_a_tenth_of_the_sweeps_and_stays_within_tol() -> None:
+    """At discount 0.99 plain value iteration needs about 1/(1 - gamma) * ln(1/tol) sweeps on a slippery
+    grid (the span shrinks by gamma per sweep: 1,200 here); extrapolating the recurrent classes' error
+    removes it, and the answers stay within tol of the solver's."""
+    model = slippery_grid(12, 0.99)
+    estimate = power(model, samples=4, seed=3, tol=1e-8, keep_samples=True)
+    assert estimate.sample_values is not None
+    assert estimate.sweeps < 200
+    for i, R in enumerate(np.random.default_rng(3).random((4, model.n_states))):
+        assert np.allclose(estimate.sample_values[:, i], solver_power(model, R), atol=1e-8 + 1e-9, rtol=0)
+    pieces = power(model, samples=4, seed=3, tol=1e-8, chunk=1)
+    assert np.array_equal(estimate.power, pieces.power)  # each column's extrapolations are its own
+
+
+@pytest.mark.parametrize("stay", [0.0, 0.2])
+def test_failed_extrapolations_go_back_to_the_plain_iterate(monkeypatch: pytest.MonkeyPatch, stay: float) -> None:
+    """Forced to extrapolate at every look, also where the error is not the slow mode (a deterministic grid's
+    two-cycles alternate in sign), with short trials: the answers are still within tol (the bounds hold
+    for any iterate) and the sweeps are bounded."""
+    module = sys.modules["mdp.power"]  # `mdp.power` is also the function
+    monkeypatch.setattr(module, "_SLOW_MODE", np.inf)
+    monkeypatch.setattr(module, "_TRIAL_SWEEPS", 3)
+    model = slippery_grid(6, 0.95, stay)
+    estimate = power(model, samples=3, seed=8, tol=1e-9, keep_samples=True)
+    assert estimate.sample_values is not None
+    for i, R in enumerate(np.random.default_rng(8).random((3, model.n_states))):
+        assert np.allclose(estimate.sample_values[:, i], solver_power(model, R), atol=2e-9, rtol=0)
 
 
 def test_several_states_share_one_batch_and_agree_with_one_at_a_time() -> None:
