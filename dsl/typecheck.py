@@ -90,6 +90,7 @@ class _Checker:
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
+        self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
         self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
         self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
@@ -117,12 +118,12 @@ class _Checker:
                 self.checked.add(declaration.name.text)
         self._unused_overrides()
         discount = self._discount([d for d in declarations if isinstance(d, S.Discount)])
+        for declaration in declarations:  # actions before formulas, terms and checks, which may refer to them
+            if isinstance(declaration, S.Action):
+                self._action(declaration)  # checks the formulas it uses, which cannot mention actions
         for declaration in declarations:
             if isinstance(declaration, S.Formula):
                 self._formula(declaration.name.text)
-        for declaration in declarations:  # actions before terms and checks, which refer to them
-            if isinstance(declaration, S.Action):
-                self._action(declaration)
         events: list[T.Event | None] = []
         costs: list[T.Term | None] = []
         intents: list[T.Term | None] = []
@@ -464,6 +465,24 @@ class _Checker:
         """The formulas that formula ``name`` mentions, in source order."""
         value = self.formulas[name].declaration.value
         return [node.name for node in S.walk(value) if isinstance(node, S.Name) and node.name in self.formulas]
+
+    def _mentions_actions(self, name: str) -> bool:
+        """Whether formula ``name`` has an action indicator, directly or through the formulas it uses, as
+        written: known before any action is checked, so an action's guard can refuse it unchecked."""
+        known = self.formula_actions.get(name)
+        if known is None:
+            known = False
+            seen, todo = {name}, [name]
+            while todo and not known:
+                for node in S.walk(self.formulas[todo.pop()].declaration.value):
+                    if isinstance(node, S.ActionSet):
+                        known = True
+                        break
+                    if isinstance(node, S.Name) and node.name in self.formulas and node.name not in seen:
+                        seen.add(node.name)
+                        todo.append(node.name)
+            self.formula_actions[name] = known
+        return known
 
     def _check_formula(self, info: _FormulaInfo) -> None:
         name = info.declaration.name.text
@@ -978,6 +997,10 @@ class _Checker:
                 return None
             return T.ParamRef(name, REAL, span)
         if name in self.formulas:
+            if not scope.allow_actions and self._mentions_actions(name):  # before checking it: see run
+                self._error(f"formula '{name}' mentions an action indicator and cannot be used in {scope.where}",
+                            span)
+                return None
             info = self._formula(name)
             if info.checked is None:
                 return None

@@ -188,6 +188,26 @@ def test_the_reliability_chain_of_150_formulas_is_accepted() -> None:
     assert [f.name for f in spec.formulas][:2] == ["f0", "f1"] and len(spec.formulas) == 151
 
 
+def test_a_formula_may_name_actions_declared_after_it() -> None:
+    """docs/language.md: formulas may hold action conditions; the actions are checked first (issue 13)."""
+    spec = load("var x : 0..3\nformula moved = [up] || [up_twice]\nformula cost_of_moving = 2 * moved\n"
+                "action up when x < 3: x' = x + 1\naction up_twice when x < 2: x' = x + 2\naction stay: skip\n"
+                "cost c = 1 * cost_of_moving\n")
+    moved = next(f for f in spec.formulas if f.name == "moved")
+    assert moved.expr == T.Binary("||", T.ActionIs(frozenset({"up"}), "[up]"),
+                                  T.ActionIs(frozenset({"up_twice"}), "[up_twice]"), T.BOOL)
+
+
+@pytest.mark.parametrize("use, where, column", [("action b when twice > 0: skip", "a guard", 15),
+                                                ("terminal twice > 1", "a terminal condition", 10)])
+def test_a_formula_naming_actions_is_refused_where_actions_are_not_known(use: str, where: str, column: int) -> None:
+    with pytest.raises(SpecTypeError) as caught:
+        load(f"var x : 0..3\nformula moved = [a]\nformula twice = 2 * moved\naction a: skip\n{use}\n")
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.message == f"formula 'twice' mentions an action indicator and cannot be used in {where}"
+    assert diagnostic.span is not None and (diagnostic.span.line, diagnostic.span.column) == (7, column)
+
+
 def test_a_long_cycle_of_formulas_is_one_located_error() -> None:
     cycle = "".join(f"formula f{i} = f{i + 1} && x\n" for i in range(500))
     with pytest.raises(SpecTypeError) as caught:
