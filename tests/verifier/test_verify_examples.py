@@ -58,3 +58,17 @@ def test_the_gridworld_robot_disables_the_switch_although_the_world_does_not_ask
     assert "reachable cycle(s) open" in power.summary and power.trace is not None
     share = report.check("world_resists").quantities[0]
     assert share.high < 0.5 and "x=2, y=3" in report.check("world_resists").summary  # at the switch box
+
+
+@pytest.mark.parametrize("overrides, defers, value", [
+    ({}, Verdict.HOLDS, "-1.2"),  # Q(wait) = -1.2 < Q(act) = -0.8: the paper's theorem
+    ({"ERR": "0.25"}, Verdict.FAILS, "-0.8"),  # the threshold: act and wait tie exactly, an optimal robot may act
+    ({"ERR": "0.3"}, Verdict.FAILS, "-0.8"),  # Q(wait) = -0.72: the robot acts
+    ({"ERR": "0.1", "u_good": "5", "u_bad": "0.5"}, Verdict.FAILS, "-2.8"),  # u_good > 6 u_bad: Q(act) = -2.8
+])
+def test_the_off_switch_game_header_states_what_verify_says(overrides: dict[str, str], defers: Verdict,
+                                                              value: str) -> None:
+    """The closed forms in examples/off_switch_game.corrigo's header (issue 13: its ERR=0.25 line was wrong)."""
+    report = verify(ROOT / "examples" / "off_switch_game.corrigo", overrides)
+    assert report.check("defers").verdict is defers
+    assert report.check("value").quantities[0].value == pytest.approx(float(value), abs=1e-12)
