@@ -17,6 +17,8 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any, cast
 
+import numpy as np
+
 from dsl.errors import CorrigoError, ResourceLimitError
 from dsl.spec import Spec
 from mdp.model import TabularMDP
@@ -24,6 +26,7 @@ from mdp.model import TabularMDP
 __all__ = ["ParallelError", "executor"]
 
 _CONNECT_TIMEOUT = "10s"
+_INLINE_BYTES = 2**20  # larger arrays travel by scatter
 
 
 class ParallelError(CorrigoError):
@@ -70,7 +73,8 @@ def executor(workers: int | None = None, scheduler: str | None = None) -> Iterat
 class _DaskExecutor(Executor):
     """A Dask client as an :class:`~concurrent.futures.Executor` that sends each model and spec to the workers
     once (``scatter``), however many tasks take it: POWER's chunks all need the model, which would
-    otherwise travel with every task (16 MB each for a 4e4-state grid)."""
+    otherwise travel with every task (16 MB each for a 4e4-state grid). Large arrays (a chunk of reward
+    samples) are scattered too, each to one worker."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -82,6 +86,8 @@ class _DaskExecutor(Executor):
         return cast("Future[Any]", self._client.submit(fn, *args, pure=False, **kwargs))
 
     def _once(self, value: Any) -> Any:
+        if isinstance(value, np.ndarray) and value.nbytes > _INLINE_BYTES:  # a chunk of rewards: sent on its own,
+            return self._client.scatter(value, hash=False)  # not in the task graph (which Dask warns about)
         if not isinstance(value, (TabularMDP, Spec)):
             return value
         sent = self._sent.get(id(value))
