@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import scipy.optimize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -256,6 +257,14 @@ def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> N
     assert result.complete and len(result.regions) == 3
     assert result.descriptions["stops"].startswith("w_duty >= 2*w_work and ")
     assert_agrees_on_grid(spec, result, 4)
+    bounds = [(float(p.lo), float(p.hi)) for p in result.params]
+    for region in result.regions:  # only facets: without any one constraint the region grows (an LP says)
+        for c in region.constraints:
+            others = [o.affine for o in region.constraints if o is not c]
+            low = scipy.optimize.linprog([float(x) for x in c.affine[1:]], bounds=bounds, method="highs",
+                                         A_ub=[[-float(x) for x in o[1:]] for o in others] or None,
+                                         b_ub=[float(o[0]) for o in others] or None)
+            assert low.status == 0 and low.fun + float(c.affine[0]) < -1e-9, (region.index, c)
 
 
 def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly() -> None:
@@ -286,3 +295,18 @@ def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly(
                                          for r in rows):
                 expected.add(tuple(point))
         assert {tuple(p) for p in _feasible_intersections(rows, 3)} == expected
+
+
+def test_only_facets_bound_a_region() -> None:
+    """A square pyramid: its base and four sides are facets; a plane through the apex only, or through a
+    base edge only, is redundant (at a degenerate vertex where ties meet many such planes pass)."""
+    from verifier.sweep import _facet_defining
+
+    F = Fraction
+    vertices = [(F(0), F(0), F(0)), (F(2), F(0), F(0)), (F(2), F(2), F(0)), (F(0), F(2), F(0)), (F(1), F(1), F(1))]
+    base = (F(0), F(0), F(0), F(1))  # z >= 0
+    sides = [(F(0), F(1), F(0), F(-1)), (F(2), F(-1), F(0), F(-1)), (F(0), F(0), F(1), F(-1)),
+             (F(2), F(0), F(-1), F(-1))]  # x >= z, 2 - x >= z, y >= z, 2 - y >= z
+    apex_only = (F(3), F(-1), F(-1), F(-1))  # x + y + z <= 3
+    edge_only = (F(0), F(0), F(1), F(1))  # y + z >= 0: 0 on the edge from (0,0,0) to (2,0,0)
+    assert _facet_defining([base, apex_only, *sides, edge_only], vertices, 3) == [base, *sides]
