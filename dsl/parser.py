@@ -500,6 +500,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def name(self, meta, token):
         return S.Name(str(token), span=_token_span(token, self.path))
 
+    def next_name(self, meta, token):
+        return S.NextName(str(token), span=self._span(meta))
+
     def min_(self, meta, *args):
         return S.Call("min", tuple(args), span=self._span(meta))
 

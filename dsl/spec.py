@@ -180,12 +180,15 @@ class Literal(Expr):
 
 @dataclass(frozen=True, slots=True)
 class VarRef(Expr):
-    """The current value (code) of state variable number ``index``."""
+    """The current value (code) of state variable number ``index``; with ``next``, its value after the step,
+    ``name'`` (cost and intent terms only), read from column ``index`` of the current variables followed by
+    the next ones (so ``index`` is the number of variables plus the variable's own number)."""
 
     index: int
     name: str
     type: Type
     span: Span | None = field(default=None, compare=False)
+    next: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,13 @@ class Name(Expr):
 
 
 @dataclass(frozen=True, slots=True)
+class NextName(Expr):
+    """``room'``: a variable's value after the step (cost and intent terms only: the checker decides)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Unary(Expr):
     op: str  # "-" | "!"
     operand: Expr

@@ -50,6 +50,9 @@ def typecheck(module: S.Module, source: Source,
     return _Checker(module, source, dict(overrides or {})).run()
 
 
+_NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
+                    "expectation over the successors")
+
 @dataclass(frozen=True)
 class _Scope:
     """Where an expression stands: what it may mention, and how to name the place in messages."""
@@ -58,6 +61,7 @@ class _Scope:
     bindings: Mapping[str, T.Literal] = field(default_factory=dict)  # action parameters
     allow_actions: bool = False
     allow_params: bool = False
+    allow_next: bool = False  # `x'`, the value after the step
 
 
 @dataclass
@@ -67,6 +71,7 @@ class _FormulaInfo:
     done: bool = False
     mentions_actions: bool = False  # an action indicator somewhere in ``checked``
     mentions_params: bool = False  # a param somewhere in ``checked``
+    mentions_next: bool = False  # a next-state value `x'` somewhere in ``checked``
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,7 +492,7 @@ class _Checker:
     def _check_formula(self, info: _FormulaInfo) -> None:
         name = info.declaration.name.text
         scope = _Scope(f"{'label' if info.declaration.is_label else 'formula'} '{name}'",
-                       allow_actions=True, allow_params=True)
+                       allow_actions=True, allow_params=True, allow_next=True)
         checked = self._expr(info.declaration.value, scope)
         if checked is not None and info.declaration.is_label and checked.type != BOOL:
             self._error(f"label '{name}' must be a condition, found {checked.type}", info.declaration.value.span,
@@ -498,6 +503,7 @@ class _Checker:
             mentions = list(checked.traverse())
             info.mentions_actions = any(isinstance(node, T.ActionIs) for node in mentions)
             info.mentions_params = any(isinstance(node, T.ParamRef) for node in mentions)
+            info.mentions_next = any(isinstance(node, T.VarRef) and node.next for node in mentions)
 
     def _action(self, declaration: S.Action) -> None:
         name = declaration.name.text
@@ -634,7 +640,7 @@ class _Checker:
 
     def _term(self, declaration: S.Term) -> T.Term | None:
         what = "a cost term" if declaration.kind == "cost" else "an intent term"
-        expr = self._expr(declaration.value, _Scope(what, allow_actions=True, allow_params=True))
+        expr = self._expr(declaration.value, _Scope(what, allow_actions=True, allow_params=True, allow_next=True))
         if expr is None:
             return None
         if expr.type == BOOL:  # a condition counts 1 where it holds
@@ -909,6 +915,8 @@ class _Checker:
             return T.Literal(node.value, BOOL, span)
         if isinstance(node, S.Name):
             return self._name(node, scope, expected)
+        if isinstance(node, S.NextName):
+            return self._next_name(node, scope)
         if isinstance(node, S.ActionSet):
             if not scope.allow_actions:
                 self._error(f"an action indicator like '[{node.refs[0].name}]' cannot be used in {scope.where}",
@@ -1009,6 +1017,10 @@ class _Checker:
                 self._error(f"formula '{name}' mentions an action indicator and cannot be used in {scope.where}",
                             span)
                 return None
+            if not scope.allow_next and info.mentions_next:
+                self._error(f"formula '{name}' reads the next state and cannot be used in {scope.where}", span,
+                            hint=_NEXT_STATE_HINT)
+                return None
             if not scope.allow_params and info.mentions_params:
                 self._error(f"formula '{name}' mentions a param and cannot be used in {scope.where}", span,
                             hint="params are cost weights: they belong in cost and intent terms only")
@@ -1103,6 +1115,24 @@ class _Checker:
             numeric = [t for t in (lt, rt) if t.is_numeric]
             type_ = INT if all(t == INT for t in numeric) else REAL
         return self._fold(T.Binary(op, left, right, type_, span))
+
+    def _next_name(self, node: S.NextName, scope: _Scope) -> T.Expr | None:
+        """``x'``: variable ``x`` after the step, where ``scope`` allows it (the compiler takes the expectation
+        over the successors)."""
+        variable = self.variables.get(node.name)
+        if variable is None:
+            if node.name in self.declared:
+                self._error(f"'{node.name}' is not a state variable: only variables have a value after the step",
+                            node.span, hint=f"write '{node.name}': it is the same after the step")
+            else:
+                self._unknown(node.name, node.span, list(self.variables), "variable")
+            return None
+        if not scope.allow_next:
+            self._error(f"the value after the step, '{node.name}'', cannot be used in {scope.where}", node.span,
+                        hint=_NEXT_STATE_HINT)
+            return None
+        return T.VarRef(len(self.variables) + list(self.variables).index(node.name), node.name,
+                        variable.domain.type, node.span, next=True)
 
     def _is_enum_name(self, node: S.Expr, scope: _Scope) -> bool:
         return (isinstance(node, S.Name) and node.name in self.enum_types and node.name not in scope.bindings

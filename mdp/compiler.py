@@ -36,7 +36,7 @@ from __future__ import annotations
 import decimal
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, NamedTuple
 
@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from dsl.errors import Diagnostic, ResourceLimitError, Span
 from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
+from .arrival import entry_row, expected_on_arrival, reads_next_state
 from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
@@ -239,6 +240,7 @@ class _CompiledTerm:
     per_state: Vectorized | None
     per_action: tuple[Vectorized, ...] | None
     span: Span | None  # its expression, for errors
+    on_arrival: Vectorized | None = None  # reads the next state: its expectation, once the transitions are known
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +420,7 @@ class _Compiler:
         # a term that does not mention the action is evaluated once per state and copied to its rows;
         # one that does is specialised to each action (often a constant then)
         self.terms = tuple(
+            _CompiledTerm(kind, t.name, None, None, t.expr.span or t.span, term) if reads_next_state(t.expr) else
             _CompiledTerm(kind, t.name, term, None, t.expr.span or t.span) if not _mentions_action(t.expr) else
             _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions),
                           t.expr.span or t.span)
@@ -1350,7 +1353,8 @@ class _Compiler:
         self._raise_problems()
         costs = {name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs}
         intents = {name: np.concatenate([layer.intents[name] for layer in layers]) for name, _ in self.intents}
-        self._check_totals(costs, intents, row_groups)
+        if not any(t.on_arrival is not None for t in self.terms):
+            self._check_totals(costs, intents, row_groups)
         discount = float(self.spec.discount)
         rounding = Rounding(costs={name: self.term_rounding["cost", name] for name in costs},
                             intents={name: self.term_rounding["intent", name] for name in intents},
@@ -1366,7 +1370,7 @@ class _Compiler:
             rationals = Rationals(discount=Fraction(self.spec.discount), P=P_exact,
                                   costs={name: exact_term(name) for name in costs},
                                   intents={name: exact_term(name) for name in intents}, n_rows=entries.size)
-        return TabularMDP(
+        model = TabularMDP(
             P=P,
             row_groups=row_groups,
             row_action=np.concatenate([layer.row_action for layer in layers]),
@@ -1385,6 +1389,44 @@ class _Compiler:
             rounding=rounding,
             rationals=rationals,
         )
+        return self._with_arrivals(model) if any(t.on_arrival is not None for t in self.terms) else model
+
+    def _with_arrivals(self, model: TabularMDP) -> TabularMDP:
+        """``model`` with the terms that read the next state filled in: each row's expectation over its
+        successors (:mod:`mdp.arrival`), exactly in exact mode; then the totals are checked."""
+        costs, intents = dict(model.costs), dict(model.intents)
+        rounding_of = {"cost": dict(model.rounding.costs), "intent": dict(model.rounding.intents)}
+        exact_rows = dict(model.rounding.exact_rows)
+        exact_of: dict[str, tuple[Fraction, ...]] = {}
+        for term in self.terms:
+            if term.on_arrival is None:
+                continue
+            try:
+                arrival = expected_on_arrival(term.on_arrival, model, exact=self.exact)
+            except DivisionByZeroError as error:
+                row = int(entry_row(model)[error.index])
+                self._division(error, int(model.row_state[row]), f"{term.kind} '{term.name}'",
+                               (f"taking action '{model.action_names[int(model.row_action[row])]}'",))
+                continue
+            (costs if term.kind == "cost" else intents)[term.name] = arrival.values
+            self._finite(term, arrival.values, model.row_state, model.row_action.astype(np.int64), 0)
+            if arrival.exact is not None:
+                exact_of[term.name] = arrival.exact
+                exact_rows[term.name] = np.array([float(v) == q for v, q in zip(arrival.values.tolist(), arrival.exact)],
+                                                 dtype=bool)
+                rounding_of[term.kind][term.name] = float(np.max(arrival.errors, initial=0.0))
+            else:
+                exact_rows[term.name] = arrival.errors == 0
+                rounding_of[term.kind][term.name] = float(np.max(arrival.errors, initial=0.0))
+        self._raise_problems()
+        self._check_totals(costs, intents, model.row_groups)
+        rounding = replace(model.rounding, costs=rounding_of["cost"], intents=rounding_of["intent"],
+                           exact_rows=exact_rows)
+        rationals = model.rationals
+        if rationals is not None:
+            rationals = replace(rationals, costs={**rationals.costs, **{k: v for k, v in exact_of.items() if k in costs}},
+                                intents={**rationals.intents, **{k: v for k, v in exact_of.items() if k in intents}})
+        return replace(model, costs=costs, intents=intents, rounding=rounding, rationals=rationals)
 
 
 def _exact_csr(exact: npt.NDArray[Any], indices: npt.NDArray[np.int32], indptr: npt.NDArray[Any], n: int

@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from dsl.errors import Diagnostic
 from dsl.spec import Parameter, Spec, Term
 
+from .arrival import expected_on_arrival, reads_next_state
 from .expressions import UNIT_ROUNDOFF as _U
 from .expressions import vectorize
 from .graph import terminates_surely
@@ -151,7 +152,12 @@ def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], 
     base, columns, actions, live = _term_inputs(model, swept, spec)
 
     def values(params: dict[str, Fraction]) -> list[Fraction]:
+        if reads_next_state(term.expr):
+            arrival = expected_on_arrival(vectorize(term.expr, params), model, exact=True).exact
+            assert arrival is not None
+            return list(arrival)
         out = vectorize(term.expr, params).exact_at(columns, actions, None, live)
+        out = np.broadcast_to(out, (model.n_rows,)) if out.size != model.n_rows else out
         return [Fraction(v) if alive else Fraction(0) for v, alive in zip(out.tolist(), live.tolist())]
     at_zero = values(base)
     features = [at_zero]
@@ -172,12 +178,17 @@ def _float_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...],
     """
     base, columns, actions, live = _term_inputs(model, swept, spec)
     out = np.zeros((len(swept) + 1, model.n_rows))
+    def values(params: dict[str, Fraction]) -> FloatArray:
+        expr = vectorize(term.expr, params)
+        if reads_next_state(term.expr):
+            return expected_on_arrival(expr, model).values
+        return np.asarray(expr(columns, actions, size=model.n_rows, where=live), dtype=np.float64)
+
     with np.errstate(over="ignore", invalid="ignore"):
-        out[0] = vectorize(term.expr, base)(columns, actions, size=model.n_rows, where=live)
+        out[0] = values(base)
         for i, p in enumerate(swept, start=1):
             if _mentions(term, p.name):
-                unit = vectorize(term.expr, {**base, p.name: Fraction(1)})
-                out[i] = unit(columns, actions, size=model.n_rows, where=live) - out[0]
+                out[i] = values({**base, p.name: Fraction(1)}) - out[0]
     out[:, ~live] = 0.0  # the terminal self-loop costs nothing
     if not np.isfinite(out).all():
         raise ModelError(Diagnostic(
