@@ -194,6 +194,41 @@ class TabularMDP:
         codes = self.state_codes[state]
         return ", ".join(f"{v.name}={v.domain.decode(c)}" for v, c in zip(self.variables, codes))
 
+    def find(self, text: str) -> int:
+        """The state written as :meth:`describe` writes it (``battery=0, room=lab``); variables left out may
+        have any value, as long as exactly one state of the model matches.
+
+        Raises
+        ------
+        ValueError
+            Saying what is wrong: the form, an unknown variable, a value outside its domain, no state or
+            several states matching.
+        """
+        variables = {v.name: (j, v) for j, v in enumerate(self.variables)} if self.state_codes is not None else \
+            {"s": (0, Variable("s", IntDomain(0, self.n_states - 1), 0))}
+        codes = self.state_codes if self.state_codes is not None else np.arange(self.n_states)[:, None]
+        match = np.ones(self.n_states, dtype=bool)
+        example = self.describe(self.initial)
+        for part in (p.strip() for p in text.split(",")):
+            name, equals, value = (x.strip() for x in part.partition("="))
+            if not equals or not name or not value:
+                raise ValueError(f"'{part}' is not of the form name=value; write a state as '{example}'")
+            if name not in variables:
+                raise ValueError(f"'{name}' is not a variable of the model '{self.name}'; its variables are "
+                                 f"{', '.join(variables)}")
+            j, variable = variables[name]
+            code = _code(variable, value)
+            if code is None:
+                raise ValueError(f"'{value}' is not a value of '{name}' (its domain is {variable.domain})")
+            match &= codes[:, j] == code
+        found = np.flatnonzero(match)
+        if found.size != 1:
+            what = "no state of the model" if found.size == 0 else f"{found.size:,} states"
+            hint = ("name the other variables too" if found.size else
+                    "the model holds only the states reachable from the initial state")
+            raise ValueError(f"'{text}' matches {what}: {hint}, e.g. '{example}'")
+        return int(found[0])
+
 
 def nearest_float(q: Fraction | int) -> float:
     """The float nearest an exact number, ``±inf`` beyond the float range (where ``float`` raises)."""
@@ -208,6 +243,20 @@ def exact_floats(values: npt.ArrayLike) -> list[Fraction]:
     distinct, inverse = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
     read = [Fraction(v) for v in distinct.tolist()]
     return [read[i] for i in inverse.reshape(-1).tolist()]
+
+
+def _code(variable: Variable, text: str) -> int | None:
+    """The code of a value as written (``3``, ``true``, ``lab``), or None if it is not in the domain."""
+    domain = variable.domain
+    if isinstance(domain, IntDomain):
+        try:
+            code = int(text)
+        except ValueError:
+            return None
+        return code if domain.contains(code) else None
+    if isinstance(domain, BoolDomain):
+        return {"true": 1, "false": 0}.get(text)
+    return domain.values.index(text) if text in domain.values else None
 
 
 def _value(variable: Variable, code: int) -> int | bool | str:

@@ -377,20 +377,31 @@ def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int 
 @click.option("--tol", type=click.FloatRange(min=0, min_open=True), default=1e-9, show_default=True,
               help="Certified error bound the value iteration aims for before policy evaluation.")
 @click.option("--exact", is_flag=True, help="Solve in the spec's exact rational numbers: exact values and ties.")
-@click.option("--all", "show_all", is_flag=True, help="Show every state of the policy table.")
+@click.option("--all", "show_all", is_flag=True,
+              help="List every state of the model in the policy table, not only the first 50 that optimal play "
+                   "reaches.")
+@click.option("--at", "at", multiple=True, metavar="STATE",
+              help="Also show this state on its own, written as the tables write states (e.g. 'battery=2, "
+                   "room=lab'; variables left out may be anything if one state matches). Repeatable.")
+@click.option("--q", "show_q", is_flag=True,
+              help="With the states of --at (default: the initial state), the value of taking each action first.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_reports_errors
 @_timed("solving")
 def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol: float, exact: bool,
-          show_all: bool, output_format: str) -> None:
+          show_all: bool, at: tuple[str, ...], show_q: bool, output_format: str) -> None:
     """Solve SPEC: the optimal value, the cost split by term, and every optimal action per state."""
     from .policy_table import render_text, summarise, to_json
     from .verification import solve_spec
 
     spec, model = _load_and_compile(spec_path, defines, max_states, exact)
+    try:
+        states = [model.find(text) for text in at] or ([model.initial] if show_q else [])
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--at'") from None
     with _Progress("value iteration: sweep") as progress:
         model, solution = solve_spec(spec, model, tol, exact, progress=progress)
-    summary = summarise(solution, limit=None if show_all else 50)
+    summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all)
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +19,15 @@ __all__ = ["PolicyRow", "SolveSummary", "summarise", "render_text", "to_json"]
 
 @dataclass(frozen=True, slots=True)
 class PolicyRow:
-    """One state on the optimal trajectories: its optimal actions (ties have several) and its value."""
+    """One state: its optimal actions (ties have several), its value, and, when asked for, the value of
+    taking each of its actions first (``Q``, in row order) and whether optimal play reaches it."""
 
     state: str
     actions: tuple[str, ...]
     value: float
     tie: bool
+    q: tuple[tuple[str, float], ...] | None = None
+    on_optimal_play: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +46,33 @@ class SolveSummary:
     iterations: int
     policy_iterations: int
     terms: tuple[tuple[str, float], ...]  # expected discounted cost of each term under the optimal policy
-    rows: tuple[PolicyRow, ...]  # states reachable under optimal play, in breadth-first order
+    rows: tuple[PolicyRow, ...]  # states reachable under optimal play (every state: all_states), breadth-first
     n_reachable_optimal: int
     n_ties: int
     loop_doubt: str | None = None  # discount 1: a loop floats cannot tell optimal (an error) or not
+    at: tuple[PolicyRow, ...] = ()  # the states asked for, with their Q-values when asked for
+    all_states: bool = False
 
 
-def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
-    """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table."""
+def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = (), q: bool = False,
+              all_states: bool = False) -> SolveSummary:
+    """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table, which
+    lists the states optimal play reaches, or every state of the model with ``all_states``. ``at``: states
+    to show on their own, with the value of each action (``q``)."""
     model = solution.model
     on_optimal_play = reachable_states(model, solution.optimal)
     states = np.flatnonzero(on_optimal_play)  # breadth-first numbering: in order of distance
-    shown = states if limit is None else states[:limit]
+    listed = np.arange(model.n_states) if all_states else states
+    shown = listed if limit is None else listed[:limit]
     ties = set(np.asarray(solution.ties).tolist())
-    rows = tuple(
-        PolicyRow(model.describe(int(s)),
-                  tuple(a for a in solution.optimal_actions(int(s)) if a != TERMINAL_ACTION) or ("(terminal)",),
-                  float(solution.V[s]), int(s) in ties)
-        for s in shown)
+
+    def row(s: int, with_q: bool) -> PolicyRow:
+        actions = tuple(a for a in solution.optimal_actions(s) if a != TERMINAL_ACTION) or ("(terminal)",)
+        values = tuple((model.action_names[model.row_action[r]], float(solution.Q[r])) for r in model.rows(s)
+                       if model.action_names[model.row_action[r]] != TERMINAL_ACTION) if with_q else None
+        return PolicyRow(model.describe(s), actions, float(solution.V[s]), s in ties, values, bool(on_optimal_play[s]))
+
+    rows = tuple(row(int(s), False) for s in shown)
     term_values = start_term_values(model, solution.policy, model.initial)
     return SolveSummary(
         model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
@@ -67,7 +80,8 @@ def summarise(solution: Solution, limit: int | None = 50) -> SolveSummary:
         bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
-        rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt)
+        rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt,
+        at=tuple(row(int(s), q) for s in at), all_states=all_states)
 
 
 def _number(value: float, bound: float = 0.0) -> str:
@@ -100,20 +114,35 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
         terms.add_row(name, _number(value, bound))
     terms.add_row("total", _number(sum(v for _, v in summary.terms), bound), style="bold")
     console.print(terms)
-    console.print(f"\noptimal policy on the {summary.n_reachable_optimal:,} states reached under optimal play"
-                  + (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties and summary.exact
-                     else f" ({summary.n_ties} with ties or near-ties; --exact tells them apart)" if summary.n_ties else "")
-                  + ":")
+    for row in summary.at:
+        console.print(f"\nat {row.state}: value {_number(row.value, bound)}, optimal: "
+                      + " | ".join(row.actions) + ("  (tie)" if row.tie else "")
+                      + ("" if row.on_optimal_play else " (optimal play does not reach this state)"), markup=False)
+        if row.q is not None:
+            actions = Table()
+            actions.add_column("action")
+            actions.add_column("Q", justify="right")
+            actions.add_column("Q - value", justify="right")
+            for name, value in row.q:
+                actions.add_row(name, _number(value, bound), _number(value - row.value, 2 * bound),
+                                style="bold" if name in row.actions else None)
+            console.print(actions)
+    ties = (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties and summary.exact
+            else f" ({summary.n_ties} with ties or near-ties; --exact tells them apart)" if summary.n_ties else "")
+    where = (f"all {summary.n_states:,} states (* = reached under optimal play, {summary.n_reachable_optimal:,})"
+             if summary.all_states else f"the {summary.n_reachable_optimal:,} states reached under optimal play")
+    console.print(f"\noptimal policy on {where}{ties}:")
     policy = Table()
     policy.add_column("state")
     policy.add_column("optimal actions")
     policy.add_column("value", justify="right")
     for row in summary.rows:
-        policy.add_row(row.state, " | ".join(row.actions) + ("  (tie)" if row.tie else ""),
-                       _number(row.value, bound))
+        policy.add_row(("* " if summary.all_states and row.on_optimal_play else "  " if summary.all_states else "")
+                       + row.state, " | ".join(row.actions) + ("  (tie)" if row.tie else ""), _number(row.value, bound))
     console.print(policy)
-    if len(summary.rows) < summary.n_reachable_optimal:
-        console.print(f"... {summary.n_reachable_optimal - len(summary.rows):,} more states (--all shows them)")
+    listed = summary.n_states if summary.all_states else summary.n_reachable_optimal
+    if len(summary.rows) < listed:
+        console.print(f"... {listed - len(summary.rows):,} more states (--all shows them)")
     return text.getvalue()
 
 
@@ -130,9 +159,18 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
         "iterations": summary.iterations,
         "policy_iterations": summary.policy_iterations,
         "terms": dict(summary.terms),
-        "policy": [{"state": r.state, "actions": list(r.actions), "value": r.value, "tie": r.tie}
-                   for r in summary.rows],
+        "policy": [_row_json(r, summary.all_states) for r in summary.rows],
+        "at": [_row_json(r, True) for r in summary.at],
         "states_on_optimal_play": summary.n_reachable_optimal,
         "ties": summary.n_ties,
         "loop_doubt": summary.loop_doubt,
     }
+
+
+def _row_json(row: PolicyRow, reach: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"state": row.state, "actions": list(row.actions), "value": row.value, "tie": row.tie}
+    if reach:
+        out["on_optimal_play"] = row.on_optimal_play
+    if row.q is not None:
+        out["q"] = [{"action": name, "value": value} for name, value in row.q]
+    return out

@@ -111,3 +111,52 @@ def test_running_out_of_memory_is_exit_3_without_traceback(tmp_path: Path, monke
     monkeypatch.setattr(mdp, "solve", exhausted)
     code, out, err = run("solve", write(tmp_path, "model m\ndiscount 0.9\naction a: skip\ncost c = 1\n"))
     assert (code, out, err) == (3, "", "error: out of memory; try a smaller model (-D, --max-states)\n")
+
+
+# go costs 1 and moves right; jump costs 3 and leaps to x = 3, which optimal play never reaches
+LEAP = ("model leap\ndiscount 0.5\nvar x : 0..3 = 0\naction go when x < 2: x' = x + 1\n"
+        "action jump when x == 0: x' = 3\nterminal x >= 2\ncost c = 1 * [go] + 3 * [jump]\n")
+
+
+def test_at_and_q_give_the_value_of_each_action_at_chosen_states(tmp_path: Path) -> None:
+    # V(1) = 1; at x = 0: Q(go) = 1 + 0.5 * V(1) = 1.5, Q(jump) = 3 + 0.5 * 0 = 3
+    code, out, _ = run("solve", "--format", "json", "--q", "--at", "x=0", "--at", "x = 3", write(tmp_path, LEAP))
+    assert code == 0
+    first, leapt = json.loads(out)["at"]
+    assert first == {"state": "x=0", "actions": ["go"], "value": pytest.approx(1.5), "tie": False,
+                     "on_optimal_play": True,
+                     "q": [{"action": "go", "value": pytest.approx(1.5)}, {"action": "jump", "value": pytest.approx(3.0)}]}
+    assert leapt == {"state": "x=3", "actions": ["(terminal)"], "value": 0.0, "tie": False, "on_optimal_play": False,
+                     "q": []}
+
+
+def test_q_alone_is_at_the_initial_state_and_all_lists_every_state(tmp_path: Path, golden) -> None:
+    spec = write(tmp_path, LEAP)
+    code, out, _ = run("solve", "--format", "json", "--all", spec)
+    assert code == 0
+    assert [(r["state"], r["on_optimal_play"]) for r in json.loads(out)["policy"]] == [
+        ("x=0", True), ("x=1", True), ("x=3", False), ("x=2", True)]
+    code, out, _ = run("solve", "--q", "--all", spec)
+    assert code == 0
+    golden(GOLDEN / "solve_q_all.txt", out.replace(str(spec), "leap.corrigo"))
+
+
+@pytest.mark.parametrize("state, message", [
+    ("x=1, x=2", "'x=1, x=2' matches no state of the model: the model holds only the states reachable from the "
+                 "initial state, e.g. 'x=0'"),
+    ("y=1", "'y' is not a variable of the model 'leap'; its variables are x"),
+    ("x=9", "'9' is not a value of 'x' (its domain is 0..3)"),
+    ("x", "'x' is not of the form name=value; write a state as 'x=0'"),
+])
+def test_a_state_that_is_not_one_is_a_usage_error(tmp_path: Path, state: str, message: str) -> None:
+    code, out, err = run("solve", "--at", state, write(tmp_path, LEAP))
+    assert code == 2 and out == ""
+    assert err.endswith(f"Error: Invalid value for '--at': {message}\n")
+
+
+def test_a_state_matched_twice_asks_for_more_variables(tmp_path: Path) -> None:
+    spec = write(tmp_path, "model two\ndiscount 0.5\nvar x : 0..1 = 0\nvar y : bool = false\n"
+                           "action a: x' = 1 - x, y' = !y\naction b: x' = 1 - x\ncost c = 1\n")
+    code, _, err = run("solve", "--at", "x=1", spec)
+    assert code == 2 and err.endswith("Error: Invalid value for '--at': 'x=1' matches 2 states: name the other "
+                                      "variables too, e.g. 'x=0, y=false'\n")

@@ -6,6 +6,7 @@ unlocated ``ModelError``\\ s whose message names the array, the index and what w
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mdp.model import ModelError, from_arrays
@@ -38,3 +39,10 @@ def test_bad_arrays_are_named(arguments: dict, message: str) -> None:
 def test_a_terminal_state_needs_no_action() -> None:
     model = from_arrays([[[0.0, 1.0], [0.0, 0.0]]], [[1, 0]], discount=0.9, terminal=[False, True])
     assert model.actions(0) == ("a0",) and model.terminal.tolist() == [False, True]
+
+
+def test_a_model_from_arrays_finds_its_states_by_number() -> None:
+    model = from_arrays([np.eye(3)], [np.zeros(3)], discount=0.5)
+    assert [model.find(f"s={i}") for i in range(3)] == [0, 1, 2] and model.find(" s = 2 ") == 2
+    with pytest.raises(ValueError, match=r"'3' is not a value of 's' \(its domain is 0..2\)"):
+        model.find("s=3")
