@@ -382,8 +382,8 @@ def check_rewards(model: TabularMDP, rewards: npt.ArrayLike) -> FloatArray:
     if array.ndim != 2 or array.shape[1] != n:
         raise ValueError(f"rewards must have one row per sample and one column per state ({n} for the model "
                          f"'{model.name}', in model order), got shape {array.shape}")
-    if array.shape[0] < 2:
-        raise ValueError(f"rewards must have at least 2 rows (samples, for a standard error), got {array.shape[0]}")
+    if array.shape[0] < 1:
+        raise ValueError("rewards must have at least 1 row (one reward function), got 0")
     if not np.isfinite(array).all():
         row, column = np.argwhere(~np.isfinite(array))[0]
         raise ValueError(f"rewards must be finite numbers, row {row} column {column} is {array[row, column]}")
@@ -462,7 +462,7 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     given = None if rewards is None else check_rewards(model, rewards)
     if given is not None:
         samples = given.shape[0]
-    if samples < 2:
+    if samples < 2 and given is None:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
@@ -499,7 +499,7 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
             progress(done)
     total, squares = total[inv], squares[inv]  # model order
     mean = total / samples
-    variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
+    variance = np.maximum(squares - samples * mean * mean, 0.0) / max(samples - 1, 1)  # one given row: 0
     stderr = np.sqrt(variance / samples)
     if given is None:
         # closed form: an absorbing state (one row, a self-loop) has POWER R(s) per sample, so E_D[R(s)] exactly

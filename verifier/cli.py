@@ -816,7 +816,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {float_text(model.discount)}")
     drawn = (f"given in {rewards_path}" if rewards is not None else
              f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
-    click.echo(f"POWER (Turner et al.) from {samples} reward functions, {drawn}; "
+    click.echo(f"POWER (Turner et al.) from {samples} reward function{'s' if samples != 1 else ''}, {drawn}; "
                f"± is one standard error; options: reachable cycles (bottom strongly connected components, "
                f"terminal states among them)")
     width = max([len(r["state"]) for r in rows] + [5])

@@ -143,6 +143,20 @@ def test_rewards_file_gives_the_reward_functions(tmp_path: Path, suffix: str) ->
     assert shares["a"] == pytest.approx(np.mean(rewards[:, order["x=1"]] == rewards[:, terminals].max(axis=1)))
 
 
+def test_one_row_of_rewards_is_one_reward_function(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN)
+    states = json.loads(run("power", "--format", "json", "--all", "--samples", "2", spec)[1])["states"]
+    row = [0.0] * 4
+    for i, value in ((1, 0.25), (2, 0.75), (3, 0.5)):
+        row[next(r["index"] for r in states if r["state"] == f"x={i}")] = value
+    (tmp_path / "one.csv").write_text(",".join(map(str, row)) + "\n")
+    code, out, _ = run("power", "--format", "json", "--rewards", str(tmp_path / "one.csv"), spec)
+    assert code == 0
+    start = next(r for r in json.loads(out)["states"] if r["state"] == "x=0")
+    assert (start["power"], start["stderr"]) == (pytest.approx(0.75, abs=1e-6), 0.0)  # the best absorbing reward
+    assert "from 1 reward function, given in" in run("power", "--rewards", str(tmp_path / "one.csv"), spec)[1]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--distribution", "normal"], "unknown reward distribution 'normal', expected one of uniform"),
     (["--distribution", "bernoulli(2)"], "bernoulli(p) needs p in [0, 1]"),

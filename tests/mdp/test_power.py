@@ -319,10 +319,19 @@ def test_given_rewards_are_solved_sample_by_sample() -> None:
     assert shares["on"] == pytest.approx(np.mean((1 - g) * rewards[:, 2] + g * best > rewards[:, 1]))
 
 
+def test_one_given_reward_function_has_its_own_power_and_no_sampling_error() -> None:
+    """Issue 13: `--rewards` with a single row. State 0 of the fan moves to one of three absorbing states:
+    POWER(0) = (1 - g) / g * (g / (1 - g)) max R(absorbing) = the best absorbing reward."""
+    model = fan(3)
+    estimate = power(model, rewards=[[0.0, 0.25, 0.75, 0.5]])
+    assert estimate.samples == 1 and estimate.power.tolist() == pytest.approx([0.75, 0.25, 0.75, 0.5])
+    assert estimate.stderr.tolist() == [0.0] * 4
+
+
 @pytest.mark.parametrize("rewards, message", [
     (np.zeros((5, 4)), r"one column per state \(6 for the model"),
     (np.zeros(6), r"got shape \(6,\)"),
-    (np.zeros((1, 6)), "at least 2 rows"),
+    (np.zeros((0, 6)), "at least 1 row"),
     (np.array([[0.0] * 6, [0.0] * 5 + [np.nan]]), "row 1 column 5 is nan"),
 ])
 def test_given_rewards_of_the_wrong_shape_are_refused(rewards: np.ndarray, message: str) -> None:
