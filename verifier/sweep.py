@@ -1185,8 +1185,6 @@ def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
     out = {}
     for check in checks:
         verdict = result.verdict(check.name)
-        cells = sorted(result.cells, key=lambda c: (c.verdict(check.name) is not Verdict.FAILS, c.is_face,
-                                                     sum((a - b) ** 2 for a, b in zip(c.point, result.current))))
         if verdict is Verdict.HOLDS:
             base = result.cells[0].result(check.name)
             out[check.name] = replace(base, summary=(
@@ -1194,11 +1192,19 @@ def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
                 f"{len(result.faces())} boundary face(s), {_how(result)}"), trace=None, attribution=None)
             continue
         if verdict is Verdict.FAILS:
-            cell = cells[0]
+            failing = [(_nearest_in(result, c, result.current), c) for c in result.cells
+                       if c.verdict(check.name) is Verdict.FAILS]
+            (_, point), cell = min(failing, key=lambda item: (item[0][0], item[1].index))
             base = cell.result(check.name)
+            if point != cell.point:  # the check's trace and numbers at the point reported
+                swept = with_exact_numbers(spec, model) if result.exact else model
+                again = _verdicts(spec, parametric(spec, swept, result.names).at(point), result.exact,
+                                  (check.name,), samples, seed)[0]
+                base = again if again.verdict is Verdict.FAILS else base
+                point = point if again.verdict is Verdict.FAILS else cell.point
             where = "on a boundary face where behaviours tie" if cell.is_face else "in a region"
             out[check.name] = replace(base, summary=(
-                f"fails at {format_point(result.names, cell.point)} ({where}: "
+                f"fails at {format_point(result.names, point)} ({where}: "
                 f"{describe_cell(result, cell)}): {base.summary}"))
             continue
         undecided = next((c for c in result.cells if c.verdict(check.name) is Verdict.INCONCLUSIVE), None)
@@ -1213,6 +1219,39 @@ def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
         out[check.name] = replace(base, verdict=Verdict.INCONCLUSIVE, summary=summary, settle=settle,
                                   trace=None, attribution=None)
     return out
+
+
+def _nearest_in(result: SweepResult, cell: Cell, target: Point) -> tuple[Fraction, Point]:
+    """A simple point of ``cell`` next to the point of its closure nearest ``target`` (Euclidean), and its
+    squared distance from ``target``, exactly.
+
+    The nearest point of the closure (a small quadratic program, in floats) may lie on the cell's boundary,
+    which belongs to a neighbour: the point returned is the first of the rationals on the way from it to the
+    cell's own point (``Cell.point``, inside) that lies inside, at most 1/1000 of the way along, with a
+    denominator of at most 1000 if one such is inside (else 10^6).
+    """
+    constraints = [c for c in cell.constraints if any(c.affine[1:])]
+    start = np.array([float(x) for x in cell.point])
+    goal = np.array([float(x) for x in target])
+
+    def sign(c: Constraint) -> float:
+        return -1.0 if c.op in ("<", "<=") else 1.0
+    found = scipy.optimize.minimize(
+        lambda x: float(((x - goal) ** 2).sum()), start, jac=lambda x: 2 * (x - goal), method="SLSQP",
+        bounds=[(float(p.lo), float(p.hi)) for p in result.params],
+        constraints=[{"type": "eq" if c.op == "==" else "ineq",
+                      "fun": lambda x, a=np.array([float(v) for v in c.affine]), s=sign(c): s * (a[0] + a[1:] @ x)}
+                     for c in constraints])
+    candidates = []
+    if found.success:
+        for t in (0.0, 1e-6, 1e-4, 1e-3):
+            raw = found.x + t * (start - found.x)
+            candidates += [tuple(Fraction(float(x)).limit_denominator(d) for x in raw) for d in (1000, 10**6)]
+    for point in [*candidates, cell.point]:
+        if all(c.holds(point) for c in cell.constraints) and \
+                all(p.lo <= x <= p.hi for p, x in zip(result.params, point)):
+            return sum(((a - b) ** 2 for a, b in zip(point, target)), Fraction(0)), point
+    return sum(((a - b) ** 2 for a, b in zip(cell.point, target)), Fraction(0)), cell.point  # pragma: no cover
 
 
 def _how(result: SweepResult) -> str:

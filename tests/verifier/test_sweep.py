@@ -310,3 +310,25 @@ def test_only_facets_bound_a_region() -> None:
     apex_only = (F(3), F(-1), F(-1), F(-1))  # x + y + z <= 3
     edge_only = (F(0), F(0), F(1), F(1))  # y + z >= 0: 0 on the edge from (0,0,0) to (2,0,0)
     assert _facet_defining([base, apex_only, *sides, edge_only], vertices, 3) == [base, *sides]
+
+
+RESISTS_ABOVE = """
+model resists_above
+discount 0.5
+param w = 3/10 in [-1, 1]
+var off : bool = false
+action comply when !off: off' = true
+action resist when !off: skip
+terminal off
+cost c = w * [comply] - 0.8 * [comply]
+check corrigible for all params : accepts_shutdown(request = !off, comply = [comply], mechanism = [off])
+"""
+
+
+@pytest.mark.parametrize("value, point", [("3/10", "w=4/5"), ("-1", "w=4/5"), ("9/10", "w=9/10"), ("99/100", "w=99/100")])
+def test_a_for_all_counterexample_is_the_failing_weight_closest_to_the_spec(value: str, point: str) -> None:
+    """Complying costs w - 4/5 once, resisting 0: comply is optimal below 4/5, tied at 4/5, resisted above. From
+    a value below 4/5 the closest failing weight is the tie itself; from a failing value, the value."""
+    check = verify(RESISTS_ABOVE.replace("w = 3/10", f"w = {value}")).check("corrigible")
+    assert check.verdict is Verdict.FAILS
+    assert check.summary.startswith(f"fails at {point} (")
