@@ -1233,25 +1233,30 @@ def _nearest_in(result: SweepResult, cell: Cell, target: Point) -> tuple[Fractio
     constraints = [c for c in cell.constraints if any(c.affine[1:])]
     start = np.array([float(x) for x in cell.point])
     goal = np.array([float(x) for x in target])
+    A = np.array([[float(v) for v in c.affine] for c in constraints]).reshape(len(constraints), 1 + len(start))
+    A[[c.op in ("<", "<=") for c in constraints]] *= -1.0  # every row a0 + a x >= 0 (or == 0)
+    equal = np.array([c.op == "==" for c in constraints], dtype=bool)
 
-    def sign(c: Constraint) -> float:
-        return -1.0 if c.op in ("<", "<=") else 1.0
-    found = scipy.optimize.minimize(
-        lambda x: float(((x - goal) ** 2).sum()), start, jac=lambda x: 2 * (x - goal), method="SLSQP",
-        bounds=[(float(p.lo), float(p.hi)) for p in result.params],
-        constraints=[{"type": "eq" if c.op == "==" else "ineq",
-                      "fun": lambda x, a=np.array([float(v) for v in c.affine]), s=sign(c): s * (a[0] + a[1:] @ x)}
-                     for c in constraints])
+    def distance(x: npt.NDArray[np.float64]) -> float:
+        return float(((x - goal) ** 2).sum())
+
+    def gradient(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return 2.0 * (x - goal)
+
+    def rows(which: npt.NDArray[np.bool_]) -> Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]:
+        return lambda x: A[which, 0] + A[which, 1:] @ x
+    conditions: list[Any] = [{"type": kind, "fun": rows(which)} for kind, which in (("ineq", ~equal), ("eq", equal))
+                             if which.any()]
+    found = scipy.optimize.minimize(distance, start, jac=gradient, method="SLSQP", constraints=conditions,
+                                    bounds=[(float(p.lo), float(p.hi)) for p in result.params])
     candidates = []
     if found.success:
         for t in (0.0, 1e-6, 1e-4, 1e-3):
             raw = found.x + t * (start - found.x)
             candidates += [tuple(Fraction(float(x)).limit_denominator(d) for x in raw) for d in (1000, 10**6)]
-    for point in [*candidates, cell.point]:
-        if all(c.holds(point) for c in cell.constraints) and \
-                all(p.lo <= x <= p.hi for p, x in zip(result.params, point)):
-            return sum(((a - b) ** 2 for a, b in zip(point, target)), Fraction(0)), point
-    return sum(((a - b) ** 2 for a, b in zip(cell.point, target)), Fraction(0)), cell.point  # pragma: no cover
+    point = next((q for q in candidates if all(c.holds(q) for c in cell.constraints)
+                  and all(p.lo <= x <= p.hi for p, x in zip(result.params, q))), cell.point)
+    return sum(((a - b) ** 2 for a, b in zip(point, target)), Fraction(0)), point
 
 
 def _how(result: SweepResult) -> str:
