@@ -27,7 +27,7 @@ from .numbers import NumberError, read_number, shorten
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
 DECLARATION_KEYWORDS = ("model", "discount", "const", "param", "var", "formula", "label", "action",
-                        "event", "terminal", "cost", "intent", "check")
+                        "event", "terminal", "cost", "intent", "policy", "check")
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -399,8 +399,21 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
         return S.Term("intent", self._ident(name), value, span=self._span(meta))
 
     # checks
-    def check(self, meta, name, for_all, prop):
-        return S.Check(self._ident(name), prop, for_all is not None, span=self._span(meta))
+    def policy(self, meta, name, *rules):
+        return S.Policy(self._ident(name), tuple(rules), span=self._span(meta))
+
+    def policy_rule(self, meta, action, condition):
+        return S.PolicyRule(action, condition, span=self._span(meta))
+
+    def check(self, meta, name, for_all, under, prop):
+        return S.Check(self._ident(name), prop, for_all is not None, under, span=self._span(meta))
+
+    def under(self, meta, word, name):
+        if str(word) != "under":
+            self.diagnostics.append(Diagnostic(f"unexpected '{word}', expected 'under' or ':'",
+                                               _token_span(word, self.path),
+                                               hint="write `check NAME under POLICY : ...` to check a declared policy"))
+        return self._ident(name)
 
     def for_all_params(self, meta):
         return True

@@ -20,7 +20,7 @@ __all__ = [
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
+    "Policy", "PolicyRule", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
 Number = Union[int, Fraction]
@@ -515,12 +515,34 @@ CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsS
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """``check NAME : property``; ``for_all_params`` when declared ``check NAME for all params : ...``."""
+    """``check NAME : property``; ``for_all_params`` when declared ``check NAME for all params : ...``;
+    ``under``: the declared policy it is checked on (``check NAME under POLICY : ...``), instead of every
+    optimal policy."""
 
     name: str
     property: CheckKind
     text: str  # the property as written in the source, for reports
     for_all_params: bool = False
+    span: Span | None = field(default=None, compare=False)
+    under: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    """``ACTION when CONDITION``: ``action`` an expanded action name; no condition: the rule always applies."""
+
+    action: str
+    condition: Expr | None
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """``policy NAME: rules``: a given deterministic policy; in each state, the first rule whose condition
+    holds names the action."""
+
+    name: str
+    rules: tuple[PolicyRule, ...]
     span: Span | None = field(default=None, compare=False)
 
 
@@ -546,6 +568,14 @@ class Spec:
     intents: tuple[Term, ...]
     checks: tuple[Check, ...]
     discount_span: Span | None = field(default=None, compare=False)  # the value after `discount`
+    policies: tuple[Policy, ...] = ()
+
+    def policy(self, name: str) -> Policy:
+        """The policy called ``name`` (``KeyError`` if there is none)."""
+        for policy in self.policies:
+            if policy.name == name:
+                return policy
+        raise KeyError(name)
 
     @property
     def path(self) -> str:

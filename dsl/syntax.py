@@ -17,7 +17,8 @@ __all__ = [
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
-    "Next", "Number", "Param", "Path", "Probability", "Property", "Term", "Terminal", "Unary",
+    "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Term",
+    "Terminal", "Unary",
     "Until", "Update", "Var", "parts", "walk",
 ]
 
@@ -345,9 +346,26 @@ class Check(Node):
     name: Ident
     property: Property
     for_all_params: bool = False
+    under: Ident | None = None  # a declared policy instead of the optimal ones
 
 
-Declaration = Union[Discount, Const, Param, Var, Formula, Action, Event, Terminal, Term, Check]
+@dataclass(frozen=True, slots=True)
+class PolicyRule(Node):
+    """``ACTION when COND``; without a condition the rule always applies."""
+
+    action: ActionRef
+    condition: Expr | None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy(Node):
+    """``policy NAME: rule ...``: in each state, the action of the first rule whose condition holds."""
+
+    name: Ident
+    rules: tuple[PolicyRule, ...]
+
+
+Declaration = Union[Discount, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
 
 
 @dataclass(frozen=True, slots=True)

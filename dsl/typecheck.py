@@ -95,6 +95,7 @@ class _Checker:
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
+        self.policies: dict[str, T.Policy] = {}
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
         self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
@@ -142,6 +143,7 @@ class _Checker:
             elif isinstance(declaration, S.Term):
                 term = self._term(declaration)
                 (costs if declaration.kind == "cost" else intents).append(term)
+        policies = [self._policy(d) for d in declarations if isinstance(d, S.Policy)]
         for declaration in declarations:
             if isinstance(declaration, S.Check):
                 checks.append(self._check(declaration))
@@ -170,6 +172,7 @@ class _Checker:
             intents=_checked(intents),
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
+            policies=_checked(policies),
         )
 
     def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
@@ -721,10 +724,48 @@ class _Checker:
             self._error(f"check '{declaration.name}' is for all params, but the spec declares no param",
                         declaration.name.span, hint="declare weights with `param w = 1 in [0, 10]`")
             kind = None
+        under = declaration.under
+        if under is not None and under.text not in self.policies:
+            if not isinstance(self.declared.get(under.text), S.Policy):  # (a policy in error was reported)
+                self._unknown(under.text, under.span, list(self.policies), "policy")
+            kind = None
+        elif under is not None and declaration.for_all_params:
+            self._error(f"check '{declaration.name}' is under the policy '{under.text}' and for all params: a given "
+                        "policy is checked at the spec's weights only", under.span,
+                        hint="drop `for all params`, or check the optimal policies for all params")
+            kind = None
         if kind is None:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
-                       declaration.span)
+                       declaration.span, under.text if under is not None else None)
+
+    def _policy(self, declaration: S.Policy) -> T.Policy | None:
+        """A given policy: each rule's action (one expansion) and its condition on the state."""
+        rules = []
+        name = declaration.name.text
+        for i, rule in enumerate(declaration.rules):
+            action = self._resolve_actions(S.ActionSet((rule.action,), span=rule.action.span))
+            condition = None
+            if rule.condition is not None:
+                condition = self._expr(rule.condition, _Scope(f"a rule of policy '{name}'"), BOOL)
+                if condition is None:
+                    return None
+            elif i < len(declaration.rules) - 1:
+                self._error(f"the rule '{self._text(rule.span)}' of policy '{name}' has no condition, so the rules "
+                            "after it never apply", rule.span, hint="make it the last rule, or give it a `when`")
+                return None
+            if action is None:
+                return None
+            if len(action.actions) != 1:
+                options = ", ".join(sorted(action.actions)[:3])
+                self._error(f"a policy takes one action in a state; '{rule.action.name}' has {len(action.actions)} "
+                            f"expansions ({options}{', ...' if len(action.actions) > 3 else ''})",
+                            rule.action.span, hint=f"name one, e.g. '{sorted(action.actions)[0]}'")
+                return None
+            rules.append(T.PolicyRule(next(iter(action.actions)), condition, rule.span))
+        policy = T.Policy(name, tuple(rules), declaration.name.span)
+        self.policies[name] = policy
+        return policy
 
     def _bound(self, node: S.Expr, what: str, probability: bool = False) -> Fraction | None:
         literal = self._constant_value(node, what, REAL)

@@ -401,7 +401,12 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
         raise click.BadParameter(str(error), param_hint="'--at'") from None
     with _Progress("value iteration: sweep") as progress:
         model, solution = solve_spec(spec, model, tol, exact, progress=progress)
-    summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all)
+    from .policy import declared_policy_rows, evaluate_policy
+
+    policies = [(p.name, evaluate_policy(model, solution, declared_policy_rows(spec, model, p)).value)
+                for p in spec.policies]
+    summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all,
+                        policies=policies)
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:

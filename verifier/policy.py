@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from typing import Any, Union
 
@@ -27,10 +27,12 @@ import scipy.sparse as sp
 
 import dsl
 import mdp
-from dsl.errors import CorrigoError
-from dsl.spec import Spec
+from dsl.errors import CorrigoError, Diagnostic
+from dsl.spec import Check, Spec
+from dsl.spec import Policy as DeclaredPolicy
 from mdp.graph import terminates_surely
-from mdp.model import TERMINAL_ACTION, TabularMDP
+from mdp.expressions import vectorize
+from mdp.model import TERMINAL_ACTION, ModelError, TabularMDP
 from mdp.solver import Solution
 from mdp.solver.optimize import optimize, restricted
 from mdp.solver.problem import from_model
@@ -41,7 +43,8 @@ from .checks.common import ONE_POLICY
 from .results import CheckResult, Report, Verdict
 from .verification import solve_model, verify_model
 
-__all__ = ["PolicyError", "PolicyLike", "PolicyReport", "evaluate_policy", "policy_rows", "verify_policy"]
+__all__ = ["PolicyError", "PolicyLike", "PolicyReport", "declared_policy_rows", "evaluate_policy", "policy_rows",
+           "under_policies", "verify_policy"]
 
 Action = Union[str, int]
 PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], Action], npt.ArrayLike]
@@ -49,7 +52,12 @@ PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], 
 
 
 class PolicyError(CorrigoError, ValueError):
-    """The policy does not fit the model: an unknown or disabled action, or a reachable state without an action."""
+    """The policy does not fit the model: an unknown or disabled action, or a reachable state without an action
+    (``state``: where, when one state is at fault)."""
+
+    def __init__(self, message: str, state: int | None = None) -> None:
+        super().__init__(message)
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,22 +234,22 @@ def _row_of(model: TabularMDP, state: int, action: object, depth: int) -> int:
                                                     f" (reachable in {depth} step(s))")
     names = [name for name in model.action_names if name != TERMINAL_ACTION]
     if action is _MISSING or action is None:
-        raise PolicyError(f"the policy gives no action for {where}")
+        raise PolicyError(f"the policy gives no action for {where}", state)
     if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
         if not 0 <= int(action) < len(names):
             raise PolicyError(f"the policy takes action {int(action)} in {where}; action indices are "
-                              f"0..{len(names) - 1} ({', '.join(names)})")
+                              f"0..{len(names) - 1} ({', '.join(names)})", state)
         action = names[int(action)]
     if not isinstance(action, str):
-        raise PolicyError(f"the policy gives {action!r} for {where}; expected an action name or index")
+        raise PolicyError(f"the policy gives {action!r} for {where}; expected an action name or index", state)
     if action not in names:
         raise PolicyError(f"the policy takes an unknown action '{action}' in {where}; the actions are: "
-                          f"{', '.join(names)}")
+                          f"{', '.join(names)}", state)
     for row in model.rows(state):
         if model.action_names[model.row_action[row]] == action:
             return row
     raise PolicyError(f"the policy takes '{action}' in {where}, where it is not enabled; enabled there: "
-                      f"{', '.join(model.actions(state))}")
+                      f"{', '.join(model.actions(state))}", state)
 
 
 def evaluate_policy(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.int64]) -> Solution:
@@ -282,3 +290,55 @@ def evaluate_policy(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.i
     return Solution(model=model, V=V, Q=Q, optimal=mask, gap=gap, bound=optimum.bound, delta=0.0,
                     ties=np.zeros(0, dtype=np.int64), policy=full, iterations=optimum.sweeps,
                     policy_iterations=optimum.evaluations, exact=True, exact_V=exact_V)
+
+
+def declared_policy_rows(spec: Spec, model: TabularMDP, policy: DeclaredPolicy) -> npt.NDArray[np.int64]:
+    """(n,) the rows of a policy declared in the spec (``policy NAME: ...``) in the states it reaches, -1
+    elsewhere: in each state the action of the first rule whose condition holds.
+
+    Raises
+    ------
+    ModelError
+        Located at the rule (or the policy, where no rule applies) when the policy takes an action that is
+        not enabled in a state it reaches, or has none there.
+    """
+    n = model.n_states
+    columns = list(model.state_codes.T) if model.state_codes is not None else []
+    rule_of = np.full(n, -1, dtype=np.int64)
+    for i in reversed(range(len(policy.rules))):  # the first rule that holds wins
+        condition = policy.rules[i].condition
+        holds = np.ones(n, dtype=bool) if condition is None else \
+            np.asarray(vectorize(condition, spec.param_values())(columns, size=n), dtype=bool)
+        rule_of[holds] = i
+    actions = np.array([policy.rules[i].action if i >= 0 else None for i in rule_of.tolist()], dtype=object)
+    try:
+        return policy_rows(model, actions)
+    except PolicyError as error:
+        rule = policy.rules[int(rule_of[error.state])] if error.state is not None and rule_of[error.state] >= 0 \
+            else None
+        hint = "give the rule a condition that excludes this state" if rule is not None else \
+            "add a last rule without `when`, the action for every other state"
+        raise ModelError(Diagnostic(f"policy '{policy.name}': {error}", rule.span if rule else policy.span,
+                                    hint=hint), spec.source) from None
+
+
+def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tuple[Check, ...], *,
+                   tol: float | None, exact: bool, samples: int, seed: int) -> dict[str, CheckResult]:
+    """The checks declared ``under`` a policy of the spec, each on its policy (the one-policy sub-model, as
+    :func:`verify_policy`), their summaries saying which policy and what it costs against the optimum."""
+    out: dict[str, CheckResult] = {}
+    for name in dict.fromkeys(c.under for c in checks if c.under is not None):
+        policy = spec.policy(name)
+        evaluated = evaluate_policy(model, optimal, declared_policy_rows(spec, model, policy))
+        names = tuple(c.name for c in checks if c.under == name)
+        report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples, seed=seed,
+                              sweep=False, words=ONE_POLICY)
+        cost = (f"under the policy '{name}' (expected cost {_short(evaluated.value)} against the optimal "
+                f"{_short(optimal.value)})")
+        for result in report.checks:
+            out[result.name] = replace(result, text=f"{result.text} under {name}", summary=f"{cost}: {result.summary}")
+    return out
+
+
+def _short(value: float) -> str:
+    return f"{value:.6g}"

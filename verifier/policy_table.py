@@ -52,13 +52,15 @@ class SolveSummary:
     loop_doubt: str | None = None  # discount 1: a loop floats cannot tell optimal (an error) or not
     at: tuple[PolicyRow, ...] = ()  # the states asked for, with their Q-values when asked for
     all_states: bool = False
+    policies: tuple[tuple[str, float], ...] = ()  # the spec's declared policies and their expected costs
 
 
 def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = (), q: bool = False,
-              all_states: bool = False) -> SolveSummary:
+              all_states: bool = False, policies: Sequence[tuple[str, float]] = ()) -> SolveSummary:
     """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table, which
     lists the states optimal play reaches, or every state of the model with ``all_states``. ``at``: states
-    to show on their own, with the value of each action (``q``)."""
+    to show on their own, with the value of each action (``q``); ``policies``: declared policies and their
+    expected costs, shown against the optimum."""
     model = solution.model
     on_optimal_play = reachable_states(model, solution.optimal)
     states = np.flatnonzero(on_optimal_play)  # breadth-first numbering: in order of distance
@@ -81,7 +83,7 @@ def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = ()
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
         rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt,
-        at=tuple(row(int(s), q) for s in at), all_states=all_states)
+        at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies))
 
 
 def _number(value: float, bound: float = 0.0) -> str:
@@ -114,6 +116,15 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
         terms.add_row(name, _number(value, bound))
     terms.add_row("total", _number(sum(v for _, v in summary.terms), bound), style="bold")
     console.print(terms)
+    if summary.policies:
+        console.print("\ndeclared policies against the optimum:")
+        given = Table()
+        given.add_column("policy")
+        given.add_column("expected cost", justify="right")
+        given.add_column("more than optimal", justify="right")
+        for name, value in summary.policies:
+            given.add_row(name, _number(value, bound), _number(value - summary.value, 2 * bound))
+        console.print(given)
     for row in summary.at:
         console.print(f"\nat {row.state}: value {_number(row.value, bound)}, optimal: "
                       + " | ".join(row.actions) + ("  (tie)" if row.tie else "")
@@ -161,6 +172,7 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
         "terms": dict(summary.terms),
         "policy": [_row_json(r, summary.all_states) for r in summary.rows],
         "at": [_row_json(r, True) for r in summary.at],
+        "policies": [{"name": name, "value": value, "gap": value - summary.value} for name, value in summary.policies],
         "states_on_optimal_play": summary.n_reachable_optimal,
         "ties": summary.n_ties,
         "loop_doubt": summary.loop_doubt,

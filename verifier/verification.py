@@ -157,10 +157,17 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
     context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words,
                       executor=executor)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
+    given = tuple(c for c in selected if c.under is not None) if words is OPTIMAL else ()
     if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it
         results = tuple(_undecided_loop(check, context, solution.loop_doubt) for check in selected)
     else:
-        results = tuple(run_check(check, context) for check in selected)
+        results = tuple(run_check(check, context) for check in selected if check not in given)
+        if given:  # checks of a declared policy: on its own sub-model (verify_policy's machinery)
+            from .policy import under_policies  # (it calls verify_model itself)
+
+            done = {r.name: r for r in results} | under_policies(spec, model, solution, given, tol=tol, exact=exact,
+                                                                 samples=samples, seed=seed)
+            results = tuple(done[c.name] for c in selected)
     if sweep and any(c.for_all_params for c in selected):
         from .sweep import for_all_results  # the sweep calls verify_model itself
 
