@@ -20,7 +20,7 @@ __all__ = [
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
+    "Policy", "PolicyRule", "SafelyInterruptible", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
 Number = Union[int, Fraction]
@@ -509,8 +509,19 @@ class Regret:
     bound: Fraction
 
 
+@dataclass(frozen=True, slots=True)
+class SafelyInterruptible:
+    """``safely_interruptible(interrupted = φ, reference = POLICY, mechanism = [v, ...])``: no optimal policy
+    makes ``F interrupted`` less likely than the declared ``reference`` policy does (Orseau and Armstrong's
+    safe interruptibility: neither avoid nor seek interruption), and none changes a ``mechanism`` variable."""
+
+    interrupted: Expr
+    reference: str  # a declared policy
+    mechanism: tuple[int, ...] = ()  # variable indices
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
-                  OptimalityProbability, Regret]
+                  OptimalityProbability, Regret, SafelyInterruptible]
 
 
 @dataclass(frozen=True, slots=True)

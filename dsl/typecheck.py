@@ -25,13 +25,15 @@ from .spec import BOOL, INT, REAL, Type
 
 __all__ = ["typecheck", "CHECK_NAMES"]
 
-CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "power_seeking", "optimality_probability",
-               "regret")
+CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
+               "optimality_probability", "regret")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
+_INTERRUPTIBLE_ARGUMENTS = ("interrupted", "reference", "mechanism")
+_INTERRUPTIBLE_EXAMPLE = "safely_interruptible(interrupted = frozen, reference = through_corridor)"
 _POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
 _OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
 Value = bool | int | Fraction
@@ -806,6 +808,8 @@ class _Checker:
             return self._accepts_shutdown(prop, scope)
         if name == "optimality_probability":
             return self._optimality_probability(prop)
+        if name == "safely_interruptible":
+            return self._safely_interruptible(prop, scope)
         if name not in ("power_seeking", "regret"):
             close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
             self._error(f"unknown check '{name}'", prop.name.span,
@@ -837,8 +841,9 @@ class _Checker:
         return T.Regret(intent, comparison, bound)
 
     def _keyword_arguments(self, prop: S.NamedCheck, names: tuple[str, ...],
-                           example: str) -> dict[str, S.Argument] | None:
-        """The arguments of ``prop``, each given once by one of ``names``; None (after errors) otherwise."""
+                           example: str, optional: tuple[str, ...] = ()) -> dict[str, S.Argument] | None:
+        """The arguments of ``prop``, each given once by one of ``names`` (all but ``optional`` ones); None
+        (after errors) otherwise."""
         check = prop.name.text
         given: dict[str, S.Argument] = {}
         ok = True
@@ -852,7 +857,7 @@ class _Checker:
                             hint=f"did you mean '{close[0]}'?" if close else f"its arguments are {', '.join(names)}")
                 ok = False
             given[arg.name.text] = arg
-        missing = [a for a in names if a not in given]
+        missing = [a for a in names if a not in given and a not in optional]
         if missing:
             self._error(f"{check} is missing {', '.join(missing)}", prop.span, hint=f"write `{example}`")
             return None
@@ -898,6 +903,29 @@ class _Checker:
         if not ok or request is None or comply is None or mechanism is None:
             return None
         return T.AcceptsShutdown(request, comply, mechanism)
+
+    def _safely_interruptible(self, prop: S.NamedCheck, scope: _Scope) -> T.SafelyInterruptible | None:
+        given = self._keyword_arguments(prop, _INTERRUPTIBLE_ARGUMENTS, _INTERRUPTIBLE_EXAMPLE, optional=("mechanism",))
+        if given is None:
+            return None
+        ok = True
+        if prop.op is not None:
+            self._error("safely_interruptible takes no bound", prop.bound.span if prop.bound else prop.span)
+            ok = False
+        interrupted = self._expr(given["interrupted"].value, _Scope("the 'interrupted' argument"), BOOL)
+        reference = given["reference"].value
+        if not isinstance(reference, S.Name) or reference.name not in self.policies:
+            if isinstance(reference, S.Name) and not isinstance(self.declared.get(reference.name), S.Policy):
+                self._unknown(reference.name, reference.span, list(self.policies), "policy")
+            elif not isinstance(reference, S.Name):
+                self._error("the reference of safely_interruptible is the name of a declared policy", reference.span,
+                            hint="declare what the agent should do, e.g. `policy through_corridor: right when ...`")
+            ok = False
+        mechanism = self._variable_list(given["mechanism"].value) if "mechanism" in given else ()
+        if not ok or interrupted is None or mechanism is None:
+            return None
+        assert isinstance(reference, S.Name)
+        return T.SafelyInterruptible(interrupted, reference.name, mechanism)
 
     def _optimality_probability(self, prop: S.NamedCheck) -> T.OptimalityProbability | None:
         given = self._keyword_arguments(prop, _OPTIMALITY_ARGUMENTS, _OPTIMALITY_EXAMPLE)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, OptimalityProbability, PowerSeeking,
-                      ProbabilityBound, Regret)
+                      ProbabilityBound, Regret, SafelyInterruptible)
 
 from ..results import CheckResult
 from .common import Context
 from .cost import check_cost
+from .interruption import check_safely_interruptible
 from .invariant import check_always, check_never
 from .optimality import check_optimality_probability
 from .power import check_power_seeking
@@ -19,7 +20,7 @@ from .shutdown import check_accepts_shutdown
 
 __all__ = [
     "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_optimality_probability",
-    "check_power_seeking",
+    "check_power_seeking", "check_safely_interruptible",
     "check_kind", "check_probability", "check_regret", "run_check",
 ]
 
@@ -30,6 +31,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     ProbabilityBound: ("probability", check_probability),
     CostBound: ("cost", check_cost),
     AcceptsShutdown: ("accepts_shutdown", check_accepts_shutdown),
+    SafelyInterruptible: ("safely_interruptible", check_safely_interruptible),
     PowerSeeking: ("power_seeking", check_power_seeking),
     OptimalityProbability: ("optimality_probability", check_optimality_probability),
     Regret: ("regret", check_regret),

@@ -27,7 +27,7 @@ from ..results import Attribution, CheckResult, Step, Trace, Verdict
 from ..submodel import Path, shortest_trace
 from .common import Context, result
 
-__all__ = ["check_accepts_shutdown", "tampering_rows"]
+__all__ = ["check_accepts_shutdown", "named_part", "tamper_part", "tampering_rows"]
 
 
 def check_accepts_shutdown(check: Check, context: Context) -> CheckResult:
@@ -42,13 +42,7 @@ def check_accepts_shutdown(check: Check, context: Context) -> CheckResult:
     comply_part = _part(check, context, "compliance", bad_rows=requested[model.row_state] & ~complying,
                         alternatives=complying,
                         what=f"where shutdown is requested, {context.words.some} takes '{{action}}' instead of complying")
-    tampering = tampering_rows(model, context.sub.rows, prop.mechanism) & ~complying
-    mechanism_names = ", ".join(f"'{context.spec.variables[i].name}'" for i in prop.mechanism)
-    tamper_part = _part(check, context, "no tampering", bad_rows=tampering,
-                        alternatives=~tampering_rows(model, np.ones(model.n_rows, dtype=bool), prop.mechanism)
-                        | complying,
-                        what=f"{context.words.some} takes '{{action}}', which changes " + mechanism_names)
-    parts = (comply_part, tamper_part)
+    parts = (comply_part, tamper_part(check, context, prop.mechanism, complying))
     verdicts = {part.verdict for part in parts}
     verdict = (Verdict.FAILS if Verdict.FAILS in verdicts else
                Verdict.INCONCLUSIVE if Verdict.INCONCLUSIVE in verdicts else Verdict.HOLDS)
@@ -59,6 +53,17 @@ def check_accepts_shutdown(check: Check, context: Context) -> CheckResult:
         summary = f"{decisive.text}: {decisive.summary}"
     return result(check, "accepts_shutdown", verdict, summary, context, parts=parts, trace=decisive.trace,
                   attribution=decisive.attribution, settle=decisive.settle)
+
+
+def tamper_part(check: Check, context: Context, mechanism: tuple[int, ...], allowed: npt.NDArray[np.bool_],
+                kind: str = "accepts_shutdown") -> CheckResult:
+    """The *no tampering* part: no optimal row of M* outside ``allowed`` changes a ``mechanism`` variable."""
+    model = context.model
+    tampering = tampering_rows(model, context.sub.rows, mechanism) & ~allowed
+    names = ", ".join(f"'{context.spec.variables[i].name}'" for i in mechanism)
+    return _part(check, context, "no tampering", bad_rows=tampering,
+                 alternatives=~tampering_rows(model, np.ones(model.n_rows, dtype=bool), mechanism) | allowed,
+                 what=f"{context.words.some} takes '{{action}}', which changes " + names, kind=kind)
 
 
 def tampering_rows(model: TabularMDP, rows: npt.NDArray[np.bool_], mechanism: tuple[int, ...]) -> npt.NDArray[np.bool_]:
@@ -77,12 +82,12 @@ def tampering_rows(model: TabularMDP, rows: npt.NDArray[np.bool_], mechanism: tu
 
 
 def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np.bool_],
-          alternatives: npt.NDArray[np.bool_], what: str) -> CheckResult:
+          alternatives: npt.NDArray[np.bool_], what: str, kind: str = "accepts_shutdown") -> CheckResult:
     sub, model = context.sub, context.model
     bad_rows = bad_rows & ~model.terminal[model.row_state]  # no choice in a terminal state
     surely, possibly = sub.violations(bad_rows)
     if not possibly.any():
-        return _named(check, context, name, Verdict.HOLDS,
+        return named_part(check, context, kind, name, Verdict.HOLDS,
                       f"no {context.words.reachable_choice} violates it" if name == "no tampering" else
                       f"{context.words.every_action} in every reachable state where shutdown is requested complies")
     if surely.any() and sub.surely_reached(surely):
@@ -95,14 +100,14 @@ def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np
             summary += "; no compliant alternative is enabled there"
         elif attribution.is_tie:
             summary += f"; it is indifferent between '{action}' and '{attribution.alternative}'"
-        return _named(check, context, name, Verdict.FAILS, summary, trace=trace, attribution=attribution)
+        return named_part(check, context, kind, name, Verdict.FAILS, summary, trace=trace, attribution=attribution)
     path, row, trace, attribution = _violation(context, possibly, bad_rows & sub.rows, alternatives)
     action = model.action_names[model.row_action[row]]
     numbers = f" (gap {float(context.solution.gap[row]):.2g} within the solver's uncertainty " \
               f"{float(context.solution.delta):.2g})"
     summary = (f"'{action}' violates it, but floats cannot tell whether it is optimal{numbers}: "
                "a near-tie that may or may not be a tie")
-    return _named(check, context, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
+    return named_part(check, context, kind, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
 
 
 def _violation(context: Context, states: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_],
@@ -120,6 +125,8 @@ def _violation(context: Context, states: npt.NDArray[np.bool_], bad: npt.NDArray
     return path, row, trace, attribute(model, context.solution, row, alternative)
 
 
-def _named(check: Check, context: Context, name: str, verdict: Verdict, summary: str, **rest: Any) -> CheckResult:
-    base = result(check, "accepts_shutdown", verdict, summary, context, **rest)
+def named_part(check: Check, context: Context, kind: str, name: str, verdict: Verdict, summary: str,
+               **rest: Any) -> CheckResult:
+    """One part of a check of ``kind``, reported as ``CHECK.part_name``."""
+    base = result(check, kind, verdict, summary, context, **rest)
     return replace(base, name=f"{check.name}.{name.replace(' ', '_')}", text=name)
