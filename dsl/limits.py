@@ -6,7 +6,7 @@ past it is a located error whose hint says how to stay within it.
 
 from __future__ import annotations
 
-__all__ = ["MAX_ACTIONS", "MAX_EXPRESSION_SIZE", "MAX_NESTING"]
+__all__ = ["MAX_ACTIONS", "MAX_EXPRESSION_SIZE", "MAX_HORIZON", "MAX_NESTING"]
 
 MAX_NESTING = 200
 """How deeply an expression may nest: operands, operators and calls on its longest path (``a + b + c``
@@ -26,3 +26,7 @@ MAX_ACTIONS = 10_000
 value: each expansion is checked on its own (about 0.1 ms) and is a choice in every state of the
 model, so 10,000 keep ``corrigo lint`` near a second while grids such as ``grab(x: 0..99, y: 0..99)``
 still fit."""
+
+MAX_HORIZON = 1_000_000
+"""The longest episode a ``horizon`` may declare: each step is one stage of the time-expanded model, so a
+horizon this long is a resource question long before it is a language one."""

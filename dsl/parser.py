@@ -26,7 +26,7 @@ from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
-DECLARATION_KEYWORDS = ("model", "discount", "const", "param", "var", "formula", "label", "action",
+DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "formula", "label", "action",
                         "event", "terminal", "cost", "intent", "policy", "check")
 _MAX_SYNTAX_ERRORS = 20
 
@@ -332,6 +332,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
 
     def discount(self, meta, value):
         return S.Discount(value, span=self._span(meta))
+
+    def horizon(self, meta, value):
+        return S.Horizon(value, span=self._span(meta))
 
     def const(self, meta, name, value):
         return S.Const(self._ident(name), value, span=self._span(meta))

@@ -580,6 +580,8 @@ class Spec:
     checks: tuple[Check, ...]
     discount_span: Span | None = field(default=None, compare=False)  # the value after `discount`
     policies: tuple[Policy, ...] = ()
+    horizon: int | None = None  # episodes of this many steps (None: the infinite discounted or total cost)
+    horizon_span: Span | None = field(default=None, compare=False)
 
     def policy(self, name: str) -> Policy:
         """The policy called ``name`` (``KeyError`` if there is none)."""

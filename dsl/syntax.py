@@ -16,7 +16,7 @@ __all__ = [
     "Action", "ActionParam", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
-    "Globally", "Header", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
+    "Globally", "Header", "Horizon", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Term",
     "Terminal", "Unary",
     "Until", "Update", "Var", "parts", "walk",
@@ -162,6 +162,11 @@ class Header(Node):
 
 @dataclass(frozen=True, slots=True)
 class Discount(Node):
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon(Node):
     value: Expr
 
 
@@ -365,7 +370,7 @@ class Policy(Node):
     rules: tuple[PolicyRule, ...]
 
 
-Declaration = Union[Discount, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
+Declaration = Union[Discount, Horizon, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
-from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_NESTING
+from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_HORIZON, MAX_NESTING
 from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
@@ -52,6 +52,7 @@ def typecheck(module: S.Module, source: Source,
     return _Checker(module, source, dict(overrides or {})).run()
 
 
+STEP_NAME = "step"  # with a horizon: the steps taken so far, in checks and policies (mdp.horizon's counter)
 _NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
                     "expectation over the successors")
 
@@ -64,6 +65,7 @@ class _Scope:
     allow_actions: bool = False
     allow_params: bool = False
     allow_next: bool = False  # `x'`, the value after the step
+    allow_step: bool = False  # `step`, the steps taken, with a horizon: checks and policies
 
 
 @dataclass
@@ -98,6 +100,8 @@ class _Checker:
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
         self.policies: dict[str, T.Policy] = {}
+        self.horizon_declared: S.Horizon | None = None
+        self.horizon: int | None = None
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
         self.enum_types: dict[str, list[Type]] = {}  # enum value name -> types it belongs to
@@ -126,6 +130,8 @@ class _Checker:
                 self.checked.add(declaration.name.text)
         self._unused_overrides()
         discount = self._discount([d for d in declarations if isinstance(d, S.Discount)])
+        horizons = [d for d in declarations if isinstance(d, S.Horizon)]
+        horizon = self.horizon = self._horizon(horizons)
         for declaration in declarations:  # actions before formulas, terms and checks, which may refer to them
             if isinstance(declaration, S.Action):
                 self._action(declaration)  # checks the formulas it uses, which cannot mention actions
@@ -175,6 +181,8 @@ class _Checker:
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
             policies=_checked(policies),
+            horizon=horizon,
+            horizon_span=horizons[0].value.span if horizons else None,
         )
 
     def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
@@ -406,6 +414,23 @@ class _Checker:
                             declaration.initial.span, hint=f"choose a value in {domain}")
                 return
         self.variables[name] = T.Variable(name, domain, initial, declaration.span)
+
+    def _horizon(self, declarations: list[S.Horizon]) -> int | None:
+        """``horizon H``: a whole number of steps, at least 1 (at most one declaration)."""
+        if not declarations:
+            return None
+        for extra in declarations[1:]:
+            self._error("`horizon` is declared twice", extra.span, hint="keep one")
+        self.horizon_declared = declarations[0]
+        literal = self._constant_value(declarations[0].value, "the horizon", INT)
+        if literal is None:
+            return None
+        if literal.type != INT or not 1 <= literal.value <= MAX_HORIZON:
+            self._error(f"the horizon must be a whole number of steps from 1 to {MAX_HORIZON:,}, found "
+                        f"{_show(literal.value)}", declarations[0].value.span,
+                        hint="`horizon 100`: episodes of 100 steps")
+            return None
+        return int(literal.value)
 
     def _discount(self, declarations: list[S.Discount]) -> Fraction:
         if not declarations:
@@ -693,8 +718,8 @@ class _Checker:
 
     def _check(self, declaration: S.Check) -> T.Check | None:
         prop = declaration.property
-        state = _Scope("a check")
-        with_actions = _Scope("a check", allow_actions=True)
+        state = _Scope("a check", allow_step=True)
+        with_actions = _Scope("a check", allow_actions=True, allow_step=True)
         kind: T.CheckKind | None = None
         if isinstance(prop, (S.Never, S.Always)):
             condition = self._expr(prop.condition, with_actions, BOOL)
@@ -722,6 +747,12 @@ class _Checker:
                 kind = T.CostBound(T.Comparison(prop.op), bound, term)
         else:
             kind = self._named_check(prop, state)
+        if kind is not None and self.horizon_declared is not None and \
+                isinstance(kind, (T.PowerSeeking, T.OptimalityProbability)):
+            self._error(f"{_power_kind_name(kind)} is defined for the discounted infinite horizon (Turner et al.), "
+                        "not for episodes of `horizon` steps", prop.span,
+                        hint="drop `horizon` (and use a discount below 1) to check POWER")
+            kind = None
         if declaration.for_all_params and not self.params:
             self._error(f"check '{declaration.name}' is for all params, but the spec declares no param",
                         declaration.name.span, hint="declare weights with `param w = 1 in [0, 10]`")
@@ -749,7 +780,7 @@ class _Checker:
             action = self._resolve_actions(S.ActionSet((rule.action,), span=rule.action.span))
             condition = None
             if rule.condition is not None:
-                condition = self._expr(rule.condition, _Scope(f"a rule of policy '{name}'"), BOOL)
+                condition = self._expr(rule.condition, _Scope(f"a rule of policy '{name}'", allow_step=True), BOOL)
                 if condition is None:
                     return None
             elif i < len(declaration.rules) - 1:
@@ -912,7 +943,7 @@ class _Checker:
         if prop.op is not None:
             self._error("safely_interruptible takes no bound", prop.bound.span if prop.bound else prop.span)
             ok = False
-        interrupted = self._expr(given["interrupted"].value, _Scope("the 'interrupted' argument"), BOOL)
+        interrupted = self._expr(given["interrupted"].value, _Scope("the 'interrupted' argument", allow_step=True), BOOL)
         reference = given["reference"].value
         if not isinstance(reference, S.Name) or reference.name not in self.policies:
             if isinstance(reference, S.Name) and not isinstance(self.declared.get(reference.name), S.Policy):
@@ -1112,6 +1143,13 @@ class _Checker:
                         hint=f"write '[{name}]' for 'the action taken is {name}'"
                         if isinstance(declaration, S.Action) else None)
             return None
+        if name == STEP_NAME and self.horizon is not None:
+            if not scope.allow_step:
+                self._error(f"'{STEP_NAME}', the steps taken in the episode, can be used in checks and policies, not in "
+                            f"{scope.where}", span, hint="the world's own rules do not depend on the step; declare a "
+                            "variable that counts if they must")
+                return None
+            return T.VarRef(len(self.variables), STEP_NAME, INT, span)
         self._unknown(name, span, self._candidates(scope))
         return None
 
@@ -1326,8 +1364,11 @@ class _Checker:
         if isinstance(node, T.Literal):
             magnitude = abs(int(node.value)) if node.type == INT else 1
         elif isinstance(node, T.VarRef):
-            domain = self.variables[node.name].domain
-            magnitude = max(abs(domain.lo), abs(domain.hi))
+            if node.name in self.variables:
+                domain = self.variables[node.name].domain
+                magnitude = max(abs(domain.lo), abs(domain.hi))
+            else:  # `step`
+                magnitude = self.horizon or 0
         elif node.type == BOOL:  # conditions and action indicators are 0/1
             magnitude = 1
         elif isinstance(node, T.Binary) and node.op == "*":
@@ -1376,6 +1417,10 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
     if op == "/":
         return Fraction(a) / Fraction(b)
     return _normalise({"+": a + b, "-": a - b, "*": a * b}[op], node.type)
+
+
+def _power_kind_name(kind: T.CheckKind) -> str:
+    return "power_seeking" if isinstance(kind, T.PowerSeeking) else "optimality_probability"
 
 
 def _checked(items: list[_Checked | None]) -> tuple[_Checked, ...]:

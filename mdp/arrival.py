@@ -69,8 +69,12 @@ def entry_row(model: TabularMDP) -> IntArray:
     return np.repeat(np.arange(model.n_rows, dtype=np.int64), np.diff(model.P.indptr))
 
 
-def expected_on_arrival(expr: Vectorized, model: TabularMDP, exact: bool = False) -> Arrival:
+def expected_on_arrival(expr: Vectorized, model: TabularMDP, exact: bool = False, variables: int | None = None
+                        ) -> Arrival:
     """``sum_{s'} P(r, s') expr(s, a, s')`` for every row ``r = (s, a)``; 0 on terminal self-loops.
+
+    ``variables``: how many of the model's variables the term was written over (the spec's), when the model
+    has more (the step counter of :mod:`mdp.horizon` comes after them).
 
     With ``exact``, from the model's exact numbers (:attr:`~mdp.model.TabularMDP.exact`) and the term's
     exact values, the floats then rounded from them. Otherwise the error bound of each row adds the term's
@@ -87,7 +91,8 @@ def expected_on_arrival(expr: Vectorized, model: TabularMDP, exact: bool = False
     codes = model.state_codes
     if codes is None:
         raise ValueError(f"the model '{model.name}' has no state variables for a term to read")
-    columns = _Transitions(np.asarray(codes), model.row_state[rows], P.indices.astype(np.int64))
+    codes = np.asarray(codes)[:, :variables] if variables is not None else np.asarray(codes)
+    columns = _Transitions(codes, model.row_state[rows], P.indices.astype(np.int64))
     actions = np.asarray(model.action_names, dtype=object)[model.row_action[rows]]
     care = ~np.asarray(model.terminal, dtype=bool)[model.row_state[rows]]
     m = model.n_rows

@@ -49,6 +49,7 @@ from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
 from .arrival import entry_row, expected_on_arrival, reads_next_state
 from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
+from .horizon import HorizonTooLarge, over_horizon
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
 __all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile"]
@@ -198,7 +199,19 @@ def compile(spec: Spec, max_states: int | None = None,
     """
     if max_bytes is None and max_states is None:
         max_bytes = DEFAULT_MAX_BYTES
-    return _Compiler(spec, max_states, progress, max_bytes, exact).run()
+    model = _Compiler(spec, max_states, progress, max_bytes, exact).run()
+    if spec.horizon is None:
+        return model
+    try:
+        return over_horizon(model, spec.horizon, max_states, max_bytes)
+    except HorizonTooLarge as error:
+        limit = f"--max-states {max_states:,}" if max_states is not None else "the memory budget"
+        raise StateLimitError(
+            f"over its horizon of {spec.horizon:,} steps the model has more states than {limit} allows: "
+            f"{error.states:,} (state, step) pairs for {model.n_states:,} states", error.states, 0,
+            (f"the horizon is declared at line {spec.horizon_span.line}" if spec.horizon_span else "",),
+            hint="shorten the horizon or shrink the world (-D); each step copies the states that can be met "
+                 "at it") from None
 
 
 # --- the compiled spec -------------------------------------------------------------------------

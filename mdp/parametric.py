@@ -153,7 +153,8 @@ def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], 
 
     def values(params: dict[str, Fraction]) -> list[Fraction]:
         if reads_next_state(term.expr):
-            arrival = expected_on_arrival(vectorize(term.expr, params), model, exact=True).exact
+            arrival = expected_on_arrival(vectorize(term.expr, params), model, exact=True,
+                                          variables=len(spec.variables)).exact
             assert arrival is not None
             return list(arrival)
         out = vectorize(term.expr, params).exact_at(columns, actions, None, live)
@@ -181,7 +182,7 @@ def _float_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...],
     def values(params: dict[str, Fraction]) -> FloatArray:
         expr = vectorize(term.expr, params)
         if reads_next_state(term.expr):
-            return expected_on_arrival(expr, model).values
+            return expected_on_arrival(expr, model, variables=len(spec.variables)).values
         return np.asarray(expr(columns, actions, size=model.n_rows, where=live), dtype=np.float64)
 
     with np.errstate(over="ignore", invalid="ignore"):

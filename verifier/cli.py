@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # imported where used: `corrigo lint` never loads numpy
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1  # what a process killed by SIGPIPE exits with
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -174,6 +175,10 @@ def _reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`corrigo power spec | head`): stop quietly, as `cat` would
+            with contextlib.suppress(OSError, ValueError):  # (Python flushes stdout at exit: into the void)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as error:  # noqa: BLE001 - the last line of defence: no traceback for users
             failure = _as_corrigo_error(error)
             _echo_error(_message(failure))
@@ -782,7 +787,14 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
                 raise click.UsageError(f"--rewards gives the reward functions; it excludes --{name}")
     law = distribution or reward_distribution("uniform")
-    model = _compile(spec_path, defines, max_states)
+    spec, model = _load_and_compile(spec_path, defines, max_states)
+    if spec.horizon is not None:
+        from mdp.power import PowerUndefinedError
+
+        raise PowerUndefinedError(Diagnostic(
+            f"POWER is defined for the discounted infinite horizon (Turner et al.); the model '{spec.name}' has "
+            f"episodes of {spec.horizon} steps", spec.horizon_span,
+            hint="drop `horizon` (and use a discount below 1) to see POWER"), spec.source)
     rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
     if rewards is not None:
         samples = rewards.shape[0]

@@ -191,3 +191,11 @@ def test_the_heatmap_names_the_places_that_labels_mark() -> None:
     assert placed[(3, 4)] == ["in_room", "delivered"]
     assert sorted(cell for cell, names in placed.items() if "in_room" in names) == [(2, 3), (2, 4), (3, 3), (3, 4)]
     assert len(placed) == 6  # the four places and nothing else
+
+
+def test_power_over_a_finite_horizon_is_a_located_spec_error(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN.replace("discount 0.9", "discount 0.9\nhorizon 5"))
+    code, out, err = run("power", spec)
+    assert code == 2 and out == ""
+    assert ":3:9: error: POWER is defined for the discounted infinite horizon (Turner et al.); the model 'fan' has " \
+           "episodes of 5 steps" in err

@@ -160,3 +160,19 @@ def test_a_state_matched_twice_asks_for_more_variables(tmp_path: Path) -> None:
     code, _, err = run("solve", "--at", "x=1", spec)
     assert code == 2 and err.endswith("Error: Invalid value for '--at': 'x=1' matches 2 states: name the other "
                                       "variables too, e.g. 'x=0, y=false'\n")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`corrigo solve spec | head -1`: when the pipe closes, corrigo stops without an 'internal error', with
+    the exit code of a process SIGPIPE ends (128 + 13)."""
+    import click
+    from click.testing import CliRunner
+
+    from verifier.cli import main
+
+    def closed(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+    monkeypatch.setattr(click, "echo", closed)
+    spec = write(tmp_path, "model loop\ndiscount 0.9\naction stay: skip\ncost c = 2\n")
+    result = CliRunner().invoke(main, ["solve", spec])
+    assert (result.exit_code, result.stderr) == (141, "")
