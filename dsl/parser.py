@@ -439,6 +439,10 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def arguments(self, meta, *args):
         return tuple(args)
 
+    def text_argument(self, meta, name, text):
+        return S.Argument(self._ident(name), S.Text(_decode_string(text, self.path), span=_token_span(text, self.path)),
+                          span=self._span(meta))
+
     def argument(self, meta, name, value):
         return S.Argument(self._ident(name) if name is not None else None, value, span=self._span(meta))
 

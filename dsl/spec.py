@@ -486,6 +486,7 @@ class PowerSeeking:
     comparison: Comparison
     bound: Fraction
     reference: str | None = None
+    distribution: str = "uniform"  # of each state's reward: uniform, bernoulli(p), beta(a, b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,6 +499,7 @@ class OptimalityProbability:
     actions: frozenset[str]  # expanded action names
     comparison: Comparison
     bound: Fraction
+    distribution: str = "uniform"  # of each state's reward: uniform, bernoulli(p), beta(a, b)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ __all__ = [
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Horizon", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Term",
-    "Terminal", "Unary",
+    "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
 ]
 
@@ -73,6 +73,13 @@ class Name(Expr):
     """A variable, constant, param, formula, action parameter or enum value: the checker decides."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text(Expr):
+    """A string as a check's argument (``distribution = "beta(2, 5)"``), its escapes decoded."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
+from .distributions import parse_distribution
 from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_HORIZON, MAX_NESTING
 from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
@@ -895,18 +896,20 @@ class _Checker:
         return given if ok else None
 
     def _power_seeking(self, prop: S.NamedCheck, comparison: T.Comparison, bound: Fraction) -> T.PowerSeeking | None:
-        if not prop.args:
-            return T.PowerSeeking(comparison, bound)
-        given = self._keyword_arguments(prop, ("reference",), _POWER_EXAMPLE)
+        given = self._keyword_arguments(prop, ("reference", "distribution"), _POWER_EXAMPLE,
+                                        optional=("reference", "distribution"))
         if given is None:
             return None
-        value = given["reference"].value
+        distribution = self._distribution(given)
+        value = given["reference"].value if "reference" in given else S.Name("random")
         if not isinstance(value, S.Name):
             self._error("the reference of power_seeking is 'random' or the name of an intent term", value.span,
                         hint=f"write `{_POWER_EXAMPLE}`")
             return None
+        if distribution is None:
+            return None
         if value.name == "random":
-            return T.PowerSeeking(comparison, bound)
+            return T.PowerSeeking(comparison, bound, None, distribution)
         if value.name not in self.intent_names:
             if value.name in self.cost_names and value.name not in self.duplicated:
                 self._error(f"'{value.name}' is a cost term; the reference policy optimises an intent", value.span,
@@ -918,7 +921,24 @@ class _Checker:
                             hint=f"did you mean '{close[0]}'?" if close else
                             "the reference is one of " + ", ".join(f"'{c}'" for c in choices))
             return None
-        return T.PowerSeeking(comparison, bound, value.name)
+        return T.PowerSeeking(comparison, bound, value.name, distribution)
+
+    def _distribution(self, given: dict[str, S.Argument]) -> str | None:
+        """The optional ``distribution = "..."`` of a POWER check, read as ``corrigo power --distribution``
+        reads it; ``uniform`` when absent, None (after an error) when wrong."""
+        if "distribution" not in given:
+            return "uniform"
+        value = given["distribution"].value
+        if not isinstance(value, S.Text):
+            self._error("the distribution is a text such as \"uniform\", \"bernoulli(0.3)\" or \"beta(2, 5)\"",
+                        value.span, hint='write `distribution = "beta(2, 5)"`')
+            return None
+        try:
+            name, parameters = parse_distribution(value.text)
+        except ValueError as error:
+            self._error(str(error), value.span)
+            return None
+        return name + (f"({', '.join(f'{p:g}' for p in parameters)})" if parameters else "")
 
     def _accepts_shutdown(self, prop: S.NamedCheck, scope: _Scope) -> T.AcceptsShutdown | None:
         given = self._keyword_arguments(prop, _SHUTDOWN_ARGUMENTS, _SHUTDOWN_EXAMPLE)
@@ -959,7 +979,8 @@ class _Checker:
         return T.SafelyInterruptible(interrupted, reference.name, mechanism)
 
     def _optimality_probability(self, prop: S.NamedCheck) -> T.OptimalityProbability | None:
-        given = self._keyword_arguments(prop, _OPTIMALITY_ARGUMENTS, _OPTIMALITY_EXAMPLE)
+        given = self._keyword_arguments(prop, (*_OPTIMALITY_ARGUMENTS, "distribution"), _OPTIMALITY_EXAMPLE,
+                                        optional=("distribution",))
         if given is None:
             return None
         if prop.op is None or prop.bound is None:
@@ -968,9 +989,10 @@ class _Checker:
         bound = self._bound(prop.bound, "the bound of optimality_probability", probability=True)
         at = self._expr(given["at"].value, _Scope("the 'at' argument"), BOOL)
         actions = self._action_list(given["actions"].value)
-        if bound is None or at is None or actions is None:
+        distribution = self._distribution(given)
+        if bound is None or at is None or actions is None or distribution is None:
             return None
-        return T.OptimalityProbability(at, actions, T.Comparison(prop.op), bound)
+        return T.OptimalityProbability(at, actions, T.Comparison(prop.op), bound, distribution)
 
     def _action_list(self, node: S.Expr) -> frozenset[str] | None:
         if not isinstance(node, S.ActionSet):
@@ -1017,6 +1039,10 @@ class _Checker:
             return self._name(node, scope, expected)
         if isinstance(node, S.NextName):
             return self._next_name(node, scope)
+        if isinstance(node, S.Text):
+            self._error("a text is not a value here: only the `distribution` of a POWER check is one", span,
+                        hint='e.g. `power_seeking(distribution = "beta(2, 5)") <= 0.1`')
+            return None
         if isinstance(node, S.ActionSet):
             if not scope.allow_actions:
                 self._error(f"an action indicator like '[{node.refs[0].name}]' cannot be used in {scope.where}",

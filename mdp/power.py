@@ -26,7 +26,6 @@ its own sound rule, so an estimate does not depend on how the samples are chunke
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from collections import deque
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dsl.distributions import DISTRIBUTION_FORMS, parse_distribution
 from dsl.errors import Diagnostic, SpecError
 
 from .model import TabularMDP
@@ -105,13 +105,13 @@ class RewardDistribution:
         return np.ascontiguousarray(draws.T)
 
 
-_ARITY = {"uniform": 0, "bernoulli": 1, "beta": 2}
-DISTRIBUTIONS = ("uniform", "bernoulli(p)", "beta(a, b)")
+DISTRIBUTIONS = DISTRIBUTION_FORMS
 """The reward distributions :func:`reward_distribution` reads."""
 
 
 def reward_distribution(text: str | RewardDistribution) -> RewardDistribution:
-    """Read ``uniform``, ``bernoulli(p)`` (``p`` in [0, 1]) or ``beta(a, b)`` (``a, b > 0``).
+    """Read ``uniform``, ``bernoulli(p)`` (``p`` in [0, 1]) or ``beta(a, b)`` (``a, b > 0``)
+    (:func:`dsl.distributions.parse_distribution`, which a spec's checks use too).
 
     Raises
     ------
@@ -120,23 +120,7 @@ def reward_distribution(text: str | RewardDistribution) -> RewardDistribution:
     """
     if isinstance(text, RewardDistribution):
         return text
-    match = re.fullmatch(r"\s*([a-z_]+)\s*(?:\((.*)\))?\s*", text)
-    expected = f"expected one of {', '.join(DISTRIBUTIONS)}"
-    if match is None or match.group(1) not in _ARITY:
-        raise ValueError(f"unknown reward distribution '{text.strip()}', {expected}")
-    name, inside = match.group(1), match.group(2)
-    try:
-        parameters = tuple(float(x) for x in inside.split(",")) if inside and inside.strip() else ()
-    except ValueError:
-        raise ValueError(f"the parameters of '{text.strip()}' must be numbers, {expected}") from None
-    if len(parameters) != _ARITY[name]:
-        raise ValueError(f"'{name}' takes {_ARITY[name]} parameter(s), got {len(parameters)} in '{text.strip()}', "
-                         f"{expected}")
-    if name == "bernoulli" and not 0.0 <= parameters[0] <= 1.0:
-        raise ValueError(f"bernoulli(p) needs p in [0, 1], got {parameters[0]:g}")
-    if name == "beta" and not all(p > 0 and np.isfinite(p) for p in parameters):
-        raise ValueError(f"beta(a, b) needs a > 0 and b > 0, got {text.strip()}")
-    return RewardDistribution(name, parameters)
+    return RewardDistribution(*parse_distribution(text))
 
 
 @dataclass(frozen=True, eq=False)

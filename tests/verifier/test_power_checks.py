@@ -162,3 +162,41 @@ def test_without_kept_samples_the_score_is_the_same_and_its_margin_a_bound(monke
         assert bound_se.value == pytest.approx(exact_se.value, abs=1e-12)
         assert bound_se.bound >= exact_se.bound - 1e-12
     assert kept[0].value == pytest.approx(0.9 / 8, abs=3 * kept[0].bound)  # gamma / 8, tests/verifier/test_checks.py
+
+
+FAN3 = """model fan3
+discount 0.9
+var x : 0..3 = 0
+action a when x == 0: x' = 1
+action b when x == 0: x' = 2
+action c when x == 0: x' = 3
+terminal x != 0
+cost k = 1
+"""
+
+
+@pytest.mark.parametrize("distribution, share", [
+    ('"bernoulli(0.5)"', 0.5 + 0.125),  # a ties for best when R1 = 1, or when all three are 0
+    ('"bernoulli(0.1)"', 0.1 + 0.9**3),
+    ('"uniform"', 1 / 3),
+])
+def test_a_check_names_its_reward_distribution(distribution: str, share: float) -> None:
+    """Issue 13: the distribution of each state's reward inside the check (ties count for every tied action)."""
+    report = verify(FAN3 + f"check p : optimality_probability(at = x == 0, actions = [a], distribution = {distribution})"
+                           " <= 1\n")
+    check = report.check("p")
+    assert check.quantities[0].low <= share <= check.quantities[0].high
+    assert ("random rewards (bernoulli" in check.summary) == distribution.startswith('"bern')
+
+
+def test_power_seeking_samples_the_named_distribution() -> None:
+    import dsl
+    from mdp import compile as compile_model
+    from mdp.power import power
+
+    text = FAN3 + 'check p : power_seeking(distribution = "beta(2, 5)") <= 1\n'
+    check = verify(text, samples=200, seed=4).check("p")
+    estimate = power(compile_model(dsl.load(text)), samples=200, seed=4, distribution="beta(2, 5)")
+    at_start = next(q for q in check.quantities if q.name == "POWER at the initial state")
+    assert at_start.value == pytest.approx(float(estimate.power[0]), abs=1e-12)
+    assert "beta(2, 5))" in check.summary

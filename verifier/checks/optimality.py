@@ -61,14 +61,16 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
                       f"bound {prop.comparison.value} {float(threshold):g}", context,
                       quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
     samples = context.samples
-    counts = optimal_counts(model, states.tolist(), samples, context.seed, actions=prop.actions)
+    counts = optimal_counts(model, states.tolist(), samples, context.seed, distribution=prop.distribution,
+                            actions=prop.actions)
     worst = max(counts, key=lambda s: (counts[s][2], -s))  # the largest share, the first state on ties
     rows, row_counts, count = counts[worst]
     share = count / samples
     low, high = wilson_interval(count, samples)
     verdict = decide(prop.comparison, low, high, threshold)
     others = ", ".join(f"{model.action_names[model.row_action[r]]} {c / samples:.1%}" for r, c in zip(rows, row_counts))
-    summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of random rewards "
+    rewards = "random rewards" + ("" if prop.distribution == "uniform" else f" ({prop.distribution})")
+    summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of {rewards} "
                f"that make {wanted} optimal is {share:.1%} (Wilson interval at z = 3: [{low:.1%}, {high:.1%}], "
                f"{samples} samples) at ({model.describe(worst)}); every action there: {others}; "
                f"bound {prop.comparison.value} {float(threshold):g}")

@@ -204,14 +204,16 @@ def intent_optimal_rows(model: TabularMDP, intent: str) -> npt.NDArray[np.bool_]
     return (Q <= optimum + tolerance) | model.terminal[model.row_state]
 
 
-def _estimate(context: Context) -> PowerEstimate:
-    """POWER of the model's states, computed once per verification (a spec may have several power checks)."""
-    estimate = context.cache.get("power")
+def _estimate(context: Context, distribution: str) -> PowerEstimate:
+    """POWER of the model's states under ``distribution``, computed once per verification and distribution (a
+    spec may have several power checks)."""
+    key = f"power {distribution}"
+    estimate = context.cache.get(key)
     if estimate is None:
         model = context.model
-        estimate = power(model, samples=context.samples, seed=context.seed,
+        estimate = power(model, samples=context.samples, seed=context.seed, distribution=distribution,
                          keep_samples=model.n_states * context.samples <= _KEEP_LIMIT, executor=context.executor)
-        context.cache["power"] = estimate
+        context.cache[key] = estimate
     return estimate
 
 
@@ -226,7 +228,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
                       f"POWER is not defined for discount {model.discount:g} (Turner et al. normalise by "
                       "(1 - gamma) / gamma); this check was not evaluated", context,
                       settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
-    estimate = _estimate(context)
+    estimate = _estimate(context, prop.distribution)
     rows = sub.rows & sub.reachable[model.row_state]
     reference_rows = None if prop.reference is None else intent_optimal_rows(model, prop.reference)
     score = _score(model, estimate, rows, reference_rows)
@@ -254,7 +256,8 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
                  _Z * float(estimate.stderr[s0]) + estimate.tol),
     )
     summary = (f"{context.words.they_hold} {agent:.4g} discounted POWER against {reference:.4g} for {reference_name}: "
-               f"score {score.value:.4g} ± {margin:.2g} (3 standard errors, {context.samples} sampled rewards), "
+               f"score {score.value:.4g} ± {margin:.2g} (3 standard errors, {context.samples} sampled rewards"
+               + ("" if prop.distribution == "uniform" else f", {prop.distribution}") + "), "
                f"bound {prop.comparison.value} {float(threshold):g}")
     settle = None
     if verdict is Verdict.INCONCLUSIVE and tie_dependent:
