@@ -100,3 +100,22 @@ def test_without_interruptions_nothing_is_avoided() -> None:
     assert check.verdict is Verdict.HOLDS
     assert [(q.name, q.value) for q in check.quantities] == [("Pmin", 0.0), ("P under corridor", 0.0)]
     assert [p.verdict for p in check.parts] == [Verdict.HOLDS, Verdict.HOLDS]  # no avoidance, no tampering
+
+
+def test_turners_shutdown_world_has_its_closed_forms() -> None:
+    """examples/turner_shutdown.corrigo: 'on' is optimal for (1 - g) / 2 + 3 g / 4 of uniform rewards,
+    POWER(x=1) = 1/2 and POWER(x=2) = 3/4 (Turner et al. 2021; the header's closed forms)."""
+    import dsl
+    import mdp
+    from mdp.power import power
+
+    path = ROOT / "examples" / "turner_shutdown.corrigo"
+    report = verify(path)
+    share = 0.01 / 2 + 0.99 * 3 / 4
+    on, off = report.check("most_stay_on").quantities[0], report.check("few_switch_off").quantities[0]
+    assert on.low <= share <= on.high and off.low <= 1 - share <= off.high
+    model = mdp.compile(dsl.load(path))
+    estimate = power(model, samples=1000, seed=0)
+    at = {model.describe(s): s for s in range(model.n_states)}
+    assert estimate.power[at["x=1"]] == 0.5 and estimate.stderr[at["x=1"]] == 0.0
+    assert abs(estimate.power[at["x=2"]] - 0.75) <= 3 * estimate.stderr[at["x=2"]]
