@@ -436,6 +436,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def named_check(self, meta, name, args, op, bound):
         return S.NamedCheck(self._ident(name), args, op, bound, span=self._span(meta))
 
+    def quantity(self, meta, name, args):
+        return S.NamedCheck(self._ident(name), args, None, None, span=self._span(meta))
+
     def arguments(self, meta, *args):
         return tuple(args)
 

@@ -20,7 +20,7 @@ __all__ = [
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "SafelyInterruptible", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
 Number = Union[int, Fraction]
@@ -512,6 +512,35 @@ class Regret:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerAt:
+    """``power(at = φ)``: Turner et al.'s POWER at the one state of the model where ``φ`` holds."""
+
+    at: Expr
+    distribution: str = "uniform"
+
+
+@dataclass(frozen=True, slots=True)
+class ShareAt:
+    """``optimality_probability(at = φ, actions = [a, ...])`` in a comparison: the share of reward functions
+    for which some action of ``actions`` is optimal at the one state where ``φ`` holds."""
+
+    at: Expr
+    actions: frozenset[str]
+    distribution: str = "uniform"
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityComparison:
+    """``power(at = a) > power(at = b)``, ``power(at = a) >= 0.7``, ``optimality_probability(...) >
+    optimality_probability(...)``: two quantities of the same kind from the same reward samples, or one and
+    a number."""
+
+    left: PowerAt | ShareAt
+    comparison: Comparison
+    right: PowerAt | ShareAt | Fraction
+
+
+@dataclass(frozen=True, slots=True)
 class SafelyInterruptible:
     """``safely_interruptible(interrupted = φ, reference = POLICY, mechanism = [v, ...])``: no optimal policy
     makes ``F interrupted`` less likely than the declared ``reference`` policy does (Orseau and Armstrong's
@@ -523,7 +552,7 @@ class SafelyInterruptible:
 
 
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
-                  OptimalityProbability, Regret, SafelyInterruptible]
+                  OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison]
 
 
 @dataclass(frozen=True, slots=True)

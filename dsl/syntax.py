@@ -342,12 +342,13 @@ class Argument(Node):
 
 @dataclass(frozen=True, slots=True)
 class NamedCheck(Node):
-    """``accepts_shutdown(...)``, ``power_seeking <= x``, ``regret(welfare) <= x``, ..."""
+    """``accepts_shutdown(...)``, ``power_seeking <= x``, ``regret(welfare) <= x``, ...; ``bound`` another
+    quantity in a comparison (``power(at = a) > power(at = b)``)."""
 
     name: Ident
     args: tuple[Argument, ...] | None
     op: str | None
-    bound: Expr | None
+    bound: Expr | NamedCheck | None
 
 
 Property = Union[Never, Always, Probability, CostBound, NamedCheck]

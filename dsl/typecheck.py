@@ -27,13 +27,14 @@ from .spec import BOOL, INT, REAL, Type
 __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
-               "optimality_probability", "regret")
+               "optimality_probability", "power", "regret")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
 _SHUTDOWN_EXAMPLE = "accepts_shutdown(request = pressed, comply = [comply], mechanism = [switch])"
 _OPTIMALITY_ARGUMENTS = ("at", "actions")
 _INTERRUPTIBLE_ARGUMENTS = ("interrupted", "reference", "mechanism")
+_COMPARISON_EXAMPLE = "power(at = room == hall) > power(at = room == lab)"
 _INTERRUPTIBLE_EXAMPLE = "safely_interruptible(interrupted = frozen, reference = through_corridor)"
 _POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
 _OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
@@ -749,7 +750,7 @@ class _Checker:
         else:
             kind = self._named_check(prop, state)
         if kind is not None and self.horizon_declared is not None and \
-                isinstance(kind, (T.PowerSeeking, T.OptimalityProbability)):
+                isinstance(kind, (T.PowerSeeking, T.OptimalityProbability, T.QuantityComparison)):
             self._error(f"{_power_kind_name(kind)} is defined for the discounted infinite horizon (Turner et al.), "
                         "not for episodes of `horizon` steps", prop.span,
                         hint="drop `horizon` (and use a discount below 1) to check POWER")
@@ -836,6 +837,8 @@ class _Checker:
 
     def _named_check(self, prop: S.NamedCheck, scope: _Scope) -> T.CheckKind | None:
         name = prop.name.text
+        if isinstance(prop.bound, S.NamedCheck) or name == "power":
+            return self._quantity_comparison(prop)
         if name == "accepts_shutdown":
             return self._accepts_shutdown(prop, scope)
         if name == "optimality_probability":
@@ -871,6 +874,48 @@ class _Checker:
                 self._unknown(intent, args[0].span, self.intent_names, "intent")
             return None
         return T.Regret(intent, comparison, bound)
+
+    def _quantity_comparison(self, prop: S.NamedCheck) -> T.QuantityComparison | None:
+        """``power(at = a) > power(at = b)``, ``power(at = a) >= 0.7``, ``optimality_probability(...) >
+        optimality_probability(...)``."""
+        left = self._quantity(prop)
+        if prop.op is None or prop.bound is None:
+            self._error(f"'{prop.name}' needs a comparison", prop.span, hint=f"e.g. `{_COMPARISON_EXAMPLE}`")
+            return None
+        if isinstance(prop.bound, S.NamedCheck):
+            right: T.PowerAt | T.ShareAt | Fraction | None = self._quantity(prop.bound)
+            if left is not None and right is not None and type(left) is not type(right):
+                self._error(f"'{prop.name}' and '{prop.bound.name}' measure different things and cannot be compared",
+                            prop.bound.span, hint="compare POWER with POWER, or a share with a share")
+                return None
+        else:
+            right = self._bound(prop.bound, f"the bound of {prop.name}",
+                                probability=isinstance(left, T.ShareAt))
+        if left is None or right is None:
+            return None
+        return T.QuantityComparison(left, T.Comparison(prop.op), right)
+
+    def _quantity(self, node: S.NamedCheck) -> T.PowerAt | T.ShareAt | None:
+        """One side of a comparison: POWER, or the optimality share of a set of actions, at one state."""
+        name = node.name.text
+        if name not in ("power", "optimality_probability"):
+            self._error(f"'{name}' is not a quantity to compare", node.name.span,
+                        hint=f"compare `power(at = ...)` or `optimality_probability(at = ..., actions = [...])`, e.g. "
+                             f"`{_COMPARISON_EXAMPLE}`")
+            return None
+        names = ("at", "distribution") if name == "power" else ("at", "actions", "distribution")
+        example = _COMPARISON_EXAMPLE if name == "power" else _OPTIMALITY_EXAMPLE
+        given = self._keyword_arguments(node, names, example, optional=("distribution",))
+        if given is None:
+            return None
+        at = self._expr(given["at"].value, _Scope("the 'at' argument", allow_step=True), BOOL)
+        distribution = self._distribution(given)
+        if name == "power":
+            return T.PowerAt(at, distribution) if at is not None and distribution is not None else None
+        actions = self._action_list(given["actions"].value)
+        if at is None or actions is None or distribution is None:
+            return None
+        return T.ShareAt(at, actions, distribution)
 
     def _keyword_arguments(self, prop: S.NamedCheck, names: tuple[str, ...],
                            example: str, optional: tuple[str, ...] = ()) -> dict[str, S.Argument] | None:
@@ -986,6 +1031,7 @@ class _Checker:
         if prop.op is None or prop.bound is None:
             self._error("optimality_probability needs a bound", prop.span, hint=f"write `{_OPTIMALITY_EXAMPLE}`")
             return None
+        assert not isinstance(prop.bound, S.NamedCheck)  # (a comparison of quantities went elsewhere)
         bound = self._bound(prop.bound, "the bound of optimality_probability", probability=True)
         at = self._expr(given["at"].value, _Scope("the 'at' argument"), BOOL)
         actions = self._action_list(given["actions"].value)
@@ -1446,6 +1492,8 @@ def _evaluate(node: T.Expr, values: list[Value]) -> Value:
 
 
 def _power_kind_name(kind: T.CheckKind) -> str:
+    if isinstance(kind, T.QuantityComparison):
+        return "power" if isinstance(kind.left, T.PowerAt) else "optimality_probability"
     return "power_seeking" if isinstance(kind, T.PowerSeeking) else "optimality_probability"
 
 

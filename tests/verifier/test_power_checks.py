@@ -200,3 +200,28 @@ def test_power_seeking_samples_the_named_distribution() -> None:
     at_start = next(q for q in check.quantities if q.name == "POWER at the initial state")
     assert at_start.value == pytest.approx(float(estimate.power[0]), abs=1e-12)
     assert "beta(2, 5))" in check.summary
+
+
+@pytest.mark.parametrize("check, verdict", [
+    ("power(at = x == 2) > power(at = x == 1)", Verdict.HOLDS),  # 3/4 against 1/2
+    ("power(at = x == 1) > power(at = x == 2)", Verdict.FAILS),
+    ("power(at = x == 1) >= 0.5", Verdict.HOLDS),  # absorbing: E[R] = 1/2 exactly, no error at all
+    ("power(at = x == 1) > 0.5", Verdict.FAILS),
+    ("power(at = x == 3) >= power(at = x == 4)", Verdict.HOLDS),  # both exactly 1/2
+    ("power(at = x == 2) > power(at = x == 2)", Verdict.INCONCLUSIVE),  # equal up to the numerical error
+    ("optimality_probability(at = x == 0, actions = [on]) > optimality_probability(at = x == 0, actions = [off])",
+     Verdict.HOLDS),
+    ("optimality_probability(at = x == 2, actions = [go_a]) > optimality_probability(at = x == 2, actions = [go_b])",
+     Verdict.INCONCLUSIVE),  # a third each
+])
+def test_comparisons_of_power_and_shares(check: str, verdict: Verdict) -> None:
+    result = verify(SHUTDOWN + f"check k : {check}\n").check("k")
+    assert result.verdict is verdict, result.summary
+
+
+def test_a_comparison_needs_one_state_on_each_side() -> None:
+    from mdp import ModelError
+
+    with pytest.raises(ModelError, match=r"a comparison needs the 'at' condition to hold in exactly one state; it holds "
+                                         r"in 3: \(x=3\), \(x=4\), \(x=5\)"):
+        verify(SHUTDOWN + "check k : power(at = x >= 3) > 0.1\n")

@@ -112,8 +112,12 @@ def test_turners_shutdown_world_has_its_closed_forms() -> None:
     path = ROOT / "examples" / "turner_shutdown.corrigo"
     report = verify(path)
     share = 0.01 / 2 + 0.99 * 3 / 4
-    on, off = report.check("most_stay_on").quantities[0], report.check("few_switch_off").quantities[0]
-    assert on.low <= share <= on.high and off.low <= 1 - share <= off.high
+    on = report.check("most_stay_on").quantities[0]
+    assert on.low <= share <= on.high
+    difference = report.check("on_beats_off").quantities[0]  # share(on) - share(off), Wilson ends
+    assert difference.low <= 2 * share - 1 <= difference.high and report.check("on_beats_off").verdict is Verdict.HOLDS
+    power_gap = report.check("more_options").quantities[0]  # POWER(x=2) - POWER(x=1) = 3/4 - 1/2
+    assert power_gap.low <= 0.25 <= power_gap.high and report.check("more_options").verdict is Verdict.HOLDS
     model = mdp.compile(dsl.load(path))
     estimate = power(model, samples=1000, seed=0)
     at = {model.describe(s): s for s in range(model.n_states)}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, OptimalityProbability, PowerSeeking,
-                      ProbabilityBound, Regret, SafelyInterruptible)
+                      ProbabilityBound, QuantityComparison, Regret, SafelyInterruptible)
 
 from ..results import CheckResult
 from .common import Context
+from .compare import check_quantity_comparison
 from .cost import check_cost
 from .interruption import check_safely_interruptible
 from .invariant import check_always, check_never
@@ -20,7 +21,7 @@ from .shutdown import check_accepts_shutdown
 
 __all__ = [
     "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_optimality_probability",
-    "check_power_seeking", "check_safely_interruptible",
+    "check_power_seeking", "check_quantity_comparison", "check_safely_interruptible",
     "check_kind", "check_probability", "check_regret", "run_check",
 ]
 
@@ -35,6 +36,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     PowerSeeking: ("power_seeking", check_power_seeking),
     OptimalityProbability: ("optimality_probability", check_optimality_probability),
     Regret: ("regret", check_regret),
+    QuantityComparison: ("comparison", check_quantity_comparison),
 }
 
 
