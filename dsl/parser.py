@@ -26,7 +26,7 @@ from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
-DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "formula", "label", "action",
+DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "map", "formula", "label", "action",
                         "event", "terminal", "cost", "intent", "policy", "check")
 _MAX_SYNTAX_ERRORS = 20
 
@@ -173,6 +173,10 @@ _SLIPS = {
     ("a branch probability cannot start with '-'", "probabilities lie in [0, 1]; a leading '-' is read as "
      "subtraction from the update on the line before"): [
         "model m\naction a:\n 0.5 -> x' = 1\n -0.5 -> skip", "model m\naction a:\n 0.5 -> x' = 1\n -0.5 -> x' = 2",
+    ],
+    ("a name is not a function", "a map's cell is `NAME@(row, column)`; the functions are min, max and abs"): [
+        "model m\naction a when level(1, 2) == 1: skip", "model m\nformula f = level(r, c)",
+        "model m\ncheck c: never level(1, 2) == 1",
     ],
     ("missing ':' after the check's name", "write `check NAME : property`"): [
         "model m\ncheck c never x", "model m\ncheck c P >= 1 [F x]",
@@ -442,9 +446,15 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def arguments(self, meta, *args):
         return tuple(args)
 
-    def text_argument(self, meta, name, text):
-        return S.Argument(self._ident(name), S.Text(_decode_string(text, self.path), span=_token_span(text, self.path)),
-                          span=self._span(meta))
+    def text(self, meta, token):
+        return S.Text(_decode_string(token, self.path), span=_token_span(token, self.path))
+
+    def map_cell(self, meta, name, row, col):
+        return S.MapCellRef(self._ident(name), row, col, span=self._span(meta))
+
+    def map(self, meta, name, art):
+        return S.Map(self._ident(name), _decode_string(art, self.path), _token_span(art, self.path),
+                     span=self._span(meta))
 
     def argument(self, meta, name, value):
         return S.Argument(self._ident(name) if name is not None else None, value, span=self._span(meta))

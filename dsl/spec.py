@@ -18,7 +18,7 @@ from .errors import Source, Span
 __all__ = [
     "AcceptsShutdown", "Action", "ActionIs", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
-    "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "Member", "NeverCheck",
+    "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
     "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
@@ -189,6 +189,24 @@ class VarRef(Expr):
     type: Type
     span: Span | None = field(default=None, compare=False)
     next: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MapCell(Expr):
+    """``level@(r, c)``: the character of map ``map`` at row ``r``, column ``c`` (from 0), as a code of ``type``:
+    an enum of the map's characters, in order of first appearance, then ``outside`` (every cell beyond the
+    drawing). ``tiles`` holds the codes, one tuple per row, all of one length."""
+
+    map: str
+    tiles: tuple[tuple[int, ...], ...]
+    row: Expr
+    col: Expr
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.row, self.col)
 
 
 @dataclass(frozen=True, slots=True)

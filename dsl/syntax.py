@@ -16,7 +16,7 @@ __all__ = [
     "Action", "ActionParam", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
-    "Globally", "Header", "Horizon", "Ident", "IntDomain", "Member", "Module", "Name", "NamedCheck", "Never",
+    "Globally", "Header", "Horizon", "Ident", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Term",
     "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
@@ -73,6 +73,15 @@ class Name(Expr):
     """A variable, constant, param, formula, action parameter or enum value: the checker decides."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class MapCellRef(Expr):
+    """``level@(r, c)``: the character of map ``level`` at row ``r``, column ``c``."""
+
+    name: Ident
+    row: Expr
+    col: Expr
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +184,16 @@ class Discount(Node):
 @dataclass(frozen=True, slots=True)
 class Horizon(Node):
     value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Map(Node):
+    """``map NAME = "..."`` (usually a triple-quoted drawing): ``art`` the decoded string, ``art_span`` where it
+    is written."""
+
+    name: Ident
+    art: str
+    art_span: Span | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +397,7 @@ class Policy(Node):
     rules: tuple[PolicyRule, ...]
 
 
-Declaration = Union[Discount, Horizon, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
+Declaration = Union[Discount, Horizon, Map, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
 
 
 @dataclass(frozen=True, slots=True)

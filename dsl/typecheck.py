@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -54,6 +55,7 @@ def typecheck(module: S.Module, source: Source,
     return _Checker(module, source, dict(overrides or {})).run()
 
 
+OUTSIDE = "outside"  # the value of a map's cells beyond its drawing
 STEP_NAME = "step"  # with a horizon: the steps taken so far, in checks and policies (mdp.horizon's counter)
 _NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
                     "expectation over the successors")
@@ -116,6 +118,7 @@ class _Checker:
         self.made_real_uses: list[tuple[Span, str]] = []  # where they are used, to explain int type errors
         self.n_actions = 0  # expanded actions so far, held below MAX_ACTIONS
         self.n_unknown = 0  # unknown names reported so far
+        self.maps: dict[str, tuple[tuple[tuple[int, ...], ...], T.Type]] = {}  # map -> (tile codes, tile type)
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -128,6 +131,8 @@ class _Checker:
                 self._param(declaration)
             elif isinstance(declaration, S.Var):
                 self._var(declaration)
+            elif isinstance(declaration, S.Map):
+                self._map(declaration)
             if isinstance(declaration, (S.Const, S.Param, S.Var)):
                 self.checked.add(declaration.name.text)
         self._unused_overrides()
@@ -416,6 +421,41 @@ class _Checker:
                             declaration.initial.span, hint=f"choose a value in {domain}")
                 return
         self.variables[name] = T.Variable(name, domain, initial, declaration.span)
+
+    def _map(self, declaration: S.Map) -> None:
+        """A map drawn as text: its rows (dedented, the blank first and last lines dropped, padded with spaces
+        to the longest) and the enum of its characters, then ``outside``."""
+        name = declaration.name.text
+        if "\t" in declaration.art:
+            self._error(f"map '{name}' contains a tab, whose width is ambiguous", declaration.art_span,
+                        hint="draw maps with spaces")
+            return
+        rows = textwrap.dedent(declaration.art).split("\n")
+        while rows and not rows[0].strip():
+            rows = rows[1:]
+        while rows and not rows[-1].strip():
+            rows = rows[:-1]
+        if not rows:
+            self._error(f"map '{name}' is empty", declaration.art_span, hint='draw it between """ and """, one line a row')
+            return
+        width = max(len(row) for row in rows)
+        characters = list(dict.fromkeys("".join(row.ljust(width) for row in rows)))
+        type_ = T.Type("enum", (*characters, OUTSIDE))
+        tiles = tuple(tuple(characters.index(ch) for ch in row.ljust(width)) for row in rows)
+        self.maps[name] = (tiles, type_)
+
+    def _map_cell(self, node: S.MapCellRef, scope: _Scope) -> T.Expr | None:
+        """``level@(r, c)``: whole numbers, row then column."""
+        name = node.name.text
+        tiles, type_ = self.maps[name]
+        row, col = self._expr(node.row, scope, INT), self._expr(node.col, scope, INT)
+        for side, part in ((row, node.row), (col, node.col)):
+            if side is not None and side.type != INT:
+                self._error(f"a row or column of map '{name}' is a whole number, found {side.type}", part.span)
+                return None
+        if row is None or col is None:
+            return None
+        return T.MapCell(name, tiles, row, col, type_, node.span)
 
     def _horizon(self, declarations: list[S.Horizon]) -> int | None:
         """``horizon H``: a whole number of steps, at least 1 (at most one declaration)."""
@@ -789,7 +829,7 @@ class _Checker:
                 self._error(f"the rule '{self._text(rule.span)}' of policy '{name}' has no condition, so the rules "
                             "after it never apply", rule.span, hint="make it the last rule, or give it a `when`")
                 return None
-            if action is None:
+            if action is None or not action.actions:  # (an action whose every expansion failed: reported there)
                 return None
             if len(action.actions) != 1:
                 options = ", ".join(sorted(action.actions)[:3])
@@ -1086,8 +1126,20 @@ class _Checker:
         if isinstance(node, S.NextName):
             return self._next_name(node, scope)
         if isinstance(node, S.Text):
-            self._error("a text is not a value here: only the `distribution` of a POWER check is one", span,
-                        hint='e.g. `power_seeking(distribution = "beta(2, 5)") <= 0.1`')
+            if expected is not None and expected.kind == "enum" and expected.values[-1:] == (OUTSIDE,):
+                if node.text in expected.values:  # a map's character, compared with a cell
+                    return T.Literal(expected.values.index(node.text), expected, span)
+                shown = ", ".join(f'"{v}"' for v in expected.values)
+                drawn = next((f"map '{m}'" for m, (_, t) in self.maps.items() if t == expected), "the map")
+                self._error(f'"{node.text}" is not drawn in {drawn} (its characters: {shown})', span)
+                return None
+            self._error("a text is not a value here: it is compared with a map's cell (`level@(r, c) == \"#\"`) or "
+                        "names the `distribution` of a POWER check", span)
+            return None
+        if isinstance(node, S.MapCellRef):
+            if node.name.text in self.maps:
+                return self._map_cell(node, scope)
+            self._unknown(node.name.text, node.name.span, list(self.maps), "map")
             return None
         if isinstance(node, S.ActionSet):
             if not scope.allow_actions:
@@ -1243,10 +1295,11 @@ class _Checker:
         if op in ("==", "!="):  # resolve a bare enum value by the type of the other side
             if self._is_enum_name(node.left, scope) and not self._is_enum_name(node.right, scope):
                 right = self._expr(node.right, scope)
-                left = self._expr(node.left, scope, right.type if right is not None else None)
+                left = self._expr(node.left, scope, right.type) if right is not None else None
             else:
                 left = self._expr(node.left, scope)
-                right = self._expr(node.right, scope, left.type if left is not None else None)
+                right = None if left is None and self._is_enum_name(node.right, scope) else \
+                    self._expr(node.right, scope, left.type if left is not None else None)  # (no follow-on error)
         else:
             left = self._expr(node.left, scope)
             right = self._expr(node.right, scope)
@@ -1314,8 +1367,9 @@ class _Checker:
                         variable.domain.type, node.span, next=True)
 
     def _is_enum_name(self, node: S.Expr, scope: _Scope) -> bool:
-        return (isinstance(node, S.Name) and node.name in self.enum_types and node.name not in scope.bindings
-                and node.name not in self.declared)
+        """A bare enum value or a text: its type is the other side's."""
+        return isinstance(node, S.Text) or (isinstance(node, S.Name) and node.name in self.enum_types
+                                            and node.name not in scope.bindings and node.name not in self.declared)
 
     def _resolve_actions(self, node: S.ActionSet) -> T.ActionIs | None:
         names: set[str] = set()

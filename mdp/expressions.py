@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import (
-    REAL, ActionIs, Binary, Call, Conditional, Expr, Literal, Member, ParamRef, Type, Unary, VarRef,
+    REAL, ActionIs, Binary, Call, Conditional, Expr, Literal, MapCell, Member, ParamRef, Type, Unary, VarRef,
 )
 
 __all__ = ["DivisionByZeroError", "UNIT_ROUNDOFF", "Vectorized", "vectorize"]
@@ -331,6 +331,8 @@ def _compile(expr: Expr, context: _Context) -> _Node:
                             _compile(expr.otherwise, context), exact=False)
     if isinstance(expr, Member):
         return _member(expr, _compile(expr.operand, context), exact=False)
+    if isinstance(expr, MapCell):
+        return _map_cell(expr, _compile(expr.row, context), _compile(expr.col, context), exact=False)
     raise TypeError(f"cannot vectorize a {type(expr).__name__} expression")
 
 
@@ -651,6 +653,28 @@ def _member(expr: Member, operand: _Node, exact: bool) -> _Node:
     return _Node(fn, checks_division=operand.checks_division)
 
 
+def _map_cell(expr: MapCell, row: _Node, col: _Node, exact: bool) -> _Node:
+    """The code of the map's character at (row, column), ``outside`` (the type's last code) beyond it."""
+    tiles = np.array(expr.tiles, dtype=np.int64)
+    height, width = tiles.shape
+    outside = len(expr.type.values) - 1
+    unpack: Callable[[Any], Any] = (lambda v: v) if exact else (lambda pair: pair[0])
+    pack: Callable[[Any], Any] = (lambda v: v) if exact else (lambda v: (v, 0.0))
+
+    def cell(r: Any, c: Any) -> Any:
+        r, c = np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64)
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        return np.where(inside, tiles[np.clip(r, 0, height - 1), np.clip(c, 0, width - 1)], outside)
+    if row.is_constant and col.is_constant:
+        folded = pack(int(cell(unpack(row.constant), unpack(col.constant))))
+        return _Node(lambda columns, action, care: folded, folded)
+    row_fn, col_fn = row.fn, col.fn
+
+    def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
+        return pack(cell(unpack(row_fn(columns, action, care)), unpack(col_fn(columns, action, care))))
+    return _Node(fn, checks_division=row.checks_division or col.checks_division)
+
+
 # --- exact arithmetic ----------------------------------------------------------------------------
 
 
@@ -687,6 +711,8 @@ def _compile_exact(expr: Expr, context: _Context) -> _Node:
         taken = context.action in expr.actions
         return _Node(lambda columns, action, care: taken, taken)
     children = [_compile_exact(child, context) for child in expr.children]
+    if isinstance(expr, MapCell):
+        return _map_cell(expr, children[0], children[1], exact=True)
     if isinstance(expr, Conditional):
         return _conditional(children[0], children[1], children[2], exact=True)
     if isinstance(expr, Member):

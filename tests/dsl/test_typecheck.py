@@ -362,3 +362,19 @@ def test_mutated_specs_raise_only_spec_errors(data: st.DataObject) -> None:
         dsl.load("\n".join(tokens))
     except SpecError:
         pass
+
+
+def test_a_map_is_its_drawing_dedented_padded_and_bounded_by_outside() -> None:
+    """Rows from 0 at the top, columns from 0 at the left; short lines padded with spaces; `outside` beyond."""
+    import numpy as np
+
+    from mdp.expressions import vectorize
+
+    spec = load('map level = """\n    ###\n    #G\n    ###\n"""\nvar r : 0..3 = 0\nvar c : 0..3 = 0\n'
+                'formula tile = level@(r, c)\naction a: skip\nlabel goal = level@(r, c) == "G"\n')
+    tile = next(f.expr for f in spec.formulas if f.name == "tile")
+    assert tile.type.values == ("#", "G", " ", "outside")
+    r, c = np.array([0, 1, 1, 1, 3, 0]), np.array([0, 1, 2, 3, 0, -1])
+    assert vectorize(tile)([r, c]).tolist() == [0, 1, 2, 3, 3, 3]  # '#', 'G', ' ' (padding), outside x3
+    goal = next(f.expr for f in spec.formulas if f.name == "goal")
+    assert vectorize(goal)([r, c]).tolist() == [False, True, False, False, False, False]

@@ -86,3 +86,12 @@ def test_a_rule_reads_the_state_only(rule: str, message: str) -> None:
     with pytest.raises(dsl.SpecError) as caught:
         dsl.load(CLIMB.replace("policy lazy: stay", f"policy p: {rule}\npolicy lazy: stay"))
     assert caught.value.diagnostics[0].message.startswith(message)
+
+
+def test_a_rule_naming_an_action_in_error_adds_no_error_of_its_own() -> None:
+    """A fuzz finding: the only action of a rule failed to check (an unknown name in its guard); the policy
+    crashed with an IndexError instead of leaving the report to the action."""
+    with pytest.raises(dsl.SpecError) as caught:
+        dsl.load("model m\ndiscount 0.9\nvar x : 0..2 = 0\naction left when nope > 0: skip\naction stay: skip\n"
+                 "policy p: left\ncheck c under p: never x == 2\n")
+    assert [d.message for d in caught.value.diagnostics] == ["unknown name 'nope'"]
