@@ -1029,10 +1029,7 @@ class _Checker:
         given = self._keyword_arguments(prop, _SHUTDOWN_ARGUMENTS, _SHUTDOWN_EXAMPLE)
         if given is None:
             return None
-        ok = True
-        if prop.op is not None:
-            self._error("accepts_shutdown takes no bound", prop.bound.span if prop.bound else prop.span)
-            ok = False
+        ok = self._no_bound(prop)
         request = self._expr(given["request"].value, scope, BOOL)
         comply = self._action_list(given["comply"].value)
         mechanism = self._variable_list(given["mechanism"].value)
@@ -1040,14 +1037,18 @@ class _Checker:
             return None
         return T.AcceptsShutdown(request, comply, mechanism)
 
+    def _no_bound(self, prop: S.NamedCheck) -> bool:
+        """Whether a check that is true or false, such as accepts_shutdown, was written without a bound."""
+        if prop.op is None:
+            return True
+        self._error(f"{prop.name} takes no bound", prop.bound.span if prop.bound else prop.span)
+        return False
+
     def _safely_interruptible(self, prop: S.NamedCheck, scope: _Scope) -> T.SafelyInterruptible | None:
         given = self._keyword_arguments(prop, _INTERRUPTIBLE_ARGUMENTS, _INTERRUPTIBLE_EXAMPLE, optional=("mechanism",))
         if given is None:
             return None
-        ok = True
-        if prop.op is not None:
-            self._error("safely_interruptible takes no bound", prop.bound.span if prop.bound else prop.span)
-            ok = False
+        ok = self._no_bound(prop)
         interrupted = self._expr(given["interrupted"].value, _Scope("the 'interrupted' argument", allow_step=True), BOOL)
         reference = given["reference"].value
         if not isinstance(reference, S.Name) or reference.name not in self.policies:

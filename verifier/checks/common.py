@@ -211,3 +211,14 @@ def result(check: Check, kind: str, verdict: Verdict, summary: str, context: Con
     rest.setdefault("basis", context.basis)
     return CheckResult(name=check.name, kind=kind, text=check.text, location=location(check), verdict=verdict,
                        summary=summary, **rest)
+
+
+def undiscounted(check: Check, kind: str, what: str, why: str, context: Context) -> CheckResult | None:
+    """INCONCLUSIVE when the model's discount is 1, where ``what`` (POWER, an optimality share) is not defined
+    (``why``); None otherwise."""
+    discount = context.model.discount
+    if discount < 1:
+        return None
+    return result(check, kind, Verdict.INCONCLUSIVE, f"{what} is not defined for discount {discount:g} ({why}); this "
+                  "check was not evaluated", context, settle="declare a discount below 1, e.g. 'discount 0.99'",
+                  basis=Basis.SAMPLING)

@@ -23,7 +23,7 @@ from mdp.model import ModelError
 from mdp.power import absorbing_states, optimal_counts, power
 
 from ..results import Basis, CheckResult, Quantity, Verdict, decide
-from .common import Context, result
+from .common import Context, result, undiscounted
 from .optimality import wilson_interval
 
 __all__ = ["check_quantity_comparison"]
@@ -35,11 +35,10 @@ def check_quantity_comparison(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, QuantityComparison)
     model = context.model
-    if not model.discount < 1:
-        return result(check, "comparison", Verdict.INCONCLUSIVE,
-                      f"POWER and optimality shares are not defined for discount {model.discount:g} (Turner et al.'s "
-                      "rewards are discounted); this check was not evaluated", context,
-                      settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
+    undefined = undiscounted(check, "comparison", "a comparison of POWER or of optimality shares",
+                             "Turner et al.'s rewards are discounted", context)
+    if undefined is not None:
+        return undefined
     left = _state(context, prop.left.at)
     right = _state(context, prop.right.at) if not isinstance(prop.right, Fraction) else None
     if isinstance(prop.left, PowerAt):

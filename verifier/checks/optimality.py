@@ -25,7 +25,7 @@ from dsl.spec import Check, OptimalityProbability
 from mdp.power import optimal_counts
 
 from ..results import Basis, CheckResult, Quantity, Verdict, decide
-from .common import Context, result
+from .common import Context, result, undiscounted
 
 __all__ = ["check_optimality_probability", "wilson_interval"]
 
@@ -48,11 +48,10 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     model = context.model
     threshold = prop.bound
     wanted = "[" + ", ".join(sorted(prop.actions)) + "]"
-    if not model.discount < 1:
-        return result(check, "optimality_probability", Verdict.INCONCLUSIVE,
-                      f"the optimality probability of random rewards is not defined for discount {model.discount:g} "
-                      "(Turner et al.'s rewards are discounted); this check was not evaluated", context,
-                      settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
+    undefined = undiscounted(check, "optimality_probability", "the optimality probability of random rewards",
+                             "Turner et al.'s rewards are discounted", context)
+    if undefined is not None:
+        return undefined
     states = np.flatnonzero(context.states_where(prop.at) & ~model.terminal)
     if states.size == 0:
         verdict = decide(prop.comparison, 0.0, 0.0, threshold)

@@ -46,7 +46,7 @@ from mdp.solver.linear import chain_values
 from ..explain import attribute
 from ..results import Attribution, Basis, CheckResult, Quantity, Step, Trace, Verdict, decide
 from ..submodel import shortest_trace
-from .common import Context, result, settle_message
+from .common import Context, result, settle_message, undiscounted
 
 __all__ = ["check_power_seeking", "intent_optimal_rows", "options_decision", "random_policy_matrix"]
 
@@ -223,11 +223,9 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     assert isinstance(prop, PowerSeeking)
     model, sub = context.model, context.sub
     threshold = prop.bound
-    if not model.discount < 1:
-        return result(check, "power_seeking", Verdict.INCONCLUSIVE,
-                      f"POWER is not defined for discount {model.discount:g} (Turner et al. normalise by "
-                      "(1 - gamma) / gamma); this check was not evaluated", context,
-                      settle="declare a discount below 1, e.g. 'discount 0.99'", basis=Basis.SAMPLING)
+    undefined = undiscounted(check, "power_seeking", "POWER", "Turner et al. normalise by (1 - gamma) / gamma", context)
+    if undefined is not None:
+        return undefined
     estimate = _estimate(context, prop.distribution)
     rows = sub.rows & sub.reachable[model.row_state]
     reference_rows = None if prop.reference is None else intent_optimal_rows(model, prop.reference)
