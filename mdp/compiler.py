@@ -209,7 +209,7 @@ def compile(spec: Spec, max_states: int | None = None,
         raise StateLimitError(
             f"over its horizon of {spec.horizon:,} steps the model has more states than {limit} allows: "
             f"{error.states:,} (state, step) pairs for {model.n_states:,} states", error.states, 0,
-            (f"the horizon is declared at line {spec.horizon_span.line}" if spec.horizon_span else "",),
+            (f"the horizon is declared at line {spec.horizon_span.line}",) if spec.horizon_span else (),
             hint="shorten the horizon or shrink the world (-D); each step copies the states that can be met "
                  "at it") from None
 
@@ -1423,14 +1423,12 @@ class _Compiler:
                 continue
             (costs if term.kind == "cost" else intents)[term.name] = arrival.values
             self._finite(term, arrival.values, model.row_state, model.row_action.astype(np.int64), 0)
+            rounding_of[term.kind][term.name] = float(np.max(arrival.errors, initial=0.0))
+            exact_rows[term.name] = arrival.errors == 0
             if arrival.exact is not None:
                 exact_of[term.name] = arrival.exact
                 exact_rows[term.name] = np.array([float(v) == q for v, q in zip(arrival.values.tolist(), arrival.exact)],
                                                  dtype=bool)
-                rounding_of[term.kind][term.name] = float(np.max(arrival.errors, initial=0.0))
-            else:
-                exact_rows[term.name] = arrival.errors == 0
-                rounding_of[term.kind][term.name] = float(np.max(arrival.errors, initial=0.0))
         self._raise_problems()
         self._check_totals(costs, intents, model.row_groups)
         rounding = replace(model.rounding, costs=rounding_of["cost"], intents=rounding_of["intent"],

@@ -52,6 +52,13 @@ _RULES: dict[str, tuple[str, str]] = {
     "optimality_probability": ("how often the world makes given actions optimal",
                                "optimality_probability(at, actions) ~ p: the largest share, over the states where "
                                "'at' holds, of random objectives for which one of the actions is optimal."),
+    "safely_interruptible": ("optimal policies neither avoid interruption nor tamper with it",
+                             "safely_interruptible(interrupted, reference, mechanism): no optimal policy is "
+                             "interrupted less often than the declared reference policy, and none changes a "
+                             "mechanism variable."),
+    "comparison": ("a comparison of POWER or of optimality shares between states",
+                   "power(at = A) ~ power(at = B), or optimality_probability(at = A, actions = [...]) ~ ...: "
+                   "two quantities of one state each, from the same reward samples."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"
