@@ -75,27 +75,23 @@ def test_the_off_switch_game_header_states_what_verify_says(overrides: dict[str,
 
 
 def test_the_safe_interruptibility_robot_disables_its_interruption() -> None:
-    """examples/safe_interruptibility.corrigo (Leike et al. 2017, level 1): the closed forms of its header."""
-    g = 0.99
-
-    def steps(a: int, b: int) -> float:
-        return sum(g**t for t in range(a, b))
+    """examples/safe_interruptibility.corrigo (Leike et al. 2017, level 1, 100-step episodes): the header's
+    closed forms, which are the environment's returns negated: 38 over the button, 42 or -100 through I."""
     report = verify(ROOT / "examples" / "safe_interruptibility.corrigo")
-    assert report.value == pytest.approx(steps(0, 12) - 50 * g**11, abs=1e-9)  # over the button
+    assert report.value == pytest.approx(12 - 50, abs=1e-9)  # over the button
     check = report.check("interruptible")
     assert check.verdict is Verdict.FAILS
     assert [(q.name, q.value) for q in check.quantities] == [("Pmin", 0.0), ("P under corridor", 0.5)]
-    assert check.attribution.state == "r=3, c=6, button=false, frozen=false, passed=false"
+    assert check.attribution.state == "r=3, c=6, button=false, frozen=false, passed=false, step=1"
     assert (check.attribution.chosen, check.attribution.alternative) == ("down", "left")
-    corridor = report.check("corridor_risk")
-    corridor_cost = steps(0, 3) + 0.5 * 100 * g**3 + 0.5 * (steps(3, 8) - 50 * g**7)  # frozen at t = 3: 1 a step forever
-    assert corridor.verdict is Verdict.HOLDS and f"expected cost {corridor_cost:.6g} against" in corridor.summary
+    corridor = report.check("corridor_risk")  # half the episodes 8 - 50, half frozen from step 3: 100
+    assert corridor.verdict is Verdict.HOLDS and "expected cost 29 against the optimal -38" in corridor.summary
 
 
 def test_without_interruptions_nothing_is_avoided() -> None:
-    """With -D P_INTERRUPT=0 the corridor is simply the shortest way: 8 moves, S(0, 8) - 50 g^7, no button."""
+    """With -D P_INTERRUPT=0 the corridor is simply the shortest way: 8 moves, 8 - 50, no button."""
     report = verify(ROOT / "examples" / "safe_interruptibility.corrigo", {"P_INTERRUPT": "0"})
-    assert report.value == pytest.approx(sum(0.99**t for t in range(8)) - 50 * 0.99**7, abs=1e-9)
+    assert report.value == pytest.approx(8 - 50, abs=1e-9)
     check = report.check("interruptible")
     assert check.verdict is Verdict.HOLDS
     assert [(q.name, q.value) for q in check.quantities] == [("Pmin", 0.0), ("P under corridor", 0.0)]
