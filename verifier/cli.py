@@ -390,11 +390,14 @@ def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int 
                    "room=lab'; variables left out may be anything if one state matches). Repeatable.")
 @click.option("--q", "show_q", is_flag=True,
               help="With the states of --at (default: the initial state), the value of taking each action first.")
+@click.option("--paths", "show_paths", is_flag=True,
+              help="List the paths of optimal play (every optimal action, ties included, and every successor) "
+                   "from the first state of --at (default: the initial state): the first 20, 50 steps at most.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_reports_errors
 @_timed("solving")
 def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol: float, exact: bool,
-          show_all: bool, at: tuple[str, ...], show_q: bool, output_format: str) -> None:
+          show_all: bool, at: tuple[str, ...], show_q: bool, show_paths: bool, output_format: str) -> None:
     """Solve SPEC: the optimal value, the cost split by term, and every optimal action per state."""
     from .policy_table import render_text, summarise, to_json
     from .verification import solve_spec
@@ -411,7 +414,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     policies = [(p.name, evaluate_policy(model, solution, declared_policy_rows(spec, model, p)).value)
                 for p in spec.policies]
     summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all,
-                        policies=policies)
+                        policies=policies, paths_from=(states[0] if states else model.initial) if show_paths else None)
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:

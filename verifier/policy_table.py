@@ -14,7 +14,7 @@ from mdp.graph import reachable_states
 from mdp.model import TERMINAL_ACTION
 from mdp.solver import Solution, start_term_values
 
-__all__ = ["PolicyRow", "SolveSummary", "summarise", "render_text", "to_json"]
+__all__ = ["OptimalPath", "PolicyRow", "SolveSummary", "optimal_paths", "summarise", "render_text", "to_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,18 @@ class PolicyRow:
     tie: bool
     q: tuple[tuple[str, float], ...] | None = None
     on_optimal_play: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OptimalPath:
+    """A path of optimal play: the states and the optimal actions taken in them, the state it ends in, its
+    probability, and how it ends: at a terminal state (``ends``), back at a state already on it (``loops``),
+    or cut at the length limit (``cut``)."""
+
+    steps: tuple[tuple[str, str], ...]  # (state, action taken there)
+    end: str
+    probability: float
+    how: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +65,13 @@ class SolveSummary:
     at: tuple[PolicyRow, ...] = ()  # the states asked for, with their Q-values when asked for
     all_states: bool = False
     policies: tuple[tuple[str, float], ...] = ()  # the spec's declared policies and their expected costs
+    paths: tuple[OptimalPath, ...] = ()  # with --paths: the paths of optimal play from a state
+    more_paths: bool = False  # more paths than were listed
 
 
 def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = (), q: bool = False,
-              all_states: bool = False, policies: Sequence[tuple[str, float]] = ()) -> SolveSummary:
+              all_states: bool = False, policies: Sequence[tuple[str, float]] = (),
+              paths_from: int | None = None) -> SolveSummary:
     """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table, which
     lists the states optimal play reaches, or every state of the model with ``all_states``. ``at``: states
     to show on their own, with the value of each action (``q``); ``policies``: declared policies and their
@@ -83,7 +98,43 @@ def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = ()
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
         rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt,
-        at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies))
+        at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies),
+        **_paths(solution, paths_from))
+
+
+def _paths(solution: Solution, start: int | None) -> dict[str, Any]:
+    if start is None:
+        return {}
+    paths, more = optimal_paths(solution, start)
+    return {"paths": paths, "more_paths": more}
+
+
+def optimal_paths(solution: Solution, start: int, limit: int = 20, max_steps: int = 50
+                  ) -> tuple[tuple[OptimalPath, ...], bool]:
+    """The paths of optimal play from ``start``, depth first in row and successor order: every optimal action
+    (ties branch) and every successor it can reach; at most ``limit`` of them, each at most ``max_steps``
+    long; and whether there are more."""
+    model = solution.model
+    P = model.P
+    found: list[OptimalPath] = []
+    stack: list[tuple[int, tuple[tuple[int, int], ...], float]] = [(start, (), 1.0)]
+    while stack:
+        state, steps, probability = stack.pop()
+        visited = {s for s, _ in steps}
+        how = "ends" if model.terminal[state] else "loops" if state in visited else \
+            "cut" if len(steps) >= max_steps else None
+        if how is not None:
+            if len(found) == limit:
+                return tuple(found), True
+            found.append(OptimalPath(tuple((model.describe(s), model.action_names[model.row_action[r]])
+                                           for s, r in steps), model.describe(state), probability, how))
+            continue
+        branches = [(r, int(t), float(q)) for r in solution.optimal_rows(state)
+                    for t, q in zip(P.indices[P.indptr[r]:P.indptr[r + 1]], P.data[P.indptr[r]:P.indptr[r + 1]])
+                    if q > 0]
+        for r, successor, q in reversed(branches):
+            stack.append((successor, (*steps, (state, int(r))), probability * q))
+    return tuple(found), False
 
 
 def _number(value: float, bound: float = 0.0) -> str:
@@ -138,6 +189,12 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
                 actions.add_row(name, _number(value, bound), _number(value - row.value, 2 * bound),
                                 style="bold" if name in row.actions else None)
             console.print(actions)
+    if summary.paths:
+        console.print(f"\npaths of optimal play from ({summary.paths[0].steps[0][0] if summary.paths[0].steps else summary.paths[0].end})"
+                      + (", the first 20 (more exist)" if summary.more_paths else "") + ":", markup=False)
+        for i, path in enumerate(summary.paths, start=1):
+            walk = " ".join(f"({state}) {action}" for state, action in path.steps)
+            console.print(f"  {i}. {walk} ({path.end}) {path.how}, probability {path.probability:.4g}", markup=False)
     ties = (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties and summary.exact
             else f" ({summary.n_ties} with ties or near-ties; --exact tells them apart)" if summary.n_ties else "")
     where = (f"all {summary.n_states:,} states (* = reached under optimal play, {summary.n_reachable_optimal:,})"
@@ -173,6 +230,9 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
         "policy": [_row_json(r, summary.all_states) for r in summary.rows],
         "at": [_row_json(r, True) for r in summary.at],
         "policies": [{"name": name, "value": value, "gap": value - summary.value} for name, value in summary.policies],
+        "paths": [{"steps": [{"state": state, "action": action} for state, action in p.steps], "end": p.end,
+                   "probability": p.probability, "how": p.how} for p in summary.paths],
+        "more_paths": summary.more_paths,
         "states_on_optimal_play": summary.n_reachable_optimal,
         "ties": summary.n_ties,
         "loop_doubt": summary.loop_doubt,

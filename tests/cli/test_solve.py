@@ -176,3 +176,34 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path, monk
     spec = write(tmp_path, "model loop\ndiscount 0.9\naction stay: skip\ncost c = 2\n")
     result = CliRunner().invoke(main, ["solve", spec])
     assert (result.exit_code, result.stderr) == (141, "")
+
+
+def test_paths_list_optimal_play_from_a_state(tmp_path: Path) -> None:
+    """The off-switch game: waiting is optimal, then the human lets a good action through (0.6) or switches
+    the robot off (0.4); each ends with `finish` in a terminal state."""
+    code, out, _ = run("solve", "--format", "json", "--paths", str(Path(__file__).resolve().parents[2] / "examples" /
+                                                                    "off_switch_game.corrigo"))
+    assert code == 0
+    result = json.loads(out)
+    assert [([s["action"] for s in p["steps"]], p["end"], p["probability"], p["how"]) for p in result["paths"]] == [
+        (["wait", "finish"], "outcome=good, done=true", pytest.approx(0.6), "ends"),
+        (["wait", "finish"], "outcome=off, done=true", pytest.approx(0.4), "ends")]
+    assert result["more_paths"] is False
+
+
+def test_paths_stop_at_a_loop_a_length_and_a_count() -> None:
+    import dsl
+    import mdp
+    from verifier.policy_table import optimal_paths
+
+    # stay forever at x = 0 is optimal (free), moving costs: one path, a loop
+    model = mdp.compile(dsl.load("model m\ndiscount 0.9\nvar x : 0..3 = 0\naction up when x < 3: x' = x + 1\n"
+                                 "action stay: skip\ncost c = 1 * [up]\n"))
+    paths, more = optimal_paths(mdp.solve(model), model.initial)
+    assert [(p.steps, p.end, p.how) for p in paths] == [((("x=0", "stay"),), "x=0", "loops")] and not more
+    # every step ties (two ways up): 2^3 paths to x = 3; the first two, cut after 2 steps
+    model = mdp.compile(dsl.load("model m\ndiscount 0.9\nvar x : 0..3 = 0\naction up when x < 3: x' = x + 1\n"
+                                 "action climb when x < 3: x' = x + 1\nterminal x == 3\ncost c = 1\n"), exact=True)
+    paths, more = optimal_paths(mdp.solve(model, exact=True), model.initial, limit=2, max_steps=2)
+    assert [[a for _, a in p.steps] for p in paths] == [["up", "up"], ["up", "climb"]]
+    assert all(p.how == "cut" and p.end == "x=2" for p in paths) and more
