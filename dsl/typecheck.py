@@ -104,7 +104,6 @@ class _Checker:
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
         self.policies: dict[str, T.Policy] = {}
-        self.horizon_declared: S.Horizon | None = None
         self.horizon: int | None = None
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
@@ -463,7 +462,6 @@ class _Checker:
             return None
         for extra in declarations[1:]:
             self._error("`horizon` is declared twice", extra.span, hint="keep one")
-        self.horizon_declared = declarations[0]
         literal = self._constant_value(declarations[0].value, "the horizon", INT)
         if literal is None:
             return None
@@ -789,7 +787,7 @@ class _Checker:
                 kind = T.CostBound(T.Comparison(prop.op), bound, term)
         else:
             kind = self._named_check(prop, state)
-        if kind is not None and self.horizon_declared is not None and \
+        if kind is not None and self.horizon is not None and \
                 isinstance(kind, (T.PowerSeeking, T.OptimalityProbability, T.QuantityComparison)):
             self._error(f"{_power_kind_name(kind)} is defined for the discounted infinite horizon (Turner et al.), "
                         "not for episodes of `horizon` steps", prop.span,

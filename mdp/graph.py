@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from .model import TabularMDP
 
 __all__ = ["OptionGraph", "breadth_first_depths", "end_components", "every_policy_reaches", "option_graph",
-           "positive_edges", "reach", "reachable_states", "rows_leaving", "some_policy_reaches",
+           "positive_edges", "ranges", "reach", "reachable_states", "rows_leaving", "some_policy_reaches",
            "some_policy_surely_reaches", "state_graph", "terminates_surely"]
 
 BoolArray = npt.NDArray[np.bool_]
@@ -308,3 +308,12 @@ def option_graph(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) -
     sizes = np.bincount(component, minlength=n_components)[sinks]
     bottoms = tuple(tuple(int(s) for s in order[a:a + k]) for a, k in zip(starts, sizes))
     return OptionGraph(model=model, component=component, bottoms=bottoms, reach=tuple(reach))
+
+
+def ranges(starts: npt.ArrayLike, stops: npt.ArrayLike) -> IntArray:
+    """The concatenation of ``range(a, b)`` for each pair ``(a, b)``, vectorised: the rows of some states (from
+    ``row_groups``), the entries of some rows (from ``indptr``)."""
+    begin, end = np.asarray(starts, dtype=np.int64), np.asarray(stops, dtype=np.int64)
+    lengths = end - begin
+    runs = np.cumsum(lengths) - lengths
+    return np.repeat(begin, lengths) + np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(runs, lengths)

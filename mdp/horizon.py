@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from dsl.spec import IntDomain, Variable
 
+from .graph import ranges
 from .model import TERMINAL_ACTION, Rationals, TabularMDP
 
 __all__ = ["over_horizon", "STEP_VARIABLE"]
@@ -56,8 +57,8 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
     stages = [np.array([model.initial], dtype=np.int64)]  # the base states met at each step
     for _ in range(steps):
         live = stages[-1][~terminal[stages[-1]]]
-        rows = _ranges(groups[live], groups[live + 1])
-        stages.append(np.unique(P.indices[_ranges(P.indptr[rows], P.indptr[rows + 1])]).astype(np.int64))
+        rows = ranges(groups[live], groups[live + 1])
+        stages.append(np.unique(P.indices[ranges(P.indptr[rows], P.indptr[rows + 1])]).astype(np.int64))
         if max_states is not None and sum(s.size for s in stages) > max_states:
             raise HorizonTooLarge(sum(s.size for s in stages))
     sizes = np.array([s.size for s in stages])
@@ -80,21 +81,21 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
         # each product row: the base row it copies (-1: the terminal self-loop of an absorbing pair)
         base_rows = np.full(int(counts.sum()), -1, dtype=np.int64)
         starts = np.r_[0, np.cumsum(counts)[:-1]]
-        copied = _ranges(groups[stage[expand]], groups[stage[expand] + 1])
-        base_rows[_ranges(starts[expand], starts[expand] + counts[expand])] = copied
+        copied = ranges(groups[stage[expand]], groups[stage[expand] + 1])
+        base_rows[ranges(starts[expand], starts[expand] + counts[expand])] = copied
         row_base.append(base_rows)
         actions = np.full(base_rows.size, terminal_action, dtype=np.int32)
         actions[base_rows >= 0] = np.asarray(model.row_action)[base_rows[base_rows >= 0]]
         row_action.append(actions)
         entries = np.where(base_rows >= 0, P.indptr[base_rows + 1] - P.indptr[np.maximum(base_rows, 0)], 1)
         indptr_parts.append(entries)
-        positions = _ranges(P.indptr[base_rows[base_rows >= 0]], P.indptr[base_rows[base_rows >= 0] + 1])
+        positions = ranges(P.indptr[base_rows[base_rows >= 0]], P.indptr[base_rows[base_rows >= 0] + 1])
         columns = np.empty(int(entries.sum()), dtype=np.int64)
         where = np.r_[0, np.cumsum(entries)[:-1]]
         loop = base_rows < 0
         own = np.repeat(np.arange(stage.size), counts)  # the product row's state, as a position in the stage
         columns[where[loop]] = offsets[t] + own[loop]
-        copied_at = _ranges(where[~loop], where[~loop] + entries[~loop])
+        copied_at = ranges(where[~loop], where[~loop] + entries[~loop])
         if t < steps:
             columns[copied_at] = offsets[t + 1] + np.searchsorted(stages[t + 1], P.indices[positions])
         index_parts.append(columns)
@@ -146,19 +147,3 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
             for t, v in model.rounding.exact_rows.items()}),
         rationals=rationals,
     )
-
-
-def _ranges(starts: npt.ArrayLike, stops: npt.ArrayLike) -> IntArray:
-    """The concatenation of ``range(a, b)`` for each pair, vectorised."""
-    begin, end = np.asarray(starts, dtype=np.int64), np.asarray(stops, dtype=np.int64)
-    lengths = end - begin
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    keep = lengths > 0
-    begin, lengths = begin[keep], lengths[keep]
-    out = np.ones(total, dtype=np.int64)
-    out[0] = begin[0]
-    boundaries = np.cumsum(lengths)[:-1]
-    out[boundaries] = begin[1:] - (begin[:-1] + lengths[:-1] - 1)
-    return np.cumsum(out)

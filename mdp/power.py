@@ -39,6 +39,7 @@ import numpy.typing as npt
 from dsl.distributions import DISTRIBUTION_FORMS, parse_distribution
 from dsl.errors import Diagnostic, SpecError
 
+from .graph import ranges
 from .model import TabularMDP
 from .solver.errors import SolverError
 from .solver.iteration import SweepLayout
@@ -565,7 +566,7 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     law = reward_distribution(distribution)
     starts = np.asarray(model.row_groups)[states]
     sizes = np.asarray(model.row_groups)[np.asarray(states, dtype=np.int64) + 1] - starts
-    rows = np.concatenate([np.arange(a, a + k) for a, k in zip(starts, sizes)]) if states else np.zeros(0, np.int64)
+    rows = ranges(starts, starts + sizes)
     owner = np.repeat(np.arange(len(states)), sizes)  # (r,) position of each row's state in ``states``
     offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     in_set = np.isin(np.asarray(model.action_names, dtype=object)[model.row_action[rows]], sorted(actions))

@@ -26,3 +26,13 @@ check corrigible : accepts_shutdown(request = !off, comply = [comply], mechanism
 check stops : P >= 0.9 [ F off ]
 """
 """A robot for which every check holds: working costs, complying ends all cost."""
+
+FAN = """model fan
+discount 0.9
+var x : 0..3 = 0
+action a when x == 0: x' = 1
+action b when x == 0: x' = 2
+action c when x == 0: x' = 3
+terminal x != 0
+"""
+"""Three absorbing choices at x=0 (Turner et al.'s fan): each is optimal for a third of uniform rewards."""

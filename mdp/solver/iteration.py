@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..graph import breadth_first_depths
+from ..graph import breadth_first_depths, ranges
 from .problem import FloatArray, IntArray, Problem
 
 try:  # y += A @ x in place, without allocating the product (scipy's own kernels behind ``A @ x``)
@@ -150,7 +150,7 @@ class OrderedSweeps:
         P.data *= gamma
         scaled = np.flatnonzero(scale != 1.0)  # the few rows with a self-loop
         if scaled.size:
-            entries = np.repeat(P.indptr[scaled], per_row[scaled]) + _ranks(per_row[scaled])
+            entries = ranges(P.indptr[scaled], P.indptr[scaled] + per_row[scaled])
             P.data[entries] *= np.repeat(scale[scaled], per_row[scaled])
         P.data[loops[solvable[loop_rows]]] = 0.0  # solved in place: an explicit zero, not a copy without it
         self.indptr, self.indices, self.data = P.indptr, P.indices, P.data
@@ -208,12 +208,6 @@ class OrderedSweeps:
                 change = max(change, float(np.abs(best - v[states]).max()))
                 v[states] = best
         return change
-
-
-def _ranks(counts: IntArray) -> IntArray:
-    """``0, 1, ..., k - 1`` for each ``k`` of ``counts``, concatenated (positions inside consecutive runs)."""
-    starts = np.cumsum(counts) - counts
-    return np.arange(int(counts.sum())) - np.repeat(starts, counts)
 
 
 def value_iteration(layout: SweepLayout, eps: float, max_sweeps: int,

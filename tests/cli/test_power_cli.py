@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from corrigo_cli import run, write
+from tests.worlds import FAN
 
-# x=0 can move to any of the absorbing states 1..3: POWER E[max of 3 uniforms] = 3/4; x=1..3 are
+# FAN: x=0 can move to any of the absorbing states 1..3: POWER E[max of 3 uniforms] = 3/4; x=1..3 are
 # terminal, POWER exactly 1/2
-FAN = """model fan
-discount 0.9
-var x : 0..3 = 0
-action a when x == 0: x' = 1
-action b when x == 0: x' = 2
-action c when x == 0: x' = 3
-terminal x != 0
-"""
 
 
 def test_json_gives_power_with_standard_errors(tmp_path: Path) -> None:

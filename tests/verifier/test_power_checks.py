@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.worlds import SHUTDOWN
+from tests.worlds import FAN, SHUTDOWN
 from verifier import Verdict, verify
 
 
@@ -164,15 +164,7 @@ def test_without_kept_samples_the_score_is_the_same_and_its_margin_a_bound(monke
     assert kept[0].value == pytest.approx(0.9 / 8, abs=3 * kept[0].bound)  # gamma / 8, tests/verifier/test_checks.py
 
 
-FAN3 = """model fan3
-discount 0.9
-var x : 0..3 = 0
-action a when x == 0: x' = 1
-action b when x == 0: x' = 2
-action c when x == 0: x' = 3
-terminal x != 0
-cost k = 1
-"""
+FAN3 = FAN + "cost k = 1\n"
 
 
 @pytest.mark.parametrize("distribution, share", [

@@ -20,11 +20,12 @@ import numpy as np
 from dsl.errors import Diagnostic
 from dsl.spec import Check, Expr, PowerAt, QuantityComparison, ShareAt
 from mdp.model import ModelError
-from mdp.power import absorbing_states, optimal_counts, power
+from mdp.power import absorbing_states, optimal_counts
 
 from ..results import Basis, CheckResult, Quantity, Verdict, decide
 from .common import Context, result, undiscounted
 from .optimality import wilson_interval
+from .power import power_estimate
 
 __all__ = ["check_quantity_comparison"]
 
@@ -62,8 +63,7 @@ def _state(context: Context, at: Expr) -> int:
 def _power(check: Check, context: Context, prop: QuantityComparison, left: int, right: int | None) -> CheckResult:
     assert isinstance(prop.left, PowerAt)
     model = context.model
-    estimate = power(model, samples=context.samples, seed=context.seed, distribution=prop.left.distribution,
-                     keep_samples=True, executor=context.executor)
+    estimate = power_estimate(context, prop.left.distribution, keep=True)
     assert estimate.sample_values is not None
     exact = absorbing_states(model)  # POWER there is E[R] exactly, no numerical error
     a = estimate.sample_values[left]
@@ -75,8 +75,7 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
         b, other = estimate.sample_values[right], f"POWER at ({model.describe(right)})"
         error += 0.0 if exact[right] else estimate.tol
         if isinstance(prop.right, PowerAt) and prop.right.distribution != prop.left.distribution:
-            b = power(model, samples=context.samples, seed=context.seed, distribution=prop.right.distribution,
-                      keep_samples=True, executor=context.executor).sample_values[right]  # type: ignore[index]
+            b = power_estimate(context, prop.right.distribution, keep=True).sample_values[right]  # type: ignore[index]
     difference = a - b
     mean = float(difference.mean())
     margin = _Z * float(difference.std(ddof=1)) / np.sqrt(difference.size) + error

@@ -204,15 +204,17 @@ def intent_optimal_rows(model: TabularMDP, intent: str) -> npt.NDArray[np.bool_]
     return (Q <= optimum + tolerance) | model.terminal[model.row_state]
 
 
-def _estimate(context: Context, distribution: str) -> PowerEstimate:
+def power_estimate(context: Context, distribution: str, keep: bool = False) -> PowerEstimate:
     """POWER of the model's states under ``distribution``, computed once per verification and distribution (a
-    spec may have several power checks)."""
+    spec may have several power checks, and comparisons of POWER), with every sample's values when they fit
+    in memory or ``keep`` asks for them."""
     key = f"power {distribution}"
     estimate = context.cache.get(key)
-    if estimate is None:
+    if estimate is None or (keep and estimate.sample_values is None):
         model = context.model
         estimate = power(model, samples=context.samples, seed=context.seed, distribution=distribution,
-                         keep_samples=model.n_states * context.samples <= _KEEP_LIMIT, executor=context.executor)
+                         keep_samples=keep or model.n_states * context.samples <= _KEEP_LIMIT,
+                         executor=context.executor)
         context.cache[key] = estimate
     return estimate
 
@@ -226,7 +228,7 @@ def check_power_seeking(check: Check, context: Context) -> CheckResult:
     undefined = undiscounted(check, "power_seeking", "POWER", "Turner et al. normalise by (1 - gamma) / gamma", context)
     if undefined is not None:
         return undefined
-    estimate = _estimate(context, prop.distribution)
+    estimate = power_estimate(context, prop.distribution)
     rows = sub.rows & sub.reachable[model.row_state]
     reference_rows = None if prop.reference is None else intent_optimal_rows(model, prop.reference)
     score = _score(model, estimate, rows, reference_rows)
