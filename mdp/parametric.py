@@ -14,6 +14,8 @@ exactly) and solves the policy's equations in rational arithmetic; it needs the 
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -83,6 +85,17 @@ class ParametricModel:
                 for name in (*self.costs, *self.intents)}
 
     @cached_property
+    def integer_features(self) -> dict[str, tuple[list[list[int]], list[int]]]:
+        """:attr:`exact_features` as integer numerators over one denominator per weight: combining them at a
+        point is then integer arithmetic, some ten times faster than summing fractions."""
+        out = {}
+        for name, features in self.exact_features.items():
+            denominators = [math.lcm(1, *(x.denominator for x in row)) for row in features]
+            out[name] = ([[x.numerator * (d // x.denominator) for x in row] for row, d in zip(features, denominators)],
+                         denominators)
+        return out
+
+    @cached_property
     def rational_features(self) -> list[list[Fraction]]:
         """(k + 1, m) the total cost's features in rationals: the terms' exact features, summed."""
         features = [[Fraction(0)] * self.model.n_rows for _ in range(self.k + 1)]
@@ -111,9 +124,14 @@ class ParametricModel:
         exact = [Fraction(1), *(Fraction(x) for x in weights)]
 
         def combine(name: str) -> tuple[Fraction, ...]:
-            features = self.exact_features[name]
-            return tuple(sum((x * row[r] for x, row in zip(exact, features) if x), Fraction(0))
-                         for r in range(model.n_rows))
+            numerators, denominators = self.integer_features[name]
+            scale = math.lcm(*(x.denominator * d for x, d in zip(exact, denominators) if x))
+            total = [0] * model.n_rows
+            for x, row, d in zip(exact, numerators, denominators):
+                if x:
+                    factor = x.numerator * (scale // (x.denominator * d))
+                    total = [t + factor * n for t, n in zip(total, row)]
+            return tuple(Fraction(t, scale) for t in total)
         numbers = model.exact
         rationals = Rationals(numbers.discount, numbers.P, {t: combine(t) for t in costs},
                               {t: combine(t) for t in intents}, model.n_rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import scipy.optimize
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -270,7 +271,14 @@ def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> N
 def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly() -> None:
     # against trying every subset in rationals: random constraints through a few shared points (degenerate
     # vertices met by many planes), parallel pairs, and near-parallel ones whose floats are ill-conditioned
-    from verifier.sweep import _feasible_intersections, _solve_exactly
+    from verifier.sweep import _feasible_intersections
+
+    def solve_exactly(subset: tuple[tuple[Fraction, ...], ...]) -> tuple[Fraction, ...] | None:  # sympy's
+        A = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in r[1:]] for r in subset])
+        if A.det() == 0:
+            return None
+        x = A.LUsolve(sympy.Matrix([-sympy.Rational(r[0].numerator, r[0].denominator) for r in subset]))
+        return tuple(Fraction(int(v.p), int(v.q)) for v in x)
 
     rng = random.Random(7)
     for _ in range(25):
@@ -290,11 +298,27 @@ def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly(
                  (Fraction(0), Fraction(0), Fraction(0), Fraction(1)), (Fraction(10), Fraction(0), Fraction(0), Fraction(-1))]
         expected = set()
         for subset in itertools.combinations(rows, 3):
-            point = _solve_exactly([r[1:] for r in subset], [-r[0] for r in subset])
+            point = solve_exactly(subset)
             if point is not None and all(r[0] + sum((a * x for a, x in zip(r[1:], point)), Fraction(0)) >= 0
                                          for r in rows):
                 expected.add(tuple(point))
         assert {tuple(p) for p in _feasible_intersections(rows, 3)} == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5).flatmap(lambda n: st.lists(st.lists(st.integers(-9, 9), min_size=n + 1, max_size=n + 1),
+                                                    min_size=n, max_size=n)))
+def test_integer_cramer_solves_like_sympy(rows: list[list[int]]) -> None:
+    from verifier.sweep import _solve_integer
+
+    A = sympy.Matrix([r[1:] for r in rows])
+    point = _solve_integer([tuple(r) for r in rows])
+    if A.det() == 0:
+        assert point is None
+    else:
+        assert point is not None and point[-1] > 0
+        expected = A.LUsolve(sympy.Matrix([-r[0] for r in rows]))
+        assert [sympy.Rational(n, point[-1]) for n in point[:-1]] == list(expected)
 
 
 def test_only_facets_bound_a_region() -> None:
