@@ -26,8 +26,8 @@ from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
-DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "map", "formula", "label", "action",
-                        "event", "terminal", "cost", "intent", "policy", "check")
+DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "map", "table", "formula", "label",
+                        "action", "event", "terminal", "cost", "intent", "policy", "check")
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -456,6 +456,10 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
         return S.Map(self._ident(name), _decode_string(art, self.path), _token_span(art, self.path),
                      span=self._span(meta))
 
+    def table(self, meta, name, text):
+        return S.Table(self._ident(name), _table_entries(text, self.path), _token_span(text, self.path),
+                       span=self._span(meta))
+
     def argument(self, meta, name, value):
         return S.Argument(self._ident(name) if name is not None else None, value, span=self._span(meta))
 
@@ -602,6 +606,19 @@ def _decode_string(token: Token, path: str) -> str:
         position = match.end()
     parts.append(raw(position, len(body)))
     return "".join(parts)
+
+
+def _table_entries(token: Token, path: str) -> tuple[tuple[tuple[str, Span], ...], ...]:
+    """The entries of a table's text, row by row (blank lines dropped), each with where it stands."""
+    _decode_string(token, path)  # the same errors as any string (control characters, bad escapes)
+    text = str(token)
+    quotes = 3 if text.startswith('"""') else 1
+    rows = []
+    for match in re.finditer(r"[^\n]+", text[quotes:len(text) - quotes]):
+        rows.append(tuple((entry.group(), _span_in(token, quotes + match.start() + entry.start(),
+                                                    len(entry.group()), path))
+                          for entry in re.finditer(r"\S+", match.group())))
+    return tuple(row for row in rows if row)
 
 
 def _escape_value(escape: str) -> str:

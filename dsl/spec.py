@@ -20,7 +20,8 @@ __all__ = [
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "TableCell",
+    "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
 Number = Union[int, Fraction]
@@ -207,6 +208,24 @@ class MapCell(Expr):
     @property
     def children(self) -> tuple[Expr, ...]:
         return (self.row, self.col)
+
+
+@dataclass(frozen=True, slots=True)
+class TableCell(Expr):
+    """``penalty@(r, c)``: the number of table ``table`` at row ``r``, column ``c`` (from 0); ``row`` is None
+    for a table of one row read with its column alone. ``values`` holds the numbers (``int`` for an ``int``
+    table, else exact fractions), one tuple per row, all of one length. Reading outside is an error."""
+
+    table: str
+    values: tuple[tuple[Number, ...], ...]
+    row: Expr | None
+    col: Expr
+    type: Type
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.col,) if self.row is None else (self.row, self.col)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ __all__ = [
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Horizon", "Ident", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
-    "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Term",
-    "Terminal", "Text", "Unary",
+    "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Table",
+    "Term", "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
 ]
 
@@ -77,11 +77,12 @@ class Name(Expr):
 
 @dataclass(frozen=True, slots=True)
 class MapCellRef(Expr):
-    """``level@(r, c)``: the character of map ``level`` at row ``r``, column ``c``."""
+    """``level@(r, c)``: the character of map ``level`` (or the number of table ``level``) at row ``r``,
+    column ``c``; ``bonus@(i)`` (``col`` None): one index, for a table of one row."""
 
     name: Ident
     row: Expr
-    col: Expr
+    col: Expr | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,15 @@ class Map(Node):
     name: Ident
     art: str
     art_span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class Table(Node):
+    """``table NAME = "..."``: numbers drawn as text, each entry's text with where it stands, row by row."""
+
+    name: Ident
+    rows: tuple[tuple[tuple[str, Span], ...], ...]
+    text_span: Span | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,7 +407,7 @@ class Policy(Node):
     rules: tuple[PolicyRule, ...]
 
 
-Declaration = Union[Discount, Horizon, Map, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
+Declaration = Union[Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
 
 
 @dataclass(frozen=True, slots=True)

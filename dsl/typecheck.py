@@ -99,6 +99,7 @@ class _Checker:
         self.diagnostics: list[Diagnostic] = []
         self.declared: dict[str, S.Node] = {}  # every declared name, for duplicates and messages
         self.duplicated: set[str] = set()  # names declared twice: reported once, then looked up silently
+        self.rejected: set[str] = set()  # maps and tables whose drawing was reported wrong: used silently
         self.constants: dict[str, T.Constant] = {}
         self.params: dict[str, T.Parameter] = {}
         self.variables: dict[str, T.Variable] = {}
@@ -118,6 +119,7 @@ class _Checker:
         self.n_actions = 0  # expanded actions so far, held below MAX_ACTIONS
         self.n_unknown = 0  # unknown names reported so far
         self.maps: dict[str, tuple[tuple[tuple[int, ...], ...], T.Type]] = {}  # map -> (tile codes, tile type)
+        self.tables: dict[str, tuple[tuple[tuple[T.Number, ...], ...], T.Type]] = {}  # table -> (numbers, type)
 
     # --- driver --------------------------------------------------------------------------------
 
@@ -130,8 +132,10 @@ class _Checker:
                 self._param(declaration)
             elif isinstance(declaration, S.Var):
                 self._var(declaration)
-            elif isinstance(declaration, S.Map):
-                self._map(declaration)
+            elif isinstance(declaration, (S.Map, S.Table)):
+                self._map(declaration) if isinstance(declaration, S.Map) else self._table(declaration)
+                if declaration.name.text not in self.maps and declaration.name.text not in self.tables:
+                    self.rejected.add(declaration.name.text)
             if isinstance(declaration, (S.Const, S.Param, S.Var)):
                 self.checked.add(declaration.name.text)
         self._unused_overrides()
@@ -235,7 +239,7 @@ class _Checker:
         return names
 
     def _unknown(self, name: str, span: Span | None, candidates: list[str], what: str = "name") -> None:
-        if name in self.duplicated:  # a dropped duplicate may have been the one meant: already reported
+        if name in self.duplicated or name in self.rejected:  # already reported at its declaration
             return
         self.n_unknown += 1
         # each suggestion compares the name with every candidate: the first hundred are enough for a person
@@ -443,18 +447,93 @@ class _Checker:
         tiles = tuple(tuple(characters.index(ch) for ch in row.ljust(width)) for row in rows)
         self.maps[name] = (tiles, type_)
 
-    def _map_cell(self, node: S.MapCellRef, scope: _Scope) -> T.Expr | None:
-        """``level@(r, c)``: whole numbers, row then column."""
-        name = node.name.text
-        tiles, type_ = self.maps[name]
-        row, col = self._expr(node.row, scope, INT), self._expr(node.col, scope, INT)
-        for side, part in ((row, node.row), (col, node.col)):
-            if side is not None and side.type != INT:
-                self._error(f"a row or column of map '{name}' is a whole number, found {side.type}", part.span)
-                return None
-        if row is None or col is None:
+    def _table(self, declaration: S.Table) -> None:
+        """A table of numbers drawn as text: ``int`` when every entry is whole, else ``real``; its rows of one
+        length; each entry a number as the language writes them, with an optional sign and ``/``."""
+        name = declaration.name.text
+        if not declaration.rows:
+            self._error(f"table '{name}' is empty", declaration.text_span,
+                        hint='write its numbers between """ and """, one line a row, separated by spaces')
+            return
+        rows: list[tuple[T.Number, ...]] = []
+        for entries in declaration.rows:
+            numbers = []
+            for text, span in entries:
+                number = self._table_entry(name, text, span)
+                if number is None:
+                    return
+                numbers.append(number)
+            rows.append(tuple(numbers))
+        width = len(rows[0])
+        for numbers_of_row, entries in zip(rows[1:], declaration.rows[1:]):
+            if len(numbers_of_row) != width:
+                span = entries[min(width, len(entries) - 1)][1]
+                self._error(f"table '{name}' has rows of {width} numbers and of {len(numbers_of_row)}", span,
+                            hint="give every row the same number of entries")
+                return
+        whole = all(isinstance(x, int) for row in rows for x in row)
+        self.tables[name] = (tuple(rows), INT if whole else REAL)
+
+    def _table_entry(self, table: str, text: str, span: Span) -> T.Number | None:
+        """One entry of a table: ``-3``, ``0.25``, ``1e-3`` or ``2/3``, exactly; else a located error."""
+        sign, number, denominator = _TABLE_ENTRY.fullmatch(text).groups()  # type: ignore[union-attr]
+        try:
+            value: T.Number = read_number(number)
+            if denominator is not None:
+                divisor = read_number(denominator)
+                if divisor == 0:
+                    self._error(f"'{text}' in table '{table}' divides by zero", span, hint="write a number")
+                    return None
+                value = Fraction(value) / divisor
+                value = int(value) if value.denominator == 1 else value
+        except NumberError as error:
+            self._error(f"'{shorten(text)}' {error.what}", span, hint=error.hint)
             return None
-        return T.MapCell(name, tiles, row, col, type_, node.span)
+        except ValueError:
+            self._error(f"'{shorten(text)}' in table '{table}' is not a number", span,
+                        hint="write numbers such as 3, -0.5, 1e-3 or 2/3, separated by spaces")
+            return None
+        value = -value if sign == "-" else value
+        problem = fit_problem(value, isinstance(value, int))
+        if problem is not None:
+            self._error(f"'{shorten(text)}' {problem.what}", span, hint=problem.hint)
+            return None
+        return value
+
+    def _map_cell(self, node: S.MapCellRef, scope: _Scope) -> T.Expr | None:
+        """``level@(r, c)`` of a map or a table: whole numbers, row then column; ``bonus@(i)``: the column
+        of a table of one row."""
+        name = node.name.text
+        is_table = name in self.tables
+        what = "table" if is_table else "map"
+        if node.col is None:
+            if not is_table or len(self.tables[name][0]) != 1:
+                rows = len(self.tables[name][0]) if is_table else len(self.maps[name][0])
+                self._error(f"{what} '{name}' has {rows} rows: read it with a row and a column", node.span,
+                            hint=f"write `{name}@(row, column)`, both counted from 0")
+                return None
+        parts = [part for part in (node.row, node.col) if part is not None]
+        checked = [self._expr(part, scope, INT) for part in parts]
+        indices: list[T.Expr] = []
+        for index, part in zip(checked, parts):
+            if index is None:
+                return None
+            if index.type != INT:
+                self._error(f"a row or column of {what} '{name}' is a whole number, found {index.type}", part.span)
+                return None
+            indices.append(index)
+        if not is_table:
+            tiles, map_type = self.maps[name]
+            return T.MapCell(name, tiles, indices[0], indices[1], map_type, node.span)
+        values, type_ = self.tables[name]
+        sizes = (len(values), len(values[0]))[-len(indices):]
+        for index, part, size, kind in zip(indices, parts, sizes, ("rows", "columns")[-len(indices):]):
+            if isinstance(index, T.Literal) and not 0 <= int(index.value) < size:
+                self._error(f"table '{name}' has {kind} 0..{size - 1}, not {index.value}", part.span,
+                            hint="rows and columns are counted from 0")
+                return None
+        row = indices[0] if len(indices) == 2 else None
+        return T.TableCell(name, values, row, indices[-1], type_, node.span)
 
     def _horizon(self, declarations: list[S.Horizon]) -> int | None:
         """``horizon H``: a whole number of steps, at least 1 (at most one declaration)."""
@@ -1136,9 +1215,9 @@ class _Checker:
                         "names the `distribution` of a POWER check", span)
             return None
         if isinstance(node, S.MapCellRef):
-            if node.name.text in self.maps:
+            if node.name.text in self.maps or node.name.text in self.tables:
                 return self._map_cell(node, scope)
-            self._unknown(node.name.text, node.name.span, list(self.maps), "map")
+            self._unknown(node.name.text, node.name.span, [*self.maps, *self.tables], "map or table")
             return None
         if isinstance(node, S.ActionSet):
             if not scope.allow_actions:
@@ -1496,6 +1575,8 @@ class _Checker:
                 magnitude = self.horizon or 0
         elif node.type == BOOL:  # conditions and action indicators are 0/1
             magnitude = 1
+        elif isinstance(node, T.TableCell):
+            magnitude = max(abs(int(x)) for row in node.values for x in row) if node.type == INT else 1
         elif isinstance(node, T.Binary) and node.op == "*":
             magnitude = children[0].magnitude * children[1].magnitude
         elif isinstance(node, T.Binary) and node.op in ("+", "-"):
@@ -1513,6 +1594,8 @@ class _Checker:
         self._error(f"'{shorten(self._text(literal.span))}' {problem.what}", literal.span, hint=problem.hint)
         return None
 
+
+_TABLE_ENTRY = re.compile(r"([-+]?)(.*?)(?:/(.*))?")  # a table's entry: sign, number, denominator
 
 # Magnitudes only matter up to int64. The operands of an int operation lie within int64 once checked, so
 # its magnitude (shown in messages) stays below the cap; a real product of many ints stays cheap.

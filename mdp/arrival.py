@@ -83,8 +83,8 @@ def expected_on_arrival(expr: Vectorized, model: TabularMDP, exact: bool = False
 
     Raises
     ------
-    DivisionByZeroError
-        Where the term divides by zero; its ``index`` is the transition (see :func:`entry_row`).
+    UndefinedValueError
+        Where the term divides by zero or reads outside a table; its ``index`` is the transition (see :func:`entry_row`).
     """
     P = model.P
     rows = entry_row(model)

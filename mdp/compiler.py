@@ -48,7 +48,7 @@ from dsl.errors import Diagnostic, ResourceLimitError, Span
 from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
 
 from .arrival import entry_row, expected_on_arrival, reads_next_state
-from .expressions import UNIT_ROUNDOFF, DivisionByZeroError, Vectorized, vectorize
+from .expressions import UNIT_ROUNDOFF, UndefinedValueError, Vectorized, vectorize
 from .horizon import HorizonTooLarge, over_horizon
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
@@ -697,8 +697,8 @@ class _Compiler:
         try:
             value, error = expr.bounded(columns, action, care)
             exact = expr.exact_at(columns, action, None, care) if self.exact else None
-        except DivisionByZeroError as division:
-            self._division(division, where(division.index), f"{term.kind} '{term.name}'",
+        except UndefinedValueError as division:
+            self._undefined(division, where(division.index), f"{term.kind} '{term.name}'",
                            context(division.index) if context else ())
             return
         if take is not None:
@@ -841,8 +841,8 @@ class _Compiler:
         try:
             value, error = expr.bounded(columns, action)
             exact = expr.exact_at(columns, action) if self.exact else None
-        except DivisionByZeroError as division:
-            self._division(division, where(division.index), what, context(division.index))
+        except UndefinedValueError as division:
+            self._undefined(division, where(division.index), what, context(division.index))
             return None
         if exact is not None:
             exact = exact if np.ndim(value) else exact[0]
@@ -898,8 +898,8 @@ class _Compiler:
             value: Any
             try:
                 value = u.value.exact_at(sub, action) if real else u.value.evaluate(sub, action)
-            except DivisionByZeroError as error:
-                self._division(error, where(error.index), f"an update of '{choice.name}'", context(error.index))
+            except UndefinedValueError as error:
+                self._undefined(error, where(error.index), f"an update of '{choice.name}'", context(error.index))
                 value = sub[u.update.variable]
                 real = False
             if real and len(sub) and not np.ndim(sub[0]):  # scalar columns: one value
@@ -941,8 +941,8 @@ class _Compiler:
         notes = lambda position: self._event_notes(outcomes, row_state, row_action, base, position)  # noqa: E731
         try:
             guard = event.guard.evaluate(view, None, live)
-        except DivisionByZeroError as division:
-            self._division(division, base + int(row_state[row[division.index]]),
+        except UndefinedValueError as division:
+            self._undefined(division, base + int(row_state[row[division.index]]),
                            f"the guard of event '{event.name}'", notes(division.index))
             return outcomes
         firing = np.logical_and(guard, live) if live is not None else np.broadcast_to(guard, (size,))
@@ -1162,8 +1162,8 @@ class _Compiler:
         """
         try:
             return expr.evaluate(columns, action, care)
-        except DivisionByZeroError as error:
-            self._division(error, where(error.index), what, context(error.index) if context else ())
+        except UndefinedValueError as error:
+            self._undefined(error, where(error.index), what, context(error.index) if context else ())
             return 0
 
     def _probability_in_range(self, number: _Number, exact_at: Callable[[Any], Any], branch: Any, owner: str,
@@ -1257,10 +1257,11 @@ class _Compiler:
             row -= layer.row_action.size
         raise IndexError(row)  # pragma: no cover
 
-    def _division(self, error: DivisionByZeroError, state: int, what: str, notes: tuple[str, ...]) -> None:
+    def _undefined(self, error: UndefinedValueError, state: int, what: str, notes: tuple[str, ...]) -> None:
+        """A division by zero or a read outside a table at ``state``, located at the ``/`` or the read."""
         span = getattr(error.expr, "span", None)
-        self._problem(("division", span or id(error.expr)), state, _Problem(
-            state, f"division by zero in {what}", span, "guard the division, e.g. `d == 0 ? 0 : n / d`", notes))
+        self._problem(("undefined", span or id(error.expr)), state, _Problem(
+            state, f"{error.problem} in {what}", span, error.hint, notes))
 
     def _deadlock(self, state: int) -> None:
         """Record a deadlock at ``state``, located at the guard of the first declared action.
@@ -1361,8 +1362,8 @@ class _Compiler:
         for name, formula in self.labels:
             try:
                 labels[name] = formula(columns, size=n)
-            except DivisionByZeroError as error:
-                self._division(error, error.index, f"formula '{name}'", ())
+            except UndefinedValueError as error:
+                self._undefined(error, error.index, f"formula '{name}'", ())
         self._raise_problems()
         costs = {name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs}
         intents = {name: np.concatenate([layer.intents[name] for layer in layers]) for name, _ in self.intents}
@@ -1416,9 +1417,9 @@ class _Compiler:
                 continue
             try:
                 arrival = expected_on_arrival(term.on_arrival, model, exact=self.exact)
-            except DivisionByZeroError as error:
+            except UndefinedValueError as error:
                 row = int(entry_row(model)[error.index])
-                self._division(error, int(model.row_state[row]), f"{term.kind} '{term.name}'",
+                self._undefined(error, int(model.row_state[row]), f"{term.kind} '{term.name}'",
                                (f"taking action '{model.action_names[int(model.row_action[row])]}'",))
                 continue
             (costs if term.kind == "cost" else intents)[term.name] = arrival.values

@@ -22,6 +22,7 @@ check's formula means exactly what the spec says, and only numbers carry roundin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -32,10 +33,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import (
-    REAL, ActionIs, Binary, Call, Conditional, Expr, Literal, MapCell, Member, ParamRef, Type, Unary, VarRef,
+    REAL, ActionIs, Binary, Call, Conditional, Expr, Literal, MapCell, Member, ParamRef, TableCell, Type, Unary, VarRef,
 )
 
-__all__ = ["DivisionByZeroError", "UNIT_ROUNDOFF", "Vectorized", "vectorize"]
+__all__ = ["DivisionByZeroError", "TableIndexError", "UNIT_ROUNDOFF", "UndefinedValueError", "Vectorized", "vectorize"]
 
 UNIT_ROUNDOFF = 2.0**-53
 """``u``: a float64 operation on exact inputs is off by at most ``u`` times the size of its result."""
@@ -70,31 +71,61 @@ _LOGIC = ("&&", "||", "->", "<->")
 _MEMBER_BY_EQUALITY = 8  # up to this many values, `x in {...}` is a chain of `==` (faster than np.isin)
 
 
-class DivisionByZeroError(ZeroDivisionError):
-    """A division by zero at a position whose value mattered.
+class UndefinedValueError(ArithmeticError):
+    """An expression without a value at a position whose value mattered.
 
     Attributes
     ----------
     expr
-        The ``/`` node (its ``span`` points at the source).
+        The node without a value (its ``span`` points at the source).
     index
-        The first position (in the evaluated arrays) where the denominator is zero.
+        The first position (in the evaluated arrays) where it has none.
     """
 
-    def __init__(self, expr: Binary, index: int) -> None:
-        super().__init__(f"division by zero at position {index}")
+    problem = "no value"
+    hint = "guard the expression with a condition"
+
+    def __init__(self, expr: Expr, index: int) -> None:
         self.expr = expr
         self.index = index
+        super().__init__(f"{self.problem} at position {index}")
 
     def __reduce__(self) -> tuple[Any, ...]:  # keeps the error picklable
         return (type(self), (self.expr, self.index))
+
+
+class DivisionByZeroError(UndefinedValueError, ZeroDivisionError):
+    """A division by zero at a position whose value mattered."""
+
+    problem = "division by zero"
+    hint = "guard the division, e.g. `d == 0 ? 0 : n / d`"
+
+
+class TableIndexError(UndefinedValueError, IndexError):
+    """A table read outside the table at a position whose value mattered."""
+
+    @property
+    def problem(self) -> str:  # type: ignore[override]
+        table = self.expr
+        assert isinstance(table, TableCell)
+        shape = f"{len(table.values[0])} columns" if table.row is None else \
+            f"{len(table.values)} rows and {len(table.values[0])} columns"
+        return f"a read outside table '{table.table}' ({shape}, counted from 0)"
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        table = self.expr
+        assert isinstance(table, TableCell)
+        if table.row is None:
+            return f"guard the read, e.g. `i < {len(table.values[0])} ? {table.table}@(i) : 0`"
+        return f"guard the read, e.g. `r < {len(table.values)} && c < {len(table.values[0])} ? {table.table}@(r, c) : 0`"
 
 
 @dataclass(frozen=True, slots=True)
 class _Node:
     fn: _Fn
     constant: Any = _NOT_CONSTANT  # the folded value (float mode: a (value, error) pair) of a constant node
-    checks_division: bool = False  # a division whose denominator may be zero somewhere below
+    may_be_undefined: bool = False  # a division whose denominator may be zero somewhere below
 
     @property
     def is_constant(self) -> bool:
@@ -298,7 +329,9 @@ def _float_constant(value: bool | int | Fraction, type_: Type) -> tuple[Any, flo
     if type_.kind != "real":
         return value, 0.0
     number = float(value)  # correctly rounded
-    return number, abs(float(Fraction(number) - value))
+    off = abs(Fraction(number) - value)
+    error = float(off)
+    return number, error if error >= off else math.nextafter(error, math.inf)  # the bound rounded up
 
 
 def _constant(pair: tuple[Any, Error]) -> _Node:
@@ -333,6 +366,8 @@ def _compile(expr: Expr, context: _Context) -> _Node:
         return _member(expr, _compile(expr.operand, context), exact=False)
     if isinstance(expr, MapCell):
         return _map_cell(expr, _compile(expr.row, context), _compile(expr.col, context), exact=False)
+    if isinstance(expr, TableCell):
+        return _table_cell(expr, [_compile(child, context) for child in expr.children], exact=False)
     raise TypeError(f"cannot vectorize a {type(expr).__name__} expression")
 
 
@@ -380,7 +415,7 @@ def _unary(expr: Unary, operand: _Node) -> _Node:
         return _constant((_scalar(value), error))
     inner = operand.fn
     return _Node(lambda columns, action, care: op(inner(columns, action, care)),
-                 checks_division=operand.checks_division)
+                 may_be_undefined=operand.may_be_undefined)
 
 
 def _restrict(care: Any, mask: Value) -> Any:
@@ -446,7 +481,7 @@ def _drop_zero(error: Any) -> Error:
 
 def _binary(expr: Binary, left: _Node, right: _Node) -> _Node:
     op = expr.op
-    checks = left.checks_division or right.checks_division
+    checks = left.may_be_undefined or right.may_be_undefined
     if op in _ARITHMETIC:
         combine = _arithmetic(op, expr.type.kind == "real",
                               op == "*" and "bool" in (expr.left.type.kind, expr.right.type.kind))
@@ -462,7 +497,7 @@ def _binary(expr: Binary, left: _Node, right: _Node) -> _Node:
         return _constant((_scalar(value), error))
     lf, rf = left.fn, right.fn
     return _Node(lambda columns, action, care: combine(lf(columns, action, care), rf(columns, action, care)),
-                 checks_division=checks)
+                 may_be_undefined=checks)
 
 
 def _logic(op: str, left: _Node, right: _Node, exact: bool) -> _Node:
@@ -483,14 +518,14 @@ def _logic(op: str, left: _Node, right: _Node, exact: bool) -> _Node:
         folded = pack(_scalar(combine(unpack(left.constant), unpack(right.constant))))
         return _Node(lambda columns, action, care: folded, folded)
     lf, rf = left.fn, right.fn
-    if right.checks_division and guard is not None:
+    if right.may_be_undefined and guard is not None:
         def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
             a = unpack(lf(columns, action, care))
             return pack(combine(a, unpack(rf(columns, action, _restrict(care, guard(a))))))
     else:
         def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
             return pack(combine(unpack(lf(columns, action, care)), unpack(rf(columns, action, care))))
-    return _Node(fn, checks_division=left.checks_division or right.checks_division)
+    return _Node(fn, may_be_undefined=left.may_be_undefined or right.may_be_undefined)
 
 
 def _real_comparison(expr: Binary, context: _Context) -> _Node:
@@ -498,7 +533,7 @@ def _real_comparison(expr: Binary, context: _Context) -> _Node:
     errors, exactly at the other positions."""
     ufunc = _COMPARISONS[expr.op]
     left, right = _compile(expr.left, context), _compile(expr.right, context)
-    checks = left.checks_division or right.checks_division
+    checks = left.may_be_undefined or right.may_be_undefined
     if left.is_constant and right.is_constant:
         exact = _compile_exact(expr, context)
         return _constant((exact.constant, 0.0))
@@ -526,7 +561,7 @@ def _real_comparison(expr: Binary, context: _Context) -> _Node:
         decided = np.array(np.broadcast_to(decided, np.shape(unsure)), dtype=bool)
         decided[positions] = ufunc(difference, 0).astype(bool)
         return decided, 0.0
-    return _Node(fn, checks_division=checks)
+    return _Node(fn, may_be_undefined=checks)
 
 
 def _division(expr: Binary, context: _Context) -> _Node:
@@ -551,7 +586,7 @@ def _division(expr: Binary, context: _Context) -> _Node:
             return _constant((_scalar(value), _drop_zero(error)))
         lf, b = left.fn, right.constant
         return _Node(lambda columns, action, care: divide(lf(columns, action, care), b),
-                     checks_division=left.checks_division)
+                     may_be_undefined=left.may_be_undefined)
     lf, rf = left.fn, right.fn
 
     def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
@@ -572,7 +607,7 @@ def _division(expr: Binary, context: _Context) -> _Node:
         if np.any(zero):
             raise DivisionByZeroError(expr, int(np.argmax(zero)) if np.ndim(zero) else 0)
         return divide(numerator, b)
-    return _Node(fn, checks_division=True)
+    return _Node(fn, may_be_undefined=True)
 
 
 def _call(expr: Call, args: list[_Node]) -> _Node:
@@ -602,14 +637,14 @@ def _call(expr: Call, args: list[_Node]) -> _Node:
         return _constant((_scalar(value), error))
     fns = [arg.fn for arg in args]
     return _Node(lambda columns, action, care: reduce([f(columns, action, care) for f in fns]),
-                 checks_division=any(arg.checks_division for arg in args))
+                 may_be_undefined=any(arg.may_be_undefined for arg in args))
 
 
 def _conditional(test: _Node, then: _Node, otherwise: _Node, exact: bool) -> _Node:
     if test.is_constant:
         return then if (test.constant if exact else test.constant[0]) else otherwise
     tf, yes, no = test.fn, then.fn, otherwise.fn
-    careful = then.checks_division or otherwise.checks_division
+    careful = then.may_be_undefined or otherwise.may_be_undefined
 
     def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
         t = tf(columns, action, care)
@@ -625,7 +660,7 @@ def _conditional(test: _Node, then: _Node, otherwise: _Node, exact: bool) -> _No
         if exact:
             return np.where(t, a, b)
         return np.where(t, a[0], b[0]), _drop_zero(np.where(t, a[1], b[1])) if (np.any(a[1]) or np.any(b[1])) else 0.0
-    return _Node(fn, checks_division=test.checks_division or careful)
+    return _Node(fn, may_be_undefined=test.may_be_undefined or careful)
 
 
 def _member(expr: Member, operand: _Node, exact: bool) -> _Node:
@@ -639,7 +674,7 @@ def _member(expr: Member, operand: _Node, exact: bool) -> _Node:
     if not values:
         return _Node(lambda columns, action, care: pack(np.zeros(np.shape(unpack(inner(columns, action, care))),
                                                                  dtype=bool)),
-                     checks_division=operand.checks_division)
+                     may_be_undefined=operand.may_be_undefined)
     if len(values) <= _MEMBER_BY_EQUALITY:
         def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
             x = unpack(inner(columns, action, care))
@@ -650,7 +685,7 @@ def _member(expr: Member, operand: _Node, exact: bool) -> _Node:
     else:
         def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
             return pack(np.isin(unpack(inner(columns, action, care)), values))
-    return _Node(fn, checks_division=operand.checks_division)
+    return _Node(fn, may_be_undefined=operand.may_be_undefined)
 
 
 def _map_cell(expr: MapCell, row: _Node, col: _Node, exact: bool) -> _Node:
@@ -672,7 +707,49 @@ def _map_cell(expr: MapCell, row: _Node, col: _Node, exact: bool) -> _Node:
 
     def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
         return pack(cell(unpack(row_fn(columns, action, care)), unpack(col_fn(columns, action, care))))
-    return _Node(fn, checks_division=row.checks_division or col.checks_division)
+    return _Node(fn, may_be_undefined=row.may_be_undefined or col.may_be_undefined)
+
+
+def _table_cell(expr: TableCell, indices: list[_Node], exact: bool) -> _Node:
+    """The table's number at (row, column) (or at the column of a one-row table); a read outside the
+    table where the value matters raises :class:`TableIndexError`. Floats: the nearest float of each
+    entry, off by that rounding."""
+    values = expr.values
+    height, width = len(values), len(values[0])
+    if exact:
+        table: Any = np.array([[Fraction(x) if expr.type.kind == "real" else x for x in row] for row in values],
+                              dtype=object)
+    else:
+        pairs = [[_float_constant(x, expr.type) for x in row] for row in values]
+        numbers = np.array([[p[0] for p in row] for row in pairs], dtype=np.float64 if expr.type.kind == "real"
+                           else np.int64)
+        errors = np.array([[p[1] for p in row] for row in pairs], dtype=np.float64)
+    unpack: Callable[[Any], Any] = (lambda v: v) if exact else (lambda pair: pair[0])
+    if expr.row is None:
+        indices = [_constant((0, 0.0)) if not exact else _Node(lambda columns, action, care: 0, 0), *indices]
+
+    def read(r: Any, c: Any, care: Any) -> Any:
+        r, c = np.asarray(r, dtype=np.int64), np.asarray(c, dtype=np.int64)
+        outside = (r < 0) | (r >= height) | (c < 0) | (c >= width)
+        if care is not None:
+            outside = np.logical_and(outside, care)
+        if np.any(outside):
+            raise TableIndexError(expr, int(np.argmax(outside)) if np.ndim(outside) else 0)
+        at = (np.clip(r, 0, height - 1), np.clip(c, 0, width - 1))
+        if exact:
+            return table[at]
+        error = errors[at]
+        return numbers[at], (error if np.any(error) else 0.0)
+    row, col = indices
+    if row.is_constant and col.is_constant:
+        folded = read(unpack(row.constant), unpack(col.constant), None)
+        folded = (_scalar(folded[0]), _scalar(folded[1])) if not exact else _scalar(folded)
+        return _Node(lambda columns, action, care: folded, folded)
+    row_fn, col_fn = row.fn, col.fn
+
+    def fn(columns: Columns, action: ActionArg, care: Any) -> Any:
+        return read(unpack(row_fn(columns, action, care)), unpack(col_fn(columns, action, care)), care)
+    return _Node(fn, may_be_undefined=True)
 
 
 # --- exact arithmetic ----------------------------------------------------------------------------
@@ -713,6 +790,8 @@ def _compile_exact(expr: Expr, context: _Context) -> _Node:
     children = [_compile_exact(child, context) for child in expr.children]
     if isinstance(expr, MapCell):
         return _map_cell(expr, children[0], children[1], exact=True)
+    if isinstance(expr, TableCell):
+        return _table_cell(expr, children, exact=True)
     if isinstance(expr, Conditional):
         return _conditional(children[0], children[1], children[2], exact=True)
     if isinstance(expr, Member):
@@ -720,13 +799,13 @@ def _compile_exact(expr: Expr, context: _Context) -> _Node:
     if isinstance(expr, Binary) and expr.op in _LOGIC:
         return _logic(expr.op, children[0], children[1], exact=True)
     operation = _exact_operation(expr)
-    checks = any(child.checks_division for child in children) or (isinstance(expr, Binary) and expr.op == "/")
+    checks = any(child.may_be_undefined for child in children) or (isinstance(expr, Binary) and expr.op == "/")
     if all(child.is_constant for child in children):
         value = _scalar(operation([child.constant for child in children], None))
         return _Node(lambda columns, action, care: value, value)
     fns = [child.fn for child in children]
     return _Node(lambda columns, action, care: operation([f(columns, action, care) for f in fns], care),
-                 checks_division=checks)
+                 may_be_undefined=checks)
 
 
 def _exact_operation(expr: Expr) -> Callable[[list[Any], Any], Any]:
@@ -826,9 +905,9 @@ class _Exactly:
             np.logical_or.at(mask, inverse, np.broadcast_to(selected, (size,)))
         try:
             values = node.fn(view, taken, mask)
-        except DivisionByZeroError as error:  # report the first position of that combination
+        except UndefinedValueError as error:  # report the first position of that combination
             first = int(np.flatnonzero(inverse == error.index)[0])
-            raise DivisionByZeroError(error.expr, int(positions[first]) if positions is not None else first) from None
+            raise type(error)(error.expr, int(positions[first]) if positions is not None else first) from None
         out = np.empty(width, dtype=object)
         out[:] = list(np.broadcast_to(np.asarray(values, dtype=object), (width,)))
         return out[inverse]

@@ -378,3 +378,45 @@ def test_a_map_is_its_drawing_dedented_padded_and_bounded_by_outside() -> None:
     assert vectorize(tile)([r, c]).tolist() == [0, 1, 2, 3, 3, 3]  # '#', 'G', ' ' (padding), outside x3
     goal = next(f.expr for f in spec.formulas if f.name == "goal")
     assert vectorize(goal)([r, c]).tolist() == [False, True, False, False, False, False]
+
+
+def test_a_table_is_its_numbers_row_by_row_exact_and_typed() -> None:
+    """Entries with signs, decimals, exponents and fractions, exactly; `int` only when every entry is whole;
+    a one-row table read with its column alone; floats off by at most each entry's rounding."""
+    import numpy as np
+
+    from mdp.expressions import TableIndexError, vectorize
+
+    spec = load('table t = """\n    0  -1   1/3\n    2  +4  -1e-1\n"""\ntable w = """ 5 7 """\nvar r : 0..1 = 0\n'
+                'var c : 0..2 = 0\nformula at = t@(r, c)\nformula bonus = w@(c)\naction a: skip\n')
+    at = next(f.expr for f in spec.formulas if f.name == "at")
+    bonus = next(f.expr for f in spec.formulas if f.name == "bonus")
+    assert at.type == REAL and bonus.type == T.INT
+    assert at.values == ((0, -1, Fraction(1, 3)), (2, 4, Fraction(-1, 10)))
+    r, c = np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 2])
+    assert vectorize(at).exact_at([r, c]).tolist() == [0, -1, Fraction(1, 3), 2, 4, Fraction(-1, 10)]
+    value, error = vectorize(at).bounded([r, c])
+    assert all(abs(Fraction(v) - x) <= e for v, e, x in zip(value.tolist(), np.broadcast_to(error, 6).tolist(),
+                                                            [0, -1, Fraction(1, 3), 2, 4, Fraction(-1, 10)]))
+    assert vectorize(bonus)([r[:2], c[:2]]).tolist() == [5, 7]
+    with pytest.raises(TableIndexError) as caught:  # column 2 of a two-column table: the third position
+        vectorize(bonus)([r, c])
+    assert caught.value.index == 2 and "outside table 'w' (2 columns" in caught.value.problem
+    guarded = load('table w = """ 5 7 """\nvar c : 0..2 = 0\nformula b = c < 2 ? w@(c) : 0\naction a: skip\n')
+    assert vectorize(guarded.formulas[0].expr)([c]).tolist() == [5, 7, 0, 5, 7, 0]  # no read where unused
+
+
+def test_a_read_outside_a_table_in_a_check_is_located_with_its_state(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from verifier import verify
+
+    text = ('model m\ndiscount 0.9\ntable bonus = """ 5 7 """\nvar c : 0..2 = 0\naction right when c < 2: c\' = c + 1\n'
+            'action stay: skip\ncost pain = c < 2 ? bonus@(c) : 0\ncheck rich : never bonus@(c) > 6\n')
+    with pytest.raises(SpecError) as caught:
+        monkeypatch.chdir(tmp_path)
+        Path("m.corrigo").write_text(text)
+        verify(Path("m.corrigo"))
+    assert caught.value.render() == (
+        "m.corrigo:8:20: error: a read outside table 'bonus' (2 columns, counted from 0) in a check's formula\n"
+        "   |\n 8 | check rich : never bonus@(c) > 6\n   |                    ^^^^^^^^^\n"
+        "    = note: in the reachable state c=2\n    = hint: guard the read, e.g. `i < 2 ? bonus@(i) : 0`")

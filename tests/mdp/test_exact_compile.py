@@ -146,3 +146,21 @@ def test_a_model_whose_floats_are_exact_needs_no_exact_compilation() -> None:
     assert model.exact.costs["c"] == (Fraction(1, 2), Fraction(3, 4))
     with pytest.raises(ValueError, match="compile it with exact=True"):
         _ = compile(load("var x : 0..1\naction go: skip\ncost c = 0.1\n")).exact
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_table_read_at_every_state_gives_the_hand_solved_values(exact: bool) -> None:
+    """Staying at (r, c) forever costs (penalty + bonus) / (1 - 0.9); from the start it pays to step right
+    once (5 now, then -1 + 5 = 4 a step: 5 + 0.9 * 40 = 41 < 50)."""
+    from mdp import solve
+
+    spec = load('table penalty = """\n  0  -1  1/2\n  2   0  1e-1\n"""\ntable bonus = """ 5 7 """\n'
+                "var r : 0..1 = 0\nvar c : 0..2 = 0\naction right when c < 2: c' = c + 1\n"
+                "action down when r < 1: r' = r + 1\naction stay: skip\ncost pain = penalty@(r, c) + bonus@(r)\n")
+    model = compile(spec, exact=exact)
+    solution = solve(model, exact=exact)
+    expected = {(0, 0): 41, (0, 1): 40, (0, 2): 55, (1, 0): 72, (1, 1): 70, (1, 2): 71}
+    for s in range(model.n_states):
+        assert abs(solution.V[s] - expected[tuple(model.state_codes[s])]) <= 1e-9
+    if exact:
+        assert solution.exact_V is not None and solution.exact_V[model.initial] == 41

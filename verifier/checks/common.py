@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from dsl.spec import ActionIs, Check, Comparison, Expr, Spec
 from dsl.errors import Diagnostic
-from mdp.expressions import DivisionByZeroError, vectorize
+from mdp.expressions import UndefinedValueError, vectorize
 from mdp.model import ModelError, TabularMDP
 from mdp.quantities import Values
 from mdp.solver import Solution
@@ -99,8 +99,8 @@ class Context:
         columns = codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64)
         try:
             return vectorize(expr, self.params)(list(columns), size=self.model.n_states).astype(bool)
-        except DivisionByZeroError as error:
-            raise self._division_error(error, error.index) from None
+        except UndefinedValueError as error:
+            raise self._undefined_error(error, error.index) from None
 
     def rows_where(self, expr: Expr) -> npt.NDArray[np.bool_]:
         """(m,) rows (state, action taken) where ``expr`` holds; for formulas that mention ``[action]``."""
@@ -111,14 +111,14 @@ class Context:
         actions = np.asarray(model.action_names, dtype=object)[model.row_action]
         try:
             return vectorize(expr, self.params)(list(columns), actions, size=model.n_rows).astype(bool)
-        except DivisionByZeroError as error:
-            raise self._division_error(error, int(model.row_state[error.index])) from None
+        except UndefinedValueError as error:
+            raise self._undefined_error(error, int(model.row_state[error.index])) from None
 
-    def _division_error(self, error: DivisionByZeroError, state: int) -> ModelError:
-        return ModelError(Diagnostic("division by zero in a check's formula",
-                                     getattr(error.expr, "span", None),
+    def _undefined_error(self, error: UndefinedValueError, state: int) -> ModelError:
+        return ModelError(Diagnostic(f"{error.problem} in a check's formula", getattr(error.expr, "span", None),
                                      notes=(f"in the reachable state {self.model.describe(state)}",),
-                                     hint="guard the division, e.g. 'x != 0 && y / x > 1'"),
+                                     hint="guard the division, e.g. 'x != 0 && y / x > 1'"
+                                     if isinstance(error, ZeroDivisionError) else error.hint),
                           self.spec.source)
 
 
