@@ -9,13 +9,14 @@ from pathlib import Path
 
 from .errors import (CorrigoError, Diagnostic, ResourceLimitError, Source, Span, SpecError, SpecSyntaxError,
                      SpecTypeError)
+from .imports import with_imports
 from .parser import parse
 from .spec import Spec
 from .typecheck import typecheck
 
 __all__ = [
     "CorrigoError", "Diagnostic", "ResourceLimitError", "Source", "Span", "Spec", "SpecError",
-    "SpecSyntaxError", "SpecTypeError", "load", "parse", "read_source", "typecheck",
+    "SpecSyntaxError", "SpecTypeError", "check_source", "load", "parse", "read_source", "typecheck",
 ]
 
 
@@ -103,6 +104,11 @@ def load(path_or_text: str | PathLike[str], overrides: Mapping[str, object] | No
     >>> [a.name for a in spec.actions], spec.discount
     (['flip'], Fraction(1, 2))
     """
-    source = read_source(path_or_text)
-    module = parse(source.text, source.path)
+    return check_source(read_source(path_or_text), overrides)
+
+
+def check_source(source: Source, overrides: Mapping[str, object] | None = None) -> Spec:
+    """Parse and check the spec of ``source``, with what it imports (:mod:`dsl.imports`)."""
+    module, source = with_imports(parse(source.text, source.path), source,
+                                  lambda path: read_source(Path(path)), parse)
     return typecheck(module, source, overrides)

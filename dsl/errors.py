@@ -39,6 +39,7 @@ class Source:
 
     path: str
     text: str
+    imported: tuple[Source, ...] = field(default=(), repr=False, compare=False)  # the files it imports, all
     lines: tuple[str, ...] = field(init=False, repr=False, compare=False)  # split once: excerpts are many
 
     def __post_init__(self) -> None:
@@ -50,6 +51,10 @@ class Source:
         """The 1-based line ``number`` without its line break ('' past the end)."""
         return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
 
+    def of(self, span: Span) -> Source:
+        """The source ``span`` points into: this file or one it imports."""
+        return next((s for s in self.imported if s.path == span.path), self) if span.path != self.path else self
+
     def text_at(self, span: Span) -> str:
         """The code under ``span`` on one line, for quoting it in messages and reports (``check.text``).
 
@@ -58,7 +63,7 @@ class Source:
         Code quoted this way is an expression or a property, which holds no string: every ``#`` in it
         starts a comment.
         """
-        lines = list(self.lines[span.line - 1:span.end_line])
+        lines = list(self.of(span).lines[span.line - 1:span.end_line])
         if not lines:
             return ""
         lines[-1] = lines[-1][:span.end_column - 1]
@@ -95,8 +100,8 @@ class Diagnostic:
             out = [f"{source.path if source else '<input>'}: error: {self.message}"]
         else:
             out = [f"{self.span}: error: {self.message}"]
-            if source is not None and source.line(self.span.line):
-                out.extend(_excerpt(source, self.span))
+            if source is not None and source.of(self.span).line(self.span.line):
+                out.extend(_excerpt(source.of(self.span), self.span))
         out.extend(f"    = note: {note}" for note in self.notes)
         if self.hint:
             out.append(f"    = hint: {self.hint}")

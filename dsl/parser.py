@@ -26,8 +26,8 @@ from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
-DECLARATION_KEYWORDS = ("model", "discount", "horizon", "const", "param", "var", "map", "table", "formula", "label",
-                        "action", "event", "terminal", "cost", "intent", "policy", "check")
+DECLARATION_KEYWORDS = ("model", "import", "discount", "horizon", "const", "param", "var", "map", "table", "formula",
+                        "label", "action", "event", "terminal", "cost", "intent", "policy", "check")
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -455,6 +455,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def map(self, meta, name, art):
         return S.Map(self._ident(name), _decode_string(art, self.path), _token_span(art, self.path),
                      span=self._span(meta))
+
+    def import_(self, meta, path):
+        return S.Import(_decode_string(path, self.path), _token_span(path, self.path), span=self._span(meta))
 
     def table(self, meta, name, text):
         return S.Table(self._ident(name), _table_entries(text, self.path), _token_span(text, self.path),

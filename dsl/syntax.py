@@ -16,7 +16,7 @@ __all__ = [
     "Action", "ActionParam", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
-    "Globally", "Header", "Horizon", "Ident", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
+    "Globally", "Header", "Horizon", "Ident", "Import", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Table",
     "Term", "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
@@ -195,6 +195,14 @@ class Map(Node):
     name: Ident
     art: str
     art_span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class Import(Node):
+    """``import "world.corrigo"``: ``path`` as written (relative to the importing file), ``path_span`` where."""
+
+    path: str
+    path_span: Span | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +415,7 @@ class Policy(Node):
     rules: tuple[PolicyRule, ...]
 
 
-Declaration = Union[Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
+Declaration = Union[Import, Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,7 +218,8 @@ class _Checker:
                 continue
             previous = self.declared.get(name.text)
             if previous is not None:
-                where = f" at line {previous.span.line}" if previous.span else ""
+                where = "" if previous.span is None else f" at line {previous.span.line}" \
+                    if name.span is not None and previous.span.path == name.span.path else f" at {previous.span}"
                 self._error(f"'{name.text}' is already declared{where}", name.span,
                             hint="give each declaration its own name")
                 self.duplicated.add(name.text)

@@ -73,7 +73,7 @@ class CorrigoFile(pytest.File):
         self.shown = _shown(self.path, self.config.rootpath)
         source = dsl.read_source(self.path)
         text = dsl.Source(self.shown, source.text)
-        self.spec = dsl.typecheck(dsl.parse(text.text, text.path), text)
+        self.spec = dsl.check_source(text)
         self.report: Report | dsl.CorrigoError | None = None
         expected = set(self.config.getini("corrigo_xfail"))
         items = []
