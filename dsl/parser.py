@@ -463,6 +463,13 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
         return S.Table(self._ident(name), _table_entries(text, self.path), _token_span(text, self.path),
                        span=self._span(meta))
 
+    def discount_argument(self, meta, value):
+        """``discount = ...`` of ``power(...)``: ``discount`` is a keyword, so it has a rule of its own."""
+        span = self._span(meta)
+        assert span is not None  # the rule matched text
+        name_span = Span(span.path, span.line, span.column, span.line, span.column + len("discount"))
+        return S.Argument(S.Ident("discount", span=name_span), value, span=span)
+
     def argument(self, meta, name, value):
         return S.Argument(self._ident(name) if name is not None else None, value, span=self._span(meta))
 

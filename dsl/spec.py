@@ -550,10 +550,12 @@ class Regret:
 
 @dataclass(frozen=True, slots=True)
 class PowerAt:
-    """``power(at = φ)``: Turner et al.'s POWER at the one state of the model where ``φ`` holds."""
+    """``power(at = φ)``: Turner et al.'s POWER at the one state of the model where ``φ`` holds; at
+    ``discount`` instead of the model's when given (``0`` and ``1``: the limits)."""
 
     at: Expr
     distribution: str = "uniform"
+    discount: Fraction | None = None
 
 
 @dataclass(frozen=True, slots=True)

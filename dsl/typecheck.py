@@ -1021,15 +1021,19 @@ class _Checker:
                         hint=f"compare `power(at = ...)` or `optimality_probability(at = ..., actions = [...])`, e.g. "
                              f"`{_COMPARISON_EXAMPLE}`")
             return None
-        names = ("at", "distribution") if name == "power" else ("at", "actions", "distribution")
+        names = ("at", "distribution", "discount") if name == "power" else ("at", "actions", "distribution")
         example = _COMPARISON_EXAMPLE if name == "power" else _OPTIMALITY_EXAMPLE
-        given = self._keyword_arguments(node, names, example, optional=("distribution",))
+        given = self._keyword_arguments(node, names, example, optional=("distribution", "discount"))
         if given is None:
             return None
         at = self._expr(given["at"].value, _Scope("the 'at' argument", allow_step=True), BOOL)
         distribution = self._distribution(given)
         if name == "power":
-            return T.PowerAt(at, distribution) if at is not None and distribution is not None else None
+            discount = None if "discount" not in given else \
+                self._bound(given["discount"].value, "the discount of POWER (0 and 1: its limits)", probability=True)
+            if at is None or distribution is None or ("discount" in given and discount is None):
+                return None
+            return T.PowerAt(at, distribution, discount)
         actions = self._action_list(given["actions"].value)
         if at is None or actions is None or distribution is None:
             return None

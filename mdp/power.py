@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.distributions import DISTRIBUTION_FORMS, parse_distribution
-from dsl.errors import Diagnostic, SpecError
+from dsl.errors import Diagnostic, ResourceLimitError, SpecError
 
 from .graph import ranges
 from .model import TabularMDP
@@ -58,6 +58,9 @@ _SLOW_MODE = 0.25  # extrapolate when d - gamma d_prev spans at most this share 
 _TRIAL_SWEEPS = 40  # sweeps an extrapolation has to bring the span below where it started
 _EXTRAPOLATIONS = 8  # per column
 _LOOK_EVERY = 4  # sweeps between two looks for the slow mode (each costs about a sweep's elementwise work)
+_GAIN_LP_STATES = 2000  # the limit gamma -> 1 solves a linear program per sample: up to this many states
+_GREEDY_TOL = 1e-12  # the limit gamma -> 0: a sparse dot product of rewards in [0, 1] (scaled by given rewards)
+_GAIN_TOL = 1e-6  # the limit gamma -> 1: HiGHS's default feasibility tolerance (1e-7), with room
 
 
 class PowerUndefinedError(SpecError):
@@ -141,6 +144,9 @@ class PowerEstimate:
         Bound on the numerical error of every per-sample POWER value (and so of :attr:`power`).
     samples, seed, distribution
         What was sampled.
+    discount
+        The discount the POWER is at: the model's unless asked for another; ``0`` and ``1`` are the limits
+        ``gamma -> 0`` and ``gamma -> 1`` (see :func:`power`).
     sweeps
         The largest number of value-iteration sweeps a sample needed.
     sample_values
@@ -157,10 +163,7 @@ class PowerEstimate:
     distribution: str
     sweeps: int
     sample_values: FloatArray | None = None  # (n, samples)
-
-    @property
-    def discount(self) -> float:
-        return float(self.model.discount)
+    discount: float = math.nan
 
 
 def _in_order(executor: Executor, fn: Callable[..., Any], arguments: Iterator[tuple[Any, ...]],
@@ -181,6 +184,47 @@ def _chunk_power(batch: _BatchedSweep, R: FloatArray, tol: float, max_iter: int)
     internal order, and the sweeps it took."""
     V, sweeps = batch.solve(R[batch.layout.perm], tol, max_iter)
     return batch.futures(V), sweeps
+
+
+def _limit_power(model: TabularMDP, R: FloatArray, gamma: float) -> tuple[FloatArray, int]:
+    """Per-sample POWER of the reward vectors ``R`` (model order, one per column) in the limit ``gamma -> 0``
+    (the best expected next reward) or ``gamma -> 1`` (the optimal gain), in model order; no sweeps."""
+    if gamma == 0.0:
+        Q = model.P @ R  # (m, k): E[R(s')] of every row
+        return np.maximum.reduceat(Q, np.asarray(model.row_groups[:-1]), axis=0), 0
+    return np.column_stack([_optimal_gain(model, R[:, j]) for j in range(R.shape[1])]), 0
+
+
+def _optimal_gain(model: TabularMDP, R: FloatArray) -> FloatArray:
+    """``(n,)`` the optimal long-run average of the state reward ``R`` from each state, for any chain
+    structure: the multichain linear program (Puterman 1994, 9.3.8) in ``(g, h)``, by HiGHS."""
+    import scipy.optimize
+
+    A, n = _gain_constraints(model), model.n_states
+    b = np.concatenate([np.zeros(model.n_rows), -R[model.row_state]])
+    result = scipy.optimize.linprog(np.r_[np.ones(n), np.zeros(n)], A_ub=A, b_ub=b, bounds=(None, None),
+                                    method="highs")
+    if result.status != 0 or result.x is None:  # pragma: no cover - the LP is feasible and bounded
+        raise SolverError(f"the average-reward linear program failed: {result.message}")
+    return np.asarray(result.x[:n])
+
+
+def _gain_constraints(model: TabularMDP) -> Any:
+    """The constraint matrix of :func:`_optimal_gain` for ``x = (g, h)``, one model's, built once: per row
+    ``r`` of state ``s``, ``P_r g - g(s) <= 0`` and ``P_r h - h(s) - g(s) <= -R(s)``."""
+    cached = _GAIN_CONSTRAINTS.get(model)
+    if cached is None:
+        import scipy.sparse as sparse
+
+        P, m, n = model.P, model.n_rows, model.n_states
+        own = sparse.csr_array((np.ones(m), (np.arange(m), model.row_state)), shape=(m, n))
+        zero = sparse.csr_array((m, n))
+        cached = _GAIN_CONSTRAINTS[model] = sparse.vstack([sparse.hstack([P - own, zero]),
+                                                           sparse.hstack([-own, P - own])]).tocsr()
+    return cached
+
+
+_GAIN_CONSTRAINTS: weakref.WeakKeyDictionary[TabularMDP, Any] = weakref.WeakKeyDictionary()
 
 
 def _chunk_power_of(model: TabularMDP, R: FloatArray, tol: float, max_iter: int) -> tuple[FloatArray, int]:
@@ -339,7 +383,8 @@ def _check_model(model: TabularMDP) -> float:
     if not 0.0 < gamma < 1.0:
         raise PowerUndefinedError(Diagnostic(
             f"POWER needs a discount below 1, the model '{model.name}' has discount {gamma:g}", model.discount_span,
-            hint="Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`"),
+            hint="Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`, "
+                 "or ask for the limit (`corrigo power --discount 1`, `power(at = ..., discount = 1)`)"),
             model.source)
     return gamma
 
@@ -383,7 +428,8 @@ def _default_chunk(model: TabularMDP) -> int:
 def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: str | RewardDistribution = "uniform",
           chunk: int | None = None, tol: float = 1e-6, max_iter: int = 100_000,
           progress: Callable[[int], object] | None = None, keep_samples: bool = False,
-          rewards: npt.ArrayLike | None = None, executor: Executor | None = None) -> PowerEstimate:
+          rewards: npt.ArrayLike | None = None, executor: Executor | None = None,
+          discount: float | None = None) -> PowerEstimate:
     """Estimate POWER at every state from ``samples`` reward functions drawn from ``distribution``.
 
     Parameters
@@ -417,6 +463,14 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
         ``None``: here. The rewards are drawn here, chunk by chunk in sample order, and the results are
         added up in sample order: bit-identical to a run without it. With an executor the default chunk is
         at most an eighth of the samples, so that there is work for every worker.
+    discount
+        POWER at this discount instead of the model's: in ``(0, 1)``, or ``0`` or ``1`` for Turner et al.'s
+        limits (defined even where the model's own discount is 1). ``gamma -> 0``: ``max_a E[R(s')]`` over
+        the next state, per sample, exactly (one sparse product). ``gamma -> 1``: the best long-run average
+        reward from ``s``, the optimal gain ``g*_R(s)`` of the multichain average-reward MDP, one linear
+        program per sample (Puterman 1994, section 9.3: minimise ``sum g`` subject to ``g(s) >= P(s, a) g``
+        and ``g(s) + h(s) >= R(s) + P(s, a) h``), solved by HiGHS to its default tolerances (``tol`` then
+        states that scale, not a certified bound), for models of up to 2,000 states.
 
     Returns
     -------
@@ -425,12 +479,14 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     Raises
     ------
     PowerUndefinedError
-        If the discount is not below 1.
+        If the discount is not below 1 (and no ``discount`` is given).
     SolverError
         If a sample needs more than ``max_iter`` sweeps.
+    ResourceLimitError
+        For the limit ``discount = 1`` on more than 2,000 states.
     ValueError
-        On ``samples < 2``, ``chunk < 1``, ``tol <= 0``, an unknown distribution, or ``rewards`` of the
-        wrong shape or with non-finite values.
+        On ``samples < 2``, ``chunk < 1``, ``tol <= 0``, a ``discount`` outside ``[0, 1]``, an unknown
+        distribution, or ``rewards`` of the wrong shape or with non-finite values.
 
     Examples
     --------
@@ -443,7 +499,15 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     >>> given.power.round(9).tolist(), given.distribution
     ([0.75, 0.75], 'given')
     """
-    gamma = _check_model(model)
+    gamma = _check_model(model) if discount is None else float(discount)
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"discount must lie in [0, 1] (0 and 1: the limits), got {discount}")
+    limit = discount is not None and gamma in (0.0, 1.0)
+    if limit and gamma == 1.0 and model.n_states > _GAIN_LP_STATES:
+        raise ResourceLimitError(f"POWER in the limit of discount 1 solves one linear program per sample, for at "
+                                 f"most {_GAIN_LP_STATES:,} states; the model '{model.name}' has {model.n_states:,}")
+    world = model if discount is None or limit or gamma == float(model.discount) else \
+        replace(model, discount=gamma, rationals=None)
     given = None if rewards is None else check_rewards(model, rewards)
     if given is not None:
         samples = given.shape[0]
@@ -458,18 +522,28 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
     size = chunk if chunk is not None else _default_chunk(model)
     if executor is not None and chunk is None:
         size = max(1, min(size, math.ceil(samples / 8)))
-    batch = _BatchedSweep(model)
-    inv = batch.layout.inv
     total = np.zeros(n)
     squares = np.zeros(n)
     most_sweeps = 0
     done = 0
     kept = np.empty((n, samples)) if keep_samples else None
     chunks = _reward_chunks(model, size, samples, seed, law, given)
-    if executor is None:
-        results: Iterator[tuple[FloatArray, int]] = (_chunk_power(batch, R, tol, max_iter) for R in chunks)
+    results: Iterator[tuple[FloatArray, int]]
+    if limit:
+        inv = np.arange(n)  # the limits' values come in model order
+        scale = 1.0 if given is None else max(1.0, float(np.abs(given).max()))
+        tol = (_GREEDY_TOL if gamma == 0.0 else _GAIN_TOL) * scale
+        if executor is None:
+            results = (_limit_power(model, R, gamma) for R in chunks)
+        else:
+            results = _in_order(executor, _limit_power, ((model, R, gamma) for R in chunks))
+    elif executor is None:
+        batch = _BatchedSweep(world)
+        inv = batch.layout.inv
+        results = (_chunk_power(batch, R, tol, max_iter) for R in chunks)
     else:
-        results = _in_order(executor, _chunk_power_of, ((model, R, tol, max_iter) for R in chunks))
+        inv = _BatchedSweep(world).layout.inv
+        results = _in_order(executor, _chunk_power_of, ((world, R, tol, max_iter) for R in chunks))
     for values, sweeps in results:
         k = values.shape[1]
         most_sweeps = max(most_sweeps, sweeps)
@@ -495,7 +569,7 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
             kept[absorbing] = law.mean
     return PowerEstimate(model=model, power=mean, stderr=stderr, tol=tol, samples=samples, seed=seed,
                          distribution=str(law) if given is None else "given", sweeps=most_sweeps,
-                         sample_values=kept)
+                         sample_values=kept, discount=gamma)
 
 
 def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, seed: int = 0,

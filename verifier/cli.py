@@ -767,6 +767,8 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
                    "(e.g. --at 'x=2, pressed=true'; repeatable; at most 5 states each).")
 @click.option("--distribution", default=None, metavar="LAW", callback=_distribution_option,
               help="IID reward distribution: uniform (the default), bernoulli(p) or beta(a, b).")
+@click.option("--discount", "discount", type=click.FloatRange(0, 1), default=None, metavar="GAMMA",
+              help="POWER at this discount instead of the spec's; 0 and 1 are the limits gamma -> 0 and gamma -> 1.")
 @click.option("--rewards", "rewards_path", type=click.Path(exists=True, dir_okay=False), default=None,
               metavar="FILE",
               help="Your own reward functions instead of sampled ones: a .npy or .csv file, one row per "
@@ -776,8 +778,11 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
 @_timed("computing the POWER of")
 def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
                   top: int, show_all: bool, output_format: str, plot_path: str | None, at: tuple[str, ...],
-                  distribution: Any, rewards_path: str | None, workers: int | None, scheduler: str | None) -> None:
+                  distribution: Any, discount: float | None, rewards_path: str | None, workers: int | None,
+                  scheduler: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
+    from dataclasses import replace
+
     import numpy as np
 
     from mdp.graph import option_graph
@@ -798,12 +803,16 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
             f"POWER is defined for the discounted infinite horizon (Turner et al.); the model '{spec.name}' has "
             f"episodes of {spec.horizon} steps", spec.horizon_span,
             hint="drop `horizon` (and use a discount below 1) to see POWER"), spec.source)
+    if discount in (0.0, 1.0) and at:
+        raise click.UsageError("--at shows optimality shares at the spec's discount or one below 1 and above 0; "
+                               "corrigo does not compute them in the limits --discount 0 and 1")
     rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
     if rewards is not None:
         samples = rewards.shape[0]
     with _Progress("POWER: reward samples") as progress, executor(workers, scheduler) as pool:
         estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards,
-                         executor=pool)
+                         executor=pool, discount=discount)
+    world = model if discount is None else replace(model, discount=discount, rationals=None)
     plotted = None
     if plot_path is not None:
         from verifier.reports.power_plot import plot_power
@@ -816,7 +825,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
     chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
-    shares = (optimality_probabilities(model, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
+    shares = (optimality_probabilities(world, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
               if chosen else {})
     optimality: list[dict[str, Any]] = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
@@ -828,12 +837,14 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     if output_format == "json":
         click.echo(json.dumps({
             "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,
-            "discount": float(model.discount), "samples": samples, "seed": seed,
+            "discount": estimate.discount, "samples": samples, "seed": seed,
             "distribution": estimate.distribution, "tol": estimate.tol, "all": gap is None, "states": rows,
             "optimality": optimality,
         }, indent=2, sort_keys=True))
         return
-    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {float_text(model.discount)}")
+    shown_discount = {0.0: "0 (the limit gamma -> 0)", 1.0: "1 (the limit gamma -> 1)"}.get(
+        estimate.discount, float_text(estimate.discount)) if discount is not None else float_text(model.discount)
+    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {shown_discount}")
     drawn = (f"given in {rewards_path}" if rewards is not None else
              f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
     click.echo(f"POWER (Turner et al.) from {samples} reward function{'s' if samples != 1 else ''}, {drawn}; "

@@ -57,7 +57,7 @@ def test_discount_one_is_a_spec_error_at_the_discount_without_traceback(tmp_path
    |
  2 | discount 1
    |          ^
-    = hint: Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`
+    = hint: Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`, or ask for the limit (`corrigo power --discount 1`, `power(at = ..., discount = 1)`)
 """
 
 
@@ -192,3 +192,18 @@ def test_power_over_a_finite_horizon_is_a_located_spec_error(tmp_path: Path) -> 
     assert code == 2 and out == ""
     assert ":3:9: error: POWER is defined for the discounted infinite horizon (Turner et al.); the model 'fan' has " \
            "episodes of 5 steps" in err
+
+
+def test_discount_gives_power_at_another_discount_or_in_its_limits(tmp_path: Path) -> None:
+    spec = write(tmp_path, FAN.replace("discount 0.9", "discount 1"))  # POWER undefined at the spec's own
+    code, out, _ = run("power", "--discount", "1", "--samples", "2000", spec)
+    assert code == 0 and "discount 1 (the limit gamma -> 1)" in out
+    code, out, _ = run("power", "--discount", "0", "--format", "json", "--samples", "2000", spec)
+    result = json.loads(out)
+    assert code == 0 and result["discount"] == 0.0
+    first = result["states"][0]
+    assert abs(first["power"] - 3 / 4) <= 3 * first["stderr"]  # the best of 3 next rewards: E[max of 3]
+    code, _, err = run("power", "--discount", "1", "--at", "x=0", spec)
+    assert code == 2 and "corrigo does not compute them in the limits --discount 0 and 1" in err
+    code, _, err = run("power", "--discount", "1.5", spec)
+    assert code == 2 and "1.5 is not in the range 0<=x<=1" in err

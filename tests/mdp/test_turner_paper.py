@@ -142,3 +142,55 @@ def test_power_is_the_normalised_average_optimal_value() -> None:
         estimate = power(two_stage(4, discount), samples=3000, seed=1)
         assert np.all(estimate.power[[1, 3, 4, 5, 6]] == 0.5)  # absorbing: exact
         assert abs(estimate.power[2] - 4 / 5) <= 3 * estimate.stderr[2] + estimate.tol
+
+
+def test_power_in_the_limits_of_the_discount_has_its_closed_forms() -> None:
+    """Turner et al. extend POWER to gamma = 0 and 1 by limits. gamma -> 0: the best expected next reward,
+    max over actions; gamma -> 1: the best long-run average reward reachable. In two_stage(3): state 0 can
+    stop (one absorbing future) or wait at 2 (three): POWER(0) -> E[max(R1, R2)] = 2/3 as gamma -> 0 and
+    E[max(R1, R3, R4, R5)] = 4/5 as gamma -> 1; POWER(2) = E[max of 3] = 3/4 at every discount; absorbing
+    states E[R] = 1/2. Defined even where the model's own discount is 1."""
+    world = two_stage(3, 1.0)
+    samples = 4000
+    low, high = power(world, samples=samples, seed=3, discount=0), power(world, samples=samples, seed=3, discount=1)
+    for estimate, expected in ((low, [2 / 3, 0.5, 3 / 4]), (high, [4 / 5, 0.5, 3 / 4])):
+        assert all(abs(estimate.power[s] - e) <= 4 * estimate.stderr[s] + 1e-12 for s, e in enumerate(expected))
+        assert estimate.stderr[1] == 0.0  # absorbing: exactly E[R]
+    assert (low.discount, high.discount) == (0.0, 1.0)
+
+
+def test_the_limit_gamma_to_1_averages_over_cycles_exactly_for_given_rewards() -> None:
+    """shutdown_or_cycles(2): each 2-cycle alternates, so its long-run average is the mean of its two rewards;
+    state 0 reaches the shutdown cycle (1, 2) or, through 3, the cycles (4, 5) and (6, 7): its optimal gain is
+    the best of the three means; as gamma -> 0 the best next reward, max(R1, R3)."""
+    world = shutdown_or_cycles(2, 0.9)
+    rng = np.random.default_rng(11)
+    rewards = rng.random((7, world.n_states))
+    high = power(world, rewards=rewards, discount=1, keep_samples=True)
+    low = power(world, rewards=rewards, discount=0, keep_samples=True)
+    assert high.sample_values is not None and low.sample_values is not None
+    means = [(rewards[:, 1] + rewards[:, 2]) / 2, (rewards[:, 4] + rewards[:, 5]) / 2, (rewards[:, 6] + rewards[:, 7]) / 2]
+    assert np.allclose(high.sample_values[0], np.max(means, axis=0), atol=high.tol, rtol=0)
+    assert np.allclose(high.sample_values[3], np.max(means[1:], axis=0), atol=high.tol, rtol=0)
+    assert np.allclose(high.sample_values[1], means[0], atol=high.tol, rtol=0)
+    assert np.array_equal(low.sample_values[0], np.maximum(rewards[:, 1], rewards[:, 3]))
+
+
+def test_power_at_another_discount_is_power_of_the_world_at_that_discount() -> None:
+    world = two_stage(2, 0.9)
+    asked = power(world, samples=300, seed=5, discount=0.5)
+    declared = power(two_stage(2, 0.5), samples=300, seed=5)
+    assert np.array_equal(asked.power, declared.power) and asked.discount == 0.5
+    with pytest.raises(ValueError, match=r"discount must lie in \[0, 1\]"):
+        power(world, samples=10, discount=1.5)
+
+
+def test_the_limit_gamma_to_1_refuses_models_beyond_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from dsl.errors import ResourceLimitError
+
+    monkeypatch.setattr(importlib.import_module("mdp.power"), "_GAIN_LP_STATES", 4)
+    with pytest.raises(ResourceLimitError, match="one linear program per sample, for at most 4 states; the model "
+                                                 "'model' has 5"):
+        power(two_stage(2, 0.9), samples=10, discount=1)

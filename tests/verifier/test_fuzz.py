@@ -97,10 +97,10 @@ def test_an_exception_in_load_is_a_crash_that_names_where_it_happened(monkeypatc
     def broken(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr("dsl.typecheck", broken)  # what dsl.load calls after parsing
+    monkeypatch.setattr("dsl.typecheck", broken)  # what dsl.load calls after parsing (in check_source)
     with pytest.raises(Crash) as caught:
         run_pipeline(WORLD)
-    assert caught.value.signature == "dsl.load: RecursionError: maximum recursion depth exceeded in dsl.load"
+    assert caught.value.signature == "dsl.load: RecursionError: maximum recursion depth exceeded in dsl.check_source"
 
 
 def test_a_spec_error_without_a_location_is_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,6 +211,24 @@ def test_comparisons_of_power_and_shares(check: str, verdict: Verdict) -> None:
     assert result.verdict is verdict, result.summary
 
 
+@pytest.mark.parametrize("check, verdict", [
+    # x=0 can switch off (one future) or go on to x=2 (three): E[max(R1, R2)] = 2/3 as gamma -> 0, E[max of
+    # R1, R3, R4, R5] = 4/5 as gamma -> 1 (Turner et al.: far-sighted agents seek the larger set)
+    ("power(at = x == 0, discount = 1) > power(at = x == 0, discount = 0)", Verdict.HOLDS),
+    ("power(at = x == 0, discount = 1) >= 0.78", Verdict.HOLDS),
+    ("power(at = x == 0, discount = 0) <= 0.69", Verdict.HOLDS),
+    ("power(at = x == 2, discount = 1/2) >= power(at = x == 2, discount = 1)", Verdict.INCONCLUSIVE),  # 3/4 both
+])
+def test_comparisons_of_power_at_other_discounts_and_its_limits(check: str, verdict: Verdict) -> None:
+    result = verify(SHUTDOWN.replace("discount 0.9", "discount 1") + f"check k : {check}\n", samples=3000).check("k")
+    assert result.verdict is verdict, result.summary
+
+
+def test_power_at_the_model_discount_of_1_stays_inconclusive() -> None:
+    result = verify(SHUTDOWN.replace("discount 0.9", "discount 1") + "check k : power(at = x == 0) > 0.5\n").check("k")
+    assert result.verdict is Verdict.INCONCLUSIVE and "not defined for discount 1" in result.summary
+
+
 def test_a_comparison_needs_one_state_on_each_side() -> None:
     from mdp import ModelError
 

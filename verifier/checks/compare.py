@@ -36,8 +36,10 @@ def check_quantity_comparison(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, QuantityComparison)
     model = context.model
+    at_own_discount = isinstance(prop.left, ShareAt) or prop.left.discount is None or \
+        (isinstance(prop.right, PowerAt) and prop.right.discount is None)
     undefined = undiscounted(check, "comparison", "a comparison of POWER or of optimality shares",
-                             "Turner et al.'s rewards are discounted", context)
+                             "Turner et al.'s rewards are discounted", context) if at_own_discount else None
     if undefined is not None:
         return undefined
     left = _state(context, prop.left.at)
@@ -63,7 +65,7 @@ def _state(context: Context, at: Expr) -> int:
 def _power(check: Check, context: Context, prop: QuantityComparison, left: int, right: int | None) -> CheckResult:
     assert isinstance(prop.left, PowerAt)
     model = context.model
-    estimate = power_estimate(context, prop.left.distribution, keep=True)
+    estimate = power_estimate(context, prop.left.distribution, keep=True, discount=prop.left.discount)
     assert estimate.sample_values is not None
     exact = absorbing_states(model)  # POWER there is E[R] exactly, no numerical error
     a = estimate.sample_values[left]
@@ -72,20 +74,34 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
         assert isinstance(prop.right, Fraction)
         b, other = np.full_like(a, float(prop.right)), f"{float(prop.right):g}"
     else:
-        b, other = estimate.sample_values[right], f"POWER at ({model.describe(right)})"
+        b, other = estimate.sample_values[right], \
+            f"POWER{_at_discount(prop.right) if isinstance(prop.right, PowerAt) else ''} at ({model.describe(right)})"
         error += 0.0 if exact[right] else estimate.tol
-        if isinstance(prop.right, PowerAt) and prop.right.distribution != prop.left.distribution:
-            b = power_estimate(context, prop.right.distribution, keep=True).sample_values[right]  # type: ignore[index]
+        if isinstance(prop.right, PowerAt) and (prop.right.distribution, prop.right.discount) != \
+                (prop.left.distribution, prop.left.discount):
+            other_estimate = power_estimate(context, prop.right.distribution, keep=True, discount=prop.right.discount)
+            assert other_estimate.sample_values is not None
+            b = other_estimate.sample_values[right]
+            error = (0.0 if exact[left] else estimate.tol) + (0.0 if exact[right] else other_estimate.tol)
     difference = a - b
     mean = float(difference.mean())
     margin = _Z * float(difference.std(ddof=1)) / np.sqrt(difference.size) + error
     verdict = decide(prop.comparison, mean - margin, mean + margin, 0)
-    where = f"POWER at ({model.describe(left)}) {float(a.mean()):.4g}"
+    where = f"POWER{_at_discount(prop.left)} at ({model.describe(left)}) {float(a.mean()):.4g}"
     against = other if right is None else f"{other} {float(b.mean()):.4g}"
     summary = (f"{where} against {against}: difference {mean:.4g} ± {margin:.2g} (3 standard errors of "
                f"{context.samples} paired samples); required {prop.comparison.value} 0")
     quantities = (Quantity("POWER difference", mean, margin),)
     return _result(check, context, verdict, summary, quantities)
+
+
+def _at_discount(side: PowerAt) -> str:
+    """How a side's discount reads in a summary: nothing for the model's own."""
+    if side.discount is None:
+        return ""
+    if side.discount in (0, 1):
+        return f" (discount -> {side.discount})"
+    return f" (discount {float(side.discount):g})"
 
 
 def _shares(check: Check, context: Context, prop: QuantityComparison, left: int, right: int | None) -> CheckResult:

@@ -31,6 +31,7 @@ standard errors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -204,17 +205,18 @@ def intent_optimal_rows(model: TabularMDP, intent: str) -> npt.NDArray[np.bool_]
     return (Q <= optimum + tolerance) | model.terminal[model.row_state]
 
 
-def power_estimate(context: Context, distribution: str, keep: bool = False) -> PowerEstimate:
-    """POWER of the model's states under ``distribution``, computed once per verification and distribution (a
-    spec may have several power checks, and comparisons of POWER), with every sample's values when they fit
-    in memory or ``keep`` asks for them."""
-    key = f"power {distribution}"
+def power_estimate(context: Context, distribution: str, keep: bool = False,
+                   discount: Fraction | None = None) -> PowerEstimate:
+    """POWER of the model's states under ``distribution`` (at ``discount`` if given, else the model's),
+    computed once per verification, distribution and discount (a spec may have several power checks, and
+    comparisons of POWER), with every sample's values when they fit in memory or ``keep`` asks for them."""
+    key = f"power {distribution} {discount}"
     estimate = context.cache.get(key)
     if estimate is None or (keep and estimate.sample_values is None):
         model = context.model
         estimate = power(model, samples=context.samples, seed=context.seed, distribution=distribution,
                          keep_samples=keep or model.n_states * context.samples <= _KEEP_LIMIT,
-                         executor=context.executor)
+                         executor=context.executor, discount=None if discount is None else float(discount))
         context.cache[key] = estimate
     return estimate
 
