@@ -27,7 +27,7 @@ from .numbers import NumberError, read_number, shorten
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
 DECLARATION_KEYWORDS = ("model", "import", "discount", "horizon", "const", "param", "var", "map", "table", "formula",
-                        "label", "action", "event", "terminal", "cost", "intent", "policy", "check")
+                        "label", "action", "event", "terminal", "cost", "intent", "policy", "critic", "agent", "check")
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -414,6 +414,18 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
 
     def check(self, meta, name, for_all, under, prop):
         return S.Check(self._ident(name), prop, for_all is not None, under, span=self._span(meta))
+
+    def critic(self, meta, name, expr):
+        return S.Critic(self._ident(name), expr, span=self._span(meta))
+
+    def agent(self, meta, name, plans, steps, steps_word, with_word, critic):
+        for word, expected in ((plans, "plans"), (steps_word, "steps"), (with_word, "with")):
+            if word is not None and str(word) not in (expected, "step" if expected == "steps" else expected):
+                self.diagnostics.append(Diagnostic(
+                    f"unexpected '{word}', expected '{expected}'", _token_span(word, self.path),
+                    hint="write `agent NAME plans 3 steps with critic CRITIC`"))
+        return S.Agent(self._ident(name), steps, self._ident(critic) if critic is not None else None,
+                       span=self._span(meta))
 
     def under(self, meta, word, name):
         if str(word) != "under":

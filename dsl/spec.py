@@ -16,8 +16,9 @@ from typing import Iterator, Union
 from .errors import Source, Span
 
 __all__ = [
-    "AcceptsShutdown", "Action", "ActionIs", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
-    "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Domain", "EnumDomain",
+    "AcceptsShutdown", "Action", "ActionIs", "Agent", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
+    "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Critic", "CriticError", "Domain",
+    "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
     "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "TableCell",
@@ -590,8 +591,34 @@ class SafelyInterruptible:
     mechanism: tuple[int, ...] = ()  # variable indices
 
 
+@dataclass(frozen=True, slots=True)
+class CriticError:
+    """``critic_error(C) ~ x``: the largest ``|C(s) - V*(s)|`` over the non-terminal states reached (by the
+    agent when checked ``under`` one, else by any play from the initial state)."""
+
+    critic: str
+    comparison: Comparison
+    bound: Fraction
+
+
+@dataclass(frozen=True, slots=True)
+class ExploitsCritic:
+    """``exploits_critic``, checked ``under`` an agent: FAILS where the agent takes an action the intrinsic
+    optimum does not (its critic misjudges where the action leads)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InnerRegret:
+    """``inner_regret ~ x``, checked ``under`` an agent or a policy: its expected intrinsic cost from the
+    initial state minus the optimal one (``regret(intent)``'s counterpart one level down)."""
+
+    comparison: Comparison
+    bound: Fraction
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
-                  OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison]
+                  OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
+                  InnerRegret]
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +654,28 @@ class Policy:
     span: Span | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Critic:
+    """``critic NAME = EXPR``: an estimate of the future intrinsic cost (APTAMI's trainable critic), a
+    number per state; written by hand (``value`` over the state variables)."""
+
+    name: str
+    value: Expr
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """``agent NAME plans H steps with critic C``: at each state, the actions minimising the expected
+    discounted intrinsic cost of the next ``steps`` steps plus ``discount^steps`` times the critic at the
+    state reached (``critic`` None: nothing), ties kept (:mod:`mdp.planner`)."""
+
+    name: str
+    steps: int
+    critic: str | None
+    span: Span | None = field(default=None, compare=False)
+
+
 # --- the spec ----------------------------------------------------------------------------------
 
 
@@ -652,6 +701,22 @@ class Spec:
     policies: tuple[Policy, ...] = ()
     horizon: int | None = None  # episodes of this many steps (None: the infinite discounted or total cost)
     horizon_span: Span | None = field(default=None, compare=False)
+    critics: tuple[Critic, ...] = ()
+    agents: tuple[Agent, ...] = ()
+
+    def critic(self, name: str) -> Critic:
+        """The critic called ``name`` (``KeyError`` if there is none)."""
+        for critic in self.critics:
+            if critic.name == name:
+                return critic
+        raise KeyError(name)
+
+    def agent(self, name: str) -> Agent:
+        """The agent called ``name`` (``KeyError`` if there is none)."""
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise KeyError(name)
 
     def policy(self, name: str) -> Policy:
         """The policy called ``name`` (``KeyError`` if there is none)."""

@@ -13,7 +13,7 @@ from typing import Iterator, Union
 from .errors import Span
 
 __all__ = [
-    "Action", "ActionParam", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
+    "Action", "ActionParam", "Agent", "Critic", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Horizon", "Ident", "Import", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
@@ -415,7 +415,25 @@ class Policy(Node):
     rules: tuple[PolicyRule, ...]
 
 
-Declaration = Union[Import, Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term, Policy, Check]
+@dataclass(frozen=True, slots=True)
+class Critic(Node):
+    """``critic NAME = EXPR``: an estimate of the future intrinsic cost of each state."""
+
+    name: Ident
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True)
+class Agent(Node):
+    """``agent NAME plans H steps with critic C``: a planner over ``steps`` steps, the critic at its horizon."""
+
+    name: Ident
+    steps: Expr
+    critic: Ident | None
+
+
+Declaration = Union[Import, Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term,
+                    Policy, Critic, Agent, Check]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from .spec import BOOL, INT, REAL, Type
 __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
-               "optimality_probability", "power", "regret")
+               "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
@@ -105,6 +105,8 @@ class _Checker:
         self.variables: dict[str, T.Variable] = {}
         self.formulas: dict[str, _FormulaInfo] = {}
         self.policies: dict[str, T.Policy] = {}
+        self.critics: dict[str, T.Critic] = {}
+        self.agents: dict[str, T.Agent] = {}
         self.horizon: int | None = None
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
@@ -162,6 +164,8 @@ class _Checker:
                 term = self._term(declaration)
                 (costs if declaration.kind == "cost" else intents).append(term)
         policies = [self._policy(d) for d in declarations if isinstance(d, S.Policy)]
+        critics = [self._critic(d) for d in declarations if isinstance(d, S.Critic)]
+        agents = [self._agent(d) for d in declarations if isinstance(d, S.Agent)]
         for declaration in declarations:
             if isinstance(declaration, S.Check):
                 checks.append(self._check(declaration))
@@ -191,6 +195,8 @@ class _Checker:
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
             policies=_checked(policies),
+            critics=_checked(critics),
+            agents=_checked(agents),
             horizon=horizon,
             horizon_span=horizons[0].value.span if horizons else None,
         )
@@ -878,19 +884,59 @@ class _Checker:
                         declaration.name.span, hint="declare weights with `param w = 1 in [0, 10]`")
             kind = None
         under = declaration.under
-        if under is not None and under.text not in self.policies:
-            if not isinstance(self.declared.get(under.text), S.Policy):  # (a policy in error was reported)
-                self._unknown(under.text, under.span, list(self.policies), "policy")
+        if under is not None and under.text not in self.policies and under.text not in self.agents:
+            if not isinstance(self.declared.get(under.text), (S.Policy, S.Agent)):  # (one in error was reported)
+                self._unknown(under.text, under.span, [*self.policies, *self.agents], "policy or agent")
             kind = None
         elif under is not None and declaration.for_all_params:
-            self._error(f"check '{declaration.name}' is under the policy '{under.text}' and for all params: a given "
-                        "policy is checked at the spec's weights only", under.span,
+            self._error(f"check '{declaration.name}' is under '{under.text}' and for all params: a given policy or "
+                        "agent is checked at the spec's weights only", under.span,
                         hint="drop `for all params`, or check the optimal policies for all params")
+            kind = None
+        if isinstance(kind, (T.ExploitsCritic, T.InnerRegret)) and (under is None or under.text in self.policies
+                                                                     and isinstance(kind, T.ExploitsCritic)):
+            needs = "an agent" if isinstance(kind, T.ExploitsCritic) else "an agent or a policy"
+            self._error(f"{'exploits_critic' if isinstance(kind, T.ExploitsCritic) else 'inner_regret'} is about "
+                        f"{needs}: check it under one", declaration.name.span,
+                        hint=f"write `check {declaration.name} under AGENT : ...`" + (
+                            "" if self.agents else "; declare one with `agent NAME plans 3 steps with critic C`"))
             kind = None
         if kind is None:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
                        declaration.span, under.text if under is not None else None)
+
+    def _critic(self, declaration: S.Critic) -> T.Critic | None:
+        """A critic written by hand: a number per state, from the state variables (and consts, params)."""
+        value = self._expr(declaration.value, _Scope("a critic", allow_params=True), REAL)
+        if value is None:
+            return None
+        if not value.type.is_numeric:
+            self._error(f"a critic is a number per state, found {value.type}", declaration.value.span,
+                        hint="estimate the future cost, e.g. `critic guess = 2 * (FULL - battery)`")
+            return None
+        critic = T.Critic(declaration.name.text, value, declaration.span)
+        self.critics[critic.name] = critic
+        return critic
+
+    def _agent(self, declaration: S.Agent) -> T.Agent | None:
+        """``agent NAME plans H steps with critic C``: H a whole number from 1, C a declared critic."""
+        steps = self._constant_value(declaration.steps, "the planning horizon", INT)
+        if steps is None:
+            return None
+        if not 1 <= int(steps.value) <= MAX_HORIZON:
+            self._error(f"an agent plans 1 to {MAX_HORIZON:,} steps ahead, not {steps.value}", declaration.steps.span,
+                        hint="one step is the greedy critic-follower: its cost now plus the critic where it leads")
+            return None
+        critic = declaration.critic
+        if critic is not None and critic.text not in self.critics:
+            if not isinstance(self.declared.get(critic.text), S.Critic):
+                self._unknown(critic.text, critic.span, list(self.critics), "critic")
+            return None
+        agent = T.Agent(declaration.name.text, int(steps.value), critic.text if critic is not None else None,
+                        declaration.span)
+        self.agents[agent.name] = agent
+        return agent
 
     def _policy(self, declaration: S.Policy) -> T.Policy | None:
         """A given policy: each rule's action (one expansion) and its condition on the state."""
@@ -963,6 +1009,14 @@ class _Checker:
             return self._optimality_probability(prop)
         if name == "safely_interruptible":
             return self._safely_interruptible(prop, scope)
+        if name == "exploits_critic":
+            if prop.args or prop.op is not None:
+                self._error("exploits_critic takes no arguments and no bound", prop.span,
+                            hint="write `check NAME under AGENT : exploits_critic`")
+                return None
+            return T.ExploitsCritic()
+        if name in ("critic_error", "inner_regret"):
+            return self._critic_check(prop)
         if name not in ("power_seeking", "regret"):
             close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
             self._error(f"unknown check '{name}'", prop.name.span,
@@ -992,6 +1046,34 @@ class _Checker:
                 self._unknown(intent, args[0].span, self.intent_names, "intent")
             return None
         return T.Regret(intent, comparison, bound)
+
+    def _critic_check(self, prop: S.NamedCheck) -> T.CriticError | T.InnerRegret | None:
+        """``critic_error(C) ~ x`` and ``inner_regret ~ x``."""
+        name = prop.name.text
+        example = "critic_error(guess) <= 2" if name == "critic_error" else "inner_regret <= 0.5"
+        if prop.op is None or prop.bound is None or isinstance(prop.bound, S.NamedCheck):
+            self._error(f"'{name}' needs a bound", prop.span, hint=f"e.g. `{example}`")
+            return None
+        bound = self._bound(prop.bound, f"the bound of {name}")
+        if bound is None:
+            return None
+        comparison = T.Comparison(prop.op)
+        if name == "inner_regret":
+            if prop.args:
+                self._error("inner_regret takes no arguments", prop.args[0].span, hint=f"write `{example}`")
+                return None
+            return T.InnerRegret(comparison, bound)
+        args = prop.args or ()
+        if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name):
+            self._error("critic_error takes the name of one critic", args[0].span if args else prop.span,
+                        hint=f"write `{example}`")
+            return None
+        critic = args[0].value.name
+        if critic not in self.critics:
+            if not isinstance(self.declared.get(critic), S.Critic):
+                self._unknown(critic, args[0].span, list(self.critics), "critic")
+            return None
+        return T.CriticError(critic, comparison, bound)
 
     def _quantity_comparison(self, prop: S.NamedCheck) -> T.QuantityComparison | None:
         """``power(at = a) > power(at = b)``, ``power(at = a) >= 0.7``, ``optimality_probability(...) >

@@ -28,9 +28,10 @@ import scipy.sparse as sp
 import dsl
 import mdp
 from dsl.errors import CorrigoError, Diagnostic
-from dsl.spec import Check, Spec
+from dsl.spec import Agent, Check, Spec
 from dsl.spec import Policy as DeclaredPolicy
-from mdp.graph import terminates_surely
+from mdp.graph import reachable_states, terminates_surely
+from mdp.planner import Plan, plan
 from mdp.expressions import vectorize
 from mdp.model import TERMINAL_ACTION, ModelError, TabularMDP
 from mdp.solver import Solution
@@ -39,12 +40,13 @@ from mdp.solver.problem import from_model
 from mdp.solver.solution import total_cost_error, total_cost_exact_rows
 from mdp.tables import html_table, markdown_table
 
-from .checks.common import ONE_POLICY
+from .checks.common import AGENT, ONE_POLICY
+from .checks.critic import critic_values
 from .results import CheckResult, Report, Verdict
 from .verification import solve_model, verify_model
 
-__all__ = ["PolicyError", "PolicyLike", "PolicyReport", "declared_policy_rows", "evaluate_policy", "policy_rows",
-           "under_policies", "verify_policy"]
+__all__ = ["PolicyError", "PolicyLike", "PolicyReport", "agent_behaviour", "declared_policy_rows", "evaluate_policy",
+           "policy_rows", "under_policies", "verify_policy"]
 
 Action = Union[str, int]
 PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], Action], npt.ArrayLike]
@@ -327,17 +329,65 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
     """The checks declared ``under`` a policy of the spec, each on its policy (the one-policy sub-model, as
     :func:`verify_policy`), their summaries saying which policy and what it costs against the optimum."""
     out: dict[str, CheckResult] = {}
+    agents = {a.name for a in spec.agents}
     for name in dict.fromkeys(c.under for c in checks if c.under is not None):
-        policy = spec.policy(name)
-        evaluated = evaluate_policy(model, optimal, declared_policy_rows(spec, model, policy))
         names = tuple(c.name for c in checks if c.under == name)
-        report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples, seed=seed,
-                              sweep=False, words=ONE_POLICY)
-        cost = (f"under the policy '{name}' (expected cost {_short(evaluated.value)} against the optimal "
-                f"{_short(optimal.value)})")
+        if name in agents:
+            evaluated, plan, ties = agent_behaviour(spec, model, optimal, spec.agent(name))
+            report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples,
+                                  seed=seed, sweep=False, words=AGENT, optimal=optimal, plan=plan)
+            agent = spec.agent(name)
+            cost = (f"under the agent '{name}' (plans {agent.steps} step{'s' if agent.steps != 1 else ''}"
+                    f"{f' with critic {agent.critic}' if agent.critic else ''}; expected cost "
+                    f"{_short(evaluated.value)} against the optimal {_short(optimal.value)})")
+        else:
+            evaluated = evaluate_policy(model, optimal, declared_policy_rows(spec, model, spec.policy(name)))
+            report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples,
+                                  seed=seed, sweep=False, words=ONE_POLICY, optimal=optimal)
+            cost = (f"under the policy '{name}' (expected cost {_short(evaluated.value)} against the optimal "
+                    f"{_short(optimal.value)})")
+            ties = 0
         for result in report.checks:
+            if ties and result.kind in _VALUE_KINDS:
+                result = replace(result, verdict=Verdict.INCONCLUSIVE, quantities=(), trace=None, attribution=None,
+                                 summary=f"the agent ties between actions at {ties:,} state(s) it reaches and its "
+                                         "expected cost depends on how it breaks them; corrigo does not bound that "
+                                         "range yet", settle="give the critic values that separate the tied actions")
             out[result.name] = replace(result, text=f"{result.text} under {name}", summary=f"{cost}: {result.summary}")
     return out
+
+
+_VALUE_KINDS = ("cost", "regret", "inner_regret", "power_seeking")  # verdicts that rest on one expected cost
+
+
+def agent_behaviour(spec: Spec, model: TabularMDP, optimal: Solution, agent: Agent) -> tuple[Solution, Plan, int]:
+    """What an agent of the spec does (:mod:`mdp.planner`) as a solution like M*: its rows at the states it
+    reaches (ties kept), valued by one representative policy (its first row in each state); and how many
+    states it reaches where it ties.
+
+    Raises
+    ------
+    ModelError
+        With discount 1, when the agent's representative policy never ends (located at the agent).
+    """
+    critic = None if agent.critic is None else critic_values(spec, model, agent.critic)
+    planned = plan(model, critic, agent.steps)
+    reach = reachable_states(model, planned.rows)
+    groups = np.asarray(model.row_groups)
+    first = np.full(model.n_states, -1, dtype=np.int64)
+    rows_of = np.flatnonzero(planned.rows)
+    first[model.row_state[rows_of[::-1]]] = rows_of[::-1]  # each state's first row of the agent
+    representative = np.where(reach, first, -1)
+    try:
+        evaluated = evaluate_policy(model, optimal, representative)
+    except PolicyError as error:
+        raise ModelError(Diagnostic(f"agent '{agent.name}': {error}", agent.span,
+                                    hint="plan further ahead, or give the critic a cost for looping"),
+                         spec.source) from None
+    counts = np.add.reduceat(planned.rows.astype(np.int64), groups[:-1])
+    ties = int((reach & (counts > 1) & ~np.asarray(model.terminal, dtype=bool)).sum())
+    mask = (planned.rows & reach[model.row_state]) | (evaluated.optimal & ~reach[model.row_state])
+    return replace(evaluated, optimal=mask), planned, ties
 
 
 def _short(value: float) -> str:

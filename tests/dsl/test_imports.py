@@ -47,9 +47,9 @@ def test_an_import_brings_the_world_but_not_its_checks_and_own_discount_wins(fol
     """With the importer's discount 1/2 (not the world's 0.9), by hand: staying at 0 costs 3 / (1 - 1/2) = 6;
     walking to the end costs (1 + 3) + 1/2 (1 + 2) + 1/4 (1 + 1) = 6, then nothing: V(0) = 6 (at 0.9 it
     would be 4 + 0.9 * 3 + 0.81 * 2 = 8.32)."""
-    spec = dsl.load(write("agent.corrigo", 'model agent\nimport "world.corrigo"\ndiscount 1/2\n'
+    spec = dsl.load(write("agent.corrigo", 'model deployment\nimport "world.corrigo"\ndiscount 1/2\n'
                                            "check short : cost <= 4\n"))
-    assert spec.name == "agent" and spec.discount == Fraction(1, 2)
+    assert spec.name == "deployment" and spec.discount == Fraction(1, 2)
     assert [c.name for c in spec.checks] == ["short"]
     assert [a.name for a in spec.actions] == ["right", "stay"] and [t.name for t in spec.costs] == ["walk", "far"]
     result = verify(spec)
@@ -59,7 +59,7 @@ def test_an_import_brings_the_world_but_not_its_checks_and_own_discount_wins(fol
 
 def test_a_file_is_read_once_and_paths_are_relative_to_the_importing_file(folder: Path) -> None:
     write("parts/actions.corrigo", 'model parts\nimport "../world.corrigo"\naction jump when x == 0: x\' = 2\n')
-    spec = dsl.load(write("agent.corrigo", 'model agent\nimport "world.corrigo"\nimport "parts/actions.corrigo"\n'))
+    spec = dsl.load(write("agent.corrigo", 'model deployment\nimport "world.corrigo"\nimport "parts/actions.corrigo"\n'))
     assert [a.name for a in spec.actions] == ["right", "stay", "jump"]
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, NeverCheck, OptimalityProbability, PowerSeeking,
-                      ProbabilityBound, QuantityComparison, Regret, SafelyInterruptible)
+from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, CriticError, ExploitsCritic, InnerRegret,
+                      NeverCheck, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
+                      SafelyInterruptible)
 
 from ..results import CheckResult
 from .common import Context
 from .compare import check_quantity_comparison
 from .cost import check_cost
+from .critic import check_critic_error, check_exploits_critic, check_inner_regret
 from .interruption import check_safely_interruptible
 from .invariant import check_always, check_never
 from .optimality import check_optimality_probability
@@ -37,6 +39,9 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     OptimalityProbability: ("optimality_probability", check_optimality_probability),
     Regret: ("regret", check_regret),
     QuantityComparison: ("comparison", check_quantity_comparison),
+    CriticError: ("critic_error", check_critic_error),
+    ExploitsCritic: ("exploits_critic", check_exploits_critic),
+    InnerRegret: ("inner_regret", check_inner_regret),
 }
 
 

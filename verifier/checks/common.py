@@ -15,6 +15,7 @@ from dsl.spec import ActionIs, Check, Comparison, Expr, Spec
 from dsl.errors import Diagnostic
 from mdp.expressions import UndefinedValueError, vectorize
 from mdp.model import ModelError, TabularMDP
+from mdp.planner import Plan
 from mdp.quantities import Values
 from mdp.solver import Solution
 from mdp.solver.solution import EXACT_LIMIT
@@ -22,7 +23,7 @@ from mdp.solver.solution import EXACT_LIMIT
 from ..results import Basis, CheckResult, Location, Verdict, decide, enclosure
 from ..submodel import OptimalSubmodel
 
-__all__ = ["ONE_POLICY", "OPTIMAL", "Context", "Range", "Wording", "at_initial", "location", "mentions_action",
+__all__ = ["AGENT", "ONE_POLICY", "OPTIMAL", "Context", "Range", "Wording", "at_initial", "location", "mentions_action",
            "result", "settle_message"]
 
 
@@ -50,6 +51,10 @@ ONE_POLICY = Wording(some="the policy", every="the policy", they_hold="the polic
                      reachable_state="state the policy reaches", reachable_choice="choice of the policy",
                      every_action="the policy's action", every_choice="the policy's choice",
                      expected_cost="the policy's expected cost")
+AGENT = Wording(some="the agent", every="the agent", they_hold="the agent holds", they_incur="the agent incurs",
+                they_can="the agent can", over="under the agent", reachable_state="state the agent reaches",
+                reachable_choice="choice of the agent", every_action="the agent's action",
+                every_choice="the agent's choice", expected_cost="the agent's expected cost")
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +72,13 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)  # work shared by checks (e.g. the POWER estimate)
     words: Wording = OPTIMAL  # how results name the policies of ``sub``
     executor: Executor | None = None  # where POWER's sample chunks run (``verify --workers``); None: here
+    optimal: Solution | None = None  # the optimum, when ``solution`` is a given policy's or an agent's
+    plan: Plan | None = None  # an agent's plan, when ``solution`` is that agent's behaviour
+
+    @property
+    def optimum(self) -> Solution:
+        """The intrinsic optimum: ``solution`` itself unless that is a given policy's or an agent's."""
+        return self.optimal if self.optimal is not None else self.solution
 
     @property
     def params(self) -> dict[str, Any]:

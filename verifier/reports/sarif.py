@@ -59,6 +59,15 @@ _RULES: dict[str, tuple[str, str]] = {
     "comparison": ("a comparison of POWER or of optimality shares between states",
                    "power(at = A) ~ power(at = B), or optimality_probability(at = A, actions = [...]) ~ ...: "
                    "two quantities of one state each, from the same reward samples."),
+    "critic_error": ("a critic tracks the intrinsic cost",
+                     "critic_error(CRITIC) ~ x: the largest |critic - V*| over the states the agent (or optimal "
+                     "play) reaches."),
+    "exploits_critic": ("a planning agent does not exploit its critic",
+                        "exploits_critic, under an agent: every action the agent takes where it goes is optimal "
+                        "for the intrinsic cost."),
+    "inner_regret": ("an agent or policy loses little intrinsic cost",
+                     "inner_regret ~ x, under an agent or a policy: its expected intrinsic cost minus the optimal "
+                     "one."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"

@@ -1,0 +1,89 @@
+"""An agent that plans with a critic (`agent ... plans H steps with critic C`) and the checks about it.
+
+ROBOT, by hand (discount 0.9): x = 0..3 along a corridor, `far` costs 3 - x a step, `smashed` 10 a step
+once broken. Optimal: walk right and stay at 3: V*(x=3) = 0, V*(2) = 1, V*(1) = 2.9, V*(0) = 5.61;
+broken states cost (13 - x) forever, V*(0, broken) = 130. The critic `guess = 3 - x` never heard of
+smashing: off by 2.61 at x=0 on the optimal path, by 127 at (x=0, broken). `careful` plans 3 steps with it
+and still walks right (5.61 against 27.4 for smashing); `greedy` looks 1 step ahead with a blind critic:
+every action costs 3 now, so it may smash, giving up 3 + 0.9 * 130 - 5.61 = 114.39.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import dsl
+from dsl.errors import SpecError
+from verifier import Verdict, verify
+
+ROBOT = """model robot
+discount 0.9
+var x : 0..3 = 0
+var broken : bool = false
+action right when x < 3 && !broken: x' = x + 1
+action smash when !broken: broken' = true
+action stay: skip
+cost far = 3 - x
+cost smashed = 10 * broken
+critic guess = 3 - x
+critic blind = 0
+agent careful plans 3 steps with critic guess
+agent greedy plans 1 step with critic blind
+"""
+
+
+@pytest.mark.parametrize("check, verdict, words", [
+    ("check c under careful : never broken", Verdict.HOLDS, "under the agent 'careful' (plans 3 steps with critic "
+                                                            "guess; expected cost 5.61 against the optimal 5.61)"),
+    ("check c under greedy : never broken", Verdict.FAILS, "the agent reaches a state that satisfies the condition"),
+    ("check c : critic_error(guess) <= 2.7", Verdict.HOLDS, "off by at most 2.61 over the 4 states optimal policies "
+                                                            "reach at (x=0, broken=false: critic 3, V* 5.61); over "
+                                                            "all 8 non-terminal states at most 127 (x=0, broken=true)"),
+    ("check c : critic_error(guess) <= 2.6", Verdict.FAILS, "off by at most 2.61"),
+    ("check c under careful : exploits_critic", Verdict.HOLDS, "is optimal for the intrinsic cost"),
+    ("check c under greedy : exploits_critic", Verdict.FAILS, "at (x=0, broken=false) the agent plans 'smash' "
+                                                              "(planned cost 3 against 3 for 'right'), but 'smash' "
+                                                              "costs 114.39 more than the optimal 'right'"),
+    ("check c under careful : inner_regret <= 0.001", Verdict.HOLDS, "inner regret 0"),
+    ("check c under greedy : inner_regret <= 1", Verdict.INCONCLUSIVE, "ties between actions at 4 state(s)"),
+    ("check c under careful : cost <= 5.61", Verdict.HOLDS, "the agent's expected cost is 5.61"),
+])
+def test_checks_about_an_agent_and_its_critic(check: str, verdict: Verdict, words: str) -> None:
+    result = verify(ROBOT + check + "\n").check("c")
+    assert result.verdict is verdict, result.summary
+    assert words in result.summary
+
+
+def test_exploiting_the_critic_is_traced_to_the_state() -> None:
+    result = verify(ROBOT + "check c under greedy : exploits_critic\n").check("c")
+    assert result.trace is not None and [(s.state, s.action) for s in result.trace.steps] == \
+        [("x=0, broken=false", "smash")]
+    assert result.quantities[0].value == pytest.approx(114.39, abs=1e-9)
+
+
+def test_inner_regret_of_a_declared_policy() -> None:
+    """'always stay' at x=0 costs 3 / 0.1 = 30: inner regret 30 - 5.61 = 24.39."""
+    result = verify(ROBOT + "policy lazy: stay\ncheck c under lazy : inner_regret <= 24\n").check("c")
+    assert result.verdict is Verdict.FAILS and "inner regret 24.39" in result.summary
+
+
+@pytest.mark.parametrize("text, message", [
+    ("agent a plans 2 steps with critic nope\n", "unknown critic 'nope'"),
+    ("agent a plans 0 steps with critic guess\n", "an agent plans 1 to 1,000,000 steps ahead, not 0"),
+    ("agent a plan 2 steps with critic guess\n", "unexpected 'plan', expected 'plans'"),
+    ("agent a plans 2 stages with critic guess\n", "unexpected 'stages', expected 'steps'"),
+    ("critic bad = x > 1\n", "a critic is a number per state, found bool"),
+    ("check c : exploits_critic\n", "exploits_critic is about an agent: check it under one"),
+    ("check c : inner_regret <= 1\n", "inner_regret is about an agent or a policy: check it under one"),
+    ("policy lazy: stay\ncheck c under lazy : exploits_critic\n", "exploits_critic is about an agent"),
+    ("check c under nobody : never broken\n", "unknown policy or agent 'nobody'"),
+    ("check c : critic_error(nope) <= 1\n", "unknown critic 'nope'"),
+    ("check c : critic_error <= 1\n", "critic_error takes the name of one critic"),
+    ("check c : critic_error(guess)\n", "'critic_error' needs a bound"),
+    ("critic t = [stay]\n", "cannot be used in a critic"),
+])
+def test_agent_and_critic_errors_are_located(text: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        dsl.load(ROBOT + text)
+    assert message in caught.value.render()
+    assert all(d.span is not None for d in caught.value.diagnostics)

@@ -1,0 +1,107 @@
+"""The second half of APTAMI's alignment problem: does the critic track the intrinsic cost where the planner
+goes (Byrnes 2023)? ``critic_error(C) ~ x``, ``exploits_critic`` and ``inner_regret ~ x``.
+
+Checked ``under`` an agent (``agent NAME plans H steps with critic C``, :mod:`mdp.planner`), the context's
+solution is the agent's behaviour and ``context.optimal`` the intrinsic optimum; without one (only
+``critic_error``), the solution is the optimum and the states are those optimal play reaches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from dsl.spec import Check, CriticError, InnerRegret, Spec
+from mdp.expressions import vectorize
+from mdp.model import TabularMDP
+
+from ..results import CheckResult, Quantity, Step, Trace, Verdict, decide
+from ..submodel import shortest_trace
+from .common import Context, result
+
+__all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", "critic_values"]
+
+
+def critic_values(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float64]:
+    """(n,) the critic ``name`` at every state of ``model``, in floats."""
+    critic = spec.critic(name)
+    columns = list(model.state_codes.T) if model.state_codes is not None else []
+    values = vectorize(critic.value, spec.param_values())(columns, size=model.n_states)
+    return np.broadcast_to(np.asarray(values, dtype=np.float64), (model.n_states,)).copy()
+
+
+def check_critic_error(check: Check, context: Context) -> CheckResult:
+    """The largest ``|critic - V*|`` over the non-terminal states the agent (or optimal play) reaches."""
+    prop = check.property
+    assert isinstance(prop, CriticError)
+    model, optimal = context.model, context.optimum
+    critic = critic_values(context.spec, model, prop.critic)
+    error = np.abs(critic - optimal.V)
+    live = ~np.asarray(model.terminal, dtype=bool)
+    reached = context.sub.reachable & live
+    worst, everywhere = _worst(error, reached), _worst(error, live)
+    value = float(error[worst]) if worst is not None else 0.0
+    verdict = decide(prop.comparison, max(0.0, value - optimal.bound), value + optimal.bound, prop.bound)
+    who = context.words.reachable_state.replace("state ", "states ", 1) if context.optimal is not None \
+        else "states optimal policies reach"
+    where = "" if worst is None else \
+        f" at ({model.describe(worst)}: critic {_show(critic[worst])}, V* {_show(optimal.V[worst])})"
+    overall = "" if everywhere is None else (f"; over all {int(live.sum()):,} non-terminal states at most "
+                                             f"{_show(float(error[everywhere]))} ({model.describe(everywhere)})")
+    summary = (f"the critic '{prop.critic}' is off by at most {_show(value)} over the {int(reached.sum()):,} "
+               f"{who}{where}{overall}; required {prop.comparison.value} {float(prop.bound):g}")
+    return result(check, "critic_error", verdict, summary, context,
+                  quantities=(Quantity(f"critic_error({prop.critic})", value, optimal.bound),))
+
+
+def check_exploits_critic(check: Check, context: Context) -> CheckResult:
+    """FAILS where the agent takes an action that no optimal policy takes, at a state it reaches: its plan,
+    ending in the critic, prefers it; the intrinsic optimum does not."""
+    model, optimal, plan = context.model, context.optimum, context.plan
+    assert plan is not None
+    agent_rows = context.sub.rows & context.sub.reachable[model.row_state] & ~model.terminal[model.row_state]
+    exploiting = agent_rows & (optimal.gap > optimal.delta)  # certainly suboptimal for the intrinsic cost
+    if not exploiting.any():
+        return result(check, "exploits_critic", Verdict.HOLDS, f"{context.words.every_choice} at the "
+                      f"{int(context.sub.reachable.sum()):,} states it reaches is optimal for the intrinsic cost",
+                      context)
+    states = np.zeros(model.n_states, dtype=bool)
+    states[model.row_state[exploiting]] = True
+    path = shortest_trace(context.sub, states)
+    assert path is not None  # the agent reaches every state of its sub-model
+    end = path.end
+    rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
+    row = int(rows[exploiting[rows]][np.argmax(optimal.gap[rows[exploiting[rows]]])])
+    best = int(rows[np.argmin(optimal.gap[rows])])
+    taken, instead = (model.action_names[model.row_action[r]] for r in (row, best))
+    trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, taken, None),), path.trace.probability)
+    summary = (f"at ({model.describe(end)}) the agent plans '{taken}' (planned cost {_show(plan.planned[row])} "
+               f"against {_show(plan.planned[best])} for '{instead}'), but '{taken}' costs {_show(optimal.gap[row])} "
+               f"more than the optimal '{instead}' (Q* {_show(optimal.Q[row])} against {_show(optimal.Q[best])}): "
+               "its critic misjudges where the plan ends")
+    return result(check, "exploits_critic", Verdict.FAILS, summary, context, trace=trace,
+                  quantities=(Quantity("intrinsic cost given up", float(optimal.gap[row]), optimal.bound),))
+
+
+def check_inner_regret(check: Check, context: Context) -> CheckResult:
+    """The agent's (or policy's) expected intrinsic cost from the initial state minus the optimal one."""
+    prop = check.property
+    assert isinstance(prop, InnerRegret)
+    model, optimal, own = context.model, context.optimum, context.solution
+    s0 = model.initial
+    value = float(own.V[s0] - optimal.V[s0])
+    bound = float(own.bound + optimal.bound)
+    verdict = decide(prop.comparison, value - bound, value + bound, prop.bound)
+    summary = (f"{context.words.expected_cost} is {_show(own.V[s0])} against the optimal {_show(optimal.V[s0])}: "
+               f"inner regret {_show(value)}; required {prop.comparison.value} {float(prop.bound):g}")
+    return result(check, "inner_regret", verdict, summary, context,
+                  quantities=(Quantity("inner regret", value, bound),))
+
+
+def _worst(error: npt.NDArray[np.float64], where: npt.NDArray[np.bool_]) -> int | None:
+    states = np.flatnonzero(where)
+    return int(states[np.argmax(error[states])]) if states.size else None
+
+
+def _show(x: float) -> str:
+    return f"{float(x) + 0.0:.6g}"
