@@ -418,6 +418,20 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def critic(self, meta, name, expr):
         return S.Critic(self._ident(name), expr, span=self._span(meta))
 
+    def fitted_critic(self, meta, name, form, *rest):
+        *features, trained, on, policy, by, method = rest
+        expected = [(form, ("linear",)), (trained, ("trained",)), (on, ("on",)), (policy, ("optimal", "uniform")),
+                    (by, ("by",)), (method, ("lsq", "td"))]
+        for word, allowed in expected:
+            if word is not None and str(word) not in allowed:
+                self.diagnostics.append(Diagnostic(
+                    f"unexpected '{word}', expected {' or '.join(repr(a) for a in allowed)}",
+                    _token_span(word, self.path),
+                    hint="write `critic NAME = linear(FEATURE, ...) trained on optimal` (or `on uniform`, "
+                         "and `by td` for TD(0))"))
+        return S.Critic(self._ident(name), None, tuple(features), str(policy), str(method or "lsq"),
+                        span=self._span(meta))
+
     def agent(self, meta, name, plans, steps, steps_word, with_word, critic):
         for word, expected in ((plans, "plans"), (steps_word, "steps"), (with_word, "with")):
             if word is not None and str(word) not in (expected, "step" if expected == "steps" else expected):

@@ -657,11 +657,18 @@ class Policy:
 @dataclass(frozen=True, slots=True)
 class Critic:
     """``critic NAME = EXPR``: an estimate of the future intrinsic cost (APTAMI's trainable critic), a
-    number per state; written by hand (``value`` over the state variables)."""
+    number per state; written by hand (``value`` over the state variables), or fitted (``value`` None):
+    linear in ``features`` (and a constant), trained on the states ``trained_on`` (``"optimal"`` or
+    ``"uniform"``, the policy whose discounted visits weigh the states) by ``method`` (``"lsq"``: least
+    squares on V*; ``"td"``: TD(0)'s fixed point for that policy's cost)."""
 
     name: str
-    value: Expr
+    value: Expr | None
     span: Span | None = field(default=None, compare=False)
+    features: tuple[Expr, ...] = ()
+    feature_texts: tuple[str, ...] = ()
+    trained_on: str = ""
+    method: str = "lsq"
 
 
 @dataclass(frozen=True, slots=True)

@@ -417,10 +417,14 @@ class Policy(Node):
 
 @dataclass(frozen=True, slots=True)
 class Critic(Node):
-    """``critic NAME = EXPR``: an estimate of the future intrinsic cost of each state."""
+    """``critic NAME = EXPR``: an estimate of the future intrinsic cost of each state; or (``value`` None)
+    ``critic NAME = linear(FEATURES) trained on POLICY [by METHOD]``, fitted inside corrigo."""
 
     name: Ident
-    value: Expr
+    value: Expr | None
+    features: tuple[Expr, ...] = ()
+    trained_on: str = ""  # "optimal" or "uniform"
+    method: str = "lsq"  # "lsq" (least squares on V*) or "td" (TD(0)'s fixed point)
 
 
 @dataclass(frozen=True, slots=True)

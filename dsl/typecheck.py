@@ -907,17 +907,37 @@ class _Checker:
                        declaration.span, under.text if under is not None else None)
 
     def _critic(self, declaration: S.Critic) -> T.Critic | None:
-        """A critic written by hand: a number per state, from the state variables (and consts, params)."""
-        value = self._expr(declaration.value, _Scope("a critic", allow_params=True), REAL)
-        if value is None:
-            return None
-        if not value.type.is_numeric:
-            self._error(f"a critic is a number per state, found {value.type}", declaration.value.span,
-                        hint="estimate the future cost, e.g. `critic guess = 2 * (FULL - battery)`")
-            return None
-        critic = T.Critic(declaration.name.text, value, declaration.span)
+        """A critic written by hand (a number per state, from the state variables, consts and params), or
+        fitted on features of the state (numbers or conditions, counted 1 where they hold)."""
+        if declaration.value is not None:
+            value = self._critic_expr(declaration.value, "a critic is a number per state",
+                                      "estimate the future cost, e.g. `critic guess = 2 * (FULL - battery)`")
+            if value is None:
+                return None
+            critic = T.Critic(declaration.name.text, value, declaration.span)
+        else:
+            features = [self._critic_expr(f, "a feature of a critic is a number or a condition",
+                                          "e.g. `linear(battery, room == lab)`", conditions=True)
+                        for f in declaration.features]
+            if any(f is None for f in features):
+                return None
+            critic = T.Critic(declaration.name.text, None, declaration.span,
+                              tuple(f for f in features if f is not None),
+                              tuple(self._text(f.span) for f in declaration.features), declaration.trained_on,
+                              declaration.method)
         self.critics[critic.name] = critic
         return critic
+
+    def _critic_expr(self, node: S.Expr, what: str, hint: str, conditions: bool = False) -> T.Expr | None:
+        value = self._expr(node, _Scope("a critic", allow_params=True), None if conditions else REAL)
+        if value is None:
+            return None
+        if conditions and value.type == BOOL:
+            return self._fold(T.Binary("*", T.Literal(1, INT), value, INT, value.span))
+        if not value.type.is_numeric:
+            self._error(f"{what}, found {value.type}", node.span, hint=hint)
+            return None
+        return value
 
     def _agent(self, declaration: S.Agent) -> T.Agent | None:
         """``agent NAME plans H steps with critic C``: H a whole number from 1, C a declared critic."""

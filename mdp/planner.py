@@ -20,14 +20,18 @@ rounding and that of every sweep), so every truly tied row is in the set.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+import scipy.sparse as sp
+
+from .graph import reachable_states
 from .model import TabularMDP
 from .solver.solution import total_cost_error
 
-__all__ = ["Plan", "plan"]
+__all__ = ["FittedCritic", "Plan", "fit_critic", "plan"]
 
 FloatArray = npt.NDArray[np.float64]
 _U = 2.0**-53
@@ -75,21 +79,105 @@ def plan(model: TabularMDP, critic: FloatArray | None, steps: int) -> Plan:
     starts = np.asarray(model.row_groups[:-1])
     cost = np.asarray(model.cost, dtype=np.float64)
     entries = int(np.diff(model.P.indptr).max(initial=0))
+    rounding = total_cost_error(model) + float(model.rounding.discount) * float(np.abs(W).max(initial=0.0))
+    cost_size = float(np.abs(cost).max(initial=0.0))
     error = 0.0  # bound on |W - W exact|, the critic taken as given
     for _ in range(steps - 1):
         W = np.minimum.reduceat(cost + gamma * (model.P @ W), starts)
         W[terminal] = 0.0
-        error = gamma * error + _sweep_error(model, cost, W, entries)
+        error = gamma * error + _sweep_error(model, rounding, cost_size, W, entries)
     planned = cost + gamma * (model.P @ W)
-    error = gamma * error + _sweep_error(model, cost, planned, entries)
+    error = gamma * error + _sweep_error(model, rounding, cost_size, planned, entries)
     slack = 2.0 * error
     best = np.minimum.reduceat(planned, starts)
     rows = planned <= best[model.row_state] + slack
     return Plan(rows=rows, planned=planned, horizon_values=W, slack=slack)
 
 
-def _sweep_error(model: TabularMDP, cost: FloatArray, values: FloatArray, entries: int) -> float:
-    """A bound on the float error one sweep adds: the cost's rounding (the model's) and the rounding of a
-    sum of ``entries + 1`` products (relative ``(entries + 2) u``), the probabilities' own rounding included."""
-    size = float(np.abs(cost).max(initial=0.0)) + float(np.abs(values).max(initial=0.0))
-    return total_cost_error(model) + (entries + 4) * _U * size + float(model.rounding.P) * size
+def _sweep_error(model: TabularMDP, rounding: float, cost_size: float, values: FloatArray, entries: int) -> float:
+    """A bound on the float error one sweep adds: the model's rounding of costs and discount (``rounding``),
+    that of its probabilities, and the rounding of a sum of ``entries + 1`` products (``(entries + 2) u``)."""
+    size = cost_size + float(np.abs(values).max(initial=0.0))
+    return rounding + (entries + 4) * _U * size + float(model.rounding.P) * size
+
+
+@dataclass(frozen=True, slots=True)
+class FittedCritic:
+    """A linear critic fitted the way it would be trained.
+
+    Attributes
+    ----------
+    values
+        ``(n,)`` the critic at every state: ``features @ weights``, on the states training never visited too.
+    weights
+        ``(k + 1,)`` the constant's weight, then each feature's.
+    visits
+        ``(n,)`` the training distribution: the training policy's discounted visits from the initial state
+        (0 at terminal states, which need no critic).
+    """
+
+    values: FloatArray
+    weights: FloatArray
+    visits: FloatArray
+
+
+def fit_critic(model: TabularMDP, features: FloatArray, optimal_values: FloatArray,
+               policy: npt.NDArray[np.int64] | None, method: str = "lsq", max_sweeps: int = 100_000) -> FittedCritic:
+    """A linear critic on ``features`` (``(n, k)``; a constant is added) trained on the states a policy visits:
+    ``policy`` (one row per state) or, when None, the uniformly random one.
+
+    ``method="lsq"``: least squares on the optimal values ``V*``, each state weighted by its visits.
+    ``method="td"``: TD(0)'s fixed point for the policy's own cost, ``Phi' D (Phi - gamma P Phi) w =
+    Phi' D c`` (Sutton and Barto, 9.4), which is what TD learning converges to.
+
+    Raises
+    ------
+    ValueError
+        When the training policy's visits do not converge (discount 1 and a policy that never ends), or the
+        TD system is singular.
+    """
+    n, gamma = model.n_states, float(model.discount)
+    live = ~np.asarray(model.terminal, dtype=bool)
+    counts = np.diff(np.asarray(model.row_groups, dtype=np.int64)).astype(np.float64)
+    if policy is None:
+        weights_of_rows = 1.0 / counts[model.row_state]
+        choose = _state_rows(model, np.arange(model.n_rows), weights_of_rows)
+    else:
+        choose = _state_rows(model, np.asarray(policy, dtype=np.int64), np.ones(n))
+    P_pi = (choose @ model.P).tocsr()  # (n, n) the training policy's transitions
+    c_pi = choose @ np.asarray(model.cost, dtype=np.float64)
+    P_live = P_pi.multiply(live[None, :]).multiply(live[:, None]).tocsr()  # terminal states absorb: no visits
+    start = np.zeros(n)
+    start[model.initial] = 1.0 if live[model.initial] else 0.0
+    visits, step = start.copy(), start.copy()  # d = sum_t gamma^t (P')^t start, sweep by sweep (Krylov solvers
+    for _ in range(max_sweeps):  # crawled on these transposed systems: 80 s against 0.5 s at 10^5 states)
+        step = gamma * (P_live.T @ step)
+        visits += step
+        if float(step.sum()) <= 1e-12 * (1.0 - gamma + 1e-12) * float(visits.sum()):  # what is left < 1e-12
+            break
+    else:
+        raise ValueError("the training policy's visits do not converge: with discount 1 it must end surely")
+    trained_rows = np.zeros(model.n_rows, dtype=bool)
+    trained_rows[choose.indices] = True
+    visits = np.where(reachable_states(model, trained_rows) & live, np.maximum(visits, 0.0), 0.0)
+    Phi = np.column_stack([np.ones(n), np.asarray(features, dtype=np.float64).reshape(n, -1)])
+    Phi[~live] = 0.0  # an ended episode needs no estimate (its future cost is 0)
+    root = np.sqrt(visits)
+    if method == "lsq":
+        weights = np.linalg.lstsq(root[:, None] * Phi, root * np.asarray(optimal_values, dtype=np.float64),
+                                  rcond=None)[0]
+    else:
+        A = Phi.T @ (visits[:, None] * (Phi - gamma * (P_pi @ Phi)))
+        b = Phi.T @ (visits * c_pi)
+        if np.linalg.matrix_rank(A) < A.shape[0]:
+            raise ValueError("TD(0) has no unique fixed point on these features and states (a feature is constant "
+                             "or repeats another where training goes)")
+        weights = np.linalg.solve(A, b)
+    values = Phi @ weights
+    return FittedCritic(values=values, weights=weights, visits=visits)
+
+
+def _state_rows(model: TabularMDP, rows: npt.NDArray[np.int64], weights: FloatArray) -> Any:
+    """``(n, m)`` the sparse matrix that averages ``rows`` (each of its state) with ``weights``."""
+    return sp.csr_array((np.asarray(weights, dtype=np.float64), (model.row_state[rows], rows)),
+                            shape=(model.n_states, model.n_rows))

@@ -370,7 +370,7 @@ def agent_behaviour(spec: Spec, model: TabularMDP, optimal: Solution, agent: Age
     ModelError
         With discount 1, when the agent's representative policy never ends (located at the agent).
     """
-    critic = None if agent.critic is None else critic_values(spec, model, agent.critic)
+    critic = None if agent.critic is None else critic_values(spec, model, agent.critic, optimal)
     planned = plan(model, critic, agent.steps)
     reach = reachable_states(model, planned.rows)
     groups = np.asarray(model.row_groups)

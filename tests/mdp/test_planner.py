@@ -93,3 +93,35 @@ def test_one_step_is_the_greedy_critic_follower() -> None:
     planned = plan(model, np.array([0.0, 10.0, 0.0]), 1)
     assert planned.planned[:2].tolist() == [6.0, 2.0]
     assert planned.rows[:2].tolist() == [False, True]
+
+
+def test_tabular_td_reproduces_the_training_policys_values() -> None:
+    """One-hot features of every state but the first (the constant covers it): TD(0)'s fixed point is the
+    uniformly random policy's own values, exactly where it visits (here everywhere)."""
+    from mdp.planner import fit_critic
+
+    model = random_world(5, 5, 2, terminal=False)
+    features = np.eye(model.n_states)[:, 1:]
+    fitted = fit_critic(model, features, np.zeros(model.n_states), None, "td")
+    uniform = np.zeros((model.n_states, model.n_rows))
+    uniform[model.row_state, np.arange(model.n_rows)] = 1.0 / np.diff(model.row_groups)[model.row_state]
+    P, c = uniform @ model.P.toarray(), uniform @ model.cost
+    expected = np.linalg.solve(np.eye(model.n_states) - 0.8 * P, c)
+    assert (fitted.visits > 0).all()
+    assert np.allclose(fitted.values, expected, rtol=0, atol=1e-9)
+
+
+def test_least_squares_weighs_the_states_by_the_training_policys_discounted_visits() -> None:
+    """A chain 0 -> 1 -> 2 -> 3, staying at 3; with discount 0.9 the visits from 0 are 1, 0.9, 0.81 and
+    0.729 / 0.1 = 7.29; the fit on x is numpy's weighted polyfit of V* on those weights."""
+    from mdp.planner import fit_critic
+
+    n = 4
+    step = np.zeros((n, n))
+    step[np.arange(n), np.minimum(np.arange(n) + 1, n - 1)] = 1.0
+    model = from_arrays([step], [[3.0, 2.0, 1.0, 0.0]], discount=0.9)
+    V = np.linalg.solve(np.eye(n) - 0.9 * step, [3.0, 2.0, 1.0, 0.0])
+    fitted = fit_critic(model, np.arange(n, dtype=float)[:, None], V, np.arange(n), "lsq")
+    assert np.allclose(fitted.visits, [1, 0.9, 0.81, 7.29], rtol=1e-12)
+    slope, intercept = np.polyfit(np.arange(n), V, 1, w=np.sqrt([1, 0.9, 0.81, 7.29]))
+    assert np.allclose(fitted.weights, [intercept, slope], rtol=1e-10)

@@ -87,3 +87,39 @@ def test_agent_and_critic_errors_are_located(text: str, message: str) -> None:
         dsl.load(ROBOT + text)
     assert message in caught.value.render()
     assert all(d.span is not None for d in caught.value.diagnostics)
+
+
+def test_a_fitted_critic_reports_its_weights_and_what_it_never_saw() -> None:
+    """Least squares on V* (5.61, 2.9, 1, 0 at x = 0..3) weighted by an optimal policy's visits (1, 0.9, 0.81,
+    7.29): the line misses x=2 most (V* 1) on the optimal path; it never saw a broken robot and is off by
+    about 125 there. A one-step planner with it may smash at x=3 (the critic cannot tell)."""
+    import numpy as np
+
+    text = ROBOT + "critic line = linear(x) trained on optimal\nagent short plans 1 step with critic line\n"
+    slope, intercept = np.polyfit([0, 1, 2, 3], [5.61, 2.9, 1, 0], 1, w=np.sqrt([1, 0.9, 0.81, 7.29]))
+    result = verify(text + "check c : critic_error(line) <= 1\n").check("c")
+    assert result.verdict is Verdict.HOLDS
+    assert f"(1 -> {intercept:.6g}, x -> {slope:.6g})" in result.summary
+    assert "over the 4 states an optimal policy visits" in result.summary
+    assert result.quantities[0].value == pytest.approx(abs(intercept + 2 * slope - 1), abs=1e-9)
+    assert verify(text + "check c under short : never broken\n").check("c").verdict is Verdict.FAILS
+
+
+def test_a_critic_that_cannot_be_fitted_is_a_located_error() -> None:
+    from mdp import ModelError
+
+    text = ROBOT + "critic flat = linear(1) trained on optimal by td\ncheck c : critic_error(flat) <= 1\n"
+    with pytest.raises(ModelError, match="critic 'flat' cannot be fitted: TD\\(0\\) has no unique fixed point"):
+        verify(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("critic f = quadratic(x) trained on optimal\n", "unexpected 'quadratic', expected 'linear'"),
+    ("critic f = linear(x) trained on experts\n", "unexpected 'experts', expected 'optimal' or 'uniform'"),
+    ("critic f = linear(x) trained on optimal by sgd\n", "unexpected 'sgd', expected 'lsq' or 'td'"),
+    ("critic f = linear([stay]) trained on optimal\n", "cannot be used in a critic"),
+])
+def test_fitted_critic_errors_are_located(text: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        dsl.load(ROBOT + text)
+    assert message in caught.value.render()

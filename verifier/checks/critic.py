@@ -11,23 +11,54 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dsl.spec import Check, CriticError, InnerRegret, Spec
+from dsl.errors import Diagnostic
+from dsl.spec import Check, CriticError, Expr, InnerRegret, Spec
 from mdp.expressions import vectorize
-from mdp.model import TabularMDP
+from mdp.model import ModelError, TabularMDP
+from mdp.planner import FittedCritic, fit_critic
+from mdp.solver import Solution
 
 from ..results import CheckResult, Quantity, Step, Trace, Verdict, decide
 from ..submodel import shortest_trace
 from .common import Context, result
 
-__all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", "critic_values"]
+__all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", "critic_values", "describe_fit",
+           "fitted_critic"]
 
 
-def critic_values(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float64]:
-    """(n,) the critic ``name`` at every state of ``model``, in floats."""
+def critic_values(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> npt.NDArray[np.float64]:
+    """(n,) the critic ``name`` at every state of ``model``, in floats (fitted ones fitted first)."""
     critic = spec.critic(name)
+    if critic.value is None:
+        return fitted_critic(spec, model, name, optimal).values
+    return _evaluate(spec, model, critic.value)
+
+
+def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedCritic:
+    """The fitted critic ``name`` (:func:`mdp.planner.fit_critic`); a located error when it cannot be fitted."""
+    critic = spec.critic(name)
+    features = np.column_stack([_evaluate(spec, model, f) for f in critic.features])
+    policy = np.asarray(optimal.policy, dtype=np.int64) if critic.trained_on == "optimal" else None
+    try:
+        return fit_critic(model, features, optimal.V, policy, critic.method)
+    except ValueError as error:
+        raise ModelError(Diagnostic(f"critic '{name}' cannot be fitted: {error}", critic.span,
+                                    hint="train on another policy, or choose other features"), spec.source) from None
+
+
+def _evaluate(spec: Spec, model: TabularMDP, expr: Expr) -> npt.NDArray[np.float64]:
     columns = list(model.state_codes.T) if model.state_codes is not None else []
-    values = vectorize(critic.value, spec.param_values())(columns, size=model.n_states)
+    values = vectorize(expr, spec.param_values())(columns, size=model.n_states)
     return np.broadcast_to(np.asarray(values, dtype=np.float64), (model.n_states,)).copy()
+
+
+def describe_fit(spec: Spec, name: str, fit: FittedCritic) -> str:
+    """``fitted by least squares on V* over the 3 states an optimal policy visits: 1 -> 2.5, x -> -1``."""
+    critic = spec.critic(name)
+    how = "least squares on V*" if critic.method == "lsq" else "TD(0)"
+    who = "an optimal policy" if critic.trained_on == "optimal" else "the uniformly random policy"
+    weights = ", ".join(f"{label} -> {_show(w)}" for label, w in zip(("1", *critic.feature_texts), fit.weights))
+    return f"fitted by {how} over the {int((fit.visits > 0).sum()):,} states {who} visits ({weights})"
 
 
 def check_critic_error(check: Check, context: Context) -> CheckResult:
@@ -35,7 +66,7 @@ def check_critic_error(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, CriticError)
     model, optimal = context.model, context.optimum
-    critic = critic_values(context.spec, model, prop.critic)
+    critic = critic_values(context.spec, model, prop.critic, optimal)
     error = np.abs(critic - optimal.V)
     live = ~np.asarray(model.terminal, dtype=bool)
     reached = context.sub.reachable & live
@@ -48,8 +79,10 @@ def check_critic_error(check: Check, context: Context) -> CheckResult:
         f" at ({model.describe(worst)}: critic {_show(critic[worst])}, V* {_show(optimal.V[worst])})"
     overall = "" if everywhere is None else (f"; over all {int(live.sum()):,} non-terminal states at most "
                                              f"{_show(float(error[everywhere]))} ({model.describe(everywhere)})")
+    fit = "" if context.spec.critic(prop.critic).value is not None else \
+        f" (the critic is {describe_fit(context.spec, prop.critic, fitted_critic(context.spec, model, prop.critic, optimal))})"
     summary = (f"the critic '{prop.critic}' is off by at most {_show(value)} over the {int(reached.sum()):,} "
-               f"{who}{where}{overall}; required {prop.comparison.value} {float(prop.bound):g}")
+               f"{who}{where}{overall}; required {prop.comparison.value} {float(prop.bound):g}{fit}")
     return result(check, "critic_error", verdict, summary, context,
                   quantities=(Quantity(f"critic_error({prop.critic})", value, optimal.bound),))
 
