@@ -657,7 +657,8 @@ class Policy:
 @dataclass(frozen=True, slots=True)
 class Critic:
     """``critic NAME = EXPR``: an estimate of the future intrinsic cost (APTAMI's trainable critic), a
-    number per state; written by hand (``value`` over the state variables), or fitted (``value`` None):
+    number per state; written by hand (``value`` over the state variables), read from a file (``table``,
+    ``path``), or fitted (``value`` None, no ``path``):
     linear in ``features`` (and a constant), trained on the states ``trained_on`` (``"optimal"`` or
     ``"uniform"``, the policy whose discounted visits weigh the states) by ``method`` (``"lsq"``: least
     squares on V*; ``"td"``: TD(0)'s fixed point for that policy's cost)."""
@@ -669,6 +670,13 @@ class Critic:
     feature_texts: tuple[str, ...] = ()
     trained_on: str = ""
     method: str = "lsq"
+    table: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # read from a file: (state codes, value)
+    path: str = ""  # the file it was read from ("" unless read)
+    default: Fraction | None = None  # for states the file does not list (None: an error)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.value is None and not self.path
 
 
 @dataclass(frozen=True, slots=True)

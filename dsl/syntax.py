@@ -418,13 +418,17 @@ class Policy(Node):
 @dataclass(frozen=True, slots=True)
 class Critic(Node):
     """``critic NAME = EXPR``: an estimate of the future intrinsic cost of each state; or (``value`` None)
-    ``critic NAME = linear(FEATURES) trained on POLICY [by METHOD]``, fitted inside corrigo."""
+    ``critic NAME = linear(FEATURES) trained on POLICY [by METHOD]``, fitted inside corrigo; or (``path``)
+    ``critic NAME from "PATH" [default X]``, read from a file."""
 
     name: Ident
     value: Expr | None
     features: tuple[Expr, ...] = ()
     trained_on: str = ""  # "optimal" or "uniform"
     method: str = "lsq"  # "lsq" (least squares on V*) or "td" (TD(0)'s fixed point)
+    path: str = ""  # `critic NAME from "PATH"`: a table of values by state
+    path_span: Span | None = None
+    default: Expr | None = None  # its value for states the table does not list (`error`: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,14 @@ stay silent, so one typo gives one message, not a cascade.
 
 from __future__ import annotations
 
+import csv
 import itertools
 import math
+import os
 import re
 import textwrap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import get_close_matches
 from fractions import Fraction
 from typing import TypeVar
@@ -466,7 +468,7 @@ class _Checker:
         for entries in declaration.rows:
             numbers = []
             for text, span in entries:
-                number = self._table_entry(name, text, span)
+                number = self._table_entry(f"table '{name}'", text, span)
                 if number is None:
                     return
                 numbers.append(number)
@@ -481,15 +483,16 @@ class _Checker:
         whole = all(isinstance(x, int) for row in rows for x in row)
         self.tables[name] = (tuple(rows), INT if whole else REAL)
 
-    def _table_entry(self, table: str, text: str, span: Span) -> T.Number | None:
-        """One entry of a table: ``-3``, ``0.25``, ``1e-3`` or ``2/3``, exactly; else a located error."""
+    def _table_entry(self, where: str, text: str, span: Span) -> T.Number | None:
+        """One entry of a table (``where``: "table 'penalty'"): ``-3``, ``0.25``, ``1e-3`` or ``2/3``, exactly;
+        else a located error."""
         sign, number, denominator = _TABLE_ENTRY.fullmatch(text).groups()  # type: ignore[union-attr]
         try:
             value: T.Number = read_number(number)
             if denominator is not None:
                 divisor = read_number(denominator)
                 if divisor == 0:
-                    self._error(f"'{text}' in table '{table}' divides by zero", span, hint="write a number")
+                    self._error(f"'{text}' in {where} divides by zero", span, hint="write a number")
                     return None
                 value = Fraction(value) / divisor
                 value = int(value) if value.denominator == 1 else value
@@ -497,8 +500,8 @@ class _Checker:
             self._error(f"'{shorten(text)}' {error.what}", span, hint=error.hint)
             return None
         except ValueError:
-            self._error(f"'{shorten(text)}' in table '{table}' is not a number", span,
-                        hint="write numbers such as 3, -0.5, 1e-3 or 2/3, separated by spaces")
+            self._error(f"'{shorten(text)}' in {where} is not a number", span,
+                        hint="write a number such as 3, -0.5, 1e-3 or 2/3")
             return None
         value = -value if sign == "-" else value
         problem = fit_problem(value, isinstance(value, int))
@@ -909,7 +912,11 @@ class _Checker:
     def _critic(self, declaration: S.Critic) -> T.Critic | None:
         """A critic written by hand (a number per state, from the state variables, consts and params), or
         fitted on features of the state (numbers or conditions, counted 1 where they hold)."""
-        if declaration.value is not None:
+        if declaration.path:
+            critic = self._file_critic(declaration)
+            if critic is None:
+                return None
+        elif declaration.value is not None:
             value = self._critic_expr(declaration.value, "a critic is a number per state",
                                       "estimate the future cost, e.g. `critic guess = 2 * (FULL - battery)`")
             if value is None:
@@ -927,6 +934,99 @@ class _Checker:
                               declaration.method)
         self.critics[critic.name] = critic
         return critic
+
+    def _file_critic(self, declaration: S.Critic) -> T.Critic | None:
+        """``critic NAME from "PATH" [default X]``: a CSV file with a column per state variable (values as
+        the spec writes them) and a ``value`` column, one row per state; errors point into the file."""
+        name = declaration.name.text
+        default: Fraction | None = None
+        if declaration.default is not None and not (isinstance(declaration.default, S.Name)
+                                                    and declaration.default.name == "error"):
+            default = self._bound(declaration.default, f"the default of critic '{name}'")
+            if default is None:
+                return None
+        base = os.path.dirname(self.source.path) if self.source.path != "<string>" else ""
+        path = os.path.normpath(os.path.join(base, declaration.path))
+        try:
+            with open(path, encoding="utf-8", newline="") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
+            self._error(f"cannot read critic '{name}' from '{declaration.path}': {reason}", declaration.path_span,
+                        hint="the path is relative to the spec's folder; the file is CSV, a column per variable "
+                             "and one called value")
+            return None
+        source = Source(path, text)
+        self.source = replace(self.source, imported=(*self.source.imported, source))
+        table = self._critic_table(name, path, source)
+        if table is None:
+            return None
+        return T.Critic(name, None, declaration.span, table=table, path=declaration.path, default=default)
+
+    def _critic_table(self, name: str, path: str, source: Source) -> tuple[tuple[tuple[int, ...], Fraction], ...] | None:
+        lines = source.lines
+
+        def cell(line: int, index: int) -> Span:
+            """The span of cell ``index`` of ``line`` (the whole line where quotes make positions unclear)."""
+            raw = lines[line - 1]
+            if '"' in raw:
+                return Span(path, line, 1, line, len(raw) + 1)
+            start = sum(len(part) + 1 for part in raw.split(",")[:index])
+            width = len(raw.split(",")[index]) if index < len(raw.split(",")) else 0
+            return Span(path, line, start + 1, line, start + 1 + max(width, 1))
+
+        rows = list(csv.reader(lines))
+        if not rows or not any(rows[0]):
+            self._error(f"critic '{name}': the file is empty", Span(path, 1, 1, 1, 2),
+                        hint="write a header line, e.g. `x,broken,value`, then a line per state")
+            return None
+        header = [h.strip() for h in rows[0]]
+        variables = list(self.variables.values())
+        wanted = [v.name for v in variables] + ["value"]
+        for i, column in enumerate(header):
+            if column not in wanted or header.index(column) != i:
+                problem = "names a column twice" if column in wanted else f"has a column '{column}' that is no variable"
+                self._error(f"critic '{name}': the header {problem}", cell(1, i),
+                            hint=f"the columns are the variables and value: {', '.join(wanted)}")
+                return None
+        missing = [w for w in wanted if w not in header]
+        if missing:
+            self._error(f"critic '{name}': the header lacks {', '.join(repr(m) for m in missing)}",
+                        Span(path, 1, 1, 1, len(lines[0]) + 1), hint=f"the columns are {', '.join(wanted)}")
+            return None
+        table: dict[tuple[int, ...], Fraction] = {}
+        for line, row in enumerate(rows[1:], start=2):
+            if not any(part.strip() for part in row):
+                continue
+            if len(row) != len(header):
+                self._error(f"critic '{name}': {len(row)} cells where the header has {len(header)}",
+                            Span(path, line, 1, line, len(lines[line - 1]) + 1))
+                return None
+            codes = []
+            for variable in variables:
+                i = header.index(variable.name)
+                text = row[i].strip()
+                code = next((c for c in range(variable.domain.lo, variable.domain.hi + 1)
+                             if variable.domain.decode(c) == text), None) \
+                    if variable.domain.hi - variable.domain.lo < 1_000_000 else None
+                if code is None:
+                    self._error(f"critic '{name}': '{shorten(text)}' is not a value of '{variable.name}' "
+                                f"({variable.domain})", cell(line, i))
+                    return None
+                codes.append(code)
+            i = header.index("value")
+            number = self._table_entry(f"critic '{name}'", row[i].strip(), cell(line, i)) if row[i].strip() else None
+            if number is None:
+                if not row[i].strip():
+                    self._error(f"critic '{name}': the value is missing", cell(line, i))
+                return None
+            key = tuple(codes)
+            if key in table:
+                self._error(f"critic '{name}': the state is listed twice", Span(path, line, 1, line, len(lines[line - 1]) + 1),
+                            hint="give each state one line")
+                return None
+            table[key] = Fraction(number)
+        return tuple(table.items())
 
     def _critic_expr(self, node: S.Expr, what: str, hint: str, conditions: bool = False) -> T.Expr | None:
         value = self._expr(node, _Scope("a critic", allow_params=True), None if conditions else REAL)

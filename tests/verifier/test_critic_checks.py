@@ -123,3 +123,56 @@ def test_fitted_critic_errors_are_located(text: str, message: str) -> None:
     with pytest.raises(SpecError) as caught:
         dsl.load(ROBOT + text)
     assert message in caught.value.render()
+
+
+FILE_CRITIC = ROBOT + 'critic net from "net.csv" default 0\nagent trusting plans 1 step with critic net\n'
+
+
+def test_a_critic_read_from_a_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network's outputs on the states it was trained on, the path relative to the spec; the default 0
+    elsewhere makes every broken state look free, and the trusting 1-step agent smashes at once."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.csv").write_text("x,broken,value\n0,false,5.5\n1,false,2.9\n2,false,1\n3,false,0\n")
+    (tmp_path / "robot.corrigo").write_text(FILE_CRITIC + "check c : critic_error(net) <= 1\n"
+                                                          "check s under trusting : never broken\n")
+    report = verify("robot.corrigo")
+    assert report.check("c").verdict is Verdict.HOLDS
+    assert "off by at most 0.11 over the 4 states optimal policies reach at (x=0, broken=false: critic 5.5, V* " \
+           "5.61); over all 8 non-terminal states at most 130 (x=0, broken=true)" in report.check("c").summary
+    assert report.check("s").verdict is Verdict.FAILS
+
+
+def test_a_state_missing_from_a_critic_file_without_default_is_located(tmp_path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mdp import ModelError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.csv").write_text("x,broken,value\n0,false,5.5\n")
+    (tmp_path / "robot.corrigo").write_text(FILE_CRITIC.replace(" default 0", "") +
+                                            "check s under trusting : never broken\n")
+    with pytest.raises(ModelError) as caught:
+        verify("robot.corrigo")
+    assert caught.value.render().startswith(
+        "robot.corrigo:14:1: error: critic 'net' has no value for the reachable state x=1, broken=false in 'net.csv'")
+
+
+@pytest.mark.parametrize("csv, message", [
+    ("x,broken,valu\n", "net.csv:1:10: error: critic 'net': the header has a column 'valu' that is no variable"),
+    ("x,value\n", "net.csv:1:1: error: critic 'net': the header lacks 'broken'"),
+    ("x,broken,value\n7,false,1\n", "net.csv:2:1: error: critic 'net': '7' is not a value of 'x' (0..3)"),
+    ("x,broken,value\n0,maybe,1\n", "net.csv:2:3: error: critic 'net': 'maybe' is not a value of 'broken' (bool)"),
+    ("x,broken,value\n0,false,abc\n", "net.csv:2:9: error: 'abc' in critic 'net' is not a number"),
+    ("x,broken,value\n0,false,1\n0,false,2\n", "net.csv:3:1: error: critic 'net': the state is listed twice"),
+    ("x,broken,value\n0,false\n", "net.csv:2:1: error: critic 'net': 2 cells where the header has 3"),
+    ("", "net.csv:1:1: error: critic 'net': the file is empty"),
+    (None, "robot.corrigo:14:17: error: cannot read critic 'net' from 'net.csv': No such file or directory"),
+])
+def test_critic_file_errors_point_into_the_file(tmp_path, monkeypatch: pytest.MonkeyPatch, csv: str | None,
+                                                message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    if csv is not None:
+        (tmp_path / "net.csv").write_text(csv)
+    (tmp_path / "robot.corrigo").write_text(FILE_CRITIC)
+    with pytest.raises(SpecError) as caught:
+        dsl.load("robot.corrigo")
+    assert caught.value.render().startswith(message)

@@ -29,9 +29,31 @@ __all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", 
 def critic_values(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> npt.NDArray[np.float64]:
     """(n,) the critic ``name`` at every state of ``model``, in floats (fitted ones fitted first)."""
     critic = spec.critic(name)
-    if critic.value is None:
+    if critic.is_fitted:
         return fitted_critic(spec, model, name, optimal).values
+    if critic.value is None:
+        return _looked_up(spec, model, name)
     return _evaluate(spec, model, critic.value)
+
+
+def _looked_up(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float64]:
+    """A critic read from a file at every state: its line for the state, else its default, else an error
+    located at the critic that names the first state it lacks."""
+    critic = spec.critic(name)
+    table = {codes: float(value) for codes, value in critic.table}
+    codes = model.state_codes if model.state_codes is not None else np.zeros((model.n_states, 0), dtype=np.int64)
+    default = float(critic.default) if critic.default is not None else None
+    values = np.empty(model.n_states)
+    live = ~np.asarray(model.terminal, dtype=bool)
+    for s, key in enumerate(map(tuple, codes[:, :len(spec.variables)].tolist())):
+        value = table.get(key, default)
+        if value is None and live[s]:  # an ended episode needs no estimate
+            raise ModelError(Diagnostic(f"critic '{name}' has no value for the reachable state {model.describe(s)} "
+                                        f"in '{critic.path}'", critic.span,
+                                        hint="add a line for it, or give the critic a `default` (e.g. `default 0`)"),
+                             spec.source)
+        values[s] = 0.0 if value is None else value
+    return values
 
 
 def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedCritic:
@@ -79,7 +101,7 @@ def check_critic_error(check: Check, context: Context) -> CheckResult:
         f" at ({model.describe(worst)}: critic {_show(critic[worst])}, V* {_show(optimal.V[worst])})"
     overall = "" if everywhere is None else (f"; over all {int(live.sum()):,} non-terminal states at most "
                                              f"{_show(float(error[everywhere]))} ({model.describe(everywhere)})")
-    fit = "" if context.spec.critic(prop.critic).value is not None else \
+    fit = "" if not context.spec.critic(prop.critic).is_fitted else \
         f" (the critic is {describe_fit(context.spec, prop.critic, fitted_critic(context.spec, model, prop.critic, optimal))})"
     summary = (f"the critic '{prop.critic}' is off by at most {_show(value)} over the {int(reached.sum()):,} "
                f"{who}{where}{overall}; required {prop.comparison.value} {float(prop.bound):g}{fit}")
