@@ -409,10 +409,14 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
         raise click.BadParameter(str(error), param_hint="'--at'") from None
     with _Progress("value iteration: sweep") as progress:
         model, solution = solve_spec(spec, model, tol, exact, progress=progress)
-    from .policy import declared_policy_rows, evaluate_policy
+    from .policy import agent_behaviour, declared_policy_rows, evaluate_policy
 
     policies = [(p.name, evaluate_policy(model, solution, declared_policy_rows(spec, model, p)).value)
                 for p in spec.policies]
+    for agent in spec.agents:  # what the planning agents do, each by one tie-break where they tie
+        behaviour, _, ties = agent_behaviour(spec, model, solution, agent)
+        policies.append((f"{agent.name} (agent, {agent.steps} step{'s' if agent.steps != 1 else ''}"
+                         f"{', ties broken by the first action' if ties else ''})", behaviour.value))
     summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all,
                         policies=policies, paths_from=(states[0] if states else model.initial) if show_paths else None)
     if output_format == "json":

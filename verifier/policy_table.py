@@ -168,9 +168,9 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     terms.add_row("total", _number(sum(v for _, v in summary.terms), bound), style="bold")
     console.print(terms)
     if summary.policies:
-        console.print("\ndeclared policies against the optimum:")
+        console.print("\ndeclared policies and agents against the optimum:")
         given = Table()
-        given.add_column("policy")
+        given.add_column("policy or agent")
         given.add_column("expected cost", justify="right")
         given.add_column("more than optimal", justify="right")
         for name, value in summary.policies:

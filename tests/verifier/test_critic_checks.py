@@ -176,3 +176,24 @@ def test_critic_file_errors_point_into_the_file(tmp_path, monkeypatch: pytest.Mo
     with pytest.raises(SpecError) as caught:
         dsl.load("robot.corrigo")
     assert caught.value.render().startswith(message)
+
+
+def test_solve_lists_the_agents_against_the_optimum(tmp_path) -> None:
+    """aptami_planner: the 2-step planner disables the switch, 30 + 0.9 * (-10) = 21 against 11.8919; the
+    greedy robot of ROBOT ties (every action costs 3 now) and is valued by its first action, `right`."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from verifier.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "aptami_planner.corrigo"
+    result = CliRunner().invoke(main, ["solve", "--format", "json", str(example)])
+    assert result.exit_code == 0
+    listed = {p["name"]: (p["value"], p["gap"]) for p in json.loads(result.stdout)["policies"]}
+    assert listed == {"planner (agent, 2 steps)": (pytest.approx(21.0), pytest.approx(21 - 4.4 / 0.37))}
+    (tmp_path / "robot.corrigo").write_text(ROBOT)
+    result = CliRunner().invoke(main, ["solve", "--format", "json", str(tmp_path / "robot.corrigo")])
+    names = [p["name"] for p in json.loads(result.stdout)["policies"]]
+    assert names == ["careful (agent, 3 steps)", "greedy (agent, 1 step, ties broken by the first action)"]
