@@ -31,7 +31,7 @@ from .graph import reachable_states
 from .model import TabularMDP
 from .solver.solution import total_cost_error
 
-__all__ = ["FittedCritic", "Plan", "fit_critic", "plan"]
+__all__ = ["FittedCritic", "Plan", "PlannedPath", "fit_critic", "plan", "planned_path"]
 
 FloatArray = npt.NDArray[np.float64]
 _U = 2.0**-53
@@ -181,3 +181,48 @@ def _state_rows(model: TabularMDP, rows: npt.NDArray[np.int64], weights: FloatAr
     """``(n, m)`` the sparse matrix that averages ``rows`` (each of its state) with ``weights``."""
     return sp.csr_array((np.asarray(weights, dtype=np.float64), (model.row_state[rows], rows)),
                             shape=(model.n_states, model.n_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedPath:
+    """A row's planned cost taken apart: the expected discounted cost of each term over the ``H`` planned
+    steps (the row, then the planner's own choices, the first of tied rows), and ``discount^H`` times the
+    expected critic at the states where the plan ends; with the same for ``V*`` in place of the critic."""
+
+    terms: dict[str, float]
+    critic: float
+    optimal: float  # discount^H E[V*(s_H)] along the same plan
+
+
+def planned_path(model: TabularMDP, critic: FloatArray | None, steps: int, row: int,
+                 optimal_values: FloatArray) -> PlannedPath:
+    """:class:`PlannedPath` of ``row`` for an agent planning ``steps`` steps with ``critic``."""
+    n, gamma = model.n_states, float(model.discount)
+    terminal = np.asarray(model.terminal, dtype=bool)
+    starts = np.asarray(model.row_groups[:-1])
+    W = np.zeros(n) if critic is None else np.array(critic, dtype=np.float64)
+    W[terminal] = 0.0
+    stages = [W]  # stages[k]: the planner's estimate with k steps left after a choice
+    for _ in range(steps - 2):
+        W = np.minimum.reduceat(model.cost + gamma * (model.P @ W), starts)
+        W[terminal] = 0.0
+        stages.append(W)
+    terms = {name: float(vector[row]) for name, vector in model.costs.items()}
+    here = np.asarray(model.P[[row]].todense()).ravel()  # the distribution after the first step
+    weight = gamma
+    for left in range(steps - 1, 0, -1):  # each later step: the first row minimising c + gamma P W
+        planned = model.cost + gamma * (model.P @ stages[left - 1])
+        best = np.minimum.reduceat(planned, starts)
+        first = np.full(n, -1, dtype=np.int64)
+        ties = np.flatnonzero(planned <= best[model.row_state])
+        first[model.row_state[ties[::-1]]] = ties[::-1]
+        live = (here > 0) & ~terminal  # an ended episode costs nothing more
+        chosen = first[live]
+        for name, vector in model.costs.items():
+            terms[name] += weight * float(here[live] @ vector[chosen])
+        here = np.asarray(model.P[chosen].T @ here[live])
+        weight *= gamma
+    ends = np.where(terminal, 0.0, here)
+    critic_at_end = np.zeros(n) if critic is None else np.asarray(critic, dtype=np.float64)
+    return PlannedPath(terms=terms, critic=weight * float(ends @ critic_at_end),
+                       optimal=weight * float(ends @ np.asarray(optimal_values, dtype=np.float64)))

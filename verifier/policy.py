@@ -335,7 +335,7 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
         if name in agents:
             evaluated, plan, ties = agent_behaviour(spec, model, optimal, spec.agent(name))
             report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples,
-                                  seed=seed, sweep=False, words=AGENT, optimal=optimal, plan=plan)
+                                  seed=seed, sweep=False, words=AGENT, optimal=optimal, plan=plan, agent=name)
             agent = spec.agent(name)
             cost = (f"under the agent '{name}' (plans {agent.steps} step{'s' if agent.steps != 1 else ''}"
                     f"{f' with critic {agent.critic}' if agent.critic else ''}; expected cost "

@@ -145,20 +145,21 @@ def _undecided_loop(check: Check, context: Context, doubt: str) -> CheckResult:
 def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
                  sweep: bool = True, words: Wording = OPTIMAL, executor: Executor | None = None,
-                 optimal: Solution | None = None, plan: Plan | None = None) -> Report:
+                 optimal: Solution | None = None, plan: Plan | None = None, agent: str | None = None) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
 
     ``check ... for all params`` checks are decided over the whole param box by one weight-space
     sweep (:mod:`verifier.sweep`); with ``sweep=False`` (the sweep's own per-region calls) they are
     evaluated at the model's weights like any other check. ``words`` names what the checks quantify
     over in their summaries (``verify_policy`` passes its one policy's wording); ``optimal`` is the optimum
-    when ``solution`` is a given policy's or an agent's (``plan``: the agent's), for the checks that compare.
+    when ``solution`` is a given policy's or an agent's (``plan``: the plan of the agent called ``agent``), for
+    the checks that compare.
     """
     sub = optimal_submodel(solution, model)
     if samples < 2:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
     context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words,
-                      executor=executor, optimal=optimal, plan=plan)
+                      executor=executor, optimal=optimal, plan=plan, agent=agent)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     given = tuple(c for c in selected if c.under is not None) if words is OPTIMAL else ()
     if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -125,3 +126,19 @@ def test_least_squares_weighs_the_states_by_the_training_policys_discounted_visi
     assert np.allclose(fitted.visits, [1, 0.9, 0.81, 7.29], rtol=1e-12)
     slope, intercept = np.polyfit(np.arange(n), V, 1, w=np.sqrt([1, 0.9, 0.81, 7.29]))
     assert np.allclose(fitted.weights, [intercept, slope], rtol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(2, 5), st.integers(1, 3), st.integers(1, 4), st.booleans())
+def test_a_planned_path_adds_up_to_the_planned_cost(seed: int, n: int, k: int, steps: int, terminal: bool) -> None:
+    """Its terms over the H steps plus the critic at the horizon are the row's planned cost (the tie-break
+    does not matter: tied choices have the same planned cost); V* in place of the critic along the same plan."""
+    from mdp.planner import planned_path
+
+    model = random_world(seed, n, k, terminal)
+    critic = np.random.default_rng(seed + 2).normal(0, 5, model.n_states)
+    planned = plan(model, critic, steps)
+    for row in range(model.n_rows):
+        path = planned_path(model, critic, steps, row, critic)
+        assert sum(path.terms.values()) + path.critic == pytest.approx(planned.planned[row], abs=1e-9)
+        assert path.optimal == pytest.approx(path.critic, abs=1e-12)

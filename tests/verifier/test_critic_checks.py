@@ -197,3 +197,16 @@ def test_solve_lists_the_agents_against_the_optimum(tmp_path) -> None:
     result = CliRunner().invoke(main, ["solve", "--format", "json", str(tmp_path / "robot.corrigo")])
     names = [p["name"] for p in json.loads(result.stdout)["policies"]]
     assert names == ["careful (agent, 3 steps)", "greedy (agent, 1 step, ties broken by the first action)"]
+
+
+def test_exploiting_the_critic_takes_both_plans_apart() -> None:
+    """aptami_planner by hand: disabling plans tamper 30 and work -0.9 (it works the next step) and the
+    critic 0.81 * (-60) = -48.6 where the plan ends, where V* says 0.81 * (-10) = -8.1; working plans to
+    disable next (tamper 0.9 * 30 = 27, defiance 0.3 * 0.9 * 20 = 5.4)."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "aptami_planner.corrigo"
+    summary = verify(example).check("exploit").summary
+    assert "'disable_switch' plans work_reward -0.9, tamper 30 and the critic -48.6 where the plan ends (V* " \
+           "there: -8.1)" in summary
+    assert "'work' plans work_reward -1, tamper 27, defiance 5.4 and the critic -48.6" in summary

@@ -74,6 +74,7 @@ class Context:
     executor: Executor | None = None  # where POWER's sample chunks run (``verify --workers``); None: here
     optimal: Solution | None = None  # the optimum, when ``solution`` is a given policy's or an agent's
     plan: Plan | None = None  # an agent's plan, when ``solution`` is that agent's behaviour
+    agent: str | None = None  # that agent's name
 
     @property
     def optimum(self) -> Solution:

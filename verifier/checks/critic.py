@@ -15,7 +15,7 @@ from dsl.errors import Diagnostic
 from dsl.spec import Check, CriticError, Expr, InnerRegret, Spec
 from mdp.expressions import vectorize
 from mdp.model import ModelError, TabularMDP
-from mdp.planner import FittedCritic, fit_critic
+from mdp.planner import FittedCritic, fit_critic, planned_path
 from mdp.solver import Solution
 
 from ..results import CheckResult, Quantity, Step, Trace, Verdict, decide
@@ -130,10 +130,20 @@ def check_exploits_critic(check: Check, context: Context) -> CheckResult:
     best = int(rows[np.argmin(optimal.gap[rows])])
     taken, instead = (model.action_names[model.row_action[r]] for r in (row, best))
     trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, taken, None),), path.trace.probability)
+    agent = context.spec.agent(context.agent) if context.agent else None
+    split = ""
+    if agent is not None:
+        critic = None if agent.critic is None else critic_values(context.spec, model, agent.critic, optimal)
+        paths = [planned_path(model, critic, agent.steps, r, optimal.V) for r in (row, best)]
+        split = "; " + "; ".join(
+            f"'{name}' plans " + ", ".join(f"{term} {_show(v)}" for term, v in path.terms.items() if v) +
+            (f" and the critic {_show(path.critic)} where the plan ends (V* there: {_show(path.optimal)})"
+             if agent.steps and agent.critic else "")
+            for name, path in ((taken, paths[0]), (instead, paths[1])))
     summary = (f"at ({model.describe(end)}) the agent plans '{taken}' (planned cost {_show(plan.planned[row])} "
                f"against {_show(plan.planned[best])} for '{instead}'), but '{taken}' costs {_show(optimal.gap[row])} "
                f"more than the optimal '{instead}' (Q* {_show(optimal.Q[row])} against {_show(optimal.Q[best])}): "
-               "its critic misjudges where the plan ends")
+               f"its critic misjudges where the plan ends{split}")
     return result(check, "exploits_critic", Verdict.FAILS, summary, context, trace=trace,
                   quantities=(Quantity("intrinsic cost given up", float(optimal.gap[row]), optimal.bound),))
 
