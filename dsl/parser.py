@@ -26,7 +26,8 @@ from .numbers import NumberError, read_number, shorten
 
 __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
-DECLARATION_KEYWORDS = ("model", "import", "discount", "horizon", "const", "param", "var", "map", "table", "formula",
+DECLARATION_KEYWORDS = ("model", "import", "discount", "horizon", "const", "param", "var", "init", "map", "table",
+                        "formula",
                         "label", "action", "event", "terminal", "cost", "intent", "policy", "critic", "agent", "check")
 _MAX_SYNTAX_ERRORS = 20
 
@@ -374,6 +375,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
         if isinstance(domain, Token):
             domain = S.DomainOf(self._ident(domain), span=self._ident(domain).span)
         return S.ActionParam(self._ident(name), domain, span=self._span(meta))
+
+    def init(self, meta, branches):
+        return S.Init(branches, span=self._span(meta))
 
     def event(self, meta, name, guard, branches):
         return S.Event(self._ident(name), guard, branches, span=self._span(meta))

@@ -718,6 +718,7 @@ class Spec:
     horizon_span: Span | None = field(default=None, compare=False)
     critics: tuple[Critic, ...] = ()
     agents: tuple[Agent, ...] = ()
+    starts: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # `init`: (variable codes, probability); () = one
 
     def critic(self, name: str) -> Critic:
         """The critic called ``name`` (``KeyError`` if there is none)."""

@@ -16,7 +16,7 @@ __all__ = [
     "Action", "ActionParam", "Agent", "Critic", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
-    "Globally", "Header", "Horizon", "Ident", "Import", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
+    "Globally", "Header", "Horizon", "Ident", "Import", "Init", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
     "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Table",
     "Term", "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
@@ -306,6 +306,13 @@ class Event(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Init(Node):
+    """``init: p -> x' = v, ...``: a distribution of start states, each branch changing the initial values."""
+
+    branches: tuple[Branch, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Terminal(Node):
     condition: Expr
 
@@ -440,7 +447,7 @@ class Agent(Node):
     critic: Ident | None
 
 
-Declaration = Union[Import, Discount, Horizon, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term,
+Declaration = Union[Import, Discount, Horizon, Init, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term,
                     Policy, Critic, Agent, Check]
 
 

@@ -108,6 +108,7 @@ class _Checker:
         self.formulas: dict[str, _FormulaInfo] = {}
         self.policies: dict[str, T.Policy] = {}
         self.critics: dict[str, T.Critic] = {}
+        self.starts: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # `init`, once checked
         self.agents: dict[str, T.Agent] = {}
         self.horizon: int | None = None
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
@@ -166,6 +167,7 @@ class _Checker:
                 term = self._term(declaration)
                 (costs if declaration.kind == "cost" else intents).append(term)
         policies = [self._policy(d) for d in declarations if isinstance(d, S.Policy)]
+        starts = self.starts = self._init([d for d in declarations if isinstance(d, S.Init)])
         critics = [self._critic(d) for d in declarations if isinstance(d, S.Critic)]
         agents = [self._agent(d) for d in declarations if isinstance(d, S.Agent)]
         for declaration in declarations:
@@ -198,6 +200,7 @@ class _Checker:
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
             policies=_checked(policies),
             critics=_checked(critics),
+            starts=starts,
             agents=_checked(agents),
             horizon=horizon,
             horizon_span=horizons[0].value.span if horizons else None,
@@ -882,6 +885,11 @@ class _Checker:
                         "not for episodes of `horizon` steps", prop.span,
                         hint="drop `horizon` (and use a discount below 1) to check POWER")
             kind = None
+        if isinstance(kind, T.PowerSeeking) and len(self.starts) > 1:
+            self._error("power_seeking is measured along the trajectories from one initial state; corrigo does not "
+                        "average it over an `init` distribution yet", prop.span,
+                        hint="compare POWER at given states instead: `power(at = ...) > power(at = ...)`")
+            kind = None
         if declaration.for_all_params and not self.params:
             self._error(f"check '{declaration.name}' is for all params, but the spec declares no param",
                         declaration.name.span, hint="declare weights with `param w = 1 in [0, 10]`")
@@ -908,6 +916,34 @@ class _Checker:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
                        declaration.span, under.text if under is not None else None)
+
+    def _init(self, declarations: list[S.Init]) -> tuple[tuple[tuple[int, ...], Fraction], ...]:
+        """``init: p -> updates ...``: the start states (the initial values changed by each branch), equal ones
+        merged, with exact probabilities that sum to 1; () without an ``init``."""
+        if not declarations:
+            return ()
+        for extra in declarations[1:]:
+            self._error("a spec has one `init`", extra.span, hint="write every start state as a branch of one `init`")
+        branches = self._branches(declarations[0].branches, {}, "init", exact_sum=True)
+        if branches is None:
+            return ()
+        variables = list(self.variables.values())
+        starts: dict[tuple[int, ...], Fraction] = {}
+        for branch in branches:
+            codes = [v.initial for v in variables]
+            for update in branch.updates:
+                if not isinstance(update.expr, T.Literal):
+                    self._error("a start state's value is a constant", update.expr.span or update.span,
+                                hint="write the value itself, e.g. `x' = 3`")
+                    return ()
+                codes[update.variable] = int(update.expr.value)
+            if not isinstance(branch.probability, T.Literal):
+                self._error("a start state's probability is a constant", branch.probability.span or branch.span,
+                            hint="write a number, e.g. `0.25 -> x' = 3`")
+                return ()
+            key = tuple(codes)
+            starts[key] = starts.get(key, Fraction(0)) + Fraction(branch.probability.value)
+        return tuple((codes, p) for codes, p in starts.items() if p > 0)
 
     def _critic(self, declaration: S.Critic) -> T.Critic | None:
         """A critic written by hand (a number per state, from the state variables, consts and params), or

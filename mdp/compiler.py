@@ -487,16 +487,19 @@ class _Compiler:
     # --- driver --------------------------------------------------------------------------------
 
     def run(self) -> TabularMDP:
-        initial = [np.array([v.initial], dtype=np.int64) for v in self.variables]
+        starts = [codes for codes, _ in self.spec.starts] or [tuple(v.initial for v in self.variables)]
+        initial = [np.array([codes[j] for codes in starts], dtype=np.int64) for j in range(len(self.variables))]
         for variable, column in zip(self.variables, initial):
-            if not variable.domain.contains(int(column[0])):
-                raise ModelError(Diagnostic(
-                    f"the initial value of '{variable.name}' is outside its domain {variable.domain}",
-                    variable.span), self.spec.source)
-        keys = self._keys(initial, 1)
-        self._remember(keys, np.zeros(1, dtype=np.int64))
-        self._store_new(initial, np.array([-1]), np.array([-1], dtype=np.int32))
-        frontier, size, base = (initial, keys), 1, 0
+            for code in column.tolist():
+                if not variable.domain.contains(int(code)):
+                    what = "a start value" if self.spec.starts else "the initial value"
+                    raise ModelError(Diagnostic(f"{what} of '{variable.name}' is outside its domain {variable.domain}",
+                                                variable.span), self.spec.source)
+        size = len(starts)
+        keys = self._keys(initial, size)
+        self._remember(keys, np.arange(size, dtype=np.int64))
+        self._store_new(initial, np.full(size, -1), np.full(size, -1, dtype=np.int32))
+        frontier, base = (initial, keys), 0
         with np.errstate(over="ignore", invalid="ignore"):  # overflows become problems (see _finite, _outside)
             return self._enumerate(frontier, size, base)
 
@@ -1314,16 +1317,17 @@ class _Compiler:
         parent_state = np.concatenate(self.parent_state)
         parent_action = np.concatenate(self.parent_action)
         actions = []
-        while state > 0:
+        while parent_state[state] >= 0:
             actions.append(self.action_names[int(parent_action[state])])
             state = int(parent_state[state])
+        start = "a start state" if len(self.spec.starts) > 1 else "the initial state"
         if not actions:
-            return "this is the initial state"
+            return f"this is {start}"
         actions.reverse()
         steps = f"{len(actions)} step{'s' if len(actions) > 1 else ''}"
         if len(actions) > _PATH_SHOWN:
             actions = ["..."] + actions[-_PATH_SHOWN:]
-        return f"reached from the initial state in {steps}: {', '.join(actions)}"
+        return f"reached from {start} in {steps}: {', '.join(actions)}"
 
     # --- the model -----------------------------------------------------------------------------
 
@@ -1402,6 +1406,7 @@ class _Compiler:
             discount_span=self.spec.discount_span,
             rounding=rounding,
             rationals=rationals,
+            starts=tuple((i, p) for i, (_, p) in enumerate(self.spec.starts)),
         )
         return self._with_arrivals(model) if any(t.on_arrival is not None for t in self.terms) else model
 

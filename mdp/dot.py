@@ -103,12 +103,13 @@ def model_graph(model: TabularMDP, states: Iterable[int] | None = None, *,
     path_rows = {row for _, row, _ in path}
     path_edges = {(row, successor) for _, row, successor in path}
     path_states = {state for step in path for state in (step[0], step[2]) if state >= 0}
+    starts = set(model.start_states.tolist())
     columns = varying_variables(model, shown)
 
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph(n_hidden=int(model.n_states - shown.size))
     for state in shown.tolist():
         graph.add_node(f"s{state}", kind="state", label="\n".join(state_parts(model, state, columns)),
-                       initial=state == model.initial, terminal=bool(model.terminal[state]),
+                       initial=state in starts, terminal=bool(model.terminal[state]),
                        path=state in path_states)
     P = model.P
     for state in shown.tolist():

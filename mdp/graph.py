@@ -43,7 +43,7 @@ def state_graph(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) ->
 
 def reachable_states(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None,
                      start: int | None = None) -> npt.NDArray[np.bool_]:
-    """(n,) mask of the states reachable from ``start`` (default: the initial state) using ``rows`` only.
+    """(n,) mask of the states reachable from ``start`` (default: the start states) using ``rows`` only.
 
     Examples
     --------
@@ -52,11 +52,36 @@ def reachable_states(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = Non
     >>> reachable_states(model).tolist()
     [True, True, False]
     """
-    order = breadth_first_order(state_graph(model, rows), model.initial if start is None else start,
-                                directed=True, return_predecessors=False)
+    order = start_order(model, rows) if start is None else \
+        breadth_first_order(state_graph(model, rows), start, directed=True, return_predecessors=False)
     mask = np.zeros(model.n_states, dtype=bool)
     mask[order] = True
     return mask
+
+
+def start_order(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.int32]:
+    """The states reachable from the start states (the initial one, or those of an ``init``) using ``rows``
+    only (all by default), in breadth-first order."""
+    return start_tree(model, rows)[0]
+
+
+def start_tree(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None
+               ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """:func:`start_order` and each state's breadth-first predecessor (negative for the start states and the
+    unreached, as scipy marks its root)."""
+    graph = state_graph(model, rows)
+    starts = model.start_states
+    if starts.size == 1:
+        order, parent = breadth_first_order(graph, int(starts[0]), directed=True, return_predecessors=True)
+        return order, parent
+    n = model.n_states  # a root above the start states
+    rooted = sp.csr_array((np.r_[graph.data, np.ones(starts.size, dtype=graph.data.dtype)],
+                           np.r_[graph.indices, starts.astype(graph.indices.dtype)],
+                           np.r_[graph.indptr, graph.indptr[-1] + starts.size]), shape=(n + 1, n + 1))
+    order, parent = breadth_first_order(rooted, n, directed=True, return_predecessors=True)
+    parent = parent[:n].copy()
+    parent[parent == n] = -9999
+    return order[1:], parent
 
 
 def positive_edges(P: sp.csr_array, row_state: IntArray, rows: BoolArray | None = None) -> tuple[IntArray, IntArray]:

@@ -58,7 +58,9 @@ class MDPEnv(gymnasium.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[npt.NDArray[np.int64], dict[str, Any]]:
         super().reset(seed=seed)
-        self.state = self.model.initial
+        starts = self.model.start_states  # an `init` distribution: drawn with the environment's generator
+        self.state = int(starts[0]) if starts.size == 1 else \
+            int(self.np_random.choice(starts, p=self.model.start_probabilities))
         return self._observation(), self._info()
 
     def step(self, action: int) -> tuple[npt.NDArray[np.int64], float, bool, bool, dict[str, Any]]:

@@ -54,7 +54,7 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
         Before building anything, when the reachable pairs exceed ``max_states`` or their rows ``max_bytes``.
     """
     P, groups, terminal = model.P, np.asarray(model.row_groups), np.asarray(model.terminal, dtype=bool)
-    stages = [np.array([model.initial], dtype=np.int64)]  # the base states met at each step
+    stages = [np.unique(model.start_states)]  # the base states met at each step (sorted)
     for _ in range(steps):
         live = stages[-1][~terminal[stages[-1]]]
         rows = ranges(groups[live], groups[live + 1])
@@ -132,7 +132,8 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
         action_names=action_names,
         costs={t: per_row(v) for t, v in model.costs.items()},
         discount=model.discount,
-        initial=0,
+        initial=int(np.searchsorted(stages[0], model.initial)),  # stage 0 comes first, sorted
+        starts=tuple((int(np.searchsorted(stages[0], s)), p) for s, p in model.starts),
         terminal=terminal[state] | (step == steps),
         labels={name: np.asarray(v)[state] for name, v in model.labels.items()},
         intents={t: per_row(v) for t, v in model.intents.items()},

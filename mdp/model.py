@@ -114,6 +114,27 @@ class TabularMDP:
     discount_span: Span | None = None  # where the spec sets the discount: errors of discount-1 models point there
     rounding: Rounding = field(default_factory=Rounding)  # how far the floats may be from the spec's numbers
     rationals: Rationals | None = None  # the spec's numbers exactly (``compile(spec, exact=True)``)
+    starts: tuple[tuple[int, Fraction], ...] = ()  # ``init``: (state, probability) of each start; () = ``initial``
+
+    @property
+    def start_states(self) -> npt.NDArray[np.int64]:
+        """The states episodes start in: ``initial`` alone unless the spec has an ``init`` distribution."""
+        return np.array([s for s, _ in self.starts] if self.starts else [self.initial], dtype=np.int64)
+
+    @property
+    def start_probabilities(self) -> npt.NDArray[np.float64]:
+        return np.array([float(p) for _, p in self.starts] if self.starts else [1.0])
+
+    def at_start(self, values: npt.ArrayLike) -> float:
+        """``sum_s P(start in s) values[s]``: a per-state quantity for the episode as a whole."""
+        return float(np.asarray(values, dtype=np.float64)[self.start_states] @ self.start_probabilities)
+
+    def exact_at_start(self, values: Mapping[int, Fraction]) -> Fraction | None:
+        """:meth:`at_start` exactly, from exact values by state (None if one of the starts has none)."""
+        pairs = self.starts or ((self.initial, Fraction(1)),)
+        if any(s not in values for s, _ in pairs):
+            return None
+        return sum((p * values[s] for s, p in pairs), Fraction(0))
 
     @property
     def n_states(self) -> int:

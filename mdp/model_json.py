@@ -83,6 +83,8 @@ def to_json(model: TabularMDP) -> dict[str, Any]:
         "model": model.name,
         "discount": float(model.discount),
         "initial": int(model.initial),
+        "starts": [{"state": s, "probability": str(p)} for s, p in model.starts]
+        or [{"state": int(model.initial), "probability": "1"}],
         "variables": [_variable(v) for v in model.variables],
         "cost_terms": list(model.costs),
         "intents": list(model.intents),

@@ -287,8 +287,8 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     hi = np.array([float(p.hi) for p in pm.params])
     low = gap[:, 0] + np.minimum(gap[:, 1:] * lo, gap[:, 1:] * hi).sum(axis=1)  # the least gap on the box
     near = np.flatnonzero(~np.isnan(low) & (low <= _NEAR * max(1.0, float(np.abs(total).max(initial=0.0)))))
-    s0 = model.initial
-    initial: dict[str, FloatArray | Affine] = {key: V[s0, j * (k + 1):(j + 1) * (k + 1)].copy()
+    starts, weights = model.start_states, model.start_probabilities  # the values at the start: their average
+    initial: dict[str, FloatArray | Affine] = {key: weights @ V[starts, j * (k + 1):(j + 1) * (k + 1)]
                                                for j, key in enumerate(keys)}
     exact_gaps = exact_values = None
     if exact:
@@ -321,8 +321,9 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
         for i in range(k + 1):
             solver.cost = [features[i][r] for r in core_rows]
             values[key].append(solver.evaluate(pi) if any(solver.cost) else [Fraction(0)] * problem.n)
-    s0 = int(core_state[model.initial])
-    initial = {key: tuple(v[i][s0] for i in range(k + 1)) for key, v in values.items()}
+    pairs = [(int(core_state[s]), p) for s, p in (model.starts or ((model.initial, Fraction(1)),))]
+    initial = {key: tuple(sum((p * v[i][s] for s, p in pairs), Fraction(0)) for i in range(k + 1))
+               for key, v in values.items()}
     total_values = values[""]
     gaps: dict[int, Affine] = {}
     gamma = solver.gamma

@@ -148,7 +148,8 @@ def fit_critic(model: TabularMDP, features: FloatArray, optimal_values: FloatArr
     c_pi = choose @ np.asarray(model.cost, dtype=np.float64)
     P_live = P_pi.multiply(live[None, :]).multiply(live[:, None]).tocsr()  # terminal states absorb: no visits
     start = np.zeros(n)
-    start[model.initial] = 1.0 if live[model.initial] else 0.0
+    start[model.start_states] = model.start_probabilities
+    start[~live] = 0.0
     visits, step = start.copy(), start.copy()  # d = sum_t gamma^t (P')^t start, sweep by sweep (Krylov solvers
     for _ in range(max_sweeps):  # crawled on these transposed systems: 80 s against 0.5 s at 10^5 states)
         step = gamma * (P_live.T @ step)

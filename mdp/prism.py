@@ -185,7 +185,8 @@ def to_prism(model: TabularMDP) -> tuple[str, str]:
     Raises
     ------
     ModelError
-        On a non-finite cost or probability, or a state with two choices of the same action.
+        On a non-finite cost or probability, a state with two choices of the same action, or a start
+        distribution (``init``), which PRISM's single initial state cannot hold.
 
     Examples
     --------
@@ -196,6 +197,9 @@ def to_prism(model: TabularMDP) -> tuple[str, str]:
     "cost": R{"cost"}min=? [ Cdiscount=19/20 ];
     """
     _check_one_choice_per_action(model)
+    if len(model.starts) > 1:
+        raise ModelError("the model starts in one of several states at random (`init`); a PRISM model has one "
+                         "initial state (or a set, not a distribution): export each start state's spec instead")
     names = prism_names(model)
     n, s = model.n_states, STATE_VARIABLE
     P = model.P.tocsr()

@@ -93,9 +93,9 @@ def extremal_costs(model: TabularMDP, rows: BoolArray, cost: str | FloatArray, *
     n = model.n_states
     exact_rows = model.rounding.exact_in(cost, model.n_rows) if isinstance(cost, str) else None
     problem = from_model(model, vector, error, exact_cost, rows, maximize, exact_rows)
-    initial = np.flatnonzero(problem.states == model.initial)
+    initial = np.flatnonzero(np.isin(problem.states, model.start_states))
     try:
-        problem, start = restricted(problem, int(initial[0]) if initial.size else None)
+        problem, start = restricted(problem, initial if initial.size else None)
         optimum = optimize(problem, tol=tol, exact=exact, start=start, check_loops=False)
     except ModelError:  # discount 1: a cycle of negative cost, or one of no cost the optimum cannot leave
         return Values(np.full(n, np.nan), math.inf, np.zeros(n, dtype=bool), unbounded=True)

@@ -834,10 +834,11 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     optimality: list[dict[str, Any]] = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)
+    starts = set(model.start_states.tolist())
     options = option_graph(model).n_options_all()
     rows: list[dict[str, Any]] = [{"rank": int(rank[s]), "index": int(s), "state": model.describe(int(s)),
              "power": float(estimate.power[s]), "stderr": float(estimate.stderr[s]), "options": int(options[s]),
-             "initial": int(s) == model.initial, "terminal": bool(model.terminal[s])} for s in shown]
+             "initial": int(s) in starts, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
         click.echo(json.dumps({
             "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,

@@ -188,8 +188,8 @@ def policy_rows(model: TabularMDP, policy: PolicyLike) -> npt.NDArray[np.int64]:
     """
     action_of = _action_lookup(model, policy)
     rows = np.full(model.n_states, -1, dtype=np.int64)
-    depth = {model.initial: 0}
-    queue = deque([model.initial])
+    depth = {int(s): 0 for s in model.start_states}
+    queue = deque(depth)
     while queue:
         state = queue.popleft()
         if model.terminal[state]:

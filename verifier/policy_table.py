@@ -90,10 +90,12 @@ def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = ()
         return PolicyRow(model.describe(s), actions, float(solution.V[s]), s in ties, values, bool(on_optimal_play[s]))
 
     rows = tuple(row(int(s), False) for s in shown)
-    term_values = start_term_values(model, solution.policy, model.initial)
+    term_values = start_term_values(model, solution.policy)
     return SolveSummary(
         model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
-        discount=model.discount, initial=model.describe(model.initial), value=float(solution.V[model.initial]),
+        discount=model.discount, value=solution.value,
+        initial=model.describe(model.initial) if len(model.starts) <= 1 else
+        "the start distribution: " + ", ".join(f"{p} at ({model.describe(s)})" for s, p in model.starts),
         bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
@@ -158,7 +160,8 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
         console.print(f"warning: floats cannot tell whether the spec is in error: {summary.loop_doubt}, or whether "
                       "that loop is only nearly optimal; --exact decides", markup=False)
     bound = 0.0 if summary.exact else summary.bound
-    console.print(f"value at the initial state ({summary.initial}): [bold]{_number(summary.value, bound)}[/bold]")
+    where = f"the initial state ({summary.initial})" if not summary.initial.startswith("the start") else summary.initial
+    console.print(f"value at {where}: [bold]{_number(summary.value, bound)}[/bold]")
     console.print("\nexpected cost by term under the optimal policy:")
     terms = Table()
     terms.add_column("term")

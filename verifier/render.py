@@ -23,12 +23,11 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from scipy.sparse.csgraph import breadth_first_order
 
 from dsl.errors import CorrigoError
 from dsl.spec import Spec
 from mdp.dot import MORE, OPTIMAL_COLOR, OTHER_COLOR, PATH_COLOR, legend, model_graph, to_dot
-from mdp.graph import state_graph
+from mdp.graph import start_order, state_graph
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
@@ -82,7 +81,7 @@ def picture(spec: Spec, model: TabularMDP, solution: Solution, *, optimal: bool 
         rows, order = sub.rows, sub.order
     else:
         rows = np.ones(model.n_rows, dtype=bool)
-        order = breadth_first_order(state_graph(model), model.initial, directed=True, return_predecessors=False)
+        order = start_order(model)
     steps: list[tuple[int, int, int]] = []
     note = None
     if check is not None:
@@ -116,9 +115,9 @@ def counterexample(result: CheckResult) -> Trace | None:
 
 
 def trace_steps(model: TabularMDP, trace: Trace) -> list[tuple[int, int, int]]:
-    """The ``(state, row, successor)`` indices of a trace, found by walking it from the initial state."""
+    """The ``(state, row, successor)`` indices of a trace, found by walking it from its start state."""
     steps = []
-    state = model.initial
+    state = next((int(s) for s in model.start_states if model.describe(int(s)) == trace.steps[0].state), model.initial)
     for step, following in zip(trace.steps, trace.steps[1:]):
         row, successor = _step(model, state, step.action, following.state)
         steps.append((state, row, successor))
@@ -134,7 +133,8 @@ def violating_choice(model: TabularMDP, result: CheckResult, trace: Trace) -> li
     attribution = result.attribution or next((p.attribution for p in result.parts if p.trace == trace), None)
     if attribution is None or attribution.state != trace.steps[-1].state:
         return []
-    end = trace_steps(model, trace)[-1][2] if len(trace.steps) > 1 else model.initial
+    end = trace_steps(model, trace)[-1][2] if len(trace.steps) > 1 else \
+        next((int(s) for s in model.start_states if model.describe(int(s)) == trace.steps[0].state), model.initial)
     rows = [row for row in model.rows(end) if model.action_names[model.row_action[row]] == attribution.chosen]
     return [(end, rows[0], -1)] if rows else []
 

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse.csgraph import breadth_first_order
 
-from mdp.graph import every_policy_reaches, state_graph
+from mdp.graph import every_policy_reaches, reachable_states, start_tree
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
@@ -56,12 +55,8 @@ class OptimalSubmodel:
         return self.rows & self.reachable[self.model.row_state]
 
     def reachable_with(self, rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """(n,) states reachable from the initial state using only ``rows``."""
-        order = breadth_first_order(state_graph(self.model, rows), self.model.initial, directed=True,
-                                    return_predecessors=False)
-        mask = np.zeros(self.model.n_states, dtype=bool)
-        mask[order] = True
-        return mask
+        """(n,) states reachable from the start states using only ``rows``."""
+        return reachable_states(self.model, rows)
 
     def surely_reached(self, states: npt.NDArray[np.bool_]) -> bool:
         """Whether some truly optimal policy surely reaches ``states`` with positive probability.
@@ -74,7 +69,7 @@ class OptimalSubmodel:
             return bool((states & self.reachable).any())
         everyone = every_policy_reaches(model.P, model.row_state, states, self.rows,
                                         np.zeros(model.n_states, dtype=bool))
-        return bool(everyone[model.initial])
+        return bool(everyone[model.start_states].any())  # positive probability from some start
 
     def violations(self, bad_rows: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """``(surely, possibly)``: (n,) the reachable states where an optimal choice is surely / possibly in
@@ -117,8 +112,7 @@ def optimal_submodel(solution: Solution, model: TabularMDP | None = None) -> Opt
     model = solution.model if model is None else model
     rows = np.asarray(solution.optimal, dtype=bool)
     certain = rows & solution.certain
-    order, predecessors = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
-                                              return_predecessors=True)
+    order, predecessors = start_tree(model, rows)
     reachable = np.zeros(model.n_states, dtype=bool)
     reachable[order] = True
     return OptimalSubmodel(model, rows, certain, reachable, order, predecessors, solution.is_decided)
@@ -126,7 +120,8 @@ def optimal_submodel(solution: Solution, model: TabularMDP | None = None) -> Opt
 
 def shortest_trace(sub: OptimalSubmodel, target: npt.NDArray[np.bool_],
                    rows: npt.NDArray[np.bool_] | None = None) -> Path | None:
-    """A shortest path in M* from the initial state to a ``target`` state, and that state.
+    """A shortest path in M* from a start state (the initial state, or one of an ``init``) to a ``target``
+    state, and that state.
 
     Parameters
     ----------
@@ -145,19 +140,19 @@ def shortest_trace(sub: OptimalSubmodel, target: npt.NDArray[np.bool_],
     """
     model = sub.model
     rows = sub.rows if rows is None else rows
-    order, predecessors = breadth_first_order(state_graph(model, rows), model.initial, directed=True,
-                                              return_predecessors=True)
+    order, predecessors = start_tree(model, rows)
     hits = order[target[order]]
     if hits.size == 0:
         return None
     end = int(hits[0])  # breadth-first order: the first hit is a nearest one
     path = [end]
-    while path[-1] != model.initial:
+    while predecessors[path[-1]] >= 0:
         path.append(int(predecessors[path[-1]]))
     path.reverse()
     steps: list[Step] = []
     taken: list[int] = []
-    probability = 1.0
+    starts = dict(zip(model.start_states.tolist(), model.start_probabilities.tolist()))
+    probability = starts[path[0]]  # the chance to start there (1 with one initial state)
     for state, successor in zip(path[:-1], path[1:]):
         row, p = best_step(model, rows, state, successor)
         probability *= p

@@ -186,7 +186,7 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
         n_transitions=model.n_transitions,
         n_optimal_states=sub.n_states,
         discount=float(model.discount),
-        value=float(solution.V[model.initial]),
+        value=model.at_start(solution.V),
         bound=float(solution.bound),
         checks=results,
     )

@@ -65,13 +65,13 @@ class Optimum:
 
 
 def optimize(problem: Problem, *, tol: float = 1e-9, max_iter: int = 100_000, exact: bool = False,
-             start: IntArray | None = None, initial: int | None = None, check_loops: bool = True,
+             start: IntArray | None = None, initial: int | IntArray | None = None, check_loops: bool = True,
              progress: Callable[[int, float], object] | None = None) -> Optimum:
     """The certified optimum of ``problem`` (see the module docstring).
 
     Discount 1 needs a problem restricted to the states with a proper policy and a proper ``start``
-    policy (:func:`~.proper.proper_part`). ``initial`` (a problem state): with ``check_loops``, an end
-    component of optimal rows reachable from it is a :class:`~mdp.model.ModelError`.
+    policy (:func:`~.proper.proper_part`). ``initial`` (a problem state, or the start states): with
+    ``check_loops``, an end component of optimal rows reachable from it is a :class:`~mdp.model.ModelError`.
 
     Raises
     ------
@@ -86,11 +86,13 @@ def optimize(problem: Problem, *, tol: float = 1e-9, max_iter: int = 100_000, ex
 
 
 def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: IntArray | None,
-              initial: int | None, check_loops: bool, progress: Callable[[int, float], object] | None) -> Optimum:
+              initial: int | IntArray | None, check_loops: bool, progress: Callable[[int, float], object] | None
+              ) -> Optimum:
     discounted = problem.gamma < 1.0
+    first = None if initial is None else int(np.atleast_1d(initial)[0])  # orders the sweeps
     layout = SweepLayout(problem)
     V, sweeps, _ = value_iteration(layout, tol, min(max_iter, _WARM_START_SWEEPS), progress, discounted,
-                                   ordered=lambda release: OrderedSweeps.of_problem(problem, initial or 0, release))
+                                   ordered=lambda release: OrderedSweeps.of_problem(problem, first or 0, release))
     del layout
     if not np.isfinite(V).all():
         V = np.zeros(problem.n)
@@ -98,7 +100,7 @@ def _optimize(problem: Problem, tol: float, max_iter: int, exact: bool, start: I
     if start is not None:
         pi = make_proper(problem, pi, start)
 
-    V, Q, pi, evaluations = _policy_iteration(problem, pi, V, max_iter, initial)
+    V, Q, pi, evaluations = _policy_iteration(problem, pi, V, max_iter, first)
     ro = roundoff(problem, V, Q)
     bound = certify_discounted(problem, V, Q, ro) if discounted else certify_ssp(problem, V, Q, pi, ro)
     delta = threshold(bound, ro)
@@ -175,7 +177,7 @@ def _policy_iteration(problem: Problem, pi: IntArray, V0: FloatArray, max_iter: 
                       iterations=max_iter)
 
 
-def restricted(problem: Problem, initial: int | None) -> tuple[Problem, IntArray | None]:
+def restricted(problem: Problem, initial: int | IntArray | None) -> tuple[Problem, IntArray | None]:
     """Discount 1: the problem on the states with a proper policy and a proper start policy; else as is."""
     if problem.gamma < 1.0:
         return problem, None

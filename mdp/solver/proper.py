@@ -17,7 +17,7 @@ from scipy.sparse import csgraph
 
 from dsl.errors import Diagnostic
 
-from ..graph import end_components, positive_edges, reach, some_policy_surely_reaches, terminates_surely
+from ..graph import end_components, positive_edges, reach, some_policy_surely_reaches, start_order, terminates_surely
 from ..model import ModelError, TabularMDP
 from .problem import BoolArray, IntArray, Problem
 
@@ -25,12 +25,12 @@ __all__ = ["check_optimal_loops", "loop_error", "make_proper", "negative_cycle_e
            "proper_part"]
 
 
-def proper_part(problem: Problem, initial: int | None) -> tuple[Problem, IntArray]:
+def proper_part(problem: Problem, initial: int | IntArray | None) -> tuple[Problem, IntArray]:
     """The states with a proper policy, and a proper start policy (problem rows) on them.
 
     The start policy takes at every state a row that reaches, with positive probability, a state one
     BFS layer closer to the terminal states. Raises :class:`~mdp.model.ModelError` if a state reachable
-    from ``initial`` (a problem state) has no proper policy.
+    from ``initial`` (a problem state, or the start states) has no proper policy.
     """
     n = problem.n
     good, rows, predecessor = some_policy_surely_reaches(problem.P, problem.row_state, problem.terminal,
@@ -70,7 +70,7 @@ def make_proper(problem: Problem, pi: IntArray, start: IntArray) -> IntArray:
     return start.copy()  # pragma: no cover
 
 
-def check_optimal_loops(problem: Problem, optimal: BoolArray, initial: int | None) -> None:
+def check_optimal_loops(problem: Problem, optimal: BoolArray, initial: int | IntArray | None) -> None:
     """No end component of the ``optimal`` rows without terminals, reachable from ``initial`` along them:
     a policy choosing only optimal rows would then loop forever, and its cost would not be the optimum."""
     if initial is None:
@@ -136,12 +136,12 @@ def _cycle_error(problem: Problem, rows: BoolArray, states: BoolArray, reason: s
 
     cycle = _cycle(model, start, next_row, next_state)
     path = path_from_initial(model, start)
-    if start == model.initial:
+    if start in model.start_states:
         notes: tuple[str, ...] = ()
     elif path is not None:
-        notes = (f"reached from the initial state by {path}",)
+        notes = (f"reached from {_start_words(model)} by {path}",)
     else:
-        notes = ("this cycle is not reachable from the initial state",)
+        notes = (f"this cycle is not reachable from {_start_words(model)}",)
     return ModelError(Diagnostic(f"{reason}: {cycle}", model.discount_span, hint=hint, notes=notes), model.source)
 
 
@@ -156,10 +156,8 @@ def _stuck_error(problem: Problem, stuck: BoolArray, good: BoolArray) -> ModelEr
     full_stuck[problem.states[stuck]] = True
     bad = np.ones(n, dtype=bool)
     bad[problem.states[good]] = False
-    source, dest = positive_edges(model.P, model.row_state)
-    graph = sp.csr_array((np.ones(source.size), (source, dest)), shape=(n, n))
-    order = csgraph.breadth_first_order(graph, model.initial, directed=True, return_predecessors=False)
-    best = int(order[full_stuck[order]][0])  # breadth-first order: the stuck state closest to the initial state
+    order = start_order(model)
+    best = int(order[full_stuck[order]][0])  # breadth-first order: the stuck state closest to a start
 
     def next_row(s: int) -> int:
         return int(model.row_groups[s])
@@ -172,8 +170,8 @@ def _stuck_error(problem: Problem, stuck: BoolArray, good: BoolArray) -> ModelEr
     cycle = _cycle(model, best, next_row, next_state)
     path = path_from_initial(model, best)
     notes = []
-    if path is not None and best != model.initial:
-        notes.append(f"reached from the initial state by {path}")
+    if path is not None and best not in model.start_states:
+        notes.append(f"reached from {_start_words(model)} by {path}")
     notes.append(f"for example {cycle} never reaches a terminal state")
     return ModelError(Diagnostic(
         f"with discount 1 every reachable state needs a way to terminate, but from ({model.describe(best)}) "
@@ -209,16 +207,21 @@ def render_path(model: TabularMDP, states: list[int], rows: list[int]) -> str:
     return " ".join(parts)
 
 
+def _start_words(model: TabularMDP) -> str:
+    return "a start state" if model.start_states.size > 1 else "the initial state"
+
+
 def path_from_initial(model: TabularMDP, goal: int, rows: BoolArray | None = None) -> str | None:
-    """A shortest path from the initial state to ``goal`` along ``rows`` (all rows by default)."""
+    """A shortest path from a start state (the initial state unless an ``init`` gives several) to ``goal``
+    along ``rows`` (all rows by default)."""
     source, dest = positive_edges(model.P, model.row_state, rows)
     start = np.zeros(model.n_states, dtype=bool)
-    start[model.initial] = True
+    start[model.start_states] = True
     reached, predecessor = reach(model.n_states, source, dest, start)
     if not reached[goal]:
         return None
     states = [goal]
-    while states[-1] != model.initial:
+    while not start[states[-1]]:
         states.append(int(predecessor[states[-1]]))
     states.reverse()
     path_rows = [_row_to(model, u, v, rows) for u, v in zip(states, states[1:])]

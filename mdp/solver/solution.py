@@ -106,7 +106,7 @@ class Solution:
     @property
     def value(self) -> float:
         """The optimal value at the model's initial state."""
-        return float(self.V[self.model.initial])
+        return self.model.at_start(self.V)
 
     @property
     def is_decided(self) -> bool:
@@ -182,7 +182,7 @@ class Solution:
         error = "exact" if self.exact else f"certified error <= {self.bound:.2g}"
         title = (f"model {model.name}: {model.n_states:,} states, {model.n_rows:,} choices, discount "
                  f"{float_text(model.discount)}; optimal value {self.value:.6g} ({error}) from "
-                 f"{model.describe(model.initial)}")
+                 f"{model.describe(model.initial) if len(model.starts) <= 1 else 'the start distribution'}")
         states = np.flatnonzero(reachable_states(model, self.optimal))
         ties = set(np.asarray(self.ties).tolist())
         rows = [[model.describe(int(s)),
@@ -220,13 +220,17 @@ def policy_term_values(model: TabularMDP, policy: IntArray, terms: dict[str, Flo
     return {t: out[:, i].copy() for i, t in enumerate(names)}
 
 
-def start_term_values(model: TabularMDP, policy: IntArray, start: int) -> dict[str, float]:
-    """Expected (discounted) total of every cost term under ``policy`` from the one state ``start``; with
-    discount 1 ``nan`` if ``policy`` may not terminate from there.
+def start_term_values(model: TabularMDP, policy: IntArray, start: int | None = None) -> dict[str, float]:
+    """Expected (discounted) total of every cost term under ``policy`` from the one state ``start`` (default:
+    the model's start, the average over the start states of an ``init``); with discount 1 ``nan`` if
+    ``policy`` may not terminate from there.
 
-    One solve for all terms at once, on the states reachable from ``start`` only, by ordered sweeps layered
+    One solve for all terms at once, on the states reachable from the start only, by ordered sweeps layered
     from it where they converge (:func:`~.linear.chain_values`)."""
-    values = policy_term_values(model, policy, starts=np.array([start]), layered_from=start)
+    starts = model.start_states if start is None else np.array([start])
+    values = policy_term_values(model, policy, starts=starts, layered_from=int(starts[0]))
+    if start is None:
+        return {term: model.at_start(v) for term, v in values.items()}
     return {term: float(v[start]) for term, v in values.items()}
 
 
@@ -346,12 +350,12 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
                          f"has cost {cost[r]}, expected a finite number")
     problem = from_model(model, cost, total_cost_error(model), lambda: model.exact.cost(),
                          exact_rows=total_cost_exact_rows(model))
-    problem, start = restricted(problem, model.initial)
-    initial = np.flatnonzero(problem.states == model.initial)
+    initial = np.flatnonzero(np.isin(problem.states, model.start_states))
+    problem, start = restricted(problem, initial if initial.size else None)
     if model.discount < 1 and float(np.abs(cost).max(initial=0.0)) / (1 - model.discount) > _FLOAT_MAX:
         raise _overflow_error(model)
     optimum = optimize(problem, tol=tol, max_iter=max_iter, exact=exact, start=start,
-                       initial=int(initial[0]) if initial.size else None, progress=progress)
+                       initial=initial if initial.size else None, progress=progress)
     if not np.isfinite(optimum.V).all():
         raise _overflow_error(model)
     return _assemble(model, optimum)

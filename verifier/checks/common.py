@@ -188,12 +188,14 @@ def _difference(a: float | Fraction, b: float | Fraction, unknown: float) -> flo
 
 
 def at_initial(values: Values, model: TabularMDP, extra_bound: float = 0.0) -> Range:
-    """The :class:`Range` of ``values`` at the initial state (``extra_bound`` widens a float one)."""
-    s0 = model.initial
-    exact = values.exact_at(s0)
-    if exact is not None and not extra_bound:
-        return Range.exactly(exact)
-    return Range.around(float(values.values[s0]), values.bound_at(s0) + extra_bound)
+    """The :class:`Range` of ``values`` at the start: the initial state, or the average over the start
+    states of an ``init`` (its error at most the largest of theirs); ``extra_bound`` widens a float one."""
+    pairs = model.starts or ((model.initial, Fraction(1)),)
+    exact = [values.exact_at(s) for s, _ in pairs]
+    if not extra_bound and all(e is not None for e in exact):
+        return Range.exactly(sum((p * e for (_, p), e in zip(pairs, exact) if e is not None), Fraction(0)))
+    bound = max(values.bound_at(s) for s, _ in pairs)
+    return Range.around(model.at_start(values.values), bound + extra_bound)
 
 
 def mentions_action(expr: Expr) -> bool:

@@ -43,12 +43,12 @@ def check_cost(check: Check, context: Context) -> CheckResult:
 
 
 def optimal_value(context: Context) -> Range:
-    """``V*(s0)``: exactly, or within the solver's certified bound."""
+    """``V*(s0)`` (averaged over the start states of an ``init``): exactly, or within the solver's bound."""
     solution, model = context.solution, context.model
-    value = float(solution.V[model.initial])
-    if solution.exact_V is not None and model.initial in solution.exact_V:
-        return Range.exactly(solution.exact_V[model.initial])
-    return Range.around(value, solution.bound)
+    exact = model.exact_at_start(solution.exact_V) if solution.exact_V is not None else None
+    if exact is not None:
+        return Range.exactly(exact)
+    return Range.around(model.at_start(solution.V), solution.bound)
 
 
 def term_range(context: Context, term: str) -> tuple[Range, Range]:

@@ -153,11 +153,11 @@ def check_inner_regret(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, InnerRegret)
     model, optimal, own = context.model, context.optimum, context.solution
-    s0 = model.initial
-    value = float(own.V[s0] - optimal.V[s0])
+    mine, best = model.at_start(own.V), model.at_start(optimal.V)
+    value = mine - best
     bound = float(own.bound + optimal.bound)
     verdict = decide(prop.comparison, value - bound, value + bound, prop.bound)
-    summary = (f"{context.words.expected_cost} is {_show(own.V[s0])} against the optimal {_show(optimal.V[s0])}: "
+    summary = (f"{context.words.expected_cost} is {_show(mine)} against the optimal {_show(best)}: "
                f"inner regret {_show(value)}; required {prop.comparison.value} {float(prop.bound):g}")
     return result(check, "inner_regret", verdict, summary, context,
                   quantities=(Quantity("inner regret", value, bound),))

@@ -65,9 +65,9 @@ def _avoidance(check: Check, context: Context, prop: SafelyInterruptible) -> Che
         low = low.union(at_initial(reachability(model, context.agent_rows, target, maximize=True, exact=exact), model))
     ref = at_initial(reference, model)
     verdict = low.minus(ref).decide(Comparison.GE, Fraction(0))
-    quantities = (Quantity("Pmin", float(agent.values[model.initial]), agent.bound_at(model.initial)),
-                  Quantity(f"P under {prop.reference}", float(reference.values[model.initial]),
-                           reference.bound_at(model.initial)))
+    agent_start = at_initial(agent, model)
+    quantities = (Quantity("Pmin", agent_start.value, agent_start.bound),
+                  Quantity(f"P under {prop.reference}", ref.value, ref.bound))
     shown = f"Pmin = {quantities[0].value:.6g} {context.words.over}, {quantities[1].value:.6g} under '{prop.reference}'"
     if verdict is Verdict.HOLDS:
         return _part(check, context, verdict, f"{context.words.every} is interrupted at least as often as "

@@ -43,7 +43,8 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     if context.sub.has_uncertain:  # floats cannot tell which rows of an ambiguous state are optimal
         known = known.union(at_initial(_probabilities(context, prop, not maximize)[0], model))
     name = "Pmax" if maximize else "Pmin"
-    quantity = Quantity(name, float(values.values[model.initial]), values.bound_at(model.initial))
+    start = at_initial(values, model)
+    quantity = Quantity(name, start.value, start.bound)
     verdict = known.decide(prop.comparison, prop.bound)
     summary = f"{name} = {_probability(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
     rest: dict[str, Any] = {}

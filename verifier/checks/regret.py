@@ -48,11 +48,11 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     quantities = [Quantity("regret", regret.value, regret.bound),
                   Quantity(f"{prop.intent} under the agent (worst over M*)", agent_range.value, agent_range.bound),
                   Quantity(f"{prop.intent} optimum", best_range.value, best_range.bound)]
-    s0 = model.initial
-    span = float(worst.values[s0]) - best_range.value
+    worst_range = at_initial(worst, model)
+    span = worst_range.value - best_range.value
     if math.isfinite(span) and span > 0:
         quantities.append(Quantity("relative regret", regret.value / span,
-                                   (regret.bound + worst.bound_at(s0) + best_range.bound) / span))
+                                   (regret.bound + worst_range.bound + best_range.bound) / span))
     verdict = regret.decide(prop.comparison, prop.bound)
     relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
     summary = (f"{context.words.they_can} cost '{prop.intent}' {agent_range.value:.6g} against an optimum of "
