@@ -59,6 +59,7 @@ def typecheck(module: S.Module, source: Source,
 
 OUTSIDE = "outside"  # the value of a map's cells beyond its drawing
 STEP_NAME = "step"  # with a horizon: the steps taken so far, in checks and policies (mdp.horizon's counter)
+UNTRAINED_NAME = "untrained"  # in checks under an agent: the states its critic was not trained on
 _NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
                     "expectation over the successors")
 
@@ -108,6 +109,7 @@ class _Checker:
         self.formulas: dict[str, _FormulaInfo] = {}
         self.policies: dict[str, T.Policy] = {}
         self.critics: dict[str, T.Critic] = {}
+        self.used_untrained = False  # the check being checked reads `untrained`
         self.starts: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # `init`, once checked
         self.agents: dict[str, T.Agent] = {}
         self.horizon: int | None = None
@@ -849,6 +851,7 @@ class _Checker:
     # --- checks --------------------------------------------------------------------------------
 
     def _check(self, declaration: S.Check) -> T.Check | None:
+        self.used_untrained = False
         prop = declaration.property
         state = _Scope("a check", allow_step=True)
         with_actions = _Scope("a check", allow_actions=True, allow_step=True)
@@ -884,6 +887,11 @@ class _Checker:
             self._error(f"{_power_kind_name(kind)} is defined for the discounted infinite horizon (Turner et al.), "
                         "not for episodes of `horizon` steps", prop.span,
                         hint="drop `horizon` (and use a discount below 1) to check POWER")
+            kind = None
+        if self.used_untrained and kind is not None and not self._trained_agent(declaration):
+            self._error(f"'{UNTRAINED_NAME}' means the states an agent's critic was not trained on: check it under an "
+                        "agent whose critic is fitted or read from a file", declaration.name.span,
+                        hint=f"write `check {declaration.name} under AGENT : P <= 0.1 [ F {UNTRAINED_NAME} ]`")
             kind = None
         if isinstance(kind, T.PowerSeeking) and len(self.starts) > 1:
             self._error("power_seeking is measured along the trajectories from one initial state; corrigo does not "
@@ -944,6 +952,12 @@ class _Checker:
             key = tuple(codes)
             starts[key] = starts.get(key, Fraction(0)) + Fraction(branch.probability.value)
         return tuple((codes, p) for codes, p in starts.items() if p > 0)
+
+    def _trained_agent(self, declaration: S.Check) -> bool:
+        """Whether the check is under an agent whose critic was trained (fitted, or read from a file)."""
+        agent = self.agents.get(declaration.under.text) if declaration.under is not None else None
+        critic = self.critics.get(agent.critic) if agent is not None and agent.critic is not None else None
+        return critic is not None and critic.value is None
 
     def _critic(self, declaration: S.Critic) -> T.Critic | None:
         """A critic written by hand (a number per state, from the state variables, consts and params), or
@@ -1588,6 +1602,9 @@ class _Checker:
                         hint=f"write '[{name}]' for 'the action taken is {name}'"
                         if isinstance(declaration, S.Action) else None)
             return None
+        if name == UNTRAINED_NAME and scope.allow_step and scope.where == "a check":
+            self.used_untrained = True  # the states the agent's critic was not trained on (checked in _check)
+            return T.VarRef(len(self.variables) + (self.horizon is not None), UNTRAINED_NAME, BOOL, span)
         if name == STEP_NAME and self.horizon is not None:
             if not scope.allow_step:
                 self._error(f"'{STEP_NAME}', the steps taken in the episode, can be used in checks and policies, not in "

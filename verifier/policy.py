@@ -41,7 +41,7 @@ from mdp.solver.solution import total_cost_error, total_cost_exact_rows
 from mdp.tables import html_table, markdown_table
 
 from .checks.common import AGENT, ONE_POLICY
-from .checks.critic import critic_values
+from .checks.critic import critic_values, untrained_states
 from .results import CheckResult, Report, Verdict
 from .verification import solve_model, verify_model
 
@@ -335,7 +335,8 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
         if name in agents:
             evaluated, plan, ties = agent_behaviour(spec, model, optimal, spec.agent(name))
             report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples,
-                                  seed=seed, sweep=False, words=AGENT, optimal=optimal, plan=plan, agent=name)
+                                  seed=seed, sweep=False, words=AGENT, optimal=optimal, plan=plan, agent=name,
+                                  untrained=untrained_states(spec, model, optimal, spec.agent(name)))
             agent = spec.agent(name)
             cost = (f"under the agent '{name}' (plans {agent.steps} step{'s' if agent.steps != 1 else ''}"
                     f"{f' with critic {agent.critic}' if agent.critic else ''}; expected cost "

@@ -14,6 +14,9 @@ from dataclasses import replace
 from os import PathLike
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 import dsl
 import mdp
 from dsl.spec import Check, Spec
@@ -145,7 +148,8 @@ def _undecided_loop(check: Check, context: Context, doubt: str) -> CheckResult:
 def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: float | None = None, exact: bool = False,
                  checks: tuple[str, ...] | None = None, samples: int = 1000, seed: int = 0,
                  sweep: bool = True, words: Wording = OPTIMAL, executor: Executor | None = None,
-                 optimal: Solution | None = None, plan: Plan | None = None, agent: str | None = None) -> Report:
+                 optimal: Solution | None = None, plan: Plan | None = None, agent: str | None = None,
+                 untrained: npt.NDArray[np.bool_] | None = None) -> Report:
     """Run the checks of ``spec`` on an already compiled and solved model.
 
     ``check ... for all params`` checks are decided over the whole param box by one weight-space
@@ -159,7 +163,7 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
     if samples < 2:
         raise ValueError(f"samples must be at least 2 (for a standard error), got {samples}")
     context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words,
-                      executor=executor, optimal=optimal, plan=plan, agent=agent)
+                      executor=executor, optimal=optimal, plan=plan, agent=agent, untrained=untrained)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     given = tuple(c for c in selected if c.under is not None) if words is OPTIMAL else ()
     if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it

@@ -210,3 +210,24 @@ def test_exploiting_the_critic_takes_both_plans_apart() -> None:
     assert "'disable_switch' plans work_reward -0.9, tamper 30 and the critic -48.6 where the plan ends (V* " \
            "there: -8.1)" in summary
     assert "'work' plans work_reward -1, tamper 27, defiance 5.4 and the critic -48.6" in summary
+
+
+def test_untrained_names_the_states_the_agents_critic_never_saw() -> None:
+    """`line` is trained on the optimal path (x = 0..3, never broken); the one-step planner with it smashes
+    at x=3 (the critic cannot tell a broken robot), so it reaches an untrained state after 4 steps, surely."""
+    text = ROBOT + ("critic line = linear(x) trained on optimal\nagent short plans 1 step with critic line\n"
+                    "check ood under short : P <= 0.1 [ F untrained ]\ncheck in_dist under careful : never broken\n")
+    report = verify(text)
+    ood = report.check("ood")
+    assert ood.verdict is Verdict.FAILS and ood.quantities[0].value == pytest.approx(1.0)
+    assert ood.trace is not None and [s.action for s in ood.trace.steps[:-1]] == ["right", "right", "right", "smash"]
+    assert ood.trace.steps[-1].state == "x=3, broken=true"
+
+
+@pytest.mark.parametrize("text", [
+    "check c : never untrained\n",  # not under an agent
+    "check c under careful : never untrained\n",  # a hand-written critic was never trained
+])
+def test_untrained_needs_an_agent_with_a_trained_critic(text: str) -> None:
+    with pytest.raises(SpecError, match="'untrained' means the states an agent's critic was not trained on"):
+        dsl.load(ROBOT + text)

@@ -75,6 +75,7 @@ class Context:
     optimal: Solution | None = None  # the optimum, when ``solution`` is a given policy's or an agent's
     plan: Plan | None = None  # an agent's plan, when ``solution`` is that agent's behaviour
     agent: str | None = None  # that agent's name
+    untrained: npt.NDArray[np.bool_] | None = None  # (n,) where its critic was not trained: `untrained`
 
     @property
     def optimum(self) -> Solution:
@@ -109,9 +110,11 @@ class Context:
             A division by zero in ``expr`` at some state, located at the ``/`` and naming the state.
         """
         codes = self.model.state_codes
-        columns = codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64)
+        columns = list(codes.T if codes is not None else np.zeros((0, self.model.n_states), dtype=np.int64))
+        if self.untrained is not None:
+            columns.append(self.untrained.astype(np.int64))
         try:
-            return vectorize(expr, self.params)(list(columns), size=self.model.n_states).astype(bool)
+            return vectorize(expr, self.params)(columns, size=self.model.n_states).astype(bool)
         except UndefinedValueError as error:
             raise self._undefined_error(error, error.index) from None
 
@@ -119,11 +122,13 @@ class Context:
         """(m,) rows (state, action taken) where ``expr`` holds; for formulas that mention ``[action]``."""
         model = self.model
         codes = model.state_codes
-        columns = (codes[model.row_state].T if codes is not None
-                   else np.zeros((0, model.n_rows), dtype=np.int64))
+        columns = list(codes[model.row_state].T if codes is not None
+                       else np.zeros((0, model.n_rows), dtype=np.int64))
+        if self.untrained is not None:
+            columns.append(self.untrained[model.row_state].astype(np.int64))
         actions = np.asarray(model.action_names, dtype=object)[model.row_action]
         try:
-            return vectorize(expr, self.params)(list(columns), actions, size=model.n_rows).astype(bool)
+            return vectorize(expr, self.params)(columns, actions, size=model.n_rows).astype(bool)
         except UndefinedValueError as error:
             raise self._undefined_error(error, int(model.row_state[error.index])) from None
 

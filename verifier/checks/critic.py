@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.errors import Diagnostic
-from dsl.spec import Check, CriticError, Expr, InnerRegret, Spec
+from dsl.spec import Agent, Check, CriticError, Expr, InnerRegret, Spec
 from mdp.expressions import vectorize
 from mdp.model import ModelError, TabularMDP
 from mdp.planner import FittedCritic, fit_critic, planned_path
@@ -23,7 +23,7 @@ from ..submodel import shortest_trace
 from .common import Context, result
 
 __all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", "critic_values", "describe_fit",
-           "fitted_critic"]
+           "fitted_critic", "untrained_states"]
 
 
 def critic_values(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> npt.NDArray[np.float64]:
@@ -66,6 +66,22 @@ def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -
     except ValueError as error:
         raise ModelError(Diagnostic(f"critic '{name}' cannot be fitted: {error}", critic.span,
                                     hint="train on another policy, or choose other features"), spec.source) from None
+
+
+def untrained_states(spec: Spec, model: TabularMDP, optimal: Solution, agent: Agent) -> npt.NDArray[np.bool_] | None:
+    """(n,) the non-terminal states the agent's critic was not trained on: never visited by its training
+    policy (a fitted critic), or not in its file (a critic read from one); None for a hand-written critic."""
+    if agent.critic is None:
+        return None
+    critic = spec.critic(agent.critic)
+    live = ~np.asarray(model.terminal, dtype=bool)
+    if critic.is_fitted:
+        return (fitted_critic(spec, model, agent.critic, optimal).visits == 0) & live
+    if critic.value is None:
+        listed = {codes for codes, _ in critic.table}
+        codes = model.state_codes if model.state_codes is not None else np.zeros((model.n_states, 0), dtype=np.int64)
+        return np.array([tuple(c) not in listed for c in codes[:, :len(spec.variables)].tolist()]) & live
+    return None
 
 
 def _evaluate(spec: Spec, model: TabularMDP, expr: Expr) -> npt.NDArray[np.float64]:
