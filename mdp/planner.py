@@ -27,6 +27,8 @@ import numpy.typing as npt
 
 import scipy.sparse as sp
 
+from dsl.errors import ResourceLimitError
+
 from .graph import reachable_states
 from .model import TabularMDP
 from .solver.solution import total_cost_error
@@ -34,7 +36,9 @@ from .solver.solution import total_cost_error
 __all__ = ["FittedCritic", "Plan", "PlannedPath", "fit_critic", "plan", "planned_path"]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 _U = 2.0**-53
+_WORK_LIMIT = 2e10  # transitions visited by one plan (about a minute of sweeps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,10 @@ def plan(model: TabularMDP, critic: FloatArray | None, steps: int) -> Plan:
     """
     if steps < 1:
         raise ValueError(f"an agent plans at least 1 step ahead, got {steps}")
+    if steps * max(model.n_transitions, 1) > _WORK_LIMIT:
+        raise ResourceLimitError(f"planning {steps:,} steps ahead takes that many sweeps over {model.n_transitions:,} "
+                                 f"transitions, more than corrigo allows ({_WORK_LIMIT:.0e} entries)",
+                                 )
     n, gamma = model.n_states, float(model.discount)
     terminal = np.asarray(model.terminal, dtype=bool)
     W = np.zeros(n) if critic is None else np.array(critic, dtype=np.float64)
@@ -82,10 +90,16 @@ def plan(model: TabularMDP, critic: FloatArray | None, steps: int) -> Plan:
     rounding = total_cost_error(model) + float(model.rounding.discount) * float(np.abs(W).max(initial=0.0))
     cost_size = float(np.abs(cost).max(initial=0.0))
     error = 0.0  # bound on |W - W exact|, the critic taken as given
-    for _ in range(steps - 1):
+    for done in range(1, steps):
+        before = W
         W = np.minimum.reduceat(cost + gamma * (model.P @ W), starts)
         W[terminal] = 0.0
-        error = gamma * error + _sweep_error(model, rounding, cost_size, W, entries)
+        step_error = _sweep_error(model, rounding, cost_size, W, entries)
+        error = gamma * error + step_error
+        if np.array_equal(W, before):  # a fixed point in floats: every further sweep gives the same floats,
+            left = steps - 1 - done  # whose exact counterparts may still drift by the rounding of each sweep
+            error = gamma**left * error + step_error * (left if gamma == 1.0 else (1.0 - gamma**left) / (1.0 - gamma))
+            break
     planned = cost + gamma * (model.P @ W)
     error = gamma * error + _sweep_error(model, rounding, cost_size, planned, entries)
     slack = 2.0 * error
@@ -207,17 +221,32 @@ def planned_path(model: TabularMDP, critic: FloatArray | None, steps: int, row: 
     for _ in range(steps - 2):
         W = np.minimum.reduceat(model.cost + gamma * (model.P @ W), starts)
         W[terminal] = 0.0
+        if np.array_equal(W, stages[-1]):  # a fixed point: every later stage is this one
+            break
         stages.append(W)
+    choices: dict[int, IntArray] = {}
+
+    def choice(stage: int) -> IntArray:
+        """Each state's first row minimising ``c + gamma P W`` at ``stage`` (computed once per stage)."""
+        if stage not in choices:
+            planned = model.cost + gamma * (model.P @ stages[stage])
+            best = np.minimum.reduceat(planned, starts)
+            first = np.full(n, -1, dtype=np.int64)
+            ties = np.flatnonzero(planned <= best[model.row_state])
+            first[model.row_state[ties[::-1]]] = ties[::-1]
+            choices.clear()  # stages are visited in order: only the current one is needed again
+            choices[stage] = first
+        return choices[stage]
+
     terms = {name: float(vector[row]) for name, vector in model.costs.items()}
     here = np.asarray(model.P[[row]].todense()).ravel()  # the distribution after the first step
     weight = gamma
-    for left in range(steps - 1, 0, -1):  # each later step: the first row minimising c + gamma P W
-        planned = model.cost + gamma * (model.P @ stages[left - 1])
-        best = np.minimum.reduceat(planned, starts)
-        first = np.full(n, -1, dtype=np.int64)
-        ties = np.flatnonzero(planned <= best[model.row_state])
-        first[model.row_state[ties[::-1]]] = ties[::-1]
+    for left in range(steps - 1, 0, -1):  # each later step: the planner's own choice
         live = (here > 0) & ~terminal  # an ended episode costs nothing more
+        if not live.any() or weight < 1e-300:  # nothing left to add
+            here = np.where(live, here, 0.0)
+            break
+        first = choice(min(left - 1, len(stages) - 1))
         chosen = first[live]
         for name, vector in model.costs.items():
             terms[name] += weight * float(here[live] @ vector[chosen])

@@ -142,3 +142,19 @@ def test_a_planned_path_adds_up_to_the_planned_cost(seed: int, n: int, k: int, s
         path = planned_path(model, critic, steps, row, critic)
         assert sum(path.terms.values()) + path.critic == pytest.approx(planned.planned[row], abs=1e-9)
         assert path.optimal == pytest.approx(path.critic, abs=1e-12)
+
+
+def test_a_very_long_horizon_stops_at_the_fixed_point_and_a_huge_plan_is_refused() -> None:
+    """W stops changing once it is V* in floats; planning 10^6 steps then costs what converging costs. A plan
+    whose sweeps would visit more than the work limit is a resource error before any sweep."""
+    from dsl.errors import ResourceLimitError
+    from mdp.planner import planned_path
+
+    model = random_world(7, 6, 3, terminal=False)
+    solution = mdp.solve(model)
+    long = plan(model, None, 1_000_000)
+    assert np.array_equal(long.rows, solution.optimal) and long.slack < 1e-6
+    path = planned_path(model, None, 1_000_000, 0, solution.V)
+    assert sum(path.terms.values()) + path.critic == pytest.approx(long.planned[0], abs=1e-6)
+    with pytest.raises(ResourceLimitError, match="planning 10,000,000,000 steps ahead"):
+        plan(model, None, 10**10)
