@@ -71,13 +71,14 @@ def plan(model: TabularMDP, critic: FloatArray | None, steps: int) -> Plan:
     ------
     ValueError
         On ``steps < 1`` or a critic of the wrong shape or with non-finite values.
+    ResourceLimitError
+        When the sweeps would visit more than 2e10 transitions (a fixed point ends them sooner, but may not come).
     """
     if steps < 1:
         raise ValueError(f"an agent plans at least 1 step ahead, got {steps}")
     if steps * max(model.n_transitions, 1) > _WORK_LIMIT:
         raise ResourceLimitError(f"planning {steps:,} steps ahead takes that many sweeps over {model.n_transitions:,} "
-                                 f"transitions, more than corrigo allows ({_WORK_LIMIT:.0e} entries)",
-                                 )
+                                 f"transitions, more than corrigo allows ({_WORK_LIMIT:.0e} entries)")
     n, gamma = model.n_states, float(model.discount)
     terminal = np.asarray(model.terminal, dtype=bool)
     W = np.zeros(n) if critic is None else np.array(critic, dtype=np.float64)
