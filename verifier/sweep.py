@@ -286,6 +286,10 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
         if regret:
             notes.append(f"intent terms mention {', '.join(sorted(pm.intent_params))}: the verdicts of "
                          f"{', '.join(regret)} were taken at each cell's point and may change inside a cell")
+    given = [c.name for c in selected if c.under is not None]
+    if given:  # the regions are those of the optimal behaviour; a policy's costs or an agent's plan move inside
+        notes.append(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} checked under a declared policy or "
+                     "agent: the verdicts were taken at each cell's point and may change inside a cell")
     if not exact:
         notes.append(f"{model.n_states} states is more than the exact limit ({exact_limit}): regions and "
                      "boundaries were computed in floats")

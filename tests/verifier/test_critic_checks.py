@@ -231,3 +231,15 @@ def test_untrained_names_the_states_the_agents_critic_never_saw() -> None:
 def test_untrained_needs_an_agent_with_a_trained_critic(text: str) -> None:
     with pytest.raises(SpecError, match="'untrained' means the states an agent's critic was not trained on"):
         dsl.load(ROBOT + text)
+
+
+def test_a_sweep_says_that_checks_under_an_agent_were_taken_at_points() -> None:
+    """The regions are those of the optimal behaviour; what an agent (or a policy) does and costs may change
+    inside one, so the sweep says its verdicts were taken at each cell's point."""
+    from verifier.sweep import sweep
+
+    text = ROBOT.replace("cost far = 3 - x", "param w = 1 in [0, 2]\ncost far = w * (3 - x)") + \
+        "check c under careful : never broken\ncheck d : never broken\n"
+    result = sweep(dsl.load(text))
+    assert any(note.startswith("c is checked under a declared policy or agent: the verdicts were taken at each "
+                               "cell's point") for note in result.notes)
