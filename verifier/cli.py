@@ -694,6 +694,8 @@ def _load_rewards(path: str, model: TabularMDP) -> npt.NDArray[Any]:
 @_power_samples_options
 @click.option("--params", "params", default=None, metavar="W1,W2",
               help="The params to sweep, comma-separated (default: all); the others keep their values.")
+@click.option("--steps", "steps", default=None, metavar="AGENT=LO..HI",
+              help="Sweep an agent's planning horizon instead of the weights: its checks for every H in LO..HI.")
 @click.option("--max-regions", type=click.IntRange(min=1), default=50, show_default=True,
               help="Stop after this many regions; the answer is then partial and says so.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
@@ -705,17 +707,23 @@ def _load_rewards(path: str, model: TabularMDP) -> npt.NDArray[Any]:
 @_reports_errors
 @_timed("sweeping")
 def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | None, samples: int, seed: int,
-                  params: str | None, max_regions: int, output_format: str, plot_path: str | None,
-                  workers: int | None, scheduler: str | None) -> None:
-    """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict.
+                  params: str | None, steps: str | None, max_regions: int, output_format: str,
+                  plot_path: str | None, workers: int | None, scheduler: str | None) -> None:
+    """Partition the params' box into exact regions of constant optimal behaviour, with every check's verdict;
+    or, with --steps, run an agent's checks at every planning horizon in a range.
 
-    Exit 0 when every check holds on the whole box, 1 otherwise (or when the answer is partial).
+    Exit 0 when every check holds on the whole box (or at every horizon), 1 otherwise (or when the answer is
+    partial).
     """
     from verifier.parallel import executor
     from verifier.reports.regions import render_sweep_markdown, render_sweep_text, sweep_to_json
     from verifier.sweep import SweepError, sweep_model
 
     spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    if steps is not None:
+        if params is not None or plot_path is not None:
+            raise click.UsageError("--steps sweeps an agent's horizon; it excludes --params and --plot")
+        _horizon_sweep(spec_path, spec, defines, max_states, steps, output_format, samples, seed)
     names = None if params is None else [name.strip() for name in params.split(",") if name.strip()]
     if names is not None and not names:
         raise click.BadParameter("expected param names separated by commas, e.g. --params w_hunger,w_pain",
@@ -750,6 +758,63 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
 
     holds = all(result.verdict(name) is Verdict.HOLDS for name, _ in result.checks)
     sys.exit(EXIT_OK if holds else EXIT_FAILED)
+
+
+def _horizon_sweep(spec_path: str, spec: Spec, defines: tuple[str, ...], max_states: int | None, steps: str,
+                   output_format: str, samples: int, seed: int) -> None:
+    """``corrigo sweep --steps AGENT=LO..HI``: the agent's checks at every horizon, a row each; exits."""
+    from verifier.policy import horizon_sweep
+    from verifier.results import Verdict
+    from verifier.verification import solve_spec
+
+    agent, _, span = steps.partition("=")
+    low, dots, high = span.partition("..")
+    if not dots or not low.strip().isdigit() or not high.strip().isdigit() or not 1 <= int(low) <= int(high):
+        raise click.BadParameter(f"'{steps}' is not AGENT=LO..HI with 1 <= LO <= HI (e.g. --steps planner=1..10)",
+                                 param_hint="--steps")
+    agents = [a.name for a in spec.agents]
+    if agent.strip() not in agents:
+        raise click.BadParameter(f"'{agent.strip()}' is not an agent of the spec" +
+                                 (f"; its agents are {', '.join(agents)}" if agents else "; it declares none"),
+                                 param_hint="--steps")
+    name = agent.strip()
+    if int(high) - int(low) >= _MAX_HORIZONS:
+        raise click.BadParameter(f"at most {_MAX_HORIZONS} horizons at once", param_hint="--steps")
+    if not any(c.under == name for c in spec.checks):
+        raise click.BadParameter(f"no check is declared under '{name}'; write `check NAME under {name} : ...`",
+                                 param_hint="--steps")
+    model = _compile(spec_path, defines, max_states)
+    model, solution = solve_spec(spec, model, None, False)
+    rows = horizon_sweep(spec, model, solution, name, range(int(low), int(high) + 1), samples=samples, seed=seed)
+    checks = [result.name for result in rows[0][1]]
+    if output_format == "json":
+        click.echo(json.dumps({"schema_version": 1, "spec": spec.name, "path": spec_path, "agent": name,
+                               "horizons": [{"steps": H, "verdicts": {r.name: str(r.verdict) for r in results}}
+                                            for H, results in rows]}, indent=2, sort_keys=True))
+    else:
+        click.echo(f"{spec_path}: the checks under agent '{name}' at every planning horizon from {low} to {high}")
+        width = max(len(c) for c in checks)
+        click.echo(("steps  " + "  ".join(f"{c:<{max(width, 12)}}" for c in checks)).rstrip())
+        for H, results in rows:
+            click.echo((f"{H:>5}  " + "  ".join(f"{str(r.verdict):<{max(width, 12)}}" for r in results)).rstrip())
+        safe = [H for H, results in rows if all(r.verdict is Verdict.HOLDS for r in results)]
+        click.echo(f"every check holds at {len(safe)} of {len(rows)} horizons" +
+                   (f": {_runs(safe)}" if safe and len(safe) < len(rows) else ""))
+    holds = all(r.verdict is Verdict.HOLDS for _, results in rows for r in results)
+    sys.exit(EXIT_OK if holds else EXIT_FAILED)
+
+
+_MAX_HORIZONS = 1000  # horizons one `corrigo sweep --steps` runs
+
+
+def _runs(values: list[int]) -> str:
+    """``1, 3..5, 9`` for ``[1, 3, 4, 5, 9]``."""
+    parts, start = [], 0
+    for i in range(1, len(values) + 1):
+        if i == len(values) or values[i] != values[i - 1] + 1:
+            parts.append(str(values[start]) if i - 1 == start else f"{values[start]}..{values[i - 1]}")
+            start = i
+    return ", ".join(parts)
 
 
 @main.command("power")

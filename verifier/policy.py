@@ -46,7 +46,7 @@ from .results import CheckResult, Report, Verdict
 from .verification import solve_model, verify_model
 
 __all__ = ["PolicyError", "PolicyLike", "PolicyReport", "agent_behaviour", "declared_policy_rows", "evaluate_policy",
-           "policy_rows", "under_policies", "verify_policy"]
+           "horizon_sweep", "policy_rows", "under_policies", "verify_policy"]
 
 Action = Union[str, int]
 PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], Action], npt.ArrayLike]
@@ -359,6 +359,21 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
 
 
 _VALUE_KINDS = ("cost", "regret", "inner_regret", "power_seeking")  # verdicts that rest on one expected cost
+
+
+def horizon_sweep(spec: Spec, model: TabularMDP, optimal: Solution, agent: str, steps: range, *,
+                  tol: float | None = None, exact: bool = False, samples: int = 1000, seed: int = 0
+                  ) -> list[tuple[int, tuple[CheckResult, ...]]]:
+    """The checks under ``agent``, for every planning horizon in ``steps``: which horizons are safe."""
+    if agent not in {a.name for a in spec.agents}:
+        raise KeyError(agent)
+    checks = tuple(c for c in spec.checks if c.under == agent)
+    out = []
+    for H in steps:
+        at = replace(spec, agents=tuple(replace(a, steps=H) if a.name == agent else a for a in spec.agents))
+        done = under_policies(at, model, optimal, checks, tol=tol, exact=exact, samples=samples, seed=seed)
+        out.append((H, tuple(done[c.name] for c in checks)))
+    return out
 
 
 def agent_behaviour(spec: Spec, model: TabularMDP, optimal: Solution, agent: Agent) -> tuple[Solution, Plan, int]:

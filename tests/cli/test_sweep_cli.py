@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from corrigo_cli import run, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,3 +86,32 @@ def test_the_power_checks_of_a_sweep_take_the_reward_samples_asked_for(tmp_path:
     code, _, err = run("sweep", write(tmp_path, SWITCH), "--params", "w", "--samples", "57", "--seed", "3")
     assert code == 1, err
     assert seen == {"samples": 57, "power_seed": 3}
+
+
+APTAMI = str(Path(__file__).resolve().parents[2] / "examples" / "aptami_planner.corrigo")
+
+
+def test_steps_sweeps_an_agents_horizon() -> None:
+    """aptami_planner: the critic's error at the horizon (50 on disabled states) weighs 0.9^H; disabling
+    gives up 9.108 of intrinsic cost, so from about 0.9^H * 50 < 9.1 (H = 15 here) the planner complies."""
+    code, out, _ = run("sweep", APTAMI, "--steps", "planner=13..17")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[1].split() == ["steps", "planner_never_disables", "exploit", "loss"]
+    assert [line.split() for line in lines[2:7]] == [["13", "FAILS", "FAILS", "FAILS"], ["14", "FAILS", "FAILS", "FAILS"],
+                                                     ["15", "HOLDS", "HOLDS", "HOLDS"], ["16", "HOLDS", "HOLDS", "HOLDS"],
+                                                     ["17", "HOLDS", "HOLDS", "HOLDS"]]
+    assert lines[7] == "every check holds at 3 of 5 horizons: 15..17"
+    code, out, _ = run("sweep", APTAMI, "--steps", "planner=15..16", "--format", "json")
+    assert code == 0 and [h["steps"] for h in json.loads(out)["horizons"]] == [15, 16]
+
+
+@pytest.mark.parametrize("steps, message", [
+    ("planner=3..1", "'planner=3..1' is not AGENT=LO..HI with 1 <= LO <= HI"),
+    ("planner", "'planner' is not AGENT=LO..HI"),
+    ("nobody=1..3", "'nobody' is not an agent of the spec; its agents are planner"),
+    ("planner=1..5000", "at most 1000 horizons at once"),
+])
+def test_steps_errors_say_what_is_expected(steps: str, message: str) -> None:
+    code, _, err = run("sweep", APTAMI, "--steps", steps)
+    assert code == 2 and message in err
