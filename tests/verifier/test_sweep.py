@@ -273,12 +273,20 @@ def test_vertex_enumeration_in_floats_then_rationals_finds_every_vertex_exactly(
     # vertices met by many planes), parallel pairs, and near-parallel ones whose floats are ill-conditioned
     from verifier.sweep import _feasible_intersections
 
-    def solve_exactly(subset: tuple[tuple[Fraction, ...], ...]) -> tuple[Fraction, ...] | None:  # sympy's
-        A = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in r[1:]] for r in subset])
-        if A.det() == 0:
-            return None
-        x = A.LUsolve(sympy.Matrix([-sympy.Rational(r[0].numerator, r[0].denominator) for r in subset]))
-        return tuple(Fraction(int(v.p), int(v.q)) for v in x)
+    def solve_exactly(subset: tuple[tuple[Fraction, ...], ...]) -> tuple[Fraction, ...] | None:
+        """Gauss-Jordan in fractions (an oracle apart from the code's integer Cramer's rule)."""
+        rows = [[*r[1:], -r[0]] for r in subset]
+        n = len(rows)
+        for col in range(n):
+            pivot = next((i for i in range(col, n) if rows[i][col] != 0), None)
+            if pivot is None:
+                return None
+            rows[col], rows[pivot] = rows[pivot], rows[col]
+            for i in range(n):
+                if i != col and rows[i][col] != 0:
+                    factor = rows[i][col] / rows[col][col]
+                    rows[i] = [a - factor * b for a, b in zip(rows[i], rows[col])]
+        return tuple(row[n] / row[i] for i, row in enumerate(rows))
 
     rng = random.Random(7)
     for _ in range(25):
