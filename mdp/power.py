@@ -620,14 +620,15 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
 
 def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
                    distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
-                   actions: frozenset[str] = frozenset(), rewards: npt.ArrayLike | None = None,
-                   ) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, int]]:
+                   actions: Sequence[frozenset[str]] = (), rewards: npt.ArrayLike | None = None,
+                   ) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, tuple[int, ...]]]:
     """For every state: its rows, how many sampled rewards make each row optimal (ties count for every
-    tied row), and how many make *some* row of an action in ``actions`` optimal.
+    tied row), and for each set of ``actions``, how many make *some* row of an action in it optimal.
 
     The count for a set is not the sum of its rows' counts: a sample where two actions of the set tie
-    counts once. One batch of rewards serves every state, vectorised over all their rows. ``rewards``:
-    the user's reward functions, as for :func:`power`.
+    counts once. One batch of rewards serves every state and every set (a comparison of two sets at one
+    state solves the samples once), vectorised over all their rows. ``rewards``: the user's reward
+    functions, as for :func:`power`.
     """
     _check_model(model)
     given = None if rewards is None else check_rewards(model, rewards)
@@ -643,9 +644,10 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     rows = ranges(starts, starts + sizes)
     owner = np.repeat(np.arange(len(states)), sizes)  # (r,) position of each row's state in ``states``
     offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
-    in_set = np.isin(np.asarray(model.action_names, dtype=object)[model.row_action[rows]], sorted(actions))
+    names = np.asarray(model.action_names, dtype=object)[model.row_action[rows]]
+    in_sets = [np.isin(names, sorted(wanted)) for wanted in actions]
     row_counts = np.zeros(rows.size)
-    set_counts = np.zeros(len(states), dtype=np.int64)
+    set_counts = np.zeros((len(actions), len(states)), dtype=np.int64)
     P_rows = model.P[rows]
     batch = _BatchedSweep(model)
     perm, inv = batch.layout.perm, batch.layout.inv
@@ -658,9 +660,10 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
         best = np.maximum.reduceat(Q, offsets, axis=0)  # (len(states), k)
         optimal = Q >= best[owner] - margin
         row_counts += optimal.sum(axis=1)
-        if in_set.any():
-            hit = np.zeros((len(states), k), dtype=bool)
-            np.logical_or.at(hit, owner[in_set], optimal[in_set])
-            set_counts += hit.sum(axis=1)
-    return {s: (rows[a:a + m], row_counts[a:a + m], int(set_counts[i]))
+        for j, in_set in enumerate(in_sets):
+            if in_set.any():
+                hit = np.zeros((len(states), k), dtype=bool)
+                np.logical_or.at(hit, owner[in_set], optimal[in_set])
+                set_counts[j] += hit.sum(axis=1)
+    return {s: (rows[a:a + m], row_counts[a:a + m], tuple(int(c) for c in set_counts[:, i]))
             for i, (s, a, m) in enumerate(zip(states, offsets, sizes))}

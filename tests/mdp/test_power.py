@@ -337,3 +337,20 @@ def test_one_given_reward_function_has_its_own_power_and_no_sampling_error() -> 
 def test_given_rewards_of_the_wrong_shape_are_refused(rewards: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         power(shutdown_world(3, 0.9), rewards=rewards)
+
+
+def test_several_action_sets_are_counted_on_one_batch_of_samples() -> None:
+    """The counts of two sets at one state, from one call, are those of two calls with one set each (the same
+    seed draws the same rewards), and a sample where two actions of one set tie counts once."""
+    from mdp.model import from_arrays
+    from mdp.power import optimal_counts
+
+    stop = [[0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    go = [[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    also_go = [[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+    world = from_arrays([stop, go, also_go], [[0] * 4] * 3, discount=0.9, terminal=[False, True, True, True],
+                        action_names=["stop", "go", "also_go"])
+    both = optimal_counts(world, [0], 300, 7, actions=(frozenset({"stop"}), frozenset({"go", "also_go"})))[0][2]
+    alone = [optimal_counts(world, [0], 300, 7, actions=(wanted,))[0][2][0]
+             for wanted in (frozenset({"stop"}), frozenset({"go", "also_go"}))]
+    assert list(both) == alone and both[0] + both[1] == 300  # go and also_go tie: counted once

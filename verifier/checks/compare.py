@@ -107,21 +107,28 @@ def _at_discount(side: PowerAt) -> str:
 def _shares(check: Check, context: Context, prop: QuantityComparison, left: int, right: int | None) -> CheckResult:
     assert isinstance(prop.left, ShareAt)
     model, samples = context.model, context.samples
+    sides = [(prop.left, left)] + ([(prop.right, right)] if isinstance(prop.right, ShareAt) and right is not None else [])
+    counts: list[int] = []
+    if len(sides) == 2 and prop.left.distribution == sides[1][0].distribution:  # one batch of samples for both
+        both = optimal_counts(model, [left, sides[1][1]], samples, context.seed, distribution=prop.left.distribution,
+                              actions=(prop.left.actions, sides[1][0].actions))
+        counts = [both[left][2][0], both[sides[1][1]][2][1]]
+    else:
+        counts = [optimal_counts(model, [state], samples, context.seed, distribution=side.distribution,
+                                 actions=(side.actions,))[state][2][0] for side, state in sides]
 
-    def share(side: ShareAt, state: int) -> tuple[float, float, float]:
-        count = optimal_counts(model, [state], samples, context.seed, distribution=side.distribution,
-                               actions=side.actions)[state][2]
+    def share(count: int) -> tuple[float, float, float]:
         low, high = wilson_interval(count, samples)
         return count / samples, low, high
 
-    a, a_low, a_high = share(prop.left, left)
+    a, a_low, a_high = share(counts[0])
     if right is None:
         assert isinstance(prop.right, Fraction)
         b = b_low = b_high = float(prop.right)
         against = f"{b:g}"
     else:
         assert isinstance(prop.right, ShareAt)
-        b, b_low, b_high = share(prop.right, right)
+        b, b_low, b_high = share(counts[1])
         against = f"[{', '.join(sorted(prop.right.actions))}] at ({model.describe(right)}) {b:.1%}"
     verdict = decide(prop.comparison, a_low - b_high, a_high - b_low, 0)
     summary = (f"[{', '.join(sorted(prop.left.actions))}] optimal at ({model.describe(left)}) for {a:.1%} of "

@@ -61,9 +61,9 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
                       quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
     samples = context.samples
     counts = optimal_counts(model, states.tolist(), samples, context.seed, distribution=prop.distribution,
-                            actions=prop.actions)
-    worst = max(counts, key=lambda s: (counts[s][2], -s))  # the largest share, the first state on ties
-    rows, row_counts, count = counts[worst]
+                            actions=(prop.actions,))
+    worst = max(counts, key=lambda s: (counts[s][2][0], -s))  # the largest share, the first state on ties
+    rows, row_counts, (count,) = counts[worst]
     share = count / samples
     low, high = wilson_interval(count, samples)
     verdict = decide(prop.comparison, low, high, threshold)
