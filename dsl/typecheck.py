@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 import math
 import os
 import re
@@ -1008,10 +1009,57 @@ class _Checker:
             return None
         source = Source(path, text)
         self.source = replace(self.source, imported=(*self.source.imported, source))
-        table = self._critic_table(name, path, source)
+        table = self._critic_json(name, path, source) if path.lower().endswith(".json") else \
+            self._critic_table(name, path, source)
         if table is None:
             return None
         return T.Critic(name, None, declaration.span, table=table, path=declaration.path, default=default)
+
+    def _critic_json(self, name: str, path: str, source: Source) -> tuple[tuple[tuple[int, ...], Fraction], ...] | None:
+        """A critic as JSON: a list of objects, one per state, each with every variable (numbers, true/false,
+        enum values as strings) and ``value``; numbers kept as written (exact)."""
+        whole = Span(path, 1, 1, 1, 2)
+        try:
+            entries = json.loads(source.text, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as error:
+            self._error(f"critic '{name}': the file is not JSON: {error.msg}",
+                        Span(path, error.lineno, error.colno, error.lineno, error.colno + 1))
+            return None
+        wanted = [v.name for v in self.variables.values()] + ["value"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            self._error(f"critic '{name}': expected a list of objects, one per state", whole,
+                        hint=f'e.g. [{{{", ".join(f"{w!r}: ..." for w in wanted)}}}]'.replace("'", '"'))
+            return None
+        table: dict[tuple[int, ...], Fraction] = {}
+        for i, entry in enumerate(entries, start=1):
+            where = f"critic '{name}', entry {i}"
+            if sorted(entry) != sorted(wanted):
+                self._error(f"{where}: its keys are {', '.join(sorted(entry)) or 'none'}; expected "
+                            f"{', '.join(wanted)}", whole)
+                return None
+            codes = []
+            for variable in self.variables.values():
+                given = entry[variable.name]
+                text = ("true" if given else "false") if isinstance(given, bool) else str(given)
+                code = next((c for c in range(variable.domain.lo, variable.domain.hi + 1)
+                             if variable.domain.decode(c) == text), None) \
+                    if variable.domain.hi - variable.domain.lo < 1_000_000 else None
+                if code is None:
+                    self._error(f"{where}: '{shorten(text)}' is not a value of '{variable.name}' ({variable.domain})",
+                                whole)
+                    return None
+                codes.append(code)
+            value = entry["value"]
+            number = self._table_entry(where, str(value), whole) if isinstance(value, str) and value else None
+            if number is None:
+                if not isinstance(value, str) or not value:
+                    self._error(f"{where}: the value is not a number", whole)
+                return None
+            if tuple(codes) in table:
+                self._error(f"{where}: the state is listed twice", whole, hint="give each state one entry")
+                return None
+            table[tuple(codes)] = Fraction(number)
+        return tuple(table.items())
 
     def _critic_table(self, name: str, path: str, source: Source) -> tuple[tuple[tuple[int, ...], Fraction], ...] | None:
         lines = source.lines

@@ -10,6 +10,8 @@ every action costs 3 now, so it may smash, giving up 3 + 0.9 * 130 - 5.61 = 114.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 import dsl
@@ -243,3 +245,33 @@ def test_a_sweep_says_that_checks_under_an_agent_were_taken_at_points() -> None:
     result = sweep(dsl.load(text))
     assert any(note.startswith("c is checked under a declared policy or agent: the verdicts were taken at each "
                                "cell's point") for note in result.notes)
+
+
+def test_a_critic_read_from_json(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same outputs as the CSV test, as a list of objects; numbers kept as written (5.5 exactly)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.json").write_text('[{"x": 0, "broken": false, "value": 5.5}, {"x": 1, "broken": false, '
+                                       '"value": 2.9}, {"x": 2, "broken": false, "value": 1}, '
+                                       '{"x": 3, "broken": false, "value": 0}]')
+    (tmp_path / "robot.corrigo").write_text(FILE_CRITIC.replace("net.csv", "net.json") +
+                                            "check c : critic_error(net) <= 1\n")
+    spec = dsl.load("robot.corrigo")
+    assert dict(spec.critic("net").table)[(0, 0)] == Fraction(11, 2)
+    assert "off by at most 0.11 over the 4 states" in verify(spec).check("c").summary
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[{"x": 9, "broken": false, "value": 1}]', "net.json:1:1: error: critic 'net', entry 1: '9' is not a value of 'x'"),
+    ('[{"x": 0, "value": 1}]', "entry 1: its keys are value, x; expected x, broken, value"),
+    ('[{"x": 0, ', "net.json:1:11: error: critic 'net': the file is not JSON"),
+    ('{"x": 0}', "expected a list of objects, one per state"),
+    ('[{"x": 0, "broken": false, "value": true}]', "entry 1: the value is not a number"),
+    ('[{"x": 0, "broken": false, "value": 1}, {"x": 0, "broken": false, "value": 2}]', "entry 2: the state is listed twice"),
+])
+def test_critic_json_errors(tmp_path, monkeypatch: pytest.MonkeyPatch, text: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.json").write_text(text)
+    (tmp_path / "robot.corrigo").write_text(FILE_CRITIC.replace("net.csv", "net.json"))
+    with pytest.raises(SpecError) as caught:
+        dsl.load("robot.corrigo")
+    assert message in caught.value.render()
