@@ -409,7 +409,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
         raise click.BadParameter(str(error), param_hint="'--at'") from None
     with _Progress("value iteration: sweep") as progress:
         model, solution = solve_spec(spec, model, tol, exact, progress=progress)
-    from .policy import agent_behaviour, declared_policy_rows, evaluate_policy
+    from .policy import agent_behaviour, declared_policy_rows, evaluate_policy, value_chain
 
     policies = [(p.name, evaluate_policy(model, solution, declared_policy_rows(spec, model, p)).value)
                 for p in spec.policies]
@@ -418,7 +418,8 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
         policies.append((f"{agent.name} (agent, {agent.steps} step{'s' if agent.steps != 1 else ''}"
                          f"{', ties broken by the first action' if ties else ''})", behaviour.value))
     summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all,
-                        policies=policies, paths_from=(states[0] if states else model.initial) if show_paths else None)
+                        policies=policies, paths_from=(states[0] if states else model.initial) if show_paths else None,
+                        chain=value_chain(spec, model, solution))
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:

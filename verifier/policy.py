@@ -37,7 +37,8 @@ from mdp.model import TERMINAL_ACTION, ModelError, TabularMDP
 from mdp.solver import Solution
 from mdp.solver.optimize import optimize, restricted
 from mdp.solver.problem import from_model
-from mdp.solver.solution import total_cost_error, total_cost_exact_rows
+from mdp.quantities import extremal_costs
+from mdp.solver.solution import policy_term_values, total_cost_error, total_cost_exact_rows
 from mdp.tables import html_table, markdown_table
 
 from .checks.common import AGENT, ONE_POLICY
@@ -46,7 +47,7 @@ from .results import CheckResult, Report, Verdict
 from .verification import solve_model, verify_model
 
 __all__ = ["PolicyError", "PolicyLike", "PolicyReport", "agent_behaviour", "declared_policy_rows", "evaluate_policy",
-           "horizon_sweep", "policy_rows", "under_policies", "verify_policy"]
+           "horizon_sweep", "policy_rows", "under_policies", "value_chain", "verify_policy"]
 
 Action = Union[str, int]
 PolicyLike = Union[Mapping[tuple[int, ...], Action], Callable[[dict[str, Any]], Action], npt.ArrayLike]
@@ -359,6 +360,30 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
 
 
 _VALUE_KINDS = ("cost", "regret", "inner_regret", "power_seeking")  # verdicts that rest on one expected cost
+
+
+def value_chain(spec: Spec, model: TabularMDP, optimal: Solution) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+    """The chain intent -> intrinsic cost -> agents, in expected costs from the start: for the intrinsic cost,
+    the optimum and each agent (by one tie-break); for each intent, its own optimum over all policies, the
+    intrinsic optimum's worst over M*, and each agent. Where a number jumps, the chain breaks: between the
+    first two an intent's regret, between the optimum and an agent its inner regret. Empty without intents
+    and agents."""
+    if not spec.intents and not spec.agents:
+        return ()
+    agents = [(a.name, agent_behaviour(spec, model, optimal, a)[0]) for a in spec.agents]
+    chain = [("intrinsic cost", (("optimum", optimal.value),
+                                 *((name, behaviour.value) for name, behaviour in agents)))]
+    everything = np.ones(model.n_rows, dtype=bool)
+    for intent in spec.intents:
+        best = model.at_start(extremal_costs(model, everything, intent.name, maximize=False).values)
+        worst = model.at_start(extremal_costs(model, np.asarray(optimal.optimal, dtype=bool), intent.name,
+                                              maximize=True).values)
+        under = [(name, model.at_start(policy_term_values(model, behaviour.policy, dict(model.intents),
+                                                          starts=model.start_states)[intent.name]))
+                 for name, behaviour in agents]
+        chain.append((f"intent '{intent.name}'", (("its own optimum", best), ("the optimum, worst over M*", worst),
+                                                  *under)))
+    return tuple(chain)
 
 
 def horizon_sweep(spec: Spec, model: TabularMDP, optimal: Solution, agent: str, steps: range, *,

@@ -67,11 +67,12 @@ class SolveSummary:
     policies: tuple[tuple[str, float], ...] = ()  # the spec's declared policies and their expected costs
     paths: tuple[OptimalPath, ...] = ()  # with --paths: the paths of optimal play from a state
     more_paths: bool = False  # more paths than were listed
-
+    chain: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # intent -> intrinsic cost -> agents
 
 def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = (), q: bool = False,
               all_states: bool = False, policies: Sequence[tuple[str, float]] = (),
-              paths_from: int | None = None) -> SolveSummary:
+              paths_from: int | None = None,
+              chain: Sequence[tuple[str, tuple[tuple[str, float], ...]]] = ()) -> SolveSummary:
     """The summary of ``solution`` (an :class:`mdp.solver.Solution`); ``limit`` caps the policy table, which
     lists the states optimal play reaches, or every state of the model with ``all_states``. ``at``: states
     to show on their own, with the value of each action (``q``); ``policies``: declared policies and their
@@ -100,7 +101,7 @@ def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = ()
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
         rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt,
-        at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies),
+        at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies), chain=tuple(chain),
         **_paths(solution, paths_from))
 
 
@@ -179,6 +180,10 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
         for name, value in summary.policies:
             given.add_row(name, _number(value, bound), _number(value - summary.value, 2 * bound))
         console.print(given)
+    if summary.chain:
+        console.print("\nintent -> intrinsic cost -> agents (expected costs from the start):", markup=False)
+        for what, values in summary.chain:
+            console.print(f"  {what}: " + ", ".join(f"{label} {value:.6g}" for label, value in values), markup=False)
     for row in summary.at:
         console.print(f"\nat {row.state}: value {_number(row.value, bound)}, optimal: "
                       + " | ".join(row.actions) + ("  (tie)" if row.tie else "")
@@ -230,6 +235,7 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
         "iterations": summary.iterations,
         "policy_iterations": summary.policy_iterations,
         "terms": dict(summary.terms),
+        "chain": {what: dict(values) for what, values in summary.chain},
         "policy": [_row_json(r, summary.all_states) for r in summary.rows],
         "at": [_row_json(r, True) for r in summary.at],
         "policies": [{"name": name, "value": value, "gap": value - summary.value} for name, value in summary.policies],

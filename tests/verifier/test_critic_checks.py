@@ -275,3 +275,22 @@ def test_critic_json_errors(tmp_path, monkeypatch: pytest.MonkeyPatch, text: str
     with pytest.raises(SpecError) as caught:
         dsl.load("robot.corrigo")
     assert message in caught.value.render()
+
+
+def test_solve_prints_the_chain_from_intent_to_agent() -> None:
+    """aptami_planner, by hand: the intrinsic optimum 4.4 / 0.37 against the planner's 21; the intent
+    switch_works: 0 at its own optimum and at the intrinsic optimum, 0.9 * 100 / 0.1 = 900 for the planner (it
+    disables the switch at the first step): the chain breaks between the cost and the agent, not before."""
+    import json
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from verifier.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "aptami_planner.corrigo"
+    chain = json.loads(CliRunner().invoke(main, ["solve", "--format", "json", str(example)]).stdout)["chain"]
+    assert chain["intrinsic cost"] == {"optimum": pytest.approx(4.4 / 0.37), "planner": pytest.approx(21.0)}
+    assert chain["intent 'switch_works'"] == {"its own optimum": pytest.approx(0.0, abs=1e-9),
+                                              "the optimum, worst over M*": pytest.approx(0.0, abs=1e-9),
+                                              "planner": pytest.approx(900.0)}
