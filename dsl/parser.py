@@ -422,8 +422,15 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def critic(self, meta, name, expr):
         return S.Critic(self._ident(name), expr, span=self._span(meta))
 
+    def training_world(self, meta, word, *pairs):
+        if str(word) != "where":
+            self.diagnostics.append(Diagnostic(f"unexpected '{word}', expected 'where' or 'by'",
+                                               _token_span(word, self.path),
+                                               hint="write `trained on optimal where NAME = VALUE, ...`"))
+        return tuple((self._ident(pairs[i]), pairs[i + 1]) for i in range(0, len(pairs), 2))
+
     def fitted_critic(self, meta, name, form, *rest):
-        *features, trained, on, policy, by, method = rest
+        *features, trained, on, policy, world, by, method = rest
         expected = [(form, ("linear",)), (trained, ("trained",)), (on, ("on",)), (policy, ("optimal", "uniform")),
                     (by, ("by",)), (method, ("lsq", "td"))]
         for word, allowed in expected:
@@ -434,7 +441,7 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
                     hint="write `critic NAME = linear(FEATURE, ...) trained on optimal` (or `on uniform`, "
                          "and `by td` for TD(0))"))
         return S.Critic(self._ident(name), None, tuple(features), str(policy), str(method or "lsq"),
-                        span=self._span(meta))
+                        training_world=world or (), span=self._span(meta))
 
     def file_critic(self, meta, name, from_word, path, default_word, default):
         for word, expected in ((from_word, "from"), (default_word, "default")):

@@ -670,6 +670,7 @@ class Critic:
     feature_texts: tuple[str, ...] = ()
     trained_on: str = ""
     method: str = "lsq"
+    training_world: tuple[tuple[str, Fraction], ...] = ()  # fitted in the world with these consts and params
     table: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # read from a file: (state codes, value)
     path: str = ""  # the file it was read from ("" unless read)
     default: Fraction | None = None  # for states the file does not list (None: an error)

@@ -433,6 +433,7 @@ class Critic(Node):
     features: tuple[Expr, ...] = ()
     trained_on: str = ""  # "optimal" or "uniform"
     method: str = "lsq"  # "lsq" (least squares on V*) or "td" (TD(0)'s fixed point)
+    training_world: tuple[tuple[Ident, Expr], ...] = ()  # `where NAME = VALUE, ...`: the world it is trained in
     path: str = ""  # `critic NAME from "PATH"`: a table of values by state
     path_span: Span | None = None
     default: Expr | None = None  # its value for states the table does not list (`error`: none)

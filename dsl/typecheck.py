@@ -977,12 +977,21 @@ class _Checker:
             features = [self._critic_expr(f, "a feature of a critic is a number or a condition",
                                           "e.g. `linear(battery, room == lab)`", conditions=True)
                         for f in declaration.features]
+            world = []
+            for ident, setting in declaration.training_world:
+                if ident.text not in self.constants and ident.text not in self.params:
+                    self._unknown(ident.text, ident.span, [*self.constants, *self.params], "const or param")
+                    return None
+                number = self._bound(setting, f"the value of '{ident.text}' in the training world")
+                if number is None:
+                    return None
+                world.append((ident.text, number))
             if any(f is None for f in features):
                 return None
             critic = T.Critic(declaration.name.text, None, declaration.span,
                               tuple(f for f in features if f is not None),
                               tuple(self._text(f.span) for f in declaration.features), declaration.trained_on,
-                              declaration.method)
+                              declaration.method, tuple(world))
         self.critics[critic.name] = critic
         return critic
 

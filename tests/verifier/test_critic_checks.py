@@ -294,3 +294,46 @@ def test_solve_prints_the_chain_from_intent_to_agent() -> None:
     assert chain["intent 'switch_works'"] == {"its own optimum": pytest.approx(0.0, abs=1e-9),
                                               "the optimum, worst over M*": pytest.approx(0.0, abs=1e-9),
                                               "planner": pytest.approx(900.0)}
+
+
+TRAINED_ELSEWHERE = """model world
+discount 0.9
+const PRESS = 3/10
+var pressed : bool = false
+var disabled : bool = false
+var off : bool = false
+action work when !off: skip
+action disable_switch when !off && !disabled: disabled' = true
+action comply when pressed && !off: off' = true
+event press when !disabled && !pressed && !off: PRESS -> pressed' = true
+terminal off
+cost work_reward = -1 * [work]
+cost tamper      = 30 * [disable_switch]
+cost defiance    = 20 * (pressed && !off)
+critic fitted = linear(pressed, disabled) trained on optimal where PRESS = 0
+agent planner plans 2 steps with critic fitted
+"""
+
+
+def test_a_critic_trained_in_another_world() -> None:
+    """Trained where nobody presses the switch, the robot only ever works: one state, V* = -1 / 0.1 = -10, so
+    the critic is the constant -10 (the features never vary there: least squares' smallest solution gives them
+    weight 0). Deployed where the human presses (0.3 a step), it is off by 30 once pressed (V* 20) and the
+    planner leaves its training distribution surely."""
+    report = verify(TRAINED_ELSEWHERE + "check e : critic_error(fitted) <= 30\n"
+                                        "check ood under planner : P <= 0.1 [ F untrained ]\n")
+    assert report.check("e").verdict is Verdict.HOLDS  # off by 30 exactly (within the bound)
+    assert ("fitted by least squares on V* over the 1 states an optimal policy visits in the world where PRESS = 0 "
+            "(1 -> -10, pressed -> 0, disabled -> 0)") in report.check("e").summary
+    ood = report.check("ood")
+    assert ood.verdict is Verdict.FAILS and ood.trace is not None
+    assert ood.trace.steps[-1].state == "pressed=true, disabled=false, off=false"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("where NOPE = 0", "unknown const or param 'NOPE'"),
+    ("with PRESS = 0", "unexpected 'with', expected 'where' or 'by'"),
+])
+def test_training_world_errors(text: str, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        dsl.load(TRAINED_ELSEWHERE.replace("where PRESS = 0", text))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+import dsl
+import mdp
 from dsl.errors import Diagnostic
 from dsl.spec import Agent, Check, CriticError, Expr, InnerRegret, Spec
 from mdp.expressions import vectorize
@@ -57,15 +59,36 @@ def _looked_up(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float
 
 
 def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedCritic:
-    """The fitted critic ``name`` (:func:`mdp.planner.fit_critic`); a located error when it cannot be fitted."""
+    """The fitted critic ``name`` (:func:`mdp.planner.fit_critic`) on ``model``'s states; a located error when it
+    cannot be fitted. With a training world (``where NAME = VALUE``) it is fitted there (that world compiled
+    and solved with those consts and params) and applied here: its visits are those of the training world's
+    states, by their variables (0 for the states it does not have)."""
     critic = spec.critic(name)
-    features = np.column_stack([_evaluate(spec, model, f) for f in critic.features])
-    policy = np.asarray(optimal.policy, dtype=np.int64) if critic.trained_on == "optimal" else None
+    trained_spec, trained_model, trained_optimum = spec, model, optimal
+    if critic.training_world:
+        overrides = {**spec.param_values(), **{n: (int(v) if v.denominator == 1 else v) for n, v in critic.training_world}}
+        trained_spec = dsl.check_source(spec.source, {k: v for k, v in overrides.items()
+                                                      if k in dict(critic.training_world)})
+        trained_model = mdp.compile(trained_spec)
+        trained_optimum = mdp.solve(trained_model)
+    features = np.column_stack([_evaluate(trained_spec, trained_model, f) for f in critic.features])
+    policy = np.asarray(trained_optimum.policy, dtype=np.int64) if critic.trained_on == "optimal" else None
     try:
-        return fit_critic(model, features, optimal.V, policy, critic.method)
+        fitted = fit_critic(trained_model, features, trained_optimum.V, policy, critic.method)
     except ValueError as error:
         raise ModelError(Diagnostic(f"critic '{name}' cannot be fitted: {error}", critic.span,
                                     hint="train on another policy, or choose other features"), spec.source) from None
+    if trained_model is model:
+        return fitted
+    here = np.column_stack([np.ones(model.n_states), *(_evaluate(spec, model, f) for f in critic.features)])
+    here[np.asarray(model.terminal, dtype=bool)] = 0.0
+    k = len(spec.variables)
+    trained_codes = trained_model.state_codes[:, :k] if trained_model.state_codes is not None else None
+    visits_by_state = {} if trained_codes is None else \
+        {tuple(c): float(v) for c, v in zip(trained_codes.tolist(), fitted.visits.tolist())}
+    codes = model.state_codes[:, :k].tolist() if model.state_codes is not None else []
+    visits = np.array([visits_by_state.get(tuple(c), 0.0) for c in codes]) if codes else np.zeros(model.n_states)
+    return FittedCritic(values=here @ fitted.weights, weights=fitted.weights, visits=visits)
 
 
 def untrained_states(spec: Spec, model: TabularMDP, optimal: Solution, agent: Agent) -> npt.NDArray[np.bool_] | None:
@@ -96,7 +119,9 @@ def describe_fit(spec: Spec, name: str, fit: FittedCritic) -> str:
     how = "least squares on V*" if critic.method == "lsq" else "TD(0)"
     who = "an optimal policy" if critic.trained_on == "optimal" else "the uniformly random policy"
     weights = ", ".join(f"{label} -> {_show(w)}" for label, w in zip(("1", *critic.feature_texts), fit.weights))
-    return f"fitted by {how} over the {int((fit.visits > 0).sum()):,} states {who} visits ({weights})"
+    world = "" if not critic.training_world else \
+        " in the world where " + ", ".join(f"{n} = {_show(float(v))}" for n, v in critic.training_world)
+    return f"fitted by {how} over the {int((fit.visits > 0).sum()):,} states {who} visits{world} ({weights})"
 
 
 def check_critic_error(check: Check, context: Context) -> CheckResult:
