@@ -1050,9 +1050,7 @@ class _Checker:
             for variable in self.variables.values():
                 given = entry[variable.name]
                 text = ("true" if given else "false") if isinstance(given, bool) else str(given)
-                code = next((c for c in range(variable.domain.lo, variable.domain.hi + 1)
-                             if variable.domain.decode(c) == text), None) \
-                    if variable.domain.hi - variable.domain.lo < 1_000_000 else None
+                code = _code_of(variable.domain, text)
                 if code is None:
                     self._error(f"{where}: '{shorten(text)}' is not a value of '{variable.name}' ({variable.domain})",
                                 whole)
@@ -1113,9 +1111,7 @@ class _Checker:
             for variable in variables:
                 i = header.index(variable.name)
                 text = row[i].strip()
-                code = next((c for c in range(variable.domain.lo, variable.domain.hi + 1)
-                             if variable.domain.decode(c) == text), None) \
-                    if variable.domain.hi - variable.domain.lo < 1_000_000 else None
+                code = _code_of(variable.domain, text)
                 if code is None:
                     self._error(f"critic '{name}': '{shorten(text)}' is not a value of '{variable.name}' "
                                 f"({variable.domain})", cell(line, i))
@@ -1910,6 +1906,18 @@ class _Checker:
             return literal
         self._error(f"'{shorten(self._text(literal.span))}' {problem.what}", literal.span, hint=problem.hint)
         return None
+
+
+def _code_of(domain: T.Domain, text: str) -> int | None:
+    """The code of a value written as the spec writes it (``3``, ``lab``, ``true``), or None if not in ``domain``."""
+    if isinstance(domain, T.EnumDomain):
+        return domain.values.index(text) if text in domain.values else None
+    if isinstance(domain, T.BoolDomain):
+        return {"false": 0, "true": 1}.get(text)
+    if not re.fullmatch(r"-?[0-9]+", text):
+        return None
+    code = int(text)
+    return code if domain.contains(code) else None
 
 
 _TABLE_ENTRY = re.compile(r"([-+]?)(.*?)(?:/(.*))?")  # a table's entry: sign, number, denominator

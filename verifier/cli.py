@@ -413,13 +413,15 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
 
     policies = [(p.name, evaluate_policy(model, solution, declared_policy_rows(spec, model, p)).value)
                 for p in spec.policies]
+    behaviours = {}
     for agent in spec.agents:  # what the planning agents do, each by one tie-break where they tie
         behaviour, _, ties = agent_behaviour(spec, model, solution, agent)
+        behaviours[agent.name] = behaviour
         policies.append((f"{agent.name} (agent, {agent.steps} step{'s' if agent.steps != 1 else ''}"
                          f"{', ties broken by the first action' if ties else ''})", behaviour.value))
     summary = summarise(solution, limit=None if show_all else 50, at=states, q=show_q, all_states=show_all,
                         policies=policies, paths_from=(states[0] if states else model.initial) if show_paths else None,
-                        chain=value_chain(spec, model, solution))
+                        chain=value_chain(spec, model, solution, behaviours))
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:

@@ -362,15 +362,17 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
 _VALUE_KINDS = ("cost", "regret", "inner_regret", "power_seeking")  # verdicts that rest on one expected cost
 
 
-def value_chain(spec: Spec, model: TabularMDP, optimal: Solution) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
+def value_chain(spec: Spec, model: TabularMDP, optimal: Solution, behaviours: Mapping[str, Solution] | None = None
+                ) -> tuple[tuple[str, tuple[tuple[str, float], ...]], ...]:
     """The chain intent -> intrinsic cost -> agents, in expected costs from the start: for the intrinsic cost,
     the optimum and each agent (by one tie-break); for each intent, its own optimum over all policies, the
     intrinsic optimum's worst over M*, and each agent. Where a number jumps, the chain breaks: between the
     first two an intent's regret, between the optimum and an agent its inner regret. Empty without intents
-    and agents."""
+    and agents. ``behaviours``: the agents' (:func:`agent_behaviour`), when the caller has them already."""
     if not spec.intents and not spec.agents:
         return ()
-    agents = [(a.name, agent_behaviour(spec, model, optimal, a)[0]) for a in spec.agents]
+    agents = [(a.name, behaviours[a.name] if behaviours is not None else agent_behaviour(spec, model, optimal, a)[0])
+              for a in spec.agents]
     chain = [("intrinsic cost", (("optimum", optimal.value),
                                  *((name, behaviour.value) for name, behaviour in agents)))]
     everything = np.ones(model.n_rows, dtype=bool)

@@ -117,12 +117,17 @@ def counterexample(result: CheckResult) -> Trace | None:
 def trace_steps(model: TabularMDP, trace: Trace) -> list[tuple[int, int, int]]:
     """The ``(state, row, successor)`` indices of a trace, found by walking it from its start state."""
     steps = []
-    state = next((int(s) for s in model.start_states if model.describe(int(s)) == trace.steps[0].state), model.initial)
+    state = _trace_start(model, trace)
     for step, following in zip(trace.steps, trace.steps[1:]):
         row, successor = _step(model, state, step.action, following.state)
         steps.append((state, row, successor))
         state = successor
     return steps
+
+
+def _trace_start(model: TabularMDP, trace: Trace) -> int:
+    """The start state a trace begins in (the initial state, or one of an ``init``)."""
+    return next((int(s) for s in model.start_states if model.describe(int(s)) == trace.steps[0].state), model.initial)
 
 
 def violating_choice(model: TabularMDP, result: CheckResult, trace: Trace) -> list[tuple[int, int, int]]:
@@ -133,8 +138,7 @@ def violating_choice(model: TabularMDP, result: CheckResult, trace: Trace) -> li
     attribution = result.attribution or next((p.attribution for p in result.parts if p.trace == trace), None)
     if attribution is None or attribution.state != trace.steps[-1].state:
         return []
-    end = trace_steps(model, trace)[-1][2] if len(trace.steps) > 1 else \
-        next((int(s) for s in model.start_states if model.describe(int(s)) == trace.steps[0].state), model.initial)
+    end = trace_steps(model, trace)[-1][2] if len(trace.steps) > 1 else _trace_start(model, trace)
     rows = [row for row in model.rows(end) if model.action_names[model.row_action[row]] == attribution.chosen]
     return [(end, rows[0], -1)] if rows else []
 

@@ -8,6 +8,8 @@ solution is the agent's behaviour and ``context.optimal`` the intrinsic optimum;
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import numpy.typing as npt
 
@@ -43,11 +45,10 @@ def _looked_up(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float
     located at the critic that names the first state it lacks."""
     critic = spec.critic(name)
     table = {codes: float(value) for codes, value in critic.table}
-    codes = model.state_codes if model.state_codes is not None else np.zeros((model.n_states, 0), dtype=np.int64)
     default = float(critic.default) if critic.default is not None else None
     values = np.empty(model.n_states)
     live = ~np.asarray(model.terminal, dtype=bool)
-    for s, key in enumerate(map(tuple, codes[:, :len(spec.variables)].tolist())):
+    for s, key in enumerate(_state_keys(spec, model)):
         value = table.get(key, default)
         if value is None and live[s]:  # an ended episode needs no estimate
             raise ModelError(Diagnostic(f"critic '{name}' has no value for the reachable state {model.describe(s)} "
@@ -63,6 +64,20 @@ def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -
     cannot be fitted. With a training world (``where NAME = VALUE``) it is fitted there (that world compiled
     and solved with those consts and params) and applied here: its visits are those of the training world's
     states, by their variables (0 for the states it does not have)."""
+    key = (spec.name, name, id(optimal))
+    cached = _FITTED.get(model, {}).get(key)
+    if cached is not None and cached[0] is optimal:
+        return cached[1]
+    fitted = _fit(spec, model, name, optimal)
+    _FITTED.setdefault(model, {})[key] = (optimal, fitted)
+    return fitted
+
+
+_FITTED: weakref.WeakKeyDictionary[TabularMDP, dict[tuple[str, str, int], tuple[Solution, FittedCritic]]] = \
+    weakref.WeakKeyDictionary()  # a critic is fitted once per model and optimum (a training world: a solve)
+
+
+def _fit(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedCritic:
     critic = spec.critic(name)
     trained_spec, trained_model, trained_optimum = spec, model, optimal
     if critic.training_world:
@@ -82,12 +97,8 @@ def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -
         return fitted
     here = np.column_stack([np.ones(model.n_states), *(_evaluate(spec, model, f) for f in critic.features)])
     here[np.asarray(model.terminal, dtype=bool)] = 0.0
-    k = len(spec.variables)
-    trained_codes = trained_model.state_codes[:, :k] if trained_model.state_codes is not None else None
-    visits_by_state = {} if trained_codes is None else \
-        {tuple(c): float(v) for c, v in zip(trained_codes.tolist(), fitted.visits.tolist())}
-    codes = model.state_codes[:, :k].tolist() if model.state_codes is not None else []
-    visits = np.array([visits_by_state.get(tuple(c), 0.0) for c in codes]) if codes else np.zeros(model.n_states)
+    visits_by_state = dict(zip(_state_keys(trained_spec, trained_model), fitted.visits.tolist()))
+    visits = np.array([visits_by_state.get(key, 0.0) for key in _state_keys(spec, model)], dtype=np.float64)
     return FittedCritic(values=here @ fitted.weights, weights=fitted.weights, visits=visits)
 
 
@@ -102,9 +113,16 @@ def untrained_states(spec: Spec, model: TabularMDP, optimal: Solution, agent: Ag
         return (fitted_critic(spec, model, agent.critic, optimal).visits == 0) & live
     if critic.value is None:
         listed = {codes for codes, _ in critic.table}
-        codes = model.state_codes if model.state_codes is not None else np.zeros((model.n_states, 0), dtype=np.int64)
-        return np.array([tuple(c) not in listed for c in codes[:, :len(spec.variables)].tolist()]) & live
+        return np.array([key not in listed for key in _state_keys(spec, model)], dtype=bool) & live
     return None
+
+
+def _state_keys(spec: Spec, model: TabularMDP) -> list[tuple[int, ...]]:
+    """Every state as the codes of the spec's variables (the step counter of a horizon left out): how critic
+    files and training worlds name states."""
+    if model.state_codes is None:
+        return [()] * model.n_states
+    return list(map(tuple, model.state_codes[:, :len(spec.variables)].tolist()))
 
 
 def _evaluate(spec: Spec, model: TabularMDP, expr: Expr) -> npt.NDArray[np.float64]:
