@@ -1,17 +1,22 @@
 """Benchmark: a finite horizon (``horizon H``) on the grid family, against the same world discounted and
 against the floor of backward induction.
 
-    python benchmarks/horizon.py                        # N = 16 (1.1e4 states), 100 steps
+    python benchmarks/horizon.py                        # N = 16 (1.2e4 states), 100 steps
     python benchmarks/horizon.py --sides 16 33 --steps 100
+    python benchmarks/horizon.py --sides 16 --expanded  # also the time-expanded model (small sides only)
 
 Issue 13's target: a 100-step horizon over a 10^5-state world within 1.2x the time of 100 sparse sweeps,
-in at most 1.5x the memory of the discounted model. Three runs per size, each in a fresh process (wall
-seconds and peak resident memory, ``ru_maxrss``), measured in the same run:
+in at most 1.5x the memory of the discounted model. Each run in a fresh process (wall seconds and peak
+resident memory, ``ru_maxrss``), measured in the same run:
 
 - **discounted**: ``mdp.compile`` + ``mdp.solve`` of the grid spec (``benchmarks/families.py``);
-- **horizon**: the same spec with ``horizon H`` (the time-expanded model, ``mdp/horizon.py``);
-- **floor**: ``H`` backward-induction sweeps on the discounted model's arrays, one sparse product and a
-  minimum over each state's rows per step: what a solver that never copies the states would do.
+- **stages**: the spec with ``horizon H`` solved by :func:`mdp.stages.solve_stages` (the world compiled
+  once, no step counter): the solve alone, timed like the floor;
+- **verify**: ``verifier.verify`` of that spec with its check ``never [disable]`` (compile, stages, the
+  pairs optimal play reaches, the check), end to end, against compile + floor;
+- **floor**: ``H`` backward-induction sweeps on the world's arrays, one sparse product and a minimum over
+  each state's rows per step, nothing kept: what no solver can beat;
+- **expanded** (``--expanded``): the time-expanded model (``mdp.compile`` + ``mdp.solve``), the first slice.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+KINDS = ("discounted", "floor", "stages", "verify")
+
 
 def child(kind: str, side: int, steps: int) -> None:
     """One measured run in this process; prints a JSON line."""
@@ -34,26 +41,39 @@ def child(kind: str, side: int, steps: int) -> None:
     import dsl
     import mdp
     from families import grid_spec
+    from mdp.stages import solve_stages
+    from verifier import verify
 
-    text = grid_spec(side, "none")
-    if kind == "horizon":
+    text = grid_spec(side, "none" if kind == "discounted" else "never")
+    if kind != "discounted":
         text = text.replace("\ndiscount ", f"\nhorizon {steps}\ndiscount ", 1)
+    spec = dsl.load(text)
     start = time.perf_counter()
-    model = mdp.compile(dsl.load(text))
+    if kind == "verify":
+        report = verify(spec)
+        wall = time.perf_counter() - start
+        print(json.dumps({"wall": wall, "rss": _rss(), "value": report.value, "states": report.n_states,
+                          "pairs": report.n_optimal_states}))
+        return
+    model = mdp.compile(spec, expand_horizon=kind == "expanded")
+    compiled = time.perf_counter()
     if kind == "floor":
-        compiled = time.perf_counter()
         P, groups, cost = model.P, np.asarray(model.row_groups), np.asarray(model.cost)
         V = np.zeros(model.n_states)
         for _ in range(steps):
             V = np.minimum.reduceat(cost + model.discount * (P @ V), groups[:-1])
-        start += time.perf_counter() - compiled  # the sweeps alone
-        value, states = float(V[model.initial]), model.n_states
+        value = model.at_start(V)
+    elif kind == "stages":
+        value = solve_stages(model, steps).value
     else:
-        solution = mdp.solve(model)
-        value, states = float(solution.V[model.initial]), model.n_states
-    wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "value": value, "states": states}))
+        value = mdp.solve(model).value
+    done = time.perf_counter()
+    print(json.dumps({"wall": done - start, "solve": done - compiled, "rss": _rss(), "value": value,
+                      "states": model.n_states}))
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, side: int, steps: int) -> dict[str, float]:
@@ -66,19 +86,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", type=int, nargs="+", default=[16])
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--expanded", action="store_true", help="also the time-expanded model (slow, large)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.sides[0], args.steps)
         return
-    print("| side | states | steps | discounted (s, MB) | horizon: states | horizon (s, MB) | floor: sweeps (s) | "
-          "horizon / floor time | horizon / discounted memory |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| side | states | steps | discounted (s, MB) | floor: sweeps (s) | stages: solve (s) | stages / floor | "
+          "verify (s, MB) | verify / (compile + floor) | verify / discounted memory | pairs reached |"
+          + (" expanded (s, MB) |" if args.expanded else ""))
+    print("|---:" * (11 + args.expanded) + "|")
     for side in args.sides:
-        base, expanded, floor = (measure(kind, side, args.steps) for kind in ("discounted", "horizon", "floor"))
-        print(f"| {side} | {base['states']:,} | {args.steps} | {base['wall']:.2f}, {base['rss']:.0f} | "
-              f"{expanded['states']:,} | {expanded['wall']:.2f}, {expanded['rss']:.0f} | {floor['wall']:.2f} | "
-              f"{expanded['wall'] / floor['wall']:.1f} | {expanded['rss'] / base['rss']:.2f} |", flush=True)
+        runs = {kind: measure(kind, side, args.steps) for kind in KINDS + (("expanded",) if args.expanded else ())}
+        base, floor, stages, check = (runs[k] for k in KINDS)
+        assert abs(stages["value"] - floor["value"]) <= 1e-9 * max(1.0, abs(floor["value"]))
+        row = (f"| {side} | {base['states']:,} | {args.steps} | {base['wall']:.2f}, {base['rss']:.0f} | "
+               f"{floor['solve']:.2f} | {stages['solve']:.2f} | {stages['solve'] / floor['solve']:.2f} | "
+               f"{check['wall']:.2f}, {check['rss']:.0f} | {check['wall'] / floor['wall']:.2f} | "
+               f"{check['rss'] / base['rss']:.2f} | {check['pairs']:,} |")
+        if args.expanded:
+            row += f" {runs['expanded']['wall']:.2f}, {runs['expanded']['rss']:.0f} |"
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

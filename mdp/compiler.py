@@ -139,7 +139,7 @@ class StateLimitError(ResourceLimitError):
 
 def compile(spec: Spec, max_states: int | None = None,
             progress: Callable[[int, int], object] | None = None, max_bytes: int | None = None,
-            exact: bool = False) -> TabularMDP:
+            exact: bool = False, expand_horizon: bool = True) -> TabularMDP:
     """Enumerate the reachable states of ``spec`` and build its tabular MDP.
 
     Parameters
@@ -159,6 +159,9 @@ def compile(spec: Spec, max_states: int | None = None,
         Also compute the spec's numbers exactly (:attr:`~mdp.model.TabularMDP.rationals`: probabilities,
         costs, intents, discount as ``Fraction``), for exact solving; the floats are then their correct
         rounding. Slower (Python arithmetic on the distinct values), so meant for small models.
+    expand_horizon
+        With a ``horizon``: the time-expanded model (:mod:`mdp.horizon`); ``False``: the world alone, for
+        backward induction over its steps (:mod:`mdp.stages`).
 
     Every decision is exact in both modes (guards, which branches have probability 0, whether
     probabilities lie in [0, 1] and sum to 1, the values of updates): the float and the exact
@@ -200,7 +203,7 @@ def compile(spec: Spec, max_states: int | None = None,
     if max_bytes is None and max_states is None:
         max_bytes = DEFAULT_MAX_BYTES
     model = _Compiler(spec, max_states, progress, max_bytes, exact).run()
-    if spec.horizon is None:
+    if spec.horizon is None or not expand_horizon:
         return model
     try:
         return over_horizon(model, spec.horizon, max_states, max_bytes)

@@ -8,8 +8,10 @@ model's terminal states at every step. Only the pairs reachable from ``(s0, 0)``
 stage, from the compiled arrays (no expression is evaluated again). Every solver, check and report then
 works on it unchanged, in rationals too, and traces show the step.
 
-This copies the reachable states once per step they can be met at (up to ``H`` times the base model):
-a first slice. Backward induction over stages on the base model alone is the scalable way (docs/horizon.md).
+This copies the reachable states once per step they can be met at (up to ``H`` times the base model).
+``corrigo verify`` decides the checks that look only at optimal play without it, by backward induction
+over the steps of the base model alone (:mod:`mdp.stages`); this model serves everything else
+(docs/horizon.md).
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from dsl.spec import IntDomain, Variable
 from .graph import ranges
 from .model import TERMINAL_ACTION, Rationals, TabularMDP
 
-__all__ = ["over_horizon", "STEP_VARIABLE"]
+__all__ = ["over_horizon", "STEP_VARIABLE", "step_name"]
 
 STEP_VARIABLE = "step"
 """The name of the variable that counts the steps taken (``step_`` if the spec already has a ``step``)."""
 
 IntArray = npt.NDArray[np.int64]
 _ROW_BYTES = 64  # per product row: its costs, action, and a few transitions (an estimate for the budget)
+
+
+def step_name(model: TabularMDP) -> str:
+    """The step counter's name in traces and tables: ``step``, or ``step_`` if the world has a ``step``."""
+    return STEP_VARIABLE if STEP_VARIABLE not in {v.name for v in model.variables} else STEP_VARIABLE + "_"
 
 
 class HorizonTooLarge(ValueError):
@@ -122,8 +129,7 @@ def over_horizon(model: TabularMDP, steps: int, max_states: int | None = None,
         rationals = Rationals(exact.discount, tuple(exact.P[e] if e >= 0 else Fraction(1) for e in entry.tolist()),
                               {t: exact_rows(v) for t, v in exact.costs.items()},
                               {t: exact_rows(v) for t, v in exact.intents.items()}, base_row.size)
-    names = {v.name for v in model.variables}
-    counter = STEP_VARIABLE if STEP_VARIABLE not in names else STEP_VARIABLE + "_"
+    counter = step_name(model)
     codes = model.state_codes[state] if model.state_codes is not None else state[:, None]
     return TabularMDP(
         P=product_P,

@@ -22,7 +22,7 @@ from mdp.solver import Solution, policy_term_values
 
 from .results import Attribution, TermContribution
 
-__all__ = ["attribute", "best_row"]
+__all__ = ["attribute", "best_row", "split_gap"]
 
 
 def best_row(model: TabularMDP, solution: Solution, state: int, allowed: npt.NDArray[np.bool_]) -> int | None:
@@ -41,33 +41,37 @@ def attribute(model: TabularMDP, solution: Solution, chosen: int, alternative: i
     The agent's policy is the solver's representative optimal policy, switched to ``chosen`` at its
     state so that the explanation follows the counterexample.
     """
-    state = int(model.row_state[chosen])
-    chosen_name = model.action_names[model.row_action[chosen]]
     if alternative is None:
-        return Attribution(model.describe(state), chosen_name, None, None)
+        return split_gap(model, model.describe(int(model.row_state[chosen])), chosen, None, {}, solution.Q, False)
+    state = int(model.row_state[chosen])
     policy = np.array(solution.policy, dtype=np.int64)
     policy[state] = chosen
     successors = np.unique(np.concatenate([_successors(model.P, chosen), _successors(model.P, alternative)]))
     values = policy_term_values(model, policy, starts=successors)
+    if any(np.isnan(v[successors]).any() for v in values.values()):  # (discount 1: the policy may not end)
+        values = {}
+    optimal = np.asarray(solution.optimal, dtype=bool)
+    # a tie: both rows certainly optimal (a near-tie inside the numerical uncertainty is not one)
+    tie = bool(optimal[alternative] and optimal[chosen] and solution.certain[[alternative, chosen]].all())
+    return split_gap(model, model.describe(state), chosen, alternative, values, solution.Q, tie)
+
+
+def split_gap(model: TabularMDP, state: str, chosen: int, alternative: int | None,
+              values: dict[str, npt.NDArray[np.float64]], Q: npt.ArrayLike, tie: bool) -> Attribution:
+    """The :class:`Attribution` of row ``chosen`` over ``alternative`` at ``state`` (as reports write it),
+    given each term's expected future cost ``values`` (per state of ``model``) under the agent's policy after
+    this step (``{}``: no split by term) and the rows' values ``Q``; ``tie`` says both are optimal."""
+    chosen_name = model.action_names[model.row_action[chosen]]
+    if alternative is None:
+        return Attribution(state, chosen_name, None, None)
     gamma = model.discount
     difference = model.P[[alternative]] - model.P[[chosen]]  # (1, n)
-    terms = []
-    if not any(np.isnan(v[successors]).any() for v in values.values()):  # (discount 1: the policy may not end)
-        for term, vector in model.costs.items():
-            immediate = float(vector[alternative] - vector[chosen])
-            future = float(gamma * (difference @ values[term])[0])
-            terms.append(TermContribution(term, immediate, future))
-    Q = np.asarray(solution.Q, dtype=float)
-    optimal = np.asarray(solution.optimal, dtype=bool)
-    return Attribution(
-        state=model.describe(state),
-        chosen=chosen_name,
-        alternative=model.action_names[model.row_action[alternative]],
-        gap=float(Q[alternative] - Q[chosen]),
-        terms=tuple(terms),
-        # a tie: both rows certainly optimal (a near-tie inside the numerical uncertainty is not one)
-        is_tie=bool(optimal[alternative] and optimal[chosen] and solution.certain[[alternative, chosen]].all()),
-    )
+    terms = tuple(TermContribution(term, float(vector[alternative] - vector[chosen]),
+                                   float(gamma * (difference @ values[term])[0]))
+                  for term, vector in model.costs.items()) if values else ()
+    Q = np.asarray(Q, dtype=float)
+    return Attribution(state=state, chosen=chosen_name, alternative=model.action_names[model.row_action[alternative]],
+                       gap=float(Q[alternative] - Q[chosen]), terms=terms, is_tie=tie)
 
 
 def _successors(P: sp.csr_array, row: int) -> npt.NDArray[np.int64]:

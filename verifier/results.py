@@ -206,6 +206,7 @@ class Report:
     value: float  # optimal expected cost at the initial state
     bound: float  # the solver's certified error bound
     checks: tuple[CheckResult, ...]
+    steps: int | None = None  # a horizon decided step by step: the world's states, and (state, step) pairs reached
 
     @property
     def verdict(self) -> Verdict:
@@ -237,9 +238,10 @@ class Report:
     def model_summary(self) -> str:
         """One line on the model and its optimum, as every report format shows it."""
         cost = "exact" if not self.bound else f"bound {self.bound:.2g}"
+        reach = f"{self.n_optimal_states:,} states" if self.steps is None else \
+            f"{self.n_optimal_states:,} (state, step) pairs of {self.steps:,}-step episodes (solved step by step)"
         return (f"{self.n_states:,} states, {self.n_rows:,} choices, {self.n_transitions:,} transitions; optimal "
-                f"policies reach {self.n_optimal_states:,} states; optimal cost {self.value:.6g} ({cost}), "
-                f"discount {float_text(self.discount)}")
+                f"policies reach {reach}; optimal cost {self.value:.6g} ({cost}), discount {float_text(self.discount)}")
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (``KeyError`` if there is none)."""

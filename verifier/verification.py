@@ -20,17 +20,20 @@ import numpy.typing as npt
 import dsl
 import mdp
 from dsl.spec import Check, Spec
-from mdp.compiler import with_exact_numbers
+from mdp.compiler import DEFAULT_MAX_BYTES, with_exact_numbers
+from mdp.horizon import HorizonTooLarge, over_horizon
 from mdp.model import TabularMDP
 from mdp.planner import Plan
 from mdp.solver import Solution
+from mdp.stages import EXACT_WORK, Stages, decide_exactly, solve_stages
 
 from .checks import Context, check_kind, run_check
 from .checks.common import OPTIMAL, Wording, result
+from .checks.stages import StageChecks, decided_by_stages
 from .results import SETTLE_LIMIT, Basis, CheckResult, Report, Verdict
 from .submodel import optimal_submodel
 
-__all__ = ["settle_exactly", "solve_model", "solve_spec", "verify", "verify_model"]
+__all__ = ["settle_exactly", "solve_model", "solve_spec", "verify", "verify_model", "verify_stages"]
 
 
 def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, object] | None = None, *,
@@ -92,6 +95,9 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     [('corrigible', 'HOLDS'), ('stops', 'HOLDS')]
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
+    selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
+    if spec.horizon is not None and not exact and all(decided_by_stages(c) for c in selected):
+        return verify_stages(spec, max_states=max_states, checks=checks, settle_limit=settle_limit)
     model = mdp.compile(spec, max_states=max_states, exact=exact)
     model, solution = solve_spec(spec, model, tol, exact, settle_limit)
     exact = solution.exact
@@ -100,6 +106,58 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     if exact:
         return report
     return settle_exactly(spec, model, report, tol=tol, samples=samples, seed=seed, settle_limit=settle_limit)
+
+
+def verify_stages(spec: Spec, *, max_states: int | None = None, checks: tuple[str, ...] | None = None,
+                  settle_limit: int = SETTLE_LIMIT) -> Report:
+    """:func:`verify` for a spec with a ``horizon`` whose checks look only at optimal play
+    (:func:`~verifier.checks.stages.decided_by_stages`): backward induction over the world's steps
+    (:mod:`mdp.stages`), never the time-expanded model, except to settle in exact arithmetic what floats
+    leave open when that model has at most ``settle_limit`` states."""
+    assert spec.horizon is not None
+    model = mdp.compile(spec, max_states=max_states, expand_horizon=False)
+    stages = solve_stages(model, spec.horizon, max_bytes=DEFAULT_MAX_BYTES if max_states is None else None)
+    checker = StageChecks(spec, stages)
+    selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
+    results = tuple(checker.run(check) for check in selected)
+    report = Report(spec=spec.name, path=spec.path, n_states=model.n_states, n_rows=model.n_rows,
+                    n_transitions=model.n_transitions, n_optimal_states=int(checker.reach.sum()),
+                    discount=float(model.discount), value=stages.value, bound=float(stages.bound[0]), checks=results,
+                    steps=spec.horizon)
+    return _settle_stages(spec, model, stages, report, settle_limit)
+
+
+def _settle_stages(spec: Spec, model: TabularMDP, stages: Stages, report: Report, settle_limit: int) -> Report:
+    """``report`` with what floats left inconclusive decided in exact arithmetic, on worlds of at most
+    ``settle_limit`` states: first the optimal rows of every step (:func:`mdp.stages.decide_exactly`: ties
+    such as those of an episode's last step), then, for what is still open, the exact time-expanded model
+    when it has at most ``settle_limit`` states."""
+    assert spec.horizon is not None
+    unsettled = {r.name for r in report.checks if r.verdict is Verdict.INCONCLUSIVE}
+    if not unsettled or model.n_states > settle_limit or spec.horizon * model.n_transitions > EXACT_WORK:
+        return report
+    exact_model = model if model.knows_exact else mdp.compile(spec, exact=True, expand_horizon=False)
+    exact = decide_exactly(stages, exact_model)
+    checker = StageChecks(spec, exact)
+    checks = tuple(checker.run(c) if c.name in unsettled else r for c, r in zip(_selected(spec, report), report.checks))
+    value = model.exact_at_start(exact.exact_start_values or {})
+    report = replace(report, checks=checks, value=float(value) if value is not None else report.value,
+                     bound=0.0 if value is not None else report.bound)
+    unsettled = {r.name for r in checks if r.verdict is Verdict.INCONCLUSIVE}
+    if not unsettled:
+        return report
+    try:
+        over_horizon(model, spec.horizon, max_states=settle_limit)
+    except HorizonTooLarge:
+        return report  # too large for exact arithmetic: the hint says how to try anyway
+    settled = {r.name: r for r in verify(spec, exact=True, checks=tuple(unsettled)).checks}
+    return replace(report, checks=tuple(settled.get(r.name, r) for r in report.checks))
+
+
+def _selected(spec: Spec, report: Report) -> tuple[Check, ...]:
+    """The checks of ``spec`` that ``report`` has results for, in its order."""
+    by_name = {c.name: c for c in spec.checks}
+    return tuple(by_name[r.name] for r in report.checks)
 
 
 def solve_model(model: TabularMDP, tol: float | None, exact: bool, **options: Any) -> Solution:

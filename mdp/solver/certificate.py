@@ -32,7 +32,7 @@ from .linear import evaluate
 from .problem import BoolArray, FloatArray, IntArray, Problem
 from .proper import loop_error
 
-__all__ = ["Roundoff", "certify_discounted", "certify_ssp", "chain_bound", "roundoff", "threshold"]
+__all__ = ["Roundoff", "certify_discounted", "certify_ssp", "chain_bound", "roundoff", "roundoff_of", "threshold"]
 
 _MAX_STEPS_ITERATIONS = 100  # policy iteration for the longest way to a terminal: a few steps in practice
 
@@ -55,12 +55,20 @@ class Roundoff:
 
 def roundoff(problem: Problem, V: FloatArray, Q: FloatArray) -> Roundoff:
     """The :class:`Roundoff` of evaluating ``Q`` from ``V`` on ``problem``."""
+    vmax = float(np.abs(V[np.isfinite(V)]).max(initial=0.0))
+    qmax = float(np.abs(Q[np.isfinite(Q)]).max(initial=0.0))
+    return roundoff_of(problem, vmax, qmax)
+
+
+def roundoff_of(problem: Problem, vmax: float, qmax: float | None = None) -> Roundoff:
+    """The :class:`Roundoff` of evaluating ``Q`` from values of size at most ``vmax`` (``qmax``: the largest
+    ``|Q|``; default: its bound ``|c| + rho vmax``, with a margin)."""
     kmax = problem.kmax
     gamma_high = problem.gamma + problem.gamma_error
     rho = gamma_high * (problem.rowsum + problem.P_error) * (1.0 + (kmax + 2) * _U)
-    vmax = float(np.abs(V[np.isfinite(V)]).max(initial=0.0))
-    cmax = float(np.abs(problem.c).max(initial=0.0))
-    qmax = float(np.abs(Q[np.isfinite(Q)]).max(initial=0.0))
+    cmax = problem.cmax
+    if qmax is None:
+        qmax = (cmax + rho * vmax) * (1.0 + (kmax + 4) * _U)
     model = (problem.cost_error
              + (problem.gamma_error * problem.rowsum + gamma_high * problem.P_error) * vmax)
     q = (kmax + 3) * _U * (cmax + rho * vmax) + model

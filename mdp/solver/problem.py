@@ -84,6 +84,11 @@ class Problem:
         return int(np.diff(self.P.indptr).max(initial=1))
 
     @cached_property
+    def cmax(self) -> float:
+        """The largest ``|c|``."""
+        return float(np.abs(self.c).max(initial=0.0))
+
+    @cached_property
     def rowsum(self) -> float:
         """The largest row sum of ``P``, as computed."""
         lengths = np.diff(self.P.indptr)

@@ -353,15 +353,16 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
     initial = np.flatnonzero(np.isin(problem.states, model.start_states))
     problem, start = restricted(problem, initial if initial.size else None)
     if model.discount < 1 and float(np.abs(cost).max(initial=0.0)) / (1 - model.discount) > _FLOAT_MAX:
-        raise _overflow_error(model)
+        raise overflow_error(model)
     optimum = optimize(problem, tol=tol, max_iter=max_iter, exact=exact, start=start,
                        initial=initial if initial.size else None, progress=progress)
     if not np.isfinite(optimum.V).all():
-        raise _overflow_error(model)
+        raise overflow_error(model)
     return _assemble(model, optimum)
 
 
-def _overflow_error(model: TabularMDP) -> ModelError:
+def overflow_error(model: TabularMDP) -> ModelError:
+    """The located error for values beyond 64-bit floats (the discount declaration, a hint to rescale)."""
     return ModelError(Diagnostic(
         "the expected total cost overflows 64-bit floats: it adds up to more than 1.8e308", model.discount_span,
         hint="scale the costs down (dividing every term by the same factor keeps every optimal policy), or use a "

@@ -26,16 +26,16 @@ def check_cost(check: Check, context: Context) -> CheckResult:
     if prop.term is None:
         value = optimal_value(context)
         quantity = Quantity("cost", value.value, value.bound)
-        summary = (f"{context.words.expected_cost} is {_number(value.value, value.bound)}, "
+        summary = (f"{context.words.expected_cost} is {number_text(value.value, value.bound)}, "
                    f"bound {prop.comparison.value} {float(prop.bound):g}")
         return result(check, "cost", value.decide(prop.comparison, prop.bound), summary, context,
                       quantities=(quantity,))
     low, high = term_range(context, prop.term)
     worst = low.union(high) if context.sub.has_uncertain else high if prop.comparison.is_upper else low
     side = "at most" if prop.comparison.is_upper else "at least"
-    spread = (f"exactly {_number(low.value, max(low.bound, high.bound))}"
+    spread = (f"exactly {number_text(low.value, max(low.bound, high.bound))}"
               if abs(high.value - low.value) <= max(low.bound, high.bound) else
-              f"{_number(low.value, low.bound)} to {_number(high.value, high.bound)}")
+              f"{number_text(low.value, low.bound)} to {number_text(high.value, high.bound)}")
     summary = f"{context.words.they_incur} {spread} of '{prop.term}'; {side} {float(prop.bound):g} is required"
     return result(check, "cost", worst.decide(prop.comparison, prop.bound), summary, context,
                   quantities=(Quantity(f"cost[{prop.term}] min over M*", low.value, low.bound),
@@ -59,6 +59,6 @@ def term_range(context: Context, term: str) -> tuple[Range, Range]:
     return at_initial(low, model), at_initial(high, model)
 
 
-def _number(value: float, bound: float) -> str:
+def number_text(value: float, bound: float) -> str:
     value = value + 0.0  # no "-0"
     return f"{value:.6g}" if bound < 5e-7 * max(1.0, abs(value)) else f"{value:.6g} ± {bound:.2g}"

@@ -46,7 +46,7 @@ def check_probability(check: Check, context: Context) -> CheckResult:
     start = at_initial(values, model)
     quantity = Quantity(name, start.value, start.bound)
     verdict = known.decide(prop.comparison, prop.bound)
-    summary = f"{name} = {_probability(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
+    summary = f"{name} = {probability_text(quantity)} {context.words.over}; required {prop.comparison.value} {float(prop.bound):g}"
     rest: dict[str, Any] = {}
     if context.exact and not known.is_exact:  # F<=k beyond exact arithmetic's backups: floats decided
         summary += f" (computed in floats: F<=k takes at most {EXACT_STEPS:,} backups in exact arithmetic)"
@@ -102,7 +102,7 @@ def _reach_witness(target: npt.NDArray[np.bool_], maximize: bool) -> Callable[[V
     return lambda values: ~target & (values.values + values.bound <= 1e-12)
 
 
-def _probability(quantity: Quantity) -> str:
+def probability_text(quantity: Quantity) -> str:
     if quantity.bound < 5e-9:
         return f"{quantity.value:.6g}"
     return f"{quantity.value:.6g} ± {quantity.bound:.2g}"

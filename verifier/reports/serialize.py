@@ -25,6 +25,7 @@ def to_json(report: Report) -> dict[str, Any]:
             "rows": report.n_rows,
             "transitions": report.n_transitions,
             "optimal_states": report.n_optimal_states,
+            "steps": report.steps,
             "discount": _number(report.discount),
         },
         "value": {"value": _number(report.value), "bound": _bound(report.bound)},
