@@ -52,7 +52,7 @@ from .expressions import UNIT_ROUNDOFF, UndefinedValueError, Vectorized, vectori
 from .horizon import HorizonTooLarge, over_horizon
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
-__all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile"]
+__all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile", "time_expanded"]
 
 _DENSE_TABLE_LIMIT = 1 << 26
 """Key spaces up to this size use a dense key -> index table (4 bytes per possible state, touched only
@@ -205,6 +205,19 @@ def compile(spec: Spec, max_states: int | None = None,
     model = _Compiler(spec, max_states, progress, max_bytes, exact).run()
     if spec.horizon is None or not expand_horizon:
         return model
+    return time_expanded(spec, model, max_states, max_bytes)
+
+
+def time_expanded(spec: Spec, model: TabularMDP, max_states: int | None = None,
+                  max_bytes: int | None = None) -> TabularMDP:
+    """The time-expanded model of ``spec``'s horizon over its world ``model`` (:mod:`mdp.horizon`).
+
+    Raises
+    ------
+    StateLimitError
+        More (state, step) pairs than ``max_states``, or rows than ``max_bytes`` hold.
+    """
+    assert spec.horizon is not None
     try:
         return over_horizon(model, spec.horizon, max_states, max_bytes)
     except HorizonTooLarge as error:

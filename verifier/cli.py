@@ -402,7 +402,15 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     from .policy_table import render_text, summarise, to_json
     from .verification import solve_spec
 
-    spec, model = _load_and_compile(spec_path, defines, max_states, exact)
+    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    if spec.horizon is not None and not (exact or show_all or at or show_q or show_paths or spec.policies
+                                         or spec.agents):
+        expanded = _solve_by_stages(spec, max_states, output_format)
+        if expanded is None:
+            return
+        model = expanded
+    else:
+        spec, model = _load_and_compile(spec_path, defines, max_states, exact)
     try:
         states = [model.find(text) for text in at] or ([model.initial] if show_q else [])
     except ValueError as error:
@@ -426,6 +434,30 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:
         click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+
+
+def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> TabularMDP | None:
+    """``corrigo solve`` of a horizon whose time-expanded model would pass the limits: the world solved step
+    by step instead (a note says what needs the expanded model), None; the expanded model when it fits."""
+    import mdp
+    from mdp.compiler import DEFAULT_MAX_BYTES, time_expanded
+    from mdp.stages import solve_stages
+
+    from .policy_table import render_text, summarise_stages, to_json
+
+    with _Progress("building the model: states") as progress:
+        world = mdp.compile(spec, max_states=max_states, progress=progress, expand_horizon=False)
+    try:
+        return time_expanded(spec, world, max_states, DEFAULT_MAX_BYTES if max_states is None else None)
+    except mdp.StateLimitError as error:
+        _echo_error(f"note: {error.message}; solved step by step instead (--all, --at, --q, --paths, --exact, "
+                    "declared policies and agents, and the intent chain need the time-expanded model)")
+    summary = summarise_stages(solve_stages(world, spec.horizon or 1, max_bytes=DEFAULT_MAX_BYTES))
+    if output_format == "json":
+        click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
+    else:
+        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+    return None
 
 
 @main.command()

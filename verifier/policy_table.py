@@ -11,10 +11,13 @@ import numpy as np
 
 from dsl.numbers import float_text
 from mdp.graph import reachable_states
-from mdp.model import TERMINAL_ACTION
+from mdp.horizon import step_name
+from mdp.model import TERMINAL_ACTION, TabularMDP
 from mdp.solver import Solution, start_term_values
+from mdp.stages import Stages, policy_term_values, reachable
 
-__all__ = ["OptimalPath", "PolicyRow", "SolveSummary", "optimal_paths", "summarise", "render_text", "to_json"]
+__all__ = ["OptimalPath", "PolicyRow", "SolveSummary", "optimal_paths", "render_text", "summarise", "summarise_stages",
+           "to_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class SolveSummary:
     paths: tuple[OptimalPath, ...] = ()  # with --paths: the paths of optimal play from a state
     more_paths: bool = False  # more paths than were listed
     chain: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # intent -> intrinsic cost -> agents
+    steps: int | None = None  # solved step by step over episodes of this many steps: rows are (state, step) pairs
 
 def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = (), q: bool = False,
               all_states: bool = False, policies: Sequence[tuple[str, float]] = (),
@@ -95,14 +99,45 @@ def summarise(solution: Solution, limit: int | None = 50, at: Sequence[int] = ()
     return SolveSummary(
         model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
         discount=model.discount, value=solution.value,
-        initial=model.describe(model.initial) if len(model.starts) <= 1 else
-        "the start distribution: " + ", ".join(f"{p} at ({model.describe(s)})" for s, p in model.starts),
-        bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
+        initial=_initial(model), bound=float(solution.bound), exact=bool(solution.exact), iterations=int(solution.iterations),
         policy_iterations=int(solution.policy_iterations),
         terms=tuple(term_values.items()),
         rows=rows, n_reachable_optimal=int(states.size), n_ties=len(ties), loop_doubt=solution.loop_doubt,
         at=tuple(row(int(s), q) for s in at), all_states=all_states, policies=tuple(policies), chain=tuple(chain),
         **_paths(solution, paths_from))
+
+
+def summarise_stages(stages: Stages, limit: int = 50) -> SolveSummary:
+    """The summary of a finite horizon solved step by step (:func:`mdp.stages.solve_stages`): the policy table
+    lists the first ``limit`` (state, step) pairs optimal play reaches, step by step, with the optimal actions
+    of that step; the terms are those of a representative optimal policy (the first optimal action)."""
+    model = stages.model
+    reach = reachable(stages, stages.optimal)
+    pairs = np.argwhere(reach)[:limit]
+    rows, values, ties = [], {}, 0
+    for t in range(stages.steps):
+        optimal = stages.optimal(t)
+        ties += int((np.add.reduceat(optimal, np.asarray(model.row_groups[:-1]), dtype=np.int64)[reach[t]] > 1).sum())
+    for t, s in pairs.tolist():
+        if t not in values:
+            values[t] = stages.values(t)
+        chosen = np.flatnonzero(stages.optimal(t)[model.rows(s)]) if t < stages.steps else np.zeros(0, dtype=int)
+        actions = tuple(model.action_names[model.row_action[r]] for r in np.asarray(model.rows(s))[chosen]
+                        if model.action_names[model.row_action[r]] != TERMINAL_ACTION) or ("(terminal)",)
+        rows.append(PolicyRow(f"{model.describe(s)}, {step_name(model)}={t}", actions, float(values[t][s]),
+                              len(actions) > 1))
+    term_values = policy_term_values(stages, 0)
+    return SolveSummary(
+        model=model.name, n_states=model.n_states, n_rows=model.n_rows, n_transitions=model.n_transitions,
+        discount=model.discount, value=stages.value, initial=_initial(model), bound=float(stages.bound[0]),
+        exact=False, iterations=stages.steps, policy_iterations=0,
+        terms=tuple((term, model.at_start(v)) for term, v in term_values.items()), rows=tuple(rows),
+        n_reachable_optimal=int(reach.sum()), n_ties=ties, steps=stages.steps)
+
+
+def _initial(model: TabularMDP) -> str:
+    return model.describe(model.initial) if len(model.starts) <= 1 else \
+        "the start distribution: " + ", ".join(f"{p} at ({model.describe(s)})" for s, p in model.starts)
 
 
 def _paths(solution: Solution, start: int | None) -> dict[str, Any]:
@@ -155,15 +190,20 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     error = "exact" if summary.exact else f"certified error <= {summary.bound:.2g}"
     console.print(f"model {summary.model}: {summary.n_states:,} states, {summary.n_rows:,} choices, "
                   f"{summary.n_transitions:,} transitions, discount {float_text(summary.discount)}")
-    console.print(f"solved: {summary.iterations} value-iteration sweeps, {summary.policy_iterations} "
-                  f"policy-iteration step(s), {error}")
+    if summary.steps is None:
+        console.print(f"solved: {summary.iterations} value-iteration sweeps, {summary.policy_iterations} "
+                      f"policy-iteration step(s), {error}")
+    else:
+        console.print(f"solved step by step: episodes of {summary.steps:,} steps, one backward-induction sweep "
+                      f"each, {error}")
     if summary.loop_doubt is not None:
         console.print(f"warning: floats cannot tell whether the spec is in error: {summary.loop_doubt}, or whether "
                       "that loop is only nearly optimal; --exact decides", markup=False)
     bound = 0.0 if summary.exact else summary.bound
     where = f"the initial state ({summary.initial})" if not summary.initial.startswith("the start") else summary.initial
     console.print(f"value at {where}: [bold]{_number(summary.value, bound)}[/bold]")
-    console.print("\nexpected cost by term under the optimal policy:")
+    console.print("\nexpected cost by term under the optimal policy"
+                  + (" (the first optimal action where they tie):" if summary.steps is not None else ":"))
     terms = Table()
     terms.add_column("term")
     terms.add_column("cost", justify="right")
@@ -204,9 +244,11 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
             walk = " ".join(f"({state}) {action}" for state, action in path.steps)
             console.print(f"  {i}. {walk} ({path.end}) {path.how}, probability {path.probability:.4g}", markup=False)
     ties = (f" ({summary.n_ties} with ties: every tied action is optimal)" if summary.n_ties and summary.exact
-            else f" ({summary.n_ties} with ties or near-ties; --exact tells them apart)" if summary.n_ties else "")
+            else f" ({summary.n_ties} with ties or near-ties"
+            + ("; --exact tells them apart)" if summary.steps is None else ")") if summary.n_ties else "")
+    kind = "states" if summary.steps is None else "(state, step) pairs"
     where = (f"all {summary.n_states:,} states (* = reached under optimal play, {summary.n_reachable_optimal:,})"
-             if summary.all_states else f"the {summary.n_reachable_optimal:,} states reached under optimal play")
+             if summary.all_states else f"the {summary.n_reachable_optimal:,} {kind} reached under optimal play")
     console.print(f"\noptimal policy on {where}{ties}:")
     policy = Table()
     policy.add_column("state")
@@ -218,7 +260,8 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
     console.print(policy)
     listed = summary.n_states if summary.all_states else summary.n_reachable_optimal
     if len(summary.rows) < listed:
-        console.print(f"... {listed - len(summary.rows):,} more states (--all shows them)")
+        console.print(f"... {listed - len(summary.rows):,} more {kind}"
+                      + (" (--all shows them)" if summary.steps is None else ""))
     return text.getvalue()
 
 
@@ -245,6 +288,7 @@ def to_json(summary: SolveSummary) -> dict[str, Any]:
         "states_on_optimal_play": summary.n_reachable_optimal,
         "ties": summary.n_ties,
         "loop_doubt": summary.loop_doubt,
+        "steps": summary.steps,
     }
 
 
