@@ -214,10 +214,11 @@ def _backup(problem: Problem, after: FloatArray, error: float, rows: BoolArray |
 
 def extremal(stages: Stages, cost: str | FloatArray | None, *, maximize: bool,
              target: Callable[[int], BoolArray] | None = None, avoid: Callable[[int], BoolArray] | None = None,
-             keep: bool = False) -> tuple[FloatArray, float]:
-    """The least (greatest) expected value over the optimal policies: of the cost term ``cost`` (a name or
-    a float vector per row, exact as given), or, with ``cost=None``, of the probability to reach a pair
-    of ``target(t)`` (``(n,)`` at step ``t``) without passing through ``avoid(t)`` within the episode.
+             keep: bool = False, every_policy: bool = False) -> tuple[FloatArray, float]:
+    """The least (greatest) expected value over the optimal policies (``every_policy``: over all policies):
+    of the cost or intent term ``cost`` (a name, or a float vector per row, exact as given), or, with
+    ``cost=None``, of the probability to reach a pair of ``target(t)`` (``(n,)`` at step ``t``) without
+    passing through ``avoid(t)`` within the episode.
 
     Returns the values at step 0 (``(H + 1, n)`` at every step with ``keep``) and the certified error bound
     at step 0.
@@ -250,7 +251,8 @@ def extremal(stages: Stages, cost: str | FloatArray | None, *, maximize: bool,
     error = 0.0
     for t in range(steps - 1, -1, -1):
         fixed, values = boundary(t)
-        _, after, error, _ = _backup(problem, after, error, stages.optimal(t), maximize, fixed, values)
+        rows = None if every_policy else stages.optimal(t)
+        _, after, error, _ = _backup(problem, after, error, rows, maximize, fixed, values)
         if qualitative is not None:
             qualitative.back(t, fixed, after)
         if keep:

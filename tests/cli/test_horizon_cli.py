@@ -38,7 +38,7 @@ def test_verify_decides_a_long_episode_within_the_worlds_state_limit(tmp_path: P
                       "last_step": ("fails", "exact arithmetic")}
     last = next(c for c in document["checks"] if c["name"] == "last_step")
     assert len(last["trace"]["steps"]) == 1000 and last["trace"]["steps"][-1]["state"] == "x=9, step=999"
-    path = write(tmp_path, WALK + "intent there = 9 - x\ncheck fair : regret(there) <= 0\n")
+    path = write(tmp_path, WALK + "policy lazy:\n    left\ncheck idle under lazy : cost <= 100\n")
     code, _, err = run("verify", path, "--max-states", "100")
     assert code == 3
     assert "over its horizon of 1,000 steps the model has more states than --max-states 100 allows" in err

@@ -39,6 +39,8 @@ check value : cost <= -6
 check earns : cost[income] >= -9
 check poor_first : always !rich || step >= 1
 check poor_long : always !rich || step >= 2
+intent thrift = 1 * [invest]
+check frugal : regret(thrift) <= 0.5
 """
 
 
@@ -49,7 +51,8 @@ def test_the_invest_episode_stage_by_stage() -> None:
     verdicts = {c.name: c.verdict for c in report.checks}
     assert verdicts == {"late": Verdict.HOLDS, "early": Verdict.FAILS, "gets_rich": Verdict.HOLDS,
                         "rich_by_one": Verdict.HOLDS, "rich_by_zero": Verdict.FAILS, "value": Verdict.HOLDS,
-                        "earns": Verdict.HOLDS, "poor_first": Verdict.HOLDS, "poor_long": Verdict.FAILS}
+                        "earns": Verdict.HOLDS, "poor_first": Verdict.HOLDS, "poor_long": Verdict.FAILS,
+                        "frugal": Verdict.FAILS}
     early = report.check("early")
     assert [s.state for s in early.trace.steps] == ["rich=false, step=0"]
     assert early.attribution.chosen == "invest" and early.attribution.alternative == "consume"
@@ -59,6 +62,13 @@ def test_the_invest_episode_stage_by_stage() -> None:
     # the representative policy invests at the tie of step 1: from (poor, 1) invest_cost 3 and income -6;
     # from (rich, 1) income -9: the future differences are 3 - 0 and -6 - (-9)
     assert split == {"invest_cost": (-3.0, 3.0), "income": (-1.0, 3.0)}
+    # the designers would rather it never invested (optimum 0); it invests once: regret 1, at step 0
+    frugal = report.check("frugal")
+    assert [(q.name, q.value) for q in frugal.quantities] == [
+        ("regret", 1.0), ("thrift under the agent (worst over M*)", 1.0), ("thrift optimum", 0.0),
+        ("relative regret", 1.0)]
+    assert [(s.state, s.action) for s in frugal.trace.steps] == [("rich=false, step=0", "invest")]
+    assert (frugal.attribution.chosen, frugal.attribution.alternative) == ("invest", "consume")
     poor_long = report.check("poor_long")
     assert [(s.state, s.action) for s in poor_long.trace.steps] == [("rich=false, step=0", "invest"),
                                                                     ("rich=true, step=1", None)]
@@ -81,7 +91,7 @@ def test_the_stages_and_the_time_expanded_model_give_the_same_report() -> None:
 
 
 def test_checks_that_need_more_than_optimal_play_use_the_time_expanded_model() -> None:
-    text = INVEST.replace("check late", "intent wealth = -1 * rich\ncheck fair : regret(wealth) <= 100\ncheck late")
+    text = INVEST.replace("check late", "policy lazy:\n    consume\ncheck idle under lazy : cost <= 100\ncheck late")
     report = verify(text)
     assert report.n_states == 9  # (state, step) pairs: the expanded model
     assert {c.name: c.verdict for c in report.checks}["late"] is Verdict.HOLDS

@@ -1,12 +1,12 @@
 """The checks of a finite horizon decided stage by stage, without the time-expanded model.
 
 A spec with ``horizon H`` means the time-expanded model of :mod:`mdp.horizon`: states ``(s, t)``. The
-checks that look only at the optimal policies of that model (``never``, ``always``, ``P``, ``cost``)
-are decided here from :func:`mdp.stages.solve_stages`, one sweep per step over the world's own arrays:
+checks that look only at the optimal policies of that model and at the objectives' optima (``never``,
+``always``, ``P``, ``cost``, ``regret``) are decided here from :func:`mdp.stages.solve_stages`, one sweep per step over the world's own arrays:
 the same verdicts, quantities, summaries, traces and attributions as on the expanded model, in the
-memory of a value and a row flag per state and step. Checks that need more (another objective's
-optimum, a given policy or agent, POWER, a sweep over params, exact arithmetic) run on the expanded
-model (:func:`verifier.verification.verify`).
+memory of a row flag per state and step. Checks that need more (a given policy or agent, a shutdown or
+interruption comparison, a sweep over params, exact arithmetic) run on the expanded model
+(:func:`verifier.verification.verify`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dsl.spec import (AlwaysCheck, Check, CostBound, Eventually, Expr, Globally, NeverCheck, Next, ProbabilityBound,
-                      Spec, Until, VarRef)
+                      Regret, Spec, Until, VarRef)
 from mdp.expressions import UndefinedValueError, vectorize
 from mdp.horizon import step_name
-from mdp.model import ModelError
+from mdp.model import ModelError, TabularMDP
 from mdp.stages import Stages, every_policy_reaches, extremal, path_to, policy_term_values, reachable
 
 from ..explain import split_gap
@@ -36,12 +36,14 @@ from .probability import probability_text
 __all__ = ["StageChecks", "decided_by_stages"]
 
 BoolArray = npt.NDArray[np.bool_]
-_STAGED = (NeverCheck, AlwaysCheck, ProbabilityBound, CostBound)
+_STAGED = (NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, Regret)
+_KEEP_BYTES = 1 << 28  # the intent's values of every step, kept to find a regret's first deviation
 _SETTLE = "re-run with --exact: exact arithmetic decides it on the time-expanded model"
 
 
 def decided_by_stages(check: Check) -> bool:
-    """Whether ``check`` looks only at the optimal policies of the intrinsic cost (decided stage by stage)."""
+    """Whether ``check`` is decided stage by stage: it looks only at the optimal policies of the intrinsic cost
+    (and, for ``regret``, at the intent's optimum)."""
     return isinstance(check.property, _STAGED) and check.under is None and not check.for_all_params
 
 
@@ -62,6 +64,8 @@ class StageChecks:
             return self._invariant(check, kind, prop.condition)
         if isinstance(prop, ProbabilityBound):
             return self._probability(check, prop)
+        if isinstance(prop, Regret):
+            return self._regret(check, prop)
         assert isinstance(prop, CostBound)
         return self._cost(check, prop)
 
@@ -131,6 +135,10 @@ class StageChecks:
         if found is None:
             return None
         pairs, taken = found
+        return self._trace_of(pairs, taken), pairs, [row for row, _ in taken]
+
+    def _trace_of(self, pairs: list[tuple[int, int]], taken: list[tuple[int, float]]) -> Trace:
+        """The trace of a path of :func:`mdp.stages.path_to`, from its start's probability on."""
         model = self.stages.model
         starts = dict(zip(model.start_states.tolist(), model.start_probabilities.tolist()))
         probability = starts[pairs[0][1]]
@@ -139,7 +147,7 @@ class StageChecks:
             steps.append(Step(self.describe(t, state), model.action_names[model.row_action[row]], p))
             probability *= p
         steps.append(Step(self.describe(*pairs[-1])))
-        return Trace(tuple(steps), probability), pairs, [row for row, _ in taken]
+        return Trace(tuple(steps), probability)
 
     def _surely_reached(self, goal: BoolArray) -> bool:
         """Whether a truly optimal policy surely reaches a ``goal`` pair (as :class:`OptimalSubmodel`'s)."""
@@ -334,6 +342,74 @@ class StageChecks:
         return _result(check, "cost", worst.decide(prop.comparison, prop.bound), summary,
                        quantities=(Quantity(f"cost[{prop.term}] min over M*", low.value, low.bound),
                                    Quantity(f"cost[{prop.term}] max over M*", high.value, high.bound)))
+
+    def _regret(self, check: Check, prop: Regret) -> CheckResult:
+        """``regret(intent)``: the intent's cost under the worst optimal policy minus its optimum over every
+        policy (as :func:`verifier.checks.regret.check_regret`, step by step)."""
+        stages, model, intent = self.stages, self.stages.model, prop.intent
+        agent = Range.around(*_at_start(model, extremal(stages, intent, maximize=True)))
+        if self.has_uncertain:
+            agent = agent.union(Range.around(*_at_start(model, extremal(stages, intent, maximize=False))))
+        small = (stages.steps + 1) * model.n_states * 8 <= _KEEP_BYTES
+        best_values, best_bound = extremal(stages, intent, maximize=False, every_policy=True, keep=small)
+        best = Range.around(model.at_start(best_values[0] if small else best_values), best_bound)
+        worst = Range.around(*_at_start(model, extremal(stages, intent, maximize=True, every_policy=True)))
+        regret = agent.minus(best)
+        quantities = [Quantity("regret", regret.value, regret.bound),
+                      Quantity(f"{intent} under the agent (worst over M*)", agent.value, agent.bound),
+                      Quantity(f"{intent} optimum", best.value, best.bound)]
+        span = worst.value - best.value
+        if np.isfinite(span) and span > 0:
+            quantities.append(Quantity("relative regret", regret.value / span,
+                                       (regret.bound + worst.bound + best.bound) / span))
+        verdict = regret.decide(prop.comparison, prop.bound)
+        relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
+        summary = (f"{OPTIMAL.they_can} cost '{intent}' {agent.value:.6g} against an optimum of {best.value:.6g}: "
+                   f"regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
+        trace, attribution = None, None
+        if verdict is Verdict.FAILS and small:
+            trace, attribution = self._deviation(np.asarray(model.intents[intent]), best_values,
+                                                 max(best_bound, 1e-9))
+            if attribution is not None:
+                summary += (f"; first deviation: '{attribution.chosen}' where the intent prefers "
+                            f"'{attribution.alternative}'")
+        return _result(check, "regret", verdict, summary, quantities=tuple(quantities), trace=trace,
+                       attribution=attribution)
+
+    def _deviation(self, intent: npt.NDArray[np.float64], optimum: npt.NDArray[np.float64], tolerance: float
+                   ) -> tuple[Trace | None, Attribution | None]:
+        """A shortest path of certainly optimal choices to one worse for the intent than its best choice."""
+        stages, model = self.stages, self.stages.model
+        terminal = np.asarray(model.terminal, dtype=bool)[model.row_state]
+        def deviations(t: int) -> tuple[npt.NDArray[np.float64], BoolArray]:
+            """The intent's Q-values at step ``t`` and the certainly optimal rows that it finds worse."""
+            Q = intent + model.discount * (model.P @ optimum[t + 1])
+            best = optimum[t][model.row_state]
+            return Q, stages.certain(t) & ~terminal & (Q > best + 2 * tolerance + 1e-9 * np.abs(best))
+
+        deviating = np.zeros((stages.steps + 1, model.n_states), dtype=bool)
+        for t in range(stages.steps):
+            deviating[t, model.row_state[deviations(t)[1]]] = True
+        found = path_to(stages, reachable(stages, stages.certain), stages.certain, deviating)
+        if found is None:
+            return None, None
+        pairs, taken = found
+        t, end = pairs[-1]
+        Q, rows = deviations(t)
+        own = np.arange(model.row_groups[end], model.row_groups[end + 1])
+        row = int(own[rows[own]][np.argmax(Q[own[rows[own]]])])
+        intent_best = int(own[np.argmin(Q[own])])
+        trace = self._trace_of(pairs, taken)
+        trace = Trace(trace.steps[:-1] + (Step(trace.steps[-1].state, model.action_names[model.row_action[row]],
+                                                None),), trace.probability)
+        allowed = np.zeros(model.n_rows, dtype=bool)
+        allowed[intent_best] = True
+        return trace, self._attribution(t, row, allowed)
+
+
+def _at_start(model: TabularMDP, values_and_bound: tuple[npt.NDArray[np.float64], float]) -> tuple[float, float]:
+    values, bound = values_and_bound
+    return model.at_start(values), bound
 
 
 def _result(check: Check, kind: str, verdict: Verdict, summary: str, basis: Basis = Basis.CERTIFICATE,
