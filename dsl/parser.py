@@ -28,7 +28,8 @@ __all__ = ["parse", "DECLARATION_KEYWORDS"]
 
 DECLARATION_KEYWORDS = ("model", "import", "discount", "horizon", "const", "param", "var", "init", "map", "table",
                         "formula",
-                        "label", "action", "event", "terminal", "cost", "intent", "policy", "critic", "agent", "check")
+                        "label", "action", "event", "terminal", "cost", "intent", "policy", "critic", "agent", "scenario",
+                        "check")
 _MAX_SYNTAX_ERRORS = 20
 
 
@@ -416,8 +417,22 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def policy_rule(self, meta, action, condition):
         return S.PolicyRule(action, condition, span=self._span(meta))
 
-    def check(self, meta, name, for_all, under, prop):
-        return S.Check(self._ident(name), prop, for_all is not None, under, span=self._span(meta))
+    def check(self, meta, name, for_all, under, world, prop):
+        scenario, transfer, otherwise = world if world is not None else (None, None, None)
+        return S.Check(self._ident(name), prop, for_all is not None, under, scenario, transfer, otherwise,
+                       span=self._span(meta))
+
+    def scenario(self, meta, name, *pairs):
+        return S.Scenario(self._ident(name), tuple((self._ident(pairs[i]), pairs[i + 1])
+                                                   for i in range(0, len(pairs), 2)), span=self._span(meta))
+
+    def in_world(self, meta, scenario, with_word, from_word, source, otherwise_word, action):
+        for word, expected in ((with_word, "with"), (from_word, "from"), (otherwise_word, "otherwise")):
+            if word is not None and str(word) != expected:
+                self.diagnostics.append(Diagnostic(
+                    f"unexpected '{word}', expected '{expected}'", _token_span(word, self.path),
+                    hint="write `check NAME in SCENARIO with policy from SCENARIO otherwise ACTION : ...`"))
+        return (self._ident(scenario), self._ident(source) if source is not None else None, action)
 
     def critic(self, meta, name, expr):
         return S.Critic(self._ident(name), expr, span=self._span(meta))

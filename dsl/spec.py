@@ -21,7 +21,7 @@ __all__ = [
     "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "ShareAt", "Spec", "TableCell",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "Scenario", "ShareAt", "Spec", "TableCell",
     "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
@@ -633,6 +633,18 @@ class Check:
     for_all_params: bool = False
     span: Span | None = field(default=None, compare=False)
     under: str | None = None
+    scenario: str | None = None  # `in SCENARIO`: evaluated in that world (None: the spec's own)
+    transfer: str | None = None  # `with policy from SCENARIO`: under the behaviour optimal in that world
+    otherwise: str | None = None  # `otherwise ACTION` (an expanded name): where that world has no such state
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """``scenario NAME: CONST = VALUE, ...``: a world of the spec, its consts and params set to these values."""
+
+    name: str
+    settings: tuple[tuple[str, Fraction], ...]
+    span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -720,6 +732,16 @@ class Spec:
     critics: tuple[Critic, ...] = ()
     agents: tuple[Agent, ...] = ()
     starts: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # `init`: (variable codes, probability); () = one
+    scenarios: tuple[Scenario, ...] = ()
+    overrides: tuple[tuple[str, object], ...] = ()  # the `-D` values it was loaded with
+    world: str | None = None  # the scenario this spec is loaded as (None: the spec's own world)
+
+    def scenario(self, name: str) -> Scenario:
+        """The scenario called ``name`` (``KeyError`` if there is none)."""
+        for scenario in self.scenarios:
+            if scenario.name == name:
+                return scenario
+        raise KeyError(name)
 
     def critic(self, name: str) -> Critic:
         """The critic called ``name`` (``KeyError`` if there is none)."""

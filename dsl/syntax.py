@@ -17,7 +17,7 @@ __all__ = [
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Horizon", "Ident", "Import", "Init", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
-    "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Table",
+    "Next", "NextName", "Number", "Param", "Path", "Policy", "PolicyRule", "Probability", "Property", "Scenario", "Table",
     "Term", "Terminal", "Text", "Unary",
     "Until", "Update", "Var", "parts", "walk",
 ]
@@ -404,6 +404,17 @@ class Check(Node):
     property: Property
     for_all_params: bool = False
     under: Ident | None = None  # a declared policy instead of the optimal ones
+    scenario: Ident | None = None  # `in SCENARIO`: evaluated in that world
+    transfer: Ident | None = None  # `with policy from SCENARIO`: the behaviour optimal there
+    otherwise: ActionRef | None = None  # `otherwise ACTION`: where that scenario has no such state
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario(Node):
+    """``scenario NAME: CONST = VALUE, ...``: the spec with these consts and params, a world checks can be in."""
+
+    name: Ident
+    settings: tuple[tuple[Ident, Expr], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,7 +460,7 @@ class Agent(Node):
 
 
 Declaration = Union[Import, Discount, Horizon, Init, Map, Table, Const, Param, Var, Formula, Action, Event, Terminal, Term,
-                    Policy, Critic, Agent, Check]
+                    Policy, Critic, Agent, Scenario, Check]
 
 
 @dataclass(frozen=True, slots=True)

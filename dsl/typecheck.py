@@ -99,7 +99,8 @@ class _Checker:
     def __init__(self, module: S.Module, source: Source, overrides: dict[str, object]) -> None:
         self.module = module
         self.source = source
-        self.overrides = overrides
+        self.overrides = overrides  # consumed as the declarations they set are checked
+        self.given_overrides = tuple(overrides.items())  # kept for the spec: its scenarios are loaded with them
         self.diagnostics: list[Diagnostic] = []
         self.declared: dict[str, S.Node] = {}  # every declared name, for duplicates and messages
         self.duplicated: set[str] = set()  # names declared twice: reported once, then looked up silently
@@ -113,6 +114,7 @@ class _Checker:
         self.used_untrained = False  # the check being checked reads `untrained`
         self.starts: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # `init`, once checked
         self.agents: dict[str, T.Agent] = {}
+        self.scenarios: dict[str, T.Scenario] = {}
         self.horizon: int | None = None
         self.formula_actions: dict[str, bool] = {}  # formula -> mentions an action, as written (_mentions_actions)
         self.measures: dict[int, tuple[T.Expr, _Measure]] = {}  # by id; the node is kept so the id stays its own
@@ -173,6 +175,7 @@ class _Checker:
         starts = self.starts = self._init([d for d in declarations if isinstance(d, S.Init)])
         critics = [self._critic(d) for d in declarations if isinstance(d, S.Critic)]
         agents = [self._agent(d) for d in declarations if isinstance(d, S.Agent)]
+        scenarios = [self._scenario(d) for d in declarations if isinstance(d, S.Scenario)]
         for declaration in declarations:
             if isinstance(declaration, S.Check):
                 checks.append(self._check(declaration))
@@ -207,6 +210,8 @@ class _Checker:
             agents=_checked(agents),
             horizon=horizon,
             horizon_span=horizons[0].value.span if horizons else None,
+            scenarios=_checked(scenarios),
+            overrides=self.given_overrides,
         )
 
     def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
@@ -921,10 +926,43 @@ class _Checker:
                         hint=f"write `check {declaration.name} under AGENT : ...`" + (
                             "" if self.agents else "; declare one with `agent NAME plans 3 steps with critic C`"))
             kind = None
-        if kind is None:
+        world = self._check_world(declaration)
+        if kind is None or world is None:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
-                       declaration.span, under.text if under is not None else None)
+                       declaration.span, under.text if under is not None else None, *world)
+
+    def _check_world(self, declaration: S.Check) -> tuple[str | None, str | None, str | None] | None:
+        """``in SCENARIO [with policy from SCENARIO [otherwise ACTION]]``: the names, checked (None: in error)."""
+        names = []
+        for ident in (declaration.scenario, declaration.transfer):
+            if ident is not None and ident.text not in self.scenarios:
+                if not isinstance(self.declared.get(ident.text), S.Scenario):  # (one in error was reported)
+                    self._unknown(ident.text, ident.span, list(self.scenarios), "scenario")
+                return None
+            names.append(ident.text if ident is not None else None)
+        if declaration.transfer is not None and declaration.under is not None:
+            self._error(f"check '{declaration.name}' is under '{declaration.under.text}' and with the policy from "
+                        f"'{declaration.transfer.text}': a check has one behaviour", declaration.transfer.span,
+                        hint="keep `under POLICY` or `with policy from SCENARIO`")
+            return None
+        if declaration.transfer is not None and declaration.for_all_params:
+            self._error(f"check '{declaration.name}' transfers a policy and is for all params: a transferred policy is "
+                        "checked at the scenario's weights only", declaration.transfer.span,
+                        hint="drop `for all params`")
+            return None
+        otherwise = None
+        if declaration.otherwise is not None:
+            action = self._resolve_actions(S.ActionSet((declaration.otherwise,), span=declaration.otherwise.span))
+            if action is None or not action.actions:
+                return None
+            if len(action.actions) != 1:
+                self._error(f"the policy takes one action where the scenario has no such state; "
+                            f"'{declaration.otherwise.name}' has {len(action.actions)} expansions",
+                            declaration.otherwise.span, hint=f"name one, e.g. '{sorted(action.actions)[0]}'")
+                return None
+            otherwise = next(iter(action.actions))
+        return names[0], names[1], otherwise
 
     def _init(self, declarations: list[S.Init]) -> tuple[tuple[tuple[int, ...], Fraction], ...]:
         """``init: p -> updates ...``: the start states (the initial values changed by each branch), equal ones
@@ -977,16 +1015,8 @@ class _Checker:
             features = [self._critic_expr(f, "a feature of a critic is a number or a condition",
                                           "e.g. `linear(battery, room == lab)`", conditions=True)
                         for f in declaration.features]
-            world = []
-            for ident, setting in declaration.training_world:
-                if ident.text not in self.constants and ident.text not in self.params:
-                    self._unknown(ident.text, ident.span, [*self.constants, *self.params], "const or param")
-                    return None
-                number = self._bound(setting, f"the value of '{ident.text}' in the training world")
-                if number is None:
-                    return None
-                world.append((ident.text, number))
-            if any(f is None for f in features):
+            world = self._world_settings(declaration.training_world, "the training world")
+            if world is None or any(f is None for f in features):
                 return None
             critic = T.Critic(declaration.name.text, None, declaration.span,
                               tuple(f for f in features if f is not None),
@@ -994,6 +1024,36 @@ class _Checker:
                               declaration.method, tuple(world))
         self.critics[critic.name] = critic
         return critic
+
+    def _world_settings(self, settings: tuple[tuple[S.Ident, S.Expr], ...], world: str
+                        ) -> tuple[tuple[str, Fraction], ...] | None:
+        """``NAME = VALUE, ...`` of a training world or a scenario: consts and params set to numbers."""
+        checked = []
+        for ident, setting in settings:
+            if ident.text not in self.constants and ident.text not in self.params:
+                self._unknown(ident.text, ident.span, [*self.constants, *self.params], "const or param")
+                return None
+            number = self._bound(setting, f"the value of '{ident.text}' in {world}")
+            if number is None:
+                return None
+            checked.append((ident.text, number))
+        return tuple(checked)
+
+    def _scenario(self, declaration: S.Scenario) -> T.Scenario | None:
+        """``scenario NAME: CONST = VALUE, ...``: a world of the spec (each name set once)."""
+        name = declaration.name.text
+        seen: dict[str, S.Ident] = {}
+        for ident, _ in declaration.settings:
+            if ident.text in seen:
+                self._error(f"scenario '{name}' sets '{ident.text}' twice", ident.span, hint="keep one value")
+                return None
+            seen[ident.text] = ident
+        settings = self._world_settings(declaration.settings, f"scenario '{name}'")
+        if settings is None:
+            return None
+        scenario = T.Scenario(name, settings, declaration.name.span)
+        self.scenarios[name] = scenario
+        return scenario
 
     def _file_critic(self, declaration: S.Critic) -> T.Critic | None:
         """``critic NAME from "PATH" [default X]``: a CSV file with a column per state variable (values as

@@ -237,10 +237,11 @@ def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseExcepti
 
 
 def _stopped_in(frame: FrameType | None) -> str:
-    """`` (stopped in mdp.solver.solve)``: the innermost function of corrigo that was running, if any."""
+    """`` (stopped in mdp.solver.solve)``: the innermost public function of corrigo that was running, if any."""
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
-        if module.split(".")[0] in ("dsl", "mdp", "verifier") and module != __name__:
+        if module.split(".")[0] in ("dsl", "mdp", "verifier") and module != __name__ and \
+                not frame.f_code.co_name.startswith("_"):
             return f" (stopped in {module}.{frame.f_code.co_name})"
         frame = frame.f_back
     return ""

@@ -30,7 +30,7 @@ import mdp
 from dsl.errors import CorrigoError, Diagnostic
 from dsl.spec import Agent, Check, Spec
 from dsl.spec import Policy as DeclaredPolicy
-from mdp.graph import reachable_states, terminates_surely
+from mdp.graph import reachable_states, start_tree, terminates_surely
 from mdp.planner import Plan, plan
 from mdp.expressions import vectorize
 from mdp.model import TERMINAL_ACTION, ModelError, TabularMDP
@@ -41,9 +41,12 @@ from mdp.quantities import extremal_costs
 from mdp.solver.solution import policy_term_values, total_cost_error, total_cost_exact_rows
 from mdp.tables import html_table, markdown_table
 
-from .checks.common import AGENT, ONE_POLICY
+from .checks import check_kind
+from .checks.common import AGENT, ONE_POLICY, location
 from .checks.critic import critic_values, untrained_states
-from .results import CheckResult, Report, Verdict
+from .results import Basis, CheckResult, Report, Verdict
+from .scenarios import transferred_rows
+from .submodel import OptimalSubmodel, shortest_trace
 from .verification import solve_model, verify_model
 
 __all__ = ["PolicyError", "PolicyLike", "PolicyReport", "agent_behaviour", "declared_policy_rows", "evaluate_policy",
@@ -331,6 +334,9 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
     :func:`verify_policy`), their summaries saying which policy and what it costs against the optimum."""
     out: dict[str, CheckResult] = {}
     agents = {a.name for a in spec.agents}
+    for key in dict.fromkeys((c.transfer, c.otherwise) for c in checks if c.transfer is not None):
+        group = tuple(c for c in checks if c.transfer is not None and (c.transfer, c.otherwise) == key)
+        out.update(_transferred(spec, model, optimal, group, tol=tol, exact=exact, samples=samples, seed=seed))
     for name in dict.fromkeys(c.under for c in checks if c.under is not None):
         names = tuple(c.name for c in checks if c.under == name)
         if name in agents:
@@ -350,13 +356,52 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
                     f"{_short(optimal.value)})")
             ties = 0
         for result in report.checks:
-            if ties and result.kind in _VALUE_KINDS:
-                result = replace(result, verdict=Verdict.INCONCLUSIVE, quantities=(), trace=None, attribution=None,
-                                 summary=f"the agent ties between actions at {ties:,} state(s) it reaches and its "
-                                         "expected cost depends on how it breaks them; corrigo does not bound that "
-                                         "range yet", settle="give the critic values that separate the tied actions")
+            result = _untied(result, ties, "give the critic values that separate the tied actions")
             out[result.name] = replace(result, text=f"{result.text} under {name}", summary=f"{cost}: {result.summary}")
     return out
+
+
+def _untied(result: CheckResult, ties: int, settle: str) -> CheckResult:
+    """``result`` INCONCLUSIVE when it rests on one expected cost of a behaviour that ties at ``ties`` states."""
+    if not ties or result.kind not in _VALUE_KINDS:
+        return result
+    return replace(result, verdict=Verdict.INCONCLUSIVE, quantities=(), trace=None, attribution=None,
+                   summary=f"the agent ties between actions at {ties:,} state(s) it reaches and its expected cost "
+                           "depends on how it breaks them; corrigo does not bound that range yet", settle=settle)
+
+
+def _transferred(spec: Spec, model: TabularMDP, optimal: Solution, checks: tuple[Check, ...], *,
+                 tol: float | None, exact: bool, samples: int, seed: int) -> dict[str, CheckResult]:
+    """The checks ``in`` this world ``with policy from`` another (:mod:`verifier.scenarios`): FAILS where the
+    behaviour reaches a state the other world lacks (the path to it); else each check on the behaviour."""
+    source = checks[0].transfer
+    rows, untrained = transferred_rows(spec, model, checks[0])
+    reach = reachable_states(model, rows)
+    if (reach & untrained).any():
+        order, predecessors = start_tree(model, rows)
+        sub = OptimalSubmodel(model, rows, rows, reach, order, predecessors, True)
+        path = shortest_trace(sub, reach & untrained)
+        assert path is not None
+        state = model.describe(path.end)
+        summary = (f"the policy optimal in '{source}' reaches a state that world does not have ({state}) in "
+                   f"{path.trace.n_actions} step(s), with probability {path.trace.probability:.4g}: it was never "
+                   "optimised for it" + ("" if checks[0].otherwise is None else
+                                         f", and '{checks[0].otherwise}' is not enabled there"))
+        return {c.name: CheckResult(c.name, check_kind(c), c.text, location(c), Verdict.FAILS, summary,
+                                    trace=path.trace, basis=Basis.EXACT,
+                                    settle=None) for c in checks}
+    try:
+        evaluated, ties = behaviour_solution(model, optimal, rows)
+    except PolicyError as error:
+        raise ModelError(Diagnostic(f"the policy optimal in '{source}': {error}", checks[0].span,
+                                    hint="give it an `otherwise` action that ends the episode"), spec.source) from None
+    names = tuple(c.name for c in checks)
+    report = verify_model(spec, model, evaluated, tol=tol, exact=exact, checks=names, samples=samples, seed=seed,
+                          sweep=False, words=AGENT, optimal=optimal)
+    cost = (f"under the policy optimal in '{source}' (expected cost {_short(evaluated.value)} against this world's "
+            f"optimal {_short(optimal.value)})")
+    untied = (_untied(r, ties, f"make the optimal actions of '{source}' unique") for r in report.checks)
+    return {r.name: replace(r, summary=f"{cost}: {r.summary}") for r in untied}
 
 
 _VALUE_KINDS = ("cost", "regret", "inner_regret", "power_seeking")  # verdicts that rest on one expected cost
@@ -415,22 +460,35 @@ def agent_behaviour(spec: Spec, model: TabularMDP, optimal: Solution, agent: Age
     """
     critic = None if agent.critic is None else critic_values(spec, model, agent.critic, optimal)
     planned = plan(model, critic, agent.steps)
-    reach = reachable_states(model, planned.rows)
-    groups = np.asarray(model.row_groups)
-    first = np.full(model.n_states, -1, dtype=np.int64)
-    rows_of = np.flatnonzero(planned.rows)
-    first[model.row_state[rows_of[::-1]]] = rows_of[::-1]  # each state's first row of the agent
-    representative = np.where(reach, first, -1)
     try:
-        evaluated = evaluate_policy(model, optimal, representative)
+        evaluated, ties = behaviour_solution(model, optimal, planned.rows)
     except PolicyError as error:
         raise ModelError(Diagnostic(f"agent '{agent.name}': {error}", agent.span,
                                     hint="plan further ahead, or give the critic a cost for looping"),
                          spec.source) from None
-    counts = np.add.reduceat(planned.rows.astype(np.int64), groups[:-1])
+    return evaluated, planned, ties
+
+
+def behaviour_solution(model: TabularMDP, optimal: Solution, rows: npt.NDArray[np.bool_]) -> tuple[Solution, int]:
+    """A behaviour (the rows it may take in each state, ties kept) as a solution like M*: its rows at the states
+    it reaches, valued by one representative policy (its first row in each state); and how many states it
+    reaches where it ties.
+
+    Raises
+    ------
+    PolicyError
+        With discount 1, when the representative policy never ends.
+    """
+    reach = reachable_states(model, rows)
+    groups = np.asarray(model.row_groups)
+    first = np.full(model.n_states, -1, dtype=np.int64)
+    rows_of = np.flatnonzero(rows)
+    first[model.row_state[rows_of[::-1]]] = rows_of[::-1]  # each state's first row of the behaviour
+    evaluated = evaluate_policy(model, optimal, np.where(reach, first, -1))
+    counts = np.add.reduceat(rows.astype(np.int64), groups[:-1])
     ties = int((reach & (counts > 1) & ~np.asarray(model.terminal, dtype=bool)).sum())
-    mask = (planned.rows & reach[model.row_state]) | (evaluated.optimal & ~reach[model.row_state])
-    return replace(evaluated, optimal=mask), planned, ties
+    mask = (rows & reach[model.row_state]) | (evaluated.optimal & ~reach[model.row_state])
+    return replace(evaluated, optimal=mask), ties
 
 
 def _short(value: float) -> str:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 import dsl
 import mdp
+from dsl.errors import SpecError
 from dsl.spec import Check, Spec
 from mdp.compiler import DEFAULT_MAX_BYTES, with_exact_numbers
 from mdp.horizon import HorizonTooLarge, over_horizon
@@ -96,7 +97,20 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     """
     spec = path_or_spec if isinstance(path_or_spec, Spec) else dsl.load(path_or_spec, overrides)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
-    if spec.horizon is not None and not exact and all(decided_by_stages(c) for c in selected):
+    here = tuple(c.name for c in selected if c.scenario == spec.world)
+    options: dict[str, Any] = dict(tol=tol, exact=exact, max_states=max_states, samples=samples, seed=seed,
+                                   settle_limit=settle_limit, executor=executor)
+    report = _verify_world(spec, here, **options)
+    if len(here) == len(selected):
+        return report
+    return _with_scenarios(spec, report, selected, options)
+
+
+def _verify_world(spec: Spec, checks: tuple[str, ...], *, tol: float | None, exact: bool, max_states: int | None,
+                  samples: int, seed: int, settle_limit: int, executor: Executor | None) -> Report:
+    """:func:`verify` of the checks ``checks`` of ``spec``'s own world."""
+    if spec.horizon is not None and not exact and \
+            all(decided_by_stages(c) for c in spec.checks if c.name in checks):
         return verify_stages(spec, max_states=max_states, checks=checks, settle_limit=settle_limit)
     model = mdp.compile(spec, max_states=max_states, exact=exact)
     model, solution = solve_spec(spec, model, tol, exact, settle_limit)
@@ -106,6 +120,28 @@ def verify(path_or_spec: str | PathLike[str] | Spec, overrides: Mapping[str, obj
     if exact:
         return report
     return settle_exactly(spec, model, report, tol=tol, samples=samples, seed=seed, settle_limit=settle_limit)
+
+
+def _with_scenarios(spec: Spec, report: Report, selected: tuple[Check, ...], options: dict[str, Any]) -> Report:
+    """``report`` (of the spec's own world) with the checks ``in`` other scenarios verified there, each in
+    its world (:func:`verifier.scenarios.scenario_spec`), all in the order of ``selected``."""
+    from .scenarios import scenario_spec
+
+    done = {r.name: r for r in report.checks}
+    for world in dict.fromkeys(c.scenario for c in selected if c.scenario != spec.world):
+        assert world is not None
+        names = tuple(c.name for c in selected if c.scenario == world)
+        try:
+            there = verify(scenario_spec(spec, world), checks=names, **options)
+        except SpecError as error:  # the world the scenario makes is in error: say which scenario
+            scenario = spec.scenario(world)
+            note = f"in scenario '{world}'" + (f", declared at line {scenario.span.line}" if scenario.span else "")
+            raise type(error)(tuple(replace(d, notes=(*d.notes, note)) for d in error.diagnostics),
+                              error.source) from None
+        for result, check in zip(there.checks, (c for c in selected if c.scenario == world)):
+            carried = f" with policy from {check.transfer}" if check.transfer is not None else ""
+            done[result.name] = replace(result, text=f"{result.text} in {world}{carried}")
+    return replace(report, checks=tuple(done[c.name] for c in selected))
 
 
 def verify_stages(spec: Spec, *, max_states: int | None = None, checks: tuple[str, ...] | None = None,
@@ -223,7 +259,7 @@ def verify_model(spec: Spec, model: TabularMDP, solution: Solution, *, tol: floa
     context = Context(spec, model, solution, sub, tol=tol, exact=exact, samples=samples, seed=seed, words=words,
                       executor=executor, optimal=optimal, plan=plan, agent=agent, untrained=untrained)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
-    given = tuple(c for c in selected if c.under is not None) if words is OPTIMAL else ()
+    given = tuple(c for c in selected if c.under is not None or c.transfer is not None) if words is OPTIMAL else ()
     if solution.loop_doubt is not None:  # the spec itself may be in error: no verdict rests on it
         results = tuple(_undecided_loop(check, context, solution.loop_doubt) for check in selected)
     else:

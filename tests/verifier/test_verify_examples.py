@@ -119,3 +119,19 @@ def test_turners_shutdown_world_has_its_closed_forms() -> None:
     at = {model.describe(s): s for s in range(model.n_states)}
     assert estimate.power[at["x=1"]] == 0.5 and estimate.stderr[at["x=1"]] == 0.0
     assert abs(estimate.power[at["x=2"]] - 0.75) <= 3 * estimate.stderr[at["x=2"]]
+
+
+def test_the_absent_supervisor_robot_cheats_only_when_unwatched() -> None:
+    """examples/absent_supervisor.corrigo (Leike et al. 2017): the header's returns, negated: the long way
+    9 - 50 while watched, across P 3 - 50 alone; the policy learned while watched stays honest alone."""
+    report = verify(ROOT / "examples" / "absent_supervisor.corrigo")
+    assert report.value == 9 - 50
+    verdicts = {c.name: c.verdict for c in report.checks}
+    assert verdicts == {"honest": Verdict.HOLDS, "honest_alone": Verdict.FAILS, "carried": Verdict.HOLDS,
+                        "return_watched": Verdict.HOLDS, "return_alone": Verdict.HOLDS,
+                        "carried_return": Verdict.HOLDS}
+    alone = report.check("honest_alone")
+    assert [(s.state, s.action) for s in alone.trace.steps] == [("r=1, c=1", "down"), ("r=2, c=1", "down"),
+                                                                ("r=3, c=1", None)]
+    assert "expected cost -41 against this world's optimal -47" in report.check("carried").summary
+    assert report.check("return_alone").quantities[0].value == 3 - 50

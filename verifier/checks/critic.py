@@ -13,7 +13,6 @@ import weakref
 import numpy as np
 import numpy.typing as npt
 
-import dsl
 import mdp
 from dsl.errors import Diagnostic
 from dsl.spec import Agent, Check, CriticError, Expr, InnerRegret, Spec
@@ -22,6 +21,7 @@ from mdp.model import ModelError, TabularMDP
 from mdp.planner import FittedCritic, fit_critic, planned_path
 from mdp.solver import Solution
 
+from ..scenarios import with_settings
 from ..results import CheckResult, Quantity, Step, Trace, Verdict, decide
 from ..submodel import shortest_trace
 from .common import Context, result
@@ -81,9 +81,7 @@ def _fit(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedC
     critic = spec.critic(name)
     trained_spec, trained_model, trained_optimum = spec, model, optimal
     if critic.training_world:
-        overrides = {**spec.param_values(), **{n: (int(v) if v.denominator == 1 else v) for n, v in critic.training_world}}
-        trained_spec = dsl.check_source(spec.source, {k: v for k, v in overrides.items()
-                                                      if k in dict(critic.training_world)})
+        trained_spec = with_settings(spec, critic.training_world)
         trained_model = mdp.compile(trained_spec)
         trained_optimum = mdp.solve(trained_model)
     features = np.column_stack([_evaluate(trained_spec, trained_model, f) for f in critic.features])

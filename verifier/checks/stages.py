@@ -44,7 +44,8 @@ _SETTLE = "re-run with --exact: exact arithmetic decides it on the time-expanded
 def decided_by_stages(check: Check) -> bool:
     """Whether ``check`` is decided stage by stage: it looks only at the optimal policies of the intrinsic cost
     (and, for ``regret``, at the intent's optimum)."""
-    return isinstance(check.property, _STAGED) and check.under is None and not check.for_all_params
+    return isinstance(check.property, _STAGED) and check.under is None and check.transfer is None and \
+        not check.for_all_params
 
 
 @dataclass(eq=False)
