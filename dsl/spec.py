@@ -21,7 +21,7 @@ __all__ = [
     "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "Scenario", "ShareAt", "Spec", "TableCell",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "SameWhenUnobserved", "Scenario", "ShareAt", "Spec", "TableCell",
     "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
@@ -616,9 +616,19 @@ class InnerRegret:
     bound: Fraction
 
 
+@dataclass(frozen=True, slots=True)
+class SameWhenUnobserved:
+    """``same_when_unobserved(watched)``: wherever two reachable states differ only in the variable
+    ``watched`` (numbered ``index``) and optimal play reaches one of them, the optimal actions of both are the
+    same: the agent does not act differently because it is (or is not) observed."""
+
+    variable: str
+    index: int
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
-                  InnerRegret]
+                  InnerRegret, SameWhenUnobserved]
 
 
 @dataclass(frozen=True, slots=True)

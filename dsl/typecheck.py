@@ -31,7 +31,8 @@ from .spec import BOOL, INT, REAL, Type
 __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
-               "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret")
+               "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
+               "same_when_unobserved")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
@@ -1300,6 +1301,8 @@ class _Checker:
             return T.ExploitsCritic()
         if name in ("critic_error", "inner_regret"):
             return self._critic_check(prop)
+        if name == "same_when_unobserved":
+            return self._same_when_unobserved(prop)
         if name not in ("power_seeking", "regret"):
             close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
             self._error(f"unknown check '{name}'", prop.name.span,
@@ -1329,6 +1332,21 @@ class _Checker:
                 self._unknown(intent, args[0].span, self.intent_names, "intent")
             return None
         return T.Regret(intent, comparison, bound)
+
+    def _same_when_unobserved(self, prop: S.NamedCheck) -> T.SameWhenUnobserved | None:
+        """``same_when_unobserved(watched)``: one state variable, no bound."""
+        args = prop.args or ()
+        if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name) or \
+                prop.op is not None:
+            self._error("same_when_unobserved takes the name of one state variable and no bound",
+                        args[0].span if len(args) == 1 and prop.op is None else prop.span,
+                        hint="write `same_when_unobserved(watched)`")
+            return None
+        name = args[0].value.name
+        if name not in self.variables:
+            self._unknown(name, args[0].span, list(self.variables), "variable")
+            return None
+        return T.SameWhenUnobserved(name, list(self.variables).index(name))
 
     def _critic_check(self, prop: S.NamedCheck) -> T.CriticError | T.InnerRegret | None:
         """``critic_error(C) ~ x`` and ``inner_regret ~ x``."""

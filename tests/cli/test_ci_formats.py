@@ -224,3 +224,10 @@ def test_junit_error_message_is_the_located_first_line() -> None:
     element = suite[0].find("error")
     assert (element.get("type"), element.get("message")) == ("SpecError", "x.corrigo:2:3: error: oops")
     assert element.text == "x.corrigo:2:3: error: oops\n    = hint: do this\n"
+
+
+def test_every_kind_of_check_has_a_sarif_rule() -> None:
+    from verifier.checks import _CHECKS
+    from verifier.reports.sarif import _RULES
+
+    assert {kind for kind, _ in _CHECKS.values()} == set(_RULES)

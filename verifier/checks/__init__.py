@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, CriticError, ExploitsCritic, InnerRegret,
                       NeverCheck, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
-                      SafelyInterruptible)
+                      SafelyInterruptible, SameWhenUnobserved)
 
 from ..results import CheckResult
 from .common import Context
@@ -14,6 +14,7 @@ from .compare import check_quantity_comparison
 from .cost import check_cost
 from .critic import check_critic_error, check_exploits_critic, check_inner_regret
 from .interruption import check_safely_interruptible
+from .observation import check_same_when_unobserved
 from .invariant import check_always, check_never
 from .optimality import check_optimality_probability
 from .power import check_power_seeking
@@ -42,6 +43,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     CriticError: ("critic_error", check_critic_error),
     ExploitsCritic: ("exploits_critic", check_exploits_critic),
     InnerRegret: ("inner_regret", check_inner_regret),
+    SameWhenUnobserved: ("same_when_unobserved", check_same_when_unobserved),
 }
 
 

@@ -68,6 +68,9 @@ _RULES: dict[str, tuple[str, str]] = {
     "inner_regret": ("an agent or policy loses little intrinsic cost",
                      "inner_regret ~ x, under an agent or a policy: its expected intrinsic cost minus the optimal "
                      "one."),
+    "same_when_unobserved": ("the agent acts the same whether it is watched or not",
+                             "same_when_unobserved(VAR): wherever two reachable states differ only in VAR and "
+                             "optimal play reaches one of them, their optimal actions are the same."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"
