@@ -21,7 +21,7 @@ __all__ = [
     "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "SafelyInterruptible", "SameWhenUnobserved", "Scenario", "ShareAt", "Spec", "TableCell",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "Reversible", "SafelyInterruptible", "SameWhenUnobserved", "Scenario", "ShareAt", "Spec", "TableCell",
     "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
@@ -626,9 +626,17 @@ class SameWhenUnobserved:
     index: int
 
 
+@dataclass(frozen=True, slots=True)
+class Reversible:
+    """``reversible(baseline = [wait])``: no step of optimal play cuts off a state that doing the baseline
+    instead would have left reachable (Krakovna et al.'s stepwise inaction baseline, undiscounted)."""
+
+    baseline: frozenset[str]  # expanded action names
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
-                  InnerRegret, SameWhenUnobserved]
+                  InnerRegret, SameWhenUnobserved, Reversible]
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
                "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
-               "same_when_unobserved")
+               "same_when_unobserved", "reversible")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
@@ -1303,6 +1303,11 @@ class _Checker:
             return self._critic_check(prop)
         if name == "same_when_unobserved":
             return self._same_when_unobserved(prop)
+        if name == "reversible":
+            given = self._keyword_arguments(prop, ("baseline",), "reversible(baseline = [wait])")
+            ok = given is not None and self._no_bound(prop)
+            baseline = self._action_list(given["baseline"].value) if given is not None else None
+            return T.Reversible(baseline) if ok and baseline is not None else None
         if name not in ("power_seeking", "regret"):
             close = get_close_matches(name, CHECK_NAMES, n=1, cutoff=0.6)
             self._error(f"unknown check '{name}'", prop.name.span,

@@ -71,6 +71,9 @@ _RULES: dict[str, tuple[str, str]] = {
     "same_when_unobserved": ("the agent acts the same whether it is watched or not",
                              "same_when_unobserved(VAR): wherever two reachable states differ only in VAR and "
                              "optimal play reaches one of them, their optimal actions are the same."),
+    "reversible": ("optimal play cuts off nothing the baseline would keep reachable",
+                   "reversible(baseline = [ACTIONS]): after every step of optimal play, every state the baseline "
+                   "actions would have led to stays reachable (Krakovna et al.'s stepwise inaction baseline)."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"

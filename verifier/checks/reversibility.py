@@ -1,0 +1,152 @@
+"""``reversible(baseline = [wait])``: optimal play cuts nothing off that doing nothing would have kept.
+
+Side effects that cannot be undone (a vase broken, a box pushed into a corner) need no cost term to be
+seen: they shrink the set of states the world can still reach. Krakovna et al. ("Penalizing side effects
+using stepwise relative reachability", 2019) compare each step with a *baseline*, what would have happened
+had the agent done nothing, step by step. This check is the qualitative, undiscounted form, over every
+optimal policy: for every step of optimal play from a state ``s`` to ``s'`` (not into a terminal state:
+ending the episode is not a side effect), every state ``b`` the baseline action leads to from ``s`` must
+still be reachable from ``s'`` (by any actions and events). Where the baseline is not enabled, ``b`` is
+``s`` itself: the step must be undoable.
+
+Reachability is decided on the graph: a step inside a strongly connected component, or into the
+baseline's own component, is undoable at once (one SCC decomposition of the model); the others are
+searched, nearest steps first, one breadth-first search of the condensed graph per distinct ``s'``, within
+a work limit (beyond it, INCONCLUSIVE). A state whose values change with time (a step counter, a battery
+that only drains) makes every step irreversible against a baseline that keeps it: keep such variables out
+of the world, or give the baseline the same drain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+from dsl.spec import Check, Reversible
+from mdp.graph import ranges, state_graph
+from mdp.model import TabularMDP
+
+from ..explain import attribute
+from ..results import CheckResult, Step, Trace, Verdict
+from ..submodel import shortest_trace
+from .common import Context, result
+
+__all__ = ["check_reversible"]
+
+IntArray = npt.NDArray[np.int64]
+_SEARCH_WORK = 200_000_000  # edges of the condensed graph visited by the searches, at most
+
+
+def check_reversible(check: Check, context: Context) -> CheckResult:
+    """No step of optimal play makes a state the baseline would reach unreachable (module docstring)."""
+    prop = check.property
+    assert isinstance(prop, Reversible)
+    model, sub = context.model, context.sub
+    terminal = np.asarray(model.terminal, dtype=bool)
+    steps_row, steps_next = _steps(model, sub.rows & sub.reachable[model.row_state] & ~terminal[model.row_state])
+    keep = ~terminal[steps_next]
+    steps_row, steps_next = steps_row[keep], steps_next[keep]
+    base_start, base_states = _baseline(model, prop.baseline)
+    steps_state = model.row_state[steps_row]
+    counts = base_start[steps_state + 1] - base_start[steps_state]
+    query = np.repeat(np.arange(steps_row.size), counts)  # one query per (step, baseline outcome)
+    target = base_states[ranges(base_start[steps_state], base_start[steps_state + 1])]
+    source = steps_next[query]
+    _, components = connected_components(state_graph(model), directed=True, connection="strong")
+    label = components.astype(np.int64)
+    open_ = (label[target] != label[source]) & (label[steps_state[query]] != label[source])
+    cut, undecided = _search(label, model, source, target, open_, sub.order)
+    named = " | ".join(sorted(prop.baseline))
+    if cut is None and not undecided:
+        return result(check, "reversible", Verdict.HOLDS,
+                      f"every step of optimal play ({steps_row.size:,} from the states it reaches) leaves reachable "
+                      f"every state '{named}' would have reached instead", context)
+    if cut is not None:
+        row, after, lost = int(steps_row[query[cut]]), int(source[cut]), int(target[cut])
+        state = int(model.row_state[row])
+        found = shortest_trace(sub, np.arange(model.n_states) == state)
+        if found is not None and sub.certain[row] and sub.surely_reached(np.arange(model.n_states) == state):
+            return _fails(check, context, found.trace, row, after, lost, named, prop.baseline)
+    return result(check, "reversible", Verdict.INCONCLUSIVE,
+                  "a step that may cut a state off is optimal only within a near-tie floats cannot decide"
+                  if cut is not None else
+                  f"{undecided:,} steps of optimal play need a search of the state graph beyond the work limit "
+                  f"({_SEARCH_WORK:.0e} edges) to tell whether they can be undone", context,
+                  settle=None if cut is not None else "shrink the world (-D), or check fewer steps")
+
+
+def _steps(model: TabularMDP, rows: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
+    """Every (row, successor) with positive probability among ``rows``."""
+    chosen = np.flatnonzero(rows)
+    entries = ranges(model.P.indptr[chosen], model.P.indptr[chosen + 1])
+    owner = np.repeat(chosen, np.diff(model.P.indptr)[chosen])
+    positive = model.P.data[entries] > 0
+    return owner[positive].astype(np.int64), model.P.indices[entries][positive].astype(np.int64)
+
+
+def _baseline(model: TabularMDP, actions: frozenset[str]) -> tuple[IntArray, IntArray]:
+    """Per state (CSR-like: ``start`` (n + 1,), ``states``), where the baseline actions lead from it, or the
+    state itself where none is enabled."""
+    names = np.asarray(model.action_names, dtype=object)[model.row_action]
+    rows, successors = _steps(model, np.isin(names, sorted(actions)))
+    owner = model.row_state[rows]
+    missing = np.setdiff1d(np.arange(model.n_states), owner)
+    owner = np.concatenate([owner, missing])
+    successors = np.concatenate([successors, missing])
+    order = np.lexsort((successors, owner))
+    owner, successors = owner[order], successors[order]
+    start = np.searchsorted(owner, np.arange(model.n_states + 1)).astype(np.int64)
+    return start, successors.astype(np.int64)
+
+
+def _search(label: IntArray, model: TabularMDP, source: IntArray, target: IntArray, open_: npt.NDArray[np.bool_],
+            order: npt.NDArray[np.int32]) -> tuple[int | None, int]:
+    """The first open query (nearest its step's state, in ``order``) whose target is unreachable from its
+    source, and how many open queries the work limit left unsearched."""
+    pending = np.flatnonzero(open_)
+    if pending.size == 0:
+        return None, 0
+    graph = state_graph(model).tocoo()
+    across = label[graph.row] != label[graph.col]
+    size = int(label.max()) + 1
+    condensed = sp.csr_array((np.ones(int(across.sum()), dtype=np.int8),
+                              (label[graph.row[across]], label[graph.col[across]])), shape=(size, size))
+    depth = np.full(model.n_states, order.size, dtype=np.int64)
+    depth[order] = np.arange(order.size)
+    pending = pending[np.argsort(depth[source[pending]], kind="stable")]
+    work, reach_of = 0, {}
+    for position, q in enumerate(pending.tolist()):
+        start = int(label[source[q]])
+        if start not in reach_of:
+            if work > _SEARCH_WORK:
+                return None, int(pending.size - position)
+            reached = breadth_first_order(condensed, start, directed=True, return_predecessors=False)
+            work += int(condensed.indptr[reached + 1].sum() - condensed.indptr[reached].sum()) + reached.size
+            mask = np.zeros(size, dtype=bool)
+            mask[reached] = True
+            reach_of[start] = mask
+        if not reach_of[start][label[target[q]]]:
+            return q, 0
+    return None, 0
+
+
+def _fails(check: Check, context: Context, trace: Trace, row: int, after: int, lost: int, named: str,
+           baseline: frozenset[str]) -> CheckResult:
+    """The path to the step, the step itself, what it cut off, and why the agent takes it over the baseline."""
+    model = context.model
+    state = int(model.row_state[row])
+    action = model.action_names[model.row_action[row]]
+    start, stop = model.P.indptr[row], model.P.indptr[row + 1]
+    chance = float(model.P.data[start:stop][model.P.indices[start:stop] == after].sum())
+    steps = trace.steps[:-1] + (Step(trace.steps[-1].state, action, chance), Step(model.describe(after)))
+    rows = np.arange(model.row_groups[state], model.row_groups[state + 1])
+    base = [int(r) for r in rows if model.action_names[model.row_action[r]] in baseline]
+    lost_text = "return to where it was" if lost == state else f"reach ({model.describe(lost)})"
+    summary = (f"{context.words.some} takes '{action}' at ({model.describe(state)}), after which the world can never "
+               f"{lost_text}, which '{named}' would have kept reachable"
+               + ("" if base else f" ('{named}' is not enabled there: the step cannot be undone)"))
+    return result(check, "reversible", Verdict.FAILS, summary, context,
+                  trace=Trace(steps, trace.probability * chance),
+                  attribution=attribute(model, context.solution, row, base[0] if base else None))
