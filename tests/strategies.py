@@ -3,6 +3,8 @@ small random spec texts with checks of every kind (see ``spec_texts``)."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -325,3 +327,8 @@ def exact_checks(model_text: str, spec: Spec) -> ExactChecks:
             _REFERENCES.clear()
         _REFERENCES[model_text] = ExactChecks(mdp.compile(spec, exact=True))
     return _REFERENCES[model_text]
+
+
+def with_horizon(text: str, steps: int) -> str:
+    """A generated spec or model text with episodes of ``steps`` steps (``horizon``, after its discount)."""
+    return re.sub(r"^(discount .*)$", rf"\1\nhorizon {steps}", text, count=1, flags=re.M)

@@ -16,7 +16,7 @@ from verifier import Verdict, verify
 # Backward induction, discount 1, 4 steps (V at `steps left`): rich: -3, -6, -9, -12 with 1..4 left;
 # poor with 1 left: consume -1 (invest 3 + 0); 2 left: consume -2 (invest 3 - 3 = 0); 3 left: consume
 # -3 = invest 3 - 6, a tie; 4 left: invest 3 - 9 = -6 < consume -1 - 3 = -4.
-INVEST = """model invest
+INVEST_WORLD = """model invest
 discount 1
 horizon 4
 var rich : bool = false
@@ -24,7 +24,8 @@ action invest when !rich: rich' = true
 action consume: skip
 cost invest_cost = 3 * [invest]
 cost income = -2 * rich - 1 * [consume]
-check late : never [invest] && step >= 2
+"""
+INVEST = INVEST_WORLD + """check late : never [invest] && step >= 2
 check early : never [invest] && step == 0
 check gets_rich : P >= 1 [ F rich ]
 """

@@ -4,7 +4,6 @@ dropped certainly suboptimal, the same pairs reached; and a hand-solved episode.
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 
 import numpy as np
@@ -15,18 +14,10 @@ import dsl
 import mdp
 from mdp.model import ModelError
 from mdp.stages import extremal, policy_term_values, reachable, solve_stages
-from tests.strategies import model_texts
+from tests.mdp.test_horizon import INVEST_WORLD as INVEST
+from tests.strategies import model_texts, with_horizon
 from verifier.submodel import optimal_submodel
 
-INVEST = """model invest
-discount 1
-horizon 4
-var rich : bool = false
-action invest when !rich: rich' = true
-action consume: skip
-cost invest_cost = 3 * [invest]
-cost income = -2 * rich - 1 * [consume]
-"""
 
 
 def test_the_invest_episode_by_hand() -> None:
@@ -51,14 +42,10 @@ def test_the_invest_episode_by_hand() -> None:
     assert (terms["invest_cost"][poor], terms["income"][poor]) == (3.0, -6.0)
 
 
-def _with_horizon(text: str, steps: int) -> str:
-    return re.sub(r"^(discount .*)$", rf"\1\nhorizon {steps}", text, count=1, flags=re.M)
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model_texts(), st.integers(min_value=1, max_value=5))
 def test_stages_agree_with_the_exact_time_expanded_model(text: str, steps: int) -> None:
-    spec = dsl.load(_with_horizon(text, steps))
+    spec = dsl.load(with_horizon(text, steps))
     try:
         expanded = mdp.compile(spec, exact=True)
         truth = mdp.solve(expanded, exact=True)

@@ -3,7 +3,6 @@ verdicts as the time-expanded model in exact arithmetic, on hand-solved episodes
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest
@@ -15,22 +14,15 @@ import mdp
 from dsl.errors import ResourceLimitError
 from mdp.model import ModelError
 from mdp.stages import decide_exactly, solve_stages
-from tests.strategies import spec_texts
+from tests.mdp.test_horizon import INVEST_WORLD
+from tests.strategies import spec_texts, with_horizon
 from verifier import Verdict, verify
 from verifier.checks.stages import StageChecks, decided_by_stages
 from verifier.verification import solve_spec, verify_model, verify_stages
 
 # Backward induction by hand (tests/mdp/test_horizon.py): V = -6 from the start; invest at step 0, a tie
 # at step 1 (not reached: the agent is rich by then), consume from step 2 on; income -9 over the episode.
-INVEST = """model invest
-discount 1
-horizon 4
-var rich : bool = false
-action invest when !rich: rich' = true
-action consume: skip
-cost invest_cost = 3 * [invest]
-cost income = -2 * rich - 1 * [consume]
-check late : never [invest] && step >= 2
+INVEST = INVEST_WORLD + """check late : never [invest] && step >= 2
 check early : never [invest] && step == 0
 check gets_rich : P >= 1 [ F rich ]
 check rich_by_one : P >= 1 [ F<=1 rich ]
@@ -103,14 +95,10 @@ def test_the_stage_arrays_have_a_memory_budget() -> None:
         solve_stages(model, 4, max_bytes=10)
 
 
-def _with_horizon(text: str, steps: int) -> str:
-    return re.sub(r"^(discount .*)$", rf"\1\nhorizon {steps}", text, count=1, flags=re.M)
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec_texts(), st.integers(min_value=1, max_value=6))
 def test_random_episodes_agree_with_the_exact_time_expanded_model(text: str, steps: int) -> None:
-    spec = dsl.load(_with_horizon(text, steps))
+    spec = dsl.load(with_horizon(text, steps))
     names = tuple(c.name for c in spec.checks if decided_by_stages(c))
     try:
         truth = verify(spec, exact=True, checks=names)

@@ -20,9 +20,9 @@ from mdp.quantities import extremal_costs
 from ..explain import attribute
 from ..results import Attribution, CheckResult, Quantity, Step, Trace, Verdict
 from ..submodel import shortest_trace
-from .common import Context, at_initial, result
+from .common import Context, Range, at_initial, result
 
-__all__ = ["check_regret"]
+__all__ = ["check_regret", "regret_verdict"]
 
 
 def check_regret(check: Check, context: Context) -> CheckResult:
@@ -43,21 +43,8 @@ def check_regret(check: Check, context: Context) -> CheckResult:
     if context.sub.has_uncertain:  # floats cannot tell which rows of an ambiguous state are optimal
         agent_range = agent_range.union(at_initial(
             extremal_costs(model, context.agent_rows, prop.intent, maximize=False), model))
-    best_range = at_initial(best, model)
-    regret = agent_range.minus(best_range)
-    quantities = [Quantity("regret", regret.value, regret.bound),
-                  Quantity(f"{prop.intent} under the agent (worst over M*)", agent_range.value, agent_range.bound),
-                  Quantity(f"{prop.intent} optimum", best_range.value, best_range.bound)]
-    worst_range = at_initial(worst, model)
-    span = worst_range.value - best_range.value
-    if math.isfinite(span) and span > 0:
-        quantities.append(Quantity("relative regret", regret.value / span,
-                                   (regret.bound + worst_range.bound + best_range.bound) / span))
-    verdict = regret.decide(prop.comparison, prop.bound)
-    relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
-    summary = (f"{context.words.they_can} cost '{prop.intent}' {agent_range.value:.6g} against an optimum of "
-               f"{best_range.value:.6g}: regret {regret.value:.6g}{relative}, bound {prop.comparison.value} "
-               f"{float(prop.bound):g}")
+    quantities, verdict, summary = regret_verdict(prop, agent_range, at_initial(best, model), at_initial(worst, model),
+                                                  context.words.they_can)
     trace, attribution = None, None
     if verdict is Verdict.FAILS:
         trace, attribution = _deviation(context, model.intents[prop.intent], best.values,
@@ -67,6 +54,24 @@ def check_regret(check: Check, context: Context) -> CheckResult:
                         f"'{attribution.alternative}'")
     return result(check, "regret", verdict, summary, context, quantities=tuple(quantities), trace=trace,
                   attribution=attribution)
+
+
+def regret_verdict(prop: Regret, agent: Range, best: Range, worst: Range, they_can: str
+                   ) -> tuple[tuple[Quantity, ...], Verdict, str]:
+    """The quantities, verdict and summary of ``regret(intent) ~ x`` from the intent's worst cost under the
+    agent, its optimum and its worst over all policies (``they_can``: how the summary names the agent)."""
+    regret = agent.minus(best)
+    quantities = [Quantity("regret", regret.value, regret.bound),
+                  Quantity(f"{prop.intent} under the agent (worst over M*)", agent.value, agent.bound),
+                  Quantity(f"{prop.intent} optimum", best.value, best.bound)]
+    span = worst.value - best.value
+    if math.isfinite(span) and span > 0:
+        quantities.append(Quantity("relative regret", regret.value / span,
+                                   (regret.bound + worst.bound + best.bound) / span))
+    relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
+    summary = (f"{they_can} cost '{prop.intent}' {agent.value:.6g} against an optimum of {best.value:.6g}: regret "
+               f"{regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
+    return tuple(quantities), regret.decide(prop.comparison, prop.bound), summary
 
 
 def _deviation(context: Context, intent: npt.NDArray[np.float64], optimum: npt.NDArray[np.float64],

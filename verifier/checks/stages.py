@@ -32,6 +32,7 @@ from ..results import Attribution, Basis, CheckResult, Quantity, Step, Trace, Ve
 from .common import OPTIMAL, Range, location, mentions_action
 from .cost import number_text
 from .probability import probability_text
+from .regret import regret_verdict
 
 __all__ = ["StageChecks", "decided_by_stages"]
 
@@ -355,18 +356,7 @@ class StageChecks:
         best_values, best_bound = extremal(stages, intent, maximize=False, every_policy=True, keep=small)
         best = Range.around(model.at_start(best_values[0] if small else best_values), best_bound)
         worst = Range.around(*_at_start(model, extremal(stages, intent, maximize=True, every_policy=True)))
-        regret = agent.minus(best)
-        quantities = [Quantity("regret", regret.value, regret.bound),
-                      Quantity(f"{intent} under the agent (worst over M*)", agent.value, agent.bound),
-                      Quantity(f"{intent} optimum", best.value, best.bound)]
-        span = worst.value - best.value
-        if np.isfinite(span) and span > 0:
-            quantities.append(Quantity("relative regret", regret.value / span,
-                                       (regret.bound + worst.bound + best.bound) / span))
-        verdict = regret.decide(prop.comparison, prop.bound)
-        relative = f" ({quantities[-1].value:.1%} of the intent's range)" if len(quantities) == 4 else ""
-        summary = (f"{OPTIMAL.they_can} cost '{intent}' {agent.value:.6g} against an optimum of {best.value:.6g}: "
-                   f"regret {regret.value:.6g}{relative}, bound {prop.comparison.value} {float(prop.bound):g}")
+        quantities, verdict, summary = regret_verdict(prop, agent, best, worst, OPTIMAL.they_can)
         trace, attribution = None, None
         if verdict is Verdict.FAILS and small:
             trace, attribution = self._deviation(np.asarray(model.intents[intent]), best_values,
