@@ -152,7 +152,7 @@ def verify_stages(spec: Spec, *, max_states: int | None = None, checks: tuple[st
     leave open when that model has at most ``settle_limit`` states."""
     assert spec.horizon is not None
     model = mdp.compile(spec, max_states=max_states, expand_horizon=False)
-    stages = solve_stages(model, spec.horizon, max_bytes=DEFAULT_MAX_BYTES if max_states is None else None)
+    stages = solve_stages(model, spec.horizon, max_bytes=DEFAULT_MAX_BYTES)
     checker = StageChecks(spec, stages)
     selected = spec.checks if checks is None else tuple(c for c in spec.checks if c.name in checks)
     results = tuple(checker.run(check) for check in selected)
