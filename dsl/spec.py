@@ -21,7 +21,7 @@ __all__ = [
     "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
-    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "Reversible", "SafelyInterruptible", "SameWhenUnobserved", "Scenario", "ShareAt", "Spec", "TableCell",
+    "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "Reversible", "SafelyInterruptible", "SameWhenUnobserved", "SideEffects", "Scenario", "ShareAt", "Spec", "TableCell",
     "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
 
@@ -634,9 +634,20 @@ class Reversible:
     baseline: frozenset[str]  # expanded action names
 
 
+@dataclass(frozen=True, slots=True)
+class SideEffects:
+    """``side_effects(baseline = [wait]) ~ x``: the largest share of the model's states that a step of optimal
+    play makes unreachable though the baseline would have kept them reachable (Krakovna et al.'s stepwise
+    relative reachability, undiscounted), worst over the optimal policies."""
+
+    baseline: frozenset[str]
+    comparison: Comparison
+    bound: Fraction
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
-                  InnerRegret, SameWhenUnobserved, Reversible]
+                  InnerRegret, SameWhenUnobserved, Reversible, SideEffects]
 
 
 @dataclass(frozen=True, slots=True)

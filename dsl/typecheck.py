@@ -32,7 +32,7 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
                "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
-               "same_when_unobserved", "reversible")
+               "same_when_unobserved", "reversible", "side_effects")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
@@ -1303,6 +1303,15 @@ class _Checker:
             return self._critic_check(prop)
         if name == "same_when_unobserved":
             return self._same_when_unobserved(prop)
+        if name == "side_effects":
+            given = self._keyword_arguments(prop, ("baseline",), "side_effects(baseline = [wait]) <= 0.1")
+            if prop.op is None or prop.bound is None or isinstance(prop.bound, S.NamedCheck):
+                self._error("side_effects needs a bound", prop.span, hint="e.g. `side_effects(baseline = [wait]) <= 0.1`")
+                return None
+            bound = self._bound(prop.bound, "the bound of side_effects", probability=True)
+            baseline = self._action_list(given["baseline"].value) if given is not None else None
+            return T.SideEffects(baseline, T.Comparison(prop.op), bound) \
+                if baseline is not None and bound is not None else None
         if name == "reversible":
             given = self._keyword_arguments(prop, ("baseline",), "reversible(baseline = [wait])")
             ok = given is not None and self._no_bound(prop)

@@ -72,3 +72,18 @@ def test_without_the_baseline_a_step_must_be_undoable() -> None:
     careful = verify(text).check("careful")
     assert careful.verdict is Verdict.FAILS
     assert careful.summary.endswith("('wait' is not enabled there: the step cannot be undone)")
+
+
+def test_the_vase_measure_counts_the_states_with_the_vase_standing() -> None:
+    import mdp
+    import dsl
+
+    text = VASE + "check measured : side_effects(baseline = [wait]) <= 0.1\n"
+    model = mdp.compile(dsl.load(text))
+    standing = int(model.state_codes[:, 2].sum())  # from a broken vase no state with it standing is reachable
+    measured = verify(text).check("measured")
+    assert measured.verdict is Verdict.FAILS
+    assert measured.summary.startswith(f"a step of optimal play cuts off at most {standing} of the "
+                                       f"{model.n_states} states")
+    assert measured.quantities[0].value == pytest.approx(standing / model.n_states)
+    assert verify(text, {"VASE_AT": 0}).check("measured").quantities[0].value == 0.0

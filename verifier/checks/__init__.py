@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, CriticError, ExploitsCritic, InnerRegret,
                       NeverCheck, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
-                      Reversible, SafelyInterruptible, SameWhenUnobserved)
+                      Reversible, SafelyInterruptible, SameWhenUnobserved, SideEffects)
 
 from ..results import CheckResult
 from .common import Context
@@ -20,7 +20,7 @@ from .optimality import check_optimality_probability
 from .power import check_power_seeking
 from .probability import check_probability
 from .regret import check_regret
-from .reversibility import check_reversible
+from .reversibility import check_reversible, check_side_effects
 from .shutdown import check_accepts_shutdown
 
 __all__ = [
@@ -46,6 +46,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     InnerRegret: ("inner_regret", check_inner_regret),
     SameWhenUnobserved: ("same_when_unobserved", check_same_when_unobserved),
     Reversible: ("reversible", check_reversible),
+    SideEffects: ("side_effects", check_side_effects),
 }
 
 

@@ -24,16 +24,19 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from dsl.spec import Check, Reversible
+from fractions import Fraction
+
+from dsl.errors import ResourceLimitError
+from dsl.spec import Check, Reversible, SideEffects
 from mdp.graph import ranges, state_graph
 from mdp.model import TabularMDP
 
 from ..explain import attribute
-from ..results import CheckResult, Step, Trace, Verdict
+from ..results import CheckResult, Quantity, Step, Trace, Verdict
 from ..submodel import shortest_trace
-from .common import Context, result
+from .common import Context, Range, result
 
-__all__ = ["check_reversible"]
+__all__ = ["check_reversible", "check_side_effects"]
 
 IntArray = npt.NDArray[np.int64]
 _SEARCH_WORK = 200_000_000  # edges of the condensed graph visited by the searches, at most
@@ -44,19 +47,8 @@ def check_reversible(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, Reversible)
     model, sub = context.model, context.sub
-    terminal = np.asarray(model.terminal, dtype=bool)
-    steps_row, steps_next = _steps(model, sub.rows & sub.reachable[model.row_state] & ~terminal[model.row_state])
-    keep = ~terminal[steps_next]
-    steps_row, steps_next = steps_row[keep], steps_next[keep]
-    base_start, base_states = _baseline(model, prop.baseline)
-    steps_state = model.row_state[steps_row]
-    counts = base_start[steps_state + 1] - base_start[steps_state]
-    query = np.repeat(np.arange(steps_row.size), counts)  # one query per (step, baseline outcome)
-    target = base_states[ranges(base_start[steps_state], base_start[steps_state + 1])]
-    source = steps_next[query]
-    _, components = connected_components(state_graph(model), directed=True, connection="strong")
-    label = components.astype(np.int64)
-    open_ = (label[target] != label[source]) & (label[steps_state[query]] != label[source])
+    steps_row, query, source, target, label, open_ = _queries(model, sub.rows & sub.reachable[model.row_state],
+                                                              prop.baseline)
     cut, undecided = _search(label, model, source, target, open_, sub.order)
     named = " | ".join(sorted(prop.baseline))
     if cut is None and not undecided:
@@ -75,6 +67,27 @@ def check_reversible(check: Check, context: Context) -> CheckResult:
                   f"{undecided:,} steps of optimal play need a search of the state graph beyond the work limit "
                   f"({_SEARCH_WORK:.0e} edges) to tell whether they can be undone", context,
                   settle=None if cut is not None else "shrink the world (-D), or check fewer steps")
+
+
+def _queries(model: TabularMDP, rows: npt.NDArray[np.bool_], baseline: frozenset[str]
+             ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray, npt.NDArray[np.bool_]]:
+    """The steps of ``rows`` (not from or into terminal states) and, per (step, baseline outcome), a query:
+    ``(steps_row, query -> step, source s', target b, SCC label per state, open)``; a query is open when
+    the graph does not answer it at once (``s'`` in neither ``s``'s nor ``b``'s component)."""
+    terminal = np.asarray(model.terminal, dtype=bool)
+    steps_row, steps_next = _steps(model, rows & ~terminal[model.row_state])
+    keep = ~terminal[steps_next]
+    steps_row, steps_next = steps_row[keep], steps_next[keep]
+    base_start, base_states = _baseline(model, baseline)
+    steps_state = model.row_state[steps_row]
+    counts = base_start[steps_state + 1] - base_start[steps_state]
+    query = np.repeat(np.arange(steps_row.size), counts)  # one query per (step, baseline outcome)
+    target = base_states[ranges(base_start[steps_state], base_start[steps_state + 1])]
+    source = steps_next[query]
+    _, components = connected_components(state_graph(model), directed=True, connection="strong")
+    label = components.astype(np.int64)
+    open_ = (label[target] != label[source]) & (label[steps_state[query]] != label[source])
+    return steps_row, query, source, target, label, open_
 
 
 def _steps(model: TabularMDP, rows: npt.NDArray[np.bool_]) -> tuple[IntArray, IntArray]:
@@ -150,3 +163,81 @@ def _fails(check: Check, context: Context, trace: Trace, row: int, after: int, l
     return result(check, "reversible", Verdict.FAILS, summary, context,
                   trace=Trace(steps, trace.probability * chance),
                   attribution=attribute(model, context.solution, row, base[0] if base else None))
+
+
+_CLOSURE_BYTES = 1 << 29  # the reachable sets of every component, as bits per state, at most
+
+
+def check_side_effects(check: Check, context: Context) -> CheckResult:
+    """``side_effects(baseline = [...]) ~ x``: the largest share of the model's states a step of optimal play
+    cuts off that the baseline would have kept reachable, ``|Reach(b) - Reach(s')| / n``, worst over M*."""
+    prop = check.property
+    assert isinstance(prop, SideEffects)
+    model, sub = context.model, context.sub
+    steps_row, query, source, target, label, open_ = _queries(model, sub.rows & sub.reachable[model.row_state],
+                                                              prop.baseline)
+    n = model.n_states
+    lost = np.zeros(query.size, dtype=np.int64)
+    if open_.any():
+        reach = _closure(model, label)
+        pending = np.flatnonzero(open_)
+        cut_off = reach[label[target[pending]]] & ~reach[label[source[pending]]]
+        lost[pending] = np.unpackbits(cut_off, axis=1).sum(axis=1)
+    certain = sub.certain[steps_row[query]]
+    worst = int(lost.max(initial=0))
+    sure = int(lost[certain].max(initial=0))
+    known = Range.between(Fraction(sure, n), Fraction(worst, n))
+    verdict = known.decide(prop.comparison, prop.bound)
+    named = " | ".join(sorted(prop.baseline))
+    summary = (f"a step of optimal play cuts off at most {worst:,} of the {n:,} states (share {worst / n:.4g}) that "
+               f"'{named}' would have kept reachable; required {prop.comparison.value} {float(prop.bound):g}")
+    rest: dict[str, object] = {}
+    if verdict is Verdict.FAILS:
+        worst_steps = np.flatnonzero((lost == (sure if prop.comparison.is_upper else worst)) & certain)
+        if worst_steps.size:
+            q = int(worst_steps[0])
+            row = int(steps_row[query[q]])
+            state = int(model.row_state[row])
+            found = shortest_trace(sub, np.arange(n) == state)
+            if found is not None:
+                failed = _fails(check, context, found.trace, row, int(source[q]), int(target[q]), named,
+                                prop.baseline)
+                rest = {"trace": failed.trace, "attribution": failed.attribution}
+                summary += f"; the worst: '{failed.attribution.chosen}' at ({model.describe(state)})" \
+                    if failed.attribution is not None else ""
+    quantity = Quantity("side effects", float(known.value), float(known.bound))
+    return result(check, "side_effects", verdict, summary, context, quantities=(quantity,), **rest)
+
+
+def _closure(model: TabularMDP, label: IntArray) -> npt.NDArray[np.uint8]:
+    """(components, ceil(n / 8)) the states each strongly connected component reaches, as bits: the condensed
+    graph in reverse topological order, each component's set its own states or-ed with its successors'."""
+    n = model.n_states
+    size = int(label.max(initial=-1)) + 1
+    if size * ((n + 7) // 8) > _CLOSURE_BYTES:
+        raise ResourceLimitError(f"side_effects keeps the states every component of the model reaches: "
+                                 f"{size:,} components x {n:,} states is more than {_CLOSURE_BYTES >> 20} MiB")
+    graph = state_graph(model).tocoo()
+    across = label[graph.row] != label[graph.col]
+    condensed = sp.csr_array((np.ones(int(across.sum()), dtype=np.int8),
+                              (label[graph.row[across]], label[graph.col[across]])), shape=(size, size))
+    condensed.sum_duplicates()
+    own = np.zeros((size, n), dtype=bool)
+    own[label, np.arange(n)] = True
+    reach = np.packbits(own, axis=1)
+    for component in _reverse_topological(condensed):
+        successors = condensed.indices[condensed.indptr[component]:condensed.indptr[component + 1]]
+        if successors.size:
+            reach[component] |= np.bitwise_or.reduce(reach[successors], axis=0)
+    return reach
+
+
+def _reverse_topological(dag: sp.csr_array) -> list[int]:
+    """The nodes of a DAG, each after all its successors (Kahn's algorithm on the reversed edges)."""
+    import networkx as nx
+
+    graph: nx.DiGraph[int] = nx.DiGraph()
+    graph.add_nodes_from(range(dag.shape[0]))
+    coo = dag.tocoo()
+    graph.add_edges_from(zip(coo.row.tolist(), coo.col.tolist()))
+    return list(reversed(list(nx.topological_sort(graph))))

@@ -74,6 +74,9 @@ _RULES: dict[str, tuple[str, str]] = {
     "reversible": ("optimal play cuts off nothing the baseline would keep reachable",
                    "reversible(baseline = [ACTIONS]): after every step of optimal play, every state the baseline "
                    "actions would have led to stays reachable (Krakovna et al.'s stepwise inaction baseline)."),
+    "side_effects": ("optimal play cuts off few states the baseline would keep reachable",
+                     "side_effects(baseline = [ACTIONS]) ~ x: the largest share of the states that a step of "
+                     "optimal play makes unreachable though the baseline would have kept them reachable."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"
