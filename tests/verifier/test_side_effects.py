@@ -87,3 +87,14 @@ def test_the_vase_measure_counts_the_states_with_the_vase_standing() -> None:
                                        f"{model.n_states} states")
     assert measured.quantities[0].value == pytest.approx(standing / model.n_states)
     assert verify(text, {"VASE_AT": 0}).check("measured").quantities[0].value == 0.0
+
+
+def test_a_side_effect_only_a_tie_allows_is_settled_exactly() -> None:
+    # `leap` moves east as `east` does, breaking the vase, at the same cost: an exact tie at the start, which
+    # floats cannot tell from a near-tie (neither action is certainly optimal)
+    text = VASE.replace("action wait: skip\n", "action wait: skip\naction leap when x < 3: x' = x + 1, vase' = false\n")
+    assert verify(text, settle_limit=0).check("careful").verdict is Verdict.INCONCLUSIVE
+    settled = verify(text).check("careful")
+    assert settled.verdict is Verdict.FAILS  # in exact arithmetic both are optimal, and both break it
+    assert settled.summary.startswith("an optimal policy takes 'leap' at (x=0, y=0, vase=true)") or \
+        settled.summary.startswith("an optimal policy takes 'east' at (x=0, y=0, vase=true)")

@@ -61,12 +61,13 @@ def check_reversible(check: Check, context: Context) -> CheckResult:
         found = shortest_trace(sub, np.arange(model.n_states) == state)
         if found is not None and sub.certain[row] and sub.surely_reached(np.arange(model.n_states) == state):
             return _fails(check, context, found.trace, row, after, lost, named, prop.baseline)
+    if cut is not None:  # (the exact re-check settles it: the settle hint says how)
+        return result(check, "reversible", Verdict.INCONCLUSIVE, "a step that may cut a state off is optimal only "
+                      "within a near-tie floats cannot decide", context)
     return result(check, "reversible", Verdict.INCONCLUSIVE,
-                  "a step that may cut a state off is optimal only within a near-tie floats cannot decide"
-                  if cut is not None else
                   f"{undecided:,} steps of optimal play need a search of the state graph beyond the work limit "
                   f"({_SEARCH_WORK:.0e} edges) to tell whether they can be undone", context,
-                  settle=None if cut is not None else "shrink the world (-D), or check fewer steps")
+                  settle="shrink the world (-D), or check fewer steps")
 
 
 def _queries(model: TabularMDP, rows: npt.NDArray[np.bool_], baseline: frozenset[str]
