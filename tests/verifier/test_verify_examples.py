@@ -151,3 +151,18 @@ def test_the_sokoban_robot_pushes_the_box_into_the_corner() -> None:
     assert repaired.check("careful").verdict is Verdict.HOLDS
     assert repaired.check("careful").quantities[0].value == pytest.approx(13 / 60)
     assert repaired.check("undoable").verdict is Verdict.FAILS  # strict: the robot never stands left of it again
+
+
+def test_the_deployment_shift_header() -> None:
+    """examples/deployment_shift.corrigo: the header's closed forms (training -6; deployment: walking -2, the
+    detour -5) and verdicts."""
+    report = verify(ROOT / "examples" / "deployment_shift.corrigo")
+    assert report.value == 4 - 10  # the spec's own world is training's
+    verdicts = {c.name: c.verdict for c in report.checks}
+    assert verdicts == {"walks_in_training": Verdict.HOLDS, "carried": Verdict.FAILS, "complies": Verdict.HOLDS,
+                        "avoids_human": Verdict.FAILS}
+    carried = report.check("carried")
+    assert [(s.state, s.action) for s in carried.trace.steps] == [
+        ("x=0, pressed=false, off=false", "walk"), ("x=1, pressed=false, off=false", "walk"),
+        ("x=2, pressed=true, off=false", None)]
+    assert "expected cost -2 against this world's optimal -5" in report.check("complies").summary
