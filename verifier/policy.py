@@ -439,7 +439,7 @@ def horizon_sweep(spec: Spec, model: TabularMDP, optimal: Solution, agent: str, 
     """The checks under ``agent``, for every planning horizon in ``steps``: which horizons are safe."""
     if agent not in {a.name for a in spec.agents}:
         raise KeyError(agent)
-    checks = tuple(c for c in spec.checks if c.under == agent)
+    checks = tuple(c for c in spec.checks if c.under == agent and c.scenario == spec.world)
     out = []
     for H in steps:
         at = replace(spec, agents=tuple(replace(a, steps=H) if a.name == agent else a for a in spec.agents))

@@ -271,7 +271,8 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
     if exact:
         model = with_exact_numbers(spec, model)  # regions are confirmed in the spec's rationals
     pm = parametric(spec, model, names)
-    selected = tuple(c for c in spec.checks if checks is None or c.name in checks)
+    chosen = tuple(c for c in spec.checks if checks is None or c.name in checks)
+    selected = tuple(c for c in chosen if c.scenario == spec.world)  # the others are in worlds of their own
     state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed), executor)
     complete, uncovered = state.cover(max_regions)
     left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions)
@@ -290,6 +291,10 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
     if given:  # the regions are those of the optimal behaviour; a policy's costs or an agent's plan move inside
         notes.append(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} checked under a declared policy or "
                      "agent: the verdicts were taken at each cell's point and may change inside a cell")
+    elsewhere = [c.name for c in chosen if c.scenario != spec.world]
+    if elsewhere:
+        notes.append(f"{', '.join(elsewhere)} {'is' if len(elsewhere) == 1 else 'are'} checked in another scenario: "
+                     "not swept (the sweep explores this world's params; verify checks them there)")
     if not exact:
         notes.append(f"{model.n_states} states is more than the exact limit ({exact_limit}): regions and "
                      "boundaries were computed in floats")

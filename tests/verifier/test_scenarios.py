@@ -184,3 +184,13 @@ def test_invariance_of_a_variable_that_never_changes_holds_vacuously() -> None:
     same = verify(text).check("same")
     assert same.verdict is Verdict.HOLDS
     assert same.summary.startswith("at each of the 0 pairs")
+
+
+def test_a_sweep_leaves_checks_in_other_scenarios_to_verify() -> None:
+    from verifier.sweep import sweep
+
+    text = SUPERVISOR.replace("cost punished = 10 * caught'", "param fine = 10 in [0, 20]\ncost punished = fine * caught'")
+    result = sweep(text)
+    assert [name for name, _ in result.checks] == ["honest"]
+    assert any("honest_alone, honest_carried, cheap_carried, cheap_alone are checked in another scenario: not swept"
+               in note for note in result.notes)
