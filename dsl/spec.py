@@ -672,7 +672,7 @@ class Scenario:
     """``scenario NAME: CONST = VALUE, ...``: a world of the spec, its consts and params set to these values."""
 
     name: str
-    settings: tuple[tuple[str, Fraction], ...]
+    settings: tuple[tuple[str, Fraction | bool], ...]
     span: Span | None = field(default=None, compare=False)
 
 
@@ -711,7 +711,7 @@ class Critic:
     feature_texts: tuple[str, ...] = ()
     trained_on: str = ""
     method: str = "lsq"
-    training_world: tuple[tuple[str, Fraction], ...] = ()  # fitted in the world with these consts and params
+    training_world: tuple[tuple[str, Fraction | bool], ...] = ()  # fitted in the world with these consts and params
     table: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # read from a file: (state codes, value)
     path: str = ""  # the file it was read from ("" unless read)
     default: Fraction | None = None  # for states the file does not list (None: an error)

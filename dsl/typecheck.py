@@ -1027,13 +1027,25 @@ class _Checker:
         return critic
 
     def _world_settings(self, settings: tuple[tuple[S.Ident, S.Expr], ...], world: str
-                        ) -> tuple[tuple[str, Fraction], ...] | None:
-        """``NAME = VALUE, ...`` of a training world or a scenario: consts and params set to numbers."""
-        checked = []
+                        ) -> tuple[tuple[str, Fraction | bool], ...] | None:
+        """``NAME = VALUE, ...`` of a training world or a scenario: consts and params set to numbers (a bool
+        const to ``true`` or ``false``)."""
+        checked: list[tuple[str, Fraction | bool]] = []
         for ident, setting in settings:
             if ident.text not in self.constants and ident.text not in self.params:
                 self._unknown(ident.text, ident.span, [*self.constants, *self.params], "const or param")
                 return None
+            constant = self.constants.get(ident.text)
+            if constant is not None and constant.type == BOOL:
+                if isinstance(setting, S.Number):
+                    self._error(f"'{ident.text}' is a bool const: in {world} it is true or false", setting.span,
+                                hint=f"write `{ident.text} = {'false' if setting.value == 0 else 'true'}`")
+                    return None
+                literal = self._constant_value(setting, f"the value of '{ident.text}' in {world}", BOOL)
+                if literal is None:
+                    return None
+                checked.append((ident.text, bool(literal.value)))
+                continue
             number = self._bound(setting, f"the value of '{ident.text}' in {world}")
             if number is None:
                 return None

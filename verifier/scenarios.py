@@ -33,10 +33,11 @@ def scenario_spec(spec: Spec, name: str) -> Spec:
     return replace(with_settings(spec, spec.scenario(name).settings), world=name)
 
 
-def with_settings(spec: Spec, settings: tuple[tuple[str, Fraction], ...]) -> Spec:
+def with_settings(spec: Spec, settings: tuple[tuple[str, Fraction | bool], ...]) -> Spec:
     """``spec`` loaded again with some consts and params set (a scenario's, a critic's training world), after
     the user's ``-D`` values; its ``overrides`` stay the user's."""
-    values = {key: int(value) if value.denominator == 1 else value for key, value in settings}
+    values = {key: int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
+              for key, value in settings}
     return replace(dsl.check_source(spec.source, {**dict(spec.overrides), **values}), overrides=spec.overrides)
 
 

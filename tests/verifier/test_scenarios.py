@@ -194,3 +194,21 @@ def test_a_sweep_leaves_checks_in_other_scenarios_to_verify() -> None:
     assert [name for name, _ in result.checks] == ["honest"]
     assert any("honest_alone, honest_carried, cheap_carried, cheap_alone are checked in another scenario: not swept"
                in note for note in result.notes)
+
+
+def test_a_bool_const_is_set_to_true_or_false() -> None:
+    text = """model gate
+discount 0.9
+const OPEN = true
+var x : 0..2 = 0
+action go when x < 2 && OPEN: x' = x + 1
+action stay: skip
+terminal x == 2
+cost c = 1 * [stay] + 1 * [go]
+scenario shut: OPEN = false
+check moves : never [stay]
+check moves_shut in shut : never [stay]
+"""
+    report = verify(text)
+    assert report.check("moves").verdict is Verdict.HOLDS  # open: going costs as much as staying, and ends
+    assert report.check("moves_shut").verdict is Verdict.FAILS  # shut: staying is all it can do

@@ -136,7 +136,8 @@ def describe_fit(spec: Spec, name: str, fit: FittedCritic) -> str:
     who = "an optimal policy" if critic.trained_on == "optimal" else "the uniformly random policy"
     weights = ", ".join(f"{label} -> {_show(w)}" for label, w in zip(("1", *critic.feature_texts), fit.weights))
     world = "" if not critic.training_world else \
-        " in the world where " + ", ".join(f"{n} = {_show(float(v))}" for n, v in critic.training_world)
+        " in the world where " + ", ".join(f"{n} = {str(v).lower() if isinstance(v, bool) else _show(float(v))}"
+                                          for n, v in critic.training_world)
     return f"fitted by {how} over the {int((fit.visits > 0).sum()):,} states {who} visits{world} ({weights})"
 
 
