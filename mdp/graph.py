@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from .model import TabularMDP
 
-__all__ = ["OptionGraph", "breadth_first_depths", "end_components", "every_policy_reaches", "option_graph",
+__all__ = ["OptionGraph", "breadth_first_depths", "end_components", "every_policy_reaches", "first_rows", "option_graph",
            "positive_edges", "ranges", "reach", "reachable_states", "rows_leaving", "some_policy_reaches",
            "some_policy_surely_reaches", "state_graph", "terminates_surely"]
 
@@ -333,6 +333,14 @@ def option_graph(model: TabularMDP, rows: npt.NDArray[np.bool_] | None = None) -
     sizes = np.bincount(component, minlength=n_components)[sinks]
     bottoms = tuple(tuple(int(s) for s in order[a:a + k]) for a, k in zip(starts, sizes))
     return OptionGraph(model=model, component=component, bottoms=bottoms, reach=tuple(reach))
+
+
+def first_rows(mask: npt.NDArray[np.bool_], row_state: npt.ArrayLike, n: int) -> IntArray:
+    """(n,) the first row of ``mask`` in each state, -1 where it has none (a behaviour's representative)."""
+    rows = np.flatnonzero(mask)
+    first = np.full(n, -1, dtype=np.int64)
+    first[np.asarray(row_state)[rows[::-1]]] = rows[::-1]  # the last write to a state is its first row
+    return first
 
 
 def ranges(starts: npt.ArrayLike, stops: npt.ArrayLike) -> IntArray:

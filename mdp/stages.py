@@ -35,10 +35,11 @@ import scipy.sparse as sp
 from dsl.errors import ResourceLimitError
 
 from .expressions import UNIT_ROUNDOFF as _U
+from .graph import first_rows
 from .model import TabularMDP
 from .solver.certificate import Roundoff, roundoff_of, threshold
 from .solver.problem import BoolArray, FloatArray, IntArray, Problem, from_model, sole_rows
-from .solver.solution import overflow_error, total_cost_error
+from .solver.solution import finite_cost, overflow_error, total_cost_error
 
 __all__ = ["EXACT_WORK", "Stages", "decide_exactly", "every_policy_reaches", "extremal", "path_to", "policy_term_values", "reachable",
            "solve_stages", "stage_bytes"]
@@ -139,9 +140,7 @@ def solve_stages(model: TabularMDP, steps: int, max_bytes: int | None = None) ->
         raise ResourceLimitError(
             f"the optimal choices of {steps:,} steps over {model.n_rows:,} choices take {need / 2**20:,.0f} MiB, "
             f"more than the memory budget of {max_bytes / 2**20:,.0f} MiB")
-    if not np.isfinite(np.asarray(model.cost)).all():
-        from .solver.solution import solve  # the solver's own located error for a row that is not finite
-        solve(model)
+    finite_cost(model)
     problem = _problem(model)
     terminal = np.asarray(model.terminal, dtype=bool)
     V = np.zeros(model.n_states)
@@ -361,22 +360,11 @@ def policy_term_values(stages: Stages, t: int) -> dict[str, FloatArray]:
     policy (the first row of ``A*`` at every state and step)."""
     model = stages.model
     terminal = np.asarray(model.terminal, dtype=bool)
-    groups = np.asarray(model.row_groups)
     values = {term: np.zeros(model.n_states) for term in model.costs}
     for k in range(stages.steps - 1, t - 1, -1):
-        first = _first_rows(stages.optimal(k), groups, model.row_state)
+        first = first_rows(stages.optimal(k), model.row_state, model.n_states)
         step = model.P[first]
         for term, vector in model.costs.items():
             values[term] = np.asarray(vector)[first] + model.discount * (step @ values[term])
             values[term][terminal] = 0.0
     return values
-
-
-def _first_rows(mask: BoolArray, groups: IntArray, row_state: IntArray) -> IntArray:
-    """(n,) the first row of ``mask`` in each state (every state has one)."""
-    rows = np.flatnonzero(mask)
-    first = np.full(groups.size - 1, -1, dtype=np.int64)
-    states = row_state[rows]
-    keep = np.r_[True, states[1:] != states[:-1]]
-    first[states[keep]] = rows[keep]
-    return first

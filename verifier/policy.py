@@ -30,7 +30,7 @@ import mdp
 from dsl.errors import CorrigoError, Diagnostic
 from dsl.spec import Agent, Check, Spec
 from dsl.spec import Policy as DeclaredPolicy
-from mdp.graph import reachable_states, start_tree, terminates_surely
+from mdp.graph import first_rows, reachable_states, start_tree, terminates_surely
 from mdp.planner import Plan, plan
 from mdp.expressions import vectorize
 from mdp.model import TERMINAL_ACTION, ModelError, TabularMDP
@@ -481,10 +481,7 @@ def behaviour_solution(model: TabularMDP, optimal: Solution, rows: npt.NDArray[n
     """
     reach = reachable_states(model, rows)
     groups = np.asarray(model.row_groups)
-    first = np.full(model.n_states, -1, dtype=np.int64)
-    rows_of = np.flatnonzero(rows)
-    first[model.row_state[rows_of[::-1]]] = rows_of[::-1]  # each state's first row of the behaviour
-    evaluated = evaluate_policy(model, optimal, np.where(reach, first, -1))
+    evaluated = evaluate_policy(model, optimal, np.where(reach, first_rows(rows, model.row_state, model.n_states), -1))
     counts = np.add.reduceat(rows.astype(np.int64), groups[:-1])
     ties = int((reach & (counts > 1) & ~np.asarray(model.terminal, dtype=bool)).sum())
     mask = (rows & reach[model.row_state]) | (evaluated.optimal & ~reach[model.row_state])

@@ -342,12 +342,7 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
             "leave open, up to N states), or from Python pass a larger exact_limit (rational arithmetic is slow)")
     if exact:
         _ = model.exact  # fail early (ValueError) when the exact numbers are not known
-    cost = np.asarray(model.cost, dtype=np.float64)
-    if not np.isfinite(cost).all():
-        r = int(np.flatnonzero(~np.isfinite(cost))[0])
-        s = int(model.row_state[r])
-        raise ModelError(f"action '{model.action_names[model.row_action[r]]}' in state ({model.describe(s)}) "
-                         f"has cost {cost[r]}, expected a finite number")
+    cost = finite_cost(model)
     problem = from_model(model, cost, total_cost_error(model), lambda: model.exact.cost(),
                          exact_rows=total_cost_exact_rows(model))
     initial = np.flatnonzero(np.isin(problem.states, model.start_states))
@@ -359,6 +354,17 @@ def solve(model: TabularMDP, tol: float = 1e-9, max_iter: int = 100_000, exact: 
     if not np.isfinite(optimum.V).all():
         raise overflow_error(model)
     return _assemble(model, optimum)
+
+
+def finite_cost(model: TabularMDP) -> FloatArray:
+    """The intrinsic cost of every row; a :class:`ModelError` naming the first row whose cost is not finite."""
+    cost = np.asarray(model.cost, dtype=np.float64)
+    if not np.isfinite(cost).all():
+        r = int(np.flatnonzero(~np.isfinite(cost))[0])
+        s = int(model.row_state[r])
+        raise ModelError(f"action '{model.action_names[model.row_action[r]]}' in state ({model.describe(s)}) "
+                         f"has cost {cost[r]}, expected a finite number")
+    return cost
 
 
 def overflow_error(model: TabularMDP) -> ModelError:

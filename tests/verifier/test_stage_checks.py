@@ -138,3 +138,13 @@ def test_solve_lists_the_same_pairs_step_by_step() -> None:
     assert dict(staged.terms) == dict(expanded.terms) == {"invest_cost": 3.0, "income": -9.0}
     assert (staged.value, staged.n_reachable_optimal, staged.n_ties) == (-6.0, 5, 0)
 
+
+
+def test_a_division_by_zero_in_a_check_is_located_at_its_pair() -> None:
+    text = INVEST_WORLD + "var n : 0..1 = 0\ncheck odd : never 1 / n > 0 && step >= 1\n"
+    with pytest.raises(ModelError) as raised:
+        verify(text)
+    diagnostic = raised.value.diagnostics[0]
+    assert diagnostic.message == "division by zero in a check's formula"
+    assert diagnostic.notes == ("in the reachable state rich=false, n=0, step=0",)
+    assert (diagnostic.span.line, diagnostic.span.column) == (10, 19)  # the division `1 / n`

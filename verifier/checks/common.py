@@ -133,11 +133,15 @@ class Context:
             raise self._undefined_error(error, int(model.row_state[error.index])) from None
 
     def _undefined_error(self, error: UndefinedValueError, state: int) -> ModelError:
-        return ModelError(Diagnostic(f"{error.problem} in a check's formula", getattr(error.expr, "span", None),
-                                     notes=(f"in the reachable state {self.model.describe(state)}",),
-                                     hint="guard the division, e.g. 'x != 0 && y / x > 1'"
-                                     if isinstance(error, ZeroDivisionError) else error.hint),
-                          self.spec.source)
+        return undefined_formula_error(error, self.spec, self.model.describe(state))
+
+
+def undefined_formula_error(error: UndefinedValueError, spec: Spec, state: str) -> ModelError:
+    """A division by zero (or a table read outside it) in a check's formula, located there, at ``state``."""
+    return ModelError(Diagnostic(f"{error.problem} in a check's formula", getattr(error.expr, "span", None),
+                                 notes=(f"in the reachable state {state}",),
+                                 hint="guard the division, e.g. 'x != 0 && y / x > 1'"
+                                 if isinstance(error, ZeroDivisionError) else error.hint), spec.source)
 
 
 class Range(NamedTuple):

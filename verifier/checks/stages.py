@@ -24,12 +24,12 @@ from dsl.spec import (AlwaysCheck, Check, CostBound, Eventually, Expr, Globally,
                       Regret, Spec, Until, VarRef)
 from mdp.expressions import UndefinedValueError, vectorize
 from mdp.horizon import step_name
-from mdp.model import ModelError, TabularMDP
+from mdp.model import TabularMDP
 from mdp.stages import Stages, every_policy_reaches, extremal, path_to, policy_term_values, reachable
 
 from ..explain import split_gap
 from ..results import Attribution, Basis, CheckResult, Quantity, Step, Trace, Verdict
-from .common import OPTIMAL, Range, location, mentions_action
+from .common import OPTIMAL, Range, location, mentions_action, undefined_formula_error
 from .cost import number_text
 from .probability import probability_text
 from .regret import regret_verdict
@@ -115,16 +115,20 @@ class StageChecks:
         timed = any(isinstance(node, VarRef) and node.index == counter for node in expr.traverse())
         function = vectorize(expr, dict(self.spec.param_values()))
         stages = range(steps if rows else steps + 1)
+        at = 0
         try:
             if timed:
-                out = np.stack([function(columns + [np.full(size, t, dtype=np.int64)], *extra, size=size)
-                                .astype(bool) for t in stages])
+                parts = []
+                for at in stages:
+                    parts.append(function(columns + [np.full(size, at, dtype=np.int64)], *extra, size=size)
+                                 .astype(bool))
+                out = np.stack(parts)
             else:
                 once = function(columns + [np.zeros(size, dtype=np.int64)], *extra, size=size).astype(bool)
                 out = np.broadcast_to(once, (len(stages), size))
         except UndefinedValueError as error:
             state = int(model.row_state[error.index]) if rows else error.index
-            raise ModelError(f"{error.problem} in a check's formula, in the state {model.describe(state)}") from None
+            raise undefined_formula_error(error, self.spec, self.describe(at, state)) from None
         self._formulas[key] = out
         return out
 
