@@ -45,7 +45,7 @@ from .checks import check_kind
 from .checks.common import AGENT, ONE_POLICY, location
 from .checks.critic import critic_values, untrained_states
 from .results import Basis, CheckResult, Report, Verdict
-from .scenarios import transferred_rows
+from .scenarios import scenario_optimum, transferred_rows
 from .submodel import OptimalSubmodel, shortest_trace
 from .verification import solve_model, verify_model
 
@@ -334,9 +334,13 @@ def under_policies(spec: Spec, model: TabularMDP, optimal: Solution, checks: tup
     :func:`verify_policy`), their summaries saying which policy and what it costs against the optimum."""
     out: dict[str, CheckResult] = {}
     agents = {a.name for a in spec.agents}
-    for key in dict.fromkeys((c.transfer, c.otherwise) for c in checks if c.transfer is not None):
-        group = tuple(c for c in checks if c.transfer is not None and (c.transfer, c.otherwise) == key)
-        out.update(_transferred(spec, model, optimal, group, tol=tol, exact=exact, samples=samples, seed=seed))
+    for source in dict.fromkeys(c.transfer for c in checks if c.transfer is not None):
+        assert source is not None
+        there = scenario_optimum(spec, source)  # once per world carried from
+        for otherwise in dict.fromkeys(c.otherwise for c in checks if c.transfer == source):
+            group = tuple(c for c in checks if c.transfer == source and c.otherwise == otherwise)
+            out.update(_transferred(spec, model, optimal, group, there, tol=tol, exact=exact, samples=samples,
+                                    seed=seed))
     for name in dict.fromkeys(c.under for c in checks if c.under is not None):
         names = tuple(c.name for c in checks if c.under == name)
         if name in agents:
@@ -370,12 +374,13 @@ def _untied(result: CheckResult, ties: int, settle: str) -> CheckResult:
                            "depends on how it breaks them; corrigo does not bound that range yet", settle=settle)
 
 
-def _transferred(spec: Spec, model: TabularMDP, optimal: Solution, checks: tuple[Check, ...], *,
+def _transferred(spec: Spec, model: TabularMDP, optimal: Solution, checks: tuple[Check, ...], there: Solution, *,
                  tol: float | None, exact: bool, samples: int, seed: int) -> dict[str, CheckResult]:
-    """The checks ``in`` this world ``with policy from`` another (:mod:`verifier.scenarios`): FAILS where the
-    behaviour reaches a state the other world lacks (the path to it); else each check on the behaviour."""
+    """The checks ``in`` this world ``with policy from`` another (:mod:`verifier.scenarios`; ``there``: its
+    optimum): FAILS where the behaviour reaches a state the other world lacks (the path to it); else each check
+    on the behaviour."""
     source = checks[0].transfer
-    rows, untrained = transferred_rows(spec, model, checks[0])
+    rows, untrained = transferred_rows(spec, model, there, checks[0].otherwise)
     reach = reachable_states(model, rows)
     if (reach & untrained).any():
         order, predecessors = start_tree(model, rows)

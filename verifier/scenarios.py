@@ -21,11 +21,11 @@ import numpy.typing as npt
 
 import dsl
 import mdp
-from dsl.spec import Check, Spec
+from dsl.spec import Spec
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
-__all__ = ["scenario_spec", "transferred_rows", "with_settings"]
+__all__ = ["scenario_optimum", "scenario_spec", "transferred_rows", "with_settings"]
 
 
 def scenario_spec(spec: Spec, name: str) -> Spec:
@@ -41,16 +41,18 @@ def with_settings(spec: Spec, settings: tuple[tuple[str, Fraction | bool], ...])
     return replace(dsl.check_source(spec.source, {**dict(spec.overrides), **values}), overrides=spec.overrides)
 
 
-def transferred_rows(spec: Spec, model: TabularMDP, check: Check
+def scenario_optimum(spec: Spec, name: str) -> Solution:
+    """The scenario ``name`` of ``spec`` compiled and solved (its model is the solution's)."""
+    return mdp.solve(mdp.compile(scenario_spec(spec, name)))
+
+
+def transferred_rows(spec: Spec, model: TabularMDP, optimum: Solution, otherwise: str | None
                      ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """The behaviour optimal in ``check.transfer``'s world, carried into ``model`` (``spec``'s world):
-    ``(rows, untrained)``, the rows it may take in each state and the non-terminal states where it has none
-    (the source world lacks the state, or every action optimal there is disabled here, and no ``otherwise``
-    action applies)."""
-    assert check.transfer is not None
-    source_spec = scenario_spec(spec, check.transfer)
-    source = mdp.compile(source_spec)
-    optimum: Solution = mdp.solve(source)
+    """The behaviour optimal in another world (``optimum``, :func:`scenario_optimum`), carried into ``model``
+    (``spec``'s world): ``(rows, untrained)``, the rows it may take in each state and the non-terminal states
+    where it has none (the other world lacks the state, or every action optimal there is disabled here, and
+    the ``otherwise`` action does not apply)."""
+    source = optimum.model
     width = len(spec.variables)
     actions_at = {}
     names = np.asarray(source.action_names, dtype=object)
@@ -69,8 +71,8 @@ def transferred_rows(spec: Spec, model: TabularMDP, check: Check
             continue
         wanted = actions_at.get(key, frozenset())
         chosen = rows[np.isin(here_names[rows], list(wanted))] if wanted else rows[:0]
-        if chosen.size == 0 and check.otherwise is not None:
-            chosen = rows[here_names[rows] == check.otherwise]
+        if chosen.size == 0 and otherwise is not None:
+            chosen = rows[here_names[rows] == otherwise]
         allowed[chosen] = True
     has = np.add.reduceat(allowed, np.asarray(model.row_groups[:-1]), dtype=np.int64) > 0
     return allowed, ~has & ~terminal
