@@ -96,15 +96,17 @@ class Diagnostic:
 
     def render(self, source: Source | None) -> str:
         """``path:line:col: error: message``, then the source line with a caret under the span."""
+        gutter = "    "
         if self.span is None:
             out = [f"{source.path if source else '<input>'}: error: {self.message}"]
         else:
             out = [f"{self.span}: error: {self.message}"]
             if source is not None and source.of(self.span).line(self.span.line):
                 out.extend(_excerpt(source.of(self.span), self.span))
-        out.extend(f"    = note: {note}" for note in self.notes)
+                gutter = " " * (len(str(self.span.line)) + 2)  # '=' under the excerpt's '|'
+        out.extend(f"{gutter}= note: {note}" for note in self.notes)
         if self.hint:
-            out.append(f"    = hint: {self.hint}")
+            out.append(f"{gutter}= hint: {self.hint}")
         return "\n".join(out)
 
 

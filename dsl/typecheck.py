@@ -781,7 +781,7 @@ class _Checker:
                     ok = False  # its declaration failed to check and was reported there
                     continue
                 if target in self.declared and target not in self.duplicated:
-                    self._error(f"'{target}' is a {_kind(self.declared[target])}, only variables can be updated",
+                    self._error(f"'{target}' is {_a(_kind(self.declared[target]))}, only variables can be updated",
                                 node.target.span)
                 else:
                     self._unknown(target, node.target.span, names, "variable")
@@ -1755,7 +1755,7 @@ class _Checker:
                 return None
             if name in self.duplicated:
                 return None  # a dropped duplicate may have been the one meant: already reported
-            self._error(f"'{name}' is a {_kind(declaration)}, not a value", span,
+            self._error(f"'{name}' is {_a(_kind(declaration))}, not a value", span,
                         hint=f"write '[{name}]' for 'the action taken is {name}'"
                         if isinstance(declaration, S.Action) else None)
             return None
@@ -2092,6 +2092,10 @@ def _show_literal(literal: T.Literal) -> str:
     if literal.type.kind == "enum":
         return literal.type.values[int(literal.value)]
     return _show(literal.value)
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _kind(declaration: S.Node) -> str:

@@ -908,9 +908,26 @@ def _describe(result: SweepResult, state: _Sweep, check: str) -> str:
     if all(_disjoint(state, oriented, cell) for cell in others):
         kept = _facets(result.params, list(dict.fromkeys(oriented))) if len(result.params) == 2 else \
             state.prune(list(dict.fromkeys(oriented)))
-        return " and ".join(_relation(a, symbols) for a in kept) + _face_exceptions(result, check)
+        described = _closed_or_strict(result, kept, check)
+        wrong = {c.index for c in result.cells
+                 if all(k.holds(c.point) for k in described) != (c.verdict(check) is Verdict.HOLDS)}
+        if wrong <= {face.index for face, name in result.odd_faces() if name == check}:
+            return " and ".join(_relation(k, symbols) for k in described) + _face_exceptions(result, check)
     return (f"in {len(holds)} of {len(full)} regions, not one convex piece (see the table and the plot)"
             + _face_exceptions(result, check))
+
+
+def _closed_or_strict(result: SweepResult, kept: Sequence[Affine], check: str) -> list[Constraint]:
+    """Each bounding plane strict where most boundary faces on it (strictly inside the other planes) do not
+    hold: the face between a region where the check holds and one where it fails may go either way (a tie
+    that fails). The caller checks the result against every cell."""
+    described = []
+    for a in kept:
+        on = [f for f in result.faces()
+              if _value(a, f.point) == 0 and all(_value(b, f.point) > 0 for b in kept if b is not a)]
+        holding = sum(1 for f in on if f.verdict(check) is Verdict.HOLDS)
+        described.append(Constraint(a, ">" if 2 * holding < len(on) else ">="))
+    return described
 
 
 def _facets(params: Sequence[Parameter], affines: list[Affine]) -> list[Affine]:
@@ -950,16 +967,19 @@ def _disjoint(state: _Sweep, halves: Sequence[Affine], cell: Cell) -> bool:
     return bool(s.check() == z3.unsat)
 
 
-def _relation(affine: Affine, symbols: list[Any]) -> str:
-    """``a_0 + a.w >= 0`` solved for its last param: ``w_2 >= 3/2*w_1 - 1/5``."""
+def _relation(constraint: Constraint, symbols: list[Any]) -> str:
+    """``a_0 + a.w >= 0`` (``>``, ``==``) solved for its last param: ``w_2 >= 3/2*w_1 - 1/5``."""
+    affine = constraint.affine
     j = max(i for i, a in enumerate(affine[1:]) if a)
     a = sympy.Rational(affine[1 + j].numerator, affine[1 + j].denominator)
     rest = sympy.Rational(affine[0].numerator, affine[0].denominator) + sum(
         sympy.Rational(x.numerator, x.denominator) * s for i, (x, s) in enumerate(zip(affine[1:], symbols)) if i != j)
     bound = sympy.expand(-rest / a)
     bound = bound.xreplace({r: sympy.Float(r, 6) for r in bound.atoms(sympy.Rational) if r.q > 1000})
-    relation = sympy.Ge(symbols[j], bound) if a > 0 else sympy.Le(symbols[j], bound)
-    return str(relation)
+    if constraint.op == "==":
+        return f"{symbols[j]} == {bound}"
+    relation = {(">", True): sympy.Gt, (">=", True): sympy.Ge, (">", False): sympy.Lt, (">=", False): sympy.Le}
+    return str(relation[constraint.op, a > 0](symbols[j], bound))
 
 
 def _interval(cell: Cell, state: _Sweep, p: Parameter) -> tuple[Any, Any, bool, bool]:
@@ -1331,7 +1351,7 @@ def describe_cell(result: SweepResult, cell: Cell) -> str:
     for k in cell.constraints:
         if not any(k.affine[1:]) or (cell.is_face and k.op != "=="):
             continue
-        relation = _relation(k.affine if k.op in (">", ">=", "==") else tuple(-a for a in k.affine), symbols)
-        op = {">": ">", "<": ">", ">=": ">=", "<=": ">=", "==": "=="}[k.op]
-        parts.append(relation.replace(">=", op).replace("<=", {">": "<", ">=": "<=", "==": "=="}[op]))
+        flipped = {"<": ">", "<=": ">="}
+        parts.append(_relation(Constraint(tuple(-a for a in k.affine), flipped[k.op]) if k.op in flipped else k,
+                               symbols))
     return " and ".join(dict.fromkeys(parts)) or "the whole box"

@@ -57,7 +57,7 @@ def test_discount_one_is_a_spec_error_at_the_discount_without_traceback(tmp_path
    |
  2 | discount 1
    |          ^
-    = hint: Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`, or ask for the limit (`corrigo power --discount 1`, `power(at = ..., discount = 1)`)
+   = hint: Turner et al.'s normalisation (1 - gamma) / gamma vanishes at 1; declare e.g. `discount 0.9`, or ask for the limit (`corrigo power --discount 1`, `power(at = ..., discount = 1)`)
 """
 
 

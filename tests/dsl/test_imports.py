@@ -67,7 +67,7 @@ def test_errors_point_into_the_file_they_are_in(folder: Path) -> None:
     write("dup.corrigo", 'model dup\nimport "world.corrigo"\nvar x : bool = false\n')
     assert render(Path("dup.corrigo")) == (
         "dup.corrigo:3:5: error: 'x' is already declared at world.corrigo:5:1\n   |\n 3 | var x : bool = false\n"
-        "   |     ^\n    = hint: give each declaration its own name")
+        "   |     ^\n   = hint: give each declaration its own name")
     write("bad.corrigo", "model bad\ndiscount 0.9\nvar x : 0..3 = 0\naction go: x' = y\n")
     write("uses_bad.corrigo", 'model m\nimport "bad.corrigo"\n')
     assert render(Path("uses_bad.corrigo")) == (
@@ -79,10 +79,10 @@ def test_a_missing_file_and_a_cycle_are_errors_at_the_import(folder: Path) -> No
     assert render(Path("miss.corrigo")) == (
         "miss.corrigo:2:8: error: cannot import 'nope.corrigo': no such file 'nope.corrigo'\n   |\n"
         ' 2 | import "nope.corrigo"\n   |        ^^^^^^^^^^^^^^\n'
-        "    = hint: the path is relative to the importing file's folder")
+        "   = hint: the path is relative to the importing file's folder")
     write("a.corrigo", 'model a\nimport "b.corrigo"\n')
     write("b.corrigo", 'model b\nimport "a.corrigo"\naction go: skip\n')
     assert render(Path("a.corrigo")) == (
         "b.corrigo:2:8: error: import cycle: a.corrigo -> b.corrigo -> a.corrigo\n   |\n"
         ' 2 | import "a.corrigo"\n   |        ^^^^^^^^^^^\n'
-        "    = hint: move what both files need into a third and import it from both")
+        "   = hint: move what both files need into a third and import it from both")

@@ -419,4 +419,4 @@ def test_a_read_outside_a_table_in_a_check_is_located_with_its_state(tmp_path: P
     assert caught.value.render() == (
         "m.corrigo:8:20: error: a read outside table 'bonus' (2 columns, counted from 0) in a check's formula\n"
         "   |\n 8 | check rich : never bonus@(c) > 6\n   |                    ^^^^^^^^^\n"
-        "    = note: in the reachable state c=2\n    = hint: guard the read, e.g. `i < 2 ? bonus@(i) : 0`")
+        "   = note: in the reachable state c=2\n   = hint: guard the read, e.g. `i < 2 ? bonus@(i) : 0`")

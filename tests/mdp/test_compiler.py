@@ -966,16 +966,16 @@ test.corrigo:3:16: error: deadlock: no action is enabled in a reachable state th
    |
  3 | action go when x < 1: x' = 1
    |                ^^^^^
-    = note: in state x=1
-    = note: 'a0' is disabled: its guard `x > 1` is false (line 4)
-    = note: 'a1' is disabled: its guard `x > 2` is false (line 5)
-    = note: 'a2' is disabled: its guard `x > 3` is false (line 6)
-    = note: 'a3' is disabled: its guard `x > 4` is false (line 7)
-    = note: 'a4' is disabled: its guard `x > 5` is false (line 8)
-    = note: 'a5' is disabled: its guard `x > 6` is false (line 9)
-    = note: and 2 more actions, all disabled
-    = note: reached from the initial state in 1 step: go
-    = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+   = note: in state x=1
+   = note: 'a0' is disabled: its guard `x > 1` is false (line 4)
+   = note: 'a1' is disabled: its guard `x > 2` is false (line 5)
+   = note: 'a2' is disabled: its guard `x > 3` is false (line 6)
+   = note: 'a3' is disabled: its guard `x > 4` is false (line 7)
+   = note: 'a4' is disabled: its guard `x > 5` is false (line 8)
+   = note: 'a5' is disabled: its guard `x > 6` is false (line 9)
+   = note: and 2 more actions, all disabled
+   = note: reached from the initial state in 1 step: go
+   = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
 
 
 def test_deadlock_without_guard_spans_points_at_the_first_action():
@@ -987,9 +987,9 @@ test.corrigo:3:1: error: deadlock: no action is enabled in a reachable state tha
    |
  3 | action work when battery > 0:
    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-    = note: in state battery=0
-    = note: reached from the initial state in 2 steps: work, work
-    = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
+   = note: in state battery=0
+   = note: reached from the initial state in 2 steps: work, work
+   = hint: add an action that is enabled there (such as a `wait` action), or make the state `terminal`"""
 
 
 def test_an_initial_value_outside_its_domain_points_at_the_variable():
@@ -1038,10 +1038,10 @@ test.corrigo:5:17: error: the update gives 'battery' the value -1, outside its d
    |
  5 |     room' = to, battery' = battery - 1
    |                 ^^^^^^^^^^^^^^^^^^^^^^
-    = note: in state battery=0, room=lab
-    = note: taking action 'move(dock)'
-    = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
-    = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
+   = note: in state battery=0, room=lab
+   = note: taking action 'move(dock)'
+   = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
+   = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
 
 
 BAD_PROBABILITIES = """\
@@ -1069,18 +1069,18 @@ test.corrigo:4:1: error: the branch probabilities of action 'go' sum to 1.1, the
    |
  4 | action go when true:
    | ^^^^^^^^^^^^^^^^^^^^
-    = note: in state battery=2, room=dock
-    = note: this is the initial state
-    = hint: make the probabilities of the branches add up to 1 in every state where the guard holds
+   = note: in state battery=2, room=dock
+   = note: this is the initial state
+   = hint: make the probabilities of the branches add up to 1 in every state where the guard holds
 
 test.corrigo:7:1: error: the branch probabilities of event 'spill' sum to 1.4, they must sum to at most 1
    |
  7 | event spill when room == lab:
    | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
-    = note: in state battery=2, room=dock
-    = note: after action 'go', which led to battery=2, room=lab
-    = note: this is the initial state
-    = hint: the mass left over (1 - sum) is the chance that nothing happens, so the probabilities must not \
+   = note: in state battery=2, room=dock
+   = note: after action 'go', which led to battery=2, room=lab
+   = note: this is the initial state
+   = hint: the mass left over (1 - sum) is the chance that nothing happens, so the probabilities must not \
 add up to more than 1"""
 
 
@@ -1098,17 +1098,17 @@ test.corrigo:4:5: error: probability 1.5 of action 'climb' is outside [0, 1]
    |
  4 |     level * 0.5 -> level' = level + 1
    |     ^^^^^^^^^^^
-    = note: in state level=3
-    = note: reached from the initial state in 2 steps: climb, climb
-    = hint: a probability must lie between 0 and 1 in every state where the guard holds
+   = note: in state level=3
+   = note: reached from the initial state in 2 steps: climb, climb
+   = hint: a probability must lie between 0 and 1 in every state where the guard holds
 
 test.corrigo:5:5: error: probability -0.5 of action 'climb' is outside [0, 1]
    |
  5 |     1 - level * 0.5 -> skip
    |     ^^^^^^^^^^^^^^^
-    = note: in state level=3
-    = note: reached from the initial state in 2 steps: climb, climb
-    = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
+   = note: in state level=3
+   = note: reached from the initial state in 2 steps: climb, climb
+   = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
 
 
 DIVISION = """\
@@ -1136,18 +1136,18 @@ test.corrigo:7:14: error: division by zero in an update of 'rest'
    |
  7 |     spent' = 4 / battery
    |              ^^^^^^^^^^^
-    = note: in state battery=0, spent=4
-    = note: taking action 'rest'
-    = note: reached from the initial state in 2 steps: use, use
-    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`
+   = note: in state battery=0, spent=4
+   = note: taking action 'rest'
+   = note: reached from the initial state in 2 steps: use, use
+   = hint: guard the division, e.g. `d == 0 ? 0 : n / d`
 
 test.corrigo:8:14: error: division by zero in cost 'waste'
    |
  8 | cost waste = 1 / battery
    |              ^^^^^^^^^^^
-    = note: in state battery=0, spent=4
-    = note: reached from the initial state in 2 steps: use, use
-    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+   = note: in state battery=0, spent=4
+   = note: reached from the initial state in 2 steps: use, use
+   = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
 
 
 def test_division_by_zero_in_a_guard_and_a_label():
@@ -1160,9 +1160,9 @@ test.corrigo:3:15: error: division by zero in the guard of 'a'
    |
  3 | action a when 1 / x > 0:
    |               ^^^^^
-    = note: in state x=0
-    = note: reached from the initial state in 1 step: a
-    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+   = note: in state x=0
+   = note: reached from the initial state in 1 step: a
+   = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
     b = Builder("model g\nvar x : 0..1 = 1\naction a:\n    x' = 0\nformula f = 2 / x > 1\n")
     x = b.int("x", 0, 1, 1)
     b.action("a", True, {x: 0})
@@ -1172,9 +1172,9 @@ test.corrigo:5:13: error: division by zero in formula 'f'
    |
  5 | formula f = 2 / x > 1
    |             ^^^^^
-    = note: in state x=0
-    = note: reached from the initial state in 1 step: a
-    = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
+   = note: in state x=0
+   = note: reached from the initial state in 1 step: a
+   = hint: guard the division, e.g. `d == 0 ? 0 : n / d`"""
 
 
 def test_guarded_division_is_not_an_error():
@@ -1201,10 +1201,10 @@ test.corrigo:8:12: error: the update gives 'x' the value 3, outside its domain 0
    |
  8 |     0.5 -> x' = x + 1
    |            ^^^^^^^^^^
-    = note: in state x=1
-    = note: after action 'up', which led to x=2
-    = note: reached from the initial state in 1 step: up
-    = hint: clamp it, e.g. x' = max(0, min(2, ...))"""
+   = note: in state x=1
+   = note: after action 'up', which led to x=2
+   = note: reached from the initial state in 1 step: up
+   = hint: clamp it, e.g. x' = max(0, min(2, ...))"""
 
 
 def test_a_real_value_assigned_to_an_int_variable_must_be_an_integer():
@@ -1317,10 +1317,10 @@ action move(to: room) when room != to:
    |
  6 |     room' = to, battery' = battery - 1
    |                 ^^^^^^^^^^^^^^^^^^^^^^
-    = note: in state battery=0, room=lab
-    = note: taking action 'move(dock)'
-    = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
-    = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
+   = note: in state battery=0, room=lab
+   = note: taking action 'move(dock)'
+   = note: reached from the initial state in 3 steps: move(lab), move(dock), move(lab)
+   = hint: clamp it, e.g. battery' = max(0, min(3, ...))"""
 
 
 def test_state_dependent_event_probabilities_from_text():
@@ -1339,10 +1339,10 @@ event leak when level > 0:
    |
  9 |     level * 0.3 -> level' = level - 1
    |     ^^^^^^^^^^^
-    = note: in state level=3
-    = note: after action 'fill', which led to level=4
-    = note: reached from the initial state in 3 steps: fill, fill, fill
-    = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
+   = note: in state level=3
+   = note: after action 'fill', which led to level=4
+   = note: reached from the initial state in 3 steps: fill, fill, fill
+   = hint: a probability must lie between 0 and 1 in every state where the guard holds"""
 
 
 def test_state_dependent_probabilities_are_checked_once_per_combination_at_the_first_bad_state() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -50,7 +51,42 @@ def assert_agrees_on_grid(spec: dsl.Spec, result: SweepResult, divisions: int) -
     pm = parametric(spec, mdp.compile(spec, exact=True))
     steps = [[p.lo + (p.hi - p.lo) * Fraction(i, divisions) for i in range(divisions + 1)] for p in pm.params]
     for point in itertools.product(*steps):
-        assert verdicts_at(spec, pm, point) == dict(result.locate(point).verdicts), point
+        truth = verdicts_at(spec, pm, point)
+        assert truth == dict(result.locate(point).verdicts), point
+        for name, description in result.descriptions.items():  # the grid crosses the printed boundaries
+            said = printed_holds(description, result.names, point)
+            assert said is None or " (except" in description or said == (truth[name] is Verdict.HOLDS), point
+
+
+def printed_holds(description: str, names: tuple[str, ...], point: tuple[Fraction, ...]) -> bool | None:
+    """Whether a printed 'holds where' says the check holds at ``point`` (None: it does not say)."""
+    text = description.split(" (except")[0]
+    if text.startswith("in ") and "not one convex piece" in text:
+        return None
+    if text in ("everywhere in the box", "nowhere in the box"):
+        return text == "everywhere in the box"
+    values = {sympy.Symbol(n): sympy.Rational(x.numerator, x.denominator) for n, x in zip(names, point)}
+    compare = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+               ">": lambda a, b: a > b, "!=": lambda a, b: a != b, "==": lambda a, b: a == b}
+    for part in text.split(" and "):
+        left, op, right = re.fullmatch(r"\(?(.+?) (<=|>=|<|>|!=|==) (.+?)\)?", part.strip()).groups()
+        if not compare[op](sympy.sympify(left).subs(values), sympy.sympify(right).subs(values)):
+            return False
+    return True
+
+
+def assert_descriptions_true(spec: dsl.Spec, result: SweepResult) -> None:
+    """Every printed 'holds where' against solving exactly at each cell's point and each vertex of its
+    closure (points on every printed boundary), but for the boundary faces it names as exceptions."""
+    pm = parametric(spec, mdp.compile(spec, exact=True))
+    points = {cell.point for cell in result.cells} | {v for cell in result.cells for v in polygon_of(result, cell)}
+    for point in sorted(points):
+        truth = verdicts_at(spec, pm, point)
+        exceptions = {name for face, name in result.odd_faces() if result.locate(point) is face}
+        for name, description in result.descriptions.items():
+            said = printed_holds(description, result.names, point)
+            if said is not None and name not in exceptions and "." not in description:  # decimals: rounded
+                assert said == (truth[name] is Verdict.HOLDS), (name, description, point, truth[name])
 
 
 @pytest.mark.parametrize("a, b", [(3, 7), (1, 3), (22, 7)])
@@ -152,13 +188,61 @@ def test_two_params_give_the_known_polygons() -> None:
         sorted([(h, zero), (one, zero), (one, one), (h, h)]),
         sorted([(zero, h), (h, h), (one, one), (zero, one)]),
     ])
-    assert result.descriptions["stops"] == "w_rest <= 1/2 and w_work <= 1/2"
+    # where rest (or work) ties with comply, resting is optimal: P >= 1 [F off] fails on the tie, strictly
+    assert result.descriptions["stops"] == "w_rest < 1/2 and w_work < 1/2"
+    assert_descriptions_true(dsl.load(THREE_WAYS), result)
     # calm holds where w_work < max(1/2, w_rest), cheap where max(w_rest, w_work) >= 3/4: neither is convex;
     # the cost line of cheap splits the regions of rest and work in two: 5 pieces
     assert result.descriptions["calm"] == "in 3 of 5 regions, not one convex piece (see the table and the plot)"
     assert result.descriptions["cheap"] == "in 2 of 5 regions, not one convex piece (see the table and the plot)"
     margins = {(m.param, m.direction): m for m in result.margins}
     assert margins["w_rest", 1].at == Fraction(1, 2) and margins["w_rest", 1].check == "stops"
+
+
+TWO_WEIGHTS = """
+model two_weights
+discount 0.5
+param w = 1 in [0, 4]
+param v = 1 in [0, 4]
+var off : bool = false
+action comply when !off: off' = true
+action stay when !off: skip
+terminal off
+cost pleasure = -w * [stay]
+cost duty = -v * [comply]
+check stops : P >= 1 [ F off ]
+check modest : cost >= -2
+"""
+
+
+def test_a_printed_boundary_is_strict_where_the_tie_on_it_fails() -> None:
+    # stay and comply tie on v = 2w: both are optimal there, so 'stops' fails on the line; 'modest'
+    # (V = -2 max(w, v/2) >= -2) holds on its boundaries w = 1 and v = 2
+    spec = dsl.load(TWO_WEIGHTS)
+    result = sweep(spec)
+    assert result.descriptions["stops"] == "v > 2*w"
+    assert result.descriptions["modest"] == "w <= 1 and v <= 2"
+    pm = parametric(spec, mdp.compile(spec, exact=True))
+    assert verdicts_at(spec, pm, (Fraction(1), Fraction(2))) == {"stops": Verdict.FAILS, "modest": Verdict.HOLDS}
+    assert_descriptions_true(spec, result)
+
+
+@pytest.mark.parametrize("text", [THREE_WAYS, INDIFFERENT, switching(3, 7)])
+def test_printed_descriptions_are_true_on_their_boundaries(text: str) -> None:
+    spec = dsl.load(text)
+    assert_descriptions_true(spec, sweep(spec))
+
+
+def test_the_repaired_robots_boundary_is_strict_in_two_params() -> None:
+    # issue 16: with hunger swept too, 'corrigible w_curiosity >= -w_hunger/2' was printed, but on that line
+    # (w_hunger=2, w_curiosity=-1) comply and resist tie and verify says FAILS
+    text = (ROOT / "examples" / "household_robot_repaired.corrigo").read_text()
+    text = re.sub(r"const w_hunger *= 1.0", "param w_hunger = 1 in [1/10, 5]", text)
+    spec = dsl.load(text)
+    result = sweep(spec, params=["w_hunger", "w_curiosity"])
+    assert result.descriptions["corrigible"] == "w_curiosity > -w_hunger/2"
+    assert verify(text, {"w_hunger": 2, "w_curiosity": -1}).check("corrigible").verdict is Verdict.FAILS
+    assert_descriptions_true(spec, result)
 
 
 @pytest.mark.parametrize("text", [THREE_WAYS, (ROOT / "examples" / "prosocial_proxy.corrigo").read_text()])
@@ -256,7 +340,7 @@ def test_three_params_agree_with_solving_on_a_grid_through_the_boundaries() -> N
     spec = dsl.load(text)
     result = sweep(spec)
     assert result.complete and len(result.regions) == 3
-    assert result.descriptions["stops"].startswith("w_duty >= 2*w_work and ")
+    assert result.descriptions["stops"] == "w_duty > 2*w_work and w_duty <= 3/2 and w_duty > 2*w_rest"
     assert_agrees_on_grid(spec, result, 4)
     bounds = [(float(p.lo), float(p.hi)) for p in result.params]
     for region in result.regions:  # only facets: without any one constraint the region grows (an LP says)
