@@ -9,6 +9,8 @@ import pytest
 
 from corrigo_cli import run, write
 
+from verifier import Verdict
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "cli"
 
@@ -115,3 +117,16 @@ def test_steps_sweeps_an_agents_horizon() -> None:
 def test_steps_errors_say_what_is_expected(steps: str, message: str) -> None:
     code, _, err = run("sweep", APTAMI, "--steps", steps)
     assert code == 2 and message in err
+
+
+def test_a_failing_sliver_of_the_box_stays_visible_and_labelled() -> None:
+    # issue 16: no_sabotage fails on [-1, -0.98812] of a box 6 wide: 0.2%, under 2 px of the plot
+    from verifier.reports.regions_plot import MIN_SHARE, bars
+    from verifier.sweep import sweep
+
+    result = sweep(ROOT / "examples" / "household_robot_repaired.corrigo")
+    sliver, rest = bars(result, "no_sabotage")
+    assert sliver.verdict is Verdict.FAILS and sliver.label == "[-1, -0.98812]"
+    assert sliver.left == -1 and sliver.right == pytest.approx(-1 + 6 * MIN_SHARE)  # widened, inside the box
+    assert rest.verdict is Verdict.HOLDS and rest.label is None and rest.right == 5
+    assert [(b.verdict, b.label) for b in bars(result, "corrigible")] == [(Verdict.FAILS, None), (Verdict.HOLDS, None)]

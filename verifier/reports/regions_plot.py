@@ -3,21 +3,58 @@
 Two params: every piece of constant verdicts is a polygon, green where the check holds, red where it
 fails, amber where it is inconclusive (regions with the same verdict merge into one area); boundary faces whose
 verdict differs from both sides are drawn thick in their own colour (a diamond for a point). One param:
-one bar per check.
+one bar per check, a run narrower than 1.5% of the box widened to that and labelled with its interval.
 The spec's current weights are marked in black.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from os import PathLike
 
 from ..results import Verdict
-from ..sweep import SweepResult, format_number, polygon_of
+from ..sweep import Cell, SweepResult, format_number, polygon_of
 
-__all__ = ["plot_regions"]
+__all__ = ["Bar", "bars", "plot_regions"]
+
+MIN_SHARE = 0.015  # the narrowest bar drawn, as a share of the box (12 px of the 8-inch figure at 120 dpi)
 
 _COLOURS = {Verdict.HOLDS: "#3a9d5d", Verdict.FAILS: "#d1495b", Verdict.INCONCLUSIVE: "#edae49"}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One run of neighbouring cells with the same verdict on one check, as drawn (one param)."""
+
+    left: float
+    right: float
+    verdict: Verdict
+    label: str | None  # the exact interval, for a run widened to stay visible
+
+
+def bars(result: SweepResult, check: str, least: float = MIN_SHARE) -> list[Bar]:
+    """The bars of one check's row (boundary points aside): a run narrower than ``least`` of the box is widened to it (kept inside
+    the box) and labelled with its exact interval, so a failing sliver cannot vanish between two pixels."""
+    p = result.params[0]
+    runs: list[list[Cell]] = []
+    for cell in sorted(result.cells, key=lambda c: (c.point[0], c.is_face)):
+        if runs and runs[-1][-1].verdict(check) is cell.verdict(check):
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+    lo, hi, out = float(p.lo), float(p.hi), []
+    for run in runs:
+        ends = sorted(v[0] for cell in run for v in polygon_of(result, cell))
+        if ends[0] == ends[-1]:
+            continue  # a boundary point whose verdict differs from both sides: drawn as a diamond
+        left, right, label = float(ends[0]), float(ends[-1]), None
+        if right - left < least * (hi - lo):
+            label = f"[{format_number(ends[0])}, {format_number(ends[-1])}]"
+            middle = min(max((left + right) / 2, lo + least * (hi - lo) / 2), hi - least * (hi - lo) / 2)
+            left, right = middle - least * (hi - lo) / 2, middle + least * (hi - lo) / 2
+        out.append(Bar(left, right, run[0].verdict(check), label))
+    return out
 
 
 def plot_regions(result: SweepResult, path: str | PathLike[str]) -> None:
@@ -43,16 +80,19 @@ def plot_regions(result: SweepResult, path: str | PathLike[str]) -> None:
         p = result.params[0]
         figure, axes = plt.subplots(figsize=(8, 0.7 * len(names) + 1.6))
         for row, name in enumerate(names):
-            for cell in result.cells:
-                ends = sorted(float(v[0]) for v in polygon_of(result, cell))
-                colour = _COLOURS[cell.verdict(name)]
-                if cell.is_face:
-                    if (cell.index, name) in odd:
-                        axes.plot([ends[0]], [row], marker="D", markersize=9, color=colour,
-                                  markeredgecolor="black", zorder=3)
-                    continue
-                axes.barh(row, ends[-1] - ends[0], left=ends[0], height=0.6, color=colour, edgecolor=colour,
-                          linewidth=0.5)
+            for bar in bars(result, name):
+                colour = _COLOURS[bar.verdict]
+                axes.barh(row, bar.right - bar.left, left=bar.left, height=0.6, color=colour,
+                          edgecolor="black" if bar.label else colour, linewidth=0.8 if bar.label else 0.5,
+                          zorder=2 if bar.label else 1)  # over its neighbours, which it overlaps
+                if bar.label:
+                    at_end = "left" if bar.left <= p.lo else "right" if bar.right >= p.hi else "center"
+                    x = {"left": bar.left, "right": bar.right, "center": (bar.left + bar.right) / 2}[at_end]
+                    axes.annotate(bar.label, (x, row - 0.32), ha=at_end, va="bottom", fontsize=7)
+            for cell in result.faces():
+                if (cell.index, name) in odd:
+                    axes.plot([float(cell.point[0])], [row], marker="D", markersize=9,
+                              color=_COLOURS[cell.verdict(name)], markeredgecolor="black", zorder=3)
         ordered = sorted(result.cells, key=lambda c: (c.point[0], c.is_face))
         boundaries = sorted({b.point[0] for a, b in zip(ordered, ordered[1:]) if b.is_face and a.verdicts != b.verdicts}
                             | {a.point[0] for a, b in zip(ordered, ordered[1:]) if a.is_face and a.verdicts != b.verdicts})
