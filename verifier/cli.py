@@ -151,6 +151,12 @@ def _as_corrigo_error(error: Exception) -> CorrigoError:
     return InternalError(error)
 
 
+def _error_kind(error: CorrigoError) -> str:
+    """``spec`` (exit 2), ``resource`` (a limit or --timeout, exit 3) or ``internal`` (a bug, exit 3)."""
+    return "spec" if isinstance(error, SpecError) else "resource" if isinstance(error, ResourceLimitError) else \
+        "internal"
+
+
 def _message(error: CorrigoError, path: str | None = None) -> str:
     """The message of ``error`` on stderr: a spec error located in its source, others after ``path:``."""
     if isinstance(error, SpecError):
@@ -225,6 +231,9 @@ def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseExcepti
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
+        if _importing(frame):  # a module stopped halfway stays broken for the next spec: let the import finish
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
         raise error(frame)
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -234,6 +243,15 @@ def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseExcepti
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (networkx, imported on first use, registers its algorithms once)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _stopped_in(frame: FrameType | None) -> str:
@@ -286,10 +304,12 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
             results.append((path, error.diagnostics, error))
     failed = [(path, diagnostics, error) for path, diagnostics, error in results if error is not None]
     if output_format == "json":
+        from verifier.reports.serialize import diagnostic_json
+
         click.echo(json.dumps({
             "schema_version": 1,
             "files": [{"file": path, "ok": error is None} for path, _, error in results],
-            "errors": [_diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
+            "errors": [diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
         }, indent=2, sort_keys=True))
     else:
         for _, _, failure in failed:
@@ -299,22 +319,6 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
         click.echo(summary, err=bool(failed))
     sys.exit(EXIT_SPEC_ERROR if failed else EXIT_OK)
-
-
-def _diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
-    span = diagnostic.span
-    return {
-        "file": span.path if span else path,
-        "line": span.line if span else None,
-        "col": span.column if span else None,
-        "end_line": span.end_line if span else None,
-        "end_col": span.end_column if span else None,
-        "severity": "error",
-        "message": diagnostic.message,
-        "hint": diagnostic.hint,
-        "notes": list(diagnostic.notes),
-    }
-
 
 
 class _Progress:
@@ -621,6 +625,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     """
     from verifier.parallel import executor
     from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports.serialize import error_json
     from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
 
@@ -652,10 +657,12 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
                 _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
             if not report.holds:
                 code = max(code, EXIT_FAILED)
-    if output_format == "json":
-        documents = [to_json(report) for report in reports]
-        text = json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
-                          sort_keys=True) + "\n"
+    if output_format == "json":  # in the order of SPECS, a spec that could not be verified in the same shape
+        failed = dict(errors)
+        verified = iter(reports)
+        documents = [error_json(path, failed[path], _error_kind(failed[path])) if path in failed else
+                     to_json(next(verified)) for path in specs]
+        text = json.dumps(documents[0] if len(specs) == 1 else documents, indent=2, sort_keys=True) + "\n"
     elif output_format == "sarif":
         text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"
     elif output_format == "junit":

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import verifier.verification
+from tests.report_schema import REPORT_SCHEMA
 from tests.worlds import FINE
 from verifier.cli import main
 
@@ -50,6 +51,24 @@ def test_spec_error_exits_2(tmp_path: Path, passing: Path) -> None:
     assert code == 2
     assert "bad.corrigo:7" in err and "error" in err
     assert "2 hold" in out  # the good spec is still verified
+
+
+def test_a_spec_error_in_json_is_a_report_object_with_the_error(tmp_path: Path, passing: Path) -> None:
+    # one JSON shape always: not `[]`, but the report's object with verdict "error" and the located diagnostics
+    bad = tmp_path / "bad.corrigo"
+    bad.write_text(FINE.replace("cost effort = 1 * [work]", "cost effort = 1 * [wrok]"))
+    code, out, err = run("verify", "--format", "json", str(bad))
+    assert code == 2 and "bad.corrigo:7:" in err
+    document = json.loads(out)
+    REPORT_SCHEMA.validate(document)
+    [diagnostic] = document["error"]["diagnostics"]
+    assert (document["verdict"], document["file"], document["spec"], document["checks"]) == ("error", str(bad), None, [])
+    assert document["error"]["kind"] == "spec" and document["error"]["message"].startswith(f"{bad}:7:")
+    assert (diagnostic["file"], diagnostic["line"], diagnostic["message"]) == (str(bad), 7, "unknown action 'wrok'")
+    code, out, _ = run("verify", "--format", "json", str(bad), str(passing))  # several: an array in their order
+    assert code == 2 and [d["verdict"] for d in json.loads(out)] == ["error", "holds"]
+    code, out, _ = run("verify", "--format", "json", "--max-states", "1", str(ROBOT))
+    assert code == 3 and json.loads(out)["error"]["kind"] == "resource"
 
 
 def test_missing_file_exits_2() -> None:
