@@ -41,6 +41,31 @@ EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1  # 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _load_spec(path: str, overrides: dict[str, str]) -> Spec:
+    """The spec of a command-line argument: a file (an argument always names one), or standard input for ``-``."""
+    if path == "-":
+        return dsl.check_source(_stdin(), dict(overrides))
+    return dsl.load(Path(path), dict(overrides))
+
+
+def _verify_input(path: str, overrides: dict[str, str]) -> tuple[Path | Spec, dict[str, str] | None]:
+    """What :func:`verifier.verify` takes for an argument: the path (it loads the spec, under --timeout), or the
+    spec read from standard input for ``-``."""
+    return (_load_spec(path, overrides), None) if path == "-" else (Path(path), dict(overrides))
+
+
+def _shown(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _stdin() -> dsl.Source:
+    """Standard input as a spec's source, read once per command (``-`` may be named twice)."""
+    meta = click.get_current_context().meta
+    if "corrigo.stdin" not in meta:
+        meta["corrigo.stdin"] = dsl.decode_source(sys.stdin.buffer.read(), "<stdin>")
+    return cast(dsl.Source, meta["corrigo.stdin"])
+
+
 def _parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
     overrides = {}
     for define in defines:
@@ -298,7 +323,7 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
     results: list[tuple[str, tuple[Diagnostic, ...], SpecError | None]] = []
     for path in specs:
         try:
-            dsl.load(Path(path), dict(overrides))  # an argument always names a file
+            _load_spec(path, overrides)
             results.append((path, (), None))
         except SpecError as error:
             results.append((path, error.diagnostics, error))
@@ -375,7 +400,7 @@ def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int 
     """The spec and its model (with a progress bar while it builds)."""
     import mdp
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     with _Progress("building the model: states") as progress:
         return spec, mdp.compile(spec, max_states=max_states, progress=progress, exact=exact)
 
@@ -407,7 +432,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     from .policy_table import render_text, summarise, to_json
     from .verification import solve_spec
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if spec.horizon is not None and not (exact or show_all or at or show_q or show_paths or spec.policies
                                          or spec.agents):
         expanded = _solve_by_stages(spec, max_states, output_format)
@@ -471,28 +496,33 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
               help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
-              help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
+              help="The model file to write ('-': stdout, for --to json and dot; PRISM: the properties go next "
+                   "to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
+    if output == "-" and target == "prism":
+        raise click.BadParameter("--to prism writes two files, the model and its .props; name the model's file, "
+                                 "or use --to json or --to dot for stdout", param_hint="-o")
     model = _compile(spec_path, defines, max_states)
-    out = Path(output)
+    done = f"wrote {'the model to stdout' if output == '-' else output} ({model.n_states:,} states)"
     if target == "json":
         from mdp.model_json import to_json
 
         _write_output(output, json.dumps(to_json(model), indent=2, sort_keys=True) + "\n")
-        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        click.echo(done, err=output == "-")
         return
     if target == "dot":
         from mdp.dot import model_graph, to_dot
 
         title = f"{model.name}: the reachable model, {model.n_states:,} states"
         _write_output(output, to_dot(model_graph(model), model.name, title))
-        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        click.echo(done, err=output == "-")
         return
+    out = Path(output)
     from mdp.prism import to_prism
 
     model_text, properties = to_prism(model)
@@ -536,7 +566,7 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                                  "--to", param_hint="-o")
     if output is None and fmt != "dot":
         raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if check is not None:
         _require_check(spec_path, spec, check, "--check")
     model = _compile(spec_path, defines, max_states)
@@ -560,7 +590,7 @@ def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> N
     """A usage error naming the checks of ``spec`` when it has none called ``check``."""
     names = [c.name for c in spec.checks]
     if check not in names:
-        raise click.BadParameter(f"'{spec_path}' has no check '{check}'; its checks are: "
+        raise click.BadParameter(f"'{_shown(spec_path)}' has no check '{check}'; its checks are: "
                                  f"{', '.join(names) or '(none)'}", param_hint=param_hint)
 
 
@@ -633,35 +663,34 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     color = output == "-" and _stdout_is_tty()
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
+    documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike
     code = EXIT_OK
     options: dict[str, Any] = dict(tol=tol, exact=exact, max_states=max_states, samples=samples, seed=seed,
                                    settle_limit=settle_limit)
     with executor(workers, scheduler) as pool:
         per_spec = pool is not None and len(specs) > 1
-        pending = [pool.submit(verify, Path(path), dict(overrides), **options) for path in specs] \
-            if pool is not None and per_spec else []
+        pending = [pool.submit(verify, Path(path), dict(overrides), **options) if per_spec and path != "-" else None
+                   for path in specs] if pool is not None else [None] * len(specs)
         inside = None if per_spec else pool
-        for i, path in enumerate(specs):
+        for path, future in zip(specs, pending):
             try:
                 with _time_limit(timeout, "the verification"):  # the message starts with the path
-                    report = pending[i].result() if per_spec else \
-                        verify(Path(path), dict(overrides), executor=inside, **options)
+                    report = future.result() if future is not None else \
+                        verify(*_verify_input(path, overrides), executor=inside, **options)
             except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
                 failure = _as_corrigo_error(error)
-                _echo_error(_message(failure, path))
-                errors.append((path, failure))
+                _echo_error(_message(failure, _shown(path)))
+                errors.append((_shown(path), failure))
+                documents.append(error_json(_shown(path), failure, _error_kind(failure)))
                 code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
                 continue
             reports.append(report)
+            documents.append(to_json(report))
             if not report.checks:
-                _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
+                _echo_error(f"{_shown(path)}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
             if not report.holds:
                 code = max(code, EXIT_FAILED)
-    if output_format == "json":  # in the order of SPECS, a spec that could not be verified in the same shape
-        failed = dict(errors)
-        verified = iter(reports)
-        documents = [error_json(path, failed[path], _error_kind(failed[path])) if path in failed else
-                     to_json(next(verified)) for path in specs]
+    if output_format == "json":
         text = json.dumps(documents[0] if len(specs) == 1 else documents, indent=2, sort_keys=True) + "\n"
     elif output_format == "sarif":
         text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"
@@ -687,7 +716,7 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
     from verifier.reports import render_explanation
     from verifier.verification import verify
 
-    loaded = dsl.load(Path(spec), _parse_defines(defines))
+    loaded = _load_spec(spec, _parse_defines(defines))
     _require_check(spec, loaded, check, "CHECK")
     report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed,
                     settle_limit=settle_limit)
@@ -762,7 +791,7 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     from verifier.reports.regions import render_sweep_markdown, render_sweep_text, sweep_to_json
     from verifier.sweep import SweepError, sweep_model
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if steps is not None:
         if params is not None or plot_path is not None:
             raise click.UsageError("--steps sweeps an agent's horizon; it excludes --params and --plot")
@@ -831,11 +860,11 @@ def _horizon_sweep(spec_path: str, spec: Spec, defines: tuple[str, ...], max_sta
     rows = horizon_sweep(spec, model, solution, name, range(int(low), int(high) + 1), samples=samples, seed=seed)
     checks = [result.name for result in rows[0][1]]
     if output_format == "json":
-        click.echo(json.dumps({"schema_version": 1, "spec": spec.name, "path": spec_path, "agent": name,
+        click.echo(json.dumps({"schema_version": 1, "spec": spec.name, "path": _shown(spec_path), "agent": name,
                                "horizons": [{"steps": H, "verdicts": {r.name: str(r.verdict) for r in results}}
                                             for H, results in rows]}, indent=2, sort_keys=True))
     else:
-        click.echo(f"{spec_path}: the checks under agent '{name}' at every planning horizon from {low} to {high}")
+        click.echo(f"{_shown(spec_path)}: the checks under agent '{name}' at every planning horizon from {low} to {high}")
         width = max(len(c) for c in checks)
         click.echo(("steps  " + "  ".join(f"{c:<{max(width, 12)}}" for c in checks)).rstrip())
         for H, results in rows:
@@ -949,7 +978,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
              "initial": int(s) in starts, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
         click.echo(json.dumps({
-            "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,
+            "schema_version": 1, "model": model.name, "path": _shown(spec_path), "n_states": n,
             "discount": estimate.discount, "samples": samples, "seed": seed,
             "distribution": estimate.distribution, "tol": estimate.tol, "all": gap is None, "states": rows,
             "optimality": optimality,
@@ -957,7 +986,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         return
     shown_discount = {0.0: "0 (the limit gamma -> 0)", 1.0: "1 (the limit gamma -> 1)"}.get(
         estimate.discount, float_text(estimate.discount)) if discount is not None else float_text(model.discount)
-    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {shown_discount}")
+    click.echo(f"{_shown(spec_path)}: model '{model.name}', {n:,} states, discount {shown_discount}")
     drawn = (f"given in {rewards_path}" if rewards is not None else
              f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
     click.echo(f"POWER (Turner et al.) from {samples} reward function{'s' if samples != 1 else ''}, {drawn}; "
