@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -463,7 +464,8 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:
-        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+        color, width = _terminal()
+        click.echo(render_text(summary, color=color, width=width), nl=False)
 
 
 def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> TabularMDP | None:
@@ -486,7 +488,8 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:
-        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+        color, width = _terminal()
+        click.echo(render_text(summary, color=color, width=width), nl=False)
     return None
 
 
@@ -597,9 +600,15 @@ def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> N
 # --- verify and explain (verifier) ------------------------------------------------------------------
 
 
-def _stdout_is_tty() -> bool:
-    """Colour only on a terminal."""
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+def _terminal() -> tuple[bool, int | None]:
+    """How to print text reports on stdout: colour and the terminal's width on a terminal; to a pipe or a
+    file, no colour and lines as long as they are (no hard wrap). ``NO_COLOR`` (https://no-color.org)
+    turns colour off, ``FORCE_COLOR`` on."""
+    tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
+    color = tty if not os.environ.get("NO_COLOR") else False
+    if os.environ.get("FORCE_COLOR") and not os.environ.get("NO_COLOR"):
+        color = True
+    return color, shutil.get_terminal_size().columns if tty else None
 
 
 def _verify_options(command: F) -> F:
@@ -660,7 +669,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     from verifier.verification import verify
 
     overrides = _parse_defines(defines)
-    color = output == "-" and _stdout_is_tty()
+    color, width = _terminal() if output == "-" else (False, None)
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
     documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike
@@ -699,7 +708,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     elif output_format == "markdown":
         text = "\n".join(render_markdown(report) for report in reports)
     else:
-        text = "".join(render_text(report, color=color) for report in reports)
+        text = "".join(render_text(report, color=color, width=width) for report in reports)
     _write_output(output, text)
     sys.exit(code)
 
@@ -721,7 +730,8 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
     report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed,
                     settle_limit=settle_limit)
     result = report.check(check)
-    click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)
+    color, width = _terminal()
+    click.echo(render_explanation(result, color=color, width=width), nl=False)
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)
 
 

@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unittest import mock
+
 from click.testing import CliRunner
 
 import dsl
@@ -170,7 +172,8 @@ def _invoke(where: str, command: str, words: list[str], expected_exit: int, show
     unsupported = [a for a in args if a in {"|", "<", ";", "||", "2>", "&"} or a.startswith("$(")]
     if unsupported:
         raise DocsError(f"{where}: shell syntax {unsupported[0]!r} cannot be run in-process: {command}")
-    result = CliRunner().invoke(main, args)
+    with mock.patch("verifier.cli._terminal", lambda: (False, 100)):  # as a 100-column terminal shows it
+        result = CliRunner().invoke(main, args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise DocsError(f"{where}: `{command}` raised {type(result.exception).__name__}: {result.exception}")
     if result.exit_code != expected_exit:

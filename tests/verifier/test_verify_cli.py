@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,36 @@ def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) 
     monkeypatch.setattr(verifier.verification, "solve_spec", broken)
     code, _, err = run("verify", str(passing))
     assert code == 3 and "internal error" in err and "boom" in err
+
+
+def test_piped_reports_are_not_wrapped_and_have_no_trailing_spaces() -> None:
+    code, out, _ = run("verify", str(ROBOT))
+    assert code == 1 and all(line == line.rstrip() for line in out.splitlines())
+    model_line = out.splitlines()[1]  # one line however long, where a 100-column terminal wraps it
+    assert model_line.startswith("4 states, ") and model_line.endswith(", discount 0.5") and len(model_line) > 100
+    code, out, _ = run("explain", str(ROBOT), "corrigible")
+    assert all(line == line.rstrip() for line in out.splitlines())
+
+
+class FakeStdout:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty, env, color", [
+    (True, {}, True), (False, {}, False), (True, {"NO_COLOR": "1"}, False), (True, {"NO_COLOR": ""}, True),
+    (False, {"FORCE_COLOR": "1"}, True), (True, {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False)])
+def test_colour_follows_the_terminal_no_color_and_force_color(monkeypatch: pytest.MonkeyPatch, tty: bool,
+                                                               env: dict[str, str], color: bool) -> None:
+    import verifier.cli
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(verifier.cli.sys, "stdout", FakeStdout(tty))
+    monkeypatch.setattr(verifier.cli.shutil, "get_terminal_size", lambda: os.terminal_size((80, 24)))
+    assert verifier.cli._terminal() == (color, 80 if tty else None)  # the terminal's width, or no wrapping

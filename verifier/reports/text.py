@@ -16,7 +16,7 @@ from rich.text import Text
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 from .escaping import printable_strings
 
-__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation"]
+__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation", "text_console"]
 
 # what every format says of a spec without checks (it passes, vacuously)
 NO_CHECKS = "the spec declares no check, so nothing was verified"
@@ -24,18 +24,31 @@ NO_CHECKS = "the spec declares no check, so nothing was verified"
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
 
-def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, color_system=None
-                      if not color else "standard", highlight=False, emoji=False, soft_wrap=False,
-                      markup=False)
+UNWRAPPED = 10**6  # the width of a console that never wraps (output to a pipe or a file)
+
+
+class _Written(io.StringIO):
+    """What a console printed, each line without the trailing spaces rich pads it with."""
+
+    def getvalue(self) -> str:
+        return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
+
+
+def text_console(color: bool, width: int | None) -> tuple[Console, io.StringIO]:
+    """A rich console printing into a buffer: ``width`` columns (``None``: lines as long as they are, for a
+    pipe), ANSI colour only if ``color``; the buffer's value has no trailing spaces."""
+    buffer = _Written()
+    console = Console(file=buffer, width=width or UNWRAPPED, force_terminal=color, no_color=not color,
+                      color_system=None if not color else "standard", highlight=False, emoji=False,
+                      soft_wrap=False, markup=False)
     return console, buffer
 
 
-def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
-    """The verdict of every check in a table, then a short explanation of each failure."""
+def render_text(report: Report, *, color: bool = False, width: int | None = 100) -> str:
+    """The verdict of every check in a table, then a short explanation of each failure; ``width`` as
+    :func:`text_console` takes it."""
     report = printable_strings(report)
-    console, buffer = _console(color, width)
+    console, buffer = text_console(color, width)
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
     console.print(report.model_summary)
     if not report.checks:
@@ -91,10 +104,10 @@ def _attribution_line(attribution: Attribution) -> str:
             f"(gap {attribution.gap:+.4g}{', a tie' if attribution.is_tie else ''})")
 
 
-def render_explanation(check: CheckResult, *, color: bool = False, width: int = 100) -> str:
+def render_explanation(check: CheckResult, *, color: bool = False, width: int | None = 100) -> str:
     """One check in full: verdict, quantities, the counterexample trace and the per-term attribution."""
     check = printable_strings(check)
-    console, buffer = _console(color, width)
+    console, buffer = text_console(color, width)
     where = f" ({check.location})" if check.location else ""
     console.print(Text(f"check {check.name}{where}: ", style="bold") + Text(str(check.verdict),
                                                                            style=_STYLE[check.verdict]))
