@@ -317,8 +317,9 @@ def main() -> None:
 @define_option
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Errors as text (on stderr) or as JSON objects (on stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Text: the errors only, without the closing count.")
 @_reports_errors
-def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -> None:
+def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str, quiet: bool) -> None:
     """Parse and check SPECS without building the model; exit 2 if any has errors."""
     overrides = _parse_defines(defines)
     results: list[tuple[str, tuple[Diagnostic, ...], SpecError | None]] = []
@@ -343,7 +344,8 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
         n_errors = sum(len(d) for _, d, _ in failed)
         summary = (f"{len(results)} spec(s) checked, no errors" if not failed else
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
-        click.echo(summary, err=bool(failed))
+        if not quiet:
+            click.echo(summary, err=bool(failed))
     sys.exit(EXIT_SPEC_ERROR if failed else EXIT_OK)
 
 
@@ -644,12 +646,19 @@ def _power_samples_options(command: F) -> F:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
               callback=_output_path,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Text: only the checks that fail or are inconclusive, one line each as path:line:col (for "
+                   "pre-commit and CI logs); nothing when every check holds.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Text: after each report, the full explanation of every check that fails or is inconclusive "
+                   "(as corrigo explain prints it).")
 @timeout_option
 @parallel_options
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, settle_limit: int,
                    tol: float | None, max_states: int | None, output_format: str, output: str, samples: int,
-                   seed: int, timeout: float | None, workers: int | None, scheduler: str | None) -> None:
+                   seed: int, quiet: bool, verbose: bool, timeout: float | None, workers: int | None,
+                   scheduler: str | None) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive.
 
     Each spec is verified on its own: a spec error (exit 2), a resource limit, a --timeout (which
@@ -663,11 +672,18 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     spreads its POWER samples and its 'for all params' sweep cells over them instead.
     """
     from verifier.parallel import executor
-    from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports import render_explanation, render_markdown, render_text, to_json, to_junit, to_sarif
     from verifier.reports.serialize import error_json
+    from verifier.reports.text import failure_lines
+    from verifier.results import Verdict
     from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
 
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other; choose one")
+    if (quiet or verbose) and output_format != "text":
+        raise click.UsageError(f"--{'quiet' if quiet else 'verbose'} shapes the text report; --format "
+                               f"{output_format} always holds everything")
     overrides = _parse_defines(defines)
     color, width = _terminal() if output == "-" else (False, None)
     reports: list[Any] = []
@@ -695,7 +711,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
                 continue
             reports.append(report)
             documents.append(to_json(report))
-            if not report.checks:
+            if not report.checks and not quiet:
                 _echo_error(f"{_shown(path)}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
             if not report.holds:
                 code = max(code, EXIT_FAILED)
@@ -707,8 +723,12 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
         text = to_junit(reports, errors)
     elif output_format == "markdown":
         text = "\n".join(render_markdown(report) for report in reports)
+    elif quiet:
+        text = "".join(f"{line}\n" for report in reports for line in failure_lines(report))
     else:
-        text = "".join(render_text(report, color=color, width=width) for report in reports)
+        text = "".join(render_text(report, color=color, width=width) + "".join(
+            "\n" + render_explanation(check, color=color, width=width) for check in report.checks
+            if verbose and check.verdict is not Verdict.HOLDS) for report in reports)
     _write_output(output, text)
     sys.exit(code)
 

@@ -196,3 +196,27 @@ def test_colour_follows_the_terminal_no_color_and_force_color(monkeypatch: pytes
     monkeypatch.setattr(verifier.cli.sys, "stdout", FakeStdout(tty))
     monkeypatch.setattr(verifier.cli.shutil, "get_terminal_size", lambda: os.terminal_size((80, 24)))
     assert verifier.cli._terminal() == (color, 80 if tty else None)  # the terminal's width, or no wrapping
+
+
+def test_quiet_prints_one_located_line_per_check_that_does_not_hold(golden, passing: Path) -> None:
+    code, out, err = run("verify", "--quiet", str(passing))
+    assert (code, out, err) == (0, "", "")
+    code, out, err = run("verify", "-q", str(ROBOT), str(passing))
+    assert code == 1 and err == ""
+    golden(ROOT / "tests" / "golden" / "cli" / "verify_quiet.txt", out.replace(str(ROOT) + "/", ""))
+    assert run("lint", "-q", str(passing)) == (0, "", "")
+
+
+def test_verbose_adds_the_explanation_of_each_check_that_does_not_hold(passing: Path) -> None:
+    _, plain, _ = run("verify", str(ROBOT))
+    code, out, _ = run("verify", "--verbose", str(ROBOT))
+    _, explained, _ = run("explain", str(ROBOT), "corrigible")
+    assert code == 1 and out.startswith(plain) and explained in out
+    assert run("verify", "-v", str(passing))[1] == run("verify", str(passing))[1]  # nothing to explain
+
+
+def test_quiet_and_verbose_are_text_only_and_exclusive(passing: Path) -> None:
+    code, _, err = run("verify", "-q", "-v", str(passing))
+    assert code == 2 and "--quiet and --verbose exclude each other; choose one" in err
+    code, _, err = run("verify", "-q", "--format", "json", str(passing))
+    assert code == 2 and "--quiet shapes the text report; --format json always holds everything" in err

@@ -16,7 +16,7 @@ from rich.text import Text
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 from .escaping import printable_strings
 
-__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation", "text_console"]
+__all__ = ["NO_CHECKS", "failure_lines", "render_explanation", "render_text", "short_explanation", "text_console"]
 
 # what every format says of a spec without checks (it passes, vacuously)
 NO_CHECKS = "the spec declares no check, so nothing was verified"
@@ -79,6 +79,13 @@ def render_text(report: Report, *, color: bool = False, width: int | None = 100)
                        f"{counts[Verdict.INCONCLUSIVE]} inconclusive", style=_STYLE[report.verdict])
                   + Text(f"; decided by {report.decided_by}" if report.decided_by else ""))
     return buffer.getvalue()
+
+
+def failure_lines(report: Report) -> list[str]:
+    """``path:line:col: NAME FAILS: summary``, one per check that does not hold (``verify --quiet``)."""
+    report = printable_strings(report)
+    return [f"{check.location or report.path}: {check.name} {check.verdict}: {check.summary}"
+            for check in report.checks if check.verdict is not Verdict.HOLDS]
 
 
 def short_explanation(check: CheckResult) -> list[str]:
