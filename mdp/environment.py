@@ -1,11 +1,15 @@
 """``to_gymnasium``: the compiled world as a Gymnasium environment, so an RL agent learns in the very same MDP.
 
 Gymnasium is an optional extra (``pip install 'corrigo[gym]'``): it is imported only when an
-environment is made, and its absence is a clear error naming the extra.
+environment is made, or to register ours when it is installed, and its absence is a clear error naming
+the extra. Importing :mod:`mdp` registers two environment ids with Gymnasium, when it is installed:
+``corrigo/Spec-v0`` (``gymnasium.make("corrigo/Spec-v0", spec="world.corrigo")``) and
+``corrigo/Model-v0`` (``gymnasium.make("corrigo/Model-v0", model=mdp.compile(spec))``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import TYPE_CHECKING
 
 from dsl.errors import CorrigoError
@@ -16,6 +20,11 @@ if TYPE_CHECKING:
     from .gym_env import MDPEnv
 
 __all__ = ["MissingExtraError", "to_gymnasium"]
+
+SPEC_ENV_ID = "corrigo/Spec-v0"  # gymnasium.make(SPEC_ENV_ID, spec=...)
+MODEL_ENV_ID = "corrigo/Model-v0"  # gymnasium.make(MODEL_ENV_ID, model=...)
+# id -> entry point; the entry points live in mdp.gym_env, which gymnasium.make imports, not this module
+ENTRY_POINTS = {SPEC_ENV_ID: "mdp.gym_env:make_spec_env", MODEL_ENV_ID: "mdp.gym_env:MDPEnv"}
 
 
 class MissingExtraError(CorrigoError, ImportError):
@@ -31,7 +40,8 @@ def to_gymnasium(model: TabularMDP, *, render_mode: str | None = None, strict: b
     model's action names; ``info["action_mask"]`` (``int8``) and ``env.action_masks()`` (``bool``, for
     sb3-contrib's ``MaskablePPO``) mark the actions enabled in the current state. Reward: minus the
     intrinsic cost of the choice taken (``info["costs"]`` splits it by term). ``terminated`` on terminal
-    states; episodes are never truncated (wrap it in ``gymnasium.wrappers.TimeLimit``).
+    states; episodes are never truncated (wrap it in ``gymnasium.wrappers.TimeLimit``, or pass
+    ``max_episode_steps`` to ``gymnasium.make``).
 
     Parameters
     ----------
@@ -86,3 +96,21 @@ def to_gymnasium(model: TabularMDP, *, render_mode: str | None = None, strict: b
     from .gym_env import MDPEnv
 
     return MDPEnv(model, render_mode=render_mode, strict=strict, disabled_action_cost=disabled_action_cost)
+
+
+def register_environments() -> None:
+    """Register ``corrigo/Spec-v0`` and ``corrigo/Model-v0`` with Gymnasium if it is installed, else do nothing.
+
+    Called when :mod:`mdp` is imported. Without Gymnasium nothing is imported (``find_spec`` only looks
+    for it); with it, only its registry is touched: the environments' module is imported by
+    ``gymnasium.make``. Registering twice is a no-op.
+    """
+    try:
+        if importlib.util.find_spec("gymnasium") is None:
+            return
+        from gymnasium.envs.registration import register, registry
+    except (ImportError, ValueError):  # ValueError: a gymnasium module without a spec, as some test doubles are
+        return
+    for env_id, entry_point in ENTRY_POINTS.items():
+        if env_id not in registry:
+            register(id=env_id, entry_point=entry_point)

@@ -11,18 +11,24 @@ method sb3-contrib's ``MaskablePPO`` calls). ``strict=True`` raises :class:`Disa
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from os import PathLike
 from typing import Any
 
 import gymnasium
 import numpy as np
 import numpy.typing as npt
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
+import dsl
 from dsl.errors import CorrigoError
 
+from .compiler import compile
+from .environment import ENTRY_POINTS, MODEL_ENV_ID, SPEC_ENV_ID
 from .model import TERMINAL_ACTION, TabularMDP
 
-__all__ = ["DisabledActionError", "MDPEnv", "default_disabled_action_cost"]
+__all__ = ["DisabledActionError", "MDPEnv", "default_disabled_action_cost", "make_spec_env"]
 
 
 class DisabledActionError(CorrigoError, ValueError):
@@ -46,7 +52,8 @@ def default_disabled_action_cost(model: TabularMDP) -> float:
 class MDPEnv(gymnasium.Env):
     """Episodes of a :class:`~mdp.model.TabularMDP`: from its initial state, successors sampled from ``P``.
 
-    The options are those of :func:`mdp.to_gymnasium`.
+    The options are those of :func:`mdp.to_gymnasium`; ``gymnasium.make("corrigo/Model-v0", model=...)``
+    makes one too.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -84,6 +91,12 @@ class MDPEnv(gymnasium.Env):
         user = model.row_action < len(self.actions)  # the terminal self-loop is nobody's action
         self._rows[model.row_state[user], model.row_action[user]] = np.flatnonzero(user)
         self.state = model.initial
+        # what gymnasium.make would record: check_env and env.spec.make() remake the environment from it
+        # (gymnasium.make replaces it by the spec it made the environment from)
+        self.spec = EnvSpec(MODEL_ENV_ID, entry_point=ENTRY_POINTS[MODEL_ENV_ID], order_enforce=False,
+                            disable_env_checker=True,
+                            kwargs={"model": model, "render_mode": render_mode, "strict": strict,
+                                    "disabled_action_cost": disabled_action_cost})
 
     def action_mask(self, state: int | None = None) -> npt.NDArray[np.int8]:
         """(actions,) 1 where the action is enabled in ``state`` (default: the current state); all 0 when terminal."""
@@ -138,3 +151,26 @@ class MDPEnv(gymnasium.Env):
         if self.render_mode == "ansi":
             return self.model.describe(self.state) + "\n"
         return None
+
+
+def make_spec_env(spec: str | PathLike[str] | dsl.Spec | None = None, *,
+                  overrides: Mapping[str, object] | None = None, render_mode: str | None = None,
+                  strict: bool = False, disabled_action_cost: float | None = None) -> MDPEnv:
+    """The environment of a spec, loaded and compiled: ``gymnasium.make("corrigo/Spec-v0", spec=...)`` calls this.
+
+    ``spec`` is a path to a ``.corrigo`` file, the text of a spec, or a checked :class:`dsl.Spec`;
+    ``overrides`` replace ``const`` and ``param`` values as ``-D`` does; the other options are those of
+    :func:`mdp.to_gymnasium`.
+    """
+    if spec is None:
+        raise TypeError(f"{SPEC_ENV_ID} needs spec=: a path to a .corrigo file, the text of a spec, or a "
+                        f"dsl.Spec, e.g. gymnasium.make('{SPEC_ENV_ID}', spec='examples/household_robot.corrigo')")
+    if isinstance(spec, dsl.Spec):
+        if overrides:
+            raise ValueError("overrides apply when the spec is loaded: pass its path or text with overrides=, "
+                             "or load it with dsl.load(path, overrides)")
+        checked = spec
+    else:
+        checked = dsl.load(spec, overrides)
+    return MDPEnv(compile(checked), render_mode=render_mode, strict=strict,
+                  disabled_action_cost=disabled_action_cost)

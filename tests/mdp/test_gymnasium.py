@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -19,7 +20,7 @@ from tests.strategies import mdp_arrays
 gymnasium = pytest.importorskip("gymnasium")
 from gymnasium.utils.env_checker import check_env  # noqa: E402
 
-from mdp.gym_env import DisabledActionError, default_disabled_action_cost  # noqa: E402
+from mdp.gym_env import DisabledActionError, MDPEnv, default_disabled_action_cost  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # the worlds of issue 16, where check_env's random actions hit disabled ones: example -> (states, default
@@ -52,11 +53,6 @@ def worlds() -> dict[str, mdp.TabularMDP]:
     return {name: mdp.compile(dsl.load(ROOT / "examples" / f"{name}.corrigo")) for name in WORLDS}
 
 
-# without a registered environment id check_env cannot remake the environment to try its render modes
-NO_RENDER_CHECK = ("UserWarning: \x1b[33mWARN: Not able to test alternative render modes due to the environment not "
-                   "having a spec. Try instantiating the environment through `gymnasium.make`\x1b[0m")
-
-
 def checker_warnings(env: gymnasium.Env) -> list[str]:
     """Run ``check_env`` and return every warning it gave (none of them is turned into an error here)."""
     with warnings.catch_warnings(record=True) as caught:
@@ -67,20 +63,21 @@ def checker_warnings(env: gymnasium.Env) -> list[str]:
 
 @pytest.mark.parametrize("name", WORLDS)
 def test_the_examples_pass_the_gymnasium_env_checker_without_warnings(name: str, worlds) -> None:
-    """check_env samples actions from the whole action space, disabled ones included; the environment
-    passes with no warning but the one about render modes."""
+    """check_env samples actions from the whole action space, disabled ones included; each form of the
+    environment passes with no warning at all (the render check runs too: ``env.spec`` remakes the env)."""
     model = worlds[name]
-    assert checker_warnings(mdp.to_gymnasium(model)) == [NO_RENDER_CHECK]
-    assert checker_warnings(mdp.to_gymnasium(model, render_mode="ansi")) == [NO_RENDER_CHECK]
+    assert checker_warnings(mdp.to_gymnasium(model)) == []
+    assert checker_warnings(mdp.to_gymnasium(model, render_mode="ansi")) == []
+    made = gymnasium.make("corrigo/Spec-v0", spec=str(ROOT / "examples" / f"{name}.corrigo"))
+    assert checker_warnings(made.unwrapped) == []  # check_env wants the env, not gymnasium.make's wrappers
     # and it does take disabled actions: the strict environment fails it
     with pytest.raises(DisabledActionError, match="is not enabled in the state"):
         check_env(mdp.to_gymnasium(model, strict=True))
 
 
 def test_small_models_pass_the_env_checker(hungry: mdp.TabularMDP) -> None:
-    assert checker_warnings(mdp.to_gymnasium(mdp.compile(dsl.load(ERRAND)))) == [NO_RENDER_CHECK]
-    penalised = mdp.to_gymnasium(hungry, disabled_action_cost=10.0, render_mode="ansi")
-    assert checker_warnings(penalised) == [NO_RENDER_CHECK]
+    assert checker_warnings(mdp.to_gymnasium(mdp.compile(dsl.load(ERRAND)))) == []
+    assert checker_warnings(mdp.to_gymnasium(hungry, disabled_action_cost=10.0, render_mode="ansi")) == []
 
 
 def test_spaces_observation_and_action_mask(hungry: mdp.TabularMDP) -> None:
@@ -305,6 +302,59 @@ def test_the_mask_is_the_models_enabled_actions_in_every_state_reached(name: str
         assert np.flatnonzero(env.action_mask(state)).tolist() == enabled(state)
 
 
+def test_gymnasium_make_builds_the_environment_of_a_spec(worlds) -> None:
+    path = ROOT / "examples" / "household_robot.corrigo"
+    env = gymnasium.make("corrigo/Spec-v0", spec=str(path))
+    direct = mdp.to_gymnasium(worlds["household_robot"])
+    assert isinstance(env.unwrapped, MDPEnv) and env.unwrapped.model.n_states == 105
+    assert env.action_space == direct.action_space and env.observation_space == direct.observation_space
+    assert env.unwrapped.actions == direct.actions and env.spec.id == "corrigo/Spec-v0"
+    observation, info = env.reset(seed=3)
+    assert observation.tolist() == direct.reset(seed=3)[0].tolist()
+    assert env.unwrapped.action_masks().tolist() == info["action_mask"].astype(bool).tolist()
+    walk = [env.step(a)[:2] for a in (0, 1, 2)]
+    direct.reset(seed=3)
+    again = [direct.step(a)[:2] for a in (0, 1, 2)]
+    assert [(o.tolist(), r) for o, r in walk] == [(o.tolist(), r) for o, r in again]
+
+    # a Path, the text, a checked spec; overrides as -D; the options of to_gymnasium; "mdp:" imports mdp first
+    game = ROOT / "examples" / "off_switch_game.corrigo"
+    assert gymnasium.make("corrigo/Spec-v0", spec=game).unwrapped.model.n_states == 7
+    assert gymnasium.make("corrigo/Spec-v0", spec=game.read_text()).unwrapped.model.n_states == 7
+    assert gymnasium.make("corrigo/Spec-v0", spec=dsl.load(game)).unwrapped.disabled_action_cost == 4.0
+    bigger = gymnasium.make("corrigo/Spec-v0", spec=game, overrides={"u_good": 5})
+    assert bigger.unwrapped.disabled_action_cost == 10.0  # twice |-u_good|
+    strict = gymnasium.make("mdp:corrigo/Spec-v0", spec=game, strict=True, render_mode="ansi")
+    strict.reset(seed=0)
+    assert strict.render() == "outcome=undecided, done=false\n"
+    with pytest.raises(DisabledActionError, match="action 'finish' is not enabled"):
+        strict.step(strict.unwrapped.actions.index("finish"))
+    model = gymnasium.make("corrigo/Model-v0", model=worlds["gridworld_robot"], disabled_action_cost=3.0)
+    assert model.unwrapped.model is worlds["gridworld_robot"] and model.unwrapped.disabled_action_cost == 3.0
+    # to_gymnasium's environment carries the spec that remakes it, as gymnasium.make's do
+    direct = mdp.to_gymnasium(worlds["off_switch_game"], strict=True, render_mode="ansi")
+    remade = direct.spec.make().unwrapped
+    assert direct.spec.id == "corrigo/Model-v0" and isinstance(remade, MDPEnv)
+    assert (remade.strict, remade.render_mode, remade.model.n_states) == (True, "ansi", 7)
+
+
+def test_gymnasium_make_truncates_with_max_episode_steps() -> None:
+    env = gymnasium.make("corrigo/Spec-v0", spec=ERRAND, max_episode_steps=2)
+    env.reset(seed=0)
+    delay = env.unwrapped.actions.index("delay")
+    assert [env.step(delay)[2:4] for _ in range(2)] == [(False, False), (False, True)]
+
+
+def test_gymnasium_make_errors_say_what_to_pass() -> None:
+    with pytest.raises(TypeError, match=r"corrigo/Spec-v0 needs spec=: a path to a \.corrigo file, the text of a "
+                                        r"spec, or a dsl\.Spec"):
+        gymnasium.make("corrigo/Spec-v0")
+    with pytest.raises(dsl.SpecError, match="no such file 'nowhere.corrigo'"):
+        gymnasium.make("corrigo/Spec-v0", spec="nowhere.corrigo")
+    with pytest.raises(ValueError, match="overrides apply when the spec is loaded"):
+        gymnasium.make("corrigo/Spec-v0", spec=dsl.load(ERRAND), overrides={"x": 1})
+
+
 def test_misuse_is_a_clear_error(hungry: mdp.TabularMDP) -> None:
     env = mdp.to_gymnasium(hungry)
     env.reset(seed=0)
@@ -329,6 +379,34 @@ def test_missing_gymnasium_names_the_extra(hungry: mdp.TabularMDP, monkeypatch: 
     monkeypatch.setitem(sys.modules, "gymnasium", None)  # import gymnasium now raises ImportError
     with pytest.raises(mdp.MissingExtraError, match=r"install it with: pip install 'corrigo\[gym\]'"):
         mdp.to_gymnasium(hungry)
+
+
+def test_without_gymnasium_mdp_imports_and_only_making_an_environment_fails() -> None:
+    """In a fresh interpreter where gymnasium cannot be imported, ``import mdp`` works (the registration
+    looks for gymnasium without importing it) and only making an environment names the extra."""
+    code = ("import sys\n"
+            "sys.modules['gymnasium'] = None  # import gymnasium raises ImportError\n"
+            "import mdp, dsl\n"
+            "model = mdp.compile(dsl.load('examples/off_switch_game.corrigo'))\n"
+            "try:\n"
+            "    mdp.to_gymnasium(model)\n"
+            "except mdp.MissingExtraError as error:\n"
+            "    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == "mdp.to_gymnasium needs the gymnasium package; install it with: pip install 'corrigo[gym]'\n"
+
+
+def test_importing_mdp_registers_the_environment_ids() -> None:
+    from gymnasium.envs.registration import registry
+
+    assert registry["corrigo/Spec-v0"].entry_point == "mdp.gym_env:make_spec_env"
+    assert registry["corrigo/Model-v0"].entry_point == "mdp.gym_env:MDPEnv"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mdp.environment.register_environments()  # again: nothing changes, no "overriding" warning
+    assert caught == []
+    assert registry["corrigo/Spec-v0"].entry_point == "mdp.gym_env:make_spec_env"
 
 
 @settings(max_examples=30)
