@@ -602,15 +602,18 @@ def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> N
 # --- verify and explain (verifier) ------------------------------------------------------------------
 
 
-def _terminal() -> tuple[bool, int | None]:
-    """How to print text reports on stdout: colour and the terminal's width on a terminal; to a pipe or a
-    file, no colour and lines as long as they are (no hard wrap). ``NO_COLOR`` (https://no-color.org)
-    turns colour off, ``FORCE_COLOR`` on."""
+def _terminal() -> tuple[bool, int]:
+    """How to print text reports on stdout: colour and tables as wide as the terminal on a terminal; to a pipe or
+    a file no colour, and tables ``COLUMNS`` wide (100 if unset). Prose is never wrapped (rich's soft wrap).
+    ``NO_COLOR`` (https://no-color.org) turns colour off, ``FORCE_COLOR`` on."""
     tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
     color = tty if not os.environ.get("NO_COLOR") else False
     if os.environ.get("FORCE_COLOR") and not os.environ.get("NO_COLOR"):
         color = True
-    return color, shutil.get_terminal_size().columns if tty else None
+    if tty:
+        return color, shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return color, int(columns) if columns.isdigit() and int(columns) > 0 else 100
 
 
 def _verify_options(command: F) -> F:
@@ -685,7 +688,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
         raise click.UsageError(f"--{'quiet' if quiet else 'verbose'} shapes the text report; --format "
                                f"{output_format} always holds everything")
     overrides = _parse_defines(defines)
-    color, width = _terminal() if output == "-" else (False, None)
+    color, width = _terminal() if output == "-" else (False, 100)
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
     documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike
