@@ -110,6 +110,13 @@ def test_checks() -> None:
     ("a <-> b || c", S.Binary("<->", S.Name("a"), S.Binary("||", S.Name("b"), S.Name("c")))),
     ("abs(x - 1) >= 1e-3", S.Binary(">=", S.Call("abs", (S.Binary("-", S.Name("x"), S.Number(1)),)),
                                     S.Number(Fraction(1, 1000)))),
+    # PRISM's `&` and `|` are `&&` and `||`, with their precedence
+    ("a | b & c", S.Binary("||", S.Name("a"), S.Binary("&&", S.Name("b"), S.Name("c")))),
+    ("a & b | !c && d", S.Binary("||", S.Binary("&&", S.Name("a"), S.Name("b")),
+                                 S.Binary("&&", S.Unary("!", S.Name("c")), S.Name("d")))),
+    ("a & b -> c", S.Binary("->", S.Binary("&&", S.Name("a"), S.Name("b")), S.Name("c"))),
+    ("a &&& b", None),
+    ("a ||| b", None),
 ])
 def test_precedence(text: str, expected: S.Expr | None) -> None:
     if expected is None:
@@ -268,7 +275,8 @@ def test_arbitrary_text_raises_only_spec_errors(text: str) -> None:
 @given(st.lists(st.sampled_from(
     ["model", "m", "action", "a", ":", "when", "x", "'", "=", "==", "->", "0.5", "1", "skip", "var",
      "0..3", "{", "}", ",", "(", ")", "[", "]", "check", "P", ">=", "F", "cost", "!", "&&", "\n", "#",
-     '"', "event", "in", "?", "min", "bool", "-", "*", "discount", "terminal", "never"]), max_size=40))
+     '"', "event", "in", "?", "min", "bool", "-", "*", "discount", "terminal", "never", "&", "|", "Pmin", "=?",
+     "R", "{", "S"]), max_size=40))
 @settings(max_examples=300)
 def test_token_soup_raises_only_spec_errors(tokens: list[str]) -> None:
     try:
