@@ -310,3 +310,41 @@ def test_the_analysed_grammar_is_cached_in_a_private_directory(tmp_path, monkeyp
         assert parser._cache_file() is False
     finally:
         parser._parser.cache_clear()
+
+
+@pytest.mark.parametrize("prop, message, span, hint", [
+    ("Pmin=? [ F \"off\" ]", "'Pmin=?' is PRISM's query for a value; a corrigo check states a bound", (2, 11, 2, 17),
+     "write `P >= p [ F off ]` (true when Pmin over the optimal policies is at least p); `corrigo explain SPEC "
+     "CHECK` prints the probability"),
+    ("Pmax<=0.1 [ G x ]", "'Pmax<=' is Storm's spelling; corrigo's bound picks min or max itself", (2, 11, 2, 17),
+     "write `P <= 0.1 [ G x ]`: a lower bound is checked against Pmin over every optimal policy, an upper bound "
+     "against Pmax, as in PRISM"),
+    ("R{\"time\"}min=?\n  [ C ]", "'R{\"time\"}min=?' is PRISM's reward operator; corrigo bounds costs with "
+     "'cost[time]'", (2, 11, 2, 25), "write `cost[time] <= c`: the expected (discounted) total of 'time' under "
+     "every optimal policy; `corrigo explain SPEC CHECK` prints the value"),
+    ("R{\"cost\"} >= 2 [ C ]", "'R{\"cost\"} >=' is PRISM's reward operator; corrigo bounds costs with 'cost'",
+     (2, 11, 2, 23), "write `cost >= 2`: the optimal expected (discounted) cost, PRISM's Rmin"),
+    ("P >= 0.5 [ F x => y ]", "'=>' is PRISM's implication; corrigo writes '->'", (2, 26, 2, 28), "write `a -> b`"),
+])
+def test_prism_spellings_are_named_with_corrigos(prop: str, message: str, span: tuple[int, int, int, int],
+                                                 hint: str) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\ncheck c : {prop}\n", "s.corrigo")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.message, diagnostic.hint) == (message, hint)
+    assert diagnostic.span == Span("s.corrigo", *span)
+
+
+@pytest.mark.parametrize("text, message", [
+    # corrigo's own P, wrong further on: not a PRISM query
+    ("check c : P >= 0.5 [ F x &&& y ]", "unexpected '&', expected an expression"),
+    ("check c : P >= 0.5 [ F x ] ]", "unexpected ']', expected a declaration"),
+    # a PRISM operator in a comment, then an error elsewhere
+    ("# check c : Pmin=? [ F x ]\nvar x : bool = =", "unexpected '=', expected an expression"),
+    # an error before the property
+    ("check c for all : Pmin=? [ F x ]", "unexpected ':', expected 'params'"),
+])
+def test_only_prism_operators_where_a_property_starts_are_named(text: str, message: str) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\n{text}\n")
+    assert caught.value.diagnostics[0].message.startswith(message)
