@@ -312,6 +312,14 @@ def test_the_analysed_grammar_is_cached_in_a_private_directory(tmp_path, monkeyp
         parser._parser.cache_clear()
 
 
+def test_prism_properties_that_are_corrigo_checks_parse_as_such() -> None:
+    module = parse("model m\ncheck a : P>=1 [F off]\ncheck b : P<0.5 [ F<=3 a & !b | c ]\n")
+    a, b = (check.property for check in module.declarations)
+    assert a == S.Probability(">=", S.Number(1), S.Eventually(S.Name("off")))
+    assert b == S.Probability("<", S.Number(Fraction(1, 2)), S.Eventually(
+        S.Binary("||", S.Binary("&&", S.Name("a"), S.Unary("!", S.Name("b"))), S.Name("c")), S.Number(3)))
+
+
 @pytest.mark.parametrize("prop, message, span, hint", [
     ("Pmin=? [ F \"off\" ]", "'Pmin=?' is PRISM's query for a value; a corrigo check states a bound", (2, 11, 2, 17),
      "write `P >= p [ F off ]` (true when Pmin over the optimal policies is at least p); `corrigo explain SPEC "
