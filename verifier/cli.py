@@ -501,18 +501,18 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
               help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
-              help="The model file to write ('-': stdout, for --to json and dot; PRISM: the properties go next "
-                   "to it, with suffix .props).")
+              help="The model file to write ('-': stdout, for --to json and dot; PRISM: the properties, the "
+                   "spec's checks among them, go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
-    """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
+    """Write the compiled model of SPEC for another tool (--to prism: with its checks, for PRISM and Storm)."""
     if output == "-" and target == "prism":
         raise click.BadParameter("--to prism writes two files, the model and its .props; name the model's file, "
                                  "or use --to json or --to dot for stdout", param_hint="-o")
-    model = _compile(spec_path, defines, max_states)
+    spec, model = _load_and_compile(spec_path, defines, max_states)
     done = f"wrote {'the model to stdout' if output == '-' else output} ({model.n_states:,} states)"
     if target == "json":
         from mdp.model_json import to_json
@@ -530,7 +530,7 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
     out = Path(output)
     from mdp.prism import to_prism
 
-    model_text, properties = to_prism(model)
+    model_text, properties = to_prism(model, spec)
     _write_output(output, model_text)
     props = out.with_suffix(".props")
     _write_output(str(props), properties)
