@@ -35,7 +35,7 @@ from .results import CheckResult, Trace
 from .submodel import optimal_submodel
 from .verification import verify_model
 
-__all__ = ["FORMATS", "Picture", "RenderError", "picture", "write_picture"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "Picture", "RenderError", "find_graphviz", "picture", "write_picture"]
 
 FORMATS = ("dot", "svg", "png")
 DOT_TIMEOUT = 60.0
@@ -45,8 +45,35 @@ DOT_EDGES = 300
 over two minutes for the 943 edges of the whole household robot)."""
 
 
+ENGINES = ("auto", "graphviz", "matplotlib")
+GRAPHVIZ_PACKAGES = "apt install graphviz, brew install graphviz, or conda install -c conda-forge graphviz"
+"""Where Graphviz comes from: it is a program, not a Python package."""
+
+
 class RenderError(CorrigoError):
     """A picture could not be drawn: Graphviz failed or took too long."""
+
+
+class GraphvizNotFoundError(RenderError, FileNotFoundError):
+    """Graphviz was asked for explicitly, but its ``dot`` program is not on ``PATH``."""
+
+    def __init__(self) -> None:
+        super().__init__(f"Graphviz's 'dot' program is not on PATH; install Graphviz ({GRAPHVIZ_PACKAGES}), "
+                         "or use --engine matplotlib")
+
+
+def find_graphviz() -> str:
+    """The path of Graphviz's ``dot`` program.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        ``dot`` is not on ``PATH``.
+    """
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizNotFoundError()
+    return program
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,20 +189,23 @@ def write_picture(drawing: Picture, path: str | PathLike[str] | None, fmt: str, 
 
     Raises
     ------
+    GraphvizNotFoundError
+        ``engine`` is ``"graphviz"`` and ``dot`` is not on ``PATH``.
     RenderError
-        Graphviz was asked for but is missing, failed, or took longer than :data:`DOT_TIMEOUT`.
+        Graphviz could not be run, failed, or took longer than :data:`DOT_TIMEOUT`.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
     text = to_dot(drawing.graph, drawing.name, drawing.title + (f"\n{drawing.note}" if drawing.note else ""))
     if fmt == "dot":
         if path is None:
             return text
         Path(path).write_text(text, encoding="utf-8")
         return "dot text"
-    assert path is not None, "svg and png need a file"
-    program = shutil.which("dot")
-    if engine == "graphviz" and program is None:
-        raise RenderError("Graphviz's 'dot' program is not on PATH; install Graphviz, or use --engine matplotlib")
-    if engine == "matplotlib" or program is None:
+    if path is None:
+        raise ValueError(f"{fmt} needs a file to write to; only DOT text can be returned")
+    program = find_graphviz() if engine == "graphviz" else shutil.which("dot") if engine == "auto" else None
+    if program is None:
         _draw_with_matplotlib(drawing, path, fmt)
         return "matplotlib"
     layout = "dot" if drawing.graph.number_of_edges() <= DOT_EDGES else "sfdp"
@@ -188,6 +218,9 @@ def write_picture(drawing: Picture, path: str | PathLike[str] | None, fmt: str, 
     except subprocess.CalledProcessError as error:
         message = error.stderr.decode("utf-8", "replace").strip()
         raise RenderError(f"Graphviz failed (exit {error.returncode}): {message}") from None
+    except OSError as error:  # on PATH but cannot be started: removed since, not executable, built for another machine
+        raise RenderError(f"cannot run Graphviz's 'dot' program ({program}): {error.strerror or error}; reinstall "
+                          f"Graphviz ({GRAPHVIZ_PACKAGES}), or use --engine matplotlib") from None
     return "graphviz" if layout == "dot" else "graphviz sfdp"
 
 

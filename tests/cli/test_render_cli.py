@@ -81,13 +81,50 @@ def test_matplotlib_draws_png_and_svg(tmp_path: Path, suffix: str) -> None:
     assert data.startswith(PNG) if suffix == "png" else b"<svg" in data and b"room=lab" in data
 
 
+def without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH of one empty directory (returned): no 'dot' on it, whatever this machine has installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert shutil.which("dot") is None
+    return bin_dir
+
+
 def test_auto_uses_matplotlib_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    without_graphviz(tmp_path, monkeypatch)
     out = tmp_path / "robot.png"
     code, stdout, _ = run("render", TINY, "-o", str(out))
-    assert code == 0 and "matplotlib" in stdout and out.read_bytes().startswith(PNG)
-    code, _, err = run("render", TINY, "-o", str(out), "--engine", "graphviz")
-    assert code == 3 and "Graphviz's 'dot' program is not on PATH" in err and "--engine matplotlib" in err
+    assert code == 0 and stdout == f"wrote {out} (4 states, matplotlib)\n" and out.read_bytes().startswith(PNG)
+
+
+def test_engine_graphviz_without_graphviz_is_a_usage_error_saying_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_graphviz(tmp_path, monkeypatch)
+    out = tmp_path / "robot.svg"
+    code, stdout, err = run("render", TINY, "-o", str(out), "--engine", "graphviz")
+    assert (code, stdout) == (2, "")
+    assert ("Error: Invalid value for --engine: Graphviz's 'dot' program is not on PATH; install Graphviz (apt "
+            "install graphviz, brew install graphviz, or conda install -c conda-forge graphviz), or use --engine "
+            "matplotlib") in err
+    assert "render --help' for help." in err
+    assert "internal error" not in err and "Traceback" not in err and not out.exists()
+
+
+def test_engine_graphviz_is_not_needed_for_dot_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_graphviz(tmp_path, monkeypatch)
+    code, out, _ = run("render", TINY, "--to", "dot", "--engine", "graphviz")
+    assert code == 0 and out.startswith('digraph "tiny_robot" {')
+
+
+def test_a_dot_on_path_that_cannot_run_says_to_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    program = without_graphviz(tmp_path, monkeypatch) / "dot"
+    program.write_bytes(b"\x00\x01 not a program")  # executable, but the system cannot start it
+    program.chmod(0o755)
+    code, _, err = run("render", TINY, "-o", str(tmp_path / "robot.svg"))
+    assert code == 3 and "internal error" not in err and "Traceback" not in err
+    assert (f"error: cannot run Graphviz's 'dot' program ({program}): Exec format error; reinstall Graphviz (apt "
+            "install graphviz, brew install graphviz, or conda install -c conda-forge graphviz), or use --engine "
+            "matplotlib") in err
 
 
 @needs_graphviz
