@@ -12,6 +12,7 @@ import pytest
 from corrigo_cli import run
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "export"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 TINY = str(GOLDEN / "tiny_robot.corrigo")
 PNG = b"\x89PNG\r\n\x1a\n"
 needs_graphviz = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -184,4 +185,26 @@ def test_graphviz_lays_out_large_pictures_with_sfdp(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(verifier.render, "DOT_EDGES", 7)  # the tiny robot's picture has 8 edges
     code, out, _ = run("render", TINY, "-o", str(tmp_path / "large.png"))
     assert [args[1] for args in calls] == ["-Kdot", "-Ksfdp"]
+    assert "-Goverlap=prism" not in calls[0] and calls[1][2:4] == ["-Goverlap=prism", "-Goutputorder=edgesfirst"]
     assert code == 0 and "graphviz sfdp" in out
+
+
+@needs_graphviz
+def test_sfdp_with_its_options_does_not_overlap_boxes_on_128_states(tmp_path: Path) -> None:
+    from verifier.render import SFDP_OPTIONS
+
+    code, text, _ = run("render", str(EXAMPLES / "gridworld_robot.corrigo"), "--to", "dot")
+    assert code == 0 and "128 states" in text
+    dot = shutil.which("dot")
+    assert dot is not None
+    plain = subprocess.run([dot, "-Ksfdp", *SFDP_OPTIONS, "-Tplain"], input=text, capture_output=True, text=True,
+                           check=True).stdout
+    boxes = []
+    for line in plain.splitlines():
+        if line.startswith("node "):
+            x, y, width, height = map(float, line.split()[2:6])
+            boxes.append((x - width / 2, y - height / 2, x + width / 2, y + height / 2))
+    assert len(boxes) == 215  # 128 states and 87 choices with several outcomes
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert overlapping == []
