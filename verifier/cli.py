@@ -561,7 +561,7 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    max_nodes: int, engine: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Draw the model of SPEC as a graph: optimal choices in bold, a check's counterexample in red."""
     import mdp
-    from verifier.render import FORMATS, picture, write_picture
+    from verifier.render import FORMATS, GraphvizNotFoundError, find_graphviz, picture, write_picture
 
     fmt = target or (Path(output).suffix.lstrip(".").lower() if output else None)
     if fmt is None:
@@ -571,6 +571,11 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                                  "--to", param_hint="-o")
     if output is None and fmt != "dot":
         raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
+    if engine == "graphviz" and fmt != "dot":  # asked for by name: say so now, not after solving the model
+        try:
+            find_graphviz()
+        except GraphvizNotFoundError as error:
+            raise click.BadParameter(str(error), param_hint="--engine") from None
     spec = _load_spec(spec_path, _parse_defines(defines))
     if check is not None:
         _require_check(spec_path, spec, check, "--check")
