@@ -541,7 +541,7 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
               callback=_output_path,
-              help="The picture to write; its suffix gives the format unless --to does. Without it, "
+              help="The picture to write ('-': stdout); its suffix gives the format unless --to does. Without it, "
                    "--to dot writes to stdout.")
 @click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
               help="The format (default: from the suffix of -o).")
@@ -563,14 +563,16 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
     import mdp
     from verifier.render import FORMATS, GraphvizNotFoundError, find_graphviz, picture, write_picture
 
-    fmt = target or (Path(output).suffix.lstrip(".").lower() if output else None)
+    to_stdout = output in (None, "-")
+    fmt = target or (Path(output).suffix.lstrip(".").lower() if not to_stdout else None)
     if fmt is None:
-        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout")
+        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for "
+                               "stdout")
     if fmt not in FORMATS:
         raise click.BadParameter(f"cannot tell the format from '{output}'; use a suffix .svg, .png or .dot, or "
                                  "--to", param_hint="-o")
     if output is None and fmt != "dot":
-        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
+        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}, or -o - for stdout")
     if engine == "graphviz" and fmt != "dot":  # asked for by name: say so now, not after solving the model
         try:
             find_graphviz()
@@ -589,11 +591,18 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    "raise --max-nodes", err=True)
     if drawing.note:
         click.echo(f"note: {drawing.note}", err=True)
-    written = write_picture(drawing, output, fmt, engine)
-    if output is None:
-        click.echo(written, nl=False)
-    else:
+    if not to_stdout:
+        written = write_picture(drawing, output, fmt, engine)
         click.echo(f"wrote {output} ({drawing.n_shown:,} states, {written})")
+    elif fmt == "dot":
+        click.echo(write_picture(drawing, None, fmt, engine), nl=False)
+    else:  # drawn into a file of its own (Graphviz and matplotlib write files), then copied to stdout
+        with tempfile.TemporaryDirectory() as folder:
+            drawn = Path(folder) / f"picture.{fmt}"
+            written = write_picture(drawing, drawn, fmt, engine)
+            sys.stdout.buffer.write(drawn.read_bytes())
+            sys.stdout.buffer.flush()
+        click.echo(f"wrote the picture to stdout ({drawing.n_shown:,} states, {written})", err=True)
 
 
 def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> None:

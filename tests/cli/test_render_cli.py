@@ -157,7 +157,7 @@ def test_graphviz_failure_and_timeout_are_clear_errors(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout"),
+    ([], "say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for stdout"),
     (["-o", "robot.pdf"], "cannot tell the format from 'robot.pdf'; use a suffix .svg, .png or .dot, or --to"),
     (["--to", "png"], "--to png needs a file: -o OUT.png"),
     (["--to", "dot", "--check", "nope"], "has no check 'nope'; its checks are: stops, cheap"),
