@@ -209,6 +209,12 @@ class CheckResult:
         trace = f"; counterexample of {counted(self.trace.n_actions, 'action')}" if self.trace else ""
         return f"<CheckResult {self.name} {self.verdict}: {clip(self.text)!r}{where}{trace}>"
 
+    def _repr_html_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.html.render_check_html`."""
+        from .reports.html import render_check_html  # the renderers import this module
+
+        return render_check_html(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
