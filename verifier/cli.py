@@ -564,7 +564,7 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
     from verifier.render import FORMATS, GraphvizNotFoundError, find_graphviz, picture, write_picture
 
     to_stdout = output in (None, "-")
-    fmt = target or (Path(output).suffix.lstrip(".").lower() if not to_stdout else None)
+    fmt = target or (Path(output).suffix.lstrip(".").lower() if output is not None and not to_stdout else None)
     if fmt is None:
         raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for "
                                "stdout")
