@@ -1,0 +1,260 @@
+"""Export a :class:`~mdp.model.TabularMDP` as a JANI model that keeps the spec's variables, for Storm and stormpy.
+
+JANI (https://jani-spec.org) is the JSON exchange format of the quantitative verification tools; Storm
+reads it with ``stormpy.parse_jani_model``. The export is faithful state by state and keeps the
+variables:
+
+- the spec's variables are JANI variables of the same names (an integer range a bounded ``int``, a
+  ``bool`` a ``bool``, an enum a bounded ``int`` numbering its values in declaration order, which the
+  variable's ``comment`` lists), initially the initial state's values;
+- one automaton, named as the model, with one location per state (``s0``, ``s1``, ... in corrigo's
+  order) and one edge per choice, from the state's location, labelled with its action (as the PRISM
+  export renames actions: legal identifiers), no guard; each destination goes to the successor's
+  location with its probability and assigns the variables that change, so the variables always hold
+  the values of the state the location stands for;
+- costs are transient ``real`` variables assigned on every destination of a choice: Storm reads one
+  reward model per cost term and ``"cost"`` for their sum, as action rewards;
+- labels (``terminal`` and the spec's state formulas of type bool) are transient ``bool`` variables set
+  by the locations of the states where they hold, which Storm reads as state labels.
+
+Storm's state valuations then name every variable with its value, plus ``_loc_<automaton>`` (the location,
+which is corrigo's state index) and the transient variables. With one location per state Storm finds
+the edges of a state without evaluating guards, so it builds the model in time linear in its size. The
+properties go in a separate file (:func:`to_jani` returns it): the PRISM export's, which Storm parses
+against the JANI model (``stormpy.parse_properties(text, jani_model)``); JANI itself has no discounted
+reward operator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsl.spec import BoolDomain, EnumDomain, IntDomain, Variable
+
+from .model import ModelError, TabularMDP
+from .prism import _RESERVED, TERMINAL_LABEL, TOTAL_COST, PrismNames, _properties, prism_names
+from .storm_numbers import Number, require_single_start, reward_names, storm_numbers
+
+__all__ = ["JANI_VERSION", "jani_text", "jani_variable_names", "to_jani", "to_jani_files"]
+
+JANI_VERSION = 1
+
+_INT64 = 2**63
+
+
+def _number(value: Number) -> int | float | dict[str, Any]:
+    """A JANI number: an int, a float, or an exact fraction as the expression ``left / right``."""
+    if isinstance(value, (Fraction, int)):
+        if value.denominator == 1 and abs(value.numerator) < _INT64:
+            return int(value.numerator)
+        if abs(value.numerator) < _INT64 and value.denominator < _INT64:  # JSON readers stop at 64 bits
+            return {"op": "/", "left": int(value.numerator), "right": int(value.denominator)}
+        return float(value)
+    if not math.isfinite(value):
+        raise ModelError(f"cannot export the non-finite number {value} to JANI")
+    return int(value) if value.is_integer() and abs(value) < 2.0**53 else float(value)
+
+
+def jani_variable_names(model: TabularMDP, names: PrismNames | None = None) -> tuple[str, ...]:
+    """The JANI name of each of the model's variables: its own, unless a reward, a label or a word Storm
+    reserves has it (then with a suffix, ``cost_2``).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from dsl.spec import IntDomain, Variable
+    >>> from mdp.model import from_arrays
+    >>> model = from_arrays([[[0, 1], [0, 1]]], [[1, 0]], discount=0.5)
+    >>> model = dataclasses.replace(model, variables=(Variable("cost", IntDomain(0, 1), 0),))
+    >>> jani_variable_names(model)
+    ('cost_2',)
+    """
+    names = names if names is not None else prism_names(model)
+    taken = {TERMINAL_LABEL, *names.labels.values(), *reward_names(model, names)}
+    chosen = []
+    for variable in model.variables:
+        candidate, suffix = variable.name, 2
+        while candidate in taken or candidate in _RESERVED:
+            candidate, suffix = f"{variable.name}_{suffix}", suffix + 1
+        taken.add(candidate)
+        chosen.append(candidate)
+    return tuple(chosen)
+
+
+def _type(variable: Variable) -> dict[str, Any] | str:
+    domain = variable.domain
+    if isinstance(domain, BoolDomain):
+        return "bool"
+    if isinstance(domain, IntDomain):
+        return {"kind": "bounded", "base": "int", "lower-bound": domain.lo, "upper-bound": domain.hi}
+    assert isinstance(domain, EnumDomain)
+    return {"kind": "bounded", "base": "int", "lower-bound": 0, "upper-bound": len(domain.values) - 1}
+
+
+def _value(variable: Variable, code: int) -> int | bool:
+    """The JANI value of a variable's code: an int for ranges and enums (the position), a bool for bools."""
+    return bool(code) if isinstance(variable.domain, BoolDomain) else int(code)
+
+
+def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
+    """The model as a JANI document with its variables, and a properties file Storm can check on it.
+
+    Parameters
+    ----------
+    model
+        Any tabular model with one start state.
+
+    Returns
+    -------
+    tuple
+        The JANI model as a JSON-ready dict, and the properties text of :func:`mdp.prism.to_prism`
+        (reward models and labels have the same names).
+
+    Raises
+    ------
+    ModelError
+        On a non-finite cost or probability, a start distribution (``init``), or a cost term and a label
+        of the same name (JANI has one namespace for both).
+
+    Examples
+    --------
+    >>> from mdp.model import from_arrays
+    >>> model = from_arrays([[[0, 1], [0, 1]]], [[2, 0]], discount=1, action_names=["go"], terminal=[False, True])
+    >>> document, props = to_jani(model)
+    >>> [v["name"] for v in document["variables"]]
+    ['s', 'cost', 'terminal']
+    >>> document["automata"][0]["edges"][0]  # doctest: +NORMALIZE_WHITESPACE
+    {'location': 's0', 'action': 'go',
+     'destinations': [{'location': 's1', 'assignments': [{'ref': 's', 'value': 1}, {'ref': 'cost', 'value': 2}]}]}
+    """
+    require_single_start(model, "JANI")
+    names = prism_names(model)
+    numbers = storm_numbers(model, names)
+    rewards = reward_names(model, names)
+    labels = [(TERMINAL_LABEL, np.asarray(model.terminal, dtype=bool))]
+    labels += [(names.labels[label], np.asarray(mask, dtype=bool)) for label, mask in model.labels.items()]
+    clash = set(rewards) & {label for label, _ in labels}
+    if clash:
+        raise ModelError(f"'{sorted(clash)[0]}' names both a cost term and a label; JANI has one namespace for "
+                         "variables, rewards and labels: rename one of them")
+    variables = model.variables if model.state_codes is not None else ()
+    codes = model.state_codes.tolist() if model.state_codes is not None else [[] for _ in range(model.n_states)]
+    variable_names = jani_variable_names(model, names) if variables else ()
+
+    declarations: list[dict[str, Any]] = []
+    for variable, name, code in zip(variables, variable_names, codes[model.initial]):
+        declaration: dict[str, Any] = {"name": name, "type": _type(variable), "initial-value": _value(variable, code)}
+        if isinstance(variable.domain, EnumDomain):
+            declaration["comment"] = ", ".join(f"{i}: {value}" for i, value in enumerate(variable.domain.values))
+        if name != variable.name:
+            declaration["comment"] = "; ".join(filter(None, [f"corrigo's '{variable.name}'",
+                                                             declaration.get("comment")]))
+        declarations.append(declaration)
+    for reward in rewards:
+        comment = "the sum of the cost terms" if reward == TOTAL_COST and len(rewards) > 1 else "a cost term"
+        declarations.append({"name": reward, "type": "real", "transient": True, "initial-value": 0,
+                             "comment": f"reward: {comment}"})
+    for label, _ in labels:
+        declarations.append({"name": label, "type": "bool", "transient": True, "initial-value": False})
+
+    locations = []
+    for state in range(model.n_states):
+        location: dict[str, Any] = {"name": f"s{state}"}
+        holding = [{"ref": label, "value": True} for label, mask in labels if mask[state]]
+        if holding:
+            location["transient-values"] = holding
+        locations.append(location)
+
+    edges = []
+    row_action, row_state = model.row_action.tolist(), model.row_state.tolist()
+    reward_values = list(numbers.rewards.items())
+    for row in range(model.n_rows):
+        state = row_state[row]
+        paid = [{"ref": reward, "value": _number(values[row])} for reward, values in reward_values if values[row]]
+        destinations = []
+        for successor, probability in zip(numbers.successors[row], numbers.probabilities[row]):
+            changes = [{"ref": name, "value": _value(variable, after)}
+                       for variable, name, before, after in zip(variables, variable_names, codes[state],
+                                                                codes[successor]) if before != after]
+            destination: dict[str, Any] = {"location": f"s{successor}"}
+            if probability != 1:
+                destination["probability"] = {"exp": _number(probability)}
+            if changes or paid:
+                destination["assignments"] = changes + paid
+            destinations.append(destination)
+        edges.append({"location": f"s{state}", "action": names.actions[row_action[row]],
+                      "destinations": destinations})
+
+    used = sorted(set(row_action))
+    document = {
+        "jani-version": JANI_VERSION,
+        "name": model.name,
+        "metadata": {"description": f"{model.name}, exported by corrigo: one location per state, one edge per "
+                                    "choice; costs are rewards, so Emin/Rmin is corrigo's optimum"},
+        "type": "mdp",
+        "actions": [{"name": names.actions[a]} for a in used],
+        "variables": declarations,
+        "properties": [],
+        "automata": [{
+            "name": names.module,
+            "locations": locations,
+            "initial-locations": [f"s{model.initial}"],
+            "edges": edges,
+        }],
+        "system": {"elements": [{"automaton": names.module}]},
+    }
+    return document, _properties(model, names)
+
+
+def to_jani_files(model: TabularMDP, path: str | Path) -> tuple[Path, Path]:
+    """Write :func:`to_jani`'s document and properties to ``<path>.jani`` and ``<path>.props``.
+
+    A suffix on ``path`` is replaced, so ``out`` and ``out.jani`` both give ``out.jani`` and ``out.props``.
+    """
+    document, properties_text = to_jani(model)
+    model_path, properties_path = Path(path).with_suffix(".jani"), Path(path).with_suffix(".props")
+    model_path.write_text(jani_text(document), encoding="utf-8")
+    properties_path.write_text(properties_text, encoding="utf-8")
+    return model_path, properties_path
+
+
+def jani_text(document: dict[str, Any]) -> str:
+    """The JANI document as the export writes it: JSON with one action, variable, location or edge per line.
+
+    Examples
+    --------
+    >>> print(jani_text({"name": "m", "actions": [{"name": "go"}, {"name": "stop"}], "properties": []}))
+    {
+      "name": "m",
+      "actions": [
+        {"name": "go"},
+        {"name": "stop"}
+      ],
+      "properties": []
+    }
+    <BLANKLINE>
+    """
+    return _encode(document, "", 4) + "\n"
+
+
+def _is_records(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _encode(value: object, indent: str, depth: int) -> str:
+    """``value`` as JSON: lists of objects, and objects holding such lists, one item per line down to ``depth``
+    levels (the document, its lists, the automaton, its locations and edges); the rest on one line each, as
+    ``json.dumps`` writes it (which is also fast, where indenting every level is not)."""
+    inner = indent + "  "
+    if depth > 0 and isinstance(value, dict) and any(_is_records(v) for v in value.values()):
+        items = (f"{inner}{json.dumps(key)}: {_encode(item, inner, depth - 1)}" for key, item in value.items())
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if depth > 0 and isinstance(value, list) and _is_records(value):
+        return "[\n" + ",\n".join(inner + _encode(item, inner, depth - 1) for item in value) + f"\n{indent}]"
+    return json.dumps(value)
