@@ -11,7 +11,8 @@ variables:
   order) and one edge per choice, from the state's location, labelled with its action (as the PRISM
   export renames actions: legal identifiers), no guard; each destination goes to the successor's
   location with its probability and assigns the variables that change, so the variables always hold
-  the values of the state the location stands for;
+  the values of the state the location stands for (a variable that never changes is assigned its one
+  value on the first edge: Storm makes a variable nothing assigns a constant, missing from its states);
 - costs are transient ``real`` variables assigned on every destination of a choice: Storm reads one
   reward model per cost term and ``"cost"`` for their sum, as action rewards;
 - labels (``terminal`` and the spec's state formulas of type bool) are transient ``bool`` variables set
@@ -190,6 +191,15 @@ def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
             destinations.append(destination)
         edges.append({"location": f"s{state}", "action": names.actions[row_action[row]],
                       "destinations": destinations})
+
+    # Storm turns a variable that no edge assigns into a constant, which its state valuations leave out: such
+    # a variable (it has one value in every state) is assigned that value on the first edge
+    assigned = {a["ref"] for edge in edges for d in edge["destinations"] for a in d.get("assignments", ())}
+    constant = [{"ref": d["name"], "value": d["initial-value"]} for d in declarations[:len(variables)]
+                if d["name"] not in assigned]
+    if constant:
+        first = edges[0]["destinations"][0]
+        first["assignments"] = constant + first.get("assignments", [])
 
     used = sorted(set(row_action))
     document = {

@@ -88,8 +88,8 @@ def test_variables_keep_their_types_and_names() -> None:
         ("terminal", None), ("docked", None)]
     move, _ = document["automata"][0]["edges"]
     assert move == {"location": "s0", "action": "move_dock", "destinations": [
-        {"location": "s0", "probability": {"exp": 0.25},
-         "assignments": [{"ref": "cost", "value": 1.1}, {"ref": "time", "value": 1}, {"ref": "risk", "value": 0.1}]},
+        {"location": "s0", "probability": {"exp": 0.25},  # risk_2 never changes: assigned once, or Storm drops it
+         "assignments": [{"ref": "risk_2", "value": False}, {"ref": "cost", "value": 1.1}, {"ref": "time", "value": 1}, {"ref": "risk", "value": 0.1}]},
         {"location": "s1", "probability": {"exp": 0.75},
          "assignments": [{"ref": "battery", "value": 4}, {"ref": "room", "value": 1},
                          {"ref": "charging", "value": True}, {"ref": "init_2", "value": 1},
