@@ -31,6 +31,10 @@ is one choice of Storm, the terminal self-loop included. Costs are action reward
 cost term and ``"cost"`` for their sum; the labels are ``init``, ``terminal`` and the spec's state
 formulas of type bool. Storm's parser keeps no variables: DRN has no place for them beyond the comment
 line under each state, which Storm writes but does not read. :mod:`mdp.jani` keeps them as variables.
+
+DRN declares a label or a reward by using it: a label no state has is missing from Storm's labelling,
+and a reward model that is zero on every choice is empty to Storm, which refuses a property of it (a
+comment in the header names such reward models).
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ the edges of a state without evaluating guards, so it builds the model in time l
 properties go in a separate file (:func:`to_jani` returns it): the PRISM export's, which Storm parses
 against the JANI model (``stormpy.parse_properties(text, jani_model)``); JANI itself has no discounted
 reward operator.
+
+Numbers are those of :mod:`mdp.storm_numbers`: the spec's exact fractions (``{"op": "/", ...}``) for a
+model compiled with ``exact=True``, otherwise the floats' shortest decimals, which Storm reads as exact
+rationals and rounds to doubles by truncation: up to two units in the last place below the float (the
+DRN export reads back exactly).
 """
 
 from __future__ import annotations
