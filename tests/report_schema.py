@@ -17,3 +17,4 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 REPORT_SCHEMA = validator("report")
+MODEL_SCHEMA = validator("model")

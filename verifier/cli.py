@@ -504,17 +504,17 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
               help="The model file to write ('-': stdout, for --to json and dot; PRISM, DRN and JANI: the "
-                   "properties go next to it, with suffix .props).")
+                   "properties, the spec's checks among them for PRISM, go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
-    """Write the compiled model of SPEC for another tool (PRISM reads --to prism; Storm reads prism, drn and jani)."""
+    """Write the compiled model of SPEC for another tool (--to prism: with its checks, for PRISM and Storm)."""
     if output == "-" and target in _WITH_PROPERTIES:
         raise click.BadParameter(f"--to {target} writes two files, the model and its .props; name the model's "
                                  "file, or use --to json or --to dot for stdout", param_hint="-o")
-    model = _compile(spec_path, defines, max_states)
+    spec, model = _load_and_compile(spec_path, defines, max_states)
     done = f"wrote {'the model to stdout' if output == '-' else output} ({model.n_states:,} states)"
     if target == "json":
         from mdp.model_json import to_json
@@ -530,33 +530,33 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
         click.echo(done, err=output == "-")
         return
     out = Path(output)
-    model_text, properties = _WITH_PROPERTIES[target](model)
+    model_text, properties = _WITH_PROPERTIES[target](model, spec)
     _write_output(output, model_text)
     props = out.with_suffix(".props")
     _write_output(str(props), properties)
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
 
 
-def _prism_texts(model: TabularMDP) -> tuple[str, str]:
+def _prism_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
     from mdp.prism import to_prism
 
-    return to_prism(model)
+    return to_prism(model, spec)
 
 
-def _drn_texts(model: TabularMDP) -> tuple[str, str]:
+def _drn_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
     from mdp.drn import to_drn
 
     return to_drn(model)
 
 
-def _jani_texts(model: TabularMDP) -> tuple[str, str]:
+def _jani_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
     from mdp.jani import jani_text, to_jani
 
     document, properties = to_jani(model)
     return jani_text(document), properties
 
 
-_WITH_PROPERTIES: dict[str, Callable[[TabularMDP], tuple[str, str]]] = {
+_WITH_PROPERTIES: dict[str, Callable[[TabularMDP, Spec], tuple[str, str]]] = {
     "prism": _prism_texts, "drn": _drn_texts, "jani": _jani_texts,
 }
 """The export formats of a model file and its .props, and the texts of each."""
@@ -566,7 +566,7 @@ _WITH_PROPERTIES: dict[str, Callable[[TabularMDP], tuple[str, str]]] = {
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
               callback=_output_path,
-              help="The picture to write; its suffix gives the format unless --to does. Without it, "
+              help="The picture to write ('-': stdout); its suffix gives the format unless --to does. Without it, "
                    "--to dot writes to stdout.")
 @click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
               help="The format (default: from the suffix of -o).")
@@ -586,16 +586,23 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    max_nodes: int, engine: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Draw the model of SPEC as a graph: optimal choices in bold, a check's counterexample in red."""
     import mdp
-    from verifier.render import FORMATS, picture, write_picture
+    from verifier.render import FORMATS, GraphvizNotFoundError, find_graphviz, picture, write_picture
 
-    fmt = target or (Path(output).suffix.lstrip(".").lower() if output else None)
+    to_stdout = output in (None, "-")
+    fmt = target or (Path(output).suffix.lstrip(".").lower() if output is not None and not to_stdout else None)
     if fmt is None:
-        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout")
+        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for "
+                               "stdout")
     if fmt not in FORMATS:
         raise click.BadParameter(f"cannot tell the format from '{output}'; use a suffix .svg, .png or .dot, or "
                                  "--to", param_hint="-o")
     if output is None and fmt != "dot":
-        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
+        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}, or -o - for stdout")
+    if engine == "graphviz" and fmt != "dot":  # asked for by name: say so now, not after solving the model
+        try:
+            find_graphviz()
+        except GraphvizNotFoundError as error:
+            raise click.BadParameter(str(error), param_hint="--engine") from None
     spec = _load_spec(spec_path, _parse_defines(defines))
     if check is not None:
         _require_check(spec_path, spec, check, "--check")
@@ -609,11 +616,18 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    "raise --max-nodes", err=True)
     if drawing.note:
         click.echo(f"note: {drawing.note}", err=True)
-    written = write_picture(drawing, output, fmt, engine)
-    if output is None:
-        click.echo(written, nl=False)
-    else:
+    if not to_stdout:
+        written = write_picture(drawing, output, fmt, engine)
         click.echo(f"wrote {output} ({drawing.n_shown:,} states, {written})")
+    elif fmt == "dot":
+        click.echo(write_picture(drawing, None, fmt, engine), nl=False)
+    else:  # drawn into a file of its own (Graphviz and matplotlib write files), then copied to stdout
+        with tempfile.TemporaryDirectory() as folder:
+            drawn = Path(folder) / f"picture.{fmt}"
+            written = write_picture(drawing, drawn, fmt, engine)
+            sys.stdout.buffer.write(drawn.read_bytes())
+            sys.stdout.buffer.flush()
+        click.echo(f"wrote the picture to stdout ({drawing.n_shown:,} states, {written})", err=True)
 
 
 def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> None:
@@ -627,15 +641,18 @@ def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> N
 # --- verify and explain (verifier) ------------------------------------------------------------------
 
 
-def _terminal() -> tuple[bool, int | None]:
-    """How to print text reports on stdout: colour and the terminal's width on a terminal; to a pipe or a
-    file, no colour and lines as long as they are (no hard wrap). ``NO_COLOR`` (https://no-color.org)
-    turns colour off, ``FORCE_COLOR`` on."""
+def _terminal() -> tuple[bool, int]:
+    """How to print text reports on stdout: colour and tables as wide as the terminal on a terminal; to a pipe or
+    a file no colour, and tables ``COLUMNS`` wide (100 if unset). Prose is never wrapped (rich's soft wrap).
+    ``NO_COLOR`` (https://no-color.org) turns colour off, ``FORCE_COLOR`` on."""
     tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
     color = tty if not os.environ.get("NO_COLOR") else False
     if os.environ.get("FORCE_COLOR") and not os.environ.get("NO_COLOR"):
         color = True
-    return color, shutil.get_terminal_size().columns if tty else None
+    if tty:
+        return color, shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return color, int(columns) if columns.isdigit() and int(columns) > 0 else 100
 
 
 def _verify_options(command: F) -> F:
@@ -710,7 +727,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
         raise click.UsageError(f"--{'quiet' if quiet else 'verbose'} shapes the text report; --format "
                                f"{output_format} always holds everything")
     overrides = _parse_defines(defines)
-    color, width = _terminal() if output == "-" else (False, None)
+    color, width = _terminal() if output == "-" else (False, 100)
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
     documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike

@@ -179,9 +179,9 @@ def _number(value: float, bound: float = 0.0) -> str:
     return "0" if abs(value) <= max(bound, 1e-12) else f"{value:.6g}"
 
 
-def render_text(summary: SolveSummary, color: bool = False, width: int | None = 120) -> str:
-    """A readable report: sizes, the value with its certified error, the cost split, the policy table;
-    ``width`` as :func:`~verifier.reports.text.text_console` takes it."""
+def render_text(summary: SolveSummary, color: bool = False, width: int = 100) -> str:
+    """A readable report: sizes, the value with its certified error, the cost split, the policy table
+    (tables ``width`` columns wide at most, prose not wrapped)."""
     from rich.table import Table
     from rich.text import Text
 

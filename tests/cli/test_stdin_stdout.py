@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from corrigo_cli import run
 
 from tests.report_schema import REPORT_SCHEMA
@@ -45,3 +47,20 @@ def test_export_writes_json_and_dot_to_stdout_and_refuses_prism_there() -> None:
     assert code == 2 and out == ""
     assert "--to prism writes two files, the model and its .props; name the model's file, or use --to json or " \
            "--to dot for stdout" in " ".join(err.split())
+
+
+def test_render_writes_to_stdout_with_dash() -> None:
+    code, out, err = run("render", "-", "-o", "-", "--to", "dot", stdin=FINE)
+    assert code == 0 and out.startswith("digraph")
+    code, out, err = run("render", "-", "-o", "-", "--to", "svg", "--engine", "matplotlib", stdin=FINE)
+    assert code == 0 and "<svg" in out[:400] and "wrote the picture to stdout (" in err
+    code, _, err = run("render", "-", "-o", "-", stdin=FINE)
+    assert code == 2 and "say where to draw" in err
+
+
+def test_nothing_named_dash_is_ever_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run("export", "--to", "json", "-o", "-", "-", stdin=FINE)
+    run("render", "-", "-o", "-", "--to", "dot", stdin=FINE)
+    run("verify", "-", "-o", "-", stdin=FINE)
+    assert list(tmp_path.iterdir()) == []

@@ -165,7 +165,7 @@ def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) 
     assert code == 3 and "internal error" in err and "boom" in err
 
 
-def test_piped_reports_are_not_wrapped_and_have_no_trailing_spaces() -> None:
+def test_piped_prose_is_not_wrapped_and_no_line_has_trailing_spaces() -> None:
     code, out, _ = run("verify", str(ROBOT))
     assert code == 1 and all(line == line.rstrip() for line in out.splitlines())
     model_line = out.splitlines()[1]  # one line however long, where a 100-column terminal wraps it
@@ -195,7 +195,10 @@ def test_colour_follows_the_terminal_no_color_and_force_color(monkeypatch: pytes
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(verifier.cli.sys, "stdout", FakeStdout(tty))
     monkeypatch.setattr(verifier.cli.shutil, "get_terminal_size", lambda: os.terminal_size((80, 24)))
-    assert verifier.cli._terminal() == (color, 80 if tty else None)  # the terminal's width, or no wrapping
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert verifier.cli._terminal() == (color, 80 if tty else 100)  # tables as wide as the terminal, or 100
+    monkeypatch.setenv("COLUMNS", "132")
+    assert verifier.cli._terminal() == (color, 80 if tty else 132)
 
 
 def test_quiet_prints_one_located_line_per_check_that_does_not_hold(golden, passing: Path) -> None:

@@ -24,9 +24,6 @@ NO_CHECKS = "the spec declares no check, so nothing was verified"
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
 
-UNWRAPPED = 10**6  # the width of a console that never wraps (output to a pipe or a file)
-
-
 class _Written(io.StringIO):
     """What a console printed, each line without the trailing spaces rich pads it with."""
 
@@ -34,19 +31,19 @@ class _Written(io.StringIO):
         return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
 
 
-def text_console(color: bool, width: int | None) -> tuple[Console, io.StringIO]:
-    """A rich console printing into a buffer: ``width`` columns (``None``: lines as long as they are, for a
-    pipe), ANSI colour only if ``color``; the buffer's value has no trailing spaces."""
+def text_console(color: bool, width: int) -> tuple[Console, io.StringIO]:
+    """A rich console printing into a buffer: tables fit ``width`` columns, prose is never wrapped (a terminal
+    wraps it, a pipe keeps it whole), ANSI colour only if ``color``; the buffer's lines end without spaces."""
     buffer = _Written()
-    console = Console(file=buffer, width=width or UNWRAPPED, force_terminal=color, no_color=not color,
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
                       color_system=None if not color else "standard", highlight=False, emoji=False,
-                      soft_wrap=False, markup=False)
+                      soft_wrap=True, markup=False)
     return console, buffer
 
 
-def render_text(report: Report, *, color: bool = False, width: int | None = 100) -> str:
-    """The verdict of every check in a table, then a short explanation of each failure; ``width`` as
-    :func:`text_console` takes it."""
+def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
+    """The verdict of every check in a table (``width`` columns wide at most), then a short explanation of
+    each failure."""
     report = printable_strings(report)
     console, buffer = text_console(color, width)
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
@@ -111,7 +108,7 @@ def _attribution_line(attribution: Attribution) -> str:
             f"(gap {attribution.gap:+.4g}{', a tie' if attribution.is_tie else ''})")
 
 
-def render_explanation(check: CheckResult, *, color: bool = False, width: int | None = 100) -> str:
+def render_explanation(check: CheckResult, *, color: bool = False, width: int = 100) -> str:
     """One check in full: verdict, quantities, the counterexample trace and the per-term attribution."""
     check = printable_strings(check)
     console, buffer = text_console(color, width)
