@@ -45,10 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dsl.spec import BoolDomain, IntDomain
+from dsl.spec import BoolDomain, IntDomain, Spec
 
 from .model import ModelError, TabularMDP
-from .prism import TERMINAL_LABEL, _properties, prism_names
+from .prism import TERMINAL_LABEL, _check_lines, _properties, prism_checks, prism_names
 from .storm_numbers import Number, require_single_start, storm_numbers
 
 __all__ = ["INITIAL_LABEL", "to_drn", "to_drn_files", "valuation"]
@@ -91,20 +91,23 @@ def valuation(model: TabularMDP, state: int) -> str:
     return "[" + "\t& ".join(parts) + "]"
 
 
-def to_drn(model: TabularMDP) -> tuple[str, str]:
+def to_drn(model: TabularMDP, spec: Spec | None = None) -> tuple[str, str]:
     """The model in Storm's DRN format, and a properties file Storm can check on it.
 
     Parameters
     ----------
     model
         Any tabular model with one start state.
+    spec
+        The spec ``model`` was compiled from: its checks then follow in the properties file, as
+        :func:`mdp.prism.to_prism` writes them, and the states get the labels they need.
 
     Returns
     -------
     tuple of str
         The DRN text and the properties text. The properties are those of :func:`mdp.prism.to_prism`
-        (the minimal expected total cost ``"cost"``, discounted as the model is, and the reachability of
-        each label), and they name the same reward models and labels.
+        (the minimal expected total cost ``"cost"``, discounted as the model is, the reachability of each
+        label and, with ``spec``, its checks), and they name the same reward models and labels.
 
     Raises
     ------
@@ -136,6 +139,9 @@ def to_drn(model: TabularMDP) -> tuple[str, str]:
     rewards = list(numbers.rewards.values())
     zero = [name for name, values in numbers.rewards.items() if not any(values)]
     labels = [(names.labels[label], np.asarray(mask, dtype=bool)) for label, mask in model.labels.items()]
+    checks = prism_checks(model, spec, names) if spec is not None else None
+    if checks is not None:
+        labels += [(label, states) for label, (states, _) in checks.labels.items()]
     discount = model.rationals.discount if model.rationals is not None else Fraction(repr(float(model.discount)))
 
     out = [
@@ -149,6 +155,9 @@ def to_drn(model: TabularMDP) -> tuple[str, str]:
     relabelled = [(names.labels[label], label) for label in model.labels if names.labels[label] != label]
     if relabelled:
         out.append("// labels: " + ", ".join(f"{label} is {name}" for label, name in relabelled))
+    if checks is not None and checks.labels:
+        out.append("// labels of the checks: " + ", ".join(f"{label} is {text}" if text else label
+                                                          for label, (_, text) in checks.labels.items()))
     if zero:
         out.append(f"// zero everywhere, so empty to Storm (a property of it is refused): {', '.join(zero)}")
     out += [
@@ -176,15 +185,16 @@ def to_drn(model: TabularMDP) -> tuple[str, str]:
             out.append(f"\taction {names.actions[row_action[row]]} [{values}]")
             for successor, probability in zip(numbers.successors[row], numbers.probabilities[row]):
                 out.append(f"\t\t{successor} : {_number(probability)}")
-    return "\n".join(out) + "\n", _properties(model, names)
+    properties = _properties(model, names) + (_check_lines(checks) if checks is not None else "")
+    return "\n".join(out) + "\n", properties
 
 
-def to_drn_files(model: TabularMDP, path: str | Path) -> tuple[Path, Path]:
+def to_drn_files(model: TabularMDP, path: str | Path, spec: Spec | None = None) -> tuple[Path, Path]:
     """Write :func:`to_drn`'s texts to ``<path>.drn`` and ``<path>.props``; return the two paths.
 
     A suffix on ``path`` is replaced, so ``out`` and ``out.drn`` both give ``out.drn`` and ``out.props``.
     """
-    model_text, properties_text = to_drn(model)
+    model_text, properties_text = to_drn(model, spec)
     model_path, properties_path = Path(path).with_suffix(".drn"), Path(path).with_suffix(".props")
     model_path.write_text(model_text, encoding="utf-8")
     properties_path.write_text(properties_text, encoding="utf-8")

@@ -33,6 +33,7 @@ DRN export reads back exactly).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from fractions import Fraction
@@ -41,10 +42,13 @@ from typing import Any
 
 import numpy as np
 
-from dsl.spec import BoolDomain, EnumDomain, IntDomain, Variable
+from dsl.spec import BoolDomain, EnumDomain, IntDomain, Spec, Variable
 
 from .model import ModelError, TabularMDP
-from .prism import _RESERVED, TERMINAL_LABEL, TOTAL_COST, PrismNames, _properties, prism_names
+from .prism import (
+    _RESERVED, TERMINAL_LABEL, TOTAL_COST, CheckProperty, PrismChecks, PrismNames, _check_lines, _properties,
+    prism_checks, prism_names,
+)
 from .storm_numbers import Number, require_single_start, reward_names, storm_numbers
 
 __all__ = ["JANI_VERSION", "jani_text", "jani_variable_names", "to_jani", "to_jani_files"]
@@ -108,19 +112,24 @@ def _value(variable: Variable, code: int) -> int | bool:
     return bool(code) if isinstance(variable.domain, BoolDomain) else int(code)
 
 
-def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
+def to_jani(model: TabularMDP, spec: Spec | None = None) -> tuple[dict[str, Any], str]:
     """The model as a JANI document with its variables, and a properties file Storm can check on it.
 
     Parameters
     ----------
     model
         Any tabular model with one start state.
+    spec
+        The spec ``model`` was compiled from: its checks then follow in the properties file, as
+        :func:`mdp.prism.to_prism` writes them, and the model gets the labels they need (a label named
+        like a variable, such as ``off`` for ``F off``, gets a suffix here, in the model and in the
+        properties: JANI has one namespace for both).
 
     Returns
     -------
     tuple
         The JANI model as a JSON-ready dict, and the properties text of :func:`mdp.prism.to_prism`
-        (reward models and labels have the same names).
+        (reward models and labels have the same names, but for such check labels).
 
     Raises
     ------
@@ -152,6 +161,13 @@ def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
     variables = model.variables if model.state_codes is not None else ()
     codes = model.state_codes.tolist() if model.state_codes is not None else [[] for _ in range(model.n_states)]
     variable_names = jani_variable_names(model, names) if variables else ()
+    checks = prism_checks(model, spec, names) if spec is not None else None
+    label_comments: dict[str, str] = {}
+    if checks is not None:
+        checks = _check_labels_apart(checks, names, {*rewards, *variable_names})
+        labels += [(label, states) for label, (states, _) in checks.labels.items()]
+        label_comments = {label: f"the states where {text} holds" for label, (_, text) in checks.labels.items()
+                          if text}
 
     declarations: list[dict[str, Any]] = []
     for variable, name, code in zip(variables, variable_names, codes[model.initial]):
@@ -168,6 +184,8 @@ def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
                              "comment": f"reward: {comment}"})
     for label, _ in labels:
         declarations.append({"name": label, "type": "bool", "transient": True, "initial-value": False})
+        if label in label_comments:
+            declarations[-1]["comment"] = label_comments[label]
 
     locations = []
     for state in range(model.n_states):
@@ -224,15 +242,42 @@ def to_jani(model: TabularMDP) -> tuple[dict[str, Any], str]:
         }],
         "system": {"elements": [{"automaton": names.module}]},
     }
-    return document, _properties(model, names)
+    return document, _properties(model, names) + (_check_lines(checks) if checks is not None else "")
 
 
-def to_jani_files(model: TabularMDP, path: str | Path) -> tuple[Path, Path]:
+def _check_labels_apart(checks: PrismChecks, names: PrismNames, taken: set[str]) -> PrismChecks:
+    """``checks`` with each of its own labels that ``taken`` has (a variable's or a reward's name) renamed,
+    in the labels and in the properties that read them (``"off"`` becomes ``"off_2"``)."""
+    others = taken | {TERMINAL_LABEL, TOTAL_COST, *names.labels.values(), *names.reach_properties.values(),
+                      *names.reach_min_properties.values(), *(p.name for p in checks.properties if p.name)}
+    taken = others | set(checks.labels)
+    renamed: dict[str, str] = {}
+    for label in checks.labels:
+        if label in others or label in _RESERVED:
+            candidate, suffix = f"{label}_2", 3
+            while candidate in taken or candidate in _RESERVED:
+                candidate, suffix = f"{label}_{suffix}", suffix + 1
+            taken.add(candidate)
+            renamed[label] = candidate
+    if not renamed:
+        return checks
+
+    def relabel(prop: CheckProperty) -> CheckProperty:
+        formula = prop.formula
+        for old, new in renamed.items():
+            formula = formula.replace(f'"{old}"', f'"{new}"') if formula is not None else None
+        return dataclasses.replace(prop, formula=formula)
+
+    return PrismChecks(tuple(relabel(p) for p in checks.properties),
+                       {renamed.get(label, label): value for label, value in checks.labels.items()})
+
+
+def to_jani_files(model: TabularMDP, path: str | Path, spec: Spec | None = None) -> tuple[Path, Path]:
     """Write :func:`to_jani`'s document and properties to ``<path>.jani`` and ``<path>.props``.
 
     A suffix on ``path`` is replaced, so ``out`` and ``out.jani`` both give ``out.jani`` and ``out.props``.
     """
-    document, properties_text = to_jani(model)
+    document, properties_text = to_jani(model, spec)
     model_path, properties_path = Path(path).with_suffix(".jani"), Path(path).with_suffix(".props")
     model_path.write_text(jani_text(document), encoding="utf-8")
     properties_path.write_text(properties_text, encoding="utf-8")

@@ -504,13 +504,13 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
               help="The model file to write ('-': stdout, for --to json and dot; PRISM, DRN and JANI: the "
-                   "properties, the spec's checks among them for PRISM, go next to it, with suffix .props).")
+                   "properties, the spec's checks among them, go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
-    """Write the compiled model of SPEC for another tool (--to prism: with its checks, for PRISM and Storm)."""
+    """Write the compiled model of SPEC for another tool (prism, drn, jani: with its checks, for Storm)."""
     if output == "-" and target in _WITH_PROPERTIES:
         raise click.BadParameter(f"--to {target} writes two files, the model and its .props; name the model's "
                                  "file, or use --to json or --to dot for stdout", param_hint="-o")
@@ -546,13 +546,13 @@ def _prism_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
 def _drn_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
     from mdp.drn import to_drn
 
-    return to_drn(model)
+    return to_drn(model, spec)
 
 
 def _jani_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
     from mdp.jani import jani_text, to_jani
 
-    document, properties = to_jani(model)
+    document, properties = to_jani(model, spec)
     return jani_text(document), properties
 
 

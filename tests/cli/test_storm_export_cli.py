@@ -24,14 +24,17 @@ def test_export_matches_the_golden_file(tmp_path: Path, golden, target: str) -> 
     props = tmp_path / "tiny_robot.props"
     assert code == 0 and stdout == f"wrote {out} (4 states) and {props}\n"
     golden(GOLDEN / f"tiny_robot.{target}", out.read_text())
-    # the properties are the PRISM export's: the reward models and labels have the same names
-    assert props.read_text() == to_prism(mdp.compile(dsl.load(TINY)))[1]
+    # the properties are the PRISM export's, the spec's checks among them: the same reward models and labels
+    spec = dsl.load(TINY)
+    assert props.read_text() == to_prism(mdp.compile(spec), spec)[1]
+    assert '"cheap": R{"cost"}min=? [ Cdiscount=9/10 ];' in props.read_text()
 
 
 def test_export_jani_is_the_document_of_the_api(tmp_path: Path) -> None:
     out = tmp_path / "m.jani"
     run("export", TINY, "--to", "jani", "-o", str(out))
-    document, _ = to_jani(mdp.compile(dsl.load(TINY)))
+    spec = dsl.load(TINY)
+    document, _ = to_jani(mdp.compile(spec), spec)
     assert out.read_text() == jani_text(document) and json.loads(out.read_text()) == document
     assert [v["name"] for v in document["variables"] if not v.get("transient")] == ["room", "asked", "off"]
 

@@ -11,7 +11,9 @@ order; the location variable ``_loc_<automaton>`` is corrigo's index). Then, for
 - the optimal value of the ``"cost"`` property of the export's .props, in every state: with discount 1 on
   the spec's exact numbers (``compile(spec, exact=True)``), Storm's exact engine gives exactly the rationals
   of ``mdp.solve(model, exact=True)``; Storm has no exact engine for discounted rewards, so with a
-  discount its sound value iteration must agree within its precision plus our bound.
+  discount its sound value iteration must agree within its precision plus our bound;
+- with the spec's checks in the .props, every property (the checks among them) has the same value on the
+  DRN and JANI exports as on the PRISM export.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ stormpy_io = pytest.importorskip("stormpy.io")
 
 import dsl  # noqa: E402
 import mdp  # noqa: E402
-from dsl.spec import EnumDomain  # noqa: E402
+from dsl.spec import EnumDomain, Spec  # noqa: E402
 from mdp.drn import to_drn_files  # noqa: E402
 from mdp.graph import reachable_states  # noqa: E402
 from mdp.jani import jani_variable_names, to_jani_files  # noqa: E402
 from mdp.model import TabularMDP  # noqa: E402
-from mdp.prism import prism_names  # noqa: E402
+from mdp.prism import prism_names, to_prism_files  # noqa: E402
 from random_mdps import random_mdp  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
@@ -48,18 +50,31 @@ STORM_PRECISION = 1e-10
 FORMATS = ["drn", "jani"]
 
 
-def read(model: TabularMDP, fmt: str, directory: Path, exact: bool = False) -> tuple[Any, list[Any], list[int]]:
-    """Export ``model``, have Storm build it; return the Storm model, its properties and, for each Storm
-    state, corrigo's index of it."""
+def read(model: TabularMDP, fmt: str, directory: Path, exact: bool = False,
+         spec: Spec | None = None) -> tuple[Any, list[Any], list[int]]:
+    """Export ``model`` (with the checks of ``spec``), have Storm build it; return the Storm model, its
+    properties and, for each Storm state, corrigo's index of it."""
     value_type = stormpy.Rational if exact else float
+    if fmt == "prism":
+        model_path, properties_path = to_prism_files(model, directory / "model", spec)
+        program = stormpy.parse_prism_program(str(model_path))
+        properties = stormpy.parse_properties(properties_path.read_text(), program)
+        options = stormpy.BuilderOptions(properties, program)
+        options.set_build_state_valuations()
+        options.set_build_all_labels()
+        options.set_build_all_reward_models()
+        built = stormpy.build_model[value_type](program, options=options)
+        variable = program.get_module(prism_names(model).module).get_integer_variable("s").expression_variable
+        return built, properties, [built.state_valuations.get_int64_value(i, variable)
+                                   for i in range(built.nr_states)]
     if fmt == "drn":
-        model_path, properties_path = to_drn_files(model, directory / "model")
+        model_path, properties_path = to_drn_files(model, directory / "model", spec)
         options = stormpy_io.DirectEncodingParserOptions()
         options.build_choice_labeling = True
         built = stormpy.build_model_from_drn[value_type](str(model_path), options=options)
         properties = stormpy.parse_properties(properties_path.read_text())
         return built, properties, list(range(built.nr_states))
-    model_path, properties_path = to_jani_files(model, directory / "model")
+    model_path, properties_path = to_jani_files(model, directory / "model", spec)
     jani, _ = stormpy.parse_jani_model(str(model_path))
     properties = stormpy.parse_properties(properties_path.read_text(), jani)
     options = stormpy.BuilderOptions([])
@@ -219,3 +234,43 @@ def test_storms_optimum_on_drn_is_the_solvers(seed: int, tmp_path: Path) -> None
     ours: npt.NDArray[np.float64] = np.asarray(solution.V)
     allowed = solution.bound + (0 if exact_mode else STORM_PRECISION * (1 + 1e-3)) + 1e-12 * (1 + np.abs(ours))
     assert np.all(np.abs(storm - ours)[reachable] <= allowed[reachable])
+
+
+# --- the spec's checks ----------------------------------------------------------------------------------
+
+CHECKS_SPEC = str(ROOT / "tests" / "golden" / "export" / "prism_checks.corrigo")
+
+
+@pytest.mark.parametrize("path", [CHECKS_SPEC, *EXAMPLES], ids=lambda p: Path(p).stem)
+def test_every_property_has_the_same_value_as_on_the_prism_export(path: str, tmp_path: Path) -> None:
+    """The checks' labels and properties mean on DRN and JANI what they mean on the PRISM export."""
+    spec = dsl.load(path)
+    model = mdp.compile(spec)
+    if model.n_states > 1_000:
+        pytest.skip(f"{model.n_states} states: Storm's build of the PRISM export is quadratic")
+    exact_mode = model.discount == 1 and bool((model.cost < 0).any())  # Storm's floats need costs >= 0 there
+    values = {}
+    for fmt in ("prism", "drn", "jani"):
+        (tmp_path / fmt).mkdir()
+        built, properties, states = read(model, fmt, tmp_path / fmt, exact_mode, spec)
+        by_state: dict[str, list[Any]] = {}
+        for prop in properties:
+            result = stormpy.model_checking(built, prop, environment=storm_environment(exact_mode))
+            column: list[Any] = [None] * model.n_states
+            truth = result.get_truth_values_vector() if result.is_qualitative() else None
+            for storm_state, state in enumerate(states):
+                column[state] = truth.get(storm_state) if truth is not None else result.get_value(storm_state)
+            by_state[prop.get_name()] = column
+        values[fmt] = by_state
+    assert values["drn"].keys() == values["jani"].keys() == values["prism"].keys()
+    if path == CHECKS_SPEC:  # "cost", Pmax and Pmin of reaching 'far', and the 15 checks Storm can check
+        assert len(values["prism"]) == 18
+    reachable = reachable_states(model)
+    for name, prism in values["prism"].items():
+        for fmt in ("drn", "jani"):
+            for state in np.flatnonzero(reachable).tolist():
+                theirs, ours = values[fmt][name][state], prism[state]
+                if isinstance(ours, bool):
+                    assert theirs is ours, (fmt, name, state)
+                else:
+                    assert abs(float(theirs) - float(ours)) <= 2 * STORM_PRECISION, (fmt, name, state, theirs, ours)

@@ -18,7 +18,7 @@ import mdp
 from dsl.spec import BoolDomain, EnumDomain, IntDomain, Variable
 from mdp.drn import to_drn, to_drn_files, valuation
 from mdp.model import ModelError, TabularMDP, from_arrays
-from mdp.prism import prism_names, to_prism
+from mdp.prism import prism_checks, prism_names, to_prism
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,6 +124,24 @@ def test_an_exact_model_writes_the_specs_fractions() -> None:
     assert "@value_type: double\n" in floats
     third = repr(1 / 3)
     assert f"\taction step [{third},{third}]\n\t\t1 : {third}\n\t\t2 : {repr(2 / 3)}\n" in floats
+
+
+CHECKS = ROOT / "tests" / "golden" / "export" / "prism_checks.corrigo"
+
+
+def test_the_checks_of_the_spec_follow_as_for_prism() -> None:
+    """The properties are the PRISM export's, the spec's checks among them, and the states carry their labels."""
+    spec = dsl.load(CHECKS)
+    model = mdp.compile(spec)
+    text, properties = to_drn(model, spec)
+    assert properties == to_prism(model, spec)[1] and '"stops": P>=0.5 [ F "off" ];' in properties
+    assert "// labels of the checks: never_end_target is pos == 3 & !off, near_hold is pos <= 2, off is off, " \
+           "home_hold is pos <= 1, asked is asked, until_hold is !far, in_house_hold is pos <= 3\n" in text
+    drn = read_drn(text)
+    for label, (states, _) in prism_checks(model, spec).labels.items():
+        assert [label in labels for labels in drn.labels] == states.tolist(), label
+    off = [values["off"] for values in map(model.state_values, range(model.n_states))]
+    assert [("off" in labels) for labels in drn.labels] == off
 
 
 def test_a_reward_model_zero_everywhere_is_named_in_a_comment() -> None:

@@ -89,7 +89,8 @@ def test_variables_keep_their_types_and_names() -> None:
     move, _ = document["automata"][0]["edges"]
     assert move == {"location": "s0", "action": "move_dock", "destinations": [
         {"location": "s0", "probability": {"exp": 0.25},  # risk_2 never changes: assigned once, or Storm drops it
-         "assignments": [{"ref": "risk_2", "value": False}, {"ref": "cost", "value": 1.1}, {"ref": "time", "value": 1}, {"ref": "risk", "value": 0.1}]},
+         "assignments": [{"ref": "risk_2", "value": False},
+                         {"ref": "cost", "value": 1.1}, {"ref": "time", "value": 1}, {"ref": "risk", "value": 0.1}]},
         {"location": "s1", "probability": {"exp": 0.75},
          "assignments": [{"ref": "battery", "value": 4}, {"ref": "room", "value": 1},
                          {"ref": "charging", "value": True}, {"ref": "init_2", "value": 1},
@@ -168,6 +169,26 @@ def test_every_location_holds_the_variables_of_its_state(name: str) -> None:
     for state, location in enumerate(automaton["locations"]):
         holding = {value["ref"] for value in location.get("transient-values", [])}
         assert holding == {label for label, mask in labels.items() if mask[state]}
+
+
+def test_a_check_label_named_like_a_variable_gets_a_suffix() -> None:
+    """``P >= 0.5 [ F off ]`` needs a label 'off', which the PRISM and DRN exports name so; in JANI 'off' is the
+    variable, so the label is 'off_2', in the model and in the properties."""
+    spec = dsl.load(ROOT / "tests" / "golden" / "export" / "prism_checks.corrigo")
+    model = mdp.compile(spec)
+    document, properties = to_jani(model, spec)
+    prism = to_prism(model, spec)[1]
+    assert properties == prism.replace('"off" ]', '"off_2" ]').replace('"asked" ]', '"asked_2" ]')
+    assert '"stops": P>=0.5 [ F "off_2" ];' in properties
+    assert '"until": P>=0.5 [ "until_hold" U "off_2" ];' in properties
+    declared = {v["name"]: v for v in document["variables"]}
+    assert [name for name, v in declared.items() if not v.get("transient")] == ["pos", "asked", "off"]
+    assert declared["off_2"] == {"name": "off_2", "type": "bool", "transient": True, "initial-value": False,
+                                 "comment": "the states where off holds"}
+    for state, location in enumerate(document["automata"][0]["locations"]):
+        holding = {value["ref"] for value in location.get("transient-values", [])}
+        values = model.state_values(state)
+        assert ("off_2" in holding, "asked_2" in holding) == (values["off"], values["asked"])
 
 
 def test_a_cost_term_and_a_label_of_one_name_are_refused() -> None:
