@@ -497,21 +497,23 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
 
 @main.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
-@click.option("--to", "target", type=click.Choice(["prism", "json", "dot"]), default="prism", show_default=True,
-              help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
+@click.option("--to", "target", type=click.Choice(["prism", "drn", "jani", "json", "dot"]), default="prism",
+              show_default=True,
+              help="The format to write: PRISM (for PRISM and Storm), DRN (Storm's explicit format: fast to read, "
+                   "any size), JANI (Storm; keeps the spec's variables), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
-              help="The model file to write ('-': stdout, for --to json and dot; PRISM: the properties, the "
-                   "spec's checks among them, go next to it, with suffix .props).")
+              help="The model file to write ('-': stdout, for --to json and dot; PRISM, DRN and JANI: the "
+                   "properties, the spec's checks among them, go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
-    """Write the compiled model of SPEC for another tool (--to prism: with its checks, for PRISM and Storm)."""
-    if output == "-" and target == "prism":
-        raise click.BadParameter("--to prism writes two files, the model and its .props; name the model's file, "
-                                 "or use --to json or --to dot for stdout", param_hint="-o")
+    """Write the compiled model of SPEC for another tool (prism, drn, jani: with its checks, for Storm)."""
+    if output == "-" and target in _WITH_PROPERTIES:
+        raise click.BadParameter(f"--to {target} writes two files, the model and its .props; name the model's "
+                                 "file, or use --to json or --to dot for stdout", param_hint="-o")
     spec, model = _load_and_compile(spec_path, defines, max_states)
     done = f"wrote {'the model to stdout' if output == '-' else output} ({model.n_states:,} states)"
     if target == "json":
@@ -528,13 +530,36 @@ def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], m
         click.echo(done, err=output == "-")
         return
     out = Path(output)
-    from mdp.prism import to_prism
-
-    model_text, properties = to_prism(model, spec)
+    model_text, properties = _WITH_PROPERTIES[target](model, spec)
     _write_output(output, model_text)
     props = out.with_suffix(".props")
     _write_output(str(props), properties)
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
+
+
+def _prism_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.prism import to_prism
+
+    return to_prism(model, spec)
+
+
+def _drn_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.drn import to_drn
+
+    return to_drn(model, spec)
+
+
+def _jani_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.jani import jani_text, to_jani
+
+    document, properties = to_jani(model, spec)
+    return jani_text(document), properties
+
+
+_WITH_PROPERTIES: dict[str, Callable[[TabularMDP, Spec], tuple[str, str]]] = {
+    "prism": _prism_texts, "drn": _drn_texts, "jani": _jani_texts,
+}
+"""The export formats of a model file and its .props, and the texts of each."""
 
 
 @main.command("render")
