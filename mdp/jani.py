@@ -46,7 +46,7 @@ from dsl.spec import BoolDomain, EnumDomain, IntDomain, Spec, Variable
 
 from .model import ModelError, TabularMDP
 from .prism import (
-    _RESERVED, TERMINAL_LABEL, TOTAL_COST, CheckProperty, PrismChecks, PrismNames, _check_lines, _properties,
+    RESERVED_WORDS, TERMINAL_LABEL, TOTAL_COST, CheckProperty, PrismChecks, PrismNames, check_lines, properties_text,
     prism_checks, prism_names,
 )
 from .storm_numbers import Number, require_single_start, reward_names, storm_numbers
@@ -90,7 +90,7 @@ def jani_variable_names(model: TabularMDP, names: PrismNames | None = None) -> t
     chosen = []
     for variable in model.variables:
         candidate, suffix = variable.name, 2
-        while candidate in taken or candidate in _RESERVED:
+        while candidate in taken or candidate in RESERVED_WORDS:
             candidate, suffix = f"{variable.name}_{suffix}", suffix + 1
         taken.add(candidate)
         chosen.append(candidate)
@@ -242,7 +242,7 @@ def to_jani(model: TabularMDP, spec: Spec | None = None) -> tuple[dict[str, Any]
         }],
         "system": {"elements": [{"automaton": names.module}]},
     }
-    return document, _properties(model, names) + (_check_lines(checks) if checks is not None else "")
+    return document, properties_text(model, names) + (check_lines(checks) if checks is not None else "")
 
 
 def _check_labels_apart(checks: PrismChecks, names: PrismNames, taken: set[str]) -> PrismChecks:
@@ -253,9 +253,9 @@ def _check_labels_apart(checks: PrismChecks, names: PrismNames, taken: set[str])
     taken = others | set(checks.labels)
     renamed: dict[str, str] = {}
     for label in checks.labels:
-        if label in others or label in _RESERVED:
+        if label in others or label in RESERVED_WORDS:
             candidate, suffix = f"{label}_2", 3
-            while candidate in taken or candidate in _RESERVED:
+            while candidate in taken or candidate in RESERVED_WORDS:
                 candidate, suffix = f"{label}_{suffix}", suffix + 1
             taken.add(candidate)
             renamed[label] = candidate
@@ -277,10 +277,10 @@ def to_jani_files(model: TabularMDP, path: str | Path, spec: Spec | None = None)
 
     A suffix on ``path`` is replaced, so ``out`` and ``out.jani`` both give ``out.jani`` and ``out.props``.
     """
-    document, properties_text = to_jani(model, spec)
+    document, props = to_jani(model, spec)
     model_path, properties_path = Path(path).with_suffix(".jani"), Path(path).with_suffix(".props")
     model_path.write_text(jani_text(document), encoding="utf-8")
-    properties_path.write_text(properties_text, encoding="utf-8")
+    properties_path.write_text(props, encoding="utf-8")
     return model_path, properties_path
 
 

@@ -40,7 +40,8 @@ from dsl.spec import (
 from .expressions import UndefinedValueError, vectorize
 from .model import ModelError, TabularMDP
 
-__all__ = ["CheckProperty", "PrismChecks", "PrismNames", "prism_checks", "prism_names", "to_prism", "to_prism_files"]
+__all__ = ["CheckProperty", "PrismChecks", "PrismNames", "RESERVED_WORDS", "check_lines", "prism_checks", "prism_names",
+           "properties_text", "to_prism", "to_prism_files"]
 
 STATE_VARIABLE = "s"
 TOTAL_COST = "cost"
@@ -49,7 +50,7 @@ TERMINAL_LABEL = "terminal"
 
 # Words PRISM or Storm reserve in models and properties (including built-in functions and labels); an
 # identifier equal to one of them gets a suffix.
-_RESERVED = frozenset(
+RESERVED_WORDS = frozenset(
     """
     A bool clock const ctmc ctmdp C double dtmc E endinit endinvariant endmodule endobservables endplayer
     endrewards endsystem false formula filter func F global G init invariant I int label ma max mdp min
@@ -82,7 +83,7 @@ def _identifier(name: str, taken: set[str]) -> str:
     if base[0].isdigit():
         base = "x_" + base
     candidate, suffix = base, 2
-    while candidate in taken or candidate in _RESERVED or candidate == STATE_VARIABLE:
+    while candidate in taken or candidate in RESERVED_WORDS or candidate == STATE_VARIABLE:
         candidate, suffix = f"{base}_{suffix}", suffix + 1
     taken.add(candidate)
     return candidate
@@ -255,16 +256,16 @@ def to_prism(model: TabularMDP, spec: Spec | None = None) -> tuple[str, str]:
     out.append(f'label "{TERMINAL_LABEL}" = {_state_set(model.terminal)};')
     for label, mask in model.labels.items():
         out.append(f'label "{names.labels[label]}" = {_state_set(np.asarray(mask, dtype=bool))};')
-    properties = _properties(model, names)
+    properties = properties_text(model, names)
     if checks is not None:
         for label, (states, text) in checks.labels.items():
             comment = f"  // {text}" if text and text != label else ""
             out.append(f'label "{label}" = {_state_set(states)};{comment}')
-        properties += _check_lines(checks)
+        properties += check_lines(checks)
     return "\n".join(out) + "\n", properties
 
 
-def _check_lines(checks: PrismChecks) -> str:
+def check_lines(checks: PrismChecks) -> str:
     """The checks' part of the properties file: a comment per check, then its property if it has one."""
     if not checks.properties:
         return ""
@@ -276,7 +277,7 @@ def _check_lines(checks: PrismChecks) -> str:
     return "\n".join(out) + "\n"
 
 
-def _properties(model: TabularMDP, names: PrismNames) -> str:
+def properties_text(model: TabularMDP, names: PrismNames) -> str:
     """The properties file: the optimal total cost, then the reachability of every label.
 
     Every property ends in ``;``: stormpy's ``parse_properties`` does not split properties at line breaks.
