@@ -199,6 +199,7 @@ class CheckResult:
     attribution: Attribution | None = None
     settle: str | None = None  # for INCONCLUSIVE: what would settle it
     basis: Basis | None = None  # what decided the verdict
+    scenario: str | None = None  # `in SCENARIO`: the world it was verified in (None: the spec's own)
 
     @property
     def holds(self) -> bool:

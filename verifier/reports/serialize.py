@@ -81,6 +81,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "summary": check.summary,
         "settle": check.settle,
         "basis": None if check.basis is None else check.basis.value,
+        "scenario": check.scenario,
         "quantities": [_quantity(q) for q in check.quantities],
         "parts": [_check(part) for part in check.parts],
         "trace": _trace(check.trace),

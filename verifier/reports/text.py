@@ -56,11 +56,18 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     table.add_column("verdict")
     table.add_column("property")
     table.add_column("result", overflow="fold")
-    for check in report.checks:
-        table.add_row(check.name, Text(str(check.verdict), style=_STYLE[check.verdict]), check.text, check.summary)
-        for part in check.parts:
-            table.add_row(Text(f"  {part.text}"), Text(str(part.verdict), style=_STYLE[part.verdict]), "",
-                          part.summary)
+    worlds = list(dict.fromkeys(check.scenario for check in report.checks))
+    for world in worlds:  # the checks of each scenario together, the spec's own world first
+        if world is not None:
+            if world != worlds[0]:
+                table.add_section()
+            table.add_row(Text(f"in {world}", style="bold"), "", "", "")
+        for check in (c for c in report.checks if c.scenario == world):
+            table.add_row(check.name, Text(str(check.verdict), style=_STYLE[check.verdict]), check.text,
+                          check.summary)
+            for part in check.parts:
+                table.add_row(Text(f"  {part.text}"), Text(str(part.verdict), style=_STYLE[part.verdict]), "",
+                              part.summary)
     console.print(table)
     for check in report.checks:
         if check.verdict is Verdict.FAILS:
