@@ -335,8 +335,8 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str, q
 
         click.echo(json.dumps({
             "schema_version": 1,
-            "files": [{"file": path, "ok": error is None} for path, _, error in results],
-            "errors": [diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
+            "files": [{"file": _shown(path), "ok": error is None} for path, _, error in results],
+            "errors": [diagnostic_json(_shown(path), d) for path, diagnostics, _ in results for d in diagnostics],
         }, indent=2, sort_keys=True))
     else:
         for _, _, failure in failed:

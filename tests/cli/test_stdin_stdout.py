@@ -18,6 +18,9 @@ def test_lint_reads_a_spec_from_stdin() -> None:
     assert run("lint", "-", stdin=FINE) == (0, "1 spec(s) checked, no errors\n", "")
     code, _, err = run("lint", "-", stdin=TRUNCATED)
     assert code == 2 and err.startswith("<stdin>:3:21: error: unexpected end of file, expected an expression\n")
+    code, out, _ = run("lint", "--format", "json", "-", stdin=TRUNCATED)
+    document = json.loads(out)
+    assert document["files"] == [{"file": "<stdin>", "ok": False}] and document["errors"][0]["file"] == "<stdin>"
 
 
 def test_verify_and_explain_read_stdin_once_and_name_it() -> None:
