@@ -20,7 +20,8 @@ HEADER = """\
 Every command of `corrigo` (also runnable as `python -m verifier`), in alphabetical order, with its
 usage line, its help text and every option with its default. `corrigo COMMAND --help` prints the same.
 Exit codes: 0 success (every check holds), 1 a check fails or is inconclusive, 2 a spec error (or a
-usage error), 3 a resource limit or an internal error.
+usage error), 3 a resource limit or an internal error, or, before any command runs, another package
+named `dsl`, `mdp` or `verifier` in the way of corrigo's (the message names its path and what to change).
 """
 
 
