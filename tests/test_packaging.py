@@ -52,8 +52,9 @@ def test_the_constraints_are_pyprojects_floors() -> None:
         (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
         expected.append(f"{requirement.name}=={floor}")
     assert lines == expected
-    # the floors found by installing them (scipy 1.11.1 and 1.11.2 misread int64 indices in csgraph)
-    assert "scipy==1.11.3" in lines and "numpy==1.24" in lines and "networkx==3.0" in lines
+    # floors found by installing them: scipy 1.11.1 and 1.11.2 misread int64 indices in csgraph, z3-solver
+    # 4.12.0 to 4.12.2 need pkg_resources (setuptools < 82) without saying so
+    assert {"scipy==1.11.3", "z3-solver==4.12.3", "numpy==1.24", "networkx==3.0"} <= set(lines)
 
 
 @pytest.mark.parametrize(("requirement", "line"), [
@@ -125,7 +126,8 @@ def test_the_classifiers_name_every_supported_python() -> None:
     floor = re.fullmatch(r">=3\.(\d+)", PYPROJECT["project"]["requires-python"])
     assert floor is not None and floor[1] == "10"
     classifiers = PYPROJECT["project"]["classifiers"]
-    versions = [c.rsplit(" ", 1)[1] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    python = re.compile(r"Programming Language :: Python :: (3\.\d+)")
+    versions = [found[1] for c in classifiers if (found := python.fullmatch(c))]
     assert versions == ["3.10", "3.11", "3.12", "3.13"]
     assert "Typing :: Typed" in classifiers
     # PEP 639: with a license expression a License :: classifier is an error (setuptools refuses to build)
