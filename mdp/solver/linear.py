@@ -115,7 +115,9 @@ def _bicgstab(A: sp.csr_array, b: FloatArray, x0: FloatArray | None, maxiter: in
     """scipy's bicgstab to the relative residual :data:`_KRYLOV_RTOL` (``rtol`` since scipy 1.12, ``tol`` before)."""
     if _HAS_RTOL:
         return spla.bicgstab(A, b, x0=x0, rtol=_KRYLOV_RTOL, atol=0.0, maxiter=maxiter, M=M)
-    return spla.bicgstab(A, b, x0=x0, tol=_KRYLOV_RTOL, atol=0.0, maxiter=maxiter, M=M)  # type: ignore[call-arg]
+    # scipy-stubs describe scipy >= 1.12, which has no tol
+    return spla.bicgstab(A, b, x0=x0, tol=_KRYLOV_RTOL, atol=0.0,  # type: ignore[call-overload]
+                         maxiter=maxiter, M=M)
 
 
 def _solved(A: sp.csr_array, x: FloatArray, b: FloatArray, info: int) -> bool:
