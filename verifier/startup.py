@@ -160,10 +160,15 @@ def _providers(directory: Path, name: str) -> list[str]:
 
 def _shadow_hint(name: str, directory: Path) -> str:
     """What to change so that ``import name`` no longer finds the package in ``directory`` first."""
-    python_path = [Path(p or os.curdir).resolve() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if directory in python_path:
+    here: Path | None
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current directory was removed (a relative entry then means nothing)
+        here = None
+    entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    if directory in [Path(entry).resolve() for entry in entries if here is not None or os.path.isabs(entry)]:
         return f"{directory} is in PYTHONPATH: take it out, or {_OWN_VENV}"
-    if directory == Path.cwd().resolve():
+    if directory == here:
         return f"the current directory has a package '{name}': run corrigo from another directory"
     providers = [d for d in _providers(directory, name) if d != _DISTRIBUTION]
     if providers:

@@ -75,6 +75,20 @@ def test_a_directory_in_pythonpath_that_shadows_dsl_and_mdp(tmp_path: Path) -> N
                                   + hint for name, fake in zip(("dsl", "mdp"), fakes))
 
 
+def test_a_removed_current_directory_still_gets_its_message(tmp_path: Path) -> None:
+    shadows = tmp_path / "shadows"
+    fake = package(shadows, "mdp")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = f"import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); from verifier.startup import main; main()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadows), "relative/entry", str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", code, "--version"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr == (f"corrigo: error: Python imports 'mdp' from {fake}, not corrigo's {ROOT / 'mdp'}\n"
+                           f"    = hint: {shadows.resolve()} is in PYTHONPATH: take it out, or {VENV}\n")
+
+
 def test_a_distribution_ahead_of_corrigo_is_named_with_the_command_to_remove_it(tmp_path: Path) -> None:
     site = tmp_path / "site"
     fake = package(site, "mdp")
