@@ -65,12 +65,17 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
     if k == 0:
         return np.zeros(B.shape)
     if k <= _DENSE_LIMIT:
-        with warnings.catch_warnings():
+        dense = A.toarray()
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
             try:
-                return np.asarray(scipy.linalg.solve(A.toarray(), B, check_finite=False))
+                X = np.asarray(scipy.linalg.solve(dense, B, check_finite=False))
             except np.linalg.LinAlgError:  # singular in floats (a leaving probability below their rounding)
-                return np.asarray(scipy.linalg.lstsq(A.toarray(), B, check_finite=False)[0])
+                X = None
+        # scipy 1.15 (the last for Python 3.10) divides by a diagonal matrix's zeros instead of raising
+        if X is None or (np.isfinite(dense).all() and np.isfinite(B).all() and not np.isfinite(X).all()):
+            return np.asarray(scipy.linalg.lstsq(dense, B, check_finite=False)[0])
+        return X
     columns = B.reshape(k, -1)
     starts = None if x0 is None else x0.reshape(k, -1)  # a start per column, or one for the first
     X = np.empty(columns.shape)
