@@ -16,7 +16,7 @@ from .typecheck import typecheck
 
 __all__ = [
     "CorrigoError", "Diagnostic", "ResourceLimitError", "Source", "Span", "Spec", "SpecError",
-    "SpecSyntaxError", "SpecTypeError", "check_source", "load", "parse", "read_source", "typecheck",
+    "SpecSyntaxError", "SpecTypeError", "check_source", "decode_source", "load", "parse", "read_source", "typecheck",
 ]
 
 
@@ -49,6 +49,17 @@ def read_source(path_or_text: str | PathLike[str]) -> Source:
     except ValueError:  # a NUL in the name, which only the Python API can pass
         raise SpecError(Diagnostic(f"cannot read {shown!r}: a file name cannot contain a NUL character", None),
                         Source(shown, "")) from None
+    return decode_source(data, shown)
+
+
+def decode_source(data: bytes, shown: str) -> Source:
+    """The spec text of ``data`` read from ``shown`` (a file, ``<stdin>``): UTF-8, a leading byte order mark dropped.
+
+    Raises
+    ------
+    SpecError
+        When ``data`` is not UTF-8, located at the first bad byte.
+    """
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         text = data.decode("utf-8")

@@ -14,7 +14,9 @@ import re
 import sys
 from fractions import Fraction
 
-__all__ = ["INT64_LIMIT", "MAX_DIGITS", "NumberError", "fit_problem", "float_text", "read_number", "shorten"]
+__all__ = [
+    "INT64_LIMIT", "MAX_DIGITS", "NumberError", "counted", "fit_problem", "float_text", "read_number", "shorten",
+]
 
 INT64_LIMIT = 2**63  # whole numbers are int64 in the model: -INT64_LIMIT <= n < INT64_LIMIT
 FLOAT64_MAX = Fraction(sys.float_info.max)
@@ -97,6 +99,17 @@ def read_number(text: str) -> int | Fraction:
 def shorten(text: str, width: int = 40) -> str:
     """``text`` cut to ``width`` characters with an ellipsis, for quoting a long number in a message."""
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def counted(n: int, noun: str) -> str:
+    """``n noun`` with the noun in the plural unless ``n`` is 1, for the short reprs: ``counted(105, "state")``.
+
+    Examples
+    --------
+    >>> counted(1, "action"), counted(1200, "cost term")
+    ('1 action', '1,200 cost terms')
+    """
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def float_text(x: float) -> str:

@@ -209,6 +209,9 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
                           hint="the file seems truncated: finish the last declaration")
     span = Span(source.path, token.line, token.column, token.end_line or token.line,
                 token.end_column or token.column + len(token))
+    habit = _prism_habit(source, error)
+    if habit is not None:
+        return habit
     label = _match_slip(error)
     found = _describe_token(token)
     if label is not None:
@@ -222,6 +225,99 @@ def _diagnose(source: Source, error: UnexpectedInput) -> Diagnostic:
                           hint="put `model my_agent` on the first line")
     return Diagnostic(f"unexpected {found}, expected {_expected_words(error.expected)}", span,
                       hint=_keyword_hint(token, error.expected))
+
+
+# --- PRISM and Storm habits: their spelling named in the message, corrigo's in the hint ----------------
+
+# a PRISM or Storm operator where a check's property starts: `Pmin=? [ F off ]`, `P=? [...]`,
+# `Pmax<=0.1 [...]`, `R{"hunger"}min=? [ C ]`, `R<=5 [...]`, `Rmin=? [ F done ]`, `S=? [ up ]`
+_PRISM_OPERATOR = re.compile(r"""
+    (?P<operator>[PRS]) (?P<structure>\{[^}\n]*\})? (?P<optimum>min|max)?
+    \s* (?P<relation>=\s*\?|<=|>=|<|>|=)
+    (?: (?P<bound>[^\[\]:;\n]*?) \s* \[ (?P<path>[^\]]*) \]? )?
+    """, re.VERBOSE)
+_CHECK_HEAD = re.compile(r"\bcheck\b[^:]*:\s*")
+
+
+def _prism_habit(source: Source, error: UnexpectedToken) -> Diagnostic | None:
+    """PRISM's spelling where corrigo has another: a query or reward as a check, `=>` and `<=>`."""
+    text, offset = source.text, _error_offset(source.text, error)
+    if text.startswith("=>", offset) or (text.startswith(">", offset) and text.endswith("<=", 0, offset)):
+        start = offset if text.startswith("=>", offset) else offset - 2
+        prism, ours, meaning = ("=>", "->", "implication") if start == offset else ("<=>", "<->", "equivalence")
+        return Diagnostic(f"'{prism}' is PRISM's {meaning}; corrigo writes '{ours}'",
+                          _offset_span(source, start, start + len(prism)), hint=f"write `a {ours} b`")
+    head = None
+    for head in _CHECK_HEAD.finditer(text, 0, offset):  # the last check that starts before the error
+        pass
+    if head is None:
+        return None
+    found = _PRISM_OPERATOR.match(text, head.end())
+    if found is None or not found.start() <= offset <= found.end():
+        return None
+    operator, optimum, relation = found["operator"], found["optimum"], re.sub(r"\s", "", found["relation"])
+    if operator == "P" and found["structure"] is None and optimum is None and relation != "=" and relation != "=?":
+        return None  # corrigo's own `P >= p [ ... ]`, wrong further on
+    written = text[found.start():found.end("relation")]
+    span = _offset_span(source, found.start(), found.end("relation"))
+    written = " ".join(written.split())
+    path = " ".join(re.sub(r'"([A-Za-z_][A-Za-z0-9_]*)"', r"\1", found["path"] or "PATH").split()) or "PATH"
+    bound = " ".join((found["bound"] or "").split())
+    if operator == "S":
+        return Diagnostic(f"'{written}' is PRISM's steady-state operator; corrigo has no long-run check", span,
+                          hint=f"bound what every optimal policy reaches or keeps instead: `P >= p [ F {path} ]`, "
+                               f"`P >= p [ G {path} ]`, or `always {path}`")
+    if operator == "R":
+        return _prism_reward(written, found["structure"], relation, bound, path, span)
+    if relation == "=?":
+        lower_bound = f"`P >= p [ {path} ]` (true when Pmin over the optimal policies is at least p)"
+        upper_bound = f"`P <= p [ {path} ]` (when Pmax is at most p)"
+        advice = {None: f"{lower_bound} or {upper_bound}", "min": lower_bound,
+                  "max": upper_bound.replace("(when Pmax", "(true when Pmax over the optimal policies")}[optimum]
+        return Diagnostic(f"'{written}' is PRISM's query for a value; a corrigo check states a bound", span,
+                          hint=f"write {advice}; `corrigo explain SPEC CHECK` prints the probability")
+    if relation == "=":
+        bounds = {"0": f"`P <= 0 [ {path} ]`", "1": f"`P >= 1 [ {path} ]`"}.get(
+            bound, f"`P >= {bound or 'p'} [ {path} ]`, and `P <= {bound or 'p'} [ {path} ]` as a second check")
+        return Diagnostic(f"'{written}' is not a bound: a check compares with <, <=, > or >=", span,
+                          hint=f"write {bounds}")
+    lower = relation in (">", ">=")
+    if (optimum == "min") == lower:  # Storm's Pmin>=p, Pmax<=p: what corrigo's P>=p, P<=p already mean
+        return Diagnostic(f"'{written}' is Storm's spelling; corrigo's bound picks min or max itself", span,
+                          hint=f"write `P {relation} {bound or 'p'} [ {path} ]`: a lower bound is checked against "
+                               "Pmin over every optimal policy, an upper bound against Pmax, as in PRISM")
+    return Diagnostic(f"'{written}' bounds what some policy can do; a corrigo check holds for every optimal "
+                      "policy", span,
+                      hint=f"write `P {relation} {bound or 'p'} [ {path} ]` to ask it of every optimal policy "
+                           f"(against P{'min' if lower else 'max'}); a bound only some policy meets has no check")
+
+
+def _prism_reward(written: str, structure: str | None, relation: str, bound: str, path: str, span: Span
+                  ) -> Diagnostic:
+    """``R{"hunger"}min=? [ C ]`` and kin: corrigo bounds the cost, or one cost term, of every optimal policy."""
+    term = (structure or "{}")[1:-1].strip().strip('"')
+    cost = f"cost[{term}]" if term.isidentifier() and term != "cost" else "cost"
+    value = "c" if relation in ("=?", "=") or not bound else bound
+    comparison = "<=" if relation in ("=?", "=") else relation
+    hint = (f"write `{cost} {comparison} {value}`: "
+            + ("the optimal expected (discounted) cost, PRISM's Rmin" if cost == "cost" else
+               f"the expected (discounted) total of '{term}' under every optimal policy"))
+    if path.startswith("F ") or path.startswith("F<"):
+        hint += (f"; costs add up until a terminal state: `terminal {path[1:].lstrip('<=0123456789 ')}` makes it the "
+                 "cost of getting there")
+    elif not re.fullmatch(r"C(discount=.*)?", path):
+        hint += "; costs add up over the whole run (PRISM's `C`); `horizon k` makes episodes of k steps"
+    return Diagnostic(f"'{written}' is PRISM's reward operator; corrigo bounds costs with '{cost}'", span,
+                      hint=hint + ("; `corrigo explain SPEC CHECK` prints the value" if relation == "=?" else ""))
+
+
+def _offset_span(source: Source, start: int, end: int) -> Span:
+    """The span of the characters ``start:end`` of the source text."""
+
+    def position(offset: int) -> tuple[int, int]:
+        return source.text.count("\n", 0, offset) + 1, offset - source.text.rfind("\n", 0, offset)
+
+    return Span(source.path, *position(start), *position(end))
 
 
 def _match_slip(error: UnexpectedToken) -> tuple[str, str] | None:

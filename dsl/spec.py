@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Iterator, Union
 
 from .errors import Source, Span
+from .numbers import counted
 
 __all__ = [
     "AcceptsShutdown", "Action", "ActionIs", "Agent", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
@@ -764,6 +765,14 @@ class Spec:
     scenarios: tuple[Scenario, ...] = ()
     overrides: tuple[tuple[str, object], ...] = ()  # the `-D` values it was loaded with
     world: str | None = None  # the scenario this spec is loaded as (None: the spec's own world)
+
+    def __repr__(self) -> str:
+        # variables, actions, costs and checks always; events, intents, params and scenarios where there are some
+        counts = [(len(self.variables), "variable"), (len(self.actions), "action"), (len(self.events), "event"),
+                  (len(self.costs), "cost term"), (len(self.intents), "intent"), (len(self.params), "param"),
+                  (len(self.scenarios), "scenario"), (len(self.checks), "check")]
+        shown = [counted(n, noun) for n, noun in counts if n or noun in ("variable", "action", "cost term", "check")]
+        return f"<Spec {self.name} ({self.path}): {', '.join(shown)}>"
 
     def scenario(self, name: str) -> Scenario:
         """The scenario called ``name`` (``KeyError`` if there is none)."""

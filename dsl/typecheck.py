@@ -1625,6 +1625,10 @@ class _Checker:
                 drawn = next((f"map '{m}'" for m, (_, t) in self.maps.items() if t == expected), "the map")
                 self._error(f'"{node.text}" is not drawn in {drawn} (its characters: {shown})', span)
                 return None
+            if node.text.isidentifier():  # PRISM's "label" in a property
+                self._error(f"'\"{node.text}\"' is a PRISM label; corrigo writes a formula, label or variable "
+                            "without quotes", span, hint=self._quoted_label_hint(node.text))
+                return None
             self._error("a text is not a value here: it is compared with a map's cell (`level@(r, c) == \"#\"`) or "
                         "names the `distribution` of a POWER check", span)
             return None
@@ -1860,6 +1864,15 @@ class _Checker:
             return None
         return T.VarRef(len(self.variables) + list(self.variables).index(node.name), node.name,
                         variable.domain.type, node.span, next=True)
+
+    def _quoted_label_hint(self, name: str) -> str:
+        if name == "init":
+            return "every check starts in the initial state; to name it, declare `label start = ...` over the variables"
+        if name == "deadlock":
+            return "a non-terminal state where no action is enabled is a model error in corrigo, not a state to check"
+        if name in self.declared:
+            return f"write `{name}`"
+        return f"declare `label {name} = CONDITION` and write `{name}`"
 
     def _is_enum_name(self, node: S.Expr, scope: _Scope) -> bool:
         """A bare enum value or a text: its type is the other side's."""

@@ -18,6 +18,8 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from dsl.numbers import counted
+
 from .model import TabularMDP
 
 __all__ = ["OptionGraph", "breadth_first_depths", "end_components", "every_policy_reaches", "first_rows", "option_graph",
@@ -257,6 +259,10 @@ class OptionGraph:
     component: npt.NDArray[np.int64]  # (n,)
     bottoms: tuple[tuple[int, ...], ...]
     reach: tuple[int, ...]  # per component
+
+    def __repr__(self) -> str:
+        return (f"<OptionGraph {self.model.name}: {counted(self.model.n_states, 'state')}, "
+                f"{counted(len(self.reach), 'strongly connected component')}, {len(self.bottoms):,} of them bottom>")
 
     def n_options(self, state: int) -> int:
         """How many bottom components (closed classes, terminal states among them) ``state`` can reach."""

@@ -20,6 +20,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Source, Span, SpecError
+from dsl.numbers import counted, float_text
 from dsl.spec import BoolDomain, IntDomain, Variable
 
 __all__ = ["TERMINAL_ACTION", "ModelError", "Rationals", "Rounding", "TabularMDP", "exact_floats", "from_arrays"]
@@ -56,6 +57,10 @@ class Rationals:
             return [Fraction(0)] * self.n_rows
         return [sum(column, Fraction(0)) for column in zip(*vectors)]
 
+    def __repr__(self) -> str:
+        terms = f"cost terms {', '.join(self.costs) or '(none)'}, intents {', '.join(self.intents) or '(none)'}"
+        return f"<Rationals: discount {self.discount}, {len(self.P):,} probabilities, {terms}; {self.n_rows:,} rows>"
+
 
 @dataclass(frozen=True)
 class Rounding:
@@ -71,7 +76,8 @@ class Rounding:
     P: float = 0.0
     discount: float = 0.0
     from_floats: bool = False  # the exact numbers are the floats, each row of P scaled to sum to 1
-    exact_rows: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)  # term -> (m,) rows: float exact
+    # term -> (m,) rows whose float is exact (no repr: arrays)
+    exact_rows: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False)
 
     @property
     def is_exact(self) -> bool:
@@ -135,6 +141,13 @@ class TabularMDP:
         if any(s not in values for s, _ in pairs):
             return None
         return sum((p * values[s] for s, p in pairs), Fraction(0))
+
+    def __repr__(self) -> str:
+        sizes = [counted(self.n_states, "state"), counted(self.n_rows, "choice"),
+                 counted(self.n_transitions, "transition"),
+                 counted(sum(name != TERMINAL_ACTION for name in self.action_names), "action"),
+                 counted(len(self.costs), "cost term")]
+        return f"<TabularMDP {self.name}: {', '.join(sizes)}, discount {float_text(self.discount)}>"
 
     @property
     def n_states(self) -> int:

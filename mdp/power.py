@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from dsl.distributions import DISTRIBUTION_FORMS, parse_distribution
 from dsl.errors import Diagnostic, ResourceLimitError, SpecError
+from dsl.numbers import counted, float_text
 
 from .graph import ranges
 from .model import TabularMDP
@@ -164,6 +165,13 @@ class PowerEstimate:
     sweeps: int
     sample_values: FloatArray | None = None  # (n, samples)
     discount: float = math.nan
+
+    def __repr__(self) -> str:
+        discount = self.model.discount if math.isnan(self.discount) else self.discount
+        spread = f"; POWER from {self.power.min():.4g} to {self.power.max():.4g}" if self.power.size else ""
+        return (f"<PowerEstimate {self.model.name}: {counted(self.model.n_states, 'state')}, "
+                f"{counted(self.samples, 'sample')} of {self.distribution} (seed {self.seed}), discount "
+                f"{float_text(discount)}{spread}>")
 
 
 def _in_order(executor: Executor, fn: Callable[..., Any], arguments: Iterator[tuple[Any, ...]],

@@ -159,8 +159,9 @@ def test_the_wheel_ships_the_packages_their_data_and_py_typed(tmp_path: Path) ->
         info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         metadata = archive.read(f"{info}/METADATA").decode()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    python_files = {p.relative_to(ROOT).as_posix() for name in PACKAGES for p in (ROOT / name).rglob("*.py")}
-    assert {n for n in names if n.endswith(".py")} == python_files
+    files = {p.relative_to(ROOT).as_posix() for name in PACKAGES for p in (ROOT / name).rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    assert {n for n in names if not n.startswith(info)} == files  # every file of the packages, data included
     assert {f"{name}/py.typed" for name in PACKAGES} | {"dsl/grammar.lark", f"{info}/licenses/LICENSE"} <= names
     assert "License-Expression: MIT\n" in metadata and "Requires-Python: >=3.10\n" in metadata
     assert "Requires-Dist: scipy>=1.11.3\n" in metadata

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -41,6 +42,31 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_SPEC_ERROR, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1  # what a process killed by SIGPIPE exits with
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _load_spec(path: str, overrides: dict[str, str]) -> Spec:
+    """The spec of a command-line argument: a file (an argument always names one), or standard input for ``-``."""
+    if path == "-":
+        return dsl.check_source(_stdin(), dict(overrides))
+    return dsl.load(Path(path), dict(overrides))
+
+
+def _verify_input(path: str, overrides: dict[str, str]) -> tuple[Path | Spec, dict[str, str] | None]:
+    """What :func:`verifier.verify` takes for an argument: the path (it loads the spec, under --timeout), or the
+    spec read from standard input for ``-``."""
+    return (_load_spec(path, overrides), None) if path == "-" else (Path(path), dict(overrides))
+
+
+def _shown(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _stdin() -> dsl.Source:
+    """Standard input as a spec's source, read once per command (``-`` may be named twice)."""
+    meta = click.get_current_context().meta
+    if "corrigo.stdin" not in meta:
+        meta["corrigo.stdin"] = dsl.decode_source(sys.stdin.buffer.read(), "<stdin>")
+    return cast(dsl.Source, meta["corrigo.stdin"])
 
 
 def _parse_defines(defines: tuple[str, ...]) -> dict[str, str]:
@@ -153,6 +179,12 @@ def _as_corrigo_error(error: Exception) -> CorrigoError:
     return InternalError(error)
 
 
+def _error_kind(error: CorrigoError) -> str:
+    """``spec`` (exit 2), ``resource`` (a limit or --timeout, exit 3) or ``internal`` (a bug, exit 3)."""
+    return "spec" if isinstance(error, SpecError) else "resource" if isinstance(error, ResourceLimitError) else \
+        "internal"
+
+
 def _message(error: CorrigoError, path: str | None = None) -> str:
     """The message of ``error`` on stderr: a spec error located in its source, others after ``path:``."""
     if isinstance(error, SpecError):
@@ -227,6 +259,9 @@ def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseExcepti
         return
 
     def expire(signum: int, frame: FrameType | None) -> None:
+        if _importing(frame):  # a module stopped halfway stays broken for the next spec: let the import finish
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
         raise error(frame)
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -236,6 +271,15 @@ def alarm(seconds: float | None, error: Callable[[FrameType | None], BaseExcepti
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import (networkx, imported on first use, registers its algorithms once)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _stopped_in(frame: FrameType | None) -> str:
@@ -275,23 +319,26 @@ def main() -> None:
 @define_option
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Errors as text (on stderr) or as JSON objects (on stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Text: the errors only, without the closing count.")
 @_reports_errors
-def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -> None:
+def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str, quiet: bool) -> None:
     """Parse and check SPECS without building the model; exit 2 if any has errors."""
     overrides = _parse_defines(defines)
     results: list[tuple[str, tuple[Diagnostic, ...], SpecError | None]] = []
     for path in specs:
         try:
-            dsl.load(Path(path), dict(overrides))  # an argument always names a file
+            _load_spec(path, overrides)
             results.append((path, (), None))
         except SpecError as error:
             results.append((path, error.diagnostics, error))
     failed = [(path, diagnostics, error) for path, diagnostics, error in results if error is not None]
     if output_format == "json":
+        from verifier.reports.serialize import diagnostic_json
+
         click.echo(json.dumps({
             "schema_version": 1,
             "files": [{"file": path, "ok": error is None} for path, _, error in results],
-            "errors": [_diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
+            "errors": [diagnostic_json(path, d) for path, diagnostics, _ in results for d in diagnostics],
         }, indent=2, sort_keys=True))
     else:
         for _, _, failure in failed:
@@ -299,24 +346,9 @@ def lint(specs: tuple[str, ...], defines: tuple[str, ...], output_format: str) -
         n_errors = sum(len(d) for _, d, _ in failed)
         summary = (f"{len(results)} spec(s) checked, no errors" if not failed else
                    f"{len(results)} spec(s) checked, {n_errors} error(s) in {len(failed)}")
-        click.echo(summary, err=bool(failed))
+        if not quiet:
+            click.echo(summary, err=bool(failed))
     sys.exit(EXIT_SPEC_ERROR if failed else EXIT_OK)
-
-
-def _diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
-    span = diagnostic.span
-    return {
-        "file": span.path if span else path,
-        "line": span.line if span else None,
-        "col": span.column if span else None,
-        "end_line": span.end_line if span else None,
-        "end_col": span.end_column if span else None,
-        "severity": "error",
-        "message": diagnostic.message,
-        "hint": diagnostic.hint,
-        "notes": list(diagnostic.notes),
-    }
-
 
 
 class _Progress:
@@ -373,7 +405,7 @@ def _load_and_compile(spec_path: str, defines: tuple[str, ...], max_states: int 
     """The spec and its model (with a progress bar while it builds)."""
     import mdp
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     with _Progress("building the model: states") as progress:
         return spec, mdp.compile(spec, max_states=max_states, progress=progress, exact=exact)
 
@@ -405,7 +437,7 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     from .policy_table import render_text, summarise, to_json
     from .verification import solve_spec
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if spec.horizon is not None and not (exact or show_all or at or show_q or show_paths or spec.policies
                                          or spec.agents):
         expanded = _solve_by_stages(spec, max_states, output_format)
@@ -436,7 +468,8 @@ def solve(spec_path: str, defines: tuple[str, ...], max_states: int | None, tol:
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:
-        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+        color, width = _terminal()
+        click.echo(render_text(summary, color=color, width=width), nl=False)
 
 
 def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> TabularMDP | None:
@@ -459,52 +492,83 @@ def _solve_by_stages(spec: Spec, max_states: int | None, output_format: str) -> 
     if output_format == "json":
         click.echo(json.dumps(to_json(summary), indent=2, sort_keys=True))
     else:
-        click.echo(render_text(summary, color=sys.stdout.isatty()), nl=False)
+        color, width = _terminal()
+        click.echo(render_text(summary, color=color, width=width), nl=False)
     return None
 
 
 @main.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
-@click.option("--to", "target", type=click.Choice(["prism", "json", "dot"]), default="prism", show_default=True,
-              help="The format to write: PRISM (for PRISM and Storm), JSON (every state, choice, cost and "
+@click.option("--to", "target", type=click.Choice(["prism", "drn", "jani", "json", "dot"]), default="prism",
+              show_default=True,
+              help="The format to write: PRISM (for PRISM and Storm), DRN (Storm's explicit format: fast to read, "
+                   "any size), JANI (Storm; keeps the spec's variables), JSON (every state, choice, cost and "
                    "transition; docs/model-schema.md) or DOT (Graphviz).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, callback=_output_path,
-              help="The model file to write (PRISM: the properties go next to it, with suffix .props).")
+              help="The model file to write ('-': stdout, for --to json and dot; PRISM, DRN and JANI: the "
+                   "properties, the spec's checks among them, go next to it, with suffix .props).")
 @define_option
 @max_states_option
 @_reports_errors
 @_timed("exporting")
 def export(spec_path: str, target: str, output: str, defines: tuple[str, ...], max_states: int | None) -> None:
-    """Write the compiled model of SPEC for another tool (PRISM and Storm read --to prism)."""
-    model = _compile(spec_path, defines, max_states)
-    out = Path(output)
+    """Write the compiled model of SPEC for another tool (prism, drn, jani: with its checks, for Storm)."""
+    if output == "-" and target in _WITH_PROPERTIES:
+        raise click.BadParameter(f"--to {target} writes two files, the model and its .props; name the model's "
+                                 "file, or use --to json or --to dot for stdout", param_hint="-o")
+    spec, model = _load_and_compile(spec_path, defines, max_states)
+    done = f"wrote {'the model to stdout' if output == '-' else output} ({model.n_states:,} states)"
     if target == "json":
         from mdp.model_json import to_json
 
         _write_output(output, json.dumps(to_json(model), indent=2, sort_keys=True) + "\n")
-        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        click.echo(done, err=output == "-")
         return
     if target == "dot":
         from mdp.dot import model_graph, to_dot
 
         title = f"{model.name}: the reachable model, {model.n_states:,} states"
         _write_output(output, to_dot(model_graph(model), model.name, title))
-        click.echo(f"wrote {out} ({model.n_states:,} states)")
+        click.echo(done, err=output == "-")
         return
-    from mdp.prism import to_prism
-
-    model_text, properties = to_prism(model)
+    out = Path(output)
+    model_text, properties = _WITH_PROPERTIES[target](model, spec)
     _write_output(output, model_text)
     props = out.with_suffix(".props")
     _write_output(str(props), properties)
     click.echo(f"wrote {out} ({model.n_states:,} states) and {props}")
 
 
+def _prism_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.prism import to_prism
+
+    return to_prism(model, spec)
+
+
+def _drn_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.drn import to_drn
+
+    return to_drn(model, spec)
+
+
+def _jani_texts(model: TabularMDP, spec: Spec) -> tuple[str, str]:
+    from mdp.jani import jani_text, to_jani
+
+    document, properties = to_jani(model, spec)
+    return jani_text(document), properties
+
+
+_WITH_PROPERTIES: dict[str, Callable[[TabularMDP, Spec], tuple[str, str]]] = {
+    "prism": _prism_texts, "drn": _drn_texts, "jani": _jani_texts,
+}
+"""The export formats of a model file and its .props, and the texts of each."""
+
+
 @main.command("render")
 @click.argument("spec_path", metavar="SPEC", type=click.Path())
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="OUT.svg|png|dot",
               callback=_output_path,
-              help="The picture to write; its suffix gives the format unless --to does. Without it, "
+              help="The picture to write ('-': stdout); its suffix gives the format unless --to does. Without it, "
                    "--to dot writes to stdout.")
 @click.option("--to", "target", type=click.Choice(["dot", "svg", "png"]), default=None,
               help="The format (default: from the suffix of -o).")
@@ -524,17 +588,24 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    max_nodes: int, engine: str, defines: tuple[str, ...], max_states: int | None) -> None:
     """Draw the model of SPEC as a graph: optimal choices in bold, a check's counterexample in red."""
     import mdp
-    from verifier.render import FORMATS, picture, write_picture
+    from verifier.render import FORMATS, GraphvizNotFoundError, find_graphviz, picture, write_picture
 
-    fmt = target or (Path(output).suffix.lstrip(".").lower() if output else None)
+    to_stdout = output in (None, "-")
+    fmt = target or (Path(output).suffix.lstrip(".").lower() if output is not None and not to_stdout else None)
     if fmt is None:
-        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout")
+        raise click.UsageError("say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for "
+                               "stdout")
     if fmt not in FORMATS:
         raise click.BadParameter(f"cannot tell the format from '{output}'; use a suffix .svg, .png or .dot, or "
                                  "--to", param_hint="-o")
     if output is None and fmt != "dot":
-        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}")
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+        raise click.UsageError(f"--to {fmt} needs a file: -o OUT.{fmt}, or -o - for stdout")
+    if engine == "graphviz" and fmt != "dot":  # asked for by name: say so now, not after solving the model
+        try:
+            find_graphviz()
+        except GraphvizNotFoundError as error:
+            raise click.BadParameter(str(error), param_hint="--engine") from None
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if check is not None:
         _require_check(spec_path, spec, check, "--check")
     model = _compile(spec_path, defines, max_states)
@@ -547,27 +618,43 @@ def render_command(spec_path: str, output: str | None, target: str | None, optim
                    "raise --max-nodes", err=True)
     if drawing.note:
         click.echo(f"note: {drawing.note}", err=True)
-    written = write_picture(drawing, output, fmt, engine)
-    if output is None:
-        click.echo(written, nl=False)
-    else:
+    if not to_stdout:
+        written = write_picture(drawing, output, fmt, engine)
         click.echo(f"wrote {output} ({drawing.n_shown:,} states, {written})")
+    elif fmt == "dot":
+        click.echo(write_picture(drawing, None, fmt, engine), nl=False)
+    else:  # drawn into a file of its own (Graphviz and matplotlib write files), then copied to stdout
+        with tempfile.TemporaryDirectory() as folder:
+            drawn = Path(folder) / f"picture.{fmt}"
+            written = write_picture(drawing, drawn, fmt, engine)
+            sys.stdout.buffer.write(drawn.read_bytes())
+            sys.stdout.buffer.flush()
+        click.echo(f"wrote the picture to stdout ({drawing.n_shown:,} states, {written})", err=True)
 
 
 def _require_check(spec_path: str, spec: Spec, check: str, param_hint: str) -> None:
     """A usage error naming the checks of ``spec`` when it has none called ``check``."""
     names = [c.name for c in spec.checks]
     if check not in names:
-        raise click.BadParameter(f"'{spec_path}' has no check '{check}'; its checks are: "
+        raise click.BadParameter(f"'{_shown(spec_path)}' has no check '{check}'; its checks are: "
                                  f"{', '.join(names) or '(none)'}", param_hint=param_hint)
 
 
 # --- verify and explain (verifier) ------------------------------------------------------------------
 
 
-def _stdout_is_tty() -> bool:
-    """Colour only on a terminal."""
-    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+def _terminal() -> tuple[bool, int]:
+    """How to print text reports on stdout: colour and tables as wide as the terminal on a terminal; to a pipe or
+    a file no colour, and tables ``COLUMNS`` wide (100 if unset). Prose is never wrapped (rich's soft wrap).
+    ``NO_COLOR`` (https://no-color.org) turns colour off, ``FORCE_COLOR`` on."""
+    tty = bool(getattr(sys.stdout, "isatty", lambda: False)())
+    color = tty if not os.environ.get("NO_COLOR") else False
+    if os.environ.get("FORCE_COLOR") and not os.environ.get("NO_COLOR"):
+        color = True
+    if tty:
+        return color, shutil.get_terminal_size().columns
+    columns = os.environ.get("COLUMNS", "")
+    return color, int(columns) if columns.isdigit() and int(columns) > 0 else 100
 
 
 def _verify_options(command: F) -> F:
@@ -603,12 +690,19 @@ def _power_samples_options(command: F) -> F:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True,
               callback=_output_path,
               help="Write the report to this file instead of stdout ('-'); the exit code is the same.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Text: only the checks that fail or are inconclusive, one line each as path:line:col (for "
+                   "pre-commit and CI logs); nothing when every check holds.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Text: after each report, the full explanation of every check that fails or is inconclusive "
+                   "(as corrigo explain prints it).")
 @timeout_option
 @parallel_options
 @_reports_errors
 def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool, settle_limit: int,
                    tol: float | None, max_states: int | None, output_format: str, output: str, samples: int,
-                   seed: int, timeout: float | None, workers: int | None, scheduler: str | None) -> None:
+                   seed: int, quiet: bool, verbose: bool, timeout: float | None, workers: int | None,
+                   scheduler: str | None) -> None:
     """Check what every optimal policy of each of SPECS does; exit 1 if a check fails or is inconclusive.
 
     Each spec is verified on its own: a spec error (exit 2), a resource limit, a --timeout (which
@@ -622,50 +716,63 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
     spreads its POWER samples and its 'for all params' sweep cells over them instead.
     """
     from verifier.parallel import executor
-    from verifier.reports import render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports import render_explanation, render_markdown, render_text, to_json, to_junit, to_sarif
+    from verifier.reports.serialize import error_json
+    from verifier.reports.text import failure_lines
+    from verifier.results import Verdict
     from verifier.reports.text import NO_CHECKS
     from verifier.verification import verify
 
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other; choose one")
+    if (quiet or verbose) and output_format != "text":
+        raise click.UsageError(f"--{'quiet' if quiet else 'verbose'} shapes the text report; --format "
+                               f"{output_format} always holds everything")
     overrides = _parse_defines(defines)
-    color = output == "-" and _stdout_is_tty()
+    color, width = _terminal() if output == "-" else (False, 100)
     reports: list[Any] = []
     errors: list[tuple[str, CorrigoError]] = []
+    documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike
     code = EXIT_OK
     options: dict[str, Any] = dict(tol=tol, exact=exact, max_states=max_states, samples=samples, seed=seed,
                                    settle_limit=settle_limit)
     with executor(workers, scheduler) as pool:
         per_spec = pool is not None and len(specs) > 1
-        pending = [pool.submit(verify, Path(path), dict(overrides), **options) for path in specs] \
-            if pool is not None and per_spec else []
+        pending = [pool.submit(verify, Path(path), dict(overrides), **options) if per_spec and path != "-" else None
+                   for path in specs] if pool is not None else [None] * len(specs)
         inside = None if per_spec else pool
-        for i, path in enumerate(specs):
+        for path, future in zip(specs, pending):
             try:
                 with _time_limit(timeout, "the verification"):  # the message starts with the path
-                    report = pending[i].result() if per_spec else \
-                        verify(Path(path), dict(overrides), executor=inside, **options)
+                    report = future.result() if future is not None else \
+                        verify(*_verify_input(path, overrides), executor=inside, **options)
             except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
                 failure = _as_corrigo_error(error)
-                _echo_error(_message(failure, path))
-                errors.append((path, failure))
+                _echo_error(_message(failure, _shown(path)))
+                errors.append((_shown(path), failure))
+                documents.append(error_json(_shown(path), failure, _error_kind(failure)))
                 code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
                 continue
             reports.append(report)
-            if not report.checks:
-                _echo_error(f"{path}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
+            documents.append(to_json(report))
+            if not report.checks and not quiet:
+                _echo_error(f"{_shown(path)}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
             if not report.holds:
                 code = max(code, EXIT_FAILED)
     if output_format == "json":
-        documents = [to_json(report) for report in reports]
-        text = json.dumps(documents[0] if len(specs) == 1 and documents else documents, indent=2,
-                          sort_keys=True) + "\n"
+        text = json.dumps(documents[0] if len(specs) == 1 else documents, indent=2, sort_keys=True) + "\n"
     elif output_format == "sarif":
         text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"
     elif output_format == "junit":
         text = to_junit(reports, errors)
     elif output_format == "markdown":
         text = "\n".join(render_markdown(report) for report in reports)
+    elif quiet:
+        text = "".join(f"{line}\n" for report in reports for line in failure_lines(report))
     else:
-        text = "".join(render_text(report, color=color) for report in reports)
+        text = "".join(render_text(report, color=color, width=width) + "".join(
+            "\n" + render_explanation(check, color=color, width=width) for check in report.checks
+            if verbose and check.verdict is not Verdict.HOLDS) for report in reports)
     _write_output(output, text)
     sys.exit(code)
 
@@ -682,12 +789,13 @@ def explain_command(spec: str, check: str, defines: tuple[str, ...], exact: bool
     from verifier.reports import render_explanation
     from verifier.verification import verify
 
-    loaded = dsl.load(Path(spec), _parse_defines(defines))
+    loaded = _load_spec(spec, _parse_defines(defines))
     _require_check(spec, loaded, check, "CHECK")
     report = verify(loaded, tol=tol, exact=exact, max_states=max_states, checks=(check,), samples=samples, seed=seed,
                     settle_limit=settle_limit)
     result = report.check(check)
-    click.echo(render_explanation(result, color=_stdout_is_tty()), nl=False)
+    color, width = _terminal()
+    click.echo(render_explanation(result, color=color, width=width), nl=False)
     sys.exit(EXIT_OK if result.holds else EXIT_FAILED)
 
 
@@ -757,7 +865,7 @@ def sweep_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     from verifier.reports.regions import render_sweep_markdown, render_sweep_text, sweep_to_json
     from verifier.sweep import SweepError, sweep_model
 
-    spec = dsl.load(Path(spec_path), _parse_defines(defines))
+    spec = _load_spec(spec_path, _parse_defines(defines))
     if steps is not None:
         if params is not None or plot_path is not None:
             raise click.UsageError("--steps sweeps an agent's horizon; it excludes --params and --plot")
@@ -826,11 +934,11 @@ def _horizon_sweep(spec_path: str, spec: Spec, defines: tuple[str, ...], max_sta
     rows = horizon_sweep(spec, model, solution, name, range(int(low), int(high) + 1), samples=samples, seed=seed)
     checks = [result.name for result in rows[0][1]]
     if output_format == "json":
-        click.echo(json.dumps({"schema_version": 1, "spec": spec.name, "path": spec_path, "agent": name,
+        click.echo(json.dumps({"schema_version": 1, "spec": spec.name, "path": _shown(spec_path), "agent": name,
                                "horizons": [{"steps": H, "verdicts": {r.name: str(r.verdict) for r in results}}
                                             for H, results in rows]}, indent=2, sort_keys=True))
     else:
-        click.echo(f"{spec_path}: the checks under agent '{name}' at every planning horizon from {low} to {high}")
+        click.echo(f"{_shown(spec_path)}: the checks under agent '{name}' at every planning horizon from {low} to {high}")
         width = max(len(c) for c in checks)
         click.echo(("steps  " + "  ".join(f"{c:<{max(width, 12)}}" for c in checks)).rstrip())
         for H, results in rows:
@@ -944,7 +1052,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
              "initial": int(s) in starts, "terminal": bool(model.terminal[s])} for s in shown]
     if output_format == "json":
         click.echo(json.dumps({
-            "schema_version": 1, "model": model.name, "path": spec_path, "n_states": n,
+            "schema_version": 1, "model": model.name, "path": _shown(spec_path), "n_states": n,
             "discount": estimate.discount, "samples": samples, "seed": seed,
             "distribution": estimate.distribution, "tol": estimate.tol, "all": gap is None, "states": rows,
             "optimality": optimality,
@@ -952,7 +1060,7 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
         return
     shown_discount = {0.0: "0 (the limit gamma -> 0)", 1.0: "1 (the limit gamma -> 1)"}.get(
         estimate.discount, float_text(estimate.discount)) if discount is not None else float_text(model.discount)
-    click.echo(f"{spec_path}: model '{model.name}', {n:,} states, discount {shown_discount}")
+    click.echo(f"{_shown(spec_path)}: model '{model.name}', {n:,} states, discount {shown_discount}")
     drawn = (f"given in {rewards_path}" if rewards is not None else
              f"R(s) IID uniform on [0, 1], seed {seed}" if law.name == "uniform" else f"R(s) IID {law}, seed {seed}")
     click.echo(f"POWER (Turner et al.) from {samples} reward function{'s' if samples != 1 else ''}, {drawn}; "

@@ -44,7 +44,7 @@ from mdp.tables import html_table, markdown_table
 from .checks import check_kind
 from .checks.common import AGENT, ONE_POLICY, location
 from .checks.critic import critic_values, untrained_states
-from .results import Basis, CheckResult, Report, Verdict
+from .results import Basis, CheckResult, Report, Verdict, tally
 from .scenarios import scenario_optimum, transferred_rows
 from .submodel import OptimalSubmodel, shortest_trace
 from .verification import solve_model, verify_model
@@ -99,6 +99,10 @@ class PolicyReport:
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (``KeyError`` if there is none)."""
         return self.report.check(name)
+
+    def __repr__(self) -> str:
+        return (f"<PolicyReport {self.report.spec}: cost {self.value:.6g}, optimal {self.optimal_value:.6g}, gap "
+                f"{self.gap:.6g}; {tally(check.verdict for check in self.report.checks)}>")
 
     def _summary(self) -> tuple[str, list[str], list[list[str]]]:
         report = self.report

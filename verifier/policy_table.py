@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,13 +179,15 @@ def _number(value: float, bound: float = 0.0) -> str:
     return "0" if abs(value) <= max(bound, 1e-12) else f"{value:.6g}"
 
 
-def render_text(summary: SolveSummary, color: bool = False) -> str:
-    """A readable report: sizes, the value with its certified error, the cost split, the policy table."""
-    from rich.console import Console
+def render_text(summary: SolveSummary, color: bool = False, width: int = 100) -> str:
+    """A readable report: sizes, the value with its certified error, the cost split, the policy table
+    (tables ``width`` columns wide at most, prose not wrapped)."""
     from rich.table import Table
+    from rich.text import Text
 
-    text = io.StringIO()
-    console = Console(file=text, width=120, force_terminal=color, color_system="auto" if color else None)
+    from .reports.text import text_console
+
+    console, text = text_console(color, width)
     error = "exact" if summary.exact else f"certified error <= {summary.bound:.2g}"
     console.print(f"model {summary.model}: {summary.n_states:,} states, {summary.n_rows:,} choices, "
                   f"{summary.n_transitions:,} transitions, discount {float_text(summary.discount)}")
@@ -198,10 +199,10 @@ def render_text(summary: SolveSummary, color: bool = False) -> str:
                       f"each, {error}")
     if summary.loop_doubt is not None:
         console.print(f"warning: floats cannot tell whether the spec is in error: {summary.loop_doubt}, or whether "
-                      "that loop is only nearly optimal; --exact decides", markup=False)
+                      "that loop is only nearly optimal; --exact decides")
     bound = 0.0 if summary.exact else summary.bound
     where = f"the initial state ({summary.initial})" if not summary.initial.startswith("the start") else summary.initial
-    console.print(f"value at {where}: [bold]{_number(summary.value, bound)}[/bold]")
+    console.print(Text(f"value at {where}: ") + Text(_number(summary.value, bound), style="bold"))
     console.print("\nexpected cost by term under the optimal policy"
                   + (" (the first optimal action where they tie):" if summary.steps is not None else ":"))
     terms = Table()

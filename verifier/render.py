@@ -2,8 +2,9 @@
 
 :func:`picture` decides what to show (which states, which choices, which path) as a graph from
 :func:`mdp.dot.model_graph`; :func:`write_picture` writes it as DOT text, or as SVG/PNG through
-Graphviz's ``dot`` program when it is on ``PATH`` and through networkx + matplotlib otherwise, so a
-picture needs nothing beyond ``pip install``.
+Graphviz's ``dot`` program when it is on ``PATH`` and through matplotlib otherwise, so a picture needs
+nothing beyond ``pip install``. matplotlib draws the boxes where :func:`picture_layout` puts them (the layered
+layout of :mod:`verifier.layout`, boxes sized to their labels), in a figure sized to hold them.
 
 Large models are cut, never refused: the picture shows the first ``max_nodes`` states in breadth-first
 order from the initial state (the nearest ones), plus every state of the counterexample path, and one
@@ -12,10 +13,10 @@ dashed node stands for the rest.
 
 from __future__ import annotations
 
+import functools
+import math
 import shutil
 import subprocess
-import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -31,22 +32,54 @@ from mdp.graph import start_order, state_graph
 from mdp.model import TabularMDP
 from mdp.solver import Solution
 
+from .layout import Layout, layered_layout
 from .results import CheckResult, Trace
 from .submodel import optimal_submodel
 from .verification import verify_model
 
-__all__ = ["FORMATS", "Picture", "RenderError", "picture", "write_picture"]
+__all__ = ["FORMATS", "GraphvizNotFoundError", "Picture", "RenderError", "find_graphviz", "picture", "picture_layout",
+           "write_picture"]
 
 FORMATS = ("dot", "svg", "png")
 DOT_TIMEOUT = 60.0
 """Seconds Graphviz may take to lay out a picture before we give up (with a message, not a hang)."""
 DOT_EDGES = 300
 """Beyond this many edges Graphviz lays out with ``sfdp`` (seconds) instead of ``dot`` (layered, but it took
-over two minutes for the 943 edges of the whole household robot)."""
+over two minutes for the 943 edges of the whole household robot), with its ``prism`` overlap removal (without
+it, 826 pairs of the 215 boxes of the gridworld robot's picture overlapped)."""
+SFDP_OPTIONS = ("-Goverlap=prism", "-Goutputorder=edgesfirst")
+"""sfdp places nodes as springs would, some on top of others: ``prism`` moves them apart; boxes go over edges."""
+
+
+ENGINES = ("auto", "graphviz", "matplotlib")
+GRAPHVIZ_PACKAGES = "apt install graphviz, brew install graphviz, or conda install -c conda-forge graphviz"
+"""Where Graphviz comes from: it is a program, not a Python package."""
 
 
 class RenderError(CorrigoError):
     """A picture could not be drawn: Graphviz failed or took too long."""
+
+
+class GraphvizNotFoundError(RenderError, FileNotFoundError):
+    """Graphviz was asked for explicitly, but its ``dot`` program is not on ``PATH``."""
+
+    def __init__(self) -> None:
+        super().__init__(f"Graphviz's 'dot' program is not on PATH; install Graphviz ({GRAPHVIZ_PACKAGES}), "
+                         "or use --engine matplotlib")
+
+
+def find_graphviz() -> str:
+    """The path of Graphviz's ``dot`` program.
+
+    Raises
+    ------
+    GraphvizNotFoundError
+        ``dot`` is not on ``PATH``.
+    """
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizNotFoundError()
+    return program
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,156 +195,233 @@ def write_picture(drawing: Picture, path: str | PathLike[str] | None, fmt: str, 
 
     Raises
     ------
+    GraphvizNotFoundError
+        ``engine`` is ``"graphviz"`` and ``dot`` is not on ``PATH``.
     RenderError
-        Graphviz was asked for but is missing, failed, or took longer than :data:`DOT_TIMEOUT`.
+        Graphviz could not be run, failed, or took longer than :data:`DOT_TIMEOUT`.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}'; expected one of {', '.join(ENGINES)}")
     text = to_dot(drawing.graph, drawing.name, drawing.title + (f"\n{drawing.note}" if drawing.note else ""))
     if fmt == "dot":
         if path is None:
             return text
         Path(path).write_text(text, encoding="utf-8")
         return "dot text"
-    assert path is not None, "svg and png need a file"
-    program = shutil.which("dot")
-    if engine == "graphviz" and program is None:
-        raise RenderError("Graphviz's 'dot' program is not on PATH; install Graphviz, or use --engine matplotlib")
-    if engine == "matplotlib" or program is None:
+    if path is None:
+        raise ValueError(f"{fmt} needs a file to write to; only DOT text can be returned")
+    program = find_graphviz() if engine == "graphviz" else shutil.which("dot") if engine == "auto" else None
+    if program is None:
         _draw_with_matplotlib(drawing, path, fmt)
         return "matplotlib"
     layout = "dot" if drawing.graph.number_of_edges() <= DOT_EDGES else "sfdp"
+    options = () if layout == "dot" else SFDP_OPTIONS
     try:
-        subprocess.run([program, f"-K{layout}", f"-T{fmt}", "-o", str(path)], input=text.encode("utf-8"), capture_output=True,
-                       check=True, timeout=DOT_TIMEOUT)
+        subprocess.run([program, f"-K{layout}", *options, f"-T{fmt}", "-o", str(path)], input=text.encode("utf-8"),
+                       capture_output=True, check=True, timeout=DOT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise RenderError(f"Graphviz took longer than {DOT_TIMEOUT:g} s to lay out {drawing.n_shown:,} states; "
                           "show fewer with --max-nodes or --optimal, or use --engine matplotlib") from None
     except subprocess.CalledProcessError as error:
         message = error.stderr.decode("utf-8", "replace").strip()
         raise RenderError(f"Graphviz failed (exit {error.returncode}): {message}") from None
+    except OSError as error:  # on PATH but cannot be started: removed since, not executable, built for another machine
+        raise RenderError(f"cannot run Graphviz's 'dot' program ({program}): {error.strerror or error}; reinstall "
+                          f"Graphviz ({GRAPHVIZ_PACKAGES}), or use --engine matplotlib") from None
     return "graphviz" if layout == "dot" else "graphviz sfdp"
 
 
-def layers(graph: nx.MultiDiGraph) -> dict[str, int]:
-    """The breadth-first depth of every node from the initial state; nodes it does not reach go last."""
-    sources = [node for node, initial in graph.nodes(data="initial") if initial] or list(graph)[:1]
-    depth = {node: i for i, layer in enumerate(nx.bfs_layers(graph, sources)) for node in layer}
-    last = max(depth.values(), default=-1) + 1
-    if MORE in graph:
-        depth[MORE] = last  # the states left out lie beyond everything shown
-    return {node: depth.get(node, last) for node in graph}
+STATE_FONT = 8.0
+"""Font sizes (points) of the matplotlib pictures: state labels, choice labels, edge labels, the title."""
+CHOICE_FONT = 7.0
+EDGE_FONT = 6.0
+TITLE_FONT = 10.0
+STATE_PAD = 4.0
+"""Room between a state's label and its box, in points (a choice's: :data:`CHOICE_PAD`)."""
+CHOICE_PAD = 2.0
+MARGIN = 24.0
+"""Room around the boxes, in points: the bends of the edges along the border stay inside it."""
+BEND = 8.0
+"""How far an edge bends away from the straight line, in points, at its control point; each further edge
+between the same two nodes bends that much further (it bulges half as far)."""
+MIN_WIDTH = 480.0
+"""A small picture is this wide, in points, so that its title is not broken into a tall column."""
+LEGEND_HEIGHT = 20.0
+"""Room below the picture for the legend of the line styles, in points."""
+DPI = 110
+"""Resolution of a PNG, lowered for a picture that would be wider or higher than :data:`MAX_PIXELS`."""
+MAX_PIXELS = 3600
 
 
-def _ordered(graph: nx.MultiDiGraph, depth: dict[str, int]) -> nx.Graph:
-    """The nodes with their ``layer``, each layer sorted by the mean place of its predecessors (fewer crossings)."""
-    place: dict[str, float] = {}
-    ordered: nx.Graph[str] = nx.Graph()
-    for layer in range(max(depth.values(), default=-1) + 1):
-        nodes = [node for node in graph if depth[node] == layer]
-        def key(node: str) -> float:
-            before = [place[p] for p in graph.predecessors(node) if p in place]
-            return sum(before) / len(before) if before else float("inf")
-        nodes.sort(key=key)
-        for i, node in enumerate(nodes):
-            place[node] = i / max(len(nodes) - 1, 1)
-            ordered.add_node(node, layer=layer)
-    return ordered
+@functools.lru_cache(maxsize=4096)  # the labels of edges repeat: "0.5", "move(dock)"
+def text_size(text: str, fontsize: float) -> tuple[float, float]:
+    """Width and height in points of ``text`` (lines split at ``\\n``) as matplotlib draws it at :data:`DPI`."""
+    label = _measuring_text()
+    label.set_text(text)
+    label.set_fontsize(fontsize)
+    extent = label.get_window_extent()  # in pixels (glyphs are hinted at the resolution drawn)
+    return float(extent.width) * 72 / DPI, float(extent.height) * 72 / DPI
+
+
+@functools.cache
+def _measuring_text() -> Any:
+    """A text in a figure that is never drawn, to measure labels with (no pyplot, no backend chosen)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure.text(0, 0, "", ha="center", va="center")
+
+
+def picture_layout(graph: nx.MultiDiGraph) -> Layout:
+    """Where the matplotlib picture of ``graph`` puts each box: :func:`verifier.layout.layered_layout` of boxes
+    that fit their labels, with room above for self-loop labels and between layers for edge labels."""
+    size: dict[str, tuple[float, float]] = {}
+    for node, data in graph.nodes(data=True):
+        fontsize, pad = (STATE_FONT, STATE_PAD) if data["kind"] == "state" else (CHOICE_FONT, CHOICE_PAD)
+        width, height = text_size(data["label"], fontsize)
+        size[node] = (width + 2 * pad, height + 2 * pad)
+    above: dict[str, float] = {}
+    label_width: dict[tuple[str, str], float] = {}
+    for source, target, data in graph.edges(data=True):
+        if source == target:  # a self-loop is a line of text above the box
+            above[source] = above.get(source, 0.0) + _LOOP_LINE
+        elif data["label"]:
+            width = text_size(data["label"], EDGE_FONT)[0]
+            label_width[source, target] = max(label_width.get((source, target), 0.0), width)
+    return layered_layout(graph, size, above=above, label_width=label_width)
+
+
+_LOOP_LINE = 1.3 * EDGE_FONT
+"""The height of one self-loop label above a state's box."""
 
 
 def _draw_with_matplotlib(drawing: Picture, path: str | PathLike[str], fmt: str) -> None:
-    """Layered left-to-right layout (networkx ``multipartite_layout`` by depth), boxes, arrows, a legend."""
-    import matplotlib
+    """The layered layout of :func:`picture_layout`: boxes, arrows ending at their borders, a title, a legend.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is as large as the layout plus the title, the legend and a margin, computed before drawing,
+    so it is drawn once (``bbox_inches="tight"`` would draw it twice).
+    """
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyBboxPatch
 
     graph = drawing.graph
-    depth = layers(graph)
-    position = nx.multipartite_layout(_ordered(graph, depth), subset_key="layer", align="vertical", scale=1.0)
-    n_layers = max(depth.values(), default=0) + 1
-    widest = max(int(np.bincount(list(depth.values())).max(initial=1)), 1)
-    lines = max((data["label"].count("\n") + 1 for _, data in graph.nodes(data=True)), default=1)
-    width, height = min(4 + 2.2 * n_layers, 60), min(2 + (0.16 * lines + 0.3) * widest, 60)
-    figure, axes = plt.subplots(figsize=(width, height))
+    layout = picture_layout(graph)
+    width, height = figure_size(drawing, layout)
+    title = _title(drawing, width)
+    figure = Figure(figsize=(width / 72, height / 72))
+    # the axes' data coordinates are points: a box is drawn at the size laid out
+    left = (width - layout.width) / 2
+    axes = figure.add_axes((left / width, (LEGEND_HEIGHT + MARGIN) / height, layout.width / width,
+                            layout.height / height))
+    axes.set_xlim(0, layout.width)
+    axes.set_ylim(0, layout.height)
     axes.set_axis_off()
     marks_optimal = any(flag for *_, flag in graph.edges(data="optimal", default=False))
-    boxes = {}
     for node, data in graph.nodes(data=True):
         color = _mpl_color(data, marks_optimal)
-        x, y = position[node]
+        (x, y), (box_width, box_height) = layout.position[node], layout.size[node]
+        corner = (x - box_width / 2, y - box_height / 2)
         if data["kind"] == "state":
             fill = "#dbe9f6" if data["initial"] else "#e8e8e8" if data["terminal"] else "white"
-            box = {"boxstyle": "round,pad=0.4", "facecolor": fill, "edgecolor": color,
-                   "linewidth": 2.5 if data["initial"] or data["path"] else 1.0}
-            text = axes.text(x, y, data["label"], ha="center", va="center", fontsize=8, bbox=box,
-                             zorder=3)
+            axes.add_patch(FancyBboxPatch(corner, box_width, box_height, "round,pad=0,rounding_size=4", zorder=3,
+                                          facecolor=fill, edgecolor=color,
+                                          linewidth=2.5 if data["initial"] or data["path"] else 1.0))
+            axes.text(x, y, data["label"], ha="center", va="center", zorder=3, fontsize=STATE_FONT)
         else:
-            box = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": color,
-                   "linestyle": "--" if data["kind"] == "more" else "-"}
-            text = axes.text(x, y, data["label"], ha="center", va="center", fontsize=7, color=color,
-                             bbox=box, zorder=3)
-        boxes[node] = text
-    xs, ys = zip(*position.values())
-    x_pad = (max(xs) - min(xs)) / max(2 * n_layers, 1) + 0.05
-    y_pad = (max(ys) - min(ys)) / max(2 * widest, 1) + 0.05
-    axes.set_xlim(min(xs) - x_pad, max(xs) + x_pad)
-    axes.set_ylim(min(ys) - y_pad, max(ys) + y_pad)
-    border = _box_borders(figure, axes, boxes, position)
+            axes.add_patch(FancyBboxPatch(corner, box_width, box_height, "round,pad=0,rounding_size=2", zorder=3,
+                                          facecolor="white", edgecolor=color, linewidth=1.0,
+                                          linestyle="--" if data["kind"] == "more" else "-"))
+            axes.text(x, y, data["label"], ha="center", va="center", zorder=3, fontsize=CHOICE_FONT, color=color)
+    loops: dict[str, int] = {}
     seen: dict[tuple[str, str], int] = {}
     for source, target, data in graph.edges(data=True):
         color = _mpl_color(data, marks_optimal)
-        bold = data["optimal"] or data["path"]
-        if source == target:  # a self-loop: written above the box, not drawn
-            x, y = position[source]
-            axes.annotate(f"↻ {data['label']}", (x, y), xytext=(0, 26), textcoords="offset points", ha="center",
-                          fontsize=6, color=color, zorder=4)
+        if source == target:  # a self-loop: written above the box, in the room the layout left there
+            (x, y), (_, box_height) = layout.position[source], layout.size[source]
+            k = loops[source] = loops.get(source, -1) + 1
+            axes.text(x, y + box_height / 2 + _LOOP_LINE * (k + 0.5), f"↻ {data['label']}", ha="center",
+                      va="center", fontsize=EDGE_FONT, color=color, zorder=4)
             continue
         k = seen[(source, target)] = seen.get((source, target), -1) + 1
-        axes.annotate("", xy=border(target, position[source]), xytext=border(source, position[target]), zorder=2,
+        start = _border(layout, source, layout.position[target])
+        end = _border(layout, target, layout.position[source])
+        # bend by a few points, not by a share of the length: a long edge would bulge out of the picture
+        rad = (BEND + BEND * k) / max(math.dist(start, end), 1.0)
+        bold = data["optimal"] or data["path"]
+        axes.annotate("", xy=end, xytext=start, zorder=2,
                       arrowprops={"arrowstyle": "-|>", "color": color, "linewidth": 1.8 if bold else 0.8,
-                                  "linestyle": "--" if target == MORE else "-",
-                                  "connectionstyle": f"arc3,rad={0.08 + 0.12 * k}",
+                                  "linestyle": "--" if target == MORE else "-", "connectionstyle": f"arc3,rad={rad}",
                                   "shrinkA": 1, "shrinkB": 1})
-        if data["label"]:
-            (x0, y0), (x1, y1) = position[source], position[target]
-            axes.text(0.55 * x0 + 0.45 * x1, 0.55 * y0 + 0.45 * y1, data["label"], fontsize=6, color=color,
-                      ha="center", va="center", zorder=4,
+        if data["label"]:  # under the boxes: a label never hides a state
+            x, y = _on_arc(start, end, rad, 0.45)
+            axes.text(x, y, data["label"], fontsize=EDGE_FONT, color=color, ha="center", va="center", zorder=2.5,
                       bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     handles = [Line2D([], [], color=OPTIMAL_COLOR, linewidth=1.8, label="optimal choice")]
     if marks_optimal and not all(flag for *_, flag in graph.edges(data="optimal", default=False)):
         handles.append(Line2D([], [], color=OTHER_COLOR, linewidth=0.8, label="not optimal"))
     if any(flag for *_, flag in graph.edges(data="path", default=False)):
         handles.append(Line2D([], [], color=PATH_COLOR, linewidth=1.8, label="counterexample path"))
-    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 0), fontsize=8, frameon=False, ncols=3)
-    title = [drawing.title, *textwrap.wrap(legend(graph), width=int(12 * width))]
-    if drawing.note:
-        title.append(drawing.note)
-    axes.set_title("\n".join(title), fontsize=10)
-    figure.savefig(path, format=fmt, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    figure.legend(handles=handles, loc="lower left", bbox_to_anchor=(MARGIN / width, 0), fontsize=8, frameon=False,
+                  ncols=3)
+    figure.text(0.5, 1 - MARGIN / 2 / height, "\n".join(title), ha="center", va="top", fontsize=TITLE_FONT)
+    figure.savefig(path, format=fmt, dpi=picture_dpi(width, height))
 
 
-def _box_borders(figure: Any, axes: Any, boxes: dict[str, Any],
-                 position: dict[str, Any]) -> Callable[[str, Any], tuple[float, float]]:
-    """``border(node, toward)``: where the segment from the node's centre towards a point leaves its box.
+def figure_size(drawing: Picture, layout: Layout) -> tuple[float, float]:
+    """Width and height in points of the matplotlib picture of ``drawing`` laid out as ``layout``: the boxes,
+    a margin, the title above, the legend below."""
+    width = max(layout.width + 2 * MARGIN, MIN_WIDTH)
+    title_height = text_size("\n".join(_title(drawing, width)), TITLE_FONT)[1]
+    return width, MARGIN / 2 + title_height + layout.height + 2 * MARGIN + LEGEND_HEIGHT
 
-    Arrows end there; matplotlib's own clipping to a patch (``patchA``/``patchB``) took 40 ms per arrow.
+
+def _title(drawing: Picture, width: float) -> list[str]:
+    """The lines of the title, the legend line and the note, broken to fit a picture ``width`` points wide."""
+    paragraphs = [drawing.title, legend(drawing.graph), *([drawing.note] if drawing.note else [])]
+    return _wrap(paragraphs, width - 2 * MARGIN, TITLE_FONT)
+
+
+def picture_dpi(width: float, height: float) -> float:
+    """The resolution of a PNG ``width`` x ``height`` points large: :data:`DPI`, less when it would be wider or
+    higher than :data:`MAX_PIXELS`."""
+    return min(DPI, MAX_PIXELS * 72 / max(width, height))
+
+
+def _wrap(paragraphs: list[str], width: float, fontsize: float) -> list[str]:
+    """The lines of ``paragraphs`` broken between words to fit ``width`` points at ``fontsize``."""
+    lines = []
+    for paragraph in paragraphs:
+        for line in paragraph.splitlines():
+            words: list[str] = []
+            for word in line.split(" "):
+                if words and text_size(" ".join([*words, word]), fontsize)[0] > width:
+                    lines.append(" ".join(words))
+                    words = []
+                words.append(word)
+            lines.append(" ".join(words))
+    return lines
+
+
+def _border(layout: Layout, node: str, toward: tuple[float, float]) -> tuple[float, float]:
+    """Where the segment from the centre of the node's box towards a point leaves the box (arrows end there)."""
+    (x, y), (width, height) = layout.position[node], layout.size[node]
+    dx, dy = toward[0] - x, toward[1] - y
+    t = min(width / 2 / abs(dx) if dx else math.inf, height / 2 / abs(dy) if dy else math.inf, 1.0)
+    return x + t * dx, y + t * dy
+
+
+def _on_arc(start: tuple[float, float], end: tuple[float, float], rad: float, t: float) -> tuple[float, float]:
+    """The point at ``t`` along matplotlib's ``arc3,rad=rad`` curve from ``start`` to ``end`` (a quadratic Bezier).
+
+    Its control point is the chord's midpoint moved ``rad`` times the chord's length to the right of it.
     """
-    figure.canvas.draw()  # sizes the boxes
-    inverse = axes.transData.inverted()
-    half = {}
-    for node, text in boxes.items():
-        extent = text.get_bbox_patch().get_window_extent()
-        (x0, y0), (x1, y1) = inverse.transform([[extent.x0, extent.y0], [extent.x1, extent.y1]])
-        half[node] = (abs(x1 - x0) / 2, abs(y1 - y0) / 2)
-
-    def border(node: str, toward: Any) -> tuple[float, float]:
-        (x, y), (half_width, half_height) = position[node], half[node]
-        dx, dy = toward[0] - x, toward[1] - y
-        t = min(half_width / abs(dx) if dx else np.inf, half_height / abs(dy) if dy else np.inf, 1.0)
-        return float(x + t * dx), float(y + t * dy)
-
-    return border
+    (x0, y0), (x1, y1) = start, end
+    cx, cy = (x0 + x1) / 2 + rad * (y1 - y0), (y0 + y1) / 2 - rad * (x1 - x0)
+    return ((1 - t) ** 2 * x0 + 2 * (1 - t) * t * cx + t ** 2 * x1,
+            (1 - t) ** 2 * y0 + 2 * (1 - t) * t * cy + t ** 2 * y1)
 
 
 def _mpl_color(data: dict[str, Any], marks_optimal: bool) -> str:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from dsl.numbers import float_text
+from dsl.numbers import counted, float_text, shorten
 from dsl.spec import Comparison
 
 __all__ = [
     "SETTLE_LIMIT", "Attribution", "Basis", "CheckResult", "Location", "Quantity", "Report", "Step", "TermContribution",
-    "Trace", "Verdict", "decide",
+    "Trace", "Verdict", "clip", "decide", "tally",
 ]
 
 
@@ -135,6 +136,10 @@ class Trace:
     def n_actions(self) -> int:
         return sum(step.action is not None for step in self.steps)
 
+    def __repr__(self) -> str:
+        actions = ", ".join(step.action for step in self.steps if step.action is not None)
+        return f"<Trace of {counted(self.n_actions, 'action')}, probability {self.probability:.6g}: {clip(actions)}>"
+
 
 @dataclass(frozen=True, slots=True)
 class TermContribution:
@@ -169,6 +174,14 @@ class Attribution:
     terms: tuple[TermContribution, ...] = ()
     is_tie: bool = False  # the agent is indifferent: both actions are optimal
 
+    def __repr__(self) -> str:
+        at = f"<Attribution at {clip(self.state)!r}: {self.chosen!r}"
+        if self.alternative is None:
+            return f"{at}, no alternative>"
+        gap = "?" if self.gap is None else f"{self.gap:.6g}"
+        return (f"{at} over {self.alternative!r} by {gap}{' (a tie)' if self.is_tie else ''}, "
+                f"{counted(len(self.terms), 'cost term')}>")
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -186,10 +199,22 @@ class CheckResult:
     attribution: Attribution | None = None
     settle: str | None = None  # for INCONCLUSIVE: what would settle it
     basis: Basis | None = None  # what decided the verdict
+    scenario: str | None = None  # `in SCENARIO`: the world it was verified in (None: the spec's own)
 
     @property
     def holds(self) -> bool:
         return self.verdict is Verdict.HOLDS
+
+    def __repr__(self) -> str:
+        where = f" at {self.location}" if self.location else ""
+        trace = f"; counterexample of {counted(self.trace.n_actions, 'action')}" if self.trace else ""
+        return f"<CheckResult {self.name} {self.verdict}: {clip(self.text)!r}{where}{trace}>"
+
+    def _repr_html_(self) -> str:
+        """The notebook view: :func:`~verifier.reports.html.render_check_html`."""
+        from .reports.html import render_check_html  # the renderers import this module
+
+        return render_check_html(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +275,11 @@ class Report:
                 return result
         raise KeyError(name)
 
+    def __repr__(self) -> str:
+        value = f"{self.value:.6g} (exact)" if not self.bound else f"{self.value:.6g} ± {self.bound:.2g}"
+        checks = tally(check.verdict for check in self.checks)
+        return f"<Report {self.spec}: {checks}; {counted(self.n_states, 'state')}, optimal cost {value}>"
+
     def _repr_markdown_(self) -> str:
         """The notebook view: :func:`~verifier.reports.render_markdown`."""
         from .reports.markdown import render_markdown  # the renderers import this module
@@ -261,3 +291,34 @@ class Report:
         from .reports.html import render_html
 
         return render_html(self)
+
+
+def tally(verdicts: Iterable[Verdict]) -> str:
+    """How many checks there are and how many hold, fail or are inconclusive (those only if some are).
+
+    Examples
+    --------
+    >>> tally([Verdict.HOLDS, Verdict.FAILS, Verdict.FAILS]), tally([])
+    ('3 checks, 1 holds, 2 fail', 'no checks')
+    """
+    counts = dict.fromkeys(Verdict, 0)
+    for verdict in verdicts:
+        counts[verdict] += 1
+    if not sum(counts.values()):
+        return "no checks"
+    holds, fails, inconclusive = counts[Verdict.HOLDS], counts[Verdict.FAILS], counts[Verdict.INCONCLUSIVE]
+    text = (f"{counted(sum(counts.values()), 'check')}, {holds} {'holds' if holds == 1 else 'hold'}, "
+            f"{fails} {'fails' if fails == 1 else 'fail'}")
+    return text + (f", {inconclusive} inconclusive" if inconclusive else "")
+
+
+def clip(text: str, width: int = 60) -> str:
+    """``text`` on one line (runs of white space made one space) and at most ``width`` characters, cut with ``…``:
+    for reprs, since a check's property or a state can be as long as its author made it.
+
+    Examples
+    --------
+    >>> clip("P >= 0.5 [ F off ]"), clip("battery=4,\\n  room=hall, switch=armed", 20)
+    ('P >= 0.5 [ F off ]', 'battery=4, room=hal…')
+    """
+    return shorten(" ".join(text.split()), width)

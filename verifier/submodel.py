@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dsl.numbers import counted
 from mdp.graph import every_policy_reaches, reachable_states, start_tree
 from mdp.model import TabularMDP
 from mdp.solver import Solution
@@ -38,6 +39,11 @@ class OptimalSubmodel:
     order: npt.NDArray[np.int32]  # reachable states in breadth-first order (nearest first)
     predecessors: npt.NDArray[np.int32]  # (n,) breadth-first tree of M*; -9999 where none
     exact: bool = False  # A*(s) decided in exact arithmetic: every row of it is optimal
+
+    def __repr__(self) -> str:
+        return (f"<OptimalSubmodel {self.model.name}: {self.n_states:,} of {counted(self.model.n_states, 'state')} "
+                f"reached, {counted(int(self.reachable_rows.sum()), 'optimal choice')} there, "
+                f"{'exact' if self.exact else 'floats'}>")
 
     @property
     def n_states(self) -> int:

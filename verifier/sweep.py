@@ -43,6 +43,7 @@ import z3
 
 import dsl
 from dsl.errors import CorrigoError
+from dsl.numbers import counted
 from dsl.spec import CostBound, Parameter, Regret, Spec
 from mdp.compiler import compile as compile_model
 from mdp.compiler import with_exact_numbers
@@ -51,7 +52,7 @@ from mdp.model import TabularMDP
 from mdp.parametric import ParametricModel, PolicyGaps, parametric, policy_gaps
 from mdp.solver import solve
 
-from .results import CheckResult, Verdict
+from .results import CheckResult, Verdict, clip, tally
 from .verification import verify_model
 
 __all__ = [
@@ -97,6 +98,10 @@ class Region:
     constraints: tuple[Constraint, ...]
     sample: Point  # the (perturbed) point the behaviour was computed at
 
+    def __repr__(self) -> str:
+        constraints = counted(len(self.constraints), "constraint")
+        return f"<Region {self.index}: {constraints}, sampled at {_short_point(self.sample)}>"
+
 
 @dataclass(frozen=True, slots=True)
 class Cell:
@@ -110,6 +115,12 @@ class Cell:
     verdicts: tuple[tuple[str, Verdict], ...]  # check name -> verdict at ``point``
     results: tuple[CheckResult, ...] = field(default=(), compare=False, repr=False)  # the checks at ``point``
     neighbours: tuple[int, ...] = ()  # faces: the full-dimensional cells around them
+
+    def __repr__(self) -> str:
+        where = f"a face of region {self.region}" if self.is_face else f"in region {self.region}"
+        return (f"<Cell {self.index}, {where}: dimension {self.dimension}, "
+                f"{counted(len(self.constraints), 'constraint')}, at {_short_point(self.point)}; "
+                f"{tally(verdict for _, verdict in self.verdicts)}>")
 
     def verdict(self, check: str) -> Verdict:
         return dict(self.verdicts)[check]
@@ -154,6 +165,16 @@ class SweepResult:
     margins: tuple[Margin, ...]
     notes: tuple[str, ...] = ()
     descriptions: dict[str, str] = field(default_factory=dict)  # check -> where it holds, as inequalities
+
+    def __repr__(self) -> str:
+        verdicts = [self.verdict(name) for name, _ in self.checks]
+        holds, fails = verdicts.count(Verdict.HOLDS), verdicts.count(Verdict.FAILS)
+        others = len(verdicts) - holds - fails
+        return (f"<SweepResult {self.spec}: {clip(', '.join(self.names), 40)}; "
+                f"{counted(len(self.regions), 'region')}, {counted(len(self.cells), 'cell')}, "
+                f"{'complete' if self.complete else 'partial'}, "
+                f"{'exact' if self.exact else 'floats'}; {counted(len(verdicts), 'check')}: {holds} hold throughout, "
+                f"{fails} fail somewhere" + (f", {others} inconclusive" if others else "") + ">")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -1336,6 +1357,11 @@ def format_number(x: Fraction) -> str:
 
 def format_point(names: Sequence[str], point: Sequence[Fraction]) -> str:
     return ", ".join(f"{n}={format_number(x)}" for n, x in zip(names, point))
+
+
+def _short_point(point: Sequence[Fraction]) -> str:
+    """``(1, 0.148018, 3/7)``, cut to 50 characters (a repr's)."""
+    return clip("(" + ", ".join(format_number(x) for x in point) + ")", 50)
 
 
 def polygon_of(result: SweepResult, cell: Cell) -> list[Point]:

@@ -140,7 +140,7 @@ def _with_scenarios(spec: Spec, report: Report, selected: tuple[Check, ...], opt
                               error.source) from None
         for result, check in zip(there.checks, (c for c in selected if c.scenario == world)):
             carried = f" with policy from {check.transfer}" if check.transfer is not None else ""
-            done[result.name] = replace(result, text=f"{result.text} in {world}{carried}")
+            done[result.name] = replace(result, text=f"{result.text} in {world}{carried}", scenario=world)
     return replace(report, checks=tuple(done[c.name] for c in selected))
 
 

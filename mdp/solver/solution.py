@@ -21,7 +21,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic, ResourceLimitError
-from dsl.numbers import float_text
+from dsl.numbers import counted, float_text
 
 from ..expressions import UNIT_ROUNDOFF as _U
 from ..graph import positive_edges, reach, reachable_states, terminates_surely
@@ -165,6 +165,14 @@ class Solution:
             raise ValueError(f"policy[{s}] = {rows[s]} is not a row of state {s}: "
                              f"pick one of rows {model.row_groups[s]}..{model.row_groups[s + 1] - 1}")
         return policy_term_values(model, rows)
+
+    def __repr__(self) -> str:
+        value = f"{self.value:.6g} (exact)" if self.exact else f"{self.value:.6g} ± {self.bound:.2g}"
+        ties = f", {counted(self.ties.size, 'tied state')}" if self.ties.size else ""
+        doubt = ", a loop in doubt" if self.loop_doubt else ""
+        work = f"{counted(self.iterations, 'sweep')}, {counted(self.policy_iterations, 'policy evaluation')}"
+        states = counted(self.model.n_states, "state")
+        return f"<Solution {self.model.name}: {states}, value {value}, {work}{ties}{doubt}>"
 
     def _repr_markdown_(self) -> str:
         """A notebook view: the value, then the optimal actions of the states optimal play reaches."""

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from verifier.cli import main
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of ``corrigo ARGS...``."""
-    result = CliRunner().invoke(main, list(args))
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``corrigo ARGS...`` (reading ``stdin``, if given)."""
+    result = CliRunner().invoke(main, list(args), input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -22,6 +22,7 @@ from corrigo_cli import run
 
 import mdp
 import verifier.verification
+from tests.report_schema import REPORT_SCHEMA
 from tests.worlds import FINE
 
 BUG = "this is a bug in corrigo; please report it with the spec that caused it"
@@ -77,7 +78,13 @@ def test_an_internal_error_in_one_spec_keeps_the_other_reports(specs: dict[str, 
 def test_an_internal_error_in_json_and_markdown(specs: dict[str, str], internal_error: None) -> None:
     code, out, err = run("verify", "--format", "json", *specs.values())
     assert code == 3 and err.startswith(f"{specs['bad']}: internal error: ")
-    assert [document["spec"] for document in json.loads(out)] == ["first", "last"]
+    documents = json.loads(out)  # in the order of the specs, the one that could not be verified in the same shape
+    assert [document["spec"] for document in documents] == ["first", None, "last"]
+    assert documents[1]["file"] == specs["bad"] and documents[1]["verdict"] == "error"
+    assert documents[1]["error"] == {"kind": "internal", "diagnostics": [], "message": f"internal error: ValueError: "
+                                     f"need at least one array to concatenate\n{BUG}"}
+    assert documents[0]["error"] is None and documents[0]["verdict"] == "holds"
+    REPORT_SCHEMA.validate(documents)
     code, out, _ = run("verify", "--format", "markdown", *specs.values())
     assert code == 3
     assert [line for line in out.splitlines() if line.startswith("## ")] == [
@@ -216,3 +223,20 @@ def test_a_timeout_must_be_positive(specs: dict[str, str]) -> None:
     code, _, err = run("verify", "--timeout", "0", specs["first"])
     assert code == 2
     assert err.splitlines()[-1] == "Error: Invalid value for '--timeout': 0.0 is not in the range x>0."
+
+
+def test_a_timeout_never_stops_an_import_halfway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a module stopped halfway is left broken for the next spec of the same run (networkx, imported on first
+    # use, then fails with 'Algorithm already exists in dispatch namespace'): the alarm waits for the import
+    from verifier.cli import alarm
+
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\nstart = time.monotonic()\nwhile time.monotonic() - start < 0.3:\n    pass\nDONE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(TimeoutError), alarm(0.05, lambda frame: TimeoutError()):
+        import slow_to_import  # noqa: F401
+        while True:
+            pass
+    import sys
+    assert sys.modules["slow_to_import"].DONE
+    del sys.modules["slow_to_import"]

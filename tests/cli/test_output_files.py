@@ -114,12 +114,12 @@ def test_a_failed_write_is_a_usage_error_and_leaves_no_temporary_file(tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("to", ["json", "dot", "prism"])
+@pytest.mark.parametrize("to", ["json", "dot", "prism", "drn", "jani"])
 def test_export_replaces_an_existing_file(to: str, tmp_path: Path) -> None:
     target = tmp_path / f"m.{to}"
     target.write_text("old")
     code, out, _ = run("export", TINY, "--to", to, "-o", str(target))
     assert code == 0 and out.startswith(f"wrote {target} (4 states)")
     assert target.read_text(encoding="utf-8") != "old"
-    expected = {target.name} | ({"m.props"} if to == "prism" else set())
+    expected = {target.name} | ({"m.props"} if to in ("prism", "drn", "jani") else set())
     assert {p.name for p in tmp_path.iterdir()} == expected

@@ -12,6 +12,7 @@ import pytest
 from corrigo_cli import run
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "export"
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 TINY = str(GOLDEN / "tiny_robot.corrigo")
 PNG = b"\x89PNG\r\n\x1a\n"
 needs_graphviz = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -81,13 +82,50 @@ def test_matplotlib_draws_png_and_svg(tmp_path: Path, suffix: str) -> None:
     assert data.startswith(PNG) if suffix == "png" else b"<svg" in data and b"room=lab" in data
 
 
+def without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A PATH of one empty directory (returned): no 'dot' on it, whatever this machine has installed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert shutil.which("dot") is None
+    return bin_dir
+
+
 def test_auto_uses_matplotlib_without_graphviz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    without_graphviz(tmp_path, monkeypatch)
     out = tmp_path / "robot.png"
     code, stdout, _ = run("render", TINY, "-o", str(out))
-    assert code == 0 and "matplotlib" in stdout and out.read_bytes().startswith(PNG)
-    code, _, err = run("render", TINY, "-o", str(out), "--engine", "graphviz")
-    assert code == 3 and "Graphviz's 'dot' program is not on PATH" in err and "--engine matplotlib" in err
+    assert code == 0 and stdout == f"wrote {out} (4 states, matplotlib)\n" and out.read_bytes().startswith(PNG)
+
+
+def test_engine_graphviz_without_graphviz_is_a_usage_error_saying_how_to_install_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_graphviz(tmp_path, monkeypatch)
+    out = tmp_path / "robot.svg"
+    code, stdout, err = run("render", TINY, "-o", str(out), "--engine", "graphviz")
+    assert (code, stdout) == (2, "")
+    assert ("Error: Invalid value for --engine: Graphviz's 'dot' program is not on PATH; install Graphviz (apt "
+            "install graphviz, brew install graphviz, or conda install -c conda-forge graphviz), or use --engine "
+            "matplotlib") in err
+    assert "render --help' for help." in err
+    assert "internal error" not in err and "Traceback" not in err and not out.exists()
+
+
+def test_engine_graphviz_is_not_needed_for_dot_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    without_graphviz(tmp_path, monkeypatch)
+    code, out, _ = run("render", TINY, "--to", "dot", "--engine", "graphviz")
+    assert code == 0 and out.startswith('digraph "tiny_robot" {')
+
+
+def test_a_dot_on_path_that_cannot_run_says_to_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    program = without_graphviz(tmp_path, monkeypatch) / "dot"
+    program.write_bytes(b"\x00\x01 not a program")  # executable, but the system cannot start it
+    program.chmod(0o755)
+    code, _, err = run("render", TINY, "-o", str(tmp_path / "robot.svg"))
+    assert code == 3 and "internal error" not in err and "Traceback" not in err
+    assert (f"error: cannot run Graphviz's 'dot' program ({program}): Exec format error; reinstall Graphviz (apt "
+            "install graphviz, brew install graphviz, or conda install -c conda-forge graphviz), or use --engine "
+            "matplotlib") in err
 
 
 @needs_graphviz
@@ -119,7 +157,7 @@ def test_graphviz_failure_and_timeout_are_clear_errors(tmp_path: Path, monkeypat
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "say where to draw: -o OUT.svg|png|dot, or --to dot for DOT on stdout"),
+    ([], "say where to draw: -o OUT.svg|png|dot, or --to dot (or -o - --to svg|png) for stdout"),
     (["-o", "robot.pdf"], "cannot tell the format from 'robot.pdf'; use a suffix .svg, .png or .dot, or --to"),
     (["--to", "png"], "--to png needs a file: -o OUT.png"),
     (["--to", "dot", "--check", "nope"], "has no check 'nope'; its checks are: stops, cheap"),
@@ -147,4 +185,26 @@ def test_graphviz_lays_out_large_pictures_with_sfdp(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(verifier.render, "DOT_EDGES", 7)  # the tiny robot's picture has 8 edges
     code, out, _ = run("render", TINY, "-o", str(tmp_path / "large.png"))
     assert [args[1] for args in calls] == ["-Kdot", "-Ksfdp"]
+    assert "-Goverlap=prism" not in calls[0] and calls[1][2:4] == ["-Goverlap=prism", "-Goutputorder=edgesfirst"]
     assert code == 0 and "graphviz sfdp" in out
+
+
+@needs_graphviz
+def test_sfdp_with_its_options_does_not_overlap_boxes_on_128_states(tmp_path: Path) -> None:
+    from verifier.render import SFDP_OPTIONS
+
+    code, text, _ = run("render", str(EXAMPLES / "gridworld_robot.corrigo"), "--to", "dot")
+    assert code == 0 and "128 states" in text
+    dot = shutil.which("dot")
+    assert dot is not None
+    plain = subprocess.run([dot, "-Ksfdp", *SFDP_OPTIONS, "-Tplain"], input=text, capture_output=True, text=True,
+                           check=True).stdout
+    boxes = []
+    for line in plain.splitlines():
+        if line.startswith("node "):
+            x, y, width, height = map(float, line.split()[2:6])
+            boxes.append((x - width / 2, y - height / 2, x + width / 2, y + height / 2))
+    assert len(boxes) == 215  # 128 states and 87 choices with several outcomes
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                   if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    assert overlapping == []

@@ -70,7 +70,15 @@ def test_export_writes_a_prism_model_and_its_properties(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith("// ") or text.startswith("mdp")
     assert "mdp" in text and "s : [0..101] init 0;" in text
-    assert "Cdiscount=19/20" in out.with_suffix(".props").read_text()
+    properties = out.with_suffix(".props").read_text()
+    assert "Cdiscount=19/20" in properties
+    # the spec's checks with a PRISM/Storm property, each after a comment; the others named, not exported
+    assert ('// reaches_off: P >= 0.9 [ F off ] -- true implies the check holds\n'
+            '"reaches_off": P>=0.9 [ F "off" ];\n') in properties
+    assert ('// bounded: cost <= 12 -- Rmin is corrigo\'s optimal cost: the check holds iff it is <= 12\n'
+            '"bounded": R{"cost"}min=? [ Cdiscount=19/20 ];\n') in properties
+    assert "// no_power: power_seeking <= 0.05 -- not exported: corrigo's own kind of check" in properties
+    assert 'label "no_sabotage_target" = ' in text and text.count('label "off" = ') == 1
 
 
 NEAR_INT64_MIN = """\

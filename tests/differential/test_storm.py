@@ -34,7 +34,8 @@ stormpy = pytest.importorskip("stormpy")
 
 from mdp.graph import reachable_states  # noqa: E402
 from mdp.model import TabularMDP  # noqa: E402
-from mdp.prism import STATE_VARIABLE, TOTAL_COST, prism_names, to_prism_files  # noqa: E402
+from dsl.spec import CostBound, Spec  # noqa: E402
+from mdp.prism import STATE_VARIABLE, TOTAL_COST, prism_checks, prism_names, to_prism_files  # noqa: E402
 from random_mdps import policy_iteration, random_mdp  # noqa: E402
 
 pytestmark = pytest.mark.crosscheck
@@ -72,9 +73,10 @@ def storm_environment(exact: bool):
     return environment
 
 
-def check_with_storm(model: TabularMDP, directory: Path) -> StormRun:
-    """Export ``model``, build it with Storm and check every property of the export."""
-    model_path, properties_path = to_prism_files(model, directory / "model")
+def check_with_storm(model: TabularMDP, directory: Path, spec: Spec | None = None) -> StormRun:
+    """Export ``model`` (with the checks of ``spec``), build it with Storm and check every property of the export;
+    a bound's value is 1.0 where Storm finds it true, 0.0 where false."""
+    model_path, properties_path = to_prism_files(model, directory / "model", spec)
     program = stormpy.parse_prism_program(str(model_path))
     properties = stormpy.parse_properties(properties_path.read_text(), program)
     exact = model.discount == 1 and bool((model.cost < 0).any())
@@ -92,7 +94,11 @@ def check_with_storm(model: TabularMDP, directory: Path) -> StormRun:
     for prop in properties:
         result = stormpy.model_checking(built, prop, environment=storm_environment(exact))
         column = np.full(model.n_states, np.nan)
-        column[states] = [float(result.get_value(i)) for i in range(built.nr_states)]
+        if result.is_qualitative():
+            truth = result.get_truth_values_vector()
+            column[states] = [float(truth.get(i)) for i in range(built.nr_states)]
+        else:
+            column[states] = [float(result.get_value(i)) for i in range(built.nr_states)]
         values[prop.get_name()] = column
     labels = {}
     for label in built.labeling.get_labels():
@@ -239,3 +245,60 @@ def test_examples_agree_with_storm(path, tmp_path):
             mine = reach.values[run.states]
             assert_agree(mine, run.values[properties[label]][run.states], tolerance(mine, reach.bound, run.exact),
                          f"{Path(path).name}: {'Pmax' if maximize else 'Pmin'} F {label}")
+
+
+# --- the spec's checks in the properties file ---------------------------------------------------------
+
+CHECKS_SPEC = str(Path(__file__).resolve().parents[1] / "golden" / "export" / "prism_checks.corrigo")
+CHECK_STATES = 1_000
+"""Specs up to this size also have their checks cross-checked (the largest example is checked above)."""
+
+
+@pytest.mark.parametrize("path", [*EXAMPLES, CHECKS_SPEC], ids=lambda p: Path(p).name)
+def test_storm_reads_the_exported_checks_and_never_contradicts_corrigo(path, tmp_path):
+    """Every exported check parses and is checked by Storm; a bound Storm finds true (over every policy) is
+    never a check corrigo finds failing (over the optimal ones), and a `cost` check's query is corrigo's optimum."""
+    import dsl
+    import mdp
+    from verifier import Verdict, verify
+
+    spec = dsl.load(path)
+    model = mdp.compile(spec)
+    if model.n_states > CHECK_STATES:
+        pytest.skip(f"{model.n_states} states: the model is cross-checked by test_examples_agree_with_storm")
+    exported = [p for p in prism_checks(model, spec).properties if p.is_exported]
+    run = check_with_storm(model, tmp_path, spec)
+    assert {p.name for p in exported} <= run.values.keys()  # Storm parsed and checked each of them
+    report = verify(spec, checks=tuple(p.check for p in exported))
+    checks = {check.name: check for check in spec.checks}
+    for prop in exported:
+        storm = run.values[prop.name][model.initial]
+        verdict = report.check(prop.check).verdict
+        bound = checks[prop.check].property
+        if isinstance(bound, CostBound) and bound.term is None:  # the query of the optimal cost
+            allowed = tolerance(np.array([report.value]), report.bound, run.exact)[0]
+            assert abs(storm - report.value) <= allowed, (prop.check, storm, report.value)
+            if abs(storm - float(bound.bound)) > allowed:
+                assert (verdict is Verdict.HOLDS) == bound.comparison.holds(storm, float(bound.bound)), prop.check
+        elif storm == 1.0:  # true for every policy, so for the optimal ones
+            assert verdict is not Verdict.FAILS, (Path(path).name, prop.check, prop.formula)
+        else:
+            assert storm == 0.0, (prop.check, storm)
+
+
+def test_a_bound_over_every_policy_can_fail_where_the_optimal_policies_meet_it(tmp_path):
+    """The walker's optimal policies never walk far (walking costs), but some policy does: Storm's `P<=0 [ F "far" ]`
+    is false where corrigo's `never far` holds. Bounds that no policy can break are true in both."""
+    import dsl
+    import mdp
+    from verifier import Verdict, verify
+
+    spec = dsl.load(CHECKS_SPEC)
+    model = mdp.compile(spec)
+    run = check_with_storm(model, tmp_path, spec)
+    report = verify(spec, checks=("never_far", "in_house", "asked_soon", "not_at_once"))
+    assert run.values["never_far"][model.initial] == 0.0
+    assert report.check("never_far").verdict is Verdict.HOLDS
+    for name in ("in_house", "asked_soon", "not_at_once"):
+        assert run.values[name][model.initial] == 1.0
+        assert report.check(name).verdict is Verdict.HOLDS

@@ -11,6 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from unittest import mock
+
 from click.testing import CliRunner
 
 import dsl
@@ -108,10 +110,15 @@ class Page:
     def _corrigo(self, block: Block) -> None:
         files = [a.removeprefix("file=") for a in block.attributes if a.startswith("file=")]
         padded = "\n" * block.line + block.text  # so errors point at the page's own lines
+        invalid = "invalid" in block.attributes  # a spec shown for its errors: it must have some
         try:
             dsl.typecheck(dsl.parse(padded, str(block.path)), dsl.Source(str(block.path), padded))
         except dsl.SpecError as error:
-            raise DocsError(f"{block.where}: corrigo block does not check:\n{error.render()}") from None
+            if not invalid:
+                raise DocsError(f"{block.where}: corrigo block does not check:\n{error.render()}") from None
+        else:
+            if invalid:
+                raise DocsError(f"{block.where}: corrigo block is marked invalid but checks without error")
         for name in files:
             Path(name).write_text(block.text, encoding="utf-8")
 
@@ -170,7 +177,8 @@ def _invoke(where: str, command: str, words: list[str], expected_exit: int, show
     unsupported = [a for a in args if a in {"|", "<", ";", "||", "2>", "&"} or a.startswith("$(")]
     if unsupported:
         raise DocsError(f"{where}: shell syntax {unsupported[0]!r} cannot be run in-process: {command}")
-    result = CliRunner().invoke(main, args)
+    with mock.patch("verifier.cli._terminal", lambda: (False, 100)):  # as a 100-column terminal shows it
+        result = CliRunner().invoke(main, args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise DocsError(f"{where}: `{command}` raised {type(result.exception).__name__}: {result.exception}")
     if result.exit_code != expected_exit:

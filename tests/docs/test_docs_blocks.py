@@ -5,8 +5,9 @@ The convention (also in docs/contributing.md):
 - Each page runs as one test, its blocks in order, in a fresh temporary working directory holding a
   copy of ``examples/``; Python blocks of a page share one namespace.
 - ```python: executed. ```pycon: run as a doctest (``...`` elides, spacing is loose).
-- ```corrigo: loaded with ``dsl.load``, it must check without error. ```corrigo file=NAME also writes
-  it to NAME in the working directory, for the blocks below it.
+- ```corrigo: loaded with ``dsl.load``, it must check without error (```corrigo invalid: it must have
+  an error, for a spec shown for its errors). ```corrigo file=NAME also writes it to NAME in the working
+  directory, for the blocks below it.
 - ```sh / ```bash / ```console / ```shell: if some lines start with ``$ ``, those are the commands
   and the lines below each are its output; otherwise every line is a command (``\\`` continues a line,
   ``#`` starts a comment). Commands are split at ``&&``; each part that starts with ``corrigo`` (or
@@ -115,6 +116,11 @@ def test_corrigo_blocks_must_check_and_can_be_written_to_a_file(tmp_path: Path,
     with pytest.raises(DocsError, match=r"page.md:2: corrigo block does not check:\n.*page.md:6:16: error: unknown variable 'dne'"):
         run_text(tmp_path / "b", monkeypatch, "\n```corrigo\n" + SPEC.replace("done' = true", "dne' = true")
                  + "```\n")
+    broken = SPEC.replace("done' = true", "dne' = true")  # shown for its errors: written, and must not check
+    run_text(tmp_path / "c", monkeypatch, f"```corrigo file=broken.corrigo invalid\n{broken}```\n")
+    assert (tmp_path / "c" / "work" / "broken.corrigo").read_text() == broken
+    with pytest.raises(DocsError, match=r"page.md:1: corrigo block is marked invalid but checks without error"):
+        run_text(tmp_path / "d", monkeypatch, f"```corrigo invalid\n{SPEC}```\n")
 
 
 def test_shell_commands_run_with_their_exit_code_and_output(tmp_path: Path,

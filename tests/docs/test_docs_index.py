@@ -1,4 +1,4 @@
-"""docs/README.md links every page of docs/, and every link between the pages leads to a file."""
+"""docs/README.md links every page of docs/ (notebooks too), and every link between the pages leads to a file."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ def links(page: Path) -> set[str]:
 
 
 def test_the_index_links_every_page() -> None:
-    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")} - {"README.md"}
+    pages = {p.relative_to(DOCS).as_posix() for pattern in ("*.md", "*.ipynb") for p in DOCS.rglob(pattern)}
+    pages -= {"README.md"}
+    assert "notebook.ipynb" in pages
     missing = sorted(pages - links(DOCS / "README.md"))
     assert not missing, f"add {', '.join(missing)} to the table in docs/README.md"
 

@@ -110,6 +110,13 @@ def test_checks() -> None:
     ("a <-> b || c", S.Binary("<->", S.Name("a"), S.Binary("||", S.Name("b"), S.Name("c")))),
     ("abs(x - 1) >= 1e-3", S.Binary(">=", S.Call("abs", (S.Binary("-", S.Name("x"), S.Number(1)),)),
                                     S.Number(Fraction(1, 1000)))),
+    # PRISM's `&` and `|` are `&&` and `||`, with their precedence
+    ("a | b & c", S.Binary("||", S.Name("a"), S.Binary("&&", S.Name("b"), S.Name("c")))),
+    ("a & b | !c && d", S.Binary("||", S.Binary("&&", S.Name("a"), S.Name("b")),
+                                 S.Binary("&&", S.Unary("!", S.Name("c")), S.Name("d")))),
+    ("a & b -> c", S.Binary("->", S.Binary("&&", S.Name("a"), S.Name("b")), S.Name("c"))),
+    ("a &&& b", None),
+    ("a ||| b", None),
 ])
 def test_precedence(text: str, expected: S.Expr | None) -> None:
     if expected is None:
@@ -268,7 +275,8 @@ def test_arbitrary_text_raises_only_spec_errors(text: str) -> None:
 @given(st.lists(st.sampled_from(
     ["model", "m", "action", "a", ":", "when", "x", "'", "=", "==", "->", "0.5", "1", "skip", "var",
      "0..3", "{", "}", ",", "(", ")", "[", "]", "check", "P", ">=", "F", "cost", "!", "&&", "\n", "#",
-     '"', "event", "in", "?", "min", "bool", "-", "*", "discount", "terminal", "never"]), max_size=40))
+     '"', "event", "in", "?", "min", "bool", "-", "*", "discount", "terminal", "never", "&", "|", "Pmin", "=?",
+     "R", "{", "S"]), max_size=40))
 @settings(max_examples=300)
 def test_token_soup_raises_only_spec_errors(tokens: list[str]) -> None:
     try:
@@ -302,3 +310,49 @@ def test_the_analysed_grammar_is_cached_in_a_private_directory(tmp_path, monkeyp
         assert parser._cache_file() is False
     finally:
         parser._parser.cache_clear()
+
+
+def test_prism_properties_that_are_corrigo_checks_parse_as_such() -> None:
+    module = parse("model m\ncheck a : P>=1 [F off]\ncheck b : P<0.5 [ F<=3 a & !b | c ]\n")
+    a, b = (check.property for check in module.declarations)
+    assert a == S.Probability(">=", S.Number(1), S.Eventually(S.Name("off")))
+    assert b == S.Probability("<", S.Number(Fraction(1, 2)), S.Eventually(
+        S.Binary("||", S.Binary("&&", S.Name("a"), S.Unary("!", S.Name("b"))), S.Name("c")), S.Number(3)))
+
+
+@pytest.mark.parametrize("prop, message, span, hint", [
+    ("Pmin=? [ F \"off\" ]", "'Pmin=?' is PRISM's query for a value; a corrigo check states a bound", (2, 11, 2, 17),
+     "write `P >= p [ F off ]` (true when Pmin over the optimal policies is at least p); `corrigo explain SPEC "
+     "CHECK` prints the probability"),
+    ("Pmax<=0.1 [ G x ]", "'Pmax<=' is Storm's spelling; corrigo's bound picks min or max itself", (2, 11, 2, 17),
+     "write `P <= 0.1 [ G x ]`: a lower bound is checked against Pmin over every optimal policy, an upper bound "
+     "against Pmax, as in PRISM"),
+    ("R{\"time\"}min=?\n  [ C ]", "'R{\"time\"}min=?' is PRISM's reward operator; corrigo bounds costs with "
+     "'cost[time]'", (2, 11, 2, 25), "write `cost[time] <= c`: the expected (discounted) total of 'time' under "
+     "every optimal policy; `corrigo explain SPEC CHECK` prints the value"),
+    ("R{\"cost\"} >= 2 [ C ]", "'R{\"cost\"} >=' is PRISM's reward operator; corrigo bounds costs with 'cost'",
+     (2, 11, 2, 23), "write `cost >= 2`: the optimal expected (discounted) cost, PRISM's Rmin"),
+    ("P >= 0.5 [ F x => y ]", "'=>' is PRISM's implication; corrigo writes '->'", (2, 26, 2, 28), "write `a -> b`"),
+])
+def test_prism_spellings_are_named_with_corrigos(prop: str, message: str, span: tuple[int, int, int, int],
+                                                 hint: str) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\ncheck c : {prop}\n", "s.corrigo")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.message, diagnostic.hint) == (message, hint)
+    assert diagnostic.span == Span("s.corrigo", *span)
+
+
+@pytest.mark.parametrize("text, message", [
+    # corrigo's own P, wrong further on: not a PRISM query
+    ("check c : P >= 0.5 [ F x &&& y ]", "unexpected '&', expected an expression"),
+    ("check c : P >= 0.5 [ F x ] ]", "unexpected ']', expected a declaration"),
+    # a PRISM operator in a comment, then an error elsewhere
+    ("# check c : Pmin=? [ F x ]\nvar x : bool = =", "unexpected '=', expected an expression"),
+    # an error before the property
+    ("check c for all : Pmin=? [ F x ]", "unexpected ':', expected 'params'"),
+])
+def test_only_prism_operators_where_a_property_starts_are_named(text: str, message: str) -> None:
+    with pytest.raises(SpecSyntaxError) as caught:
+        parse(f"model m\n{text}\n")
+    assert caught.value.diagnostics[0].message.startswith(message)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import dsl
+import mdp
 from dsl.spec import EnumDomain, IntDomain, Variable
 from mdp.model import ModelError, from_arrays
-from mdp.prism import prism_names, to_prism, to_prism_files
+from mdp.prism import _decimal, prism_checks, prism_names, to_prism, to_prism_files
 
 
 def two_states(**changes):
@@ -154,3 +157,122 @@ def test_files(tmp_path):
     assert (model_path.name, properties_path.name) == ("out.prism", "out.props")
     assert model_path.read_text() == EXPECTED_MODEL
     assert properties_path.read_text() == EXPECTED_PROPERTIES
+
+
+# --- the spec's checks ------------------------------------------------------------------------------------
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "export"
+
+
+def load_and_compile(text_or_path):
+    spec = dsl.load(text_or_path)
+    return spec, mdp.compile(spec)
+
+
+def test_every_kind_of_check_matches_the_golden_files(golden):
+    """tests/golden/export/prism_checks.corrigo has every kind of check the export writes, and those it cannot."""
+    spec, model = load_and_compile(GOLDEN / "prism_checks.corrigo")
+    text, properties = to_prism(model, spec)
+    golden(GOLDEN / "prism_checks.prism", text)
+    golden(GOLDEN / "prism_checks.props", properties)
+    assert to_prism(model) == (text.split('label "never_end_target"')[0], properties.split("// The spec's checks")[0])
+
+
+WALKER = """\
+model walker
+discount 0.5
+param w = 1 in [0, 2]
+var pos : 0..2
+var off : bool
+label far = pos == 2
+action step when !off && pos < 2: pos' = pos + 1
+action stop when !off: off' = true
+terminal off
+cost time = w * !off
+cost walk = 2 * [step]
+"""
+
+
+def properties_of(checks: str) -> list[tuple[str | None, str | None, str]]:
+    spec, model = load_and_compile(WALKER + checks)
+    return [(p.name, p.formula, p.note) for p in prism_checks(model, spec).properties]
+
+
+def test_a_condition_that_is_a_label_of_the_spec_uses_its_label():
+    spec, model = load_and_compile(WALKER + "check a : never far\ncheck b : P >= 1 [ F pos == 2 ]\n"
+                                            "check c : P <= 0.5 [ X pos == 2 ]\n")
+    checks = prism_checks(model, spec)
+    assert [p.formula for p in checks.properties] == ['P<=0 [ F "far" ]', 'P>=1 [ F "far" ]', 'P<=0.5 [ X "far" ]']
+    assert checks.labels == {}  # the same expression as `far`: its label
+
+
+def test_each_condition_gets_one_label_named_after_it_or_after_the_check():
+    spec, model = load_and_compile(WALKER + "check a : P >= 0.5 [ off U pos == 1 ]\ncheck b : always pos == 1 || off\n"
+                                            "check c : P > 0 [ G off ]\ncheck d : P > 0 [ F<=3 pos == 1 ]\n")
+    checks = prism_checks(model, spec)
+    assert [p.formula for p in checks.properties] == [
+        'P>=0.5 [ "off" U "a_target" ]', 'P>=1 [ G "b_hold" ]', 'P>0 [ G "off" ]', 'P>0 [ F<=3 "a_target" ]']
+    states = [model.describe(s) for s in range(model.n_states)]
+    assert {label: sorted(states[s] for s in np.flatnonzero(mask)) for label, (mask, _) in checks.labels.items()} == {
+        "off": ["pos=0, off=true", "pos=1, off=true", "pos=2, off=true"],
+        "a_target": ["pos=1, off=false", "pos=1, off=true"],
+        "b_hold": ["pos=0, off=true", "pos=1, off=false", "pos=1, off=true", "pos=2, off=true"]}
+    assert [text for _, text in checks.labels.values()] == ["off", "pos == 1", "pos == 1 || off"]
+
+
+def test_costs_are_the_optimum_queried_or_a_term_bounded():
+    assert properties_of("check a : cost <= 1.5\ncheck b : cost[walk] >= 0\ncheck c for all params : cost > 1/3\n") == [
+        ("a", 'R{"cost"}min=? [ Cdiscount=1/2 ]', "Rmin is corrigo's optimal cost: the check holds iff it is <= 1.5"),
+        ("b", 'R{"walk"}>=0 [ Cdiscount=1/2 ]', "true implies the check holds"),
+        ("c", 'R{"cost"}min=? [ Cdiscount=1/2 ]', "Rmin is corrigo's optimal cost: the check holds iff it is > 1/3; "
+                                                  "at the exported weights only, the check is for all params"),
+    ]
+
+
+def test_with_discount_one_costs_are_summed_until_a_terminal_state():
+    text = WALKER.replace("discount 0.5", "discount 1").replace("cost walk = 2", "cost walk = -2")
+    spec, model = load_and_compile(text + "check a : cost <= 3\ncheck b : cost[walk] >= -10\n")
+    assert [(p.formula, p.note) for p in prism_checks(model, spec).properties] == [
+        ('R{"cost"}min=? [ F "terminal" ]', "Rmin is corrigo's optimal cost: the check holds iff it is <= 3"),
+        ('R{"walk"}>=-10 [ F "terminal" ]', "true implies the check holds (Storm's total reward needs costs >= 0)")]
+
+
+def test_checks_without_a_property_say_why():
+    spec, model = load_and_compile(WALKER + "const K = 1\nscenario far_away: K = 2\npolicy lazy: stop\n"
+                                   "intent calm = 1 * far\ncheck a : always (pos == 2 -> [stop])\n"
+                                   "check b under lazy : cost <= 1\ncheck c in far_away : never far\n"
+                                   "check d : regret(calm) <= 1\n")
+    assert [(p.name, p.formula, p.note) for p in prism_checks(model, spec).properties] == [
+        (None, None, "not exported: the condition mentions the action taken, which a state label cannot"),
+        (None, None, "not exported: it is checked under 'lazy', which the model does not fix"),
+        (None, None, "not exported: it is checked in the scenario 'far_away', not in the exported world"),
+        (None, None, "not exported: corrigo's own kind of check, with no PRISM or Storm property"),
+    ]
+
+
+def test_a_division_by_zero_in_a_condition_is_not_exported():
+    assert properties_of("check a : never 1 / pos > 0.5\n") == [
+        (None, None, "not exported: division by zero in its condition, in some state")]
+
+
+def test_property_names_avoid_labels_and_the_other_properties():
+    assert [name for name, _, _ in properties_of("check reach_far : never far\ncheck terminal_ : never off\n"
+                                                 "check off_2 : P <= 1 [ F off ]\n")] == [
+        "reach_far_2", "terminal_2", "off_2"]
+
+
+def test_labels_and_properties_share_one_namespace():
+    model = from_arrays([np.eye(2)], [[1, 1]], discount=0.5)
+    model = dataclasses.replace(model, labels={"x": np.array([True, False]), "reach_x": np.array([False, True])})
+    names = prism_names(model)
+    assert dict(names.labels) == {"x": "x", "reach_x": "reach_x"}
+    assert dict(names.reach_properties) == {"x": "reach_x_2", "reach_x": "reach_reach_x"}
+
+
+@pytest.mark.parametrize("bound, text", [
+    (Fraction(9, 10), "0.9"), (Fraction(1), "1"), (Fraction(-10), "-10"), (Fraction(1, 3), "1/3"),
+    (Fraction(5, 2), "2.5"), (Fraction(1, 10**20), "1e-20"), (Fraction(-7, 3), "-7/3"),
+])
+def test_bounds_are_written_exactly(bound, text):
+    assert _decimal(bound) == text
+    assert Fraction(text) == bound

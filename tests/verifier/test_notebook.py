@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 import dsl
 import mdp
-from verifier import verify_model
+from verifier import Report, verify, verify_model
 from verifier.reports import render_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,61 @@ def test_report_html_parses_and_escapes(loaded) -> None:
         assert check.text in text
     assert "cost <= 0" in text and "cost &lt;= 0" in page and "cost <=" not in page
     assert "accepts_shutdown(request = !off" in text
+
+
+def test_report_html_collapses_the_evidence_of_each_failure(loaded) -> None:
+    spec, model = loaded
+    report = verify_model(spec, model, mdp.solve(model, exact=True), exact=True)
+    page = report._repr_html_()
+    head, *sections = page.split("<details>")
+    # the summary shows one table, the checks; each check that does not hold has its own closed section
+    assert head.count("<table>") == 1 and "Counterexample" not in head
+    assert [s.split("</strong>")[0] for s in sections] == ["\n<summary><strong>corrigible", "\n<summary><strong>shuts_down",
+                                                           "\n<summary><strong>faithful", "\n<summary><strong>no_power"]
+    assert all(section.rstrip().endswith(("</details>", "</details>\n</div>")) for section in sections)
+    corrigible = parse_html("<details>" + sections[0].split("</details>")[0] + "</details>").replace("\n", "")
+    # the trace: one step, eat in the initial state; the terms add up to the gap 10/9
+    assert "0fed=false, off=false, switch=armedeat" in corrigible
+    assert "prefers eat over comply by 1.11111" in corrigible
+    assert "hunger+0-0.111111-0.111111joy+0+1.77778+1.77778effort-0.5-0.0555556-0.555556sum+1.11111" in corrigible
+
+
+def test_check_html_golden(loaded, golden) -> None:
+    spec, model = loaded
+    report = verify_model(spec, model, mdp.solve(model, exact=True), exact=True)
+    golden(GOLDEN / "hungry_robot_check.html", report.check("corrigible")._repr_html_())
+    text = parse_html(report.check("bounded")._repr_html_()).replace("\n", "")
+    assert text.startswith("bounded: ✅ HOLDS (tests/golden/reports/hungry_robot.corrigo:27:1)")
+    assert "Counterexample" not in text and "cost" + "-0.1111111111" + "0" in text  # quantity, value, bound 0
+
+
+def test_html_escapes_a_script_in_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    script = "<script>alert(1)</script>"
+    (tmp_path / "<script>alert(1)<").mkdir()  # a directory and a file name: the path reads as the script
+    (tmp_path / "<script>alert(1)<" / "script>.corrigo").write_text("""
+model evil
+discount 0.5
+var off : bool = false
+action comply when !off: off' = true
+action stay when !off: skip
+terminal off
+cost pleasure = -1 * [stay]
+check stops : never !off &&
+  [stay]  # the property's text runs to here
+""", encoding="utf-8")
+    report = verify(f"{script}.corrigo")
+    hostile = Report(**{**{f: getattr(report, f) for f in ("n_states", "n_rows", "n_transitions", "n_optimal_states",
+                                                              "discount", "value", "bound", "path")},
+                        "spec": script, "checks": tuple(replace(
+                            check, name=script, text=f"{check.text} # {script}", summary=script,
+                            attribution=replace(check.attribution, chosen=script, alternative=script, terms=tuple(
+                                replace(term, term=script) for term in check.attribution.terms)))
+                            for check in report.checks)})
+    for page in (report._repr_html_(), hostile._repr_html_(), hostile.checks[0]._repr_html_()):
+        assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert script in parse_html(page)
+    assert parse_html(hostile._repr_html_()).count(script) >= 10
 
 
 def test_report_markdown_is_the_markdown_report(loaded) -> None:

@@ -215,9 +215,20 @@ def test_html_has_only_its_own_tags() -> None:
     assert only_printable(html)
     parser = _Tags()
     parser.feed(html)
-    assert {tag for tag, _ in parser.tags} == {"div", "h3", "h4", "p", "strong", "code", "table", "thead", "tbody",
-                                               "tr", "th", "td"}
+    assert {tag for tag, _ in parser.tags} == {"div", "h3", "details", "summary", "p", "strong", "code", "table",
+                                               "thead", "tbody", "tr", "th", "td"}
     assert {attrs for _, attrs in parser.tags} == {(), (("class", "corrigo-report"),),
+                                                   (("style", "text-align: right"),)}
+
+
+def test_check_html_has_only_its_own_tags() -> None:
+    html = hostile_report().checks[0]._repr_html_()
+    assert only_printable(html)
+    parser = _Tags()
+    parser.feed(html)
+    assert {tag for tag, _ in parser.tags} == {"div", "p", "strong", "code", "table", "thead", "tbody", "tr", "th",
+                                               "td"}
+    assert {attrs for _, attrs in parser.tags} == {(), (("class", "corrigo-check"),),
                                                    (("style", "text-align: right"),)}
 
 

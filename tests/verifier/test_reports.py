@@ -61,7 +61,7 @@ def test_json_schema_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     for check in document["checks"]:
         assert check["verdict"] in {v.value for v in Verdict}
         assert set(check) == {"name", "kind", "property", "location", "verdict", "summary", "settle", "basis",
-                              "quantities", "parts", "trace", "attribution"}
+                              "scenario", "quantities", "parts", "trace", "attribution"}
         assert check["basis"] in {"exact arithmetic", "float certificate", "sampling"}
     json.dumps(document)  # plain JSON, no numpy scalars
 

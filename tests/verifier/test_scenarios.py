@@ -212,3 +212,17 @@ check moves_shut in shut : never [stay]
     report = verify(text)
     assert report.check("moves").verdict is Verdict.HOLDS  # open: going costs as much as staying, and ends
     assert report.check("moves_shut").verdict is Verdict.FAILS  # shut: staying is all it can do
+
+
+def test_reports_group_the_checks_of_each_scenario(golden) -> None:
+    from pathlib import Path
+
+    from verifier.reports import render_text, to_json
+
+    report = verify(SUPERVISOR)
+    assert [c.scenario for c in report.checks] == [None, "unwatched", "unwatched", "unwatched", "unwatched"]
+    assert [c["scenario"] for c in to_json(report)["checks"]] == [c.scenario for c in report.checks]
+    text = render_text(report, width=140)
+    golden(Path(__file__).resolve().parents[1] / "golden" / "reports" / "supervisor_scenarios.txt", text)
+    rows = [line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│") and line[1:3].strip()]
+    assert rows[:3] == ["honest", "in unwatched", "honest_alone"]  # the spec's own world first, then each scenario

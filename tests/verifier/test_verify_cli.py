@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import verifier.verification
+from tests.report_schema import REPORT_SCHEMA
 from tests.worlds import FINE
 from verifier.cli import main
 
@@ -50,6 +52,24 @@ def test_spec_error_exits_2(tmp_path: Path, passing: Path) -> None:
     assert code == 2
     assert "bad.corrigo:7" in err and "error" in err
     assert "2 hold" in out  # the good spec is still verified
+
+
+def test_a_spec_error_in_json_is_a_report_object_with_the_error(tmp_path: Path, passing: Path) -> None:
+    # one JSON shape always: not `[]`, but the report's object with verdict "error" and the located diagnostics
+    bad = tmp_path / "bad.corrigo"
+    bad.write_text(FINE.replace("cost effort = 1 * [work]", "cost effort = 1 * [wrok]"))
+    code, out, err = run("verify", "--format", "json", str(bad))
+    assert code == 2 and "bad.corrigo:7:" in err
+    document = json.loads(out)
+    REPORT_SCHEMA.validate(document)
+    [diagnostic] = document["error"]["diagnostics"]
+    assert (document["verdict"], document["file"], document["spec"], document["checks"]) == ("error", str(bad), None, [])
+    assert document["error"]["kind"] == "spec" and document["error"]["message"].startswith(f"{bad}:7:")
+    assert (diagnostic["file"], diagnostic["line"], diagnostic["message"]) == (str(bad), 7, "unknown action 'wrok'")
+    code, out, _ = run("verify", "--format", "json", str(bad), str(passing))  # several: an array in their order
+    assert code == 2 and [d["verdict"] for d in json.loads(out)] == ["error", "holds"]
+    code, out, _ = run("verify", "--format", "json", "--max-states", "1", str(ROBOT))
+    assert code == 3 and json.loads(out)["error"]["kind"] == "resource"
 
 
 def test_missing_file_exits_2() -> None:
@@ -143,3 +163,63 @@ def test_internal_errors_exit_3(monkeypatch: pytest.MonkeyPatch, passing: Path) 
     monkeypatch.setattr(verifier.verification, "solve_spec", broken)
     code, _, err = run("verify", str(passing))
     assert code == 3 and "internal error" in err and "boom" in err
+
+
+def test_piped_prose_is_not_wrapped_and_no_line_has_trailing_spaces() -> None:
+    code, out, _ = run("verify", str(ROBOT))
+    assert code == 1 and all(line == line.rstrip() for line in out.splitlines())
+    model_line = out.splitlines()[1]  # one line however long, where a 100-column terminal wraps it
+    assert model_line.startswith("4 states, ") and model_line.endswith(", discount 0.5") and len(model_line) > 100
+    code, out, _ = run("explain", str(ROBOT), "corrigible")
+    assert all(line == line.rstrip() for line in out.splitlines())
+
+
+class FakeStdout:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty, env, color", [
+    (True, {}, True), (False, {}, False), (True, {"NO_COLOR": "1"}, False), (True, {"NO_COLOR": ""}, True),
+    (False, {"FORCE_COLOR": "1"}, True), (True, {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False)])
+def test_colour_follows_the_terminal_no_color_and_force_color(monkeypatch: pytest.MonkeyPatch, tty: bool,
+                                                               env: dict[str, str], color: bool) -> None:
+    import verifier.cli
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(verifier.cli.sys, "stdout", FakeStdout(tty))
+    monkeypatch.setattr(verifier.cli.shutil, "get_terminal_size", lambda: os.terminal_size((80, 24)))
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert verifier.cli._terminal() == (color, 80 if tty else 100)  # tables as wide as the terminal, or 100
+    monkeypatch.setenv("COLUMNS", "132")
+    assert verifier.cli._terminal() == (color, 80 if tty else 132)
+
+
+def test_quiet_prints_one_located_line_per_check_that_does_not_hold(golden, passing: Path) -> None:
+    code, out, err = run("verify", "--quiet", str(passing))
+    assert (code, out, err) == (0, "", "")
+    code, out, err = run("verify", "-q", str(ROBOT), str(passing))
+    assert code == 1 and err == ""
+    golden(ROOT / "tests" / "golden" / "cli" / "verify_quiet.txt", out.replace(str(ROOT) + "/", ""))
+    assert run("lint", "-q", str(passing)) == (0, "", "")
+
+
+def test_verbose_adds_the_explanation_of_each_check_that_does_not_hold(passing: Path) -> None:
+    _, plain, _ = run("verify", str(ROBOT))
+    code, out, _ = run("verify", "--verbose", str(ROBOT))
+    _, explained, _ = run("explain", str(ROBOT), "corrigible")
+    assert code == 1 and out.startswith(plain) and explained in out
+    assert run("verify", "-v", str(passing))[1] == run("verify", str(passing))[1]  # nothing to explain
+
+
+def test_quiet_and_verbose_are_text_only_and_exclusive(passing: Path) -> None:
+    code, _, err = run("verify", "-q", "-v", str(passing))
+    assert code == 2 and "--quiet and --verbose exclude each other; choose one" in err
+    code, _, err = run("verify", "-q", "--format", "json", str(passing))
+    assert code == 2 and "--quiet shapes the text report; --format json always holds everything" in err

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from tests.report_schema import REPORT_SCHEMA
 from verifier import Verdict, verify
 from verifier.reports import render_markdown, render_text, to_json
 
@@ -20,7 +22,8 @@ def test_every_example_verifies_and_renders(path: Path) -> None:
     for check in report.checks:
         if check.verdict is Verdict.FAILS and check.kind in ("never", "always", "accepts_shutdown"):
             assert check.trace is not None  # every graph failure shows a counterexample
-    render_text(report), render_markdown(report), to_json(report)
+    render_text(report), render_markdown(report)
+    REPORT_SCHEMA.validate(json.loads(json.dumps(to_json(report))))  # the shipped JSON Schema, through real JSON
 
 
 def test_the_hungry_household_robot_disables_its_switch_because_of_hunger() -> None:

@@ -6,9 +6,11 @@ import decimal
 import math
 from typing import Any
 
+from dsl.errors import CorrigoError, Diagnostic, SpecError
+
 from ..results import Attribution, CheckResult, Quantity, Report, Trace
 
-__all__ = ["SCHEMA_VERSION", "to_json"]
+__all__ = ["SCHEMA_VERSION", "diagnostic_json", "error_json", "to_json"]
 
 SCHEMA_VERSION = 1
 
@@ -30,6 +32,40 @@ def to_json(report: Report) -> dict[str, Any]:
         },
         "value": {"value": _number(report.value), "bound": _bound(report.bound)},
         "checks": [_check(check) for check in report.checks],
+        "error": None,
+    }
+
+
+def error_json(path: str, error: CorrigoError, kind: str) -> dict[str, Any]:
+    """A spec that could not be verified, in the report's shape: verdict ``"error"``, no model, no checks,
+    and ``error`` saying what (``kind``: ``spec``, ``resource`` or ``internal``; a spec error's diagnostics)."""
+    diagnostics = error.diagnostics if isinstance(error, SpecError) else ()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "spec": None,
+        "file": path,
+        "verdict": "error",
+        "model": None,
+        "value": None,
+        "checks": [],
+        "error": {"kind": kind, "message": error.render() if isinstance(error, SpecError) else str(error),
+                  "diagnostics": [diagnostic_json(path, d) for d in diagnostics]},
+    }
+
+
+def diagnostic_json(path: str, diagnostic: Diagnostic) -> dict[str, Any]:
+    """One located message of a spec error (``corrigo lint --format json`` lists these)."""
+    span = diagnostic.span
+    return {
+        "file": span.path if span else path,
+        "line": span.line if span else None,
+        "col": span.column if span else None,
+        "end_line": span.end_line if span else None,
+        "end_col": span.end_column if span else None,
+        "severity": "error",
+        "message": diagnostic.message,
+        "hint": diagnostic.hint,
+        "notes": list(diagnostic.notes),
     }
 
 
@@ -45,6 +81,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "summary": check.summary,
         "settle": check.settle,
         "basis": None if check.basis is None else check.basis.value,
+        "scenario": check.scenario,
         "quantities": [_quantity(q) for q in check.quantities],
         "parts": [_check(part) for part in check.parts],
         "trace": _trace(check.trace),

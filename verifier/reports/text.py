@@ -16,7 +16,7 @@ from rich.text import Text
 from ..results import Attribution, CheckResult, Report, Trace, Verdict
 from .escaping import printable_strings
 
-__all__ = ["NO_CHECKS", "render_explanation", "render_text", "short_explanation"]
+__all__ = ["NO_CHECKS", "failure_lines", "render_explanation", "render_text", "short_explanation", "text_console"]
 
 # what every format says of a spec without checks (it passes, vacuously)
 NO_CHECKS = "the spec declares no check, so nothing was verified"
@@ -24,18 +24,28 @@ NO_CHECKS = "the spec declares no check, so nothing was verified"
 _STYLE = {Verdict.HOLDS: "bold green", Verdict.FAILS: "bold red", Verdict.INCONCLUSIVE: "bold yellow"}
 
 
-def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, color_system=None
-                      if not color else "standard", highlight=False, emoji=False, soft_wrap=False,
-                      markup=False)
+class _Written(io.StringIO):
+    """What a console printed, each line without the trailing spaces rich pads it with."""
+
+    def getvalue(self) -> str:
+        return "\n".join(line.rstrip() for line in super().getvalue().split("\n"))
+
+
+def text_console(color: bool, width: int) -> tuple[Console, io.StringIO]:
+    """A rich console printing into a buffer: tables fit ``width`` columns, prose is never wrapped (a terminal
+    wraps it, a pipe keeps it whole), ANSI colour only if ``color``; the buffer's lines end without spaces."""
+    buffer = _Written()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
+                      color_system=None if not color else "standard", highlight=False, emoji=False,
+                      soft_wrap=True, markup=False)
     return console, buffer
 
 
 def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
-    """The verdict of every check in a table, then a short explanation of each failure."""
+    """The verdict of every check in a table (``width`` columns wide at most), then a short explanation of
+    each failure."""
     report = printable_strings(report)
-    console, buffer = _console(color, width)
+    console, buffer = text_console(color, width)
     console.print(Text(f"{report.path}: model '{report.spec}'", style="bold"))
     console.print(report.model_summary)
     if not report.checks:
@@ -46,11 +56,18 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
     table.add_column("verdict")
     table.add_column("property")
     table.add_column("result", overflow="fold")
-    for check in report.checks:
-        table.add_row(check.name, Text(str(check.verdict), style=_STYLE[check.verdict]), check.text, check.summary)
-        for part in check.parts:
-            table.add_row(Text(f"  {part.text}"), Text(str(part.verdict), style=_STYLE[part.verdict]), "",
-                          part.summary)
+    worlds = list(dict.fromkeys(check.scenario for check in report.checks))
+    for world in worlds:  # the checks of each scenario together, the spec's own world first
+        if world is not None:
+            if world != worlds[0]:
+                table.add_section()
+            table.add_row(Text(f"in {world}", style="bold"), "", "", "")
+        for check in (c for c in report.checks if c.scenario == world):
+            table.add_row(check.name, Text(str(check.verdict), style=_STYLE[check.verdict]), check.text,
+                          check.summary)
+            for part in check.parts:
+                table.add_row(Text(f"  {part.text}"), Text(str(part.verdict), style=_STYLE[part.verdict]), "",
+                              part.summary)
     console.print(table)
     for check in report.checks:
         if check.verdict is Verdict.FAILS:
@@ -66,6 +83,13 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
                        f"{counts[Verdict.INCONCLUSIVE]} inconclusive", style=_STYLE[report.verdict])
                   + Text(f"; decided by {report.decided_by}" if report.decided_by else ""))
     return buffer.getvalue()
+
+
+def failure_lines(report: Report) -> list[str]:
+    """``path:line:col: NAME FAILS: summary``, one per check that does not hold (``verify --quiet``)."""
+    report = printable_strings(report)
+    return [f"{check.location or report.path}: {check.name} {check.verdict}: {check.summary}"
+            for check in report.checks if check.verdict is not Verdict.HOLDS]
 
 
 def short_explanation(check: CheckResult) -> list[str]:
@@ -94,7 +118,7 @@ def _attribution_line(attribution: Attribution) -> str:
 def render_explanation(check: CheckResult, *, color: bool = False, width: int = 100) -> str:
     """One check in full: verdict, quantities, the counterexample trace and the per-term attribution."""
     check = printable_strings(check)
-    console, buffer = _console(color, width)
+    console, buffer = text_console(color, width)
     where = f" ({check.location})" if check.location else ""
     console.print(Text(f"check {check.name}{where}: ", style="bold") + Text(str(check.verdict),
                                                                            style=_STYLE[check.verdict]))
