@@ -1,5 +1,5 @@
 """``python -m verifier``: the ``corrigo`` command without the console script (e.g. from a git worktree)."""
 
-from .cli import main
+from .startup import main
 
-main(prog_name="corrigo")
+main()

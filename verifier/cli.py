@@ -2,6 +2,8 @@
 
 Exit codes: 0 success (every check holds), 1 a check fails or is inconclusive, 2 a spec error,
 3 a resource limit or an internal error. No :class:`~dsl.errors.CorrigoError` ever prints a traceback.
+The ``corrigo`` command and ``python -m verifier`` enter through :mod:`verifier.startup`, which first
+makes sure that ``dsl`` and ``mdp`` are corrigo's own (exit 3 otherwise).
 """
 
 from __future__ import annotations

@@ -296,7 +296,7 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
     selected = tuple(c for c in chosen if c.scenario == spec.world)  # the others are in worlds of their own
     state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed), executor)
     complete, uncovered = state.cover(max_regions)
-    left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions)
+    left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions, max_regions=max_regions)
     if left is not None and complete:
         complete, uncovered = False, left
     cells = state.cells()
@@ -481,12 +481,14 @@ class _Sweep:
             if self.progress:
                 self.progress("regions", len(self.regions))
 
-    def cover_boundaries(self, budget: int) -> Point | None:
+    def cover_boundaries(self, budget: int, max_regions: int) -> Point | None:
         """The lower-dimensional pieces (faces where behaviours tie) and the pieces the cost bounds cut off.
 
         z3 gives a point of the regions found that lies in no piece yet; the pieces whose closures hold
         it give the affine hull to look in (their equalities and the inequalities tight there), and a
-        random point of that hull nearby is generic in it. Returns a point left over if the budget ran out.
+        random point of that hull nearby is generic in it. Returns a point left over if the budget ran out:
+        ``budget`` pieces, or a new full-dimensional region beyond ``max_regions`` (when :meth:`cover`
+        stopped short, a random point near a region may lie outside every region found).
         """
         s = self.solver()
         s.add(z3.Or(*[self.conjunction(r.constraints) for r in self.regions]))
@@ -506,6 +508,9 @@ class _Sweep:
                                                              for piece in self.pieces))
             if start is None:  # no room around p in that hull (e.g. a corner of the box): p alone is the piece
                 start, equalities = p, tuple((-x,) + _unit(i, self.pm.k) for i, x in enumerate(p))
+            if not equalities and len(self.regions) >= max_regions and \
+                    not any(all(c.holds(start) for c in r.constraints) for r in self.regions):
+                return start  # it would be a region beyond the budget
             piece = self.add_piece(start, equalities)
             s.add(z3.Not(self.conjunction(piece.constraints)))
             if self.progress:

@@ -6,6 +6,7 @@ occupancy of a policy and the parametric sweep all evaluate Markov chains; they 
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -29,6 +30,9 @@ _SWEEPS = 2000  # fixed-point sweeps at most
 _KRYLOV_CHECK = 1e-11  # largest relative residual (2-norm) accepted from bicgstab, asked for 1e-13
 _RESTARTS = 3  # preconditioned bicgstab runs when it reports success that its residual belies
 _ORDERED_PROBE = 6  # ordered sweeps that must each halve the change, on average, for them to go on
+_KRYLOV_RTOL = 1e-13  # the relative residual asked of bicgstab
+# scipy 1.12 renamed bicgstab's `tol` to `rtol` (1.14 dropped `tol`); we support scipy 1.11 too
+_HAS_RTOL = "rtol" in inspect.signature(spla.bicgstab).parameters
 
 
 def system(P_chain: sp.csr_array, idx: IntArray, gamma: float) -> sp.csr_array:
@@ -44,7 +48,8 @@ def _restricted(P_chain: sp.csr_array, idx: IntArray) -> sp.csr_array:
 
 
 def _minus(sub: sp.csr_array, gamma: float) -> sp.csr_array:
-    return sp.csr_array(sp.eye_array(sub.shape[0], format="csr") - gamma * sub)
+    # sp.identity, not sp.eye_array: eye_array is new in scipy 1.12 and we support 1.11
+    return sp.csr_array(sp.csr_array(sp.identity(sub.shape[0], format="csr")) - gamma * sub)
 
 
 def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | None = None) -> FloatArray:
@@ -60,12 +65,17 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
     if k == 0:
         return np.zeros(B.shape)
     if k <= _DENSE_LIMIT:
-        with warnings.catch_warnings():
+        dense = A.toarray()
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
             try:
-                return np.asarray(scipy.linalg.solve(A.toarray(), B, check_finite=False))
+                X = np.asarray(scipy.linalg.solve(dense, B, check_finite=False))
             except np.linalg.LinAlgError:  # singular in floats (a leaving probability below their rounding)
-                return np.asarray(scipy.linalg.lstsq(A.toarray(), B, check_finite=False)[0])
+                X = None
+        # scipy 1.15 (the last for Python 3.10) divides by a diagonal matrix's zeros instead of raising
+        if X is None or (np.isfinite(dense).all() and np.isfinite(B).all() and not np.isfinite(X).all()):
+            return np.asarray(scipy.linalg.lstsq(dense, B, check_finite=False)[0])
+        return X
     columns = B.reshape(k, -1)
     starts = None if x0 is None else x0.reshape(k, -1)  # a start per column, or one for the first
     X = np.empty(columns.shape)
@@ -79,7 +89,7 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
             continue
         start = None if starts is None or i >= starts.shape[1] else starts[:, i]
         if not factored:  # once plain bicgstab has failed on one column, the others go straight to its fallback
-            x, info = spla.bicgstab(A, b, x0=start, rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER)
+            x, info = _bicgstab(A, b, start, _KRYLOV_MAXITER)
             if _solved(A, x, b, info):
                 X[:, i] = x
                 continue
@@ -89,8 +99,7 @@ def linear_solve(A: sp.csr_array, B: npt.NDArray[np.float64], x0: FloatArray | N
             start = _closer(A, b, x, start)
         x = start if start is not None else np.zeros(k)
         for _ in range(_RESTARTS if preconditioner is not None else 0):
-            x, info = spla.bicgstab(A, b, x0=x, rtol=1e-13, atol=0.0, maxiter=_KRYLOV_MAXITER_LARGE,
-                                    M=preconditioner)
+            x, info = _bicgstab(A, b, x, _KRYLOV_MAXITER_LARGE, preconditioner)
             if info != 0 or _solved(A, x, b, info):  # (a restart helps only where the recurrence drifted)
                 break
         X[:, i] = x if _solved(A, x, b, 0) else _sweeps(A, b, _closer(A, b, x, start))
@@ -104,6 +113,16 @@ def _closer(A: sp.csr_array, b: FloatArray, x: FloatArray, start: FloatArray | N
     if not np.isfinite(x).all():
         return other
     return x if np.linalg.norm(A @ x - b) < np.linalg.norm(A @ other - b) else other
+
+
+def _bicgstab(A: sp.csr_array, b: FloatArray, x0: FloatArray | None, maxiter: int,
+              M: spla.LinearOperator | None = None) -> tuple[FloatArray, int]:
+    """scipy's bicgstab to the relative residual :data:`_KRYLOV_RTOL` (``rtol`` since scipy 1.12, ``tol`` before)."""
+    if _HAS_RTOL:
+        return spla.bicgstab(A, b, x0=x0, rtol=_KRYLOV_RTOL, atol=0.0, maxiter=maxiter, M=M)
+    # scipy-stubs describe scipy >= 1.12, which has no tol
+    return spla.bicgstab(A, b, x0=x0, tol=_KRYLOV_RTOL, atol=0.0,  # type: ignore[call-overload]
+                         maxiter=maxiter, M=M)
 
 
 def _solved(A: sp.csr_array, x: FloatArray, b: FloatArray, info: int) -> bool:

@@ -20,9 +20,10 @@ HEADER = """\
 Every command of `corrigo` (also runnable as `python -m verifier`), in alphabetical order, with its
 usage line, its help text and every option with its default. `corrigo COMMAND --help` prints the same.
 Exit codes: 0 success (every check holds), 1 a check fails or is inconclusive, 2 a spec error (or a
-usage error), 3 a resource limit or an internal error. A SPEC argument `-` reads the spec from standard
-input (`cat robot.corrigo | corrigo lint -`; it is named `<stdin>` in messages), and `-o -` writes to
-standard output where one file is written.
+usage error), 3 a resource limit or an internal error, or, before any command runs, another package
+named `dsl`, `mdp` or `verifier` in the way of corrigo's (the message names its path and what to change).
+A SPEC argument `-` reads the spec from standard input (`cat robot.corrigo | corrigo lint -`; it is named
+`<stdin>` in messages), and `-o -` writes to standard output where one file is written.
 """
 
 

@@ -559,6 +559,16 @@ def test_a_krylov_breakdown_that_reports_success_is_not_believed() -> None:
     assert steps.tolist() == [1.0] * (n - k) + list(np.arange(k, 0, -1.0))
 
 
+def test_a_system_singular_in_floats_is_solved_by_least_squares() -> None:
+    from mdp.solver.linear import linear_solve
+
+    # I - P of a state whose only way out has a probability below the rounding of 1: a zero on the diagonal.
+    # scipy raises LinAlgError for it, except scipy 1.15 (Python 3.10's last), which divides by it: nan
+    A = sp.csr_array(np.array([[0.0, 0.0], [0.0, 1.0]]))
+    assert linear_solve(A, np.array([0.0, 2.0])).tolist() == [0.0, 2.0]
+    assert linear_solve(A, np.zeros((2, 3))).tolist() == [[0.0] * 3] * 2
+
+
 def test_exact_corridor_agrees_with_the_recurrence_in_fractions():
     gamma, p = 0.999, 0.8
     model = corridor(400, gamma, p)

@@ -265,8 +265,11 @@ def test_for_all_params_holds_only_when_the_whole_box_is_checked() -> None:
     assert "do not cover the box" in partial["calm"].summary and "--max-regions" in partial["calm"].settle
 
 
-def test_the_sweep_is_partial_when_the_region_budget_runs_out() -> None:
-    result = sweep(THREE_WAYS, max_regions=2)
+@pytest.mark.parametrize("seed", [0, 4, 10])
+def test_the_sweep_is_partial_when_the_region_budget_runs_out(seed: int) -> None:
+    # seeds 4 and 10 nudged a boundary point out of the two regions found, into a third (max_regions broken);
+    # so did seed 0 with the floors' scipy and z3 after other sweeps in the same process
+    result = sweep(THREE_WAYS, max_regions=2, seed=seed)
     assert not result.complete and len(result.regions) == 2
     assert result.uncovered is not None and result.locate(result.uncovered) is None
     assert result.verdict("calm") is not Verdict.HOLDS
