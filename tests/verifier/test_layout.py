@@ -188,7 +188,8 @@ def test_the_png_is_as_large_as_computed_and_the_docs_example_is_no_longer_a_col
     width, height = figure_size(drawing, picture_layout(drawing.graph))
     with Image.open(out) as image:
         pixels = image.size
-    assert pixels == (round(width * 110 / 72), round(height * 110 / 72))
+    # matplotlib truncates the canvas to whole pixels: within a pixel of the size computed
+    assert all(0 <= size * 110 / 72 - drawn < 1 + 1e-9 for drawn, size in zip(pixels, (width, height)))
     assert max(pixels) <= 2000 and max(pixels) / min(pixels) < 2
 
 
@@ -208,7 +209,9 @@ def test_text_size_is_what_matplotlib_draws_and_labels_fit_their_boxes_at_lower_
     if dpi == 110:
         assert drawn == pytest.approx((width, height), abs=1e-9)
     assert drawn[0] <= width + 2 * CHOICE_PAD and drawn[1] <= height + 2 * CHOICE_PAD
-    assert 70 < width < 85 and 30 < height < 35  # the widest line, 16 characters; three lines of 8 points
+    # the widest line, 16 characters; three lines of 8 points (1.2 lines apart before matplotlib 3.11, which
+    # spaces them by the font's own line height: 28.1 points then, 30.3 now)
+    assert 70 < width < 85 and 27 < height < 35
     assert text_size("battery=4\nroom=hall", 8.0)[1] < height
 
 
