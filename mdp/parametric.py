@@ -36,6 +36,7 @@ from .model import ModelError, Rationals, TabularMDP
 from .solver.exact import ExactProblem
 from .solver.linear import chain_values
 from .solver.problem import from_model
+from .solver.solution import overflow_error
 
 __all__ = ["ParametricModel", "PolicyGaps", "parametric", "policy_gaps"]
 
@@ -107,9 +108,16 @@ class ParametricModel:
         """The model with the swept params at ``weights``: same states and transitions, new costs; with the
         exact numbers of those costs when the weights are exact and the model's transitions are known exactly."""
         w = np.array([1.0] + [float(x) for x in weights])
-        costs = {t: w @ f for t, f in self.costs.items()}
-        intents = {t: w @ f for t, f in self.intents.items()}
+        with np.errstate(over="ignore"):
+            costs = {t: w @ f for t, f in self.costs.items()}
+            intents = {t: w @ f for t, f in self.intents.items()}
         model = self.model
+        if not all(np.isfinite(v).all() for v in (*costs.values(), *intents.values())):
+            overflow = overflow_error(model)  # a weight at the end of a wide box, e.g. [1, 1e308]
+            at = ", ".join(f"{p.name}={float(x):g}" for p, x in zip(self.params, weights))
+            raise ModelError(replace(overflow.diagnostics[0], notes=(
+                f"with the params at {at}, a point of their boxes; narrow the boxes or scale the weights",)),
+                overflow.source)
         if not model.knows_exact or not all(isinstance(x, Fraction) for x in weights):
             # floats: each cost is w @ f, off by the features' rounding (as the model's) times the weights,
             # plus the rounding of the products and their sum
@@ -285,8 +293,10 @@ def policy_gaps(pm: ParametricModel, policy: npt.NDArray[np.int64], exact: bool 
     gap[leaves | ~evaluated[model.row_state]] = np.nan
     lo = np.array([float(p.lo) for p in pm.params])
     hi = np.array([float(p.hi) for p in pm.params])
-    low = gap[:, 0] + np.minimum(gap[:, 1:] * lo, gap[:, 1:] * hi).sum(axis=1)  # the least gap on the box
-    near = np.flatnonzero(~np.isnan(low) & (low <= _NEAR * max(1.0, float(np.abs(total).max(initial=0.0)))))
+    with np.errstate(over="ignore", invalid="ignore"):  # a box to 1e308 overflows: such a row counts as near
+        low = gap[:, 0] + np.minimum(gap[:, 1:] * lo, gap[:, 1:] * hi).sum(axis=1)  # the least gap on the box
+    far = low > _NEAR * max(1.0, float(np.abs(total).max(initial=0.0)))
+    near = np.flatnonzero(~np.isnan(gap).any(axis=1) & ~far)
     starts, weights = model.start_states, model.start_probabilities  # the values at the start: their average
     initial: dict[str, FloatArray | Affine] = {key: weights @ V[starts, j * (k + 1):(j + 1) * (k + 1)]
                                                for j, key in enumerate(keys)}

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 import dsl
 import mdp
+from mdp.model import ModelError
 from mdp.parametric import ParametricModel, parametric
+from tests.cli.corrigo_cli import run as run_cli
 from verifier import Verdict, verify, verify_model
 from verifier.sweep import SweepError, SweepResult, _vertices, for_all_results, polygon_of, sweep
 
@@ -451,3 +453,17 @@ def test_a_for_all_counterexample_is_the_failing_weight_closest_to_the_spec(valu
     check = verify(RESISTS_ABOVE.replace("w = 3/10", f"w = {value}")).check("corrigible")
     assert check.verdict is Verdict.FAILS
     assert check.summary.startswith(f"fails at {point} (")
+
+
+def test_a_param_box_whose_end_overflows_floats_is_a_located_error() -> None:
+    # fuzz find: n1 * x at n1 = 1e308, x = 3 is inf; the sweep's model at that corner crashed (OverflowError)
+    text = switching(1, 3).replace("param w = 0 in [0, 4]", "param w = 0 in [0, 4]\nparam n1 = 2 in [2, 1e308]") \
+        .replace("cost pleasure = -w * [stay]", "cost pleasure = -w * [stay]\ncost huge = 3 * n1 * [stay]")
+    with pytest.raises(ModelError) as caught:
+        sweep(text)
+    assert caught.value.render().splitlines()[0] == (
+        "<string>:3:10: error: the expected total cost overflows 64-bit floats: it adds up to more than 1.8e308")
+    assert "= note: with the params at w=4, n1=1e+308, a point of their boxes; narrow the boxes or scale the " \
+           "weights" in caught.value.render()
+    code, _, err = run_cli("verify", "-", stdin=text.replace("check stops :", "check stops for all params :"))
+    assert code == 2 and "Traceback" not in err and "the expected total cost overflows 64-bit floats" in err
