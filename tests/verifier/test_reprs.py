@@ -14,6 +14,7 @@ import pytest
 import dsl
 import mdp
 from mdp.graph import option_graph
+from tests.verifier.test_sweep import switching
 from verifier import optimal_submodel, verify_model, verify_policy
 from verifier.results import Attribution, CheckResult, Location, Report, Step, TermContribution, Trace, Verdict
 from verifier.sweep import sweep, sweep_model
@@ -22,18 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HUNGRY = Path("tests/golden/reports/hungry_robot.corrigo")  # relative: reprs name the spec by its path
 HOUSEHOLD = Path("examples/household_robot.corrigo")
 
-SWITCH = """
-model switch
-discount 0.5
-param w = 0 in [0, 4]
-var off : bool = false
-action comply when !off: off' = true
-action stay when !off: skip
-terminal off
-cost pleasure = -w * [stay]
-cost duty = -2 * [comply]
-check stops : P >= 1 [ F off ]
-"""
+SWITCH = switching(1, 1)  # stay is worth -2w, complying -2: they cross at w = 1
 
 
 @pytest.fixture
