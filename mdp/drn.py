@@ -48,7 +48,7 @@ import numpy as np
 from dsl.spec import BoolDomain, IntDomain, Spec
 
 from .model import ModelError, TabularMDP
-from .prism import TERMINAL_LABEL, check_lines, properties_text, prism_checks, prism_names
+from .prism import TERMINAL_LABEL, prism_checks, prism_names, properties_text, write_with_properties
 from .storm_numbers import Number, require_single_start, storm_numbers
 
 __all__ = ["INITIAL_LABEL", "to_drn", "to_drn_files", "valuation"]
@@ -185,8 +185,7 @@ def to_drn(model: TabularMDP, spec: Spec | None = None) -> tuple[str, str]:
             out.append(f"\taction {names.actions[row_action[row]]} [{values}]")
             for successor, probability in zip(numbers.successors[row], numbers.probabilities[row]):
                 out.append(f"\t\t{successor} : {_number(probability)}")
-    properties = properties_text(model, names) + (check_lines(checks) if checks is not None else "")
-    return "\n".join(out) + "\n", properties
+    return "\n".join(out) + "\n", properties_text(model, names, checks)
 
 
 def to_drn_files(model: TabularMDP, path: str | Path, spec: Spec | None = None) -> tuple[Path, Path]:
@@ -194,8 +193,4 @@ def to_drn_files(model: TabularMDP, path: str | Path, spec: Spec | None = None) 
 
     A suffix on ``path`` is replaced, so ``out`` and ``out.drn`` both give ``out.drn`` and ``out.props``.
     """
-    model_text, props = to_drn(model, spec)
-    model_path, properties_path = Path(path).with_suffix(".drn"), Path(path).with_suffix(".props")
-    model_path.write_text(model_text, encoding="utf-8")
-    properties_path.write_text(props, encoding="utf-8")
-    return model_path, properties_path
+    return write_with_properties(*to_drn(model, spec), path, ".drn")

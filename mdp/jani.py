@@ -46,8 +46,8 @@ from dsl.spec import BoolDomain, EnumDomain, IntDomain, Spec, Variable
 
 from .model import ModelError, TabularMDP
 from .prism import (
-    RESERVED_WORDS, TERMINAL_LABEL, TOTAL_COST, CheckProperty, PrismChecks, PrismNames, check_lines, properties_text,
-    prism_checks, prism_names,
+    RESERVED_WORDS, TERMINAL_LABEL, TOTAL_COST, CheckProperty, PrismChecks, PrismNames, prism_checks, prism_names,
+    properties_text, write_with_properties,
 )
 from .storm_numbers import Number, require_single_start, reward_names, storm_numbers
 
@@ -242,7 +242,7 @@ def to_jani(model: TabularMDP, spec: Spec | None = None) -> tuple[dict[str, Any]
         }],
         "system": {"elements": [{"automaton": names.module}]},
     }
-    return document, properties_text(model, names) + (check_lines(checks) if checks is not None else "")
+    return document, properties_text(model, names, checks)
 
 
 def _check_labels_apart(checks: PrismChecks, names: PrismNames, taken: set[str]) -> PrismChecks:
@@ -278,10 +278,7 @@ def to_jani_files(model: TabularMDP, path: str | Path, spec: Spec | None = None)
     A suffix on ``path`` is replaced, so ``out`` and ``out.jani`` both give ``out.jani`` and ``out.props``.
     """
     document, props = to_jani(model, spec)
-    model_path, properties_path = Path(path).with_suffix(".jani"), Path(path).with_suffix(".props")
-    model_path.write_text(jani_text(document), encoding="utf-8")
-    properties_path.write_text(props, encoding="utf-8")
-    return model_path, properties_path
+    return write_with_properties(jani_text(document), props, path, ".jani")
 
 
 def jani_text(document: dict[str, Any]) -> str:

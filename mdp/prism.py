@@ -40,8 +40,8 @@ from dsl.spec import (
 from .expressions import UndefinedValueError, vectorize
 from .model import ModelError, TabularMDP
 
-__all__ = ["CheckProperty", "PrismChecks", "PrismNames", "RESERVED_WORDS", "check_lines", "prism_checks", "prism_names",
-           "properties_text", "to_prism", "to_prism_files"]
+__all__ = ["CheckProperty", "PrismChecks", "PrismNames", "RESERVED_WORDS", "prism_checks", "prism_names",
+           "properties_text", "to_prism", "to_prism_files", "write_with_properties"]
 
 STATE_VARIABLE = "s"
 TOTAL_COST = "cost"
@@ -256,16 +256,14 @@ def to_prism(model: TabularMDP, spec: Spec | None = None) -> tuple[str, str]:
     out.append(f'label "{TERMINAL_LABEL}" = {_state_set(model.terminal)};')
     for label, mask in model.labels.items():
         out.append(f'label "{names.labels[label]}" = {_state_set(np.asarray(mask, dtype=bool))};')
-    properties = properties_text(model, names)
     if checks is not None:
         for label, (states, text) in checks.labels.items():
             comment = f"  // {text}" if text and text != label else ""
             out.append(f'label "{label}" = {_state_set(states)};{comment}')
-        properties += check_lines(checks)
-    return "\n".join(out) + "\n", properties
+    return "\n".join(out) + "\n", properties_text(model, names, checks)
 
 
-def check_lines(checks: PrismChecks) -> str:
+def _check_lines(checks: PrismChecks) -> str:
     """The checks' part of the properties file: a comment per check, then its property if it has one."""
     if not checks.properties:
         return ""
@@ -277,8 +275,8 @@ def check_lines(checks: PrismChecks) -> str:
     return "\n".join(out) + "\n"
 
 
-def properties_text(model: TabularMDP, names: PrismNames) -> str:
-    """The properties file: the optimal total cost, then the reachability of every label.
+def properties_text(model: TabularMDP, names: PrismNames, checks: PrismChecks | None = None) -> str:
+    """The properties file: the optimal total cost, then the reachability of every label, then ``checks``.
 
     Every property ends in ``;``: stormpy's ``parse_properties`` does not split properties at line breaks.
     """
@@ -297,7 +295,7 @@ def properties_text(model: TabularMDP, names: PrismNames) -> str:
     for label in model.labels:
         out.append(f'"{names.reach_properties[label]}": Pmax=? [ F "{names.labels[label]}" ];')
         out.append(f'"{names.reach_min_properties[label]}": Pmin=? [ F "{names.labels[label]}" ];')
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + (_check_lines(checks) if checks is not None else "")
 
 
 # --- the spec's checks as properties -----------------------------------------------------------
@@ -462,8 +460,12 @@ def to_prism_files(model: TabularMDP, path: str | Path, spec: Spec | None = None
     A suffix on ``path`` is replaced, so ``out`` and ``out.prism`` both give ``out.prism`` and
     ``out.props``.
     """
-    model_text, properties_text = to_prism(model, spec)
-    model_path, properties_path = Path(path).with_suffix(".prism"), Path(path).with_suffix(".props")
+    return write_with_properties(*to_prism(model, spec), path, ".prism")
+
+
+def write_with_properties(model_text: str, properties: str, path: str | Path, suffix: str) -> tuple[Path, Path]:
+    """Write an export's model to ``<path><suffix>`` and its properties to ``<path>.props``; return the paths."""
+    model_path, properties_path = Path(path).with_suffix(suffix), Path(path).with_suffix(".props")
     model_path.write_text(model_text, encoding="utf-8")
-    properties_path.write_text(properties_text, encoding="utf-8")
+    properties_path.write_text(properties, encoding="utf-8")
     return model_path, properties_path
