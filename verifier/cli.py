@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # imported where used: `corrigo lint` never loads numpy
 
     from dsl.spec import Spec
     from mdp.model import TabularMDP
+    from verifier.results import Report
 
 __all__ = ["main"]
 
@@ -730,9 +731,7 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
                                f"{output_format} always holds everything")
     overrides = _parse_defines(defines)
     color, width = _terminal() if output == "-" else (False, 100)
-    reports: list[Any] = []
-    errors: list[tuple[str, CorrigoError]] = []
-    documents: list[dict[str, Any]] = []  # the JSON of each spec, in their order, reports and errors alike
+    outcomes: list[Report | tuple[str, CorrigoError]] = []  # per spec, in their order: its Report, or (path, error) if it could not be verified
     code = EXIT_OK
     options: dict[str, Any] = dict(tol=tol, exact=exact, max_states=max_states, samples=samples, seed=seed,
                                    settle_limit=settle_limit)
@@ -749,17 +748,19 @@ def verify_command(specs: tuple[str, ...], defines: tuple[str, ...], exact: bool
             except Exception as error:  # noqa: BLE001 - one spec's failure must not lose the other specs' results
                 failure = _as_corrigo_error(error)
                 _echo_error(_message(failure, _shown(path)))
-                errors.append((_shown(path), failure))
-                documents.append(error_json(_shown(path), failure, _error_kind(failure)))
+                outcomes.append((_shown(path), failure))
                 code = max(code, EXIT_SPEC_ERROR if isinstance(failure, SpecError) else EXIT_INTERNAL)
                 continue
-            reports.append(report)
-            documents.append(to_json(report))
+            outcomes.append(report)
             if not report.checks and not quiet:
                 _echo_error(f"{_shown(path)}: warning: {NO_CHECKS}; add a check declaration (docs/language.md lists the kinds)")
             if not report.holds:
                 code = max(code, EXIT_FAILED)
-    if output_format == "json":
+    reports = [o for o in outcomes if not isinstance(o, tuple)]
+    errors = [o for o in outcomes if isinstance(o, tuple)]
+    if output_format == "json":  # a spec that could not be verified is an object of the report's shape too
+        documents = [error_json(o[0], o[1], _error_kind(o[1])) if isinstance(o, tuple) else to_json(o)
+                     for o in outcomes]
         text = json.dumps(documents[0] if len(specs) == 1 else documents, indent=2, sort_keys=True) + "\n"
     elif output_format == "sarif":
         text = json.dumps(to_sarif(reports, errors), indent=2, sort_keys=True) + "\n"

@@ -57,7 +57,7 @@ from .verification import verify_model
 
 __all__ = [
     "Cell", "Constraint", "Margin", "Region", "SweepError", "SweepResult", "describe_cell", "for_all_results",
-    "format_number", "format_point", "polygon_of", "sweep", "sweep_model",
+    "format_number", "format_point", "polygon_of", "runs", "sweep", "sweep_model",
 ]
 
 Point = tuple[Fraction, ...]
@@ -1373,6 +1373,17 @@ def polygon_of(result: SweepResult, cell: Cell) -> list[Point]:
         if k.op in ("<", "<=", "=="):
             affines.append(tuple(-a for a in k.affine))
     return _vertices(result.params, affines)
+
+
+def runs(result: SweepResult, key: Callable[[Cell], object]) -> list[list[Cell]]:
+    """One param: the cells in order along it, neighbours with the same ``key`` in one run."""
+    out: list[list[Cell]] = []
+    for cell in sorted(result.cells, key=lambda c: (c.point[0], c.is_face)):
+        if out and key(out[-1][-1]) == key(cell):
+            out[-1].append(cell)
+        else:
+            out.append([cell])
+    return out
 
 
 def describe_cell(result: SweepResult, cell: Cell) -> str:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..results import Verdict
-from ..sweep import (Cell, SweepResult, describe_cell, format_number, format_point, polygon_of)
+from ..sweep import Cell, SweepResult, describe_cell, format_number, format_point, polygon_of, runs
 
 __all__ = ["SWEEP_SCHEMA_VERSION", "render_sweep_markdown", "render_sweep_text", "sweep_to_json"]
 
@@ -112,14 +112,8 @@ def _header(result: SweepResult) -> list[str]:
 def _rows(result: SweepResult) -> list[list[str]]:
     names = [name for name, _ in result.checks]
     if len(result.params) == 1:  # neighbouring pieces with the same verdicts make one interval
-        cells = sorted(result.cells, key=lambda c: (c.point[0], c.is_face))
-        runs: list[list[Cell]] = []
-        for cell in cells:
-            if runs and runs[-1][-1].verdicts == cell.verdicts:
-                runs[-1].append(cell)
-            else:
-                runs.append([cell])
-        return [[_interval(result, run), *(_SHORT[run[0].verdict(n)] for n in names)] for run in runs]
+        return [[_interval(result, run), *(_SHORT[run[0].verdict(n)] for n in names)]
+                for run in runs(result, lambda c: c.verdicts)]
     groups: dict[tuple[Verdict, ...], list[Cell]] = {}
     for cell in result.full_cells():
         groups.setdefault(tuple(cell.verdict(n) for n in names), []).append(cell)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from os import PathLike
 
 from ..results import Verdict
-from ..sweep import Cell, SweepResult, format_number, polygon_of
+from ..sweep import SweepResult, format_number, polygon_of, runs
 
 __all__ = ["Bar", "bars", "plot_regions"]
 
@@ -34,17 +34,12 @@ class Bar:
 
 
 def bars(result: SweepResult, check: str, least: float = MIN_SHARE) -> list[Bar]:
-    """The bars of one check's row (boundary points aside): a run narrower than ``least`` of the box is widened to it (kept inside
-    the box) and labelled with its exact interval, so a failing sliver cannot vanish between two pixels."""
+    """The bars of one check's row (boundary points aside): a run narrower than ``least`` of the box is widened
+    to it (kept inside the box) and labelled with its exact interval, so a failing sliver cannot vanish between
+    two pixels."""
     p = result.params[0]
-    runs: list[list[Cell]] = []
-    for cell in sorted(result.cells, key=lambda c: (c.point[0], c.is_face)):
-        if runs and runs[-1][-1].verdict(check) is cell.verdict(check):
-            runs[-1].append(cell)
-        else:
-            runs.append([cell])
     lo, hi, out = float(p.lo), float(p.hi), []
-    for run in runs:
+    for run in runs(result, lambda c: c.verdict(check)):
         ends = sorted(v[0] for cell in run for v in polygon_of(result, cell))
         if ends[0] == ends[-1]:
             continue  # a boundary point whose verdict differs from both sides: drawn as a diamond
