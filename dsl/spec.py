@@ -539,6 +539,7 @@ class OptimalityProbability:
     comparison: Comparison
     bound: Fraction
     distribution: str = "uniform"  # of each state's reward: uniform, bernoulli(p), beta(a, b)
+    discount: Fraction | None = None  # the spec's when None; 0 and 1: the limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,11 +564,13 @@ class PowerAt:
 @dataclass(frozen=True, slots=True)
 class ShareAt:
     """``optimality_probability(at = φ, actions = [a, ...])`` in a comparison: the share of reward functions
-    for which some action of ``actions`` is optimal at the one state where ``φ`` holds."""
+    for which some action of ``actions`` is optimal at the one state where ``φ`` holds (at ``discount``
+    instead of the model's when given)."""
 
     at: Expr
     actions: frozenset[str]
     distribution: str = "uniform"
+    discount: Fraction | None = None  # the spec's when None; 0 and 1: the limits
 
 
 @dataclass(frozen=True, slots=True)

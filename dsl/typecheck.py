@@ -1430,23 +1430,41 @@ class _Checker:
                         hint=f"compare `power(at = ...)` or `optimality_probability(at = ..., actions = [...])`, e.g. "
                              f"`{_COMPARISON_EXAMPLE}`")
             return None
-        names = ("at", "distribution", "discount") if name == "power" else ("at", "actions", "distribution")
+        names = ("at", "distribution", "discount") if name == "power" else ("at", "actions", "distribution", "discount")
         example = _COMPARISON_EXAMPLE if name == "power" else _OPTIMALITY_EXAMPLE
         given = self._keyword_arguments(node, names, example, optional=("distribution", "discount"))
         if given is None:
             return None
         at = self._expr(given["at"].value, _Scope("the 'at' argument", allow_step=True), BOOL)
         distribution = self._distribution(given)
+        ok, discount = self._sampling_discount(given, name, distribution)
+        if at is None or distribution is None or not ok:
+            return None
         if name == "power":
-            discount = None if "discount" not in given else \
-                self._bound(given["discount"].value, "the discount of POWER (0 and 1: its limits)", probability=True)
-            if at is None or distribution is None or ("discount" in given and discount is None):
-                return None
             return T.PowerAt(at, distribution, discount)
         actions = self._action_list(given["actions"].value)
-        if at is None or actions is None or distribution is None:
+        if actions is None:
             return None
-        return T.ShareAt(at, actions, distribution)
+        return T.ShareAt(at, actions, distribution, discount)
+
+    def _sampling_discount(self, given: dict[str, S.Argument], check: str, distribution: str | None,
+                           ) -> tuple[bool, Fraction | None]:
+        """The optional ``discount = G`` of POWER or an optimality share, None when absent (the spec's), and
+        whether it was fine. ``0`` and ``1`` are the limits; the share's limit 1 compares the expansion's first
+        two orders only, which decide it for continuous reward laws (mdp.limits)."""
+        if "discount" not in given:
+            return True, None
+        what = "POWER" if check == "power" else "an optimality share"
+        discount = self._bound(given["discount"].value, f"the discount of {what} (0 and 1: its limits)", probability=True)
+        if discount is None:
+            return False, None
+        if check != "power" and discount == 1 and distribution is not None and distribution.startswith("bernoulli"):
+            self._error("an optimality share in the limit of discount 1 needs a continuous reward law",
+                        given["discount"].value.span,
+                        hint='under bernoulli(p) rewards tie often and the limit needs more terms than corrigo '
+                             'compares; use `distribution = "uniform"` or `distribution = "beta(2, 5)"`, or a discount below 1')
+            return False, None
+        return True, discount
 
     def _keyword_arguments(self, prop: S.NamedCheck, names: tuple[str, ...],
                            example: str, optional: tuple[str, ...] = ()) -> dict[str, S.Argument] | None:
@@ -1556,8 +1574,8 @@ class _Checker:
         return T.SafelyInterruptible(interrupted, reference.name, mechanism)
 
     def _optimality_probability(self, prop: S.NamedCheck) -> T.OptimalityProbability | None:
-        given = self._keyword_arguments(prop, (*_OPTIMALITY_ARGUMENTS, "distribution"), _OPTIMALITY_EXAMPLE,
-                                        optional=("distribution",))
+        given = self._keyword_arguments(prop, (*_OPTIMALITY_ARGUMENTS, "distribution", "discount"),
+                                        _OPTIMALITY_EXAMPLE, optional=("distribution", "discount"))
         if given is None:
             return None
         if prop.op is None or prop.bound is None:
@@ -1568,9 +1586,10 @@ class _Checker:
         at = self._expr(given["at"].value, _Scope("the 'at' argument"), BOOL)
         actions = self._action_list(given["actions"].value)
         distribution = self._distribution(given)
-        if bound is None or at is None or actions is None or distribution is None:
+        ok, discount = self._sampling_discount(given, "optimality_probability", distribution)
+        if bound is None or at is None or actions is None or distribution is None or not ok:
             return None
-        return T.OptimalityProbability(at, actions, T.Comparison(prop.op), bound, distribution)
+        return T.OptimalityProbability(at, actions, T.Comparison(prop.op), bound, distribution, discount)
 
     def _action_list(self, node: S.Expr) -> frozenset[str] | None:
         if not isinstance(node, S.ActionSet):

@@ -582,7 +582,7 @@ def power(model: TabularMDP, samples: int = 1000, seed: int = 0, distribution: s
 
 def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, seed: int = 0,
                            distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
-                           rewards: npt.ArrayLike | None = None) -> dict[str, float]:
+                           rewards: npt.ArrayLike | None = None, discount: float | None = None) -> dict[str, float]:
     """The share of sampled reward functions for which each action of ``state`` is optimal there.
 
     Turner et al.'s optimality probability ``P_D(s, a, gamma)``: the probability under
@@ -590,6 +590,8 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
     sample when its ``P(s, a) V*_R`` is within the numerical error of the best one, so actions with the
     same consequences (e.g. two ways into the same state) each get the full share and the shares can
     sum to more than 1. Under a continuous ``D`` only such structural ties occur with positive probability.
+    ``discount``: the share at another discount than the model's; ``0`` and ``1`` are its limits, the
+    actions optimal for every discount close enough to 0 or 1 (:mod:`mdp.limits`).
 
     Returns
     -------
@@ -599,7 +601,11 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
     Raises
     ------
     PowerUndefinedError
-        If the discount is not below 1.
+        If the discount is not below 1 (and no ``discount`` is given).
+    ResourceLimitError
+        For the limit ``discount = 1`` on more than 2,000 states.
+    ValueError
+        For the limit ``discount = 1`` under ``bernoulli(p)`` rewards (ties there need more of the expansion).
 
     Examples
     --------
@@ -611,15 +617,16 @@ def optimality_probability(model: TabularMDP, state: int, samples: int = 1000, s
     >>> round(shares['a0'] + shares['a1'], 6), 0.4 < shares['a0'] < 0.6
     (1.0, True)
     """
-    return optimality_probabilities(model, [state], samples, seed, distribution, tol, rewards)[state]
+    return optimality_probabilities(model, [state], samples, seed, distribution, tol, rewards, discount)[state]
 
 
 def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
                              distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
-                             rewards: npt.ArrayLike | None = None) -> dict[int, dict[str, float]]:
+                             rewards: npt.ArrayLike | None = None, discount: float | None = None,
+                             ) -> dict[int, dict[str, float]]:
     """:func:`optimality_probability` at several states from one batch of sampled rewards (ties counted
     for every tied action): state -> action name -> share."""
-    counts = optimal_counts(model, states, samples, seed, distribution, tol, rewards=rewards)
+    counts = optimal_counts(model, states, samples, seed, distribution, tol, rewards=rewards, discount=discount)
     if rewards is not None:
         samples = np.shape(rewards)[0]
     return {s: {model.action_names[model.row_action[r]]: float(c / samples) for r, c in zip(rows, row_counts)}
@@ -629,6 +636,7 @@ def optimality_probabilities(model: TabularMDP, states: Sequence[int], samples: 
 def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000, seed: int = 0,
                    distribution: str | RewardDistribution = "uniform", tol: float = 1e-7,
                    actions: Sequence[frozenset[str]] = (), rewards: npt.ArrayLike | None = None,
+                   discount: float | None = None,
                    ) -> dict[int, tuple[npt.NDArray[np.int64], FloatArray, tuple[int, ...]]]:
     """For every state: its rows, how many sampled rewards make each row optimal (ties count for every
     tied row), and for each set of ``actions``, how many make *some* row of an action in it optimal.
@@ -636,9 +644,25 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     The count for a set is not the sum of its rows' counts: a sample where two actions of the set tie
     counts once. One batch of rewards serves every state and every set (a comparison of two sets at one
     state solves the samples once), vectorised over all their rows. ``rewards``: the user's reward
-    functions, as for :func:`power`.
+    functions, as for :func:`power`. ``discount``: as for :func:`power`, ``0`` and ``1`` the limits
+    (:mod:`mdp.limits`; the limit 1 needs a continuous law unless ``rewards`` are given, and at most 2,000
+    states).
     """
-    _check_model(model)
+    gamma = _check_model(model) if discount is None else float(discount)
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"discount must lie in [0, 1] (0 and 1: the limits), got {discount}")
+    limit = discount is not None and gamma in (0.0, 1.0)
+    if limit and gamma == 1.0:
+        if model.n_states > _GAIN_LP_STATES:
+            raise ResourceLimitError(f"optimality shares in the limit of discount 1 run a policy iteration per sample, "
+                                     f"for at most {_GAIN_LP_STATES:,} states; the model '{model.name}' has "
+                                     f"{model.n_states:,}")
+        if rewards is None and reward_distribution(distribution).name == "bernoulli":
+            raise ValueError("optimality shares in the limit of discount 1 need a continuous reward law (uniform or "
+                             "beta): under bernoulli(p) ties between actions are broken by terms of the expansion "
+                             "that are not compared")
+    world = model if discount is None or limit or gamma == float(model.discount) else \
+        replace(model, discount=gamma, rationals=None)
     given = None if rewards is None else check_rewards(model, rewards)
     states = list(dict.fromkeys(int(s) for s in states))
     for state in states:
@@ -656,17 +680,19 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     in_sets = [np.isin(names, sorted(wanted)) for wanted in actions]
     row_counts = np.zeros(rows.size)
     set_counts = np.zeros((len(actions), len(states)), dtype=np.int64)
-    P_rows = model.P[rows]
-    batch = _BatchedSweep(model)
-    perm, inv = batch.layout.perm, batch.layout.inv
-    margin = 4.0 * tol * model.discount / (1.0 - model.discount) + 1e-12  # twice the error of P(s, a) V
+    if not limit:
+        P_rows = model.P[rows]
+        batch = _BatchedSweep(world)
+        margin = 4.0 * tol * gamma / (1.0 - gamma) + 1e-12  # twice the error of P(s, a) V
     chunks = _reward_chunks(model, _default_chunk(model), samples, seed, law, given) if rows.size else iter(())
     for R in chunks:
         k = R.shape[1]
-        V, _ = batch.solve(R[perm], tol, 100_000)
-        Q = P_rows @ V[inv]  # (r, k), model order
-        best = np.maximum.reduceat(Q, offsets, axis=0)  # (len(states), k)
-        optimal = Q >= best[owner] - margin
+        if limit:
+            optimal = _limit_optimal_rows(model, R, gamma)[rows]
+        else:
+            V, _ = batch.solve(R[batch.layout.perm], tol, 100_000)
+            Q = P_rows @ V[batch.layout.inv]  # (r, k), model order
+            optimal = Q >= np.maximum.reduceat(Q, offsets, axis=0)[owner] - margin
         row_counts += optimal.sum(axis=1)
         for j, in_set in enumerate(in_sets):
             if in_set.any():
@@ -675,3 +701,10 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
                 set_counts[j] += hit.sum(axis=1)
     return {s: (rows[a:a + m], row_counts[a:a + m], tuple(int(c) for c in set_counts[:, i]))
             for i, (s, a, m) in enumerate(zip(states, offsets, sizes))}
+
+
+def _limit_optimal_rows(model: TabularMDP, R: FloatArray, gamma: float) -> npt.NDArray[np.bool_]:
+    """``(m, k)`` the rows optimal for each reward column in the limit ``gamma -> 0`` or ``gamma -> 1``."""
+    from .limits import blackwell_optimal_rows, greedy_optimal_rows
+
+    return greedy_optimal_rows(model, R) if gamma == 0.0 else blackwell_optimal_rows(model, R)

@@ -997,7 +997,6 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
                   distribution: Any, discount: float | None, rewards_path: str | None, workers: int | None,
                   scheduler: str | None) -> None:
     """POWER (Turner et al.) of the states of SPEC: how many options each keeps open, with standard errors."""
-    from dataclasses import replace
 
     import numpy as np
 
@@ -1019,16 +1018,15 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
             f"POWER is defined for the discounted infinite horizon (Turner et al.); the model '{spec.name}' has "
             f"episodes of {spec.horizon} steps", spec.horizon_span,
             hint="drop `horizon` (and use a discount below 1) to see POWER"), spec.source)
-    if discount in (0.0, 1.0) and at:
-        raise click.UsageError("--at shows optimality shares at the spec's discount or one below 1 and above 0; "
-                               "corrigo does not compute them in the limits --discount 0 and 1")
+    if discount == 1.0 and at and law.name == "bernoulli" and rewards_path is None:
+        raise click.UsageError("--at with --discount 1 needs a continuous reward law (uniform or beta): under "
+                               "bernoulli(p) actions tie often and the limit needs more terms than corrigo compares")
     rewards = None if rewards_path is None else _load_rewards(rewards_path, model)
     if rewards is not None:
         samples = rewards.shape[0]
     with _Progress("POWER: reward samples") as progress, executor(workers, scheduler) as pool:
         estimate = power(model, samples=samples, seed=seed, distribution=law, progress=progress, rewards=rewards,
                          executor=pool, discount=discount)
-    world = model if discount is None else replace(model, discount=discount, rationals=None)
     plotted = None
     if plot_path is not None:
         from verifier.reports.power_plot import plot_power
@@ -1041,8 +1039,8 @@ def power_command(spec_path: str, defines: tuple[str, ...], max_states: int | No
     else:
         shown, gap = list(order[:top]) + list(order[-top:]), top
     chosen = list(dict.fromkeys(s for pattern in at for s in _matching_states(model, pattern)[:5]))
-    shares = (optimality_probabilities(world, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards)
-              if chosen else {})
+    shares = (optimality_probabilities(model, chosen, samples=samples, seed=seed, distribution=law, rewards=rewards,
+                                       discount=discount) if chosen else {})
     optimality: list[dict[str, Any]] = [{"index": s, "state": model.describe(s), "actions": shares[s]} for s in chosen]
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(1, n + 1)

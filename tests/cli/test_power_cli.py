@@ -203,7 +203,10 @@ def test_discount_gives_power_at_another_discount_or_in_its_limits(tmp_path: Pat
     assert code == 0 and result["discount"] == 0.0
     first = result["states"][0]
     assert abs(first["power"] - 3 / 4) <= 3 * first["stderr"]  # the best of 3 next rewards: E[max of 3]
-    code, _, err = run("power", "--discount", "1", "--at", "x=0", spec)
-    assert code == 2 and "corrigo does not compute them in the limits --discount 0 and 1" in err
+    code, out, _ = run("power", "--discount", "1", "--at", "x=0", "--format", "json", spec)
+    far = json.loads(out)["optimality"][0]["actions"]  # each of 3 moves is best for a third of the rewards
+    assert code == 0 and abs(sum(far.values()) - 1) < 1e-12 and all(abs(s - 1 / 3) < 0.045 for s in far.values())
+    code, _, err = run("power", "--discount", "1", "--at", "x=0", "--distribution", "bernoulli(0.5)", spec)
+    assert code == 2 and "--at with --discount 1 needs a continuous reward law (uniform or beta)" in err
     code, _, err = run("power", "--discount", "1.5", spec)
     assert code == 2 and "1.5 is not in the range 0<=x<=1" in err

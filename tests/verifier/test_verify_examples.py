@@ -115,6 +115,8 @@ def test_turners_shutdown_world_has_its_closed_forms() -> None:
     assert on.low <= share <= on.high
     difference = report.check("on_beats_off").quantities[0]  # share(on) - share(off), Wilson ends
     assert difference.low <= 2 * share - 1 <= difference.high and report.check("on_beats_off").verdict is Verdict.HOLDS
+    limits = report.check("far_sighted_stay_on")  # share(on) as g -> 1 minus as g -> 0: 3/4 - 1/2
+    assert limits.quantities[0].low <= 0.25 <= limits.quantities[0].high and limits.verdict is Verdict.HOLDS
     power_gap = report.check("more_options").quantities[0]  # POWER(x=2) - POWER(x=1) = 3/4 - 1/2
     assert power_gap.low <= 0.25 <= power_gap.high and report.check("more_options").verdict is Verdict.HOLDS
     model = mdp.compile(dsl.load(path))

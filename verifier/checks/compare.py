@@ -24,7 +24,7 @@ from mdp.power import absorbing_states, optimal_counts
 
 from ..results import Basis, CheckResult, Quantity, Verdict, decide
 from .common import Context, result, undiscounted
-from .optimality import wilson_interval
+from .optimality import at_discount, wilson_interval
 from .power import power_estimate
 
 __all__ = ["check_quantity_comparison"]
@@ -36,8 +36,8 @@ def check_quantity_comparison(check: Check, context: Context) -> CheckResult:
     prop = check.property
     assert isinstance(prop, QuantityComparison)
     model = context.model
-    at_own_discount = isinstance(prop.left, ShareAt) or prop.left.discount is None or \
-        (isinstance(prop.right, PowerAt) and prop.right.discount is None)
+    at_own_discount = prop.left.discount is None or \
+        (isinstance(prop.right, (PowerAt, ShareAt)) and prop.right.discount is None)
     undefined = undiscounted(check, "comparison", "a comparison of POWER or of optimality shares",
                              "Turner et al.'s rewards are discounted", context) if at_own_discount else None
     if undefined is not None:
@@ -75,7 +75,7 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
         b, other = np.full_like(a, float(prop.right)), f"{float(prop.right):g}"
     else:
         b, other = estimate.sample_values[right], \
-            f"POWER{_at_discount(prop.right) if isinstance(prop.right, PowerAt) else ''} at ({model.describe(right)})"
+            f"POWER{at_discount(prop.right.discount) if isinstance(prop.right, PowerAt) else ''} at ({model.describe(right)})"
         error += 0.0 if exact[right] else estimate.tol
         if isinstance(prop.right, PowerAt) and (prop.right.distribution, prop.right.discount) != \
                 (prop.left.distribution, prop.left.discount):
@@ -87,7 +87,7 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
     mean = float(difference.mean())
     margin = _Z * float(difference.std(ddof=1)) / np.sqrt(difference.size) + error
     verdict = decide(prop.comparison, mean - margin, mean + margin, 0)
-    where = f"POWER{_at_discount(prop.left)} at ({model.describe(left)}) {float(a.mean()):.4g}"
+    where = f"POWER{at_discount(prop.left.discount)} at ({model.describe(left)}) {float(a.mean()):.4g}"
     against = other if right is None else f"{other} {float(b.mean()):.4g}"
     summary = (f"{where} against {against}: difference {mean:.4g} ± {margin:.2g} (3 standard errors of "
                f"{context.samples} paired samples); required {prop.comparison.value} 0")
@@ -95,27 +95,24 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
     return _result(check, context, verdict, summary, quantities)
 
 
-def _at_discount(side: PowerAt) -> str:
-    """How a side's discount reads in a summary: nothing for the model's own."""
-    if side.discount is None:
-        return ""
-    if side.discount in (0, 1):
-        return f" (discount -> {side.discount})"
-    return f" (discount {float(side.discount):g})"
-
-
 def _shares(check: Check, context: Context, prop: QuantityComparison, left: int, right: int | None) -> CheckResult:
     assert isinstance(prop.left, ShareAt)
     model, samples = context.model, context.samples
     sides = [(prop.left, left)] + ([(prop.right, right)] if isinstance(prop.right, ShareAt) and right is not None else [])
     counts: list[int] = []
-    if len(sides) == 2 and prop.left.distribution == sides[1][0].distribution:  # one batch of samples for both
+
+    def discount(side: ShareAt) -> float | None:
+        return None if side.discount is None else float(side.discount)
+
+    if len(sides) == 2 and (prop.left.distribution, prop.left.discount) == \
+            (sides[1][0].distribution, sides[1][0].discount):  # one batch of samples for both
         both = optimal_counts(model, [left, sides[1][1]], samples, context.seed, distribution=prop.left.distribution,
-                              actions=(prop.left.actions, sides[1][0].actions))
+                              actions=(prop.left.actions, sides[1][0].actions), discount=discount(prop.left))
         counts = [both[left][2][0], both[sides[1][1]][2][1]]
     else:
         counts = [optimal_counts(model, [state], samples, context.seed, distribution=side.distribution,
-                                 actions=(side.actions,))[state][2][0] for side, state in sides]
+                                 actions=(side.actions,), discount=discount(side))[state][2][0]
+                  for side, state in sides]
 
     def share(count: int) -> tuple[float, float, float]:
         low, high = wilson_interval(count, samples)
@@ -129,10 +126,11 @@ def _shares(check: Check, context: Context, prop: QuantityComparison, left: int,
     else:
         assert isinstance(prop.right, ShareAt)
         b, b_low, b_high = share(counts[1])
-        against = f"[{', '.join(sorted(prop.right.actions))}] at ({model.describe(right)}) {b:.1%}"
+        against = (f"[{', '.join(sorted(prop.right.actions))}] at ({model.describe(right)})"
+                   f"{at_discount(prop.right.discount)} {b:.1%}")
     verdict = decide(prop.comparison, a_low - b_high, a_high - b_low, 0)
     summary = (f"[{', '.join(sorted(prop.left.actions))}] optimal at ({model.describe(left)}) for {a:.1%} of "
-               f"random rewards against {against} (Wilson intervals at z = 3, {samples} samples); the difference "
+               f"random rewards{at_discount(prop.left.discount)} against {against} (Wilson intervals at z = 3, {samples} samples); the difference "
                f"is required {prop.comparison.value} 0")
     quantities = (Quantity("share difference", a - b, max(a - (a_low - b_high), (a_high - b_low) - a)),)
     return _result(check, context, verdict, summary, quantities)

@@ -18,6 +18,7 @@ intervals are per state, not corrected for many states tested together.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from mdp.power import optimal_counts
 from ..results import Basis, CheckResult, Quantity, Verdict, decide
 from .common import Context, result, undiscounted
 
-__all__ = ["check_optimality_probability", "wilson_interval"]
+__all__ = ["at_discount", "check_optimality_probability", "wilson_interval"]
 
 _Z = 3.0
 _CONFIDENCE = math.erf(_Z / math.sqrt(2.0))  # the two-sided level of +-3 standard deviations
@@ -41,6 +42,15 @@ def wilson_interval(count: int, samples: int) -> tuple[float, float]:
     return float(interval.low), float(interval.high)
 
 
+def at_discount(discount: Fraction | None) -> str:
+    """How a quantity's discount reads in a summary: nothing for the spec's own."""
+    if discount is None:
+        return ""
+    if discount in (0, 1):
+        return f" (discount -> {discount})"
+    return f" (discount {float(discount):g})"
+
+
 def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     """The largest share of random rewards that make an action of the set optimal where ``at`` holds."""
     prop = check.property
@@ -48,8 +58,9 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
     model = context.model
     threshold = prop.bound
     wanted = "[" + ", ".join(sorted(prop.actions)) + "]"
-    undefined = undiscounted(check, "optimality_probability", "the optimality probability of random rewards",
-                             "Turner et al.'s rewards are discounted", context)
+    undefined = None if prop.discount is not None else \
+        undiscounted(check, "optimality_probability", "the optimality probability of random rewards",
+                     "Turner et al.'s rewards are discounted", context)
     if undefined is not None:
         return undefined
     states = np.flatnonzero(context.states_where(prop.at) & ~model.terminal)
@@ -61,14 +72,15 @@ def check_optimality_probability(check: Check, context: Context) -> CheckResult:
                       quantities=(Quantity("largest optimality probability", 0.0, 0.0),))
     samples = context.samples
     counts = optimal_counts(model, states.tolist(), samples, context.seed, distribution=prop.distribution,
-                            actions=(prop.actions,))
+                            actions=(prop.actions,), discount=None if prop.discount is None else float(prop.discount))
     worst = max(counts, key=lambda s: (counts[s][2][0], -s))  # the largest share, the first state on ties
     rows, row_counts, (count,) = counts[worst]
     share = count / samples
     low, high = wilson_interval(count, samples)
     verdict = decide(prop.comparison, low, high, threshold)
     others = ", ".join(f"{model.action_names[model.row_action[r]]} {c / samples:.1%}" for r, c in zip(rows, row_counts))
-    rewards = "random rewards" + ("" if prop.distribution == "uniform" else f" ({prop.distribution})")
+    rewards = "random rewards" + ("" if prop.distribution == "uniform" else f" ({prop.distribution})") + \
+        at_discount(prop.discount)
     summary = (f"at {states.size} state(s) where the 'at' condition holds, the largest share of {rewards} "
                f"that make {wanted} optimal is {share:.1%} (Wilson interval at z = 3: [{low:.1%}, {high:.1%}], "
                f"{samples} samples) at ({model.describe(worst)}); every action there: {others}; "

@@ -1,0 +1,173 @@
+"""Which actions are optimal for a reward function in the limits ``gamma -> 0`` and ``gamma -> 1``.
+
+Turner et al.'s optimality probability ``P_D(s, a, gamma)`` (the share of reward functions ``R ~ D`` for
+which ``a`` is optimal at ``s``) has limits at both ends of the discount, as POWER does. For one ``R``
+the optimal actions are constant on an interval next to each end, so the limits count, per sample, the
+actions optimal on those intervals. With state rewards, ``Q_gamma(s, a) = P(s, a) V_gamma``:
+
+- **gamma -> 0**: ``V_gamma = v0 + gamma v1 + gamma^2 v2 + ...`` with ``v0 = R``; an action is optimal
+  for every small enough ``gamma`` iff its sequence ``(P(s, a) v0, P(s, a) v1, ...)`` is lexicographically
+  largest, where ``v(k+1)(s)`` is the best ``P(s, a) vk`` among the actions still tied on the earlier
+  orders. Compared order by order until each state's remaining actions have identical successor
+  distributions (then they tie at every discount), at most one order per state.
+- **gamma -> 1** (Blackwell optimality): ``V_gamma = g / (1 - gamma) + h + O(1 - gamma)`` with ``g`` the
+  optimal gain and ``h`` the optimal bias, so an action is optimal for every discount close enough to 1
+  iff it maximises ``P(s, a) g`` and, among those, ``P(s, a) h``. Both come from multichain policy
+  iteration (Puterman 1994, section 9.2: improve on ``P g`` first, then on ``R + P h`` among the
+  gain-optimal actions, keeping the current action on ties), each policy evaluated exactly by its
+  recurrent classes (stationary distributions, bias normalised by ``mu h = 0`` on each class) and its
+  transient states. Ties left after the bias are broken by higher orders of the expansion, which this
+  does not compare: for rewards drawn from a continuous law they happen only between actions with the same
+  successor distribution (which tie at every discount), so the result is the limit; for discrete rewards
+  (``bernoulli``, or given reward functions with repeated values) such ties count for every tied action.
+
+Both work on reward vectors in model order, one per column, and return an ``(m, k)`` mask of the rows
+optimal for each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import splu
+
+from .model import TabularMDP
+from .solver.errors import SolverError
+
+__all__ = ["blackwell_optimal_rows", "greedy_optimal_rows"]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_TIE = 1e-9  # relative: values of one state compared within this share of the largest magnitude in play
+
+
+def greedy_optimal_rows(model: TabularMDP, R: FloatArray) -> BoolArray:
+    """``(m, k)`` the rows optimal for each reward column of ``R`` for every small enough discount."""
+    starts = np.asarray(model.row_groups[:-1])
+    states = np.asarray(model.row_state)
+    same = _same_successors(model)
+    candidate = np.ones((model.n_rows, R.shape[1]), dtype=bool)
+    v = R
+    for _ in range(model.n_states + 1):
+        Q = model.P @ v
+        best = np.maximum.reduceat(np.where(candidate, Q, -np.inf), starts, axis=0)
+        candidate &= Q >= best[states] - _TIE * (1.0 + np.abs(best[states]))
+        if _settled(candidate, same, starts):
+            break
+        v = best
+    return candidate
+
+
+def blackwell_optimal_rows(model: TabularMDP, R: FloatArray, max_iter: int = 1000) -> BoolArray:
+    """``(m, k)`` the rows optimal for each reward column of ``R`` for every discount close enough to 1."""
+    starts = np.asarray(model.row_groups[:-1])
+    states = np.asarray(model.row_state)
+    policy = _argmax_rows(model.P @ R, starts, states)  # (n, k): start from the greedy rows
+    for _ in range(max_iter):
+        g, h = _evaluate(model, policy, R)
+        Pg, Ph = model.P @ g, model.P @ h
+        gain_rows = _near_best(Pg, np.ones_like(Pg, dtype=bool), starts, states)
+        bias_rows = _near_best(Ph, gain_rows, starts, states)
+        columns = np.arange(R.shape[1])
+        keeps_gain = np.asarray(gain_rows[policy, columns].all(axis=0))  # (k,) no state improves its gain
+        settled = np.where(keeps_gain, bias_rows[policy, columns].all(axis=0), False)
+        if settled.all():
+            return bias_rows
+        wanted: BoolArray = np.where(keeps_gain[None, :], bias_rows, gain_rows)
+        stay = wanted[policy, columns]
+        policy = np.where(stay, policy, _argmax_rows(np.where(wanted, 0.0, -1.0), starts, states))
+    raise SolverError(f"policy iteration for the limit discount -> 1 did not settle in {max_iter} rounds")
+
+
+def _near_best(values: FloatArray, among: BoolArray, starts: npt.NDArray[np.int64],
+               states: npt.NDArray[np.int64]) -> BoolArray:
+    """The rows of ``among`` whose value is within the tie tolerance of their state's best in ``among``."""
+    best = np.maximum.reduceat(np.where(among, values, -np.inf), starts, axis=0)[states]
+    return among & (values >= best - _TIE * (1.0 + np.abs(values).max(axis=0, keepdims=True)))
+
+
+def _argmax_rows(values: FloatArray, starts: npt.NDArray[np.int64], states: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """``(n, k)`` the first row of each state with the state's largest value, per column."""
+    best = np.maximum.reduceat(values, starts, axis=0)[states]
+    rows = np.arange(values.shape[0])[:, None]
+    first = np.where(values >= best, rows, values.shape[0])
+    return np.minimum.reduceat(first, starts, axis=0)
+
+
+def _same_successors(model: TabularMDP) -> npt.NDArray[np.int64]:
+    """``(m,)`` a label per row, equal for rows with the same successor distribution."""
+    P = model.P
+    labels: dict[tuple[bytes, bytes], int] = {}
+    return np.array([labels.setdefault((P.indices[a:b].tobytes(), P.data[a:b].tobytes()), len(labels))
+                     for a, b in zip(P.indptr[:-1], P.indptr[1:])], dtype=np.int64)
+
+
+def _settled(candidate: BoolArray, same: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> bool:
+    """Whether every state's remaining rows, per column, share one successor distribution."""
+    label = same[:, None].astype(np.float64)
+    low = np.minimum.reduceat(np.where(candidate, label, np.inf), starts, axis=0)
+    high = np.maximum.reduceat(np.where(candidate, label, -np.inf), starts, axis=0)
+    return bool((low == high).all())
+
+
+def _evaluate(model: TabularMDP, policy: npt.NDArray[np.int64], R: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``(g, h)``, each ``(n, k)``: the gain and the bias of each column's policy (rows per state) for its
+    reward column, columns with the same policy evaluated together."""
+    g, h = np.empty_like(R), np.empty_like(R)
+    unique, which = np.unique(policy, axis=1, return_inverse=True)
+    for j in range(unique.shape[1]):
+        columns = np.flatnonzero(which.ravel() == j)
+        g[:, columns], h[:, columns] = _gain_and_bias(sp.csr_array(model.P[unique[:, j]]), R[:, columns])
+    return g, h
+
+
+def _gain_and_bias(P: sp.csr_array, r: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The gain and bias of the Markov chain ``P`` for the reward columns ``r`` (Puterman 1994, 8.2):
+    on each closed class, ``g = mu r`` and ``(I - P) h = r - g`` with ``mu h = 0``; on the transient states,
+    ``(I - P_TT) g_T = P_TR g_R`` and ``(I - P_TT) h_T = r_T - g_T + P_TR h_R``."""
+    n = P.shape[0]
+    n_classes, labels = connected_components(P, directed=True, connection="strong")
+    source, target = P.nonzero()
+    leaves = np.zeros(n_classes, dtype=bool)
+    leaves[labels[source[labels[source] != labels[target]]]] = True
+    recurrent = np.flatnonzero(~leaves[labels])
+    transient = np.flatnonzero(leaves[labels])
+    classes = np.unique(labels[recurrent], return_inverse=True)[1].ravel()
+    c, size = int(classes.max()) + 1, recurrent.size
+    own = sp.csr_array((np.ones(size), (np.arange(size), classes)), shape=(size, c))  # state -> its class
+    I_minus_P = sp.eye_array(size, format="csr") - P[recurrent][:, recurrent]
+    # stationary distributions of all classes at once: mu (I - P) = 0, one equation per class replaced by sum mu = 1
+    first = np.unique(classes, return_index=True)[1]
+    stationary = sp.lil_array(I_minus_P.T)
+    for row, k in zip(first, range(c)):
+        stationary[row] = own[:, [k]].T.toarray()
+    rhs = np.zeros(size)
+    rhs[first] = 1.0
+    mu = _solve(sp.csc_array(stationary), rhs)
+    weights = sp.csr_array((mu, (classes, np.arange(size))), shape=(c, size))  # (c, size) mu of each class
+    g = np.empty_like(r)
+    h = np.empty_like(r)
+    g[recurrent] = np.asarray(weights @ r[recurrent])[classes]
+    bordered = sp.block_array([[I_minus_P, own], [weights, None]], format="csc")
+    h[recurrent] = _solve(bordered, np.vstack([r[recurrent] - g[recurrent], np.zeros((c, r.shape[1]))]))[:size]
+    if transient.size:
+        P_TR = P[transient][:, recurrent]
+        stay = sp.csc_array(sp.eye_array(transient.size) - P[transient][:, transient])
+        lu = _factor(stay)
+        g[transient] = lu.solve(np.asarray(P_TR @ g[recurrent]))
+        h[transient] = lu.solve(r[transient] - g[transient] + P_TR @ h[recurrent])
+    return g, h
+
+
+def _factor(A: sp.csc_array):  # type: ignore[no-untyped-def]
+    try:
+        return splu(A)
+    except RuntimeError as error:  # pragma: no cover - the systems are nonsingular by construction
+        raise SolverError(f"a policy's gain and bias: {error}") from error
+
+
+def _solve(A: sp.csc_array, b: FloatArray) -> FloatArray:
+    return np.asarray(_factor(A).solve(np.asarray(b, dtype=np.float64)))
