@@ -61,24 +61,35 @@ def greedy_optimal_rows(model: TabularMDP, R: FloatArray) -> BoolArray:
     return candidate
 
 
-def blackwell_optimal_rows(model: TabularMDP, R: FloatArray, max_iter: int = 1000) -> BoolArray:
-    """``(m, k)`` the rows optimal for each reward column of ``R`` for every discount close enough to 1."""
+def blackwell_optimal_rows(model: TabularMDP, R: FloatArray, near: FloatArray | None = None,
+                           max_iter: int = 1000) -> BoolArray:
+    """``(m, k)`` the rows optimal for each reward column of ``R`` for every discount close enough to 1.
+
+    ``near``: ``(n, k)`` values of the reward columns at a discount close to 1, whose greedy rows start the
+    policy iteration (they are usually Blackwell optimal already: one evaluation confirms them); the
+    greedy rows of ``R`` otherwise."""
     starts = np.asarray(model.row_groups[:-1])
     states = np.asarray(model.row_state)
-    policy = _argmax_rows(model.P @ R, starts, states)  # (n, k): start from the greedy rows
+    policy = _argmax_rows(model.P @ (R if near is None else near), starts, states)
+    result = np.zeros((model.n_rows, R.shape[1]), dtype=bool)
+    open_, changed = np.arange(R.shape[1]), np.arange(R.shape[1])
+    g, h = np.empty_like(R), np.empty_like(R)
     for _ in range(max_iter):
-        g, h = _evaluate(model, policy, R)
-        Pg, Ph = model.P @ g, model.P @ h
+        g[:, changed], h[:, changed] = _evaluate(model, policy[:, changed], R[:, changed])
+        Pg, Ph = model.P @ g[:, open_], model.P @ h[:, open_]
         gain_rows = _near_best(Pg, np.ones_like(Pg, dtype=bool), starts, states)
         bias_rows = _near_best(Ph, gain_rows, starts, states)
-        columns = np.arange(R.shape[1])
-        keeps_gain = np.asarray(gain_rows[policy, columns].all(axis=0))  # (k,) no state improves its gain
-        settled = np.where(keeps_gain, bias_rows[policy, columns].all(axis=0), False)
+        current = policy[:, open_], np.arange(open_.size)
+        keeps_gain = np.asarray(gain_rows[current].all(axis=0))  # no state improves its gain
+        settled = keeps_gain & bias_rows[current].all(axis=0)
+        result[:, open_[settled]] = bias_rows[:, settled]
         if settled.all():
-            return bias_rows
-        wanted: BoolArray = np.where(keeps_gain[None, :], bias_rows, gain_rows)
-        stay = wanted[policy, columns]
-        policy = np.where(stay, policy, _argmax_rows(np.where(wanted, 0.0, -1.0), starts, states))
+            return result
+        wanted: BoolArray = np.where(keeps_gain[None, :], bias_rows, gain_rows)[:, ~settled]
+        stay = wanted[policy[:, open_[~settled]], np.arange(wanted.shape[1])]
+        open_ = open_[~settled]
+        policy[:, open_] = np.where(stay, policy[:, open_], _argmax_rows(np.where(wanted, 0.0, -1.0), starts, states))
+        changed = open_
     raise SolverError(f"policy iteration for the limit discount -> 1 did not settle in {max_iter} rounds")
 
 
@@ -127,35 +138,52 @@ def _evaluate(model: TabularMDP, policy: npt.NDArray[np.int64], R: FloatArray) -
 def _gain_and_bias(P: sp.csr_array, r: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The gain and bias of the Markov chain ``P`` for the reward columns ``r`` (Puterman 1994, 8.2):
     on each closed class, ``g = mu r`` and ``(I - P) h = r - g`` with ``mu h = 0``; on the transient states,
-    ``(I - P_TT) g_T = P_TR g_R`` and ``(I - P_TT) h_T = r_T - g_T + P_TR h_R``."""
+    ``(I - P_TT) g_T = P_TR g_R`` and ``(I - P_TT) h_T = r_T - g_T + P_TR h_R``. The systems are built
+    from the chain's entries directly (this runs once per policy and sample)."""
     n = P.shape[0]
     n_classes, labels = connected_components(P, directed=True, connection="strong")
-    source, target = P.nonzero()
+    entries = P.tocoo()
+    source, target, p = entries.row, entries.col, entries.data
     leaves = np.zeros(n_classes, dtype=bool)
     leaves[labels[source[labels[source] != labels[target]]]] = True
-    recurrent = np.flatnonzero(~leaves[labels])
-    transient = np.flatnonzero(leaves[labels])
+    is_recurrent = ~leaves[labels]
+    recurrent, transient = np.flatnonzero(is_recurrent), np.flatnonzero(~is_recurrent)
+    size = recurrent.size
+    at = np.full(n, -1)
+    at[recurrent], at[transient] = np.arange(size), np.arange(transient.size)
     classes = np.unique(labels[recurrent], return_inverse=True)[1].ravel()
-    c, size = int(classes.max()) + 1, recurrent.size
-    own = sp.csr_array((np.ones(size), (np.arange(size), classes)), shape=(size, c))  # state -> its class
-    I_minus_P = sp.eye_array(size, format="csr") - P[recurrent][:, recurrent]
+    c = int(classes.max()) + 1
+    inside = is_recurrent[source]  # a closed class's entries stay in it
+    i, j, q = at[source[inside]], at[target[inside]], p[inside]
+    diagonal = np.arange(size)
+    # (I - P_RR) as (row, column, value) triples
+    rows, cols, values = np.r_[diagonal, i], np.r_[diagonal, j], np.r_[np.ones(size), -q]
     # stationary distributions of all classes at once: mu (I - P) = 0, one equation per class replaced by sum mu = 1
     first = np.unique(classes, return_index=True)[1]
-    stationary = sp.lil_array(I_minus_P.T)
-    for row, k in zip(first, range(c)):
-        stationary[row] = own[:, [k]].T.toarray()
+    replaced = np.zeros(size, dtype=bool)
+    replaced[first] = True
+    keep = ~replaced[cols]
+    stationary = sp.csc_array((np.r_[values[keep], np.ones(size)], (np.r_[cols[keep], first[classes]],
+                                                                     np.r_[rows[keep], diagonal])), shape=(size, size))
     rhs = np.zeros(size)
     rhs[first] = 1.0
-    mu = _solve(sp.csc_array(stationary), rhs)
-    weights = sp.csr_array((mu, (classes, np.arange(size))), shape=(c, size))  # (c, size) mu of each class
-    g = np.empty_like(r)
-    h = np.empty_like(r)
+    mu = _solve(stationary, rhs)
+    weights = sp.csr_array((mu, (classes, diagonal)), shape=(c, size))  # (c, size) mu of each class
+    g, h = np.empty_like(r), np.empty_like(r)
     g[recurrent] = np.asarray(weights @ r[recurrent])[classes]
-    bordered = sp.block_array([[I_minus_P, own], [weights, None]], format="csc")
+    bordered = sp.csc_array((np.r_[values, np.ones(size), mu], (np.r_[rows, diagonal, size + classes],
+                                                               np.r_[cols, size + classes, diagonal])),
+                            shape=(size + c, size + c))
     h[recurrent] = _solve(bordered, np.vstack([r[recurrent] - g[recurrent], np.zeros((c, r.shape[1]))]))[:size]
     if transient.size:
-        P_TR = P[transient][:, recurrent]
-        stay = sp.csc_array(sp.eye_array(transient.size) - P[transient][:, transient])
+        out = ~inside
+        i, j, q = at[source[out]], at[target[out]], p[out]
+        to_recurrent = is_recurrent[target[out]]
+        P_TR = sp.csr_array((q[to_recurrent], (i[to_recurrent], j[to_recurrent])), shape=(transient.size, size))
+        t = transient.size
+        stay = sp.csc_array((np.r_[np.ones(t), -q[~to_recurrent]], (np.r_[np.arange(t), i[~to_recurrent]],
+                                                                     np.r_[np.arange(t), j[~to_recurrent]])),
+                            shape=(t, t))
         lu = _factor(stay)
         g[transient] = lu.solve(np.asarray(P_TR @ g[recurrent]))
         h[transient] = lu.solve(r[transient] - g[transient] + P_TR @ h[recurrent])

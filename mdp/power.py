@@ -62,6 +62,7 @@ _LOOK_EVERY = 4  # sweeps between two looks for the slow mode (each costs about 
 _GAIN_LP_STATES = 2000  # the limit gamma -> 1 solves a linear program per sample: up to this many states
 _GREEDY_TOL = 1e-12  # the limit gamma -> 0: a sparse dot product of rewards in [0, 1] (scaled by given rewards)
 _GAIN_TOL = 1e-6  # the limit gamma -> 1: HiGHS's default feasibility tolerance (1e-7), with room
+_NEAR_ONE = 0.999  # the discount whose optimal rows start the policy iteration of the shares' limit 1
 
 
 class PowerUndefinedError(SpecError):
@@ -707,4 +708,8 @@ def _limit_optimal_rows(model: TabularMDP, R: FloatArray, gamma: float) -> npt.N
     """``(m, k)`` the rows optimal for each reward column in the limit ``gamma -> 0`` or ``gamma -> 1``."""
     from .limits import blackwell_optimal_rows, greedy_optimal_rows
 
-    return greedy_optimal_rows(model, R) if gamma == 0.0 else blackwell_optimal_rows(model, R)
+    if gamma == 0.0:
+        return greedy_optimal_rows(model, R)
+    batch = _BatchedSweep(replace(model, discount=_NEAR_ONE, rationals=None))  # a start for the policy iteration
+    V, _ = batch.solve(R[batch.layout.perm], 1e-6, 100_000)
+    return blackwell_optimal_rows(model, R, near=V[batch.layout.inv])
