@@ -565,6 +565,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
                         path_span=_token_span(path, self.path), default=default,
                         metric=self._ident(metric) if metric is not None else None, span=self._span(meta))
 
+    def nearest_metric(self, meta, word):
+        return word
+
     def agent(self, meta, name, plans, steps, steps_word, with_word, critic):
         for word, expected in ((plans, "plans"), (steps_word, "steps"), (with_word, "with")):
             if word is not None and str(word) not in (expected, "step" if expected == "steps" else expected):
