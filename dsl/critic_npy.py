@@ -75,9 +75,9 @@ def _load(path: str) -> npt.NDArray[Any]:
                                      "e.g. numpy.save(path, values.astype(float))")
             handle.seek(0)
             return np.lib.format.read_array(handle, allow_pickle=False)
-        except ValueError as error:
-            raise NpyCriticError(f"the .npy file is damaged: {error}", "save the array again with numpy.save") \
-                from None
+        except ValueError:  # not numpy's words: they vary between versions
+            raise NpyCriticError("the .npy file is damaged: its data does not match its header",
+                                 "save the array again with numpy.save") from None
 
 
 def _dense(array: npt.NDArray[Any], variables: Sequence[Variable]
