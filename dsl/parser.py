@@ -554,15 +554,19 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
         return S.Critic(self._ident(name), None, tuple(features), str(policy), str(method or "lsq"),
                         training_world=world or (), span=self._span(meta))
 
-    def file_critic(self, meta, name, from_word, path, default_word, default):
-        for word, expected in ((from_word, "from"), (default_word, "default")):
+    def file_critic(self, meta, name, from_word, path, default_word, default, by_word, metric):
+        for word, expected in ((from_word, "from"), (default_word, "default"), (by_word, "by")):
             if word is not None and str(word) != expected:
                 self.diagnostics.append(Diagnostic(
                     f"unexpected '{word}', expected '{expected}'", _token_span(word, self.path),
-                    hint='write `critic NAME from "critic.csv"`, and `default 0` (or `default error`) for the '
-                         "states the file does not list"))
+                    hint='write `critic NAME from "critic.csv"`, and `default 0` (or `default error`, or `default '
+                         "nearest by l1`) for the states the file does not list"))
         return S.Critic(self._ident(name), None, path=_decode_string(path, self.path),
-                        path_span=_token_span(path, self.path), default=default, span=self._span(meta))
+                        path_span=_token_span(path, self.path), default=default,
+                        metric=self._ident(metric) if metric is not None else None, span=self._span(meta))
+
+    def nearest_metric(self, meta, word):
+        return word
 
     def agent(self, meta, name, plans, steps, steps_word, with_word, critic):
         for word, expected in ((plans, "plans"), (steps_word, "steps"), (with_word, "with")):

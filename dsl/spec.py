@@ -718,7 +718,8 @@ class Critic:
     training_world: tuple[tuple[str, Fraction | bool], ...] = ()  # fitted in the world with these consts and params
     table: tuple[tuple[tuple[int, ...], Fraction], ...] = ()  # read from a file: (state codes, value)
     path: str = ""  # the file it was read from ("" unless read)
-    default: Fraction | None = None  # for states the file does not list (None: an error)
+    default: Fraction | None = None  # for states the file does not list (None: an error, unless nearest)
+    nearest: str = ""  # "l1", "l2" or "max": unlisted states take the mean of the nearest listed ones
 
     @property
     def is_fitted(self) -> bool:

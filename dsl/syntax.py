@@ -437,7 +437,7 @@ class Policy(Node):
 class Critic(Node):
     """``critic NAME = EXPR``: an estimate of the future intrinsic cost of each state; or (``value`` None)
     ``critic NAME = linear(FEATURES) trained on POLICY [by METHOD]``, fitted inside corrigo; or (``path``)
-    ``critic NAME from "PATH" [default X]``, read from a file."""
+    ``critic NAME from "PATH" [default X | default nearest [by METRIC]]``, read from a file."""
 
     name: Ident
     value: Expr | None
@@ -447,7 +447,8 @@ class Critic(Node):
     training_world: tuple[tuple[Ident, Expr], ...] = ()  # `where NAME = VALUE, ...`: the world it is trained in
     path: str = ""  # `critic NAME from "PATH"`: a table of values by state
     path_span: Span | None = None
-    default: Expr | None = None  # its value for states the table does not list (`error`: none)
+    default: Expr | None = None  # its value for states the table does not list (`error`: none; `nearest`)
+    metric: Ident | None = None  # `default nearest by l1|l2|max`
 
 
 @dataclass(frozen=True, slots=True)

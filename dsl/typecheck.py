@@ -23,6 +23,7 @@ from typing import TypeVar
 from . import spec as T
 from . import syntax as S
 from .errors import Diagnostic, Source, Span, SpecTypeError
+from .critic_npy import NpyCriticError, read_npy_critic
 from .distributions import parse_distribution
 from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_HORIZON, MAX_NESTING
 from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
@@ -61,6 +62,7 @@ def typecheck(module: S.Module, source: Source,
 
 OUTSIDE = "outside"  # the value of a map's cells beyond its drawing
 STEP_NAME = "step"  # with a horizon: the steps taken so far, in checks and policies (mdp.horizon's counter)
+NEAREST_METRICS = ("l1", "l2", "max")  # `default nearest by METRIC`: cKDTree's p = 1, 2, inf
 UNTRAINED_NAME = "untrained"  # in checks under an agent: the states its critic was not trained on
 _NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
                     "expectation over the successors")
@@ -1069,33 +1071,51 @@ class _Checker:
         return scenario
 
     def _file_critic(self, declaration: S.Critic) -> T.Critic | None:
-        """``critic NAME from "PATH" [default X]``: a CSV file with a column per state variable (values as
-        the spec writes them) and a ``value`` column, one row per state; errors point into the file."""
+        """``critic NAME from "PATH" [default X | default nearest [by l1|l2|max]]``: a CSV file with a column
+        per state variable (values as the spec writes them) and a ``value`` column, one row per state; errors
+        point into the file. ``.json`` and ``.npy`` files hold the same table (:mod:`dsl.critic_npy`)."""
         name = declaration.name.text
         default: Fraction | None = None
-        if declaration.default is not None and not (isinstance(declaration.default, S.Name)
-                                                    and declaration.default.name == "error"):
+        word = declaration.default.name if isinstance(declaration.default, S.Name) else ""
+        metric = declaration.metric
+        if metric is not None and (word != "nearest" or metric.text not in NEAREST_METRICS):
+            problem = f"unknown metric '{metric.text}'" if word == "nearest" else "`by` goes with `default nearest`"
+            self._error(f"critic '{name}': {problem}", metric.span,
+                        hint=f"write `default nearest by {'|'.join(NEAREST_METRICS)}` (`by l1` if left out)")
+            return None
+        nearest = (metric.text if metric is not None else "l1") if word == "nearest" else ""
+        if declaration.default is not None and word not in ("error", "nearest"):
             default = self._bound(declaration.default, f"the default of critic '{name}'")
             if default is None:
                 return None
+        table = self._critic_file(name, declaration)
+        if table is None:
+            return None
+        return T.Critic(name, None, declaration.span, table=table, path=declaration.path, default=default,
+                        nearest=nearest)
+
+    def _critic_file(self, name: str, declaration: S.Critic) -> tuple[tuple[tuple[int, ...], Fraction], ...] | None:
+        """The table in the critic's file, by its ending: ``.npy``, ``.json``, else CSV."""
         base = os.path.dirname(self.source.path) if self.source.path != "<string>" else ""
         path = os.path.normpath(os.path.join(base, declaration.path))
         try:
+            if path.lower().endswith(".npy"):
+                return read_npy_critic(path, list(self.variables.values()))
             with open(path, encoding="utf-8", newline="") as handle:
-                text = handle.read()
+                source = Source(path, handle.read())
         except (OSError, UnicodeDecodeError) as error:
             reason = "not UTF-8 text" if isinstance(error, UnicodeDecodeError) else error.strerror or str(error)
             self._error(f"cannot read critic '{name}' from '{declaration.path}': {reason}", declaration.path_span,
                         hint="the path is relative to the spec's folder; the file is CSV, a column per variable "
-                             "and one called value")
+                             "and one called value (or .json, or .npy)")
             return None
-        source = Source(path, text)
+        except NpyCriticError as error:
+            self._error(f"critic '{name}': {error.message}", declaration.path_span, hint=error.hint)
+            return None
         self.source = replace(self.source, imported=(*self.source.imported, source))
-        table = self._critic_json(name, path, source) if path.lower().endswith(".json") else \
-            self._critic_table(name, path, source)
-        if table is None:
-            return None
-        return T.Critic(name, None, declaration.span, table=table, path=declaration.path, default=default)
+        if path.lower().endswith(".json"):
+            return self._critic_json(name, path, source)
+        return self._critic_table(name, path, source)
 
     def _critic_json(self, name: str, path: str, source: Source) -> tuple[tuple[tuple[int, ...], Fraction], ...] | None:
         """A critic as JSON: a list of objects, one per state, each with every variable (numbers, true/false,

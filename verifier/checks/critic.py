@@ -9,13 +9,15 @@ solution is the agent's behaviour and ``context.optimal`` the intrinsic optimum;
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 import mdp
 from dsl.errors import Diagnostic
-from dsl.spec import Agent, Check, CriticError, Expr, InnerRegret, Spec
+from dsl.spec import Agent, Check, CriticError, EnumDomain, Expr, InnerRegret, Spec, Variable
 from mdp.expressions import vectorize
 from mdp.model import ModelError, TabularMDP
 from mdp.planner import FittedCritic, fit_critic, planned_path
@@ -27,7 +29,7 @@ from ..submodel import shortest_trace
 from .common import Context, result
 
 __all__ = ["check_critic_error", "check_exploits_critic", "check_inner_regret", "critic_values", "describe_fit",
-           "fitted_critic", "untrained_states"]
+           "fitted_critic", "nearest_mean", "untrained_states"]
 
 
 def critic_values(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> npt.NDArray[np.float64]:
@@ -41,22 +43,93 @@ def critic_values(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -
 
 
 def _looked_up(spec: Spec, model: TabularMDP, name: str) -> npt.NDArray[np.float64]:
-    """A critic read from a file at every state: its line for the state, else its default, else an error
-    located at the critic that names the first state it lacks."""
+    """A critic read from a file at every state: its line for the state, else its default (a number, or the
+    nearest listed states'), else an error located at the critic that names the first state it lacks."""
     critic = spec.critic(name)
-    table = {codes: float(value) for codes, value in critic.table}
-    default = float(critic.default) if critic.default is not None else None
-    values = np.empty(model.n_states)
-    live = ~np.asarray(model.terminal, dtype=bool)
-    for s, key in enumerate(_state_keys(spec, model)):
-        value = table.get(key, default)
-        if value is None and live[s]:  # an ended episode needs no estimate
-            raise ModelError(Diagnostic(f"critic '{name}' has no value for the reachable state {model.describe(s)} "
-                                        f"in '{critic.path}'", critic.span,
-                                        hint="add a line for it, or give the critic a `default` (e.g. `default 0`)"),
-                             spec.source)
-        values[s] = 0.0 if value is None else value
+    listed_codes, listed_values = _table(spec, name)
+    codes = _state_codes(spec, model)
+    where = _listed_at(listed_codes, codes)
+    missing = where < 0
+    values = np.zeros(model.n_states)
+    values[~missing] = listed_values[where[~missing]]
+    if critic.nearest and missing.any() and listed_values.size:
+        values[missing] = nearest_mean(listed_codes, listed_values, codes[missing], spec.variables, critic.nearest)
+    elif critic.default is not None:
+        values[missing] = float(critic.default)
+    else:
+        lacking = np.flatnonzero(missing & ~np.asarray(model.terminal, dtype=bool))  # an ended episode needs none
+        if lacking.size:
+            raise ModelError(Diagnostic(f"critic '{name}' has no value for the reachable state "
+                                        f"{model.describe(int(lacking[0]))} in '{critic.path}'", critic.span,
+                                        hint="the file lists no state, so none is nearest: add lines" if critic.nearest
+                                        else "add a line for it, or give the critic a `default` (e.g. `default 0`, "
+                                             "or `default nearest`)"), spec.source)
     return values
+
+
+def nearest_mean(listed: npt.NDArray[np.int64], values: npt.NDArray[np.float64], queries: npt.NDArray[np.int64],
+                 variables: Sequence[Variable], metric: str) -> npt.NDArray[np.float64]:
+    """(q,) at each of the ``queries`` (state codes), the mean value of the ``listed`` states nearest to it.
+
+    The distance is the l1, l2 or max norm of the per-variable differences: ints by value, bools by 0/1,
+    enums 0 if equal else 1 (their declared order is no distance). The nearest states are found by a k-d
+    tree, then compared by their exact integer distances; all those tied at the least one are averaged,
+    summed in increasing order of value, so the result does not depend on the file's order.
+    """
+    p = {"l1": 1.0, "l2": 2.0, "max": np.inf}[metric]
+    tree = cKDTree(_embedded(listed, variables, p))
+    points = _embedded(queries, variables, p)
+    means = np.empty(len(queries))
+    todo, k = np.arange(len(queries)), min(4, len(listed))
+    while todo.size:
+        _, found = tree.query(points[todo], k=k, p=p)
+        found = np.asarray(found).reshape(len(todo), k)
+        distance = _distances(queries[todo][:, None, :], listed[found], variables, p)  # (t, k) exact
+        tied = distance == distance.min(axis=1, keepdims=True)
+        done = ~tied[:, -1] | (k == len(listed))  # else a state beyond the k-th may tie too: look further
+        chosen = np.sort(np.where(tied, values[found], np.nan), axis=1)  # NaN sorts last
+        means[todo[done]] = (np.nansum(chosen, axis=1) / tied.sum(axis=1))[done]
+        todo, k = todo[~done], min(2 * k, len(listed))
+    return means
+
+
+def _embedded(codes: npt.NDArray[np.int64], variables: Sequence[Variable], p: float) -> npt.NDArray[np.float64]:
+    """The states as points whose p-norm distances are those of :func:`nearest_mean`: ints and bools by their
+    codes, an enum one-hot scaled by 2^(-1/p), so that two of its values are 1 apart."""
+    columns = []
+    for i, variable in enumerate(variables):
+        if isinstance(variable.domain, EnumDomain):
+            columns.append((codes[:, i:i + 1] == np.arange(variable.domain.size)) * 2.0 ** (-1 / p))
+        else:
+            columns.append(codes[:, i:i + 1].astype(np.float64))
+    return np.hstack(columns) if columns else np.zeros((len(codes), 1))
+
+
+def _distances(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], variables: Sequence[Variable],
+               p: float) -> npt.NDArray[np.float64]:
+    """The exact distances between the codes ``a`` and ``b`` (broadcast over all but the last axis); for l2
+    the squared distance, which orders the same."""
+    enum = np.array([isinstance(v.domain, EnumDomain) for v in variables], dtype=bool)
+    step = np.where(enum, a != b, np.abs(a - b)).astype(np.float64)
+    if p == np.inf:
+        return step.max(axis=-1, initial=0.0)
+    return (step ** p).sum(axis=-1)
+
+
+def _table(spec: Spec, name: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(m, n_variables) the codes of the states the critic's file lists, (m,) their values in floats."""
+    table = spec.critic(name).table
+    codes = np.array([codes for codes, _ in table], dtype=np.int64).reshape(-1, len(spec.variables))
+    return codes, np.array([float(value) for _, value in table], dtype=np.float64)
+
+
+def _listed_at(listed: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """(n,) for each state (its ``codes``), the index of its row in ``listed``, or -1 if it is not there."""
+    _, inverse = np.unique(np.vstack([listed, codes]), axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    row_of = np.full(inverse.max(initial=-1) + 1, -1, dtype=np.int64)
+    row_of[inverse[:len(listed)]] = np.arange(len(listed))
+    return row_of[inverse[len(listed):]]
 
 
 def fitted_critic(spec: Spec, model: TabularMDP, name: str, optimal: Solution) -> FittedCritic:
@@ -110,8 +183,7 @@ def untrained_states(spec: Spec, model: TabularMDP, optimal: Solution, agent: Ag
     if critic.is_fitted:
         return (fitted_critic(spec, model, agent.critic, optimal).visits == 0) & live
     if critic.value is None:
-        listed = {codes for codes, _ in critic.table}
-        return np.array([key not in listed for key in _state_keys(spec, model)], dtype=bool) & live
+        return (_listed_at(_table(spec, agent.critic)[0], _state_codes(spec, model)) < 0) & live
     return None
 
 
@@ -121,6 +193,13 @@ def _state_keys(spec: Spec, model: TabularMDP) -> list[tuple[int, ...]]:
     if model.state_codes is None:
         return [()] * model.n_states
     return list(map(tuple, model.state_codes[:, :len(spec.variables)].tolist()))
+
+
+def _state_codes(spec: Spec, model: TabularMDP) -> npt.NDArray[np.int64]:
+    """(n, n_variables) the codes of the spec's variables at every state (a horizon's step counter left out)."""
+    if model.state_codes is None:
+        return np.zeros((model.n_states, 0), dtype=np.int64)
+    return np.asarray(model.state_codes[:, :len(spec.variables)], dtype=np.int64)
 
 
 def _evaluate(spec: Spec, model: TabularMDP, expr: Expr) -> npt.NDArray[np.float64]:
