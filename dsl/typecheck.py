@@ -215,8 +215,9 @@ class _Checker:
             variables=tuple(self.variables.values()),
             formulas=tuple(T.Formula(name, info.checked, info.declaration.span)
                            for name, info in self.formulas.items() if info.checked is not None),
-            actions=tuple(a for name, expansions in self.actions.items() if self._exists(name) for a in expansions),
-            events=tuple(e for e in _checked(events) if self._exists(e.name)),
+            actions=tuple(a for name, expansions in self.actions.items() if self._exists_in(name, self.world)
+                    for a in expansions),
+            events=tuple(e for e in _checked(events) if self._exists_in(e.name, self.world)),
             terminal=terminal,
             costs=_checked(costs),
             intents=_checked(intents),
@@ -233,10 +234,6 @@ class _Checker:
             overrides=self.given_overrides,
             world=self.world,
         )
-
-    def _exists(self, name: str) -> bool:
-        """Whether the action or event ``name`` exists in the world loaded (one not declared `in` exists in all)."""
-        return self._exists_in(name, self.world)
 
     def _only_in(self, declaration: S.Action | S.Event) -> bool:
         """``in SCENARIO, ...`` of an action or event: each a declared scenario, named once (False: in error,
@@ -1953,8 +1950,9 @@ class _Checker:
                     hint=f"check it there: `check NAME in {self.only_in[action][0]} : ...`")
         return False
 
-    def _exists_in(self, action: str, world: str | None) -> bool:
-        return action not in self.only_in or world in self.only_in[action]
+    def _exists_in(self, name: str, world: str | None) -> bool:
+        """Whether the action or event ``name`` exists in ``world`` (one not declared `in` exists in all)."""
+        return name not in self.only_in or world in self.only_in[name]
 
     def _policy_in_check_world(self, name: str, span: Span | None) -> bool:
         """Whether the policy ``name`` can be followed in the world of the check being checked: every action it
