@@ -118,8 +118,9 @@ def load(path_or_text: str | PathLike[str], overrides: Mapping[str, object] | No
     return check_source(read_source(path_or_text), overrides)
 
 
-def check_source(source: Source, overrides: Mapping[str, object] | None = None) -> Spec:
-    """Parse and check the spec of ``source``, with what it imports (:mod:`dsl.imports`)."""
+def check_source(source: Source, overrides: Mapping[str, object] | None = None, world: str | None = None) -> Spec:
+    """Parse and check the spec of ``source``, with what it imports (:mod:`dsl.imports`); ``world``: the
+    scenario it is loaded as, with the actions and events declared `in` it (None: the spec's own world)."""
     module, source = with_imports(parse(source.text, source.path), source,
                                   lambda path: read_source(Path(path)), parse)
-    return typecheck(module, source, overrides)
+    return typecheck(module, source, overrides, world)

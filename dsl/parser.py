@@ -462,8 +462,8 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def label(self, meta, name, value):
         return S.Formula(self._ident(name), value, is_label=True, span=self._span(meta))
 
-    def action(self, meta, name, params, guard, branches):
-        return S.Action(self._ident(name), params or (), guard, branches, span=self._span(meta))
+    def action(self, meta, name, params, only_in, guard, branches):
+        return S.Action(self._ident(name), params or (), guard, branches, only_in or (), span=self._span(meta))
 
     def action_params(self, meta, *params):
         return tuple(params)
@@ -476,8 +476,11 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def init(self, meta, branches):
         return S.Init(branches, span=self._span(meta))
 
-    def event(self, meta, name, guard, branches):
-        return S.Event(self._ident(name), guard, branches, span=self._span(meta))
+    def event(self, meta, name, only_in, guard, branches):
+        return S.Event(self._ident(name), guard, branches, only_in or (), span=self._span(meta))
+
+    def only_in(self, meta, *names):
+        return tuple(self._ident(name) for name in names)
 
     def certain(self, meta, updates):
         return (S.Branch(None, updates, span=self._span(meta)),)

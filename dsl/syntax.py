@@ -296,6 +296,7 @@ class Action(Node):
     params: tuple[ActionParam, ...]
     guard: Expr | None
     branches: tuple[Branch, ...]
+    only_in: tuple[Ident, ...] = ()  # `in SCENARIO, ...`: declared in those worlds only (empty: in every world)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +304,7 @@ class Event(Node):
     name: Ident
     guard: Expr | None
     branches: tuple[Branch, ...]
+    only_in: tuple[Ident, ...] = ()  # `in SCENARIO, ...`: declared in those worlds only (empty: in every world)
 
 
 @dataclass(frozen=True, slots=True)

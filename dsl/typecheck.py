@@ -49,21 +49,25 @@ _Checked = TypeVar("_Checked")
 
 
 def typecheck(module: S.Module, source: Source,
-              overrides: Mapping[str, object] | None = None) -> T.Spec:
+              overrides: Mapping[str, object] | None = None, world: str | None = None) -> T.Spec:
     """Resolve, type and expand ``module``; ``overrides`` replace const and param values (``-D``).
+
+    ``world`` names the scenario the spec is loaded as (None: the spec's own world): the actions, events and
+    policies declared only in other scenarios are checked, then left out of the spec.
 
     Raises
     ------
     SpecTypeError
         With every problem found, in source order.
     """
-    return _Checker(module, source, dict(overrides or {})).run()
+    return _Checker(module, source, dict(overrides or {}), world).run()
 
 
 OUTSIDE = "outside"  # the value of a map's cells beyond its drawing
 STEP_NAME = "step"  # with a horizon: the steps taken so far, in checks and policies (mdp.horizon's counter)
 NEAREST_METRICS = ("l1", "l2", "max")  # `default nearest by METRIC`: cKDTree's p = 1, 2, inf
 UNTRAINED_NAME = "untrained"  # in checks under an agent: the states its critic was not trained on
+ANY_WORLD = "*"  # what an expression is checked for when it may hold in any world (a cost term, a formula)
 _NEXT_STATE_HINT = ("values after the step (`x'`) belong in cost and intent terms, where the compiler takes their "
                     "expectation over the successors")
 
@@ -99,8 +103,13 @@ class _Measure:
 
 
 class _Checker:
-    def __init__(self, module: S.Module, source: Source, overrides: dict[str, object]) -> None:
+    def __init__(self, module: S.Module, source: Source, overrides: dict[str, object], world: str | None) -> None:
         self.module = module
+        self.world = world  # the scenario loaded (None: the spec's own world)
+        self.only_in: dict[str, tuple[str, ...]] = {}  # action or event declared `in` scenarios -> those scenarios
+        self.check_world: str | None = ANY_WORLD  # the world of the check being checked, for the actions it names
+        # a policy that takes scenario-only actions -> the scenarios that have them all, and one such action
+        self.policy_worlds: dict[str, tuple[frozenset[str], str]] = {}
         self.source = source
         self.overrides = overrides  # consumed as the declarations they set are checked
         self.given_overrides = tuple(overrides.items())  # kept for the spec: its scenarios are loaded with them
@@ -156,7 +165,7 @@ class _Checker:
         horizons = [d for d in declarations if isinstance(d, S.Horizon)]
         horizon = self.horizon = self._horizon(horizons)
         for declaration in declarations:  # actions before formulas, terms and checks, which may refer to them
-            if isinstance(declaration, S.Action):
+            if isinstance(declaration, S.Action) and self._only_in(declaration):
                 self._action(declaration)  # checks the formulas it uses, which cannot mention actions
         for declaration in declarations:
             if isinstance(declaration, S.Formula):
@@ -168,7 +177,7 @@ class _Checker:
         checks: list[T.Check | None] = []
         for declaration in declarations:
             if isinstance(declaration, S.Event):
-                events.append(self._event(declaration))
+                events.append(self._event(declaration) if self._only_in(declaration) else None)
             elif isinstance(declaration, S.Terminal):
                 terminals.append(self._expr(declaration.condition, _Scope("a terminal condition"), BOOL))
             elif isinstance(declaration, S.Term):
@@ -181,10 +190,18 @@ class _Checker:
         scenarios = [self._scenario(d) for d in declarations if isinstance(d, S.Scenario)]
         for declaration in declarations:
             if isinstance(declaration, S.Check):
+                scenario = declaration.scenario
+                self.check_world = None if scenario is None else scenario.text if isinstance(
+                    self.declared.get(scenario.text), S.Scenario) else ANY_WORLD  # (an unknown one is reported)
                 checks.append(self._check(declaration))
+                self.check_world = ANY_WORLD
         if not self.actions and not self.diagnostics:
             self._error("the spec declares no action", self.module.header.name.span,
                         hint="add at least one, e.g. `action wait: skip`")
+        elif all(name in self.only_in for name in self.actions) and not self.diagnostics:
+            self._error("every action is declared only in some scenarios, so the spec's own world has none",
+                        self.module.header.name.span, hint="declare at least one action without `in`, e.g. "
+                                                           "`action wait: skip`")
         if self.diagnostics:
             unique = {(d.span.line if d.span else 0, d.span.column if d.span else 0, d.message): d
                       for d in self.diagnostics}
@@ -200,14 +217,16 @@ class _Checker:
             variables=tuple(self.variables.values()),
             formulas=tuple(T.Formula(name, info.checked, info.declaration.span)
                            for name, info in self.formulas.items() if info.checked is not None),
-            actions=tuple(a for expansions in self.actions.values() for a in expansions),
-            events=_checked(events),
+            actions=tuple(a for name, expansions in self.actions.items() if self._exists_in(name, self.world)
+                    for a in expansions),
+            events=tuple(e for e in _checked(events) if self._exists_in(e.name, self.world)),
             terminal=terminal,
             costs=_checked(costs),
             intents=_checked(intents),
             checks=_checked(checks),
             discount_span=next(d.value.span for d in declarations if isinstance(d, S.Discount)),
-            policies=_checked(policies),
+            policies=tuple(p for p in _checked(policies)
+                           if p.name not in self.policy_worlds or self.world in self.policy_worlds[p.name][0]),
             critics=_checked(critics),
             starts=starts,
             agents=_checked(agents),
@@ -215,7 +234,29 @@ class _Checker:
             horizon_span=horizons[0].value.span if horizons else None,
             scenarios=_checked(scenarios),
             overrides=self.given_overrides,
+            world=self.world,
         )
+
+    def _only_in(self, declaration: S.Action | S.Event) -> bool:
+        """``in SCENARIO, ...`` of an action or event: each a declared scenario, named once (False: in error,
+        reported; the action stays declared, so its uses are silent)."""
+        names: list[str] = []
+        for ident in declaration.only_in:
+            if not isinstance(self.declared.get(ident.text), S.Scenario):
+                scenarios = [n for n, d in self.declared.items() if isinstance(d, S.Scenario)]
+                self._unknown(ident.text, ident.span, scenarios, "scenario")
+            elif ident.text in names:
+                self._error(f"{_kind(declaration)} '{declaration.name}' names the scenario '{ident.text}' twice",
+                            ident.span, hint="name each scenario once")
+            else:
+                names.append(ident.text)
+                continue
+            if isinstance(declaration, S.Action):
+                self.action_params[declaration.name.text] = declaration.params
+            return False
+        if names:
+            self.only_in[declaration.name.text] = tuple(names)
+        return True
 
     def _any_of(self, conditions: list[T.Expr]) -> T.Expr | None:
         """The conditions or-ed as a balanced tree: a thousand `terminal` lines nest only ten levels deep."""
@@ -242,8 +283,15 @@ class _Checker:
             if previous is not None:
                 where = "" if previous.span is None else f" at line {previous.span.line}" \
                     if name.span is not None and previous.span.path == name.span.path else f" at {previous.span}"
-                self._error(f"'{name.text}' is already declared{where}", name.span,
-                            hint="give each declaration its own name")
+                if isinstance(declaration, (S.Action, S.Event)) and isinstance(previous, (S.Action, S.Event)) and (
+                        declaration.only_in or previous.only_in):
+                    self._error(f"'{name.text}' is already declared{where}: an action or event declared `in` a "
+                                "scenario needs a name of its own", name.span,
+                                hint="rename one; to change what an action does in a scenario, guard its branches "
+                                     "with a const the scenario sets")
+                else:
+                    self._error(f"'{name.text}' is already declared{where}", name.span,
+                                hint="give each declaration its own name")
                 self.duplicated.add(name.text)
                 continue
             kept.append(declaration)
@@ -921,6 +969,8 @@ class _Checker:
                         "agent is checked at the spec's weights only", under.span,
                         hint="drop `for all params`, or check the optimal policies for all params")
             kind = None
+        elif under is not None and not self._policy_in_check_world(under.text, under.span):
+            kind = None
         if isinstance(kind, (T.ExploitsCritic, T.InnerRegret)) and (under is None or under.text in self.policies
                                                                      and isinstance(kind, T.ExploitsCritic)):
             needs = "an agent" if isinstance(kind, T.ExploitsCritic) else "an agent or a policy"
@@ -1278,6 +1328,15 @@ class _Checker:
                             rule.action.span, hint=f"name one, e.g. '{sorted(action.actions)[0]}'")
                 return None
             rules.append(T.PolicyRule(next(iter(action.actions)), condition, rule.span))
+        taken = list(dict.fromkeys(r.action.name.text for r in declaration.rules if r.action.name.text in self.only_in))
+        if taken:
+            worlds = frozenset.intersection(*(frozenset(self.only_in[a]) for a in taken))
+            if not worlds:
+                self._error(f"policy '{name}' takes actions that no one world has: " + "; ".join(
+                    f"'{a}' exists only in {_scenarios(self.only_in[a])}" for a in taken), declaration.name.span,
+                            hint="declare one policy for each scenario")
+                return None
+            self.policy_worlds[name] = (worlds, taken[0])
         policy = T.Policy(name, tuple(rules), declaration.name.span)
         self.policies[name] = policy
         return policy
@@ -1586,6 +1645,8 @@ class _Checker:
             elif not isinstance(reference, S.Name):
                 self._error("the reference of safely_interruptible is the name of a declared policy", reference.span,
                             hint="declare what the agent should do, e.g. `policy through_corridor: right when ...`")
+            ok = False
+        elif not self._policy_in_check_world(reference.name, reference.span):
             ok = False
         mechanism = self._variable_list(given["mechanism"].value) if "mechanism" in given else ()
         if not ok or interrupted is None or mechanism is None:
@@ -1918,6 +1979,32 @@ class _Checker:
         return isinstance(node, S.Text) or (isinstance(node, S.Name) and node.name in self.enum_types
                                             and node.name not in scope.bindings and node.name not in self.declared)
 
+    def _in_check_world(self, action: str, span: Span | None) -> bool:
+        """Whether ``action`` exists in the world of the check being checked (where it names actions the agent
+        may take); elsewhere, in a cost term or a formula, an action that does not exist is simply not taken."""
+        if self.check_world == ANY_WORLD or self._exists_in(action, self.check_world):
+            return True
+        self._error(f"action '{action}' exists only in {_scenarios(self.only_in[action])}, and this check is in "
+                    f"{_world(self.check_world)}", span,
+                    hint=f"check it there: `check NAME in {self.only_in[action][0]} : ...`")
+        return False
+
+    def _exists_in(self, name: str, world: str | None) -> bool:
+        """Whether the action or event ``name`` exists in ``world`` (one not declared `in` exists in all)."""
+        return name not in self.only_in or world in self.only_in[name]
+
+    def _policy_in_check_world(self, name: str, span: Span | None) -> bool:
+        """Whether the policy ``name`` can be followed in the world of the check being checked: every action it
+        takes exists there."""
+        if name not in self.policy_worlds or self.check_world == ANY_WORLD or \
+                self.check_world in self.policy_worlds[name][0]:
+            return True
+        action = self.policy_worlds[name][1]
+        self._error(f"policy '{name}' takes '{action}', which exists only in {_scenarios(self.only_in[action])}, "
+                    f"and this check is in {_world(self.check_world)}", span,
+                    hint=f"check it there: `check NAME under {name} in {self.only_in[action][0]} : ...`")
+        return False
+
     def _resolve_actions(self, node: S.ActionSet) -> T.ActionIs | None:
         names: set[str] = set()
         for ref in node.refs:
@@ -1926,6 +2013,8 @@ class _Checker:
                 if base in self.action_params:  # declared, but every expansion failed to check
                     return None
                 self._unknown(base, ref.name.span, list(self.actions), "action")
+                return None
+            if not self._in_check_world(base, ref.name.span):
                 return None
             expansions = self.actions[base]
             if ref.args is None:
@@ -2144,6 +2233,17 @@ def _show_literal(literal: T.Literal) -> str:
     if literal.type.kind == "enum":
         return literal.type.values[int(literal.value)]
     return _show(literal.value)
+
+
+def _scenarios(names: tuple[str, ...]) -> str:
+    """``scenario 'deploy'``, ``scenarios 'deploy' and 'test'``: where a declaration `in` scenarios exists."""
+    quoted = [f"'{name}'" for name in names]
+    return ("scenario " if len(names) == 1 else "scenarios ") + (
+        quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}")
+
+
+def _world(world: str | None) -> str:
+    return "the spec's own world" if world is None else f"scenario '{world}'"
 
 
 def _a(kind: str) -> str:

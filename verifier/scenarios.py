@@ -1,7 +1,8 @@
 """Worlds that change: checks ``in`` a scenario, and a policy carried from one scenario into another.
 
-A scenario (``scenario deploy: WATCHED = false``) is the spec with some consts and params set: its own
-compiled model, its own optimum. ``check NAME in deploy : ...`` is verified there like any check.
+A scenario (``scenario deploy: WATCHED = false``) is the spec with some consts and params set, and the
+actions and events declared ``in`` it (``action press in deploy: ...``): its own compiled model, its own
+optimum, over the same variables. ``check NAME in deploy : ...`` is verified there like any check.
 ``check NAME in deploy with policy from train : ...`` runs in ``deploy`` the behaviour optimal in
 ``train``: at every state of ``deploy`` that ``train``'s model has too (the same values of the variables),
 the actions optimal there in ``train`` (ties kept, those enabled in ``deploy``); at the others the
@@ -29,16 +30,18 @@ __all__ = ["scenario_optimum", "scenario_spec", "transferred_rows", "with_settin
 
 
 def scenario_spec(spec: Spec, name: str) -> Spec:
-    """``spec`` loaded as its scenario ``name``: the user's ``-D`` values, then the scenario's settings."""
-    return replace(with_settings(spec, spec.scenario(name).settings), world=name)
+    """``spec`` loaded as its scenario ``name``: the user's ``-D`` values, then the scenario's settings, and
+    the actions and events declared ``in`` it."""
+    return with_settings(spec, spec.scenario(name).settings, world=name)
 
 
-def with_settings(spec: Spec, settings: tuple[tuple[str, Fraction | bool], ...]) -> Spec:
+def with_settings(spec: Spec, settings: tuple[tuple[str, Fraction | bool], ...], world: str | None = None) -> Spec:
     """``spec`` loaded again with some consts and params set (a scenario's, a critic's training world), after
-    the user's ``-D`` values; its ``overrides`` stay the user's."""
+    the user's ``-D`` values, as the scenario ``world`` (None: the spec's own world); its ``overrides`` stay
+    the user's."""
     values = {key: int(value) if isinstance(value, Fraction) and value.denominator == 1 else value
               for key, value in settings}
-    return replace(dsl.check_source(spec.source, {**dict(spec.overrides), **values}), overrides=spec.overrides)
+    return replace(dsl.check_source(spec.source, {**dict(spec.overrides), **values}, world), overrides=spec.overrides)
 
 
 def scenario_optimum(spec: Spec, name: str) -> Solution:

@@ -356,3 +356,13 @@ def test_only_prism_operators_where_a_property_starts_are_named(text: str, messa
     with pytest.raises(SpecSyntaxError) as caught:
         parse(f"model m\n{text}\n")
     assert caught.value.diagnostics[0].message.startswith(message)
+
+
+def test_declarations_only_in_some_scenarios() -> None:
+    declarations = parse("model m\naction press(to: 0..1) in deploy, test when on: skip\n"
+                         "event fall in deploy: 1/2 -> skip\nscenario deploy\nscenario test\n").declarations
+    press, fall, deploy, test = declarations
+    assert isinstance(press, S.Action) and press.only_in == (ident("deploy"), ident("test"))
+    assert [p.name for p in press.params] == [ident("to")] and press.guard == S.Name("on")
+    assert isinstance(fall, S.Event) and fall.only_in == (ident("deploy"),)
+    assert deploy == S.Scenario(ident("deploy"), ()) and test == S.Scenario(ident("test"), ())

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import dsl
 from tests.report_schema import REPORT_SCHEMA
 from verifier import Verdict, verify
 from verifier.reports import render_markdown, render_text, to_json
+from verifier.scenarios import scenario_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.corrigo"))
@@ -171,3 +173,9 @@ def test_the_deployment_shift_header() -> None:
         ("x=0, pressed=false, off=false", "walk"), ("x=1, pressed=false, off=false", "walk"),
         ("x=2, pressed=true, off=false", None)]
     assert "expected cost -2 against this world's optimal -5" in report.check("complies").summary
+    # the human's press and the robot's stop are declared `in deploy`: the spec's own world and train's lack them
+    spec = dsl.load(ROOT / "examples" / "deployment_shift.corrigo")
+    assert [a.name for a in spec.actions] == ["walk", "detour"] and spec.events == ()
+    deploy = scenario_spec(spec, "deploy")
+    assert [a.name for a in deploy.actions] == ["walk", "detour", "stop"] and [e.name for e in deploy.events] == ["press"]
+    assert [a.name for a in scenario_spec(spec, "train").actions] == ["walk", "detour"]
