@@ -724,6 +724,9 @@ class _ToAst(Transformer_NonRecursive):  # without recursion: a sum of 10,000 te
     def abs_(self, meta, arg):
         return S.Call("abs", (arg,), span=self._span(meta))
 
+    def aup(self, meta, args):
+        return S.AupCall(args, span=self._span(meta))
+
     def action_set(self, meta, *refs):
         return S.ActionSet(tuple(refs), span=self._span(meta))
 

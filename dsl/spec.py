@@ -17,7 +17,7 @@ from .errors import Source, Span
 from .numbers import counted
 
 __all__ = [
-    "AcceptsShutdown", "Action", "ActionIs", "Agent", "AlwaysCheck", "Binary", "BoolDomain", "Branch", "Call",
+    "AcceptsShutdown", "Action", "ActionIs", "Agent", "AlwaysCheck", "AttainableUtility", "Binary", "BoolDomain", "Branch", "Call",
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Critic", "CriticError", "Domain",
     "EnumDomain", "ExploitsCritic", "InnerRegret",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
@@ -293,6 +293,23 @@ class Call(Expr):
     @property
     def children(self) -> tuple[Expr, ...]:
         return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class AttainableUtility(Expr):
+    """``aup(noop = [wait], c_1, ..., c_n)``: the attainable utility penalty of the row ``(s, a)``,
+    ``(1/n) sum_i |Q*_i(s, a) - Q*_i(s, noop)|``, with ``Q*_i`` the optimal Q-values of the auxiliary cost
+    ``c_i`` in the same world (Turner, Hadfield-Menell and Tadepalli, AIES 2020). Cost and intent terms
+    only, affinely; the compiler computes it once the transitions are known (:mod:`mdp.penalty`)."""
+
+    noop: ActionIs
+    auxiliaries: tuple[Expr, ...]
+    type: Type = REAL
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.auxiliaries
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from typing import Iterator, Union
 from .errors import Span
 
 __all__ = [
-    "Action", "ActionParam", "Agent", "Critic", "ActionRef", "ActionSet", "Always", "Argument", "Binary", "BoolDomain",
+    "Action", "ActionParam", "Agent", "Critic", "ActionRef", "ActionSet", "Always", "Argument", "AupCall", "Binary",
+    "BoolDomain",
     "Boolean", "Branch", "Call", "Check", "Conditional", "Const", "CostBound", "Declaration",
     "Discount", "Domain", "DomainOf", "EnumDomain", "Event", "Eventually", "Expr", "Formula",
     "Globally", "Header", "Horizon", "Ident", "Import", "Init", "IntDomain", "Map", "MapCellRef", "Member", "Module", "Name", "NamedCheck", "Never",
@@ -139,6 +140,17 @@ class Call(Expr):
     @property
     def children(self) -> tuple[Expr, ...]:
         return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class AupCall(Expr):
+    """``aup(noop = [wait], aux_1, ...)``: the attainable utility penalty (checked in ``dsl.typecheck``)."""
+
+    args: tuple[Argument, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return tuple(a.value for a in self.args)
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,7 @@ class _Scope:
     allow_params: bool = False
     allow_next: bool = False  # `x'`, the value after the step
     allow_step: bool = False  # `step`, the steps taken, with a horizon: checks and policies
+    allow_penalty: bool = False  # `aup(...)`: cost and intent terms
 
 
 @dataclass
@@ -861,7 +862,8 @@ class _Checker:
 
     def _term(self, declaration: S.Term) -> T.Term | None:
         what = "a cost term" if declaration.kind == "cost" else "an intent term"
-        expr = self._expr(declaration.value, _Scope(what, allow_actions=True, allow_params=True, allow_next=True))
+        expr = self._expr(declaration.value, _Scope(what, allow_actions=True, allow_params=True, allow_next=True,
+                                                    allow_penalty=True))
         if expr is None:
             return None
         if expr.type == BOOL:  # a condition counts 1 where it holds
@@ -874,34 +876,46 @@ class _Checker:
         return T.Term(declaration.name.text, expr, declaration.span)
 
     def _is_linear(self, expr: T.Expr, span: Span | None) -> bool:
-        """Params must enter costs linearly, so that values are linear in the weights (corrigo sweep)."""
-        def degree(node: T.Expr) -> int | None:
-            if isinstance(node, T.ParamRef):
+        """Params must enter costs linearly, so that values are linear in the weights (corrigo sweep); an
+        ``aup(...)`` penalty, computed after the transitions, must enter affinely too, and once."""
+        def degree(node: T.Expr, is_variable: Callable[[T.Expr], bool]) -> int | None:
+            if is_variable(node):
                 return 1
             if isinstance(node, T.Binary) and node.op in ("+", "-"):
-                a, b = degree(node.left), degree(node.right)
+                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
                 return None if a is None or b is None else max(a, b)
             if isinstance(node, T.Binary) and node.op == "*":
-                a, b = degree(node.left), degree(node.right)
+                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
                 return None if a is None or b is None or a + b > 1 else a + b
             if isinstance(node, T.Binary) and node.op == "/":
-                a, b = degree(node.left), degree(node.right)
+                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
                 return None if a is None or b != 0 else a
             if isinstance(node, T.Unary) and node.op == "-":
-                return degree(node.operand)
+                return degree(node.operand, is_variable)
             if isinstance(node, T.Conditional):
-                test, a, b = degree(node.test), degree(node.then), degree(node.otherwise)
+                test = degree(node.test, is_variable)
+                a, b = degree(node.then, is_variable), degree(node.otherwise, is_variable)
                 return None if test != 0 or a is None or b is None else max(a, b)
-            if any(isinstance(n, T.ParamRef) for n in node.traverse()):
+            if any(is_variable(n) for n in node.traverse()):
                 return None
             return 0
 
-        if degree(expr) is None:
+        if degree(expr, lambda node: isinstance(node, T.ParamRef)) is None:
             param = next(n for n in expr.traverse() if isinstance(n, T.ParamRef))
             self._error(f"param '{param.name}' must enter this term linearly", param.span or span,
                         hint="write terms as weight * feature, e.g. `w_hunger * (battery <= 1)`; "
                              "a param cannot be multiplied by a param, divide, or sit inside min/max/abs "
                              "or a condition")
+            return False
+        penalties = [n for n in expr.traverse() if isinstance(n, T.AttainableUtility)]
+        if len(penalties) > 1:
+            self._error("a term can hold one aup(...) penalty", penalties[1].span or span,
+                        hint="give each penalty a `cost` term of its own")
+            return False
+        if penalties and degree(expr, lambda node: isinstance(node, T.AttainableUtility)) is None:
+            self._error("aup(...) must enter this term linearly", penalties[0].span or span,
+                        hint="write the term as weight * aup(...), e.g. `LAMBDA * aup(noop = [wait], box_free)`; "
+                             "the penalty cannot divide, or sit inside min/max/abs or a condition")
             return False
         return True
 
@@ -1781,6 +1795,8 @@ class _Checker:
                     return None
             type_ = INT if all(a.type == INT for a in args) else REAL
             return self._fold(T.Call(node.function, tuple(args), type_, span))
+        if isinstance(node, S.AupCall):
+            return self._aup(node, scope)
         if isinstance(node, S.Member):
             operand = self._expr(node.operand, scope)
             if operand is None:
@@ -1946,6 +1962,60 @@ class _Checker:
             numeric = [t for t in (lt, rt) if t.is_numeric]
             type_ = INT if all(t == INT for t in numeric) else REAL
         return self._fold(T.Binary(op, left, right, type_, span))
+
+    def _aup(self, node: S.AupCall, scope: _Scope) -> T.Expr | None:
+        """``aup(noop = [wait], aux_1, ...)``: in cost and intent terms, without a horizon; each auxiliary is a
+        cost over the state and action (``x'`` too), without params (the penalty would not be linear in them)."""
+        if not scope.allow_penalty:
+            self._error(f"aup(...) cannot be used in {scope.where}", node.span,
+                        hint="the attainable utility penalty belongs in a cost or intent term, e.g. "
+                             "`cost conservative = LAMBDA * aup(noop = [wait], box_free)`")
+            return None
+        if self.horizon is not None:
+            self._error("aup(...) is defined for the discounted infinite horizon, not for episodes of `horizon` "
+                        "steps", node.span, hint="drop `horizon` to add an attainable utility penalty")
+            return None
+        where = _Scope("an auxiliary objective of aup(...)", allow_actions=True, allow_next=True)
+        noop: T.ActionIs | None = None
+        auxiliaries: list[T.Expr] = []
+        ok = True
+        for arg in node.args:
+            if arg.name is None:
+                aux = self._expr(arg.value, where)
+                if aux is not None and aux.type == BOOL:  # a condition counts 1 where it holds, as a term
+                    aux = T.Binary("*", T.Literal(1, INT), aux, INT, aux.span)
+                if aux is not None and not aux.type.is_numeric:
+                    self._error(f"an auxiliary objective of aup(...) must be a number, found {aux.type}",
+                                arg.value.span)
+                    aux = None
+                if aux is None:
+                    ok = False
+                else:
+                    auxiliaries.append(aux)
+            elif arg.name.text != "noop" or noop is not None:
+                what = "is given twice" if arg.name.text == "noop" else "is not an argument of aup(...)"
+                self._error(f"'{arg.name.text}' {what}", arg.name.span,
+                            hint="aup(...) takes `noop = [ACTION]` and its auxiliary objectives, e.g. "
+                                 "`aup(noop = [wait], box_free, vase_intact)`")
+                ok = False
+            elif not isinstance(arg.value, S.ActionSet):
+                self._error("the noop of aup(...) is an action in brackets, e.g. `noop = [wait]`", arg.value.span)
+                ok = False
+            else:
+                noop = self._resolve_actions(arg.value)
+                ok = ok and noop is not None
+        if ok and noop is None:
+            self._error("aup(...) needs its no-op action, the baseline each choice is compared with", node.span,
+                        hint="add `noop = [ACTION]`, e.g. `aup(noop = [wait], box_free)`")
+            return None
+        if ok and not auxiliaries:
+            self._error("aup(...) needs at least one auxiliary objective", node.span,
+                        hint="add the auxiliary costs whose attainable values the agent should preserve, e.g. "
+                             "`aup(noop = [wait], box_free)`")
+            return None
+        if not ok or noop is None:
+            return None
+        return T.AttainableUtility(noop, tuple(auxiliaries), REAL, node.span)
 
     def _next_name(self, node: S.NextName, scope: _Scope) -> T.Expr | None:
         """``x'``: variable ``x`` after the step, where ``scope`` allows it (the compiler takes the expectation

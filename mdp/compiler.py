@@ -45,11 +45,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic, ResourceLimitError, Span
-from dsl.spec import Action, ActionIs, Branch, Spec, Update, VarRef
+from dsl.spec import Action, ActionIs, Branch, Expr, Spec, Update, VarRef
 
 from .arrival import entry_row, expected_on_arrival, reads_next_state
 from .expressions import UNIT_ROUNDOFF, UndefinedValueError, Vectorized, vectorize
 from .horizon import HorizonTooLarge, over_horizon
+from .penalty import PenaltyUndefined, penalty_of, term_values
 from .model import TERMINAL_ACTION, ModelError, Rationals, Rounding, TabularMDP, nearest_float
 
 __all__ = ["DEFAULT_MAX_BYTES", "StateLimitError", "compile", "time_expanded"]
@@ -270,6 +271,11 @@ class _CompiledTerm:
     per_action: tuple[Vectorized, ...] | None
     span: Span | None  # its expression, for errors
     on_arrival: Vectorized | None = None  # reads the next state: its expectation, once the transitions are known
+    with_penalty: Expr | None = None  # holds aup(...): computed once the transitions are known (mdp.penalty)
+
+    @property
+    def after_transitions(self) -> bool:
+        return self.on_arrival is not None or self.with_penalty is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,7 +411,7 @@ class _Compiler:
         self.max_bytes = max_bytes
         self.progress = progress
         self.exact = exact
-        params = spec.param_values()
+        params = self.params = spec.param_values()
         self.variables = spec.variables
         self.k = len(spec.variables)
 
@@ -444,11 +450,12 @@ class _Compiler:
         self.outcome_bytes = (_OUTCOME_BYTES + _OUTCOME_COLUMN_BYTES * len(self.tracked)
                               + (_PYTHON_INT_BYTES if self.key_dtype is object else 0))
         self.terminal = vectorize(spec.terminal, params) if spec.terminal is not None else None
-        self.costs = tuple((t.name, vectorize(t.expr, params)) for t in spec.costs)
-        self.intents = tuple((t.name, vectorize(t.expr, params)) for t in spec.intents)
+        self.costs = tuple((t.name, None if penalty_of(t.expr) else vectorize(t.expr, params)) for t in spec.costs)
+        self.intents = tuple((t.name, None if penalty_of(t.expr) else vectorize(t.expr, params)) for t in spec.intents)
         # a term that does not mention the action is evaluated once per state and copied to its rows;
         # one that does is specialised to each action (often a constant then)
         self.terms = tuple(
+            _CompiledTerm(kind, t.name, None, None, t.expr.span or t.span, with_penalty=t.expr) if term is None else
             _CompiledTerm(kind, t.name, None, None, t.expr.span or t.span, term) if reads_next_state(t.expr) else
             _CompiledTerm(kind, t.name, term, None, t.expr.span or t.span) if not _mentions_action(t.expr) else
             _CompiledTerm(kind, t.name, None, tuple(vectorize(t.expr, params, a.name) for a in spec.actions),
@@ -1387,7 +1394,7 @@ class _Compiler:
         self._raise_problems()
         costs = {name: np.concatenate([layer.costs[name] for layer in layers]) for name, _ in self.costs}
         intents = {name: np.concatenate([layer.intents[name] for layer in layers]) for name, _ in self.intents}
-        if not any(t.on_arrival is not None for t in self.terms):
+        if not any(t.after_transitions for t in self.terms):
             self._check_totals(costs, intents, row_groups)
         discount = float(self.spec.discount)
         rounding = Rounding(costs={name: self.term_rounding["cost", name] for name in costs},
@@ -1424,22 +1431,31 @@ class _Compiler:
             rationals=rationals,
             starts=tuple((i, p) for i, (_, p) in enumerate(self.spec.starts)),
         )
-        return self._with_arrivals(model) if any(t.on_arrival is not None for t in self.terms) else model
+        return self._with_arrivals(model) if any(t.after_transitions for t in self.terms) else model
 
     def _with_arrivals(self, model: TabularMDP) -> TabularMDP:
         """``model`` with the terms that read the next state filled in: each row's expectation over its
-        successors (:mod:`mdp.arrival`), exactly in exact mode; then the totals are checked."""
+        successors (:mod:`mdp.arrival`), and the terms with an ``aup(...)`` penalty (:mod:`mdp.penalty`),
+        exactly in exact mode; then the totals are checked."""
         costs, intents = dict(model.costs), dict(model.intents)
         rounding_of = {"cost": dict(model.rounding.costs), "intent": dict(model.rounding.intents)}
         exact_rows = dict(model.rounding.exact_rows)
         exact_of: dict[str, tuple[Fraction, ...]] = {}
         for term in self.terms:
-            if term.on_arrival is None:
+            if not term.after_transitions:
                 continue
             try:
-                arrival = expected_on_arrival(term.on_arrival, model, exact=self.exact)
+                if term.with_penalty is not None:
+                    arrival = term_values(term.with_penalty, model, self.params, exact=self.exact)
+                else:
+                    assert term.on_arrival is not None
+                    arrival = expected_on_arrival(term.on_arrival, model, exact=self.exact)
+            except PenaltyUndefined as error:
+                self._problem(("penalty", term.name), error.state, _Problem(error.state, error.message, error.span,
+                                                                           error.hint, error.notes))
+                continue
             except UndefinedValueError as error:
-                row = int(entry_row(model)[error.index])
+                row = int(entry_row(model)[error.index]) if term.with_penalty is None else error.index
                 self._undefined(error, int(model.row_state[row]), f"{term.kind} '{term.name}'",
                                (f"taking action '{model.action_names[int(model.row_action[row])]}'",))
                 continue

@@ -28,11 +28,12 @@ import scipy.sparse as sp
 from dsl.errors import Diagnostic
 from dsl.spec import Parameter, Spec, Term
 
-from .arrival import expected_on_arrival, reads_next_state
+from .arrival import reads_next_state
 from .expressions import UNIT_ROUNDOFF as _U
 from .expressions import vectorize
 from .graph import terminates_surely
 from .model import ModelError, Rationals, TabularMDP
+from .penalty import penalty_of, term_values
 from .solver.exact import ExactProblem
 from .solver.linear import chain_values
 from .solver.problem import from_model
@@ -178,9 +179,8 @@ def _term_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...], 
     base, columns, actions, live = _term_inputs(model, swept, spec)
 
     def values(params: dict[str, Fraction]) -> list[Fraction]:
-        if reads_next_state(term.expr):
-            arrival = expected_on_arrival(vectorize(term.expr, params), model, exact=True,
-                                          variables=len(spec.variables)).exact
+        if reads_next_state(term.expr) or penalty_of(term.expr) is not None:
+            arrival = term_values(term.expr, model, params, exact=True, variables=len(spec.variables)).exact
             assert arrival is not None
             return list(arrival)
         out = vectorize(term.expr, params).exact_at(columns, actions, None, live)
@@ -206,9 +206,9 @@ def _float_features(term: Term, model: TabularMDP, swept: tuple[Parameter, ...],
     base, columns, actions, live = _term_inputs(model, swept, spec)
     out = np.zeros((len(swept) + 1, model.n_rows))
     def values(params: dict[str, Fraction]) -> FloatArray:
+        if reads_next_state(term.expr) or penalty_of(term.expr) is not None:
+            return term_values(term.expr, model, params, variables=len(spec.variables)).values
         expr = vectorize(term.expr, params)
-        if reads_next_state(term.expr):
-            return expected_on_arrival(expr, model, variables=len(spec.variables)).values
         return np.asarray(expr(columns, actions, size=model.n_rows, where=live), dtype=np.float64)
 
     with np.errstate(over="ignore", invalid="ignore"):

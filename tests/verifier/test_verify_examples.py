@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 import dsl
+import mdp
 from tests.report_schema import REPORT_SCHEMA
 from verifier import Verdict, verify
 from verifier.reports import render_markdown, render_text, to_json
 from verifier.scenarios import scenario_spec
+from verifier.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.corrigo"))
@@ -158,6 +161,35 @@ def test_the_sokoban_robot_pushes_the_box_into_the_corner() -> None:
     assert repaired.check("careful").verdict is Verdict.HOLDS
     assert repaired.check("careful").quantities[0].value == pytest.approx(13 / 60)
     assert repaired.check("undoable").verdict is Verdict.FAILS  # strict: the robot never stands left of it again
+
+
+def test_the_aup_penalty_repairs_the_sokoban_above_the_header_threshold() -> None:
+    """examples/aup_sokoban.corrigo (Turner et al. 2020): the header's returns, penalties and threshold.
+
+    gamma = 19/20: pushing down, 5 moves, sum_{t<5} gamma^t - 50 gamma^4 = -5792149/160000 plus the penalty
+    19 LAMBDA (the auxiliary's -1 / (1 - gamma) = -20 against -1); going round, 7 moves, -1966165789/64000000
+    plus 19 LAMBDA gamma^6 on entering G with the box movable; they tie at LAMBDA = 157757/144907."""
+    gamma = Fraction(19, 20)
+    corner = sum(gamma**t for t in range(5)) - 50 * gamma**4
+    around = sum(gamma**t for t in range(7)) - 50 * gamma**6
+    assert (corner, around) == (Fraction(-5792149, 160000), Fraction(-1966165789, 64000000))
+    threshold = (around - corner) / (19 * (1 - gamma**6))
+    assert threshold == Fraction(157757, 144907)
+    path = ROOT / "examples" / "aup_sokoban.corrigo"
+    def optimum(overrides: dict[str, object] | None = None) -> Fraction:
+        model = mdp.compile(dsl.load(path, overrides), exact=True)
+        return mdp.solve(model, exact=True).exact_V[model.initial]
+    assert optimum({"LAMBDA": "0"}) == corner
+    assert optimum() == around + 19 * Fraction(3, 2) * gamma**6  # LAMBDA = 3/2
+    unpenalised = verify(path, {"LAMBDA": "0"}, exact=True)
+    assert {c.name: c.verdict for c in unpenalised.checks} == {
+        "careful": Verdict.FAILS, "undoable": Verdict.FAILS, "box_free": Verdict.FAILS}
+    repaired = verify(path, exact=True)
+    assert {c.name: c.verdict for c in repaired.checks} == {
+        "careful": Verdict.HOLDS, "undoable": Verdict.FAILS, "box_free": Verdict.HOLDS}
+    assert repaired.check("careful").quantities[0].value == pytest.approx(13 / 60)
+    result = sweep(path)
+    assert result.exact and [face.point for face in result.faces()] == [(threshold,)]
 
 
 def test_the_deployment_shift_header() -> None:
