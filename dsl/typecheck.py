@@ -124,7 +124,7 @@ class _Checker:
         self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
         self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
         self.cost_names: list[str] = []
-        self.cost_terms: list[T.Term] = []  # checked, once the terms are (checks name the terms that read a sensor)
+        self.cost_terms: list[T.Term] | None = []  # once checked (None: one failed); checks name those reading a sensor
         self.intent_names: list[str] = []
         self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
         self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
@@ -174,7 +174,7 @@ class _Checker:
             elif isinstance(declaration, S.Term):
                 term = self._term(declaration)
                 (costs if declaration.kind == "cost" else intents).append(term)
-        self.cost_terms = list(_checked(costs))
+        self.cost_terms = None if None in costs else [term for term in costs if term is not None]
         policies = [self._policy(d) for d in declarations if isinstance(d, S.Policy)]
         starts = self.starts = self._init([d for d in declarations if isinstance(d, S.Init)])
         critics = [self._critic(d) for d in declarations if isinstance(d, S.Critic)]
@@ -1406,7 +1406,7 @@ class _Checker:
             if name not in self.declared or name in self.duplicated:
                 self._unknown(name, arg.name.span, list(self.variables), "variable")
             else:
-                self._error(f"'{name}' is not a state variable; a sensor is one", arg.name.span,
+                self._error(f"'{name}' is not a state variable; a sensor is a variable the cost reads", arg.name.span,
                             hint=f"write `{_WIREHEADING_EXAMPLE}`")
             return None
         if name in earlier:
@@ -1419,11 +1419,11 @@ class _Checker:
             return None
         if meant.type != wanted:
             self._error(f"'{name}' holds {wanted} but '{self._text(arg.value.span)}' is {meant.type}", arg.value.span,
-                        hint=f"a sensor is meant to equal an expression of its own type, e.g. `{name} = {name}_true`")
+                        hint=f"after '=' write what '{name}' should read: an expression of type {wanted}")
             return None
-        terms = tuple(term.name for term in self.cost_terms
+        terms = tuple(term.name for term in self.cost_terms or ()
                       if any(isinstance(node, T.VarRef) and node.name == name for node in term.expr.traverse()))
-        if not terms:
+        if not terms and self.cost_terms is not None:  # (a term that failed to check may read it)
             self._error(f"no cost term reads '{name}', so tampering with it cannot lower the cost", arg.name.span,
                         hint="a sensor is a variable the cost reads, directly or through a formula: name that "
                              "variable, and after '=' what it should read")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dsl.numbers import counted
 from dsl.spec import Check, NoWireheading
 from mdp.model import TabularMDP
 
@@ -73,7 +74,7 @@ def check_no_wireheading(check: Check, context: Context) -> CheckResult:
                       f"({margin:.2g})", context, trace=found.trace, attribution=found.attribution)
     return result(check, KIND, Verdict.HOLDS,
                   f"in every {context.words.reachable_state} where {named} {reads} as declared "
-                  f"({int(watched.sum()):,} states), {context.words.every_action} keeps {it} so as surely as any "
+                  f"({counted(int(watched.sum()), 'state')}), {context.words.every_action} keeps {it} so as surely as any "
                   "action there can", context)
 
 
