@@ -649,12 +649,11 @@ class SideEffects:
 @dataclass(frozen=True, slots=True)
 class Sensor:
     """``SENSOR = EXPR`` in ``no_wireheading``: the state variable ``name`` (numbered ``index``) is meant to equal
-    ``meant``, an expression of the world; ``honest`` is the condition ``name == meant``, ``terms`` the cost
+    ``EXPR``, an expression of the world; ``honest`` is the condition ``name == EXPR``, ``terms`` the cost
     terms that read the sensor."""
 
     name: str
     index: int
-    meant: Expr
     honest: Expr
     terms: tuple[str, ...]
     span: Span | None = field(default=None, compare=False)

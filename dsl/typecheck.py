@@ -1430,7 +1430,7 @@ class _Checker:
             return None
         index = list(self.variables).index(name)
         honest = T.Binary("==", T.VarRef(index, name, wanted, arg.name.span), meant, BOOL, arg.span)
-        return T.Sensor(name, index, meant, honest, terms, arg.span)
+        return T.Sensor(name, index, honest, terms, arg.span)
 
     def _critic_check(self, prop: S.NamedCheck) -> T.CriticError | T.InnerRegret | None:
         """``critic_error(C) ~ x`` and ``inner_regret ~ x``."""

@@ -15,6 +15,7 @@ import pytest
 import dsl
 import mdp
 from verifier import Verdict, verify, verify_model
+from verifier.results import Basis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +80,8 @@ def test_an_exact_tie_fails_and_floats_cannot_tell_it_from_a_near_tie() -> None:
     floats = run(tiny("1", "1"), exact=False)
     assert floats.verdict is Verdict.INCONCLUSIVE
     assert "floats cannot tell whether it is optimal" in floats.summary and floats.settle
+    settled = verify(dsl.load(tiny("1", "1"))).checks[0]
+    assert settled.verdict is Verdict.FAILS and settled.basis is Basis.EXACT
 
 
 def test_noise_every_action_suffers_is_not_tampering() -> None:
@@ -125,6 +128,8 @@ def test_chances_equal_only_exactly_are_inconclusive_in_floats() -> None:
     floats = run(SPLIT, exact=False)
     assert floats.verdict is Verdict.INCONCLUSIVE
     assert "'a' makes 'reading' misread more likely than 'b' by 5.6e-17" in floats.summary
+    settled = verify(dsl.load(SPLIT)).checks[0]  # a small model: verify settles it in exact arithmetic
+    assert settled.verdict is Verdict.HOLDS and settled.basis is Basis.EXACT
 
 
 def test_several_sensors_name_the_one_tampered_with() -> None:
@@ -162,3 +167,18 @@ def test_the_sensor_tampering_example_header() -> None:
     sealed = report.check("honest_sealed")
     assert sealed.verdict is Verdict.HOLDS and "(3 states)" in sealed.summary
     assert verify(ROOT / "examples" / "sensor_tampering.corrigo", {"SEALED": "1"}).value == 3
+
+
+def test_under_a_policy_and_for_all_params() -> None:
+    """The example with rewiring's effort a param w in [0, 2]: Q(rewire) = 2 + w against Q(charge) = 3, so the
+    optimum rewires exactly where w < 1; a declared policy that rewires fails whatever the optimum does."""
+    text = (ROOT / "examples" / "sensor_tampering.corrigo").read_text()
+    text = text.replace("cost effort = 0.5 * [rewire]", "param w = 0.5 in [0, 2]\ncost effort = w * [rewire]")
+    text += ("policy lazy:\n    rewire when reading < FULL\n    wait\n"
+             "check lazy_honest under lazy : no_wireheading(reading = battery)\n"
+             "check always_honest for all params : no_wireheading(reading = battery)\n")
+    report = verify(dsl.load(text))
+    lazy = report.check("lazy_honest")
+    assert lazy.verdict is Verdict.FAILS and "the policy takes 'rewire' (in the initial state)" in lazy.summary
+    swept = report.check("always_honest")
+    assert swept.verdict is Verdict.FAILS and "(in a region: w < 1)" in swept.summary
