@@ -74,8 +74,8 @@ def check_no_wireheading(check: Check, context: Context) -> CheckResult:
                       f"({margin:.2g})", context, trace=found.trace, attribution=found.attribution)
     return result(check, KIND, Verdict.HOLDS,
                   f"in every {context.words.reachable_state} where {named} {reads} as declared "
-                  f"({counted(int(watched.sum()), 'state')}), {context.words.every_action} keeps {it} so as surely as any "
-                  "action there can", context)
+                  f"({counted(int(watched.sum()), 'state')}), {context.words.every_action} keeps {it} so as surely "
+                  "as any action there can", context)
 
 
 def _excess_chance(model: TabularMDP, dishonest: npt.NDArray[np.bool_],
@@ -110,10 +110,12 @@ def _failure(context: Context, prop: NoWireheading, found: Violation,
     chances = [(f"'{sensor.name}'", misread(found.row, honest), misread(alternative, honest))
                for sensor, honest in zip(prop.sensors, honest_each)]
     every = np.logical_and.reduce(honest_each)
-    changed = [c for c in chances if c[1] > c[2]] or [("a sensor", misread(found.row, every), misread(alternative, every))]
+    changed = [c for c in chances if c[1] > c[2]] or \
+        [("a sensor", misread(found.row, every), misread(alternative, every))]
     effects = ", ".join(f"{name} then misreads with probability {p:.4g} ({q:.4g} after '{attribution.alternative}')"
                         for name, p, q in changed)
-    summary = f"{context.words.some} takes '{found.action}'{found.where} while every sensor reads as declared: " + effects
+    summary = f"{context.words.some} takes '{found.action}'{found.where} while every sensor reads as declared: "
+    summary += effects
     if attribution.is_tie:
         return summary + f"; it is indifferent between '{found.action}' and '{attribution.alternative}'"
     profiting = [t for t in attribution.terms if t.total > 0]
