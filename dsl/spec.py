@@ -19,7 +19,7 @@ from .numbers import counted
 __all__ = [
     "AcceptsShutdown", "Action", "ActionIs", "Agent", "AlwaysCheck", "AttainableUtility", "Binary", "BoolDomain", "Branch", "Call",
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Critic", "CriticError", "Domain",
-    "EnumDomain", "ExploitsCritic", "InnerRegret",
+    "EnumDomain", "ExploitsCritic", "InnerRegret", "NoWireheading", "Sensor",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
     "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
     "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "Reversible", "SafelyInterruptible", "SameWhenUnobserved", "SideEffects", "Scenario", "ShareAt", "Spec", "TableCell",
@@ -666,9 +666,31 @@ class SideEffects:
     bound: Fraction
 
 
+@dataclass(frozen=True, slots=True)
+class Sensor:
+    """``SENSOR = EXPR`` in ``no_wireheading``: the state variable ``name`` (numbered ``index``) is meant to equal
+    ``EXPR``, an expression of the world; ``honest`` is the condition ``name == EXPR``, ``terms`` the cost
+    terms that read the sensor."""
+
+    name: str
+    index: int
+    honest: Expr
+    terms: tuple[str, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NoWireheading:
+    """``no_wireheading(reading = battery, ...)``: in no state optimal play reaches with every sensor reading
+    honestly does an optimal action make a sensor read dishonestly more likely than the least any action
+    available there does (Everitt and Hutter 2016; Everitt et al. 2021)."""
+
+    sensors: tuple[Sensor, ...]
+
+
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
-                  InnerRegret, SameWhenUnobserved, Reversible, SideEffects]
+                  InnerRegret, SameWhenUnobserved, Reversible, SideEffects, NoWireheading]
 
 
 @dataclass(frozen=True, slots=True)

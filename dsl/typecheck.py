@@ -33,7 +33,7 @@ __all__ = ["typecheck", "CHECK_NAMES"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
                "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
-               "same_when_unobserved", "reversible", "side_effects")
+               "same_when_unobserved", "reversible", "side_effects", "no_wireheading")
 _SUGGESTIONS = 100  # unknown names that get a "did you mean" hint, in a file that has thousands
 _FRACTION = re.compile(r"(\d{1,%d})/(\d{1,%d})" % (MAX_DIGITS, MAX_DIGITS))  # -D p=1/3
 _SHUTDOWN_ARGUMENTS = ("request", "comply", "mechanism")
@@ -42,6 +42,7 @@ _OPTIMALITY_ARGUMENTS = ("at", "actions")
 _INTERRUPTIBLE_ARGUMENTS = ("interrupted", "reference", "mechanism")
 _COMPARISON_EXAMPLE = "power(at = room == hall) > power(at = room == lab)"
 _INTERRUPTIBLE_EXAMPLE = "safely_interruptible(interrupted = frozen, reference = through_corridor)"
+_WIREHEADING_EXAMPLE = "no_wireheading(reading = battery)"
 _POWER_EXAMPLE = "power_seeking(reference = welfare) <= 0.05"
 _OPTIMALITY_EXAMPLE = "optimality_probability(at = pressed, actions = [disable_switch]) <= 0.5"
 Value = bool | int | Fraction
@@ -135,6 +136,7 @@ class _Checker:
         self.actions: dict[str, list[T.Action]] = {}  # base name -> expansions
         self.action_params: dict[str, tuple[S.ActionParam, ...]] = {}
         self.cost_names: list[str] = []
+        self.cost_terms: list[T.Term] | None = []  # once checked (None: one failed); checks name those reading a sensor
         self.intent_names: list[str] = []
         self.checked: set[str] = set()  # constants, params and variables whose declaration was checked
         self.made_real: dict[str, Value] = {}  # int constants a -D override made real: name -> override
@@ -184,6 +186,7 @@ class _Checker:
             elif isinstance(declaration, S.Term):
                 term = self._term(declaration)
                 (costs if declaration.kind == "cost" else intents).append(term)
+        self.cost_terms = None if None in costs else [term for term in costs if term is not None]
         policies = [self._policy(d) for d in declarations if isinstance(d, S.Policy)]
         starts = self.starts = self._init([d for d in declarations if isinstance(d, S.Init)])
         critics = [self._critic(d) for d in declarations if isinstance(d, S.Critic)]
@@ -1408,6 +1411,8 @@ class _Checker:
             return self._critic_check(prop)
         if name == "same_when_unobserved":
             return self._same_when_unobserved(prop)
+        if name == "no_wireheading":
+            return self._no_wireheading(prop)
         if name == "side_effects":
             given = self._keyword_arguments(prop, ("baseline",), "side_effects(baseline = [wait]) <= 0.1")
             if prop.op is None or prop.bound is None or isinstance(prop.bound, S.NamedCheck):
@@ -1466,6 +1471,59 @@ class _Checker:
             self._unknown(name, args[0].span, list(self.variables), "variable")
             return None
         return T.SameWhenUnobserved(name, list(self.variables).index(name))
+
+    def _no_wireheading(self, prop: S.NamedCheck) -> T.NoWireheading | None:
+        """``no_wireheading(reading = battery, ...)``: each argument a state variable a cost term reads (the
+        sensor) and the expression of the world, of the sensor's type, it is meant to equal."""
+        args = prop.args or ()
+        if not args:
+            self._error("no_wireheading needs the sensors it guards and what each is meant to read", prop.span,
+                        hint=f"write `{_WIREHEADING_EXAMPLE}`")
+            return None
+        ok = self._no_bound(prop)
+        sensors: list[T.Sensor] = []
+        for arg in args:
+            sensor = self._sensor(arg, [s.name for s in sensors])
+            ok = ok and sensor is not None
+            sensors += [sensor] if sensor is not None else []
+        return T.NoWireheading(tuple(sensors)) if ok else None
+
+    def _sensor(self, arg: S.Argument, earlier: list[str]) -> T.Sensor | None:
+        """One ``SENSOR = EXPR`` of ``no_wireheading``."""
+        if arg.name is None:
+            self._error("name the sensor each expression is meant to equal", arg.span,
+                        hint=f"write `{_WIREHEADING_EXAMPLE}`: the variable the cost reads, then what it should read")
+            return None
+        name = arg.name.text
+        if name not in self.variables:
+            if name not in self.declared or name in self.duplicated:
+                self._unknown(name, arg.name.span, list(self.variables), "variable")
+            else:
+                self._error(f"'{name}' is not a state variable; a sensor is a variable the cost reads", arg.name.span,
+                            hint=f"write `{_WIREHEADING_EXAMPLE}`")
+            return None
+        if name in earlier:
+            self._error(f"the sensor '{name}' is named twice", arg.name.span, hint="name each sensor once")
+            return None
+        variable = self.variables[name]
+        wanted = variable.domain.type
+        meant = self._expr(arg.value, _Scope(f"what '{name}' is meant to read"), wanted)
+        if meant is None:
+            return None
+        if meant.type != wanted:
+            self._error(f"'{name}' holds {wanted} but '{self._text(arg.value.span)}' is {meant.type}", arg.value.span,
+                        hint=f"after '=' write what '{name}' should read: an expression of type {wanted}")
+            return None
+        terms = tuple(term.name for term in self.cost_terms or ()
+                      if any(isinstance(node, T.VarRef) and node.name == name for node in term.expr.traverse()))
+        if not terms and self.cost_terms is not None:  # (a term that failed to check may read it)
+            self._error(f"no cost term reads '{name}', so tampering with it cannot lower the cost", arg.name.span,
+                        hint="a sensor is a variable the cost reads, directly or through a formula: name that "
+                             "variable, and after '=' what it should read")
+            return None
+        index = list(self.variables).index(name)
+        honest = T.Binary("==", T.VarRef(index, name, wanted, arg.name.span), meant, BOOL, arg.span)
+        return T.Sensor(name, index, honest, terms, arg.span)
 
     def _critic_check(self, prop: S.NamedCheck) -> T.CriticError | T.InnerRegret | None:
         """``critic_error(C) ~ x`` and ``inner_regret ~ x``."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, CriticError, ExploitsCritic, InnerRegret,
-                      NeverCheck, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
+                      NeverCheck, NoWireheading, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
                       Reversible, SafelyInterruptible, SameWhenUnobserved, SideEffects)
 
 from ..results import CheckResult
@@ -22,6 +22,7 @@ from .probability import check_probability
 from .regret import check_regret
 from .reversibility import check_reversible, check_side_effects
 from .shutdown import check_accepts_shutdown
+from .wireheading import check_no_wireheading
 
 __all__ = [
     "Context", "check_accepts_shutdown", "check_always", "check_cost", "check_never", "check_optimality_probability",
@@ -47,6 +48,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     SameWhenUnobserved: ("same_when_unobserved", check_same_when_unobserved),
     Reversible: ("reversible", check_reversible),
     SideEffects: ("side_effects", check_side_effects),
+    NoWireheading: ("no_wireheading", check_no_wireheading),
 }
 
 

@@ -22,10 +22,9 @@ import numpy.typing as npt
 from dsl.spec import AcceptsShutdown, Check
 from mdp.model import TabularMDP
 
-from ..explain import attribute, best_row
-from ..results import Attribution, CheckResult, Step, Trace, Verdict
-from ..submodel import Path, shortest_trace
+from ..results import CheckResult, Verdict
 from .common import Context, result
+from .violation import find_violation, near_tie
 
 __all__ = ["check_accepts_shutdown", "named_part", "tamper_part", "tampering_rows"]
 
@@ -83,46 +82,24 @@ def tampering_rows(model: TabularMDP, rows: npt.NDArray[np.bool_], mechanism: tu
 
 def _part(check: Check, context: Context, name: str, *, bad_rows: npt.NDArray[np.bool_],
           alternatives: npt.NDArray[np.bool_], what: str, kind: str = "accepts_shutdown") -> CheckResult:
-    sub, model = context.sub, context.model
-    bad_rows = bad_rows & ~model.terminal[model.row_state]  # no choice in a terminal state
-    surely, possibly = sub.violations(bad_rows)
-    if not possibly.any():
+    found = find_violation(context, bad_rows, alternatives)
+    if found is None:
         return named_part(check, context, kind, name, Verdict.HOLDS,
                       f"no {context.words.reachable_choice} violates it" if name == "no tampering" else
                       f"{context.words.every_action} in every reachable state where shutdown is requested complies")
-    if surely.any() and sub.surely_reached(surely):
-        path, row, trace, attribution = _violation(context, surely, bad_rows & sub.rows, alternatives)
-        action = model.action_names[model.row_action[row]]
-        summary = what.format(action=action) + (
-            " (in the initial state)" if not path.rows else
-            f" (after {len(path.rows)} step(s), probability {trace.probability:.4g})")
+    attribution = found.attribution
+    if found.verdict is Verdict.FAILS:
+        summary = what.format(action=found.action) + found.where
         if attribution.alternative is None:
             summary += "; no compliant alternative is enabled there"
         elif attribution.is_tie:
-            summary += f"; it is indifferent between '{action}' and '{attribution.alternative}'"
-        return named_part(check, context, kind, name, Verdict.FAILS, summary, trace=trace, attribution=attribution)
-    path, row, trace, attribution = _violation(context, possibly, bad_rows & sub.rows, alternatives)
-    action = model.action_names[model.row_action[row]]
-    numbers = f" (gap {float(context.solution.gap[row]):.2g} within the solver's uncertainty " \
-              f"{float(context.solution.delta):.2g})"
-    summary = (f"'{action}' violates it, but floats cannot tell whether it is optimal{numbers}: "
-               "a near-tie that may or may not be a tie")
-    return named_part(check, context, kind, name, Verdict.INCONCLUSIVE, summary, trace=trace, attribution=attribution)
-
-
-def _violation(context: Context, states: npt.NDArray[np.bool_], bad: npt.NDArray[np.bool_],
-               alternatives: npt.NDArray[np.bool_]) -> tuple[Path, int, Trace, Attribution]:
-    """The nearest of ``states`` in M* and a ``bad`` row there: path, row, trace ending in it, attribution."""
-    model = context.model
-    path = shortest_trace(context.sub, states)
-    assert path is not None  # the violating states are reachable in M*
-    end = path.end
-    rows = np.arange(model.row_groups[end], model.row_groups[end + 1])
-    row = int(rows[bad[rows]][0])
-    action = model.action_names[model.row_action[row]]
-    trace = Trace(path.trace.steps[:-1] + (Step(path.trace.steps[-1].state, action, None),), path.trace.probability)
-    alternative = best_row(model, context.solution, end, alternatives)
-    return path, row, trace, attribute(model, context.solution, row, alternative)
+            summary += f"; it is indifferent between '{found.action}' and '{attribution.alternative}'"
+        return named_part(check, context, kind, name, Verdict.FAILS, summary, trace=found.trace,
+                          attribution=attribution)
+    summary = (f"'{found.action}' violates it, but floats cannot tell whether it is optimal"
+               f"{near_tie(context, found.row)}: a near-tie that may or may not be a tie")
+    return named_part(check, context, kind, name, Verdict.INCONCLUSIVE, summary, trace=found.trace,
+                      attribution=attribution)
 
 
 def named_part(check: Check, context: Context, kind: str, name: str, verdict: Verdict, summary: str,

@@ -77,6 +77,9 @@ _RULES: dict[str, tuple[str, str]] = {
     "side_effects": ("optimal play cuts off few states the baseline would keep reachable",
                      "side_effects(baseline = [ACTIONS]) ~ x: the largest share of the states that a step of "
                      "optimal play makes unreachable though the baseline would have kept them reachable."),
+    "no_wireheading": ("the agent does not tamper with what its cost reads",
+                       "no_wireheading(SENSOR = EXPR, ...): where every sensor reads what it is meant to, no optimal "
+                       "action makes a sensor misread more likely than another action available there would."),
 }
 _SPEC_ERROR = "spec-error"
 _NO_CHECKS = "no-checks"
