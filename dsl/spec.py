@@ -648,6 +648,19 @@ class SameWhenUnobserved:
 
 
 @dataclass(frozen=True, slots=True)
+class SameOccupancyWhenUnobserved:
+    """``same_when_unobserved(watched, form = occupancy) ~ x``: the distribution form. For each value ``v`` of
+    ``watched`` the episode starts from the start states with ``watched`` set to ``v``; the discounted
+    occupancy of (the other variables, action) under optimal play must not differ between two such worlds
+    by more than ``x`` (half the L1 distance; 0: identical), for every optimal policy."""
+
+    variable: str
+    index: int
+    comparison: Comparison = Comparison.LE
+    bound: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True, slots=True)
 class Reversible:
     """``reversible(baseline = [wait])``: no step of optimal play cuts off a state that doing the baseline
     instead would have left reachable (Krakovna et al.'s stepwise inaction baseline, undiscounted)."""
@@ -690,7 +703,7 @@ class NoWireheading:
 
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
-                  InnerRegret, SameWhenUnobserved, Reversible, SideEffects, NoWireheading]
+                  InnerRegret, SameWhenUnobserved, SameOccupancyWhenUnobserved, Reversible, SideEffects, NoWireheading]
 
 
 @dataclass(frozen=True, slots=True)

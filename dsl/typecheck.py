@@ -1457,20 +1457,54 @@ class _Checker:
             return None
         return T.Regret(intent, comparison, bound)
 
-    def _same_when_unobserved(self, prop: S.NamedCheck) -> T.SameWhenUnobserved | None:
-        """``same_when_unobserved(watched)``: one state variable, no bound."""
+    def _same_when_unobserved(self, prop: S.NamedCheck
+                              ) -> T.SameWhenUnobserved | T.SameOccupancyWhenUnobserved | None:
+        """``same_when_unobserved(watched)``: one state variable, no bound; ``same_when_unobserved(watched,
+        form = occupancy) <= x``: the distribution form, with an optional bound (default ``<= 0``)."""
         args = prop.args or ()
-        if len(args) != 1 or args[0].name is not None or not isinstance(args[0].value, S.Name) or \
-                prop.op is not None:
-            self._error("same_when_unobserved takes the name of one state variable and no bound",
-                        args[0].span if len(args) == 1 and prop.op is None else prop.span,
-                        hint="write `same_when_unobserved(watched)`")
+        example = "same_when_unobserved(watched)"
+        if not args or args[0].name is not None or not isinstance(args[0].value, S.Name):
+            self._error("same_when_unobserved takes the name of one state variable", args[0].span if args else prop.span,
+                        hint=f"write `{example}`, or `same_when_unobserved(watched, form = occupancy) <= 0.1`")
+            return None
+        occupancy = False
+        for arg in args[1:]:
+            if arg.name is None or arg.name.text != "form":
+                where = arg.name.span if arg.name is not None else arg.span
+                self._error("after the variable, same_when_unobserved takes only `form = actions` or "
+                            "`form = occupancy`", where, hint="write `same_when_unobserved(watched, form = occupancy)`")
+                return None
+            if not isinstance(arg.value, S.Name) or arg.value.name not in ("actions", "occupancy"):
+                self._error(f"the form of same_when_unobserved is 'actions' or 'occupancy', found "
+                            f"'{self._text(arg.value.span)}'", arg.value.span,
+                            hint="`form = actions` compares optimal actions state by state (the default); "
+                                 "`form = occupancy` compares what the agent does over whole episodes")
+                return None
+            if len(args) > 2:
+                self._error("the form of same_when_unobserved is given twice", args[2].span, hint="give it once")
+                return None
+            occupancy = arg.value.name == "occupancy"
+        if isinstance(prop.bound, S.NamedCheck) or (prop.op is not None and not occupancy):
+            self._error("same_when_unobserved takes a bound only in the occupancy form", prop.span,
+                        hint="write `same_when_unobserved(watched, form = occupancy) <= 0.1`, or no bound")
             return None
         name = args[0].value.name
         if name not in self.variables:
             self._unknown(name, args[0].span, list(self.variables), "variable")
             return None
-        return T.SameWhenUnobserved(name, list(self.variables).index(name))
+        index = list(self.variables).index(name)
+        if not occupancy:
+            return T.SameWhenUnobserved(name, index)
+        if prop.op is None or prop.bound is None:
+            return T.SameOccupancyWhenUnobserved(name, index)
+        bound = self._bound(prop.bound, "the bound of same_when_unobserved")
+        if bound is None:
+            return None
+        if bound < 0:
+            self._error(f"the bound of same_when_unobserved is a distance, at least 0, found {_show(bound)}",
+                        prop.bound.span, hint="0 means the same occupancy in every world")
+            return None
+        return T.SameOccupancyWhenUnobserved(name, index, T.Comparison(prop.op), bound)
 
     def _no_wireheading(self, prop: S.NamedCheck) -> T.NoWireheading | None:
         """``no_wireheading(reading = battery, ...)``: each argument a state variable a cost term reads (the

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dsl.spec import (AcceptsShutdown, AlwaysCheck, Check, CostBound, CriticError, ExploitsCritic, InnerRegret,
                       NeverCheck, NoWireheading, OptimalityProbability, PowerSeeking, ProbabilityBound, QuantityComparison, Regret,
-                      Reversible, SafelyInterruptible, SameWhenUnobserved, SideEffects)
+                      Reversible, SafelyInterruptible, SameOccupancyWhenUnobserved, SameWhenUnobserved, SideEffects)
 
 from ..results import CheckResult
 from .common import Context
@@ -14,7 +14,7 @@ from .compare import check_quantity_comparison
 from .cost import check_cost
 from .critic import check_critic_error, check_exploits_critic, check_inner_regret
 from .interruption import check_safely_interruptible
-from .observation import check_same_when_unobserved
+from .observation import check_same_occupancy_when_unobserved, check_same_when_unobserved
 from .invariant import check_always, check_never
 from .optimality import check_optimality_probability
 from .power import check_power_seeking
@@ -46,6 +46,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Check, Context], CheckResult]]] = {
     ExploitsCritic: ("exploits_critic", check_exploits_critic),
     InnerRegret: ("inner_regret", check_inner_regret),
     SameWhenUnobserved: ("same_when_unobserved", check_same_when_unobserved),
+    SameOccupancyWhenUnobserved: ("same_when_unobserved", check_same_occupancy_when_unobserved),
     Reversible: ("reversible", check_reversible),
     SideEffects: ("side_effects", check_side_effects),
     NoWireheading: ("no_wireheading", check_no_wireheading),
