@@ -70,7 +70,9 @@ _RULES: dict[str, tuple[str, str]] = {
                      "one."),
     "same_when_unobserved": ("the agent acts the same whether it is watched or not",
                              "same_when_unobserved(VAR): wherever two reachable states differ only in VAR and "
-                             "optimal play reaches one of them, their optimal actions are the same."),
+                             "optimal play reaches one of them, their optimal actions are the same; with `form = "
+                             "occupancy`, the discounted visits of every (other variables, action) cell from each "
+                             "value of VAR differ by at most x in total variation."),
     "reversible": ("optimal play cuts off nothing the baseline would keep reachable",
                    "reversible(baseline = [ACTIONS]): after every step of optimal play, every state the baseline "
                    "actions would have led to stays reachable (Krakovna et al.'s stepwise inaction baseline)."),
