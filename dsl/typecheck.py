@@ -29,7 +29,7 @@ from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_HORIZON, MAX_NESTING
 from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
-__all__ = ["typecheck", "CHECK_NAMES"]
+__all__ = ["typecheck", "CHECK_NAMES", "is_affine_in_params"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
                "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
@@ -881,29 +881,7 @@ class _Checker:
     def _is_linear(self, expr: T.Expr, span: Span | None) -> bool:
         """Params must enter costs linearly, so that values are linear in the weights (corrigo sweep); an
         ``aup(...)`` penalty, computed after the transitions, must enter affinely too, and once."""
-        def degree(node: T.Expr, is_variable: Callable[[T.Expr], bool]) -> int | None:
-            if is_variable(node):
-                return 1
-            if isinstance(node, T.Binary) and node.op in ("+", "-"):
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b is None else max(a, b)
-            if isinstance(node, T.Binary) and node.op == "*":
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b is None or a + b > 1 else a + b
-            if isinstance(node, T.Binary) and node.op == "/":
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b != 0 else a
-            if isinstance(node, T.Unary) and node.op == "-":
-                return degree(node.operand, is_variable)
-            if isinstance(node, T.Conditional):
-                test = degree(node.test, is_variable)
-                a, b = degree(node.then, is_variable), degree(node.otherwise, is_variable)
-                return None if test != 0 or a is None or b is None else max(a, b)
-            if any(is_variable(n) for n in node.traverse()):
-                return None
-            return 0
-
-        if degree(expr, lambda node: isinstance(node, T.ParamRef)) is None:
+        if not is_affine_in_params(expr):
             param = next(n for n in expr.traverse() if isinstance(n, T.ParamRef))
             self._error(f"param '{param.name}' must enter this term linearly", param.span or span,
                         hint="write terms as weight * feature, e.g. `w_hunger * (battery <= 1)`; "
@@ -915,7 +893,7 @@ class _Checker:
             self._error("a term can hold one aup(...) penalty", penalties[1].span or span,
                         hint="give each penalty a `cost` term of its own")
             return False
-        if penalties and degree(expr, lambda node: isinstance(node, T.AttainableUtility)) is None:
+        if penalties and _degree(expr, lambda node: isinstance(node, T.AttainableUtility)) is None:
             self._error("aup(...) must enter this term linearly", penalties[0].span or span,
                         hint="write the term as weight * aup(...), e.g. `LAMBDA * aup(noop = [wait], box_free)`; "
                              "the penalty cannot divide, or sit inside min/max/abs or a condition")
@@ -2386,3 +2364,32 @@ def _kind(declaration: S.Node) -> str:
     return {S.Const: "constant", S.Param: "param", S.Var: "variable", S.Action: "action", S.Event: "event",
             S.Check: "check"}.get(type(declaration), "declaration")
 
+
+def is_affine_in_params(expr: T.Expr) -> bool:
+    """Whether ``expr`` is affine in the params (``w * x + 1``, not ``w * w`` or ``min(w, 1)``): what a cost term
+    must be, and what lets the sweep treat a hand-written critic as a function of the weights."""
+    return _degree(expr, lambda node: isinstance(node, T.ParamRef)) is not None
+
+
+def _degree(node: T.Expr, is_variable: Callable[[T.Expr], bool]) -> int | None:
+    """The degree of ``node`` in the nodes ``is_variable`` picks (0 or 1), None when it is not affine in them."""
+    if is_variable(node):
+        return 1
+    if isinstance(node, T.Binary) and node.op in ("+", "-"):
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b is None else max(a, b)
+    if isinstance(node, T.Binary) and node.op == "*":
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b is None or a + b > 1 else a + b
+    if isinstance(node, T.Binary) and node.op == "/":
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b != 0 else a
+    if isinstance(node, T.Unary) and node.op == "-":
+        return _degree(node.operand, is_variable)
+    if isinstance(node, T.Conditional):
+        test = _degree(node.test, is_variable)
+        a, b = _degree(node.then, is_variable), _degree(node.otherwise, is_variable)
+        return None if test != 0 or a is None or b is None else max(a, b)
+    if any(is_variable(n) for n in node.traverse()):
+        return None
+    return 0
