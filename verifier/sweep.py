@@ -340,12 +340,14 @@ _VALUED = ("cost", "regret", "inner_regret", "power_seeking", "critic_error")
 """Check kinds whose verdict under an agent rests on a value, which moves inside a region of its behaviour."""
 
 
-def _planners(spec: Spec, pm: ParametricModel, checks: Sequence[Any]) -> tuple[tuple[Agent, list[list[Fraction]] | None],
-                                                                              ...]:
+_Planner = tuple[Agent, list[list[Fraction]] | None]  # an agent and its critic, affine in the weights (None: no critic)
+
+
+def _planners(spec: Spec, pm: ParametricModel, checks: Sequence[Any]) -> tuple[_Planner, ...]:
     """The agents checks are under whose plans the sweep follows exactly, each with its critic as affine functions
     of the weights (None: no critic): those with no critic or a hand-written one affine in the params (a fitted
     critic is fitted anew at every weight vector, a read one is not exact)."""
-    out = []
+    out: list[_Planner] = []
     for name in dict.fromkeys(c.under for c in checks if c.under is not None):
         agent = next((a for a in spec.agents if a.name == name), None)
         if agent is None:
@@ -440,7 +442,7 @@ class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
                  rng: random.Random, progress: Callable[[str, int], object] | None,
                  power_samples: tuple[int, int] = (1000, 0), executor: Executor | None = None,
-                 planners: tuple[tuple[Agent, list[list[Fraction]] | None], ...] = ()) -> None:
+                 planners: tuple[_Planner, ...] = ()) -> None:
         self.spec, self.pm, self.exact, self.checks, self.rng = spec, pm, exact, checks, rng
         self.planners = planners  # agents whose plans shape the pieces too (exact mode), with their critics
         self.power_samples = power_samples  # (samples, seed) of the POWER checks
