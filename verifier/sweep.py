@@ -168,6 +168,7 @@ class SweepResult:
     margins: tuple[Margin, ...]
     notes: tuple[str, ...] = ()
     descriptions: dict[str, str] = field(default_factory=dict)  # check -> where it holds, as inequalities
+    agents: tuple[str, ...] = ()  # the agents whose plans the regions keep the same too (checks under them)
 
     def __repr__(self) -> str:
         verdicts = [self.verdict(name) for name, _ in self.checks]
@@ -329,7 +330,8 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
         fixed=tuple((p.name, p.value) for p in spec.params if p.name not in names),
         n_states=model.n_states, exact=exact, complete=complete, uncovered=uncovered,
         regions=tuple(state.regions), cells=cells, checks=tuple((c.name, c.text) for c in selected),
-        current=current, current_cell=current_cell, margins=(), notes=tuple(notes))
+        current=current, current_cell=current_cell, margins=(), notes=tuple(notes),
+        agents=tuple(agent.name for agent, _ in planners))
     margins = _margins(result, state)
     descriptions = {name: _describe(result, state, name) for name, _ in result.checks}
     return SweepResult(**{**{f: getattr(result, f) for f in SweepResult.__dataclass_fields__},
