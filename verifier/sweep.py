@@ -44,7 +44,7 @@ import z3
 import dsl
 from dsl.errors import CorrigoError
 from dsl.numbers import counted
-from dsl.spec import Agent, CostBound, Parameter, Regret, Spec
+from dsl.spec import PLAN_DETERMINED, Agent, CostBound, Parameter, Regret, Spec
 from dsl.typecheck import is_affine_in_params
 from mdp.compiler import compile as compile_model
 from mdp.compiler import with_exact_numbers
@@ -54,7 +54,6 @@ from mdp.parametric import (ParametricModel, PlanConditions, PolicyGaps, paramet
                             state_features)
 from mdp.solver import solve
 
-from .checks import check_kind
 from .results import CheckResult, Verdict, clip, tally
 from .verification import verify_model
 
@@ -314,7 +313,8 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
             notes.append(f"intent terms mention {', '.join(sorted(pm.intent_params))}: the verdicts of "
                          f"{', '.join(regret)} were taken at each cell's point and may change inside a cell")
     planned = {agent.name for agent, _ in planners}
-    given = [c.name for c in selected if c.under is not None and (c.under not in planned or check_kind(c) in _VALUED)]
+    given = [c.name for c in selected
+             if c.under is not None and (c.under not in planned or not isinstance(c.property, PLAN_DETERMINED))]
     if given:  # a policy's costs, an agent's values, or a plan the sweep cannot follow move inside a cell
         notes.append(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} checked under a declared policy or "
                      "agent: the verdicts were taken at each cell's point and may change inside a cell")
@@ -336,10 +336,6 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
     descriptions = {name: _describe(result, state, name) for name, _ in result.checks}
     return SweepResult(**{**{f: getattr(result, f) for f in SweepResult.__dataclass_fields__},
                           "margins": margins, "descriptions": descriptions})
-
-
-_VALUED = ("cost", "regret", "inner_regret", "power_seeking", "critic_error")
-"""Check kinds whose verdict under an agent rests on a value, which moves inside a region of its behaviour."""
 
 
 _Planner = tuple[Agent, list[list[Fraction]] | None]  # an agent and its critic, affine in the weights (None: no critic)
