@@ -959,10 +959,7 @@ class _Checker:
             if not isinstance(self.declared.get(under.text), (S.Policy, S.Agent)):  # (one in error was reported)
                 self._unknown(under.text, under.span, [*self.policies, *self.agents], "policy or agent")
             kind = None
-        elif under is not None and declaration.for_all_params:
-            self._error(f"check '{declaration.name}' is under '{under.text}' and for all params: a given policy or "
-                        "agent is checked at the spec's weights only", under.span,
-                        hint="drop `for all params`, or check the optimal policies for all params")
+        elif under is not None and declaration.for_all_params and not self._swept_under(declaration, kind):
             kind = None
         elif under is not None and not self._policy_in_check_world(under.text, under.span):
             kind = None
@@ -979,6 +976,35 @@ class _Checker:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
                        declaration.span, under.text if under is not None else None, *world)
+
+    def _swept_under(self, declaration: S.Check, kind: object) -> bool:
+        """``check NAME under AGENT for all params``: the sweep follows the agent's plan (its critic written by hand,
+        affine in the params) and decides checks on what it does; not a given policy's costs, nor values."""
+        under = declaration.under
+        assert under is not None
+        name = declaration.name
+        agent = self.agents.get(under.text)
+        if agent is None:
+            self._error(f"check '{name}' is under '{under.text}' and for all params: a given policy is checked at the "
+                        "spec's weights only", under.span,
+                        hint="drop `for all params`, or check the optimal policies for all params")
+            return False
+        if kind is not None and not isinstance(kind, T.PLAN_DETERMINED):
+            self._error(f"check '{name}' is under '{under.text}' and for all params: its verdict rests on values of "
+                        "the agent, which the sweep takes at points only", declaration.name.span,
+                        hint="drop `for all params`; under an agent, `never`, `always`, `P`, `accepts_shutdown` and "
+                             "`exploits_critic` can be checked for all params")
+            return False
+        critic = self.critics.get(agent.critic) if agent.critic is not None else None
+        if critic is not None and (critic.value is None or not is_affine_in_params(critic.value)):
+            how = "fitted" if critic.is_fitted else "read from a file" if critic.value is None else \
+                "not affine in the params"
+            self._error(f"check '{name}' is under '{under.text}' and for all params, but its critic '{critic.name}' is "
+                        f"{how}: the sweep follows only plans whose critic is written by hand, affine in the params",
+                        under.span, hint=f"drop `for all params`, or write '{critic.name}' by hand, e.g. "
+                                         "`critic guess = w * (x == 0)`")
+            return False
+        return True
 
     def _check_world(self, declaration: S.Check) -> tuple[str | None, str | None, str | None] | None:
         """``in SCENARIO [with policy from SCENARIO [otherwise ACTION]]``: the names, checked (None: in error)."""

@@ -78,3 +78,32 @@ def test_the_aptami_planner_with_a_swept_critic_error_disables_the_switch_above_
     assert result.complete and result.exact
     assert result.descriptions["planner_never_disables"] == "(0 <= d) and (d < 2560/81)"
     assert result.descriptions["exploit"] == "(0 <= d) and (d < 2560/81)"
+
+
+FOR_ALL = GREEDY.replace("check goes_left under", "check goes_left for all params under").replace(
+    "check exploit under", "check exploit for all params under").replace(
+    "check loss under planner : inner_regret <= 1/4\n", "")
+
+
+def test_for_all_params_under_an_agent_names_the_nearest_weight_where_its_plan_changes() -> None:
+    # from the spec's w = 1 the nearest weight where the planner may go right is the tie w = 7/3
+    report = verifier.verify(FOR_ALL)
+    goes_left, exploit = report.checks
+    assert goes_left.verdict is Verdict.FAILS
+    assert goes_left.summary.startswith("fails at w=7/3 (on a boundary face where behaviours tie: w == 7/3)")
+    assert exploit.verdict is Verdict.FAILS and exploit.summary.startswith("fails at w=1 (in a region: w < 7/3)")
+    # in [0, 2] it goes left throughout (w/2 <= 1 < 7/6)
+    narrow = verifier.verify(FOR_ALL.replace("in [0, 4]", "in [0, 2]"))
+    assert narrow.checks[0].verdict is Verdict.HOLDS
+    assert narrow.checks[0].summary.startswith("holds for every weight in the box: 1 region(s) and 0 boundary face(s)")
+
+
+def test_for_all_params_under_an_agent_is_inconclusive_where_the_sweep_does_not_follow_plans(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import functools
+
+    import verifier.sweep as module
+    monkeypatch.setattr(module, "sweep_model", functools.partial(module.sweep_model, exact_limit=0))  # floats
+    narrow = verifier.verify(FOR_ALL.replace("in [0, 4]", "in [0, 2]"))
+    assert narrow.checks[0].verdict is Verdict.INCONCLUSIVE
+    assert "follows the plan of 'planner' in rational arithmetic only" in narrow.checks[0].summary
