@@ -16,6 +16,10 @@ The algorithm (issue 6, DESIGN section 4; docs/sweep.md says it for users):
    off. Every check is evaluated at one point of each piece: the Chebyshev centre of a region's piece,
    the mean of a face's vertices.
 
+With checks under an agent whose critic is written by hand, each piece is also where the agent's plan stays
+the same (:func:`mdp.parametric.plan_conditions`: exact conditions, intersected with the optimum's), so those
+checks get verdicts per piece too (docs/sweep.md, "Checks under an agent").
+
 Models up to ``exact_limit`` states are done in rational arithmetic; larger ones in floats, with
 boundaries as accurate as the float gaps (the result says which).
 """
