@@ -21,7 +21,7 @@ __all__ = [
     "Check", "CheckKind", "Comparison", "Conditional", "Constant", "CostBound", "Critic", "CriticError", "Domain",
     "EnumDomain", "ExploitsCritic", "InnerRegret", "NoWireheading", "Sensor",
     "Event", "Eventually", "Expr", "Formula", "Globally", "IntDomain", "Literal", "MapCell", "Member", "NeverCheck",
-    "Next", "OptimalityProbability", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
+    "Next", "OptimalityProbability", "PLAN_DETERMINED", "ParamRef", "Parameter", "PathFormula", "PowerSeeking", "ProbabilityBound", "Regret",
     "Policy", "PolicyRule", "PowerAt", "QuantityComparison", "Reversible", "SafelyInterruptible", "SameWhenUnobserved", "SideEffects", "Scenario", "ShareAt", "Spec", "TableCell",
     "Term", "Type", "Unary", "Until", "Update", "VarRef", "Variable",
 ]
@@ -704,6 +704,10 @@ class NoWireheading:
 CheckKind = Union[NeverCheck, AlwaysCheck, ProbabilityBound, CostBound, AcceptsShutdown, PowerSeeking,
                   OptimalityProbability, Regret, SafelyInterruptible, QuantityComparison, CriticError, ExploitsCritic,
                   InnerRegret, SameWhenUnobserved, SameOccupancyWhenUnobserved, Reversible, SideEffects, NoWireheading]
+
+PLAN_DETERMINED = (NeverCheck, AlwaysCheck, ProbabilityBound, AcceptsShutdown, ExploitsCritic)
+"""The kinds of check whose verdict under an agent rests on the rows it takes where it goes (and the optimal
+rows there) only, no value: constant where its plan and the optimal behaviour are (``corrigo sweep``)."""
 
 
 @dataclass(frozen=True, slots=True)

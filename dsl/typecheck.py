@@ -29,7 +29,7 @@ from .limits import MAX_ACTIONS, MAX_EXPRESSION_SIZE, MAX_HORIZON, MAX_NESTING
 from .numbers import INT64_LIMIT, MAX_DIGITS, NumberError, fit_problem, read_number, shorten
 from .spec import BOOL, INT, REAL, Type
 
-__all__ = ["typecheck", "CHECK_NAMES"]
+__all__ = ["typecheck", "CHECK_NAMES", "is_affine_in_params"]
 
 CHECK_NAMES = ("never", "always", "P", "cost", "accepts_shutdown", "safely_interruptible", "power_seeking",
                "optimality_probability", "power", "regret", "critic_error", "exploits_critic", "inner_regret",
@@ -881,29 +881,7 @@ class _Checker:
     def _is_linear(self, expr: T.Expr, span: Span | None) -> bool:
         """Params must enter costs linearly, so that values are linear in the weights (corrigo sweep); an
         ``aup(...)`` penalty, computed after the transitions, must enter affinely too, and once."""
-        def degree(node: T.Expr, is_variable: Callable[[T.Expr], bool]) -> int | None:
-            if is_variable(node):
-                return 1
-            if isinstance(node, T.Binary) and node.op in ("+", "-"):
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b is None else max(a, b)
-            if isinstance(node, T.Binary) and node.op == "*":
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b is None or a + b > 1 else a + b
-            if isinstance(node, T.Binary) and node.op == "/":
-                a, b = degree(node.left, is_variable), degree(node.right, is_variable)
-                return None if a is None or b != 0 else a
-            if isinstance(node, T.Unary) and node.op == "-":
-                return degree(node.operand, is_variable)
-            if isinstance(node, T.Conditional):
-                test = degree(node.test, is_variable)
-                a, b = degree(node.then, is_variable), degree(node.otherwise, is_variable)
-                return None if test != 0 or a is None or b is None else max(a, b)
-            if any(is_variable(n) for n in node.traverse()):
-                return None
-            return 0
-
-        if degree(expr, lambda node: isinstance(node, T.ParamRef)) is None:
+        if not is_affine_in_params(expr):
             param = next(n for n in expr.traverse() if isinstance(n, T.ParamRef))
             self._error(f"param '{param.name}' must enter this term linearly", param.span or span,
                         hint="write terms as weight * feature, e.g. `w_hunger * (battery <= 1)`; "
@@ -915,7 +893,7 @@ class _Checker:
             self._error("a term can hold one aup(...) penalty", penalties[1].span or span,
                         hint="give each penalty a `cost` term of its own")
             return False
-        if penalties and degree(expr, lambda node: isinstance(node, T.AttainableUtility)) is None:
+        if penalties and _degree(expr, lambda node: isinstance(node, T.AttainableUtility)) is None:
             self._error("aup(...) must enter this term linearly", penalties[0].span or span,
                         hint="write the term as weight * aup(...), e.g. `LAMBDA * aup(noop = [wait], box_free)`; "
                              "the penalty cannot divide, or sit inside min/max/abs or a condition")
@@ -981,10 +959,7 @@ class _Checker:
             if not isinstance(self.declared.get(under.text), (S.Policy, S.Agent)):  # (one in error was reported)
                 self._unknown(under.text, under.span, [*self.policies, *self.agents], "policy or agent")
             kind = None
-        elif under is not None and declaration.for_all_params:
-            self._error(f"check '{declaration.name}' is under '{under.text}' and for all params: a given policy or "
-                        "agent is checked at the spec's weights only", under.span,
-                        hint="drop `for all params`, or check the optimal policies for all params")
+        elif under is not None and declaration.for_all_params and not self._swept_under(declaration, kind):
             kind = None
         elif under is not None and not self._policy_in_check_world(under.text, under.span):
             kind = None
@@ -1001,6 +976,35 @@ class _Checker:
             return None
         return T.Check(declaration.name.text, kind, self._text(prop.span), declaration.for_all_params,
                        declaration.span, under.text if under is not None else None, *world)
+
+    def _swept_under(self, declaration: S.Check, kind: object) -> bool:
+        """``check NAME under AGENT for all params``: the sweep follows the agent's plan (its critic written by hand,
+        affine in the params) and decides checks on what it does; not a given policy's costs, nor values."""
+        under = declaration.under
+        assert under is not None
+        name = declaration.name
+        agent = self.agents.get(under.text)
+        if agent is None:
+            self._error(f"check '{name}' is under '{under.text}' and for all params: a given policy is checked at the "
+                        "spec's weights only", under.span,
+                        hint="drop `for all params`, or check the optimal policies for all params")
+            return False
+        if kind is not None and not isinstance(kind, T.PLAN_DETERMINED):
+            self._error(f"check '{name}' is under '{under.text}' and for all params: its verdict rests on values of "
+                        "the agent, which the sweep takes at points only", declaration.name.span,
+                        hint="drop `for all params`; under an agent, `never`, `always`, `P`, `accepts_shutdown` and "
+                             "`exploits_critic` can be checked for all params")
+            return False
+        critic = self.critics.get(agent.critic) if agent.critic is not None else None
+        if critic is not None and (critic.value is None or not is_affine_in_params(critic.value)):
+            how = "fitted" if critic.is_fitted else "read from a file" if critic.value is None else \
+                "not affine in the params"
+            self._error(f"check '{name}' is under '{under.text}' and for all params, but its critic '{critic.name}' is "
+                        f"{how}: the sweep follows only plans whose critic is written by hand, affine in the params",
+                        under.span, hint=f"drop `for all params`, or write '{critic.name}' by hand, e.g. "
+                                         "`critic guess = w * (x == 0)`")
+            return False
+        return True
 
     def _check_world(self, declaration: S.Check) -> tuple[str | None, str | None, str | None] | None:
         """``in SCENARIO [with policy from SCENARIO [otherwise ACTION]]``: the names, checked (None: in error)."""
@@ -2420,3 +2424,32 @@ def _kind(declaration: S.Node) -> str:
     return {S.Const: "constant", S.Param: "param", S.Var: "variable", S.Action: "action", S.Event: "event",
             S.Check: "check"}.get(type(declaration), "declaration")
 
+
+def is_affine_in_params(expr: T.Expr) -> bool:
+    """Whether ``expr`` is affine in the params (``w * x + 1``, not ``w * w`` or ``min(w, 1)``): what a cost term
+    must be, and what lets the sweep treat a hand-written critic as a function of the weights."""
+    return _degree(expr, lambda node: isinstance(node, T.ParamRef)) is not None
+
+
+def _degree(node: T.Expr, is_variable: Callable[[T.Expr], bool]) -> int | None:
+    """The degree of ``node`` in the nodes ``is_variable`` picks (0 or 1), None when it is not affine in them."""
+    if is_variable(node):
+        return 1
+    if isinstance(node, T.Binary) and node.op in ("+", "-"):
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b is None else max(a, b)
+    if isinstance(node, T.Binary) and node.op == "*":
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b is None or a + b > 1 else a + b
+    if isinstance(node, T.Binary) and node.op == "/":
+        a, b = _degree(node.left, is_variable), _degree(node.right, is_variable)
+        return None if a is None or b != 0 else a
+    if isinstance(node, T.Unary) and node.op == "-":
+        return _degree(node.operand, is_variable)
+    if isinstance(node, T.Conditional):
+        test = _degree(node.test, is_variable)
+        a, b = _degree(node.then, is_variable), _degree(node.otherwise, is_variable)
+        return None if test != 0 or a is None or b is None else max(a, b)
+    if any(is_variable(n) for n in node.traverse()):
+        return None
+    return 0

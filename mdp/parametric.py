@@ -26,12 +26,12 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from dsl.errors import Diagnostic
-from dsl.spec import Parameter, Spec, Term
+from dsl.spec import Expr, Parameter, Spec, Term
 
 from .arrival import reads_next_state
 from .expressions import UNIT_ROUNDOFF as _U
 from .expressions import vectorize
-from .graph import terminates_surely
+from .graph import reachable_states, terminates_surely
 from .model import ModelError, Rationals, TabularMDP
 from .penalty import penalty_of, term_values
 from .solver.exact import ExactProblem
@@ -39,7 +39,8 @@ from .solver.linear import chain_values
 from .solver.problem import from_model
 from .solver.solution import overflow_error
 
-__all__ = ["ParametricModel", "PolicyGaps", "parametric", "policy_gaps"]
+__all__ = ["ParametricModel", "PlanConditions", "PolicyGaps", "parametric", "plan_conditions", "policy_gaps",
+           "state_features"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -347,3 +348,113 @@ def _exact(pm: ParametricModel, policy: npt.NDArray[np.int64], evaluated: npt.ND
                         - total_values[i][s] for i in range(k + 1))
     states = {int(state): tuple(total_values[i][j] for i in range(k + 1)) for j, state in enumerate(problem.states)}
     return gaps, initial, states
+
+
+def state_features(pm: ParametricModel, expr: Expr) -> list[list[Fraction]]:
+    """(k + 1, n) a number per state (a hand-written critic) as an affine function of the swept params, in the
+    spec's rationals: its value at ``w = 0`` and the change of a unit step in each param. ``expr`` must be
+    affine in them (:func:`dsl.typecheck.is_affine_in_params`)."""
+    model, spec = pm.model, pm.spec
+    base = {p.name: p.value for p in spec.params} | {p.name: Fraction(0) for p in pm.params}
+    codes = model.state_codes
+    columns = list(codes.T) if codes is not None else []
+
+    def values(params: dict[str, Fraction]) -> list[Fraction]:
+        out = vectorize(expr, params).exact_at(columns)
+        out = np.broadcast_to(out, (model.n_states,)) if out.size != model.n_states else out
+        return [Fraction(v) for v in out.tolist()]
+    at_zero = values(base)
+    mentioned = {getattr(node, "name", None) for node in expr.traverse()}
+    return [at_zero] + [[a - b for a, b in zip(values({**base, p.name: Fraction(1)}), at_zero)]
+                        if p.name in mentioned else [Fraction(0)] * model.n_states for p in pm.params]
+
+
+@dataclass(frozen=True, eq=False)
+class PlanConditions:
+    """What an ``H``-step planner (:func:`mdp.planner.plan`) does at a weight vector, and where it does the same.
+
+    With the decision rules of its stages fixed, every planned cost is affine in the weights (costs are, and so
+    is the critic where plans end), so the set where every decision rule the plan depends on stays the same
+    (the same rows tie for the least planned cost, the others stay above them) is a relatively open polyhedron:
+    ``conditions > 0`` inside, with the hull of the point's ties (a generic point ties only where the rows tie
+    on the whole hull).
+    """
+
+    rows: BoolArray  # (m,) the rows the planner may take at the point: its least planned cost, ties kept
+    reach: BoolArray  # (n,) the states those rows reach from the start
+    conditions: tuple[Affine, ...]  # planned cost of a row minus that of a tied row, where they do not tie
+
+
+def plan_conditions(pm: ParametricModel, critic: Sequence[Sequence[Fraction]] | None, steps: int,
+                    point: Sequence[Fraction]) -> PlanConditions:
+    """The planner's rows at ``point`` and the polyhedron where its decisions stay the same, exactly.
+
+    The stages are those of :func:`mdp.planner.plan`, as affine functions ``(a_0, a_1, ..., a_k)`` of the
+    weights: ``W_0 = critic`` (0 at terminal states), ``Q_j(r) = c(r) + gamma P(r) W_{j-1}`` and ``W_j(s) =
+    Q_j(first row of s tied for the least Q_j at point)``; the plan's rows are those tied for the least ``Q_H``.
+    The conditions are taken where the plan depends on them: at stage ``H`` in the states the plan reaches, and
+    at stage ``j - 1`` in the successors of every row of a state of stage ``j`` (its planned costs read ``W_{j-1}``
+    there). Every other row of such a state must stay above the tie: ``Q_j(r) - Q_j(tied) > 0``. Needs the
+    model's exact numbers; ``critic``: ``(k + 1, n)`` as :func:`state_features` (None: 0).
+    """
+    model = pm.model
+    numbers = model.exact
+    n, m, k = model.n_states, model.n_rows, pm.k
+    gamma = numbers.discount
+    terminal = np.asarray(model.terminal, dtype=bool)
+    zero: Affine = (Fraction(0),) * (k + 1)
+    features = pm.rational_features
+    cost = [tuple(features[i][r] for i in range(k + 1)) for r in range(m)]
+    W = [zero if critic is None or terminal[s] else tuple(critic[i][s] for i in range(k + 1)) for s in range(n)]
+    indptr, indices = model.P.indptr.tolist(), model.P.indices.tolist()
+    groups = np.asarray(model.row_groups, dtype=np.int64).tolist()
+    at = (Fraction(1), *point)
+
+    def stage(W: list[Affine]) -> tuple[list[Affine], list[list[int]]]:
+        """Every row's planned cost given ``W``, and each state's rows tied for the least one at ``point``."""
+        Q = []
+        for r in range(m):
+            total = list(cost[r])
+            for e in range(indptr[r], indptr[r + 1]):
+                p, w = gamma * numbers.P[e], W[indices[e]]
+                for i in range(k + 1):
+                    total[i] += p * w[i]
+            Q.append(tuple(total))
+        values = [sum((a * x for a, x in zip(q, at)), Fraction(0)) for q in Q]
+        tied = []
+        for s in range(n):
+            group = range(groups[s], groups[s + 1])
+            best = min(values[r] for r in group)
+            tied.append([r for r in group if values[r] == best])
+        return Q, tied
+
+    stages: list[tuple[list[Affine], list[list[int]]]] = []  # stages[j - 1]: Q_j and its ties, j = 1 .. H
+    while len(stages) < steps:
+        stages.append(stage(W))
+        if len(stages) == steps:
+            break
+        Q, tied = stages[-1]
+        after = [zero if terminal[s] else Q[tied[s][0]] for s in range(n)]
+        if after == W:  # a fixed point: every later stage is this one
+            stages += [stages[-1]] * (steps - len(stages))
+            break
+        W = after
+    rows = np.zeros(m, dtype=bool)
+    rows[[r for group in stages[-1][1] for r in group]] = True
+    reach = reachable_states(model, rows)
+    conditions: dict[Affine, None] = {}
+    states = reach & ~terminal
+    done: set[tuple[int, int]] = set()  # (stage, state) pairs taken, by the identity of the stage (repeats share one)
+    row_state = model.row_state
+    for Q, tied in reversed(stages):
+        for s in np.flatnonzero(states).tolist():
+            if (id(Q), s) in done:
+                continue
+            done.add((id(Q), s))
+            chosen = Q[tied[s][0]]
+            for r in range(groups[s], groups[s + 1]):
+                if r not in tied[s]:
+                    conditions[tuple(a - b for a, b in zip(Q[r], chosen))] = None
+        successors = (model.P.T @ states[row_state].astype(np.float64)) > 0
+        states = successors & ~terminal
+    return PlanConditions(rows, reach, tuple(conditions))

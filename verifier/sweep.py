@@ -16,6 +16,10 @@ The algorithm (issue 6, DESIGN section 4; docs/sweep.md says it for users):
    off. Every check is evaluated at one point of each piece: the Chebyshev centre of a region's piece,
    the mean of a face's vertices.
 
+With checks under an agent whose critic is written by hand, each piece is also where the agent's plan stays
+the same (:func:`mdp.parametric.plan_conditions`: exact conditions, intersected with the optimum's), so those
+checks get verdicts per piece too (docs/sweep.md, "Checks under an agent").
+
 Models up to ``exact_limit`` states are done in rational arithmetic; larger ones in floats, with
 boundaries as accurate as the float gaps (the result says which).
 """
@@ -44,12 +48,14 @@ import z3
 import dsl
 from dsl.errors import CorrigoError
 from dsl.numbers import counted
-from dsl.spec import CostBound, Parameter, Regret, Spec
+from dsl.spec import PLAN_DETERMINED, Agent, CostBound, Parameter, Regret, Spec
+from dsl.typecheck import is_affine_in_params
 from mdp.compiler import compile as compile_model
 from mdp.compiler import with_exact_numbers
 from mdp.graph import reachable_states
 from mdp.model import TabularMDP
-from mdp.parametric import ParametricModel, PolicyGaps, parametric, policy_gaps
+from mdp.parametric import (ParametricModel, PlanConditions, PolicyGaps, parametric, plan_conditions, policy_gaps,
+                            state_features)
 from mdp.solver import solve
 
 from .results import CheckResult, Verdict, clip, tally
@@ -165,6 +171,7 @@ class SweepResult:
     margins: tuple[Margin, ...]
     notes: tuple[str, ...] = ()
     descriptions: dict[str, str] = field(default_factory=dict)  # check -> where it holds, as inequalities
+    agents: tuple[str, ...] = ()  # the agents whose plans the regions keep the same too (checks under them)
 
     def __repr__(self) -> str:
         verdicts = [self.verdict(name) for name, _ in self.checks]
@@ -294,7 +301,8 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
     pm = parametric(spec, model, names)
     chosen = tuple(c for c in spec.checks if checks is None or c.name in checks)
     selected = tuple(c for c in chosen if c.scenario == spec.world)  # the others are in worlds of their own
-    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed), executor)
+    planners = _planners(spec, pm, selected) if exact else ()
+    state = _Sweep(spec, pm, exact, selected, random.Random(seed), progress, (samples, power_seed), executor, planners)
     complete, uncovered = state.cover(max_regions)
     left = state.cover_boundaries(budget=_PIECES_PER_REGION * max_regions, max_regions=max_regions)
     if left is not None and complete:
@@ -308,8 +316,10 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
         if regret:
             notes.append(f"intent terms mention {', '.join(sorted(pm.intent_params))}: the verdicts of "
                          f"{', '.join(regret)} were taken at each cell's point and may change inside a cell")
-    given = [c.name for c in selected if c.under is not None]
-    if given:  # the regions are those of the optimal behaviour; a policy's costs or an agent's plan move inside
+    planned = {agent.name for agent, _ in planners}
+    given = [c.name for c in selected
+             if c.under is not None and (c.under not in planned or not isinstance(c.property, PLAN_DETERMINED))]
+    if given:  # a policy's costs, an agent's values, or a plan the sweep cannot follow move inside a cell
         notes.append(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} checked under a declared policy or "
                      "agent: the verdicts were taken at each cell's point and may change inside a cell")
     elsewhere = [c.name for c in chosen if c.scenario != spec.world]
@@ -324,11 +334,33 @@ def _sweep_model(spec: Spec, model: TabularMDP, params: Sequence[str] | None, ma
         fixed=tuple((p.name, p.value) for p in spec.params if p.name not in names),
         n_states=model.n_states, exact=exact, complete=complete, uncovered=uncovered,
         regions=tuple(state.regions), cells=cells, checks=tuple((c.name, c.text) for c in selected),
-        current=current, current_cell=current_cell, margins=(), notes=tuple(notes))
+        current=current, current_cell=current_cell, margins=(), notes=tuple(notes),
+        agents=tuple(agent.name for agent, _ in planners))
     margins = _margins(result, state)
     descriptions = {name: _describe(result, state, name) for name, _ in result.checks}
     return SweepResult(**{**{f: getattr(result, f) for f in SweepResult.__dataclass_fields__},
                           "margins": margins, "descriptions": descriptions})
+
+
+_Planner = tuple[Agent, list[list[Fraction]] | None]  # an agent and its critic, affine in the weights (None: no critic)
+
+
+def _planners(spec: Spec, pm: ParametricModel, checks: Sequence[Any]) -> tuple[_Planner, ...]:
+    """The agents checks are under whose plans the sweep follows exactly, each with its critic as affine functions
+    of the weights (None: no critic): those with no critic or a hand-written one affine in the params (a fitted
+    critic is fitted anew at every weight vector, a read one is not exact)."""
+    out: list[_Planner] = []
+    for name in dict.fromkeys(c.under for c in checks if c.under is not None):
+        agent = next((a for a in spec.agents if a.name == name), None)
+        if agent is None:
+            continue  # a declared policy
+        if agent.critic is None:
+            out.append((agent, None))
+            continue
+        critic = spec.critic(agent.critic)
+        if critic.value is not None and is_affine_in_params(critic.value):
+            out.append((agent, state_features(pm, critic.value)))
+    return tuple(out)
 
 
 def _swept_names(spec: Spec, params: Sequence[str] | None) -> tuple[str, ...]:
@@ -391,7 +423,7 @@ class _Piece:
     inequalities: tuple[Affine, ...]
     signs: tuple[Constraint, ...]
     point: Point
-    behaviour: bytes  # the optimal rows of the states they reach from the initial state
+    behaviour: tuple[bytes, ...]  # the optimal rows where optimal play (or an agent) goes; each agent's rows
     region: int | None  # full-dimensional pieces: the index of their Region
 
     @cached_property
@@ -403,7 +435,7 @@ class _Piece:
         return all(c.closed().holds(point) for c in self.constraints)
 
     @property
-    def verdict_key(self) -> tuple[bytes, tuple[str, ...]]:
+    def verdict_key(self) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
         """Pieces with the same behaviour and cost-bound sides share their verdicts."""
         return self.behaviour, tuple(c.op for c in self.signs)
 
@@ -411,8 +443,10 @@ class _Piece:
 class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
                  rng: random.Random, progress: Callable[[str, int], object] | None,
-                 power_samples: tuple[int, int] = (1000, 0), executor: Executor | None = None) -> None:
+                 power_samples: tuple[int, int] = (1000, 0), executor: Executor | None = None,
+                 planners: tuple[_Planner, ...] = ()) -> None:
         self.spec, self.pm, self.exact, self.checks, self.rng = spec, pm, exact, checks, rng
+        self.planners = planners  # agents whose plans shape the pieces too (exact mode), with their critics
         self.power_samples = power_samples  # (samples, seed) of the POWER checks
         self.executor = executor  # where the cells' checks run
         self.progress = progress
@@ -421,8 +455,9 @@ class _Sweep:
                    [Constraint((p.hi,) + _unit(i, pm.k, -1), ">=") for i, p in enumerate(pm.params)]
         self.regions: list[Region] = []
         self.pieces: list[_Piece] = []
-        self.region_of: dict[bytes, int] = {}  # behaviour -> its full-dimensional Region
+        self.region_of: dict[tuple[bytes, ...], int] = {}  # behaviour -> its latest full-dimensional Region
         self.optima: dict[Point, _Optimum] = {}
+        self.plans: dict[tuple[str, Point], PlanConditions] = {}
         self.subspaces: dict[tuple[Affine, ...], tuple[Point, list[Point]]] = {}
         self.closures: dict[tuple[Constraint, ...], list[Point]] = {}
         self.planes: list[Affine] = []  # float mode: every half-space so far (see plane)
@@ -591,16 +626,25 @@ class _Sweep:
         ``sigma`` there cuts the vertex off. When every vertex is optimal, so is the polyhedron (convexity).
         Inside it no other row ties (a gap that is concave and >= 0 and 0 somewhere inside is 0 everywhere,
         so 0 at the generic point too), so ``B`` is the behaviour of the whole relative interior.
+
+        With checks under agents (:attr:`planners`), the piece is also where each agent's decisions stay the
+        same (:func:`mdp.parametric.plan_conditions`, exact conditions, no cuts needed), and ``B`` covers the
+        states the agents reach as well (``exploits_critic`` compares their rows with the optimal ones there).
         """
         model = self.pm.model
         optimum = self.optimum(point)
+        plans = [self.plan(agent, critic, point) for agent, critic in self.planners]
         reach = reachable_states(model, optimum.optimal)
-        behaviour = np.flatnonzero(optimum.optimal & reach[model.row_state]).tobytes()
+        for planned in plans:
+            reach = reach | planned.reach
+        behaviour = (np.flatnonzero(optimum.optimal & reach[model.row_state]).tobytes(),
+                     *(np.flatnonzero(p.rows & p.reach[model.row_state]).tobytes() for p in plans))
         region = self.region_of.get(behaviour) if not equalities else None
         if region is not None and all(c.holds(point) for c in self.regions[region].constraints):
             inequalities = tuple(c.affine for c in self.regions[region].constraints)
         else:
-            inequalities = self.polyhedron(optimum, np.flatnonzero(reach), equalities, point)
+            inequalities = self.polyhedron(optimum, np.flatnonzero(reach), equalities, point,
+                                           tuple(c for p in plans for c in p.conditions))
             if not equalities:
                 region = len(self.regions)
                 self.regions.append(Region(region, tuple(Constraint(a, ">=") for a in inequalities), point))
@@ -609,6 +653,14 @@ class _Sweep:
         piece = _Piece(equalities, inequalities, signs, point, behaviour, region)
         self.pieces.append(piece)
         return piece
+
+    def plan(self, agent: Agent, critic: list[list[Fraction]] | None, point: Point) -> PlanConditions:
+        """What ``agent`` plans at ``point`` and the conditions that keep it (cached by point)."""
+        key = (agent.name, point)
+        cached = self.plans.get(key)
+        if cached is None:
+            cached = self.plans[key] = plan_conditions(self.pm, critic, agent.steps, point)
+        return cached
 
     def optimum(self, point: Point) -> _Optimum:
         """A policy optimal at ``point``: the float solver's, in exact mode improved in rationals until no gap
@@ -647,11 +699,11 @@ class _Sweep:
         return x == 0 if self.exact else abs(x) <= _FLOAT_TIE * self.scale
 
     def polyhedron(self, optimum: _Optimum, states: npt.NDArray[np.int64], equalities: tuple[Affine, ...],
-                   point: Point) -> tuple[Affine, ...]:
-        """The non-redundant inequalities of the set where ``optimum``'s policy is optimal at ``states``: its
-        facets, the constraints whose vertices span a face of one dimension less (where ties meet, many more
-        planes pass through one vertex; three params gave regions of 20-67 constraints, and z3 a minute to
-        prove the box covered)."""
+                   point: Point, conditions: tuple[Affine, ...] = ()) -> tuple[Affine, ...]:
+        """The non-redundant inequalities of the set where ``optimum``'s policy is optimal at ``states`` and the
+        further ``conditions`` (exact ones, an agent's) are >= 0: its facets, the constraints whose vertices span a
+        face of one dimension less (where ties meet, many more planes pass through one vertex; three params gave
+        regions of 20-67 constraints, and z3 a minute to prove the box covered)."""
         model, params = self.pm.model, self.pm.params
         on = np.zeros(model.n_states, dtype=bool)
         on[states] = True
@@ -664,6 +716,8 @@ class _Sweep:
         for r in optimum.candidates:
             if on[model.row_state[r]]:
                 add(optimum.gap(r))
+        for condition in conditions:
+            add(condition)
         while True:
             kept = self.prune(list(constraints), equalities)
             vertices = self.vertices(equalities, kept)
@@ -809,7 +863,7 @@ class _Sweep:
         key = piece.verdict_key
         if key not in self.verdict_cache:
             samples, seed = self.power_samples
-            self.verdict_cache[key] = _verdicts(self.spec, self.pm.at(point), self.exact,
+            self.verdict_cache[key] = _verdicts(_at_weights(self.spec, self.pm, point), self.pm.at(point), self.exact,
                                                 tuple(c.name for c in self.checks), samples, seed)
         return self.verdict_cache[key]
 
@@ -824,10 +878,16 @@ class _Sweep:
         keys = [key for key in todo if key not in self.verdict_cache]
         samples, seed = self.power_samples
         names = tuple(c.name for c in self.checks)
-        futures = [self.executor.submit(_verdicts, self.spec, self.pm.at(todo[key]), self.exact, names, samples, seed)
-                   for key in keys]
+        futures = [self.executor.submit(_verdicts, _at_weights(self.spec, self.pm, todo[key]), self.pm.at(todo[key]),
+                                        self.exact, names, samples, seed) for key in keys]
         for key, future in zip(keys, futures):
             self.verdict_cache[key] = future.result()
+
+
+def _at_weights(spec: Spec, pm: ParametricModel, point: Point) -> Spec:
+    """``spec`` with the swept params at ``point``: what a hand-written critic reads at that weight vector."""
+    weights = dict(zip(pm.names, point))
+    return replace(spec, params=tuple(replace(p, value=weights.get(p.name, p.value)) for p in spec.params))
 
 
 def _verdicts(spec: Spec, model: TabularMDP, exact: bool, checks: tuple[str, ...], samples: int,
@@ -1269,6 +1329,13 @@ def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
                          samples=samples, power_seed=seed, executor=executor)
     out = {}
     for check in checks:
+        if check.under is not None and check.under not in result.agents:  # above the exact limit: no plan followed
+            base = result.cells[0].result(check.name)
+            out[check.name] = replace(base, verdict=Verdict.INCONCLUSIVE, trace=None, attribution=None, summary=(
+                f"the sweep follows the plan of '{check.under}' in rational arithmetic only, and the model's "
+                f"{result.n_states:,} states are above the exact limit ({_EXACT_LIMIT:,})"),
+                settle="drop `for all params` and check the weights of interest one by one (-D)")
+            continue
         verdict = result.verdict(check.name)
         if verdict is Verdict.HOLDS:
             base = result.cells[0].result(check.name)
@@ -1283,7 +1350,8 @@ def for_all_results(spec: Spec, model: TabularMDP, checks: Sequence[Any],
             base = cell.result(check.name)
             if point != cell.point:  # the check's trace and numbers at the point reported
                 swept = with_exact_numbers(spec, model) if result.exact else model
-                again = _verdicts(spec, parametric(spec, swept, result.names).at(point), result.exact,
+                at = parametric(spec, swept, result.names)
+                again = _verdicts(_at_weights(spec, at, point), at.at(point), result.exact,
                                   (check.name,), samples, seed)[0]
                 base = again if again.verdict is Verdict.FAILS else base
                 point = point if again.verdict is Verdict.FAILS else cell.point

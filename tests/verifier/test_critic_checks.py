@@ -235,16 +235,20 @@ def test_untrained_needs_an_agent_with_a_trained_critic(text: str) -> None:
         dsl.load(ROBOT + text)
 
 
-def test_a_sweep_says_that_checks_under_an_agent_were_taken_at_points() -> None:
-    """The regions are those of the optimal behaviour; what an agent (or a policy) does and costs may change
-    inside one, so the sweep says its verdicts were taken at each cell's point."""
+def test_a_sweep_follows_an_agents_plan_and_says_which_checks_were_taken_at_points() -> None:
+    """The regions keep the optimal behaviour and the plan of an agent with a hand-written critic the same, so
+    checks on what it does get a verdict per region; a check on what it costs may change inside one, so the
+    sweep says its verdicts were taken at each cell's point (tests/verifier/test_sweep_agents.py has the
+    regions themselves)."""
     from verifier.sweep import sweep
 
     text = ROBOT.replace("cost far = 3 - x", "param w = 1 in [0, 2]\ncost far = w * (3 - x)") + \
-        "check c under careful : never broken\ncheck d : never broken\n"
+        "check c under careful : never broken\ncheck d : never broken\ncheck e under careful : inner_regret <= 1\n"
     result = sweep(dsl.load(text))
-    assert any(note.startswith("c is checked under a declared policy or agent: the verdicts were taken at each "
+    assert result.agents == ("careful",)
+    assert any(note.startswith("e is checked under a declared policy or agent: the verdicts were taken at each "
                                "cell's point") for note in result.notes)
+    assert not any(note.startswith("c") for note in result.notes)
 
 
 def test_a_critic_read_from_json(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

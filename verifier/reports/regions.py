@@ -105,8 +105,16 @@ def _header(result: SweepResult) -> list[str]:
     how = "exact rational arithmetic" if result.exact else "floats (the model is above the exact limit)"
     return [f"{result.path}: model '{result.spec}', {result.n_states} states",
             f"swept: {swept}{fixed}",
-            f"{len(result.regions)} region(s) of constant optimal behaviour, {len(result.full_cells())} piece(s) "
+            f"{len(result.regions)} region(s) of constant optimal behaviour{_plans(result)}, "
+            f"{len(result.full_cells())} piece(s) "
             f"of constant verdicts and {len(result.faces())} boundary face(s); {coverage}; {how}"]
+
+
+def _plans(result: SweepResult) -> str:
+    """`` and plans of agent 'planner'`` when the regions keep agents' plans the same too."""
+    if not result.agents:
+        return ""
+    return f" and plans of agent{'s' if len(result.agents) > 1 else ''} " + ", ".join(f"'{a}'" for a in result.agents)
 
 
 def _rows(result: SweepResult) -> list[list[str]]:
