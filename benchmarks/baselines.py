@@ -1,4 +1,5 @@
-"""The reference solvers the benchmarks time corrigo against: Storm (through stormpy) and pymdptoolbox.
+"""The reference solvers the benchmarks time corrigo against: Storm (through stormpy) and pymdptoolbox, and
+the bare floor's layout (``../shared/bench/vi.py``).
 
 Neither is a dependency of corrigo (both are in the ``crosscheck`` extra); each is imported inside the
 function that needs it, so this module imports without them.
@@ -17,7 +18,24 @@ import scipy.sparse as sp
 
 from mdp.model import TabularMDP
 
-__all__ = ["mdptoolbox_arrays", "mdptoolbox_value_iteration", "storm_build_and_check"]
+__all__ = ["mdptoolbox_arrays", "mdptoolbox_value_iteration", "padded", "storm_build_and_check"]
+
+
+def padded(P: sp.csr_array, cost: npt.ArrayLike, groups: npt.ArrayLike, gamma: float
+           ) -> tuple[sp.csr_array, npt.NDArray[np.float64], int]:
+    """The floor's action-major padded layout (``../shared/bench/vi.py``): row ``a * n + s`` holds the
+    ``a``-th choice of state ``s``, already times ``gamma``; a missing choice is an empty row of cost +inf,
+    so a sweep is ``(padded_cost + padded @ V).reshape(width, n).min(axis=0)``."""
+    groups = np.asarray(groups)
+    n, counts = P.shape[1], np.diff(groups)
+    width = int(counts.max())
+    owner = np.repeat(np.arange(n), counts)
+    slot_row = (np.arange(P.shape[0]) - groups[owner]) * n + owner
+    coo = P.tocoo()
+    layout = sp.csr_array((gamma * coo.data, (slot_row[coo.row], coo.col)), shape=(width * n, n))
+    padded_cost = np.full(width * n, np.inf)
+    padded_cost[slot_row] = cost
+    return layout, padded_cost, width
 
 
 def storm_build_and_check(prism_text: str, props_text: str, *, precision: float = 1e-6,

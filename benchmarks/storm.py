@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import families  # noqa: E402
+from baselines import padded  # noqa: E402
 
 TOL = 1e-6
 PROPERTY = 'R{"cost"}min=? [ Cdiscount=0.95 ]'
@@ -49,20 +49,13 @@ def bare_value_iteration(arrays: families.Arrays, tol: float = TOL) -> tuple[flo
 
     The floor of PERFORMANCE.md (``bench/vi.py``): no certificate, no optimal sets. ``(V[initial], sweeps)``.
     """
-    P, cost, groups, gamma = arrays["P"], arrays["cost"], arrays["groups"], families.DISCOUNT
-    n = P.shape[1]
-    counts = np.diff(groups)
-    width = int(counts.max())
-    owner = np.repeat(np.arange(n), counts)
-    slot_row = (np.arange(P.shape[0]) - groups[owner]) * n + owner
-    coo = P.tocoo()
-    padded = sp.csr_array((gamma * coo.data, (slot_row[coo.row], coo.col)), shape=(width * n, n))
-    padded_cost = np.full(width * n, np.inf)
-    padded_cost[slot_row] = cost
+    gamma = families.DISCOUNT
+    layout, padded_cost, width = padded(arrays["P"], arrays["cost"], arrays["groups"], gamma)
+    n = arrays["P"].shape[1]
     threshold = tol * (1 - gamma) / gamma
     V = np.zeros(n)
     for sweep in range(1, 1_000_000):
-        new = (padded_cost + padded @ V).reshape(width, n).min(axis=0)
+        new = (padded_cost + layout @ V).reshape(width, n).min(axis=0)
         change = float(np.max(np.abs(new - V)))
         V = new
         if change < threshold:

@@ -52,8 +52,8 @@ class SweepLayout:
         n_slots = int(counts.max(initial=0))
         # n_j = number of states with more than j rows
         self.slot_sizes = [int(x) for x in n - np.cumsum(np.bincount(counts, minlength=n_slots + 1))[:n_slots]]
-        rows = np.concatenate([problem.groups[self.perm[:nj]] + j for j, nj in enumerate(self.slot_sizes)]) \
-            if n_slots else np.zeros(0, dtype=np.int64)
+        self.groups = problem.groups
+        rows = self.rows()
         P = sp.csr_array(problem.P[rows]) if rows.size else sp.csr_array((0, n))
         if not np.array_equal(self.perm, np.arange(n)):
             P.indices = self.inv.astype(P.indices.dtype)[P.indices]  # (in the indices' own width: memory)
@@ -62,6 +62,12 @@ class SweepLayout:
         self.c = np.ascontiguousarray(problem.c[rows])
         self.q = np.empty(rows.size)
         self.scaled = np.empty(n)
+
+    def rows(self) -> npt.NDArray[np.int64]:
+        """The problem's row at each position of the layout (slot by slot)."""
+        if not self.slot_sizes:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([self.groups[self.perm[:nj]] + j for j, nj in enumerate(self.slot_sizes)])
 
     def sweep(self, v: FloatArray, out: FloatArray) -> None:
         """``out = T v`` (internal order): ``min`` over slots of ``c + gamma * P v``."""
