@@ -475,7 +475,8 @@ class _Sweep:
         self.power_samples = power_samples  # (samples, seed) of the POWER checks
         self.executor = executor  # where the cells' checks run
         self.progress = progress
-        self.x = [z3.Real(p.name) for p in pm.params]
+        self.z3 = z3.Context()  # its own: z3's answers then depend on this sweep's queries alone, not on earlier ones
+        self.x = [z3.Real(p.name, self.z3) for p in pm.params]
         self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
                    [Constraint((p.hi,) + _unit(i, pm.k, -1), ">=") for i, p in enumerate(pm.params)]
         self.regions: list[Region] = []
@@ -497,8 +498,8 @@ class _Sweep:
     def term(self, affine: Affine) -> Any:
         term = self.terms.get(affine)
         if term is None:
-            term = self.terms[affine] = z3.Sum([z3.RealVal(affine[0])] +
-                                               [z3.RealVal(a) * x for a, x in zip(affine[1:], self.x) if a])
+            term = self.terms[affine] = z3.Sum([z3.RealVal(affine[0], self.z3)] +
+                                               [z3.RealVal(a, self.z3) * x for a, x in zip(affine[1:], self.x) if a])
         return term
 
     def formula(self, c: Constraint) -> Any:
@@ -506,10 +507,10 @@ class _Sweep:
         return {">": t > 0, ">=": t >= 0, "==": t == 0, "<=": t <= 0, "<": t < 0}[c.op]
 
     def conjunction(self, constraints: Sequence[Constraint]) -> Any:
-        return z3.And(*[self.formula(c) for c in constraints]) if constraints else z3.BoolVal(True)
+        return z3.And(*[self.formula(c) for c in constraints]) if constraints else z3.BoolVal(True, self.z3)
 
     def solver(self) -> Any:
-        s = z3.Solver()
+        s = z3.Solver(ctx=self.z3)
         s.add(*[self.formula(c) for c in self.box])
         return s
 
@@ -570,7 +571,7 @@ class _Sweep:
                 found.append((p, start, equalities))
             if not found:
                 return None
-            for (p, start, equalities), piece in zip(found, [self.find_piece(start, hull) for _, start, hull in found]):
+            for (p, start, equalities), piece in zip(found, self.find_pieces([(start, hull) for _, start, hull in found])):
                 if any(all(c.holds(start) for c in known.constraints) for known in self.pieces):
                     continue  # an earlier piece of this round holds it
                 if len(self.pieces) >= budget:
@@ -713,6 +714,11 @@ class _Sweep:
         added = tuple(self.planes[known:])
         del self.planes[known:]
         return _Piece(equalities, inequalities, signs, point, behaviour, region), added
+
+    def find_pieces(self, starts: Sequence[tuple[Point, tuple[Affine, ...]]]
+                    ) -> list[tuple[_Piece, tuple[Affine, ...]]]:
+        """:meth:`find_piece` of each ``(point, equalities)``, all from the pieces known now."""
+        return [self.find_piece(point, equalities) for point, equalities in starts]
 
     def accept(self, found: tuple[_Piece, tuple[Affine, ...]]) -> _Piece:
         """Add a piece of :meth:`find_piece` (a new Region when full-dimensional and not in one), with the float
