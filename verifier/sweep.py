@@ -959,8 +959,8 @@ class _Sweep:
         keys = [key for key in todo if key not in self.verdict_cache]
         samples, seed = self.power_samples
         names = tuple(c.name for c in self.checks)
-        futures = [self.executor.submit(_verdicts, _at_weights(self.spec, self.pm, todo[key]), self.pm.at(todo[key]),
-                                        self.exact, names, samples, seed) for key in keys]
+        futures = [self.executor.submit(_verdicts_at, self.spec, self.pm, todo[key], self.exact, names, samples, seed)
+                   for key in keys]
         for key, future in zip(keys, futures):
             self.verdict_cache[key] = future.result()
 
@@ -969,6 +969,14 @@ def _at_weights(spec: Spec, pm: ParametricModel, point: Point) -> Spec:
     """``spec`` with the swept params at ``point``: what a hand-written critic reads at that weight vector."""
     weights = dict(zip(pm.names, point))
     return replace(spec, params=tuple(replace(p, value=weights.get(p.name, p.value)) for p in spec.params))
+
+
+def _verdicts_at(spec: Spec, pm: ParametricModel, point: Point, exact: bool, checks: tuple[str, ...], samples: int,
+                 seed: int) -> tuple[CheckResult, ...]:
+    """:func:`_verdicts` at ``point`` of the swept model, the spec and model at that point made where it runs:
+    an executor then sends the point alone (the spec and the swept model go to each worker once, where a new
+    spec and model per cell went to every worker and made the cells slower on two workers than here)."""
+    return _verdicts(_at_weights(spec, pm, point), pm.at(point), exact, checks, samples, seed)
 
 
 def _verdicts(spec: Spec, model: TabularMDP, exact: bool, checks: tuple[str, ...], samples: int,
