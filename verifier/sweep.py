@@ -13,8 +13,9 @@ The algorithm (issue 6, DESIGN section 4; docs/sweep.md says it for users):
    the box covered or ``max_regions`` is reached (then the answer is partial).
 3. The boundaries the same way, in the affine hull the pieces around a point give it
    (:meth:`_Sweep.cover_boundaries`): faces where behaviours tie, and the pieces a ``cost`` bound cuts
-   off. Every check is evaluated at one point of each piece: the Chebyshev centre of a region's piece,
-   the mean of a face's vertices.
+   off. z3 looks region by region, in rounds, and sees only the pieces its points fell in (one formula
+   of every piece made the last queries take a tenth of a second each). Every check is evaluated at one
+   point of each piece: the Chebyshev centre of a region's piece, the mean of a face's vertices.
 
 With checks under an agent whose critic is written by hand, each piece is also where the agent's plan stays
 the same (:func:`mdp.parametric.plan_conditions`: exact conditions, intersected with the optimum's), so those
