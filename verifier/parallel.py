@@ -22,6 +22,7 @@ import numpy as np
 from dsl.errors import CorrigoError, ResourceLimitError
 from dsl.spec import Spec
 from mdp.model import TabularMDP
+from mdp.parametric import ParametricModel
 
 __all__ = ["ParallelError", "executor"]
 
@@ -71,10 +72,10 @@ def executor(workers: int | None = None, scheduler: str | None = None) -> Iterat
 
 
 class _DaskExecutor(Executor):
-    """A Dask client as an :class:`~concurrent.futures.Executor` that sends each model and spec to the workers
-    once (``scatter``), however many tasks take it: POWER's chunks all need the model, which would
-    otherwise travel with every task (16 MB each for a 4e4-state grid). Large arrays (a chunk of reward
-    samples) are scattered too, each to one worker."""
+    """A Dask client as an :class:`~concurrent.futures.Executor` that sends each model and spec (and a sweep's
+    parametric model) to the workers once (``scatter``), however many tasks take it: POWER's chunks all need
+    the model, which would otherwise travel with every task (16 MB each for a 4e4-state grid). Large arrays
+    (a chunk of reward samples) are scattered too, each to one worker."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -88,7 +89,7 @@ class _DaskExecutor(Executor):
     def _once(self, value: Any) -> Any:
         if isinstance(value, np.ndarray) and value.nbytes > _INLINE_BYTES:  # a chunk of rewards: sent on its own,
             return self._client.scatter(value, hash=False)  # not in the task graph (which Dask warns about)
-        if not isinstance(value, (TabularMDP, Spec)):
+        if not isinstance(value, (TabularMDP, Spec, ParametricModel)):
             return value
         sent = self._sent.get(id(value))
         if sent is None:

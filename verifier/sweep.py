@@ -13,8 +13,9 @@ The algorithm (issue 6, DESIGN section 4; docs/sweep.md says it for users):
    the box covered or ``max_regions`` is reached (then the answer is partial).
 3. The boundaries the same way, in the affine hull the pieces around a point give it
    (:meth:`_Sweep.cover_boundaries`): faces where behaviours tie, and the pieces a ``cost`` bound cuts
-   off. Every check is evaluated at one point of each piece: the Chebyshev centre of a region's piece,
-   the mean of a face's vertices.
+   off. z3 looks region by region, in rounds, and sees only the pieces its points fell in (one formula
+   of every piece made the last queries take a tenth of a second each). Every check is evaluated at one
+   point of each piece: the Chebyshev centre of a region's piece, the mean of a face's vertices.
 
 With checks under an agent whose critic is written by hand, each piece is also where the agent's plan stays
 the same (:func:`mdp.parametric.plan_conditions`: exact conditions, intersected with the optimum's), so those
@@ -440,6 +441,31 @@ class _Piece:
         return self.behaviour, tuple(c.op for c in self.signs)
 
 
+class _RegionCover:
+    """z3 looking for a point of one region's closure that no piece holds: the pieces enter its formula when
+    a point z3 gives lies in them (most pieces are far from any one region, and a formula of every piece
+    made each of the last queries take a tenth of a second)."""
+
+    def __init__(self, sweep: _Sweep, region: Region) -> None:
+        self.sweep = sweep
+        self.solver = sweep.solver()
+        self.solver.add(*[sweep.formula(c) for c in region.constraints])
+        self.excluded: set[int] = set()  # ids of the pieces in the formula
+
+    def uncovered(self, pieces: Sequence[_Piece]) -> Point | None:
+        """A point of the region's closure in none of ``pieces`` (None: the pieces cover it)."""
+        while self.solver.check() == z3.sat:
+            p = self.sweep.point(self.solver)
+            holding = [piece for piece in pieces if id(piece) not in self.excluded and
+                       all(c.holds(p) for c in piece.constraints)]
+            if not holding:
+                return p
+            for piece in holding:
+                self.excluded.add(id(piece))
+                self.solver.add(z3.Not(self.sweep.conjunction(piece.constraints)))
+        return None
+
+
 class _Sweep:
     def __init__(self, spec: Spec, pm: ParametricModel, exact: bool, checks: tuple[Any, ...],
                  rng: random.Random, progress: Callable[[str, int], object] | None,
@@ -450,7 +476,8 @@ class _Sweep:
         self.power_samples = power_samples  # (samples, seed) of the POWER checks
         self.executor = executor  # where the cells' checks run
         self.progress = progress
-        self.x = [z3.Real(p.name) for p in pm.params]
+        self.z3 = z3.Context()  # its own: z3's answers then depend on this sweep's queries alone, not on earlier ones
+        self.x = [z3.Real(p.name, self.z3) for p in pm.params]
         self.box = [Constraint((-p.lo,) + _unit(i, pm.k), ">=") for i, p in enumerate(pm.params)] + \
                    [Constraint((p.hi,) + _unit(i, pm.k, -1), ">=") for i, p in enumerate(pm.params)]
         self.regions: list[Region] = []
@@ -472,8 +499,8 @@ class _Sweep:
     def term(self, affine: Affine) -> Any:
         term = self.terms.get(affine)
         if term is None:
-            term = self.terms[affine] = z3.Sum([z3.RealVal(affine[0])] +
-                                               [z3.RealVal(a) * x for a, x in zip(affine[1:], self.x) if a])
+            term = self.terms[affine] = z3.Sum([z3.RealVal(affine[0], self.z3)] +
+                                               [z3.RealVal(a, self.z3) * x for a, x in zip(affine[1:], self.x) if a])
         return term
 
     def formula(self, c: Constraint) -> Any:
@@ -481,10 +508,10 @@ class _Sweep:
         return {">": t > 0, ">=": t >= 0, "==": t == 0, "<=": t <= 0, "<": t < 0}[c.op]
 
     def conjunction(self, constraints: Sequence[Constraint]) -> Any:
-        return z3.And(*[self.formula(c) for c in constraints]) if constraints else z3.BoolVal(True)
+        return z3.And(*[self.formula(c) for c in constraints]) if constraints else z3.BoolVal(True, self.z3)
 
     def solver(self) -> Any:
-        s = z3.Solver()
+        s = z3.Solver(ctx=self.z3)
         s.add(*[self.formula(c) for c in self.box])
         return s
 
@@ -519,38 +546,59 @@ class _Sweep:
     def cover_boundaries(self, budget: int, max_regions: int) -> Point | None:
         """The lower-dimensional pieces (faces where behaviours tie) and the pieces the cost bounds cut off.
 
-        z3 gives a point of the regions found that lies in no piece yet; the pieces whose closures hold
-        it give the affine hull to look in (their equalities and the inequalities tight there), and a
-        random point of that hull nearby is generic in it. Returns a point left over if the budget ran out:
+        In rounds: z3 gives, for each region not yet covered, a point of its closure that lies in no piece
+        yet; the pieces whose closures hold it give the affine hull to look in (their equalities and the
+        inequalities tight there), and a random point of that hull nearby is generic in it. A round's pieces
+        are found from the pieces known at its start, then added in region order, dropping those whose point
+        an earlier one of the round already holds. Returns a point left over if the budget ran out:
         ``budget`` pieces, or a new full-dimensional region beyond ``max_regions`` (when :meth:`cover`
         stopped short, a random point near a region may lie outside every region found).
         """
-        s = self.solver()
-        s.add(z3.Or(*[self.conjunction(r.constraints) for r in self.regions]))
+        open_regions = {r.index: _RegionCover(self, r) for r in self.regions}
+        while True:
+            found: list[tuple[Point, Point, tuple[Affine, ...]]] = []  # (z3's point, start, hull) this round
+            for index in list(open_regions):
+                p = open_regions[index].uncovered(self.pieces)
+                if p is None:
+                    del open_regions[index]
+                    continue
+                equalities = self.hull(p)
+                if any(equalities == other for _, _, other in found if equalities):  # one face per hull a round
+                    continue
+                start, equalities = self.generic(p, equalities)
+                if not equalities and len(self.regions) >= max_regions and \
+                        not any(all(c.holds(start) for c in r.constraints) for r in self.regions):
+                    return start  # it would be a region beyond the budget
+                found.append((p, start, equalities))
+            if not found:
+                return None
+            for (p, start, equalities), piece in zip(found, self.find_pieces([(start, hull) for _, start, hull in found])):
+                if any(all(c.holds(start) for c in known.constraints) for known in self.pieces):
+                    continue  # an earlier piece of this round holds it
+                if len(self.pieces) >= budget:
+                    return p
+                self.accept(piece)
+                if self.progress:
+                    self.progress("pieces", len(self.pieces))
+
+    def hull(self, p: Point) -> tuple[Affine, ...]:
+        """The affine hull the pieces whose closures hold ``p`` give it: their equalities and the inequalities
+        tight at ``p``, independent."""
+        hull: list[Affine] = []
         for piece in self.pieces:
-            s.add(z3.Not(self.conjunction(piece.constraints)))
-        while s.check() == z3.sat:
-            p = self.point(s)
-            if len(self.pieces) >= budget:
-                return p
-            hull: list[Affine] = []
-            for piece in self.pieces:
-                if piece.closure_holds(p):
-                    hull += piece.equalities
-                    hull += [c.affine for c in piece.constraints[len(piece.equalities):] if _value(c.affine, p) == 0]
-            equalities = self.independent(hull)
-            start = self.nudge(p, equalities, lambda q: any(all(c.holds(q) for c in piece.constraints)
-                                                             for piece in self.pieces))
-            if start is None:  # no room around p in that hull (e.g. a corner of the box): p alone is the piece
-                start, equalities = p, tuple((-x,) + _unit(i, self.pm.k) for i, x in enumerate(p))
-            if not equalities and len(self.regions) >= max_regions and \
-                    not any(all(c.holds(start) for c in r.constraints) for r in self.regions):
-                return start  # it would be a region beyond the budget
-            piece = self.add_piece(start, equalities)
-            s.add(z3.Not(self.conjunction(piece.constraints)))
-            if self.progress:
-                self.progress("pieces", len(self.pieces))
-        return None
+            if piece.closure_holds(p):
+                hull += piece.equalities
+                hull += [c.affine for c in piece.constraints[len(piece.equalities):] if _value(c.affine, p) == 0]
+        return self.independent(hull)
+
+    def generic(self, p: Point, equalities: tuple[Affine, ...]) -> tuple[Point, tuple[Affine, ...]]:
+        """A random point near ``p`` in the hull ``equalities`` and in no piece, and its hull: ``p`` alone if
+        there is no room around it (e.g. a corner of the box)."""
+        start = self.nudge(p, equalities, lambda q: any(all(c.holds(q) for c in piece.constraints)
+                                                         for piece in self.pieces))
+        if start is None:
+            return p, tuple((-x,) + _unit(i, self.pm.k) for i, x in enumerate(p))
+        return start, equalities
 
     def nudge(self, point: Point, equalities: tuple[Affine, ...], covered: Callable[[Point], bool]
               ) -> Point | None:
@@ -582,12 +630,23 @@ class _Sweep:
         a = _normalise(affine)
         if self.exact:
             return a
-        for known in self.planes:
-            if all(abs(x - y) <= _FLOAT_PLANE for x, y in zip(a, known)):
-                return known
+        known = self.near(a)
+        if known is not None:
+            return known
         a = tuple(Fraction(round(float(x), 12)).limit_denominator(10**12) for x in a)
         self.planes.append(a)
         return a
+
+    def near(self, a: Affine) -> Affine | None:
+        return next((known for known in self.planes if all(abs(x - y) <= _FLOAT_PLANE for x, y in zip(a, known))),
+                    None)
+
+    def snap(self, a: Affine) -> Affine:
+        """A half-space :meth:`plane` gave (in a piece found apart): the known one near it, else it, now known."""
+        known = self.near(a)
+        if known is None:
+            self.planes.append(a)
+        return a if known is None else known
 
     def independent(self, affines: Sequence[Affine]) -> tuple[Affine, ...]:
         """A linearly independent subset of the equalities ``affines == 0`` with the same solutions."""
@@ -617,7 +676,12 @@ class _Sweep:
 
     # -- one piece
     def add_piece(self, point: Point, equalities: tuple[Affine, ...]) -> _Piece:
-        """The piece of the generic ``point`` of the hull ``equalities`` (a new Region when full-dimensional).
+        """:meth:`find_piece`, added."""
+        return self.accept(self.find_piece(point, equalities))
+
+    def find_piece(self, point: Point, equalities: tuple[Affine, ...]) -> tuple[_Piece, tuple[Affine, ...]]:
+        """The piece of the generic ``point`` of the hull ``equalities``, and the float half-spaces it brought
+        (:meth:`accept` adds them; the piece is a new Region when full-dimensional and in none).
 
         Its behaviour ``B`` (the optimal rows of the states they reach) is optimal on a convex set: where
         the policy ``pi`` of the point is optimal at every state ``B`` reaches. That set lies inside the
@@ -640,17 +704,35 @@ class _Sweep:
         behaviour = (np.flatnonzero(optimum.optimal & reach[model.row_state]).tobytes(),
                      *(np.flatnonzero(p.rows & p.reach[model.row_state]).tobytes() for p in plans))
         region = self.region_of.get(behaviour) if not equalities else None
+        known = len(self.planes)
         if region is not None and all(c.holds(point) for c in self.regions[region].constraints):
             inequalities = tuple(c.affine for c in self.regions[region].constraints)
         else:
+            region = None
             inequalities = self.polyhedron(optimum, np.flatnonzero(reach), equalities, point,
                                            tuple(c for p in plans for c in p.conditions))
-            if not equalities:
-                region = len(self.regions)
-                self.regions.append(Region(region, tuple(Constraint(a, ">=") for a in inequalities), point))
-                self.region_of[behaviour] = region
         signs = tuple(Constraint(f, _sign(_value(f, point))) for _, f in self.splits(optimum, point))
-        piece = _Piece(equalities, inequalities, signs, point, behaviour, region)
+        added = tuple(self.planes[known:])
+        del self.planes[known:]
+        return _Piece(equalities, inequalities, signs, point, behaviour, region), added
+
+    def find_pieces(self, starts: Sequence[tuple[Point, tuple[Affine, ...]]]
+                    ) -> list[tuple[_Piece, tuple[Affine, ...]]]:
+        """:meth:`find_piece` of each ``(point, equalities)``, all from the pieces known now."""
+        return [self.find_piece(point, equalities) for point, equalities in starts]
+
+    def accept(self, found: tuple[_Piece, tuple[Affine, ...]]) -> _Piece:
+        """Add a piece of :meth:`find_piece` (a new Region when full-dimensional and not in one), with the float
+        half-spaces it introduced snapped to those known now."""
+        piece, added = found
+        if added:
+            snapped = {a: self.snap(a) for a in added}
+            piece = replace(piece, inequalities=tuple(snapped.get(a, a) for a in piece.inequalities))
+        if not piece.equalities and piece.region is None:
+            piece = replace(piece, region=len(self.regions))
+            self.regions.append(Region(len(self.regions), tuple(Constraint(a, ">=") for a in piece.inequalities),
+                                       piece.point))
+            self.region_of[piece.behaviour] = len(self.regions) - 1
         self.pieces.append(piece)
         return piece
 
@@ -878,8 +960,8 @@ class _Sweep:
         keys = [key for key in todo if key not in self.verdict_cache]
         samples, seed = self.power_samples
         names = tuple(c.name for c in self.checks)
-        futures = [self.executor.submit(_verdicts, _at_weights(self.spec, self.pm, todo[key]), self.pm.at(todo[key]),
-                                        self.exact, names, samples, seed) for key in keys]
+        futures = [self.executor.submit(_verdicts_at, self.spec, self.pm, todo[key], self.exact, names, samples, seed)
+                   for key in keys]
         for key, future in zip(keys, futures):
             self.verdict_cache[key] = future.result()
 
@@ -888,6 +970,14 @@ def _at_weights(spec: Spec, pm: ParametricModel, point: Point) -> Spec:
     """``spec`` with the swept params at ``point``: what a hand-written critic reads at that weight vector."""
     weights = dict(zip(pm.names, point))
     return replace(spec, params=tuple(replace(p, value=weights.get(p.name, p.value)) for p in spec.params))
+
+
+def _verdicts_at(spec: Spec, pm: ParametricModel, point: Point, exact: bool, checks: tuple[str, ...], samples: int,
+                 seed: int) -> tuple[CheckResult, ...]:
+    """:func:`_verdicts` at ``point`` of the swept model, the spec and model at that point made where it runs:
+    an executor then sends the point alone (the spec and the swept model go to each worker once, where a new
+    spec and model per cell went to every worker and made the cells slower on two workers than here)."""
+    return _verdicts(_at_weights(spec, pm, point), pm.at(point), exact, checks, samples, seed)
 
 
 def _verdicts(spec: Spec, model: TabularMDP, exact: bool, checks: tuple[str, ...], samples: int,

@@ -20,7 +20,7 @@ from mdp.model import ModelError
 from mdp.parametric import ParametricModel, parametric
 from tests.cli.corrigo_cli import run as run_cli
 from verifier import Verdict, verify, verify_model
-from verifier.sweep import SweepError, SweepResult, _vertices, for_all_results, polygon_of, sweep
+from verifier.sweep import SweepError, SweepResult, _vertices, for_all_results, polygon_of, sweep, sweep_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -467,3 +467,14 @@ def test_a_param_box_whose_end_overflows_floats_is_a_located_error() -> None:
            "weights" in caught.value.render()
     code, _, err = run_cli("verify", "-", stdin=text.replace("check stops :", "check stops for all params :"))
     assert code == 2 and "Traceback" not in err and "the expected total cost overflows 64-bit floats" in err
+
+
+def test_sweeping_twice_in_one_process_finds_the_same_regions() -> None:
+    # z3's answers depended on the queries of earlier sweeps in the process (one shared context): the second
+    # sweep of the robot over two params found its 15 regions from other points, in another order
+    spec = dsl.load(ROOT / "examples" / "household_robot.corrigo")
+    model = mdp.compile(spec)
+    first, second = (sweep_model(spec, model, params=("w_hunger", "w_pain"), checks=()) for _ in range(2))
+    assert len(first.regions) == 15
+    assert first.regions == second.regions
+    assert [(c.constraints, c.point) for c in first.cells] == [(c.constraints, c.point) for c in second.cells]
