@@ -28,6 +28,7 @@ linear in the params when ``f`` is, which is what ``corrigo sweep`` needs.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import fields, replace
 from fractions import Fraction
 from typing import Any
@@ -115,7 +116,11 @@ def term_values(expr: Expr, model: TabularMDP, params: Params, exact: bool = Fal
     node = penalty_of(expr)
     if node is None:
         return row_values(expr, model, params, exact, variables)
-    penalty = attainable_utility(node, model, params, exact, variables)
+    solved = _SOLVED.setdefault(model, {})  # auxiliaries read no params: the sweep's k + 1 feature runs share one
+    key = (node, exact, variables)
+    penalty = solved.get(key)
+    if penalty is None:
+        penalty = solved[key] = attainable_utility(node, model, params, exact, variables)
     base = row_values(_substituted(expr, node, Literal(Fraction(0), REAL)), model, params, exact, variables)
     at_one = row_values(_substituted(expr, node, Literal(Fraction(1), REAL)), model, params, exact, variables)
     if exact:
@@ -130,6 +135,10 @@ def term_values(expr: Expr, model: TabularMDP, params: Params, exact: bool = Fal
     error = (base.errors + np.abs(slope) * penalty.errors + slope_error * np.abs(penalty.values)
              + _U * (np.abs(product) + np.abs(value))) * (1 + 4 * _U)
     return Arrival(value, error)
+
+
+_SOLVED: weakref.WeakKeyDictionary[TabularMDP, dict[tuple[AttainableUtility, bool, int | None], Arrival]] = \
+    weakref.WeakKeyDictionary()
 
 
 def attainable_utility(node: AttainableUtility, model: TabularMDP, params: Params, exact: bool = False,
