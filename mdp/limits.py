@@ -33,6 +33,9 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import splu
 
+from dsl.errors import ResourceLimitError
+from dsl.numbers import counted
+
 from .model import TabularMDP
 from .solver.errors import SolverError
 
@@ -42,6 +45,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 _TIE = 1e-9  # relative: values of one state compared within this share of the largest magnitude in play
+_GREEDY_WORK = 2_000_000_000  # transitions x samples x orders the limit gamma -> 0 may sweep
 
 
 def greedy_optimal_rows(model: TabularMDP, R: FloatArray) -> BoolArray:
@@ -51,13 +55,26 @@ def greedy_optimal_rows(model: TabularMDP, R: FloatArray) -> BoolArray:
     same = _same_successors(model)
     candidate = np.ones((model.n_rows, R.shape[1]), dtype=bool)
     v = R
-    for _ in range(model.n_states + 1):
+    seen: set[bytes] = set()
+    orders = model.n_states + 1  # ties through n + 1 orders are ties of the whole rational function
+    if orders * max(model.P.nnz, 1) * R.shape[1] > _GREEDY_WORK:
+        orders = max(1, _GREEDY_WORK // (max(model.P.nnz, 1) * R.shape[1]))
+    for _ in range(orders):
         Q = model.P @ v
         best = np.maximum.reduceat(np.where(candidate, Q, -np.inf), starts, axis=0)
         candidate &= Q >= best[states] - _TIE * (1.0 + np.abs(best[states]))
         if _settled(candidate, same, starts):
-            break
+            return candidate
+        key = best.tobytes() + np.packbits(candidate).tobytes()
+        if key in seen:  # the orders repeat from here on (each follows from the last): the ties are for good
+            return candidate
+        seen.add(key)
         v = best
+    if orders < model.n_states + 1:
+        raise ResourceLimitError(
+            f"in the limit discount -> 0, actions with different consequences still tie after {counted(orders, 'order')} of "
+            f"the expansion (rewards with repeated values, e.g. bernoulli); comparing up to the {model.n_states + 1:,} "
+            "that settle it would take too long: use a continuous reward law or fewer samples")
     return candidate
 
 

@@ -137,3 +137,28 @@ def test_limit_one_refuses_bernoulli_and_large_models() -> None:
     big = from_arrays([np.eye(2001)], [[0] * 2001], discount=0.9)
     with pytest.raises(ResourceLimitError, match="at most 2,000 states"):
         optimal_counts(big, [0], samples=10, discount=1)
+
+
+def test_ties_for_good_end_the_expansion_early() -> None:
+    """Two absorbing states both worth 0, at the end of a 500-state corridor: the two last moves tie at every
+    order; the expansion stops once its orders repeat (here after the corridor's values are all 0), not after
+    501 orders, and both count."""
+    n = 502
+    walk, left, right = np.zeros((3, n, n))
+    for s in range(n - 3):
+        walk[s, s + 1] = 1
+    left[n - 3, n - 2] = right[n - 3, n - 1] = 1
+    model = from_arrays([walk, left, right], [[0] * n] * 3, discount=0.9, terminal=[False] * (n - 2) + [True, True],
+                        action_names=["walk", "left", "right"])
+    assert shares(model, np.zeros((3, n)), 0, state=n - 3) == {"left": 1.0, "right": 1.0}
+
+
+def test_an_expansion_past_its_budget_is_a_resource_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for one order only, a 0/1 tie that the second order settles is refused, not miscounted."""
+    import mdp.limits
+    from dsl.errors import ResourceLimitError
+
+    monkeypatch.setattr(mdp.limits, "_GREEDY_WORK", 1)
+    tied = np.array([[0.0, 1.0, 1.0, 0.0, 1.0, 0.0]])  # R1 = R2 = 1: 'off' and 'on' tie at the first order
+    with pytest.raises(ResourceLimitError, match="still tie after 1 order of the expansion"):
+        shares(shutdown_world(), tied, 0)
