@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import verifier
+from tests.mdp.test_plan_conditions import GREEDY as PLANNER_WORLD
 from verifier.results import Verdict
 from verifier.sweep import sweep
 
@@ -17,19 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # Q(right) = 1 + 1/2 * 1/3 = 7/6, so it goes left for w < 7/3, ties at 7/3, goes right above. The optimum goes
 # right everywhere (Q*(left) = 1/2 * 3 = 3/2 > Q*(right) = 1), so the agent exploits its critic below 7/3 and
 # at the tie. No cost mentions w: without the agent's regions the box is one region.
-GREEDY = """
-model greedy_switch
-discount 1/2
-param w = 1 in [0, 4]
-var pos : 0..3 = 0
-action left when pos == 0: pos' = 1
-action right when pos == 0: pos' = 2
-action finish when pos == 1 || pos == 2: pos' = 3
-terminal pos == 3
-cost detour = 1 * [right]
-cost toll = 3 * (pos == 1) * [finish]
-critic guess = w * (pos == 1) + 1/3 * (pos == 2)
-agent planner plans 1 steps with critic guess
+GREEDY = PLANNER_WORLD + """
 check goes_left under planner : never pos == 2
 check exploit under planner : exploits_critic
 check loss under planner : inner_regret <= 1/4
