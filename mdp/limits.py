@@ -72,8 +72,8 @@ def greedy_optimal_rows(model: TabularMDP, R: FloatArray) -> BoolArray:
         v = best
     if orders < model.n_states + 1:
         raise ResourceLimitError(
-            f"in the limit discount -> 0, actions with different consequences still tie after {counted(orders, 'order')} of "
-            f"the expansion (rewards with repeated values, e.g. bernoulli); comparing up to the {model.n_states + 1:,} "
+            f"in the limit discount -> 0, actions with different consequences still tie after "
+            f"{counted(orders, 'order')} of the expansion (rewards with repeated values, e.g. bernoulli); comparing up to the {model.n_states + 1:,} "
             "that settle it would take too long: use a continuous reward law or fewer samples")
     return candidate
 
@@ -117,7 +117,8 @@ def _near_best(values: FloatArray, among: BoolArray, starts: npt.NDArray[np.int6
     return among & (values >= best - _TIE * (1.0 + np.abs(values).max(axis=0, keepdims=True)))
 
 
-def _argmax_rows(values: FloatArray, starts: npt.NDArray[np.int64], states: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def _argmax_rows(values: FloatArray, starts: npt.NDArray[np.int64],
+                 states: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """``(n, k)`` the first row of each state with the state's largest value, per column."""
     best = np.maximum.reduceat(values, starts, axis=0)[states]
     rows = np.arange(values.shape[0])[:, None]

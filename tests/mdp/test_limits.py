@@ -88,7 +88,8 @@ def test_actions_with_the_same_consequences_both_count() -> None:
     R = np.random.default_rng(5).random((200, 3))
     for limit in (0, 1):
         got = shares(model, R, limit)
-        assert got["left"] == got["also_left"] == np.mean(R[:, 1] > R[:, 2]) and got["right"] == np.mean(R[:, 2] > R[:, 1])
+        assert got["left"] == got["also_left"] == np.mean(R[:, 1] > R[:, 2])
+        assert got["right"] == np.mean(R[:, 2] > R[:, 1])
 
 
 def exact_optimal_rows(model: TabularMDP, rewards: list[Fraction], gamma: Fraction) -> np.ndarray:
@@ -122,7 +123,8 @@ def test_limits_agree_with_exact_optima_at_discounts_next_to_them(seed: int) -> 
             matrices.append(M)
         model = from_arrays(matrices, [[0] * n] * actions, discount=0.9, terminal=rng.random(n) < 0.2)
         R = rng.integers(0, 10**6, size=(n, 2)) / 10**6
-        for rows_of, gamma in ((greedy_optimal_rows, Fraction(1, 10**12)), (blackwell_optimal_rows, 1 - Fraction(1, 10**12))):
+        near = ((greedy_optimal_rows, Fraction(1, 10**12)), (blackwell_optimal_rows, 1 - Fraction(1, 10**12)))
+        for rows_of, gamma in near:
             got = rows_of(model, R)
             for j in range(2):
                 exact = exact_optimal_rows(model, [Fraction(x).limit_denominator(10**6) for x in R[:, j]], gamma)

@@ -74,8 +74,8 @@ def _power(check: Check, context: Context, prop: QuantityComparison, left: int, 
         assert isinstance(prop.right, Fraction)
         b, other = np.full_like(a, float(prop.right)), f"{float(prop.right):g}"
     else:
-        b, other = estimate.sample_values[right], \
-            f"POWER{at_discount(prop.right.discount) if isinstance(prop.right, PowerAt) else ''} at ({model.describe(right)})"
+        shown = at_discount(prop.right.discount) if isinstance(prop.right, PowerAt) else ""
+        b, other = estimate.sample_values[right], f"POWER{shown} at ({model.describe(right)})"
         error += 0.0 if exact[right] else estimate.tol
         if isinstance(prop.right, PowerAt) and (prop.right.distribution, prop.right.discount) != \
                 (prop.left.distribution, prop.left.discount):
@@ -130,8 +130,8 @@ def _shares(check: Check, context: Context, prop: QuantityComparison, left: int,
                    f"{at_discount(prop.right.discount)} {b:.1%}")
     verdict = decide(prop.comparison, a_low - b_high, a_high - b_low, 0)
     summary = (f"[{', '.join(sorted(prop.left.actions))}] optimal at ({model.describe(left)}) for {a:.1%} of "
-               f"random rewards{at_discount(prop.left.discount)} against {against} (Wilson intervals at z = 3, {samples} samples); the difference "
-               f"is required {prop.comparison.value} 0")
+               f"random rewards{at_discount(prop.left.discount)} against {against} (Wilson intervals at z = 3, "
+               f"{samples} samples); the difference is required {prop.comparison.value} 0")
     quantities = (Quantity("share difference", a - b, max(a - (a_low - b_high), (a_high - b_low) - a)),)
     return _result(check, context, verdict, summary, quantities)
 
