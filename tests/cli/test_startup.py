@@ -23,12 +23,16 @@ SPEC = ROOT / "examples" / "household_robot_repaired.corrigo"
 VENV = "install corrigo in a virtual environment of its own (python -m venv)"
 
 
-def corrigo(*args: str, cwd: Path, python_path: list[Path] | None = None, flags: tuple[str, ...] = ()
-            ) -> subprocess.CompletedProcess[str]:
+def corrigo(*args: str, cwd: Path, python_path: list[Path | str] | None = None, flags: tuple[str, ...] = (),
+            before: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m verifier ARGS``; with ``before``, that Python code runs first, then the console script's
+    ``verifier.startup.main``."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     if python_path is not None:
         env["PYTHONPATH"] = os.pathsep.join(map(str, python_path))
-    return subprocess.run([sys.executable, *flags, "-m", "verifier", *args], cwd=cwd, env=env,
+    command = ["-m", "verifier"] if before is None else \
+        ["-c", f"import os, sys; {before}; from verifier.startup import main; main()"]
+    return subprocess.run([sys.executable, *flags, *command, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False, timeout=120)
 
 
@@ -80,10 +84,8 @@ def test_a_removed_current_directory_still_gets_its_message(tmp_path: Path) -> N
     fake = package(shadows, "mdp")
     gone = tmp_path / "gone"
     gone.mkdir()
-    code = f"import os; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); from verifier.startup import main; main()"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shadows), "relative/entry", str(ROOT)])}
-    done = subprocess.run([sys.executable, "-c", code, "--version"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, check=False, timeout=120)
+    done = corrigo("--version", cwd=tmp_path, python_path=[shadows, "relative/entry", ROOT],
+                   before=f"os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})")
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr == (f"corrigo: error: Python imports 'mdp' from {fake}, not corrigo's {ROOT / 'mdp'}\n"
                            f"    = hint: {shadows.resolve()} is in PYTHONPATH: take it out, or {VENV}\n")
@@ -94,10 +96,7 @@ def test_a_distribution_ahead_of_corrigo_is_named_with_the_command_to_remove_it(
     fake = package(site, "mdp")
     distribution(site, "mdp_toolkit", top_level="mdp\n")
     # as a site directory (a .pth file, the system's dist-packages) puts it on sys.path, ahead of corrigo's
-    code = f"import sys; sys.path.insert(0, {str(site)!r}); from verifier.startup import main; main()"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", code, "--version"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, check=False, timeout=120)
+    done = corrigo("--version", cwd=tmp_path, python_path=[ROOT], before=f"sys.path.insert(0, {str(site)!r})")
     assert (done.returncode, done.stdout) == (3, "")
     assert done.stderr == (f"corrigo: error: Python imports 'mdp' from {fake}, not corrigo's {ROOT / 'mdp'}\n"
                            f"    = hint: it is installed by 'mdp_toolkit': pip uninstall mdp_toolkit, or {VENV}\n")
