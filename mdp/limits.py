@@ -27,6 +27,8 @@ optimal for each.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
@@ -127,11 +129,19 @@ def _argmax_rows(values: FloatArray, starts: npt.NDArray[np.int64],
 
 
 def _same_successors(model: TabularMDP) -> npt.NDArray[np.int64]:
-    """``(m,)`` a label per row, equal for rows with the same successor distribution."""
-    P = model.P
-    labels: dict[tuple[bytes, bytes], int] = {}
-    return np.array([labels.setdefault((P.indices[a:b].tobytes(), P.data[a:b].tobytes()), len(labels))
-                     for a, b in zip(P.indptr[:-1], P.indptr[1:])], dtype=np.int64)
+    """``(m,)`` a label per row, equal for rows with the same successor distribution (once per model: every
+    chunk of samples asks)."""
+    found = _SAME_SUCCESSORS.get(model)
+    if found is None:
+        P = model.P
+        labels: dict[tuple[bytes, bytes], int] = {}
+        found = _SAME_SUCCESSORS[model] = np.array(
+            [labels.setdefault((P.indices[a:b].tobytes(), P.data[a:b].tobytes()), len(labels))
+             for a, b in zip(P.indptr[:-1], P.indptr[1:])], dtype=np.int64)
+    return found
+
+
+_SAME_SUCCESSORS: weakref.WeakKeyDictionary[TabularMDP, npt.NDArray[np.int64]] = weakref.WeakKeyDictionary()
 
 
 def _settled(candidate: BoolArray, same: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> bool:

@@ -662,8 +662,9 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
             raise ValueError("optimality shares in the limit of discount 1 need a continuous reward law (uniform or "
                              "beta): under bernoulli(p) ties between actions are broken by terms of the expansion "
                              "that are not compared")
-    world = model if discount is None or limit or gamma == float(model.discount) else \
-        replace(model, discount=gamma, rationals=None)
+    # the discount the samples are solved at: near 1 for the limit 1 (a start for its policy iteration)
+    solved_at = _NEAR_ONE if limit and gamma == 1.0 else gamma
+    world = model if solved_at in (0.0, float(model.discount)) else replace(model, discount=solved_at, rationals=None)
     given = None if rewards is None else check_rewards(model, rewards)
     states = list(dict.fromkeys(int(s) for s in states))
     for state in states:
@@ -681,19 +682,24 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
     in_sets = [np.isin(names, sorted(wanted)) for wanted in actions]
     row_counts = np.zeros(rows.size)
     set_counts = np.zeros((len(actions), len(states)), dtype=np.int64)
-    if not limit:
-        P_rows = model.P[rows]
-        batch = _BatchedSweep(world)
-        margin = 4.0 * tol * gamma / (1.0 - gamma) + 1e-12  # twice the error of P(s, a) V
+    from .limits import blackwell_optimal_rows, greedy_optimal_rows
+
+    P_rows = model.P[rows]
+    batch = None if solved_at == 0.0 else _BatchedSweep(world)  # (the limit 0 solves nothing)
+    margin = 4.0 * tol * gamma / (1.0 - gamma) + 1e-12 if not limit else 0.0  # twice the error of P(s, a) V
     chunks = _reward_chunks(model, _default_chunk(model), samples, seed, law, given) if rows.size else iter(())
     for R in chunks:
         k = R.shape[1]
-        if limit:
-            optimal = _limit_optimal_rows(model, R, gamma)[rows]
+        if batch is None:
+            optimal = greedy_optimal_rows(model, R)[rows]
         else:
             V, _ = batch.solve(R[batch.layout.perm], tol, 100_000)
-            Q = P_rows @ V[batch.layout.inv]  # (r, k), model order
-            optimal = Q >= np.maximum.reduceat(Q, offsets, axis=0)[owner] - margin
+            V = V[batch.layout.inv]  # model order
+            if limit:
+                optimal = blackwell_optimal_rows(model, R, near=V)[rows]
+            else:
+                Q = P_rows @ V  # (r, k)
+                optimal = Q >= np.maximum.reduceat(Q, offsets, axis=0)[owner] - margin
         row_counts += optimal.sum(axis=1)
         for j, in_set in enumerate(in_sets):
             if in_set.any():
@@ -702,14 +708,3 @@ def optimal_counts(model: TabularMDP, states: Sequence[int], samples: int = 1000
                 set_counts[j] += hit.sum(axis=1)
     return {s: (rows[a:a + m], row_counts[a:a + m], tuple(int(c) for c in set_counts[:, i]))
             for i, (s, a, m) in enumerate(zip(states, offsets, sizes))}
-
-
-def _limit_optimal_rows(model: TabularMDP, R: FloatArray, gamma: float) -> npt.NDArray[np.bool_]:
-    """``(m, k)`` the rows optimal for each reward column in the limit ``gamma -> 0`` or ``gamma -> 1``."""
-    from .limits import blackwell_optimal_rows, greedy_optimal_rows
-
-    if gamma == 0.0:
-        return greedy_optimal_rows(model, R)
-    batch = _BatchedSweep(replace(model, discount=_NEAR_ONE, rationals=None))  # a start for the policy iteration
-    V, _ = batch.solve(R[batch.layout.perm], 1e-6, 100_000)
-    return blackwell_optimal_rows(model, R, near=V[batch.layout.inv])
