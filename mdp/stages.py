@@ -105,13 +105,15 @@ class Stages:
 
     def values(self, t: int) -> FloatArray:
         """(n,) ``V_t``, the optimal expected cost of steps ``t .. H - 1`` (the sweeps of :func:`solve_stages`
-        again, from the end: values are not kept per step)."""
-        problem = _problem(self.model)
-        terminal = np.asarray(self.model.terminal, dtype=bool)
-        V = np.zeros(self.model.n_states)
+        again, the same arithmetic, from the end: values are not kept per step)."""
+        layout = SweepLayout(_problem(self.model))
+        terminal = layout.inv[np.flatnonzero(self.model.terminal)]
+        V, after = np.zeros(self.model.n_states), np.zeros(self.model.n_states)
         for _ in range(self.steps - t):
-            V = _backup(problem, V, 0.0, None, False, terminal)[1]
-        return V
+            layout.sweep(after, V)
+            V[terminal] = 0.0
+            V, after = after, V
+        return after[layout.inv]
 
     def Q(self, t: int) -> FloatArray:
         """(m,) each row's value at step ``t``: ``c + gamma P V_{t + 1}``."""
